@@ -1,0 +1,144 @@
+// Package config loads canopyd's YAML configuration (conf/canopyd.yaml).
+// Process settings (listen address, data folder) are flags; what canopy
+// reads, runs and serves is configured here. Each subsystem owns its section.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole canopyd.yaml.
+type Config struct {
+	// Sources are access logs to tail.
+	Sources []Source `yaml:"sources"`
+	// Pipes configures the WASM pipes folder and per-pipe settings.
+	Pipes PipesConfig `yaml:"pipes"`
+	// Listeners are TCP/UDP push sockets.
+	Listeners []Listener `yaml:"listeners"`
+	// Tokens enable auth when non-empty.
+	Tokens []Token `yaml:"tokens"`
+	// Limits bound what one request may cost.
+	Limits Limits `yaml:"limits"`
+	// Trend configures the history store.
+	Trend TrendConfig `yaml:"trend"`
+}
+
+// Source is one log file or glob to follow.
+type Source struct {
+	Path      string `yaml:"path"`
+	LogFormat string `yaml:"log_format"`
+	Prefix    string `yaml:"prefix"`
+}
+
+// PipesConfig configures the pipes folder.
+type PipesConfig struct {
+	Dir string `yaml:"dir"`
+	// Config holds per-pipe settings keyed by pipe name.
+	Config map[string]PipeConfig `yaml:"config"`
+}
+
+// PipeConfig is the per-pipe section.
+type PipeConfig struct {
+	Disabled bool              `yaml:"disabled"`
+	Params   map[string]string `yaml:"params"`
+	MemoryMB int               `yaml:"memory_mb"`
+	Timeout  string            `yaml:"timeout"`
+}
+
+// Listener is one push socket.
+type Listener struct {
+	Proto  string `yaml:"proto"`  // tcp | udp
+	Listen string `yaml:"listen"` // host:port
+	Format string `yaml:"format"` // json | accesslog | statsd | graphite | syslog
+}
+
+// Token grants scopes to a bearer token.
+type Token struct {
+	Name   string   `yaml:"name"`
+	Token  string   `yaml:"token"`
+	Scopes []string `yaml:"scopes"` // read, write
+}
+
+// Limits bound request cost; zero means the default.
+type Limits struct {
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	MaxLineBytes int   `yaml:"max_line_bytes"`
+	MaxJSONDepth int   `yaml:"max_json_depth"`
+	MaxPushNodes int   `yaml:"max_push_nodes"`
+	MaxLongPolls int   `yaml:"max_long_polls"`
+}
+
+// TrendConfig selects the history backend.
+type TrendConfig struct {
+	// Remote, when set, is the URL of an external VictoriaMetrics server.
+	Remote string `yaml:"remote"`
+}
+
+// Load reads path. A missing file is not an error when optional is true: the
+// defaults apply. Unknown keys are errors, so typos are caught.
+func Load(path string, optional bool) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if optional && errors.Is(err, fs.ErrNotExist) {
+			return &Config{}, nil
+		}
+		return nil, fmt.Errorf("cannot read config %q: %w", path, err)
+	}
+	return Parse(data, path)
+}
+
+// Parse decodes a config; name is used in errors.
+func Parse(data []byte, name string) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("cannot parse config %q: %w", name, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid config %q: %w", name, err)
+	}
+	return &c, nil
+}
+
+// Validate checks values the YAML decoder cannot.
+func (c *Config) Validate() error {
+	for i, l := range c.Listeners {
+		switch l.Proto {
+		case "tcp", "udp":
+		default:
+			return fmt.Errorf("listeners[%d]: proto %q: want tcp or udp", i, l.Proto)
+		}
+		switch l.Format {
+		case "json", "accesslog", "statsd", "graphite", "syslog":
+		default:
+			return fmt.Errorf("listeners[%d]: format %q: want json, accesslog, statsd, graphite or syslog", i, l.Format)
+		}
+		if l.Listen == "" {
+			return fmt.Errorf("listeners[%d]: listen address is empty", i)
+		}
+	}
+	for i, t := range c.Tokens {
+		if t.Token == "" {
+			return fmt.Errorf("tokens[%d]: token is empty", i)
+		}
+		for _, s := range t.Scopes {
+			if s != "read" && s != "write" {
+				return fmt.Errorf("tokens[%d]: scope %q: want read or write", i, s)
+			}
+		}
+	}
+	for i, s := range c.Sources {
+		if s.Path == "" {
+			return fmt.Errorf("sources[%d]: path is empty", i)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+// Command canopyd is canopy's daemon: it turns web logs and pushed metrics
+// into one live tree and serves it over HTTP.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/tree"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		if cmd := subcommand(os.Args[1]); cmd != nil {
+			if err := cmd(os.Args[2:]); err != nil {
+				fmt.Fprintln(os.Stderr, "canopyd:", err)
+				os.Exit(1)
+			}
+			return
+		}
+	}
+	listen := flag.String("listen", "127.0.0.1:8080", "HTTP listen address")
+	dataDir := flag.String("data", "./data", "data folder (snapshot, trend store, views)")
+	configPath := flag.String("config", "conf/canopyd.yaml", "YAML config file (optional)")
+	snapEvery := flag.Duration("snapshot.interval", 30*time.Second, "how often the tree is checkpointed")
+	flag.Parse()
+	if err := run(*listen, *dataDir, *configPath, *snapEvery); err != nil {
+		log.Fatalf("canopyd: %v", err)
+	}
+}
+
+// subcommand returns the non-daemon mode named name (`canopyd replay …`),
+// or nil.
+func subcommand(name string) func(args []string) error {
+	switch name {
+	}
+	return nil
+}
+
+func run(listen, dataDir, configPath string, snapEvery time.Duration) error {
+	cfg, err := config.Load(configPath, !flagSet("config"))
+	if err != nil {
+		return err
+	}
+	_ = cfg
+	if err := os.MkdirAll(dataDir, 0o755); err != nil {
+		return fmt.Errorf("cannot create data folder %q: %w", dataDir, err)
+	}
+	snapPath := filepath.Join(dataDir, "tree.snap")
+	t, _, err := tree.LoadSnapshot(snapPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		t = tree.New()
+	case err != nil:
+		return fmt.Errorf("cannot restore the tree: %w (move the file away to start empty)", err)
+	default:
+		log.Printf("restored %d nodes from %s", t.Len(), snapPath)
+	}
+	srv := api.New(api.Options{Tree: t})
+	hs := &http.Server{Addr: listen, Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- hs.ListenAndServe() }()
+	log.Printf("canopyd listening on http://%s (data %s)", listen, dataDir)
+
+	tick := time.NewTicker(snapEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-errc:
+			return fmt.Errorf("cannot serve HTTP on %s: %w", listen, err)
+		case <-tick.C:
+			if err := t.WriteSnapshot(snapPath, nil); err != nil {
+				log.Printf("snapshot failed: %v", err)
+			}
+		case <-ctx.Done():
+			log.Printf("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = hs.Shutdown(sctx)
+			cancel()
+			if err := t.WriteSnapshot(snapPath, nil); err != nil {
+				return fmt.Errorf("final snapshot failed: %w", err)
+			}
+			return nil
+		}
+	}
+}
+
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
+}
