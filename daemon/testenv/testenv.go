@@ -1,0 +1,78 @@
+// Package testenv gives integration tests the real peers they drive: it
+// installs a missing Debian package (CI machines start without them) and
+// hands out loopback ports. A missing dependency that cannot be installed is
+// a test failure, never a skip.
+package testenv
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// NeedCommand makes sure cmd is on PATH, installing the Debian package pkg
+// with apt-get when it is not. The test fails if that does not work.
+func NeedCommand(t testing.TB, cmd, pkg string) string {
+	t.Helper()
+	if p, err := exec.LookPath(cmd); err == nil {
+		return p
+	}
+	if p := "/usr/sbin/" + cmd; fileExists(p) {
+		return p
+	}
+	InstallPackages(t, pkg)
+	if p, err := exec.LookPath(cmd); err == nil {
+		return p
+	}
+	if p := "/usr/sbin/" + cmd; fileExists(p) {
+		return p
+	}
+	t.Fatalf("%s is still missing after installing Debian package %s", cmd, pkg)
+	return ""
+}
+
+// InstallPackages installs Debian packages that are not installed yet.
+func InstallPackages(t testing.TB, pkgs ...string) {
+	t.Helper()
+	var missing []string
+	for _, p := range pkgs {
+		out, err := exec.Command("dpkg-query", "-W", "-f=${Status}", p).Output()
+		if err != nil || !strings.Contains(string(out), "install ok installed") {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	lock := []string{"-o", "DPkg::Lock::Timeout=600"}
+	upd := exec.Command("apt-get", append(lock, "update", "-qq")...)
+	upd.Env = env
+	if out, err := upd.CombinedOutput(); err != nil {
+		t.Fatalf("apt-get update failed: %v\n%s", err, out)
+	}
+	args := append(lock, append([]string{"install", "-y", "-qq", "--no-install-recommends"}, missing...)...)
+	inst := exec.Command("apt-get", args...)
+	inst.Env = env
+	if out, err := inst.CombinedOutput(); err != nil {
+		t.Fatalf("cannot install %v: %v\n%s", missing, err, out)
+	}
+}
+
+// FreePort returns a loopback address with a port free at the time of the call.
+func FreePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("cannot find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
