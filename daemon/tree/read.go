@@ -1,0 +1,219 @@
+package tree
+
+import "math/bits"
+
+// stateSet is a set of positions in a pattern's segments: the pattern runs
+// as an NFA over the names along a path ("**" stays or moves on), which
+// handles any mix of wildcards without emitting a node twice.
+type stateSet uint64
+
+// maxSegments bounds a pattern so its state set fits a word.
+const maxSegments = 63
+
+func (p *Pattern) closure(s stateSet) stateSet {
+	for i := range p.segs {
+		if s&(1<<i) != 0 && p.segs[i].kind == segAny {
+			s |= 1 << (i + 1)
+		}
+	}
+	return s
+}
+
+func (p *Pattern) start() stateSet { return p.closure(1) }
+
+func (p *Pattern) step(s stateSet, name string) stateSet {
+	var next stateSet
+	for s != 0 {
+		i := bits.TrailingZeros64(uint64(s))
+		s &^= 1 << i
+		if i >= len(p.segs) {
+			continue
+		}
+		seg := &p.segs[i]
+		if seg.kind == segAny {
+			next |= 1 << i
+		} else if seg.match(name) {
+			next |= 1 << (i + 1)
+		}
+	}
+	return p.closure(next)
+}
+
+func (p *Pattern) accepts(s stateSet) bool { return s&(1<<len(p.segs)) != 0 }
+
+// only returns the name when s is exactly one exact-name state, so the walk
+// can look one child up instead of visiting all.
+func (p *Pattern) only(s stateSet) (string, bool) {
+	if bits.OnesCount64(uint64(s)) != 1 {
+		return "", false
+	}
+	i := bits.TrailingZeros64(uint64(s))
+	if i < len(p.segs) && p.segs[i].kind == segExact {
+		return p.segs[i].text, true
+	}
+	return "", false
+}
+
+// reader collects the entries a pattern selects. A matched node is emitted
+// with its whole subtree, and matching stops there.
+type reader struct {
+	t     *Tree
+	p     *Pattern
+	since uint64 // only nodes changed after this version (0 = all)
+	out   []Entry
+	key   []byte
+}
+
+// Get returns every node matching p, and all its descendants, that holds a
+// number or a marker. Children come in name order.
+func (t *Tree) Get(p *Pattern) []Entry {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	r := reader{t: t, p: p}
+	r.run()
+	return r.out
+}
+
+// Since returns what Get would, restricted to nodes changed after version
+// v, plus the version the result is current to. Subtrees unchanged since v
+// are not visited.
+func (t *Tree) Since(p *Pattern, v uint64) ([]Entry, uint64) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	cur := t.version.Load()
+	if v >= cur {
+		return nil, cur
+	}
+	r := reader{t: t, p: p, since: v}
+	r.run()
+	return r.out, cur
+}
+
+func (r *reader) run() {
+	s := r.p.start()
+	if r.p.accepts(s) {
+		r.subtree(&r.t.root, ActionAdd)
+		return
+	}
+	r.visitKids(&r.t.root, s, ActionAdd)
+}
+
+func (r *reader) changed(n *node) bool { return n.sub > r.since }
+
+// visitKids matches n's children with the states s reached at n.
+func (r *reader) visitKids(n *node, s stateSet, act Action) {
+	if len(n.kids) == 0 || !r.changed(n) {
+		return
+	}
+	if name, ok := r.p.only(s); ok {
+		if c := n.kids[name]; c != nil {
+			r.visit(c, s, act)
+		}
+		return
+	}
+	for _, c := range sortedKids(n) {
+		r.visit(c, s, act)
+	}
+}
+
+func (r *reader) visit(c *node, s stateSet, act Action) {
+	if !r.changed(c) {
+		return
+	}
+	next := r.p.step(s, c.name)
+	if next == 0 {
+		return
+	}
+	if c.flags&flagAction != 0 {
+		act = c.act
+	}
+	mark := len(r.key)
+	r.key = appendKey(r.key, c.name)
+	if r.p.accepts(next) {
+		r.emit(c, act)
+		r.subtree(c, act)
+	} else {
+		r.visitKids(c, next, act)
+	}
+	r.key = r.key[:mark]
+}
+
+// subtree emits n's descendants (not n).
+func (r *reader) subtree(n *node, act Action) {
+	if len(n.kids) == 0 || !r.changed(n) {
+		return
+	}
+	for _, c := range sortedKids(n) {
+		if !r.changed(c) {
+			continue
+		}
+		a := act
+		if c.flags&flagAction != 0 {
+			a = c.act
+		}
+		mark := len(r.key)
+		r.key = appendKey(r.key, c.name)
+		r.emit(c, a)
+		r.subtree(c, a)
+		r.key = r.key[:mark]
+	}
+}
+
+func (r *reader) emit(n *node, act Action) {
+	if r.since > 0 && n.ver <= r.since {
+		return
+	}
+	switch {
+	case n.flags&flagValue != 0:
+		r.out = append(r.out, Entry{Key: string(r.key), Value: n.val, Action: act, Version: n.ver})
+	case n.flags&flagMarker != 0:
+		r.out = append(r.out, Entry{Key: string(r.key), Marker: r.t.markers[n], IsMarker: true, Action: act, Version: n.ver})
+	}
+}
+
+// GetTree returns the matched nodes nested, in push shape: "" holds a node's
+// own number or marker when it also has children, "defaultaction" appears
+// where one is set. Merging the result into an empty tree reproduces the
+// matched subtrees.
+func (t *Tree) GetTree(p *Pattern) map[string]any {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	r := reader{t: t, p: p}
+	r.run()
+	out := map[string]any{}
+	for _, e := range r.out {
+		names, err := SplitKey(e.Key)
+		if err != nil {
+			continue
+		}
+		obj, n := out, &t.root
+		for i, name := range names {
+			n = n.kids[name]
+			last := i == len(names)-1
+			child, isObj := obj[name].(map[string]any)
+			if !isObj {
+				if last && len(n.kids) == 0 && n.flags&flagAction == 0 {
+					obj[name] = leafValue(e)
+					break
+				}
+				child = map[string]any{}
+				if n.flags&flagAction != 0 {
+					child["defaultaction"] = n.act.String()
+				}
+				obj[name] = child
+			}
+			if last {
+				child[""] = leafValue(e)
+			}
+			obj = child
+		}
+	}
+	return out
+}
+
+func leafValue(e Entry) any {
+	if e.IsMarker {
+		return e.Marker
+	}
+	return e.Value
+}

@@ -1,0 +1,267 @@
+package tree
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"sync"
+	"sync/atomic"
+)
+
+// node flags
+const (
+	flagValue  uint8 = 1 << iota // val holds a number
+	flagMarker                   // the node holds a marker (in Tree.markers)
+	flagAction                   // act rules this subtree
+)
+
+// node is kept small: a 1M-node tree must stay under 200 bytes a node.
+// Marker strings are rare, so they live in a side map.
+type node struct {
+	name  string
+	val   float64
+	ver   uint64 // version of the node's own last change
+	sub   uint64 // highest version anywhere in the subtree
+	kids  map[string]*node
+	n     uint32 // samples in the current averaging window
+	epoch uint32 // the window n belongs to
+	flags uint8
+	act   Action
+}
+
+// Tree is the concurrent in-memory tree. All methods are safe for
+// concurrent use; a reader never sees half a merge.
+type Tree struct {
+	mu      sync.RWMutex
+	root    node
+	markers map[*node]string
+	nodes   int
+	epoch   uint32
+	version atomic.Uint64
+}
+
+// New returns an empty tree.
+func New() *Tree {
+	return &Tree{markers: map[*node]string{}}
+}
+
+// Version returns the current global version (0 for an empty tree).
+func (t *Tree) Version() uint64 { return t.version.Load() }
+
+// Len returns the number of nodes.
+func (t *Tree) Len() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.nodes
+}
+
+// Tick starts a new averaging window: the next sample of an average node
+// replaces its value, later ones average with it. O(1): windows are compared
+// lazily by epoch.
+func (t *Tree) Tick() {
+	t.mu.Lock()
+	t.epoch++
+	t.mu.Unlock()
+}
+
+// actionSet is a defaultaction to set at a path, part of a push.
+type actionSet struct {
+	path []string
+	act  Action
+}
+
+// Apply merges deltas atomically under one new version; nothing merges if
+// any delta is invalid. Numbers merge by the action ruling their path (add
+// when none is set).
+func (t *Tree) Apply(deltas []Delta) (MergeResult, error) {
+	return t.apply(nil, deltas)
+}
+
+// SetAction sets the defaultaction ruling the subtree at path, creating the
+// node if missing.
+func (t *Tree) SetAction(path []string, a Action) error {
+	_, err := t.apply([]actionSet{{path: path, act: a}}, nil)
+	return err
+}
+
+func validPath(p []string) error {
+	if len(p) == 0 {
+		return fmt.Errorf("empty path")
+	}
+	for i, n := range p {
+		if n == "" {
+			return fmt.Errorf("%s: empty name at level %d", JoinKey(p), i+1)
+		}
+	}
+	return nil
+}
+
+// apply validates everything first, then merges under the write lock.
+func (t *Tree) apply(acts []actionSet, deltas []Delta) (MergeResult, error) {
+	for _, a := range acts {
+		if err := validPath(a.path); err != nil {
+			return MergeResult{}, err
+		}
+		if a.act > ActionLast {
+			return MergeResult{}, fmt.Errorf("%s: unknown defaultaction %d", JoinKey(a.path), a.act)
+		}
+	}
+	for i := range deltas {
+		d := &deltas[i]
+		if err := validPath(d.Path); err != nil {
+			return MergeResult{}, err
+		}
+		if !d.IsMarker && (math.IsNaN(d.Value) || math.IsInf(d.Value, 0)) {
+			return MergeResult{}, fmt.Errorf("%s: value %v is not a finite number", JoinKey(d.Path), d.Value)
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	// Pass 1: find existing targets and refuse kind conflicts (a number
+	// where a marker is, or the reverse), also within this batch.
+	var pending map[string]bool // new paths in this batch: true = marker
+	for i := range deltas {
+		d := &deltas[i]
+		if n := t.find(d.Path); n != nil {
+			if n.flags&flagMarker != 0 && !d.IsMarker {
+				return MergeResult{}, fmt.Errorf("%s: a number where a marker is", JoinKey(d.Path))
+			}
+			if n.flags&flagValue != 0 && d.IsMarker {
+				return MergeResult{}, fmt.Errorf("%s: a marker where a number is", JoinKey(d.Path))
+			}
+			if n.flags&(flagMarker|flagValue) != 0 {
+				continue
+			}
+		}
+		if pending == nil {
+			pending = map[string]bool{}
+		}
+		k := JoinKey(d.Path)
+		if m, ok := pending[k]; ok && m != d.IsMarker {
+			return MergeResult{}, fmt.Errorf("%s: both a number and a marker in one push", k)
+		}
+		pending[k] = d.IsMarker
+	}
+	// Pass 2: merge. Nothing below can fail.
+	v := t.version.Load() + 1
+	for _, a := range acts {
+		path := t.walk(a.path, v)
+		n := path[len(path)-1]
+		n.act, n.flags = a.act, n.flags|flagAction
+		n.ver = v
+	}
+	var res MergeResult
+	for i := range deltas {
+		d := &deltas[i]
+		t.merge(d, v)
+		if d.IsMarker {
+			res.Markers++
+		} else {
+			res.Numbers++
+		}
+	}
+	if len(acts) > 0 || len(deltas) > 0 {
+		t.version.Store(v)
+	}
+	res.Version = t.version.Load()
+	return res, nil
+}
+
+// find returns the node at path, or nil.
+func (t *Tree) find(path []string) *node {
+	n := &t.root
+	for _, name := range path {
+		c := n.kids[name]
+		if c == nil {
+			return nil
+		}
+		n = c
+	}
+	return n
+}
+
+// walk returns the nodes along path (creating missing ones), stamping each
+// with v as a subtree change. The returned slice is only valid until the
+// next walk.
+func (t *Tree) walk(path []string, v uint64) []*node {
+	nodes := make([]*node, 0, len(path))
+	n := &t.root
+	n.sub = v
+	for _, name := range path {
+		c := n.kids[name]
+		if c == nil {
+			if n.kids == nil {
+				n.kids = make(map[string]*node, 1)
+			}
+			c = &node{name: name}
+			n.kids[name] = c
+			t.nodes++
+		}
+		c.sub = v
+		nodes = append(nodes, c)
+		n = c
+	}
+	return nodes
+}
+
+// merge applies one validated delta at version v.
+func (t *Tree) merge(d *Delta, v uint64) {
+	n := &t.root
+	n.sub = v
+	act := ActionAdd
+	for _, name := range d.Path {
+		c := n.kids[name]
+		if c == nil {
+			if n.kids == nil {
+				n.kids = make(map[string]*node, 1)
+			}
+			c = &node{name: name}
+			n.kids[name] = c
+			t.nodes++
+		}
+		if c.flags&flagAction != 0 {
+			act = c.act
+		}
+		c.sub = v
+		n = c
+	}
+	n.ver = v
+	if d.IsMarker {
+		n.flags |= flagMarker
+		t.markers[n] = d.Marker
+		return
+	}
+	x := d.Value
+	if n.flags&flagValue == 0 {
+		n.flags |= flagValue
+		n.val = x
+		n.n, n.epoch = 1, t.epoch
+		return
+	}
+	switch act {
+	case ActionAdd:
+		n.val += x
+	case ActionAverage:
+		if n.epoch != t.epoch {
+			n.epoch, n.n = t.epoch, 0
+		}
+		n.n++
+		n.val += (x - n.val) / float64(n.n)
+	case ActionMax:
+		n.val = math.Max(n.val, x)
+	case ActionMin:
+		n.val = math.Min(n.val, x)
+	case ActionLast:
+		n.val = x
+	}
+}
+
+// sortedKids returns n's children in name order.
+func sortedKids(n *node) []*node {
+	kids := make([]*node, 0, len(n.kids))
+	for _, c := range n.kids {
+		kids = append(kids, c)
+	}
+	sort.Slice(kids, func(i, j int) bool { return kids[i].name < kids[j].name })
+	return kids
+}

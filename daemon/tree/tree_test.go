@@ -1,0 +1,307 @@
+package tree
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const seedPush = `[{"cpu": {"10.3.1.12": {"idle": 32, "system": 29, "user": 900, "marker": "sth. wrong happened"}}, "defaultaction": "average"}, {"br": {"ie": {"6": 3, "7": {"": 8, "venders": {"sogou": 2}}}, "webkit": {"14.0": 40, "13.0": 20}}, "defaultaction": "add"}]`
+
+func mustMerge(t *testing.T, tr *Tree, push string) {
+	t.Helper()
+	if _, err := tr.MergeJSON([]byte(push)); err != nil {
+		t.Fatalf("merge %s: %v", push, err)
+	}
+}
+
+func flat(t *testing.T, tr *Tree, key string) string {
+	t.Helper()
+	p, err := ParsePattern(key)
+	if err != nil {
+		t.Fatalf("pattern %q: %v", key, err)
+	}
+	b, err := json.Marshal(tr.Get(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// dump is the whole tree as flat JSON, for comparing trees.
+func dump(t *testing.T, tr *Tree) string { return flat(t, tr, "") }
+
+func seedTree(t *testing.T) *Tree {
+	tr := New()
+	mustMerge(t, tr, seedPush)
+	mustMerge(t, tr, `{"br": {"ie": {"7": {"venders": {"sogou": 1}}}}}`)
+	return tr
+}
+
+func TestGet(t *testing.T) {
+	tr := seedTree(t)
+	tests := []struct {
+		key, want string
+	}{
+		{"br,ie,,venders,sogou", `[{"br,ie,7,venders,sogou":3}]`},
+		{"br,ie,*,venders,sogou", `[{"br,ie,7,venders,sogou":3}]`},
+		{"br,ie,7", `[{"br,ie,7":8},{"br,ie,7,venders,sogou":3}]`},
+		{"cpu,*,marker", `[{"cpu,10.3.1.12,marker":"sth. wrong happened"}]`},
+		{"br,webkit,1*", `[{"br,webkit,13.0":20},{"br,webkit,14.0":40}]`},
+		{"br,webkit,1[3]*", `[{"br,webkit,13.0":20}]`},
+		{"br,webkit,1?.0", `[{"br,webkit,13.0":20},{"br,webkit,14.0":40}]`},
+		{"**,sogou", `[{"br,ie,7,venders,sogou":3}]`},
+		{"br,**,sogou", `[{"br,ie,7,venders,sogou":3}]`},
+		{"br,ie,**", `[{"br,ie,6":3},{"br,ie,7":8},{"br,ie,7,venders,sogou":3}]`},
+		{"**,7", `[{"br,ie,7":8},{"br,ie,7,venders,sogou":3}]`},
+		{"cpu,10.3.1.12,user", `[{"cpu,10.3.1.12,user":900}]`},
+		{"nothing", `null`},
+		{"br,ie,8", `null`},
+		{"", `[{"br,ie,6":3},{"br,ie,7":8},{"br,ie,7,venders,sogou":3},{"br,webkit,13.0":20},{"br,webkit,14.0":40},{"cpu,10.3.1.12,idle":32},{"cpu,10.3.1.12,marker":"sth. wrong happened"},{"cpu,10.3.1.12,system":29},{"cpu,10.3.1.12,user":900}]`},
+	}
+	for _, tc := range tests {
+		if got := flat(t, tr, tc.key); got != tc.want {
+			t.Errorf("Get(%q) = %s, want %s", tc.key, got, tc.want)
+		}
+	}
+}
+
+func TestEscaping(t *testing.T) {
+	tr := New()
+	mustMerge(t, tr, `{"url": {"/a,b": 1, "50%": 2, "*": 3}}`)
+	tests := []struct{ key, want string }{
+		{"url,/a%2Cb", `[{"url,/a%2Cb":1}]`},
+		{"url,50%25", `[{"url,50%25":2}]`},
+		{"url,%2A", `[{"url,*":3}]`},
+		{"url,/a*", `[{"url,/a%2Cb":1}]`},
+		{"url,*%25", `[{"url,50%25":2}]`},
+	}
+	for _, tc := range tests {
+		if got := flat(t, tr, tc.key); got != tc.want {
+			t.Errorf("Get(%q) = %s, want %s", tc.key, got, tc.want)
+		}
+	}
+	names, err := SplitKey("url,/a%2Cb,50%25")
+	if err != nil || strings.Join(names, "|") != "url|/a,b|50%" {
+		t.Errorf("SplitKey = %q, %v", names, err)
+	}
+	if got := JoinKey(names); got != "url,/a%2Cb,50%25" {
+		t.Errorf("JoinKey = %q", got)
+	}
+}
+
+func TestActions(t *testing.T) {
+	tests := []struct {
+		action string
+		values []float64
+		want   float64
+	}{
+		{"add", []float64{1, 2, 3}, 6},
+		{"average", []float64{1, 2, 6}, 3},
+		{"max", []float64{4, 9, 2}, 9},
+		{"min", []float64{4, 9, 2}, 2},
+		{"last", []float64{4, 9, 2}, 2},
+	}
+	for _, tc := range tests {
+		tr := New()
+		for _, v := range tc.values {
+			b, _ := json.Marshal(map[string]any{"m": map[string]any{"x": v}, "defaultaction": tc.action})
+			mustMerge(t, tr, string(b))
+		}
+		if got, want := flat(t, tr, "m,x"), `[{"m,x":`+jsonNum(tc.want)+`}]`; got != want {
+			t.Errorf("%s over %v = %s, want %s", tc.action, tc.values, got, want)
+		}
+	}
+}
+
+func jsonNum(f float64) string { b, _ := json.Marshal(f); return string(b) }
+
+func TestAverageWindow(t *testing.T) {
+	tr := New()
+	mustMerge(t, tr, `{"load": {"a": 2}, "defaultaction": "average"}`)
+	mustMerge(t, tr, `{"load": {"a": 4}}`)
+	if got := flat(t, tr, "load,a"); got != `[{"load,a":3}]` {
+		t.Fatalf("before tick: %s", got)
+	}
+	tr.Tick()
+	if got := flat(t, tr, "load,a"); got != `[{"load,a":3}]` {
+		t.Fatalf("value must stay until new samples come: %s", got)
+	}
+	mustMerge(t, tr, `{"load": {"a": 10}}`)
+	mustMerge(t, tr, `{"load": {"a": 20}}`)
+	if got := flat(t, tr, "load,a"); got != `[{"load,a":15}]` {
+		t.Fatalf("after tick: %s", got)
+	}
+}
+
+func TestDeepAction(t *testing.T) {
+	tr := New()
+	mustMerge(t, tr, `{"srv": {"hits": 1, "temp": {"defaultaction": "max", "a": 5}}, "defaultaction": "add"}`)
+	mustMerge(t, tr, `{"srv": {"hits": 1, "temp": {"a": 3}}}`)
+	if got := flat(t, tr, "srv"); got != `[{"srv,hits":2},{"srv,temp,a":5}]` {
+		t.Errorf("got %s", got)
+	}
+}
+
+func TestBadPushChangesNothing(t *testing.T) {
+	tests := []struct {
+		push, wantErr string
+	}{
+		{`{"br": {"ie": {"7": true}}}`, "br,ie,7: value true is not a number or marker string"},
+		{`{"br": {"ie": {"7": null}}}`, "br,ie,7: value null"},
+		{`{"br": {"ie": {"7": [1]}}}`, "br,ie,7: value [1]"},
+		{`{"br": {"ie": {"6": 1, "7": 1}}, "defaultaction": "sum"}`, `unknown defaultaction "sum"`},
+		{`{"br": {"ie": {"6": 1, "7": 1, "defaultaction": 3}}}`, "br,ie: defaultaction is a number"},
+		{`{"cpu": {"10.3.1.12": {"marker": 5}}}`, "cpu,10.3.1.12,marker: a number where a marker is"},
+		{`{"br": {"ie": {"6": "x"}}}`, "br,ie,6: a marker where a number is"},
+		{`{"new": {"a": 1}, "new2": {"a": "x"}, "x": {"y": 1e999}}`, "x,y: value 1e999 is not a finite number"},
+		{`{"br": {"ie": 1`, "push is not valid JSON"},
+		{`[1]`, "push list item 0 is a number"},
+		{`"x"`, "push is a string"},
+		{`{"": 1}`, "empty name"},
+		{`{"a": {"": {"b": 1}}}`, "a: the own value"},
+		{`{"a":1} {"b":2}`, "data after the JSON value"},
+	}
+	for _, tc := range tests {
+		tr := seedTree(t)
+		before, ver := dump(t, tr), tr.Version()
+		_, err := tr.MergeJSON([]byte(tc.push))
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+			t.Errorf("push %s: err = %v, want containing %q", tc.push, err, tc.wantErr)
+		}
+		if after := dump(t, tr); after != before || tr.Version() != ver {
+			t.Errorf("push %s changed the tree", tc.push)
+		}
+	}
+}
+
+func TestConflictWithinOnePush(t *testing.T) {
+	tr := New()
+	_, err := tr.Apply([]Delta{{Path: []string{"a", "b"}, Value: 1}, {Path: []string{"a", "b"}, Marker: "m", IsMarker: true}})
+	if err == nil || tr.Len() != 0 {
+		t.Fatalf("err = %v, nodes = %d; want an error and no nodes", err, tr.Len())
+	}
+}
+
+func TestGetTreeRoundTrip(t *testing.T) {
+	tr := seedTree(t)
+	mustMerge(t, tr, `{"srv": {"temp": {"defaultaction": "max", "a": 5}, "hits": {"": 3, "x": 1}}}`)
+	for _, key := range []string{"", "br", "br,ie,7", "cpu,**", "srv"} {
+		p, _ := ParsePattern(key)
+		nested, err := json.Marshal(tr.GetTree(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := New()
+		mustMerge(t, back, string(nested))
+		if got, want := dump(t, back), flat(t, tr, key); strings.TrimSpace(got) != strings.TrimSpace(want) {
+			t.Errorf("key %q: round trip via %s\n got %s\nwant %s", key, nested, got, want)
+		}
+	}
+	// The actions survive too: another max sample below the maximum keeps it.
+	p, _ := ParsePattern("srv")
+	nested, _ := json.Marshal(tr.GetTree(p))
+	back := New()
+	mustMerge(t, back, string(nested))
+	mustMerge(t, back, `{"srv": {"temp": {"a": 1}}}`)
+	if got := flat(t, back, "srv,temp,a"); got != `[{"srv,temp,a":5}]` {
+		t.Errorf("action lost in round trip: %s (nested %s)", got, nested)
+	}
+}
+
+func TestSince(t *testing.T) {
+	tr := seedTree(t)
+	v := tr.Version()
+	mustMerge(t, tr, `{"br": {"webkit": {"14.0": 1}}}`)
+	mustMerge(t, tr, `{"cpu": {"10.3.1.12": {"idle": 40}}}`)
+	tests := []struct {
+		key  string
+		v    uint64
+		want string
+	}{
+		{"br", v, `[{"br,webkit,14.0":41}]`},
+		{"", v, `[{"br,webkit,14.0":41},{"cpu,10.3.1.12,idle":36}]`},
+		{"br,ie", v, `null`},
+		{"**", v + 1, `[{"cpu,10.3.1.12,idle":36}]`},
+		{"**", v + 2, `null`},
+	}
+	for _, tc := range tests {
+		p, _ := ParsePattern(tc.key)
+		got, cur := tr.Since(p, tc.v)
+		b, _ := json.Marshal(got)
+		if string(b) != tc.want || cur != v+2 {
+			t.Errorf("Since(%q, %d) = %s, %d; want %s, %d", tc.key, tc.v, b, cur, tc.want, v+2)
+		}
+	}
+}
+
+func TestBadPatterns(t *testing.T) {
+	for _, key := range []string{"a,%zz", "a,[b", "a,b%", strings.Repeat("a,", 64) + "a"} {
+		if _, err := ParsePattern(key); err == nil {
+			t.Errorf("ParsePattern(%q) succeeded, want an error", key)
+		}
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	tr := seedTree(t)
+	path := filepath.Join(t.TempDir(), "tree.snap")
+	if err := tr.WriteSnapshot(path, []byte("offsets")); err != nil {
+		t.Fatal(err)
+	}
+	back, meta, err := LoadSnapshot(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(meta) != "offsets" || dump(t, back) != dump(t, tr) || back.Version() != tr.Version() || back.Len() != tr.Len() {
+		t.Fatalf("restored tree differs: meta %q\n%s\nwant\n%s", meta, dump(t, back), dump(t, tr))
+	}
+	// Actions are restored: cpu averages.
+	mustMerge(t, back, `{"cpu": {"10.3.1.12": {"idle": 0}}}`)
+	if got := flat(t, back, "cpu,*,idle"); got != `[{"cpu,10.3.1.12,idle":0}]` && got != `[{"cpu,10.3.1.12,idle":16}]` {
+		t.Errorf("average after restore: %s", got)
+	}
+	p, _ := ParsePattern("")
+	if got, _ := back.Since(p, tr.Version()-1); len(got) == 0 {
+		t.Errorf("a reader from before the restart must see restored nodes as changed")
+	}
+}
+
+func TestSnapshotCorrupt(t *testing.T) {
+	tr := seedTree(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tree.snap")
+	if err := tr.WriteSnapshot(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	good, _ := os.ReadFile(path)
+	flip := append([]byte(nil), good...)
+	flip[len(flip)/2] ^= 0x40
+	tests := map[string][]byte{
+		"truncated":   good[:len(good)-7],
+		"bit flip":    flip,
+		"empty":       {},
+		"not a snap":  []byte("hello world, this is not a snapshot"),
+		"header only": good[:12],
+	}
+	for name, data := range tests {
+		bad := filepath.Join(dir, "bad.snap")
+		os.WriteFile(bad, data, 0o644)
+		if _, _, err := LoadSnapshot(bad); !errors.Is(err, ErrCorruptSnapshot) {
+			t.Errorf("%s: err = %v, want ErrCorruptSnapshot", name, err)
+		}
+	}
+	if _, _, err := LoadSnapshot(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing: err = %v, want ErrNotExist", err)
+	}
+	// A failed write keeps the previous snapshot.
+	if err := tr.WriteSnapshot(filepath.Join(dir, "no-such-dir", "x.snap"), nil); err == nil {
+		t.Errorf("write into a missing folder succeeded")
+	}
+	if got, _ := os.ReadFile(path); string(got) != string(good) {
+		t.Errorf("previous snapshot changed")
+	}
+}
