@@ -1,0 +1,132 @@
+package trend
+
+// Read-time downsampling, shared by both backends so they answer alike.
+//
+// Output points sit on a grid of step-wide buckets aligned to multiples of
+// step since the epoch (as Graphite does), so a graph refreshed a few
+// seconds later shows the same buckets instead of jittering.
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// stepFor returns the bucket width for at most points buckets covering
+// [from, until].
+func stepFor(from, until int64, points int) int64 {
+	if points < 1 {
+		points = 1
+	}
+	span := until - from + 1
+	step := (span + int64(points) - 1) / int64(points)
+	if step < 1 {
+		step = 1
+	}
+	if floorDiv(until, step)-floorDiv(from, step)+1 > int64(points) && points > 1 {
+		step = (span + int64(points) - 2) / int64(points-1)
+	}
+	return step
+}
+
+// effectiveFn resolves FnAuto and counter sums.
+func effectiveFn(fn Fn, k Kind) Fn {
+	switch {
+	case fn == FnAuto && k == Counter:
+		return FnRate
+	case fn == FnAuto:
+		return FnAvg
+	case fn == FnSum && k == Counter:
+		// A counter is stored as a running total; summing totals means
+		// nothing, summing increments is what a Graphite user expects.
+		return FnRate
+	}
+	return fn
+}
+
+// downsample folds raw points (sorted by time; points before from are
+// history that rate and gap filling need) into buckets of step. An empty
+// bucket within lookback of the previous point repeats it (gauges: the value
+// stays until new samples come; counters: no increase), later ones are left
+// out. now bounds filling so graphs do not run into the future.
+func downsample(rs *RawSeries, fn Fn, from, until, step, lookback, now int64) []Point {
+	fn = effectiveFn(fn, rs.Kind)
+	counter := rs.Kind == Counter
+	var out []Point
+	first := floorDiv(from, step) * step
+	j := 0
+	n := len(rs.TS)
+	var prev float64
+	var prevTS int64
+	hasPrev := false
+	// Points before from only set the starting value.
+	for j < n && rs.TS[j] < from {
+		prev, prevTS, hasPrev = rs.Values[j], rs.TS[j], true
+		j++
+	}
+	fillEnd := until
+	if now < fillEnd {
+		fillEnd = now
+	}
+	for bs := first; bs <= until; bs += step {
+		be := bs + step // exclusive
+		cnt := 0
+		var sum, mx, mn, last, inc float64
+		for j < n && rs.TS[j] < be && rs.TS[j] <= until {
+			v := rs.Values[j]
+			switch {
+			case !hasPrev && counter:
+				inc += v // a counter starts at zero
+			case !hasPrev:
+			case counter && v < prev:
+				inc += v // reset
+			default:
+				inc += v - prev
+			}
+			if cnt == 0 || v > mx {
+				mx = v
+			}
+			if cnt == 0 || v < mn {
+				mn = v
+			}
+			sum += v
+			last = v
+			cnt++
+			prev, prevTS, hasPrev = v, rs.TS[j], true
+			j++
+		}
+		if cnt == 0 {
+			if !hasPrev || bs-prevTS > lookback || bs > fillEnd {
+				continue
+			}
+			switch fn {
+			case FnRate:
+				out = append(out, Point{bs, 0})
+			case FnSum:
+				// The sum of no samples is not a sample; leave a gap.
+			default:
+				out = append(out, Point{bs, prev})
+			}
+			continue
+		}
+		var v float64
+		switch fn {
+		case FnAvg:
+			v = sum / float64(cnt)
+		case FnMax:
+			v = mx
+		case FnMin:
+			v = mn
+		case FnSum:
+			v = sum
+		case FnLast:
+			v = last
+		case FnRate:
+			v = inc
+		}
+		out = append(out, Point{bs, v})
+	}
+	return out
+}

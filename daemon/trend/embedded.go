@@ -1,0 +1,369 @@
+package trend
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/VictoriaMetrics/VictoriaMetrics/lib/logger"
+	"github.com/VictoriaMetrics/VictoriaMetrics/lib/prompb"
+	"github.com/VictoriaMetrics/VictoriaMetrics/lib/storage"
+)
+
+// InitLibrary prepares VictoriaMetrics' process-wide settings. Call it once,
+// from main (or TestMain), after flag.Parse and before opening an embedded
+// store. memoryBytes caps the library's caches, which otherwise take a share
+// of all RAM (60 %), unless the user set -memory.allowedBytes or
+// -memory.allowedPercent; the library logs only warnings and errors unless
+// -loggerLevel says otherwise.
+func InitLibrary(memoryBytes int64) error {
+	if !flag.Parsed() {
+		return errors.New("trend.InitLibrary: flag.Parse must be called first")
+	}
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if memoryBytes > 0 && !set["memory.allowedBytes"] && !set["memory.allowedPercent"] {
+		if err := flag.Set("memory.allowedBytes", strconv.FormatInt(memoryBytes, 10)); err != nil {
+			return fmt.Errorf("cannot cap trend storage memory: %w", err)
+		}
+	}
+	if !set["loggerLevel"] {
+		if err := flag.Set("loggerLevel", "WARN"); err != nil {
+			return fmt.Errorf("cannot set the storage log level: %w", err)
+		}
+	}
+	logger.Init()
+	return nil
+}
+
+// Embedded is the backend that keeps the history in VictoriaMetrics'
+// lib/storage inside the data folder.
+type Embedded struct {
+	dir string
+	st  *storage.Storage
+
+	mu     sync.Mutex // guards the buffers below (Add is called by one writer, tests may add concurrently)
+	mrs    []storage.MetricRow
+	names  []byte
+	labels []prompb.Label
+}
+
+// maxSearchSeries bounds one read so a "**" on a huge tree cannot exhaust
+// memory.
+const maxSearchSeries = 100_000
+
+// OpenEmbedded opens (creating) the store in dir. An unwritable folder or
+// one the storage cannot read is an error that says so, instead of the
+// library's panic deep inside.
+func OpenEmbedded(dir string, retention time.Duration) (_ *Embedded, err error) {
+	if !flag.Parsed() {
+		return nil, errors.New("cannot open trend storage: flag.Parse and trend.InitLibrary must run first")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create trend storage folder %q: %w", dir, err)
+	}
+	probe, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return nil, fmt.Errorf("trend storage folder %q is not writable: %w", dir, err)
+	}
+	probe.Close()
+	os.Remove(probe.Name())
+	if err := checkStorageFolder(dir); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cannot open trend storage at %q (corrupt? move the folder away to start empty): %v", dir, r)
+		}
+	}()
+	st := storage.MustOpenStorage(dir, storage.OpenOptions{
+		Retention: retention,
+		// Series in a tree are long-lived; the per-day index only pays off
+		// with heavy churn and costs ingest time and disk.
+		DisablePerDayIndex: true,
+	})
+	return &Embedded{dir: dir, st: st}, nil
+}
+
+// checkStorageFolder catches what the library would turn into a
+// process exit (logger.Fatalf) rather than a recoverable panic: files where
+// folders belong and unreadable part descriptions.
+func checkStorageFolder(dir string) error {
+	for _, sub := range []string{"data", "indexdb", "metadata", "snapshots", "cache"} {
+		fi, err := os.Stat(filepath.Join(dir, sub))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("cannot read trend storage at %q: %w", dir, err)
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("trend storage at %q is corrupt: %q is not a folder (move the folder away to start empty)", dir, sub)
+		}
+	}
+	var bad error
+	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			bad = fmt.Errorf("cannot read trend storage at %q: %w", dir, err)
+			return filepath.SkipAll
+		}
+		if d.IsDir() || (d.Name() != "parts.json" && d.Name() != "metadata.json") {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			bad = fmt.Errorf("cannot read trend storage file %q: %w", p, err)
+			return filepath.SkipAll
+		}
+		if !json.Valid(b) {
+			bad = fmt.Errorf("trend storage at %q is corrupt: %q is not valid JSON (move the folder away to start empty)", dir, p)
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return bad
+}
+
+// Name implements Backend.
+func (e *Embedded) Name() string { return "embedded" }
+
+// Dir returns the storage folder.
+func (e *Embedded) Dir() string { return e.dir }
+
+// Add implements Backend.
+func (e *Embedded) Add(_ context.Context, rows []Row) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.mrs = e.mrs[:0]
+	e.names = e.names[:0]
+	// Names are appended to one buffer; offsets are fixed up after, since
+	// append may move it.
+	offs := make([]int, 0, len(rows)+1)
+	for i := range rows {
+		r := &rows[i]
+		offs = append(offs, len(e.names))
+		e.labels = appendLabels(e.labels[:0], r)
+		e.names = storage.MarshalMetricNameRaw(e.names, e.labels)
+	}
+	offs = append(offs, len(e.names))
+	for i := range rows {
+		v := rows[i].Value
+		if rows[i].Kind == Marker {
+			v = 1
+		}
+		e.mrs = append(e.mrs, storage.MetricRow{
+			MetricNameRaw: e.names[offs[i]:offs[i+1]],
+			Timestamp:     rows[i].TS,
+			Value:         v,
+		})
+	}
+	e.st.AddRows(e.mrs, 64)
+	return nil
+}
+
+func appendLabels(dst []prompb.Label, r *Row) []prompb.Label {
+	if r.Kind == Marker {
+		return append(dst,
+			prompb.Label{Name: "__name__", Value: metricMarkers},
+			prompb.Label{Name: labelKey, Value: r.Key},
+			prompb.Label{Name: labelText, Value: r.Text})
+	}
+	return append(dst,
+		prompb.Label{Name: "__name__", Value: metricNumbers},
+		prompb.Label{Name: labelKey, Value: r.Key},
+		prompb.Label{Name: labelKind, Value: r.Kind.String()})
+}
+
+func (e *Embedded) filters(metric string, m *Matcher) (*storage.TagFilters, error) {
+	tfs := storage.NewTagFilters()
+	if err := tfs.Add(nil, []byte(metric), false, false); err != nil {
+		return nil, err
+	}
+	if m != nil {
+		val := m.Pattern
+		if !m.Exact {
+			val = m.Regexp
+		}
+		if err := tfs.Add([]byte(labelKey), []byte(val), false, !m.Exact); err != nil {
+			return nil, fmt.Errorf("bad key %q: %w", m.Pattern, err)
+		}
+	}
+	return tfs, nil
+}
+
+func deadlineFor(ctx context.Context) uint64 {
+	d := time.Now().Add(time.Minute)
+	if dl, ok := ctx.Deadline(); ok {
+		d = dl
+	}
+	return uint64(d.Unix())
+}
+
+// search calls fn for every block of the series selected in [from, until].
+func (e *Embedded) search(ctx context.Context, metric string, m *Matcher, from, until int64,
+	fn func(mn *storage.MetricName, ts []int64, vs []float64)) error {
+	tfs, err := e.filters(metric, m)
+	if err != nil {
+		return err
+	}
+	tr := storage.TimeRange{MinTimestamp: from, MaxTimestamp: until}
+	var s storage.Search
+	s.Init(nil, e.st, []*storage.TagFilters{tfs}, tr, maxSearchSeries, deadlineFor(ctx))
+	defer s.MustClose()
+	var blk storage.Block
+	var mn storage.MetricName
+	var ts []int64
+	var vs []float64
+	var lastName []byte
+	for s.NextMetricBlock() {
+		mbr := s.MetricBlockRef
+		if !slices.Equal(lastName, mbr.MetricName) {
+			if err := mn.Unmarshal(mbr.MetricName); err != nil {
+				return fmt.Errorf("cannot decode series name in trend storage: %w", err)
+			}
+			lastName = append(lastName[:0], mbr.MetricName...)
+		}
+		mbr.BlockRef.MustReadBlock(&blk)
+		if err := blk.UnmarshalData(); err != nil {
+			return fmt.Errorf("cannot decode block in trend storage: %w", err)
+		}
+		ts, vs = blk.AppendRowsWithTimeRangeFilter(ts[:0], vs[:0], tr)
+		if len(ts) > 0 {
+			fn(&mn, ts, vs)
+		}
+	}
+	if err := s.Error(); err != nil {
+		return fmt.Errorf("cannot search trend storage: %w", err)
+	}
+	return ctx.Err()
+}
+
+// Read implements Backend.
+func (e *Embedded) Read(ctx context.Context, m *Matcher, from, until int64) ([]RawSeries, error) {
+	byKey := map[string]*RawSeries{}
+	err := e.search(ctx, metricNumbers, m, from, until, func(mn *storage.MetricName, ts []int64, vs []float64) {
+		key := string(mn.GetTagValue(labelKey))
+		rs := byKey[key]
+		if rs == nil {
+			rs = &RawSeries{Key: key}
+			byKey[key] = rs
+		}
+		// A key whose action changed has two series; the newest kind wins.
+		if len(rs.TS) == 0 || ts[len(ts)-1] >= rs.TS[len(rs.TS)-1] {
+			rs.Kind = parseKind(string(mn.GetTagValue(labelKind)))
+		}
+		rs.TS = append(rs.TS, ts...)
+		rs.Values = append(rs.Values, vs...)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RawSeries, 0, len(byKey))
+	for _, rs := range byKey {
+		sortPoints(rs)
+		out = append(out, *rs)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// sortPoints orders a series' points by time. Blocks of one series usually
+// arrive in order, so the check is all that runs.
+func sortPoints(rs *RawSeries) {
+	if slices.IsSorted(rs.TS) {
+		return
+	}
+	idx := make([]int, len(rs.TS))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return rs.TS[idx[a]] < rs.TS[idx[b]] })
+	ts := make([]int64, len(idx))
+	vs := make([]float64, len(idx))
+	for i, k := range idx {
+		ts[i], vs[i] = rs.TS[k], rs.Values[k]
+	}
+	rs.TS, rs.Values = ts, vs
+}
+
+// Markers implements Backend.
+func (e *Embedded) Markers(ctx context.Context, m *Matcher, from, until int64) ([]MarkerEvent, error) {
+	var out []MarkerEvent
+	err := e.search(ctx, metricMarkers, m, from, until, func(mn *storage.MetricName, ts []int64, _ []float64) {
+		key := string(mn.GetTagValue(labelKey))
+		text := string(mn.GetTagValue(labelText))
+		for _, t := range ts {
+			out = append(out, MarkerEvent{Key: key, T: t, Text: text})
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	sortMarkers(out)
+	return out, nil
+}
+
+func sortMarkers(ms []MarkerEvent) {
+	sort.SliceStable(ms, func(i, j int) bool {
+		if ms[i].T != ms[j].T {
+			return ms[i].T < ms[j].T
+		}
+		return ms[i].Key < ms[j].Key
+	})
+}
+
+// Keys implements Backend.
+func (e *Embedded) Keys(ctx context.Context, m *Matcher, from, until int64) ([]string, error) {
+	tfs, err := e.filters(metricNumbers, m)
+	if err != nil {
+		return nil, err
+	}
+	tr := storage.TimeRange{MinTimestamp: from, MaxTimestamp: until}
+	keys, err := e.st.SearchLabelValues(nil, labelKey, []*storage.TagFilters{tfs}, tr, maxSearchSeries, maxSearchSeries, deadlineFor(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("cannot list keys in trend storage: %w", err)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// Flush implements Backend: added rows become searchable (not yet durable;
+// the library writes them to disk within about seven seconds).
+func (e *Embedded) Flush(context.Context) error {
+	e.st.DebugFlush()
+	return nil
+}
+
+// Close implements Backend.
+func (e *Embedded) Close() error {
+	e.st.MustClose()
+	return nil
+}
+
+// DiskBytes returns the size of the storage folder.
+func (e *Embedded) DiskBytes() int64 {
+	var n int64
+	_ = filepath.WalkDir(e.dir, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// ForceMerge merges all parts (benchmarks measure disk after merge).
+func (e *Embedded) ForceMerge() error {
+	return e.st.ForceMergePartitions("")
+}

@@ -1,0 +1,201 @@
+package trend
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Series naming. Every tree key maps to one series in both backends:
+//
+//	br,ie,7 (counter)  <->  canopy{key="br,ie,7", kind="counter"}
+//	cpu,h1,marker      <->  canopy_marker{key="cpu,h1,marker", text="…"}
+//
+// The key is a label value, so it may hold any character and maps back
+// without decoding; the metric name stays a valid PromQL name so users of
+// a remote VictoriaMetrics can also query it with PromQL
+// (rate(canopy{key="requests"}[5m]) works because counters are stored as
+// running totals).
+const (
+	metricNumbers = "canopy"
+	metricMarkers = "canopy_marker"
+	labelKey      = "key"
+	labelKind     = "kind"
+	labelText     = "text"
+)
+
+// Kind says how a series' values are read.
+type Kind uint8
+
+// Series kinds.
+const (
+	// Gauge values (average, max, min, last nodes) are read as they are.
+	Gauge Kind = iota
+	// Counter values (add nodes) are stored as running totals and read as
+	// increments per interval with fn=rate.
+	Counter
+	// Marker rows are timed text events.
+	Marker
+)
+
+func (k Kind) String() string {
+	switch k {
+	case Counter:
+		return "counter"
+	case Marker:
+		return "marker"
+	}
+	return "gauge"
+}
+
+func parseKind(s string) Kind {
+	switch s {
+	case "counter":
+		return Counter
+	case "marker":
+		return Marker
+	}
+	return Gauge
+}
+
+// Row is one timed sample or marker for a key.
+type Row struct {
+	Key   string
+	Kind  Kind
+	TS    int64 // unix milliseconds
+	Value float64
+	Text  string // marker text when Kind == Marker
+}
+
+// Matcher selects keys: an exact key, or a tree pattern compiled to an
+// anchored regular expression over escaped keys.
+type Matcher struct {
+	Pattern string // the key as the user wrote it
+	Exact   bool   // Pattern has no wildcard; compare literally
+	Regexp  string // anchored-by-convention regexp (VictoriaMetrics anchors label regexps)
+	re      *regexp.Regexp
+}
+
+// Match reports whether the escaped key k is selected.
+func (m *Matcher) Match(k string) bool {
+	if m.Exact {
+		return k == m.Pattern
+	}
+	return m.re.MatchString(k)
+}
+
+// CompileKey turns a tree key into a Matcher. Segments are separated by
+// commas; an empty segment or "*" matches exactly one level, "**" any number
+// of levels (zero included), and "*", "?" and "[...]" are globs inside one
+// segment. Names are compared in their escaped form (%2C, %25), so an
+// escaped comma never acts as a separator.
+func CompileKey(key string) (*Matcher, error) {
+	if key == "" {
+		return nil, fmt.Errorf("empty key")
+	}
+	if !strings.ContainsAny(key, "*?[") && !strings.Contains(","+key+",", ",,") {
+		return &Matcher{Pattern: key, Exact: true, Regexp: regexp.QuoteMeta(key)}, nil
+	}
+	var segs []string
+	for _, s := range strings.Split(key, ",") {
+		if s == "**" && len(segs) > 0 && segs[len(segs)-1] == "**" {
+			continue // "**,**" is "**"
+		}
+		segs = append(segs, s)
+	}
+	var b strings.Builder
+	const oneLevel = `[^,]+`
+	for i, s := range segs {
+		switch {
+		case s == "**":
+			// Zero or more levels. The comma before it belongs to the
+			// repetition so "br,**" matches "br" too.
+			if i == 0 {
+				if len(segs) == 1 {
+					b.WriteString(`.+`)
+				} else {
+					b.WriteString(`(?:[^,]+,)*`)
+				}
+				continue
+			}
+			b.WriteString(`(?:,[^,]+)*`)
+			continue
+		case i > 0 && segs[i-1] == "**" && i-1 == 0:
+			// "**,x": the separator is already in the repetition.
+		case i > 0:
+			b.WriteString(",")
+		}
+		if s == "" || s == "*" {
+			b.WriteString(oneLevel)
+			continue
+		}
+		seg, err := globToRegexp(s)
+		if err != nil {
+			return nil, fmt.Errorf("bad key %q: segment %q: %w", key, s, err)
+		}
+		b.WriteString(seg)
+	}
+	expr := b.String()
+	re, err := regexp.Compile("^(?:" + expr + ")$")
+	if err != nil {
+		return nil, fmt.Errorf("bad key %q: %w", key, err)
+	}
+	return &Matcher{Pattern: key, Regexp: expr, re: re}, nil
+}
+
+// globToRegexp converts one segment with *, ? and [...] to a regexp that
+// never crosses a comma.
+func globToRegexp(s string) (string, error) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '*':
+			b.WriteString(`[^,]*`)
+		case '?':
+			b.WriteString(`[^,]`)
+		case '[':
+			j := strings.IndexByte(s[i+1:], ']')
+			if j < 0 {
+				return "", fmt.Errorf("unterminated [")
+			}
+			class := s[i+1 : i+1+j]
+			if class == "" || class == "!" || class == "^" {
+				return "", fmt.Errorf("empty character class")
+			}
+			b.WriteByte('[')
+			if class[0] == '!' || class[0] == '^' {
+				b.WriteString("^,")
+				class = class[1:]
+			}
+			for k := 0; k < len(class); k++ {
+				if class[k] == '\\' || class[k] == '[' || class[k] == ']' {
+					b.WriteByte('\\')
+				}
+				b.WriteByte(class[k])
+			}
+			b.WriteByte(']')
+			i += 1 + j
+		default:
+			b.WriteString(regexp.QuoteMeta(string(c)))
+		}
+	}
+	return b.String(), nil
+}
+
+// parentKey returns the key of k's parent ("" for a top-level key).
+func parentKey(k string) string {
+	i := strings.LastIndexByte(k, ',')
+	if i < 0 {
+		return ""
+	}
+	return k[:i]
+}
+
+// underOrAt reports whether k equals p or lies below it.
+func underOrAt(k, p string) bool {
+	if p == "" {
+		return true
+	}
+	return k == p || (len(k) > len(p) && k[len(p)] == ',' && k[:len(p)] == p)
+}

@@ -1,0 +1,445 @@
+package trend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/canopy-dev/canopy/daemon/tree"
+)
+
+// Options configures a Store.
+type Options struct {
+	// Backend holds the history (OpenEmbedded or OpenRemote).
+	Backend Backend
+	// Interval is the tick: how often changed numbers are written
+	// (default 10 s).
+	Interval time.Duration
+	// Retention is how long points are kept (default one year). Points
+	// older, or more than two days ahead, are refused with an error.
+	Retention time.Duration
+	// Refresh rewrites numbers that did not change for this long (default
+	// one hour), so a read never needs to look further back than that to
+	// know a counter's previous total or a gauge's current value.
+	Refresh time.Duration
+	// QueueBatches bounds the batches waiting for the backend (default 256).
+	// A live tick that finds the queue full is dropped and counted rather
+	// than wait: ingest never waits on disk.
+	QueueBatches int
+	// Logf reports write failures (default log.Printf).
+	Logf func(format string, args ...any)
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+// futureLimit is how far ahead lib/storage accepts rows.
+const futureLimit = 2 * 24 * time.Hour
+
+// Store records the tree's history into a Backend and answers queries.
+type Store struct {
+	opt   Options
+	be    Backend
+	queue chan batch
+	done  chan struct{}
+
+	mu          sync.Mutex // guards last and lastRefresh
+	last        map[string]lastPoint
+	lastRefresh int64
+
+	qmu    sync.RWMutex // senders hold it shared; Close takes it to close the queue
+	closed bool
+
+	rowsQueued  atomic.Uint64
+	rowsWritten atomic.Uint64
+	rowsDropped atomic.Uint64 // queue full or backend failure
+	rowsRefused atomic.Uint64 // outside retention
+	ticks       atomic.Uint64
+	tickNanos   atomic.Int64 // duration of the last tick's collection
+	writeErrs   atomic.Uint64
+	lastErr     atomic.Value // string
+}
+
+type lastPoint struct {
+	v    float64
+	kind Kind
+	ts   int64
+}
+
+type batch struct {
+	rows  []Row
+	flush chan error // non-nil: a flush request, answered when all before it are stored
+}
+
+// New starts a Store writing to opt.Backend.
+func New(opt Options) *Store {
+	if opt.Interval <= 0 {
+		opt.Interval = 10 * time.Second
+	}
+	if opt.Retention <= 0 {
+		opt.Retention = 365 * 24 * time.Hour
+	}
+	if opt.Refresh <= 0 {
+		opt.Refresh = time.Hour
+	}
+	if opt.QueueBatches <= 0 {
+		opt.QueueBatches = 256
+	}
+	if opt.Logf == nil {
+		opt.Logf = log.Printf
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	s := &Store{
+		opt:   opt,
+		be:    opt.Backend,
+		queue: make(chan batch, opt.QueueBatches),
+		done:  make(chan struct{}),
+		last:  map[string]lastPoint{},
+	}
+	go s.writer()
+	return s
+}
+
+// Backend returns the backend the store writes to.
+func (s *Store) Backend() Backend { return s.be }
+
+// Interval returns the tick.
+func (s *Store) Interval() time.Duration { return s.opt.Interval }
+
+func (s *Store) writer() {
+	defer close(s.done)
+	for b := range s.queue {
+		if b.flush != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			b.flush <- s.be.Flush(ctx)
+			cancel()
+			continue
+		}
+		s.store(b.rows)
+	}
+}
+
+// store writes one batch, retrying a failing backend a few times (a remote
+// server restarting) before dropping it.
+func (s *Store) store(rows []Row) {
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = s.be.Add(ctx, rows)
+		cancel()
+		if err == nil {
+			s.rowsWritten.Add(uint64(len(rows)))
+			return
+		}
+	}
+	s.writeErrs.Add(1)
+	s.rowsDropped.Add(uint64(len(rows)))
+	s.lastErr.Store(err.Error())
+	s.opt.Logf("trend: dropped %d points: %v", len(rows), err)
+}
+
+// Run ticks every Interval until ctx ends: the numbers and markers of t
+// that changed since the previous tick are queued for writing, then a new
+// averaging window starts. The first tick writes the whole tree, so after a
+// restart every series has a fresh point to count from.
+func (s *Store) Run(ctx context.Context, t *tree.Tree) error {
+	all, err := tree.ParsePattern("**")
+	if err != nil {
+		return fmt.Errorf("trend: %w", err)
+	}
+	var version uint64
+	tk := time.NewTicker(s.opt.Interval)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tk.C:
+			version = s.tick(t, all, version)
+		}
+	}
+}
+
+// TickOnce collects what changed in t since version, starts a new averaging
+// window and queues the points at the current time; it returns the version
+// to pass next time (0 the first time: everything is written).
+func (s *Store) TickOnce(t *tree.Tree, version uint64) uint64 {
+	all, err := tree.ParsePattern("**")
+	if err != nil {
+		panic(err) // "**" is always valid
+	}
+	return s.tick(t, all, version)
+}
+
+func (s *Store) tick(t *tree.Tree, all *tree.Pattern, version uint64) uint64 {
+	start := time.Now()
+	entries, v := t.Since(all, version)
+	t.Tick()
+	rows, _ := s.rowsFor(s.opt.Now().UnixMilli(), entries, true)
+	s.enqueue(rows, false)
+	s.ticks.Add(1)
+	s.tickNanos.Store(int64(time.Since(start)))
+	return v
+}
+
+// WriteAt queues entries as points at ts: replay calls it with the log
+// lines' own times and the tree entries that changed in that interval. It
+// waits when the queue is full (replay should go at the store's pace).
+// Points outside the retention, or more than two days ahead, would be
+// dropped silently by the storage; they are refused here and the error
+// says how many.
+func (s *Store) WriteAt(ts time.Time, entries []tree.Entry) error {
+	rows, refused := s.rowsFor(ts.UnixMilli(), entries, false)
+	s.enqueue(rows, true)
+	if refused > 0 {
+		now := s.opt.Now()
+		return fmt.Errorf("%d trend points at %s dropped: outside the retention window %s .. %s (-trend.retention=%s)",
+			refused, ts.UTC().Format(time.RFC3339), now.Add(-s.opt.Retention).UTC().Format(time.RFC3339),
+			now.Add(futureLimit).UTC().Format(time.RFC3339), s.opt.Retention)
+	}
+	return nil
+}
+
+// WriteRows queues rows as they are (benchmarks, imports). Rows outside the
+// retention are refused, counted and reported like WriteAt's.
+func (s *Store) WriteRows(rows []Row) error {
+	lo, hi := s.window()
+	kept := rows[:0:0]
+	refused := 0
+	for _, r := range rows {
+		if r.TS < lo || r.TS > hi {
+			refused++
+			continue
+		}
+		kept = append(kept, r)
+	}
+	s.rowsRefused.Add(uint64(refused))
+	s.enqueue(kept, true)
+	if refused > 0 {
+		return fmt.Errorf("%d trend points dropped: outside the retention window (-trend.retention=%s)", refused, s.opt.Retention)
+	}
+	return nil
+}
+
+func (s *Store) window() (lo, hi int64) {
+	now := s.opt.Now()
+	return now.Add(-s.opt.Retention).UnixMilli(), now.Add(futureLimit).UnixMilli()
+}
+
+// rowsFor turns entries into rows at ts and adds refresh rows for numbers
+// unchanged for Refresh.
+func (s *Store) rowsFor(ts int64, entries []tree.Entry, live bool) ([]Row, int) {
+	lo, hi := s.window()
+	if ts < lo || ts > hi {
+		n := len(entries)
+		s.rowsRefused.Add(uint64(n))
+		return nil, n
+	}
+	rows := make([]Row, 0, len(entries))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range entries {
+		if e.IsMarker {
+			rows = append(rows, Row{Key: e.Key, Kind: Marker, TS: ts, Text: e.Marker})
+			continue
+		}
+		k := Gauge
+		if e.Action.IsCounter() {
+			k = Counter
+		}
+		rows = append(rows, Row{Key: e.Key, Kind: k, TS: ts, Value: e.Value})
+		if lp, ok := s.last[e.Key]; !ok || ts >= lp.ts {
+			s.last[e.Key] = lastPoint{v: e.Value, kind: k, ts: ts}
+		}
+	}
+	// Scanning for stale numbers a dozen times per Refresh keeps the
+	// longest silence under 13/12 of it at a small cost per tick.
+	if ts-s.lastRefresh >= s.opt.Refresh.Milliseconds()/12 {
+		s.lastRefresh = ts
+		limit := ts - s.opt.Refresh.Milliseconds()
+		for k, lp := range s.last {
+			if lp.ts < limit {
+				rows = append(rows, Row{Key: k, Kind: lp.kind, TS: ts, Value: lp.v})
+				lp.ts = ts
+				s.last[k] = lp
+			}
+		}
+	}
+	return rows, 0
+}
+
+func (s *Store) enqueue(rows []Row, wait bool) {
+	if len(rows) == 0 {
+		return
+	}
+	s.qmu.RLock()
+	defer s.qmu.RUnlock()
+	if s.closed {
+		s.rowsDropped.Add(uint64(len(rows)))
+		return
+	}
+	b := batch{rows: rows}
+	if wait {
+		s.queue <- b
+		s.rowsQueued.Add(uint64(len(rows)))
+		return
+	}
+	select {
+	case s.queue <- b:
+		s.rowsQueued.Add(uint64(len(rows)))
+	default:
+		s.rowsDropped.Add(uint64(len(rows)))
+		s.lastErr.Store("trend write queue full: the backend is too slow or down")
+	}
+}
+
+// Flush waits until everything queued is stored and searchable.
+func (s *Store) Flush(ctx context.Context) error {
+	ch := make(chan error, 1)
+	s.qmu.RLock()
+	if s.closed {
+		s.qmu.RUnlock()
+		return errClosed
+	}
+	select {
+	case s.queue <- batch{flush: ch}:
+		s.qmu.RUnlock()
+	case <-ctx.Done():
+		s.qmu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stores what is queued and closes the backend.
+func (s *Store) Close() error {
+	s.qmu.Lock()
+	if s.closed {
+		s.qmu.Unlock()
+		return errClosed
+	}
+	s.closed = true
+	close(s.queue)
+	s.qmu.Unlock()
+	<-s.done
+	return s.be.Close()
+}
+
+// Status is the trend section of /status.
+func (s *Store) Status() map[string]any {
+	st := map[string]any{
+		"backend":           s.be.Name(),
+		"interval_seconds":  s.opt.Interval.Seconds(),
+		"retention_seconds": s.opt.Retention.Seconds(),
+		"ticks":             s.ticks.Load(),
+		"last_tick_seconds": time.Duration(s.tickNanos.Load()).Seconds(),
+		"points_queued":     s.rowsQueued.Load(),
+		"points_written":    s.rowsWritten.Load(),
+		"points_dropped":    s.rowsDropped.Load(),
+		"points_refused":    s.rowsRefused.Load(),
+		"write_errors":      s.writeErrs.Load(),
+		"queue_batches":     len(s.queue),
+		"queue_capacity":    cap(s.queue),
+	}
+	if e, ok := s.lastErr.Load().(string); ok {
+		st["last_error"] = e
+	}
+	return st
+}
+
+// lookback is how far before a range a read looks for the previous point.
+func (s *Store) lookback() int64 {
+	return (s.opt.Refresh + s.opt.Refresh/12 + 2*s.opt.Interval).Milliseconds()
+}
+
+// MaxPoints caps the points one series may return.
+const MaxPoints = 100_000
+
+// Query returns the history of every key matching key (a tree pattern) in
+// [from, until], downsampled with fn to at most points points per series
+// (default 1,000), with the markers that annotate those series: a marker
+// annotates every series under its parent (the seed's cpu,host,marker
+// annotates cpu,host,idle).
+func (s *Store) Query(ctx context.Context, key string, from, until time.Time, points int, fn Fn) (*Result, error) {
+	m, err := CompileKey(key)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := ParseFn(string(fn)); err != nil {
+		return nil, err
+	}
+	f, u := from.UnixMilli(), until.UnixMilli()
+	if u < f {
+		return nil, fmt.Errorf("until (%s) is before from (%s)", until.UTC().Format(time.RFC3339), from.UTC().Format(time.RFC3339))
+	}
+	if points <= 0 {
+		points = 1000
+	}
+	if points > MaxPoints {
+		return nil, fmt.Errorf("points=%d: at most %d", points, MaxPoints)
+	}
+	step := stepFor(f, u, points)
+	lb := s.lookback()
+	raw, err := s.be.Read(ctx, m, f-lb, u)
+	if err != nil {
+		return nil, err
+	}
+	now := s.opt.Now().UnixMilli()
+	res := &Result{From: f, Until: u, StepMS: step, Series: make([]Series, 0, len(raw)), Markers: []MarkerEvent{}}
+	for i := range raw {
+		rs := &raw[i]
+		pts := downsample(rs, fn, f, u, step, lb, now)
+		if len(pts) == 0 {
+			continue
+		}
+		res.Series = append(res.Series, Series{Key: rs.Key, Kind: rs.Kind.String(), Fn: effectiveFn(fn, rs.Kind), Points: pts})
+	}
+	markers, err := s.be.Markers(ctx, nil, f, u)
+	if err != nil {
+		return nil, err
+	}
+	for _, mk := range markers {
+		if annotates(mk.Key, m, res.Series) {
+			res.Markers = append(res.Markers, mk)
+		}
+	}
+	return res, nil
+}
+
+func annotates(markerKey string, m *Matcher, series []Series) bool {
+	if m.Match(markerKey) {
+		return true
+	}
+	p := parentKey(markerKey)
+	for i := range series {
+		if underOrAt(series[i].Key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Keys lists the keys with history matching key in [from, until].
+func (s *Store) Keys(ctx context.Context, key string, from, until time.Time) ([]string, error) {
+	m, err := CompileKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return s.be.Keys(ctx, m, from.UnixMilli(), until.UnixMilli())
+}
+
+// errClosed is returned by writes after Close.
+var errClosed = errors.New("trend store is closed")
