@@ -3,7 +3,6 @@
 package api
 
 import (
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,15 +10,28 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
 // Options configures a Server.
 type Options struct {
 	Tree *tree.Tree
-	// MaxBodyBytes caps a request body (default 8 MiB).
+	// MaxBodyBytes caps a request body (default 8 MiB); overrides
+	// Limits.MaxBodyBytes when set.
 	MaxBodyBytes int64
+	// Limits is the `limits` config section (zero values: defaults).
+	Limits config.Limits
+	// Tokens, when non-empty, require bearer tokens (the `tokens` section).
+	Tokens []config.Token
+	// AccessLog runs access-log lines through the pipes (form field
+	// accesslog, text/plain bodies); nil answers such pushes with 503.
+	AccessLog AccessLogFunc
+	// Registry is the private Prometheus registry served at /metrics
+	// (a new one when nil); see Server.Metrics.
+	Registry *prometheus.Registry
 	// Status, when set, adds subsystem sections to /status.
 	Status func() map[string]any
 }
@@ -31,62 +43,59 @@ type Server struct {
 	started time.Time
 	pushes  atomic.Uint64
 	errors  atomic.Uint64
+
+	auth    *Auth
+	limits  Limits
+	metrics *Metrics
+	notify  *notifier
+	polls   atomic.Int64 // clients holding a long-poll slot
 }
 
 // New builds the router with the core routes.
 func New(opt Options) *Server {
-	if opt.MaxBodyBytes <= 0 {
-		opt.MaxBodyBytes = 8 << 20
-	}
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{opt: opt, engine: gin.New(), started: time.Now()}
-	s.engine.Use(gin.Recovery())
+	s.limits = LimitsFrom(opt.Limits)
+	if opt.MaxBodyBytes > 0 {
+		s.limits.MaxBodyBytes = opt.MaxBodyBytes
+	}
+	s.auth = NewAuth(opt.Tokens)
+	s.metrics = NewMetrics(opt.Registry)
+	s.registerTree()
+	s.notify = newNotifier(opt.Tree)
+	// Auth runs before every route, including those other subsystems add.
+	s.engine.Use(gin.Recovery(), s.countRequests(), s.authMiddleware())
 	s.engine.POST("/push", s.push)
 	s.engine.PUT("/push", s.push)
 	s.engine.GET("/get/*key", s.get)
 	s.engine.GET("/status", s.status)
+	s.engine.GET("/pull", s.pull)
+	s.engine.GET("/pull/*key", s.pull)
+	s.engine.GET("/diff", s.diff)
+	s.engine.GET("/diff/*keys", s.diff)
+	s.engine.GET("/metrics", s.metricsHandler())
 	return s
 }
+
+// Metrics returns canopy's metrics; other subsystems register their
+// collectors in Metrics().Registry().
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// Auth returns the token checker (sockets use it for non-loopback peers).
+func (s *Server) Auth() *Auth { return s.auth }
+
+// Limits returns the limits in force, defaults applied.
+func (s *Server) Limits() Limits { return s.limits }
+
+// Close ends waiting long-polls and event streams (call it on shutdown,
+// e.g. from http.Server.RegisterOnShutdown).
+func (s *Server) Close() { s.notify.close() }
 
 // Router returns the gin engine so other subsystems can add routes.
 func (s *Server) Router() *gin.Engine { return s.engine }
 
 // ServeHTTP lets the Server be used as an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
-
-func (s *Server) push(c *gin.Context) {
-	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.opt.MaxBodyBytes)
-	var data []byte
-	ct := c.ContentType()
-	switch ct {
-	case "application/x-www-form-urlencoded", "multipart/form-data":
-		c.Request.Body = body
-		v, ok := c.GetPostForm("json")
-		if !ok {
-			s.fail(c, http.StatusBadRequest, "push form has no field \"json\"")
-			return
-		}
-		data = []byte(v)
-	default:
-		b, err := io.ReadAll(body)
-		if err != nil {
-			s.fail(c, http.StatusRequestEntityTooLarge, "cannot read push body: "+err.Error())
-			return
-		}
-		data = b
-	}
-	if len(strings.TrimSpace(string(data))) == 0 {
-		s.fail(c, http.StatusBadRequest, "push body is empty")
-		return
-	}
-	res, err := s.opt.Tree.MergeJSON(data)
-	if err != nil {
-		s.fail(c, http.StatusBadRequest, err.Error())
-		return
-	}
-	s.pushes.Add(1)
-	c.JSON(http.StatusOK, res)
-}
 
 func (s *Server) fail(c *gin.Context, code int, msg string) {
 	s.errors.Add(1)

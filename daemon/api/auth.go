@@ -1,0 +1,151 @@
+package api
+
+import (
+	"crypto/sha256"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/canopy-dev/canopy/daemon/config"
+)
+
+// Auth checks bearer tokens against the configured ones. With no tokens
+// configured everything is allowed (the daemon listens on 127.0.0.1 by
+// default). A nil *Auth allows everything.
+type Auth struct {
+	// Tokens are looked up by their SHA-256 so the lookup time does not
+	// depend on how much of a guessed token is right.
+	tokens map[[32]byte]grant
+}
+
+type grant struct {
+	name        string
+	read, write bool
+}
+
+// NewAuth builds the checker for the `tokens` config section.
+func NewAuth(tokens []config.Token) *Auth {
+	a := &Auth{tokens: map[[32]byte]grant{}}
+	for _, t := range tokens {
+		g := grant{name: t.Name}
+		for _, s := range t.Scopes {
+			switch s {
+			case "read":
+				g.read = true
+			case "write":
+				g.write = true
+			}
+		}
+		h := sha256.Sum256([]byte(t.Token))
+		old := a.tokens[h]
+		g.read, g.write = g.read || old.read, g.write || old.write
+		a.tokens[h] = g
+	}
+	return a
+}
+
+// Enabled reports whether tokens are configured.
+func (a *Auth) Enabled() bool { return a != nil && len(a.tokens) > 0 }
+
+// AuthError says why a request was refused; Code is the HTTP status.
+type AuthError struct {
+	Code int
+	Msg  string
+}
+
+func (e *AuthError) Error() string { return e.Msg }
+
+// Check returns nil when token may read (write false) or write (write
+// true), or why not.
+func (a *Auth) Check(token string, write bool) *AuthError {
+	if !a.Enabled() {
+		return nil
+	}
+	scope := "read"
+	if write {
+		scope = "write"
+	}
+	if token == "" {
+		return &AuthError{http.StatusUnauthorized, "this request needs a token with " + scope + " scope: send Authorization: Bearer TOKEN"}
+	}
+	g, ok := a.tokens[sha256.Sum256([]byte(token))]
+	if !ok {
+		return &AuthError{http.StatusUnauthorized, "unknown token"}
+	}
+	if write && !g.write || !write && !g.read {
+		return &AuthError{http.StatusForbidden, "token " + quoteName(g.name) + " has no " + scope + " scope"}
+	}
+	return nil
+}
+
+// CheckPeer is Check for socket pushes: peers on loopback are trusted, others
+// need a write token.
+func (a *Auth) CheckPeer(addr net.Addr, token string) *AuthError {
+	if !a.Enabled() || IsLoopback(addr) {
+		return nil
+	}
+	return a.Check(token, true)
+}
+
+// IsLoopback reports whether addr is a loopback IP (or a Unix socket).
+func IsLoopback(addr net.Addr) bool {
+	switch a := addr.(type) {
+	case *net.UDPAddr:
+		return a.IP.IsLoopback()
+	case *net.TCPAddr:
+		return a.IP.IsLoopback()
+	case *net.UnixAddr:
+		return true
+	case nil:
+		return false
+	}
+	host, _, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func quoteName(n string) string {
+	if n == "" {
+		return "(unnamed)"
+	}
+	return "\"" + n + "\""
+}
+
+// bearer returns the request's token: the Authorization header, or the
+// access_token query parameter (RFC 6750 §2.3) for clients that cannot set
+// headers, such as a browser's EventSource.
+func bearer(r *http.Request) string {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			return strings.TrimSpace(h[7:])
+		}
+		return ""
+	}
+	return r.URL.Query().Get("access_token")
+}
+
+// authMiddleware refuses requests without the token their method needs:
+// GET, HEAD and OPTIONS read, everything else writes.
+func (s *Server) authMiddleware() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !s.auth.Enabled() {
+			return
+		}
+		write := true
+		switch c.Request.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			write = false
+		}
+		if err := s.auth.Check(bearer(c.Request), write); err != nil {
+			if err.Code == http.StatusUnauthorized {
+				c.Header("WWW-Authenticate", `Bearer realm="canopy"`)
+			}
+			s.fail(c, err.Code, err.Msg)
+		}
+	}
+}

@@ -1,0 +1,111 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/canopy-dev/canopy/daemon/config"
+)
+
+// Limits bound what one request, line or client may cost. Every limit is
+// answered with a 4xx naming the limit and its config key.
+type Limits struct {
+	MaxBodyBytes int64 // a request body (413)
+	MaxLineBytes int   // one access-log or socket line (413)
+	MaxJSONDepth int   // nesting of a JSON push (400)
+	MaxPushNodes int   // object members in one JSON push (413)
+	MaxLongPolls int   // concurrent /pull waiters and event streams (429)
+}
+
+// Default limits.
+const (
+	DefaultMaxBodyBytes = 8 << 20
+	DefaultMaxLineBytes = 64 << 10
+	DefaultMaxJSONDepth = 64
+	DefaultMaxPushNodes = 100_000
+	DefaultMaxLongPolls = 10_000
+)
+
+// LimitsFrom applies the defaults to the `limits` config section.
+func LimitsFrom(c config.Limits) Limits {
+	l := Limits{c.MaxBodyBytes, c.MaxLineBytes, c.MaxJSONDepth, c.MaxPushNodes, c.MaxLongPolls}
+	return l.withDefaults()
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if l.MaxLineBytes <= 0 {
+		l.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if l.MaxJSONDepth <= 0 {
+		l.MaxJSONDepth = DefaultMaxJSONDepth
+	}
+	if l.MaxPushNodes <= 0 {
+		l.MaxPushNodes = DefaultMaxPushNodes
+	}
+	if l.MaxLongPolls <= 0 {
+		l.MaxLongPolls = DefaultMaxLongPolls
+	}
+	return l
+}
+
+// LimitError is a request over a limit; Code is the HTTP status.
+type LimitError struct {
+	Code int
+	Msg  string
+}
+
+func (e *LimitError) Error() string { return e.Msg }
+
+// CheckJSON refuses a push nested deeper than maxDepth or with more than
+// maxNodes object members, in one pass without decoding, so the tree's
+// decoder never sees a document that would cost too much. Syntax errors are
+// left to the decoder, which reports them with their position.
+func CheckJSON(data []byte, maxDepth, maxNodes int) error {
+	depth, nodes := 0, 0
+	inStr, esc := false, false
+	for _, c := range data {
+		if inStr {
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case '{', '[':
+			depth++
+			if depth > maxDepth {
+				return &LimitError{http.StatusBadRequest,
+					fmt.Sprintf("JSON is nested deeper than %d levels (limits.max_json_depth)", maxDepth)}
+			}
+		case '}', ']':
+			depth--
+		case ':':
+			nodes++
+			if nodes > maxNodes {
+				return &LimitError{http.StatusRequestEntityTooLarge,
+					fmt.Sprintf("push has more than %d nodes (limits.max_push_nodes)", maxNodes)}
+			}
+		}
+	}
+	return nil
+}
+
+func bodyTooLarge(max int64) *LimitError {
+	return &LimitError{http.StatusRequestEntityTooLarge,
+		fmt.Sprintf("request body is larger than %d bytes (limits.max_body_bytes)", max)}
+}
+
+func lineTooLong(n, size, max int) *LimitError {
+	return &LimitError{http.StatusRequestEntityTooLarge,
+		fmt.Sprintf("line %d is %d bytes, longer than %d (limits.max_line_bytes)", n, size, max)}
+}

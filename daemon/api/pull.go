@@ -1,0 +1,299 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/canopy-dev/canopy/daemon/tree"
+)
+
+// Long-poll settings.
+const (
+	defaultPullTimeout = 30 * time.Second
+	maxPullTimeout     = 10 * time.Minute
+	// pollEvery is how often the one notifier goroutine looks at the tree's
+	// version while clients wait: an atomic load, so cheap, and it bounds
+	// the extra delivery latency.
+	pollEvery     = 2 * time.Millisecond
+	sseKeepalive  = 15 * time.Second
+	versionHeader = "X-Canopy-Version"
+)
+
+// notifier wakes every waiting client once per tree version: a channel that
+// is closed (a broadcast) and replaced whenever the version moves. One
+// goroutine watches the version, and only while someone waits; clients
+// never poll the tree themselves.
+type notifier struct {
+	t       *tree.Tree
+	mu      sync.Mutex
+	ch      chan struct{}
+	ver     uint64
+	waiters int
+	running bool
+	done    chan struct{}
+}
+
+func newNotifier(t *tree.Tree) *notifier {
+	return &notifier{t: t, ch: make(chan struct{}), done: make(chan struct{})}
+}
+
+// subscribe returns a channel closed at the next version change seen after
+// the call. release must be called once the caller stops waiting.
+func (n *notifier) subscribe() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.waiters++
+	if !n.running {
+		n.running = true
+		n.ver = n.t.Version()
+		go n.watch()
+	}
+	return n.ch
+}
+
+func (n *notifier) release() {
+	n.mu.Lock()
+	n.waiters--
+	n.mu.Unlock()
+}
+
+// next returns the current broadcast channel without registering (for a
+// caller already subscribed).
+func (n *notifier) next() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ch
+}
+
+func (n *notifier) watch() {
+	tk := time.NewTicker(pollEvery)
+	defer tk.Stop()
+	for {
+		select {
+		case <-n.done:
+			return
+		case <-tk.C:
+		}
+		v := n.t.Version()
+		n.mu.Lock()
+		if v != n.ver {
+			n.ver = v
+			close(n.ch)
+			n.ch = make(chan struct{})
+		}
+		if n.waiters == 0 {
+			n.running = false
+			n.mu.Unlock()
+			return
+		}
+		n.mu.Unlock()
+	}
+}
+
+func (n *notifier) close() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	select {
+	case <-n.done:
+	default:
+		close(n.done)
+	}
+}
+
+// pullArgs are the parsed /pull parameters.
+type pullArgs struct {
+	p        *tree.Pattern
+	since    uint64
+	hasSince bool
+	timeout  time.Duration
+}
+
+func (s *Server) pullArgs(c *gin.Context) (pullArgs, error) {
+	var a pullArgs
+	key := c.Query("key")
+	if key == "" {
+		key = strings.TrimPrefix(c.Param("key"), "/")
+	}
+	p, err := tree.ParsePattern(key)
+	if err != nil {
+		return a, err
+	}
+	a.p = p
+	sv := c.Query("since")
+	if sv == "" {
+		sv = c.GetHeader("Last-Event-ID")
+	}
+	if sv != "" {
+		v, err := strconv.ParseUint(sv, 10, 64)
+		if err != nil {
+			return a, fmt.Errorf("since=%q is not a version number", sv)
+		}
+		a.since, a.hasSince = v, true
+		// A version from the future means the daemon restarted: start over.
+		if cur := s.opt.Tree.Version(); v > cur {
+			a.since = 0
+		}
+	}
+	a.timeout = defaultPullTimeout
+	if tv := c.Query("timeout"); tv != "" {
+		d, err := parseTimeout(tv)
+		if err != nil {
+			return a, err
+		}
+		a.timeout = min(d, maxPullTimeout)
+	}
+	return a, nil
+}
+
+// parseTimeout accepts seconds ("30", "0.5") or a Go duration ("30s").
+func parseTimeout(v string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 {
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("timeout=%q is not seconds or a duration like 30s", v)
+	}
+	return d, nil
+}
+
+// takeSlot reserves one of the MaxLongPolls waiting slots.
+func (s *Server) takeSlot(c *gin.Context) bool {
+	if n := s.polls.Add(1); n > int64(s.limits.MaxLongPolls) {
+		s.polls.Add(-1)
+		s.metrics.refused.WithLabelValues("max_long_polls").Inc()
+		c.Header("Retry-After", "1")
+		s.fail(c, http.StatusTooManyRequests,
+			fmt.Sprintf("too many clients waiting: %d (limits.max_long_polls); retry later", s.limits.MaxLongPolls))
+		return false
+	}
+	s.metrics.pullClients.Inc()
+	return true
+}
+
+func (s *Server) freeSlot() {
+	s.polls.Add(-1)
+	s.metrics.pullClients.Dec()
+}
+
+// pull is the comet long-poll: the changes under key after since, at once
+// when there are some, else as soon as there are (or [] at the timeout).
+// The response's X-Canopy-Version is the since of the next call; a client
+// that passes it back never misses a change.
+func (s *Server) pull(c *gin.Context) {
+	a, err := s.pullArgs(c)
+	if err != nil {
+		s.fail(c, http.StatusBadRequest, err.Error())
+		return
+	}
+	if strings.Contains(c.GetHeader("Accept"), "text/event-stream") {
+		s.stream(c, a)
+		return
+	}
+	t := s.opt.Tree
+	if !a.hasSince {
+		a.since = t.Version()
+	}
+	entries, cur := t.Since(a.p, a.since)
+	if len(entries) == 0 && a.timeout > 0 {
+		if !s.takeSlot(c) {
+			return
+		}
+		defer s.freeSlot()
+		ch := s.notify.subscribe()
+		defer s.notify.release()
+		timer := time.NewTimer(a.timeout)
+		defer timer.Stop()
+	wait:
+		for {
+			// ch was taken before this Since, so a change after it closes ch.
+			entries, cur = t.Since(a.p, a.since)
+			if len(entries) > 0 {
+				break
+			}
+			select {
+			case <-ch:
+				ch = s.notify.next()
+			case <-timer.C:
+				break wait
+			case <-c.Request.Context().Done():
+				return
+			case <-s.notify.done:
+				break wait
+			}
+		}
+	}
+	if entries == nil {
+		entries = []tree.Entry{}
+	}
+	s.metrics.pullSent.Inc()
+	c.Header(versionHeader, strconv.FormatUint(cur, 10))
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, entries)
+}
+
+// stream serves /pull as Server-Sent Events: one event per batch of
+// changes, its id the version (browsers send it back as Last-Event-ID when
+// they reconnect). Without since, the first event is the whole subtree.
+func (s *Server) stream(c *gin.Context, a pullArgs) {
+	if !s.takeSlot(c) {
+		return
+	}
+	defer s.freeSlot()
+	ch := s.notify.subscribe()
+	defer s.notify.release()
+	w := c.Writer
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx in front must not buffer
+	w.WriteHeader(http.StatusOK)
+	w.Flush()
+	var end <-chan time.Time
+	if c.Query("timeout") != "" {
+		tm := time.NewTimer(a.timeout)
+		defer tm.Stop()
+		end = tm.C
+	}
+	keep := time.NewTicker(sseKeepalive)
+	defer keep.Stop()
+	t := s.opt.Tree
+	since := a.since
+	for {
+		entries, cur := t.Since(a.p, since)
+		if len(entries) > 0 {
+			data, err := json.Marshal(entries)
+			if err != nil {
+				return
+			}
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: changes\ndata: %s\n\n", cur, data); err != nil {
+				return
+			}
+			w.Flush()
+			s.metrics.pullSent.Inc()
+			since = cur
+		}
+		select {
+		case <-ch:
+			ch = s.notify.next()
+		case <-keep.C:
+			if _, err := w.WriteString(": keepalive\n\n"); err != nil {
+				return
+			}
+			w.Flush()
+		case <-end:
+			return
+		case <-c.Request.Context().Done():
+			return
+		case <-s.notify.done:
+			return
+		}
+	}
+}
