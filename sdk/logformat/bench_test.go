@@ -1,0 +1,57 @@
+package logformat
+
+import (
+	"strings"
+	"testing"
+)
+
+var benchLines = map[string][]string{
+	"combined": {
+		`203.0.113.9 - - [10/Oct/2023:13:55:36 -0700] "GET /a/b.html?x=1&y=2 HTTP/1.1" 200 2326 "http://example.com/start" "` + chromeUA + `"`,
+		`198.51.100.23 - - [10/Oct/2023:13:55:37 -0700] "GET /static/app.js HTTP/1.1" 304 0 "-" "Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 5.1; Trident/4.0; SE 2.X MetaSr 1.0; SE 2.X MetaSr 1.0; .NET CLR 2.0.50727; SE 2.X MetaSr 1.0)"`,
+	},
+	"main": {
+		`203.0.113.9 - - [10/Oct/2023:13:55:36 -0700] "GET /a/b.html?x=1&y=2 HTTP/1.1" 200 2326 "http://example.com/start" "` + chromeUA + `" 0.012 0.010`,
+		`198.51.100.23 - - [10/Oct/2023:13:55:37 -0700] "POST /api/v1/order HTTP/1.1" 502 157 "-" "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1.2 Mobile/15E148 Safari/604.1" 1.020 0.500, 0.510`,
+	},
+	"json": {
+		`{"time_iso8601":"2023-10-10T13:55:36-07:00","remote_addr":"203.0.113.9","request":"GET /a/b.html?x=1&y=2 HTTP/1.1","status":200,"body_bytes_sent":2326,"http_referer":"http://example.com/start","http_user_agent":"` + chromeUA + `","request_time":0.012,"upstream_response_time":"0.010"}`,
+	},
+}
+
+// BenchmarkParse reports lines/s for each preset, with user-agent
+// classification through the parser's cache as in the daemon.
+func BenchmarkParse(b *testing.B) {
+	for _, name := range []string{"combined", "main", "json"} {
+		b.Run(name, func(b *testing.B) {
+			p := MustCompile(name).NewParser()
+			lines := make([][]byte, len(benchLines[name]))
+			n := 0
+			for i, s := range benchLines[name] {
+				lines[i] = []byte(s)
+				n += len(s)
+			}
+			var r Record
+			b.SetBytes(int64(n / len(lines)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := p.Parse(lines[i%len(lines)], &r); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+		})
+	}
+}
+
+// BenchmarkClassifyUserAgent is the uncached cost of one classification.
+func BenchmarkClassifyUserAgent(b *testing.B) {
+	uas := []string{chromeUA, strings.Split(benchLines["combined"][1], `"`)[5], "curl/8.4.0",
+		`Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1.2 Mobile/15E148 Safari/604.1`}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		_ = ClassifyUserAgent(uas[i%len(uas)])
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "agents/s")
+}

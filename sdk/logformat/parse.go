@@ -1,0 +1,317 @@
+package logformat
+
+import (
+	"bytes"
+	"errors"
+	"time"
+)
+
+// Record is one parsed log line. Byte-slice fields point into the line
+// passed to Parse (or, for JSON lines with escapes, into the Record's own
+// buffer): they are valid until the line is reused or the Record is parsed
+// into again. Reuse one Record per goroutine to parse without allocating.
+type Record struct {
+	// Has says which fields this line carried; a field whose value was
+	// `-` (nginx's "none") is absent.
+	Has Field
+
+	Time          time.Time // $time_local, $time_iso8601 or $msec, in UTC
+	Status        int       // $status
+	Bytes         int64     // $body_bytes_sent (or $bytes_sent)
+	RequestTime   float64   // $request_time, seconds
+	UpstreamTimes []float64 // $upstream_response_time, seconds, one per upstream tried
+
+	Method        []byte // from $request or $request_method
+	Path          []byte // from $request, $request_uri or $uri; the query is split off
+	Query         []byte // without the `?`
+	Protocol      []byte // HTTP/1.1
+	RemoteAddr    []byte
+	RemoteUser    []byte
+	Referer       []byte
+	UserAgent     []byte
+	XForwardedFor []byte
+	Host          []byte
+
+	// UA is the classified user agent, set by Parser when Has has
+	// FieldUserAgent (Format.Parse leaves it zero).
+	UA UserAgent
+
+	upBuf   [4]float64 // backing store for UpstreamTimes
+	scratch []byte     // unescaped JSON strings
+	haveBB  bool       // $body_bytes_sent seen: it wins over $bytes_sent
+}
+
+// UpstreamTotal is the sum of UpstreamTimes: the time spent waiting on all
+// upstreams tried for the request.
+func (r *Record) UpstreamTotal() float64 {
+	var s float64
+	for _, v := range r.UpstreamTimes {
+		s += v
+	}
+	return s
+}
+
+func (r *Record) reset() {
+	sc := r.scratch
+	*r = Record{}
+	r.scratch = sc[:0]
+}
+
+// Errors Parse returns for lines that do not match. They are values so that
+// counting bad lines costs no allocation; use errors.Is.
+var (
+	ErrMismatch   = errors.New("line does not match the log format")
+	ErrBadTime    = errors.New("bad time in log line")
+	ErrBadStatus  = errors.New("bad status in log line")
+	ErrBadNumber  = errors.New("bad number in log line")
+	ErrBadJSON    = errors.New("bad JSON log line")
+	ErrEmptyLine  = errors.New("empty log line")
+	ErrLineTooBig = errors.New("log line longer than 64 KiB")
+)
+
+// MaxLineLen is the longest line Parse accepts.
+const MaxLineLen = 64 << 10
+
+// Parse parses one line (a trailing `\n` or `\r\n` is ignored) into r.
+// It does not classify the user agent; Parser does.
+func (f *Format) Parse(line []byte, r *Record) error {
+	r.reset()
+	line = trimEOL(line)
+	if len(line) == 0 {
+		return ErrEmptyLine
+	}
+	if len(line) > MaxLineLen {
+		return ErrLineTooBig
+	}
+	if f.json {
+		return f.parseJSON(line, r)
+	}
+	return f.text.run(line, r)
+}
+
+func trimEOL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// run matches line against the program and stores each variable's value.
+func (p *program) run(line []byte, r *Record) error {
+	if !bytes.HasPrefix(line, p.prefix) {
+		return ErrMismatch
+	}
+	rest := line[len(p.prefix):]
+	for i := range p.steps {
+		s := &p.steps[i]
+		var val []byte
+		switch {
+		case len(s.lit) == 0: // the last variable takes the rest of the line
+			val, rest = rest, nil
+		case s.last:
+			if !bytes.HasSuffix(rest, s.lit) {
+				return ErrMismatch
+			}
+			val, rest = rest[:len(rest)-len(s.lit)], nil
+		case len(s.lit) == 1:
+			j := bytes.IndexByte(rest, s.lit[0])
+			if j < 0 {
+				return ErrMismatch
+			}
+			val, rest = rest[:j], rest[j+1:]
+		default:
+			j := bytes.Index(rest, s.lit)
+			if j < 0 {
+				return ErrMismatch
+			}
+			val, rest = rest[:j], rest[j+len(s.lit):]
+		}
+		if err := r.set(s.kind, val); err != nil {
+			return err
+		}
+	}
+	if len(rest) != 0 {
+		return ErrMismatch
+	}
+	return nil
+}
+
+// set stores the value of one variable. `-` means "none" for every field.
+func (r *Record) set(k varKind, v []byte) error {
+	if k == varIgnore || len(v) == 1 && v[0] == '-' {
+		return nil
+	}
+	switch k {
+	case varRemoteAddr:
+		r.RemoteAddr = v
+		r.Has |= FieldRemoteAddr
+	case varRemoteUser:
+		r.RemoteUser = v
+		r.Has |= FieldRemoteUser
+	case varTimeLocal:
+		t, ok := parseTimeLocal(v)
+		if !ok {
+			return ErrBadTime
+		}
+		r.Time = t
+		r.Has |= FieldTime
+	case varTimeISO:
+		t, ok := parseISO8601(v)
+		if !ok {
+			return ErrBadTime
+		}
+		r.Time = t
+		r.Has |= FieldTime
+	case varMsec:
+		t, ok := parseMsec(v)
+		if !ok {
+			return ErrBadTime
+		}
+		r.Time = t
+		r.Has |= FieldTime
+	case varTimeAuto:
+		t, ok := parseISO8601(v)
+		if !ok {
+			t, ok = parseTimeLocal(v)
+		}
+		if !ok {
+			t, ok = parseMsec(v)
+		}
+		if !ok {
+			return ErrBadTime
+		}
+		r.Time = t
+		r.Has |= FieldTime
+	case varRequest:
+		r.setRequest(v)
+	case varMethod:
+		r.Method = v
+		r.Has |= FieldMethod
+	case varRequestURI:
+		r.setTarget(v)
+	case varURI:
+		r.Path = v
+		r.Has |= FieldPath
+	case varArgs:
+		if len(v) > 0 {
+			r.Query = v
+			r.Has |= FieldQuery
+		}
+	case varProtocol:
+		r.Protocol = v
+		r.Has |= FieldProtocol
+	case varStatus:
+		n, ok := parseUint(v, 3)
+		if !ok || n < 100 {
+			return ErrBadStatus
+		}
+		r.Status = int(n)
+		r.Has |= FieldStatus
+	case varBodyBytes, varBytesSent:
+		if k == varBytesSent && r.haveBB {
+			return nil
+		}
+		n, ok := parseUint(v, 18)
+		if !ok {
+			return ErrBadNumber
+		}
+		r.Bytes = int64(n)
+		r.Has |= FieldBytes
+		r.haveBB = r.haveBB || k == varBodyBytes
+	case varRequestTime:
+		d, ok := parseSeconds(v)
+		if !ok {
+			return ErrBadNumber
+		}
+		r.RequestTime = d
+		r.Has |= FieldRequestTime
+	case varUpstreamTime:
+		if err := r.setUpstream(v); err != nil {
+			return err
+		}
+	case varReferer:
+		r.Referer = v
+		r.Has |= FieldReferer
+	case varUserAgent:
+		r.UserAgent = v
+		r.Has |= FieldUserAgent
+	case varXFF:
+		r.XForwardedFor = v
+		r.Has |= FieldXForwardedFor
+	case varHost:
+		r.Host = v
+		r.Has |= FieldHost
+	}
+	return nil
+}
+
+// setRequest splits `GET /a/b?x=1 HTTP/1.1`. A request line that is not
+// three parts (a TLS handshake sent to the HTTP port, a bare path) keeps the
+// whole text as the path: nginx logged it, so it is a good line.
+func (r *Record) setRequest(v []byte) {
+	sp := bytes.IndexByte(v, ' ')
+	last := bytes.LastIndexByte(v, ' ')
+	if sp <= 0 || last == sp {
+		if sp > 0 && last == sp { // HTTP/0.9: `GET /path`
+			r.Method = v[:sp]
+			r.Has |= FieldMethod
+			r.setTarget(v[sp+1:])
+			return
+		}
+		r.Path = v
+		r.Has |= FieldPath
+		return
+	}
+	r.Method = v[:sp]
+	r.Protocol = v[last+1:]
+	r.Has |= FieldMethod | FieldProtocol
+	r.setTarget(v[sp+1 : last])
+}
+
+// setTarget splits a request target into path and query.
+func (r *Record) setTarget(v []byte) {
+	if q := bytes.IndexByte(v, '?'); q >= 0 {
+		if q+1 < len(v) {
+			r.Query = v[q+1:]
+			r.Has |= FieldQuery
+		}
+		v = v[:q]
+	}
+	r.Path = v
+	r.Has |= FieldPath
+}
+
+// setUpstream reads `$upstream_response_time`: times separated by `, `
+// (several servers of one upstream) or ` : ` (internal redirects to another
+// upstream); a `-` element is an upstream that gave no time.
+func (r *Record) setUpstream(v []byte) error {
+	times := r.upBuf[:0]
+	for len(v) > 0 {
+		j := 0
+		for j < len(v) && v[j] != ',' && v[j] != ':' {
+			j++
+		}
+		el := bytes.TrimSpace(v[:j])
+		if j < len(v) {
+			v = v[j+1:]
+		} else {
+			v = nil
+		}
+		if len(el) == 0 {
+			return ErrBadNumber
+		}
+		if len(el) == 1 && el[0] == '-' {
+			continue
+		}
+		d, ok := parseSeconds(el)
+		if !ok {
+			return ErrBadNumber
+		}
+		times = append(times, d)
+	}
+	if len(times) > 0 {
+		r.UpstreamTimes = times
+		r.Has |= FieldUpstreamTime
+	}
+	return nil
+}

@@ -1,0 +1,57 @@
+package logformat
+
+// Parser parses lines of one Format and classifies their user agents once,
+// in the host, so pipes get the pieces as plain fields. It keeps a bounded
+// cache of classified agents (real logs repeat a few thousand agents
+// millions of times). A Parser is not safe for concurrent use: make one per
+// worker with Format.NewParser.
+type Parser struct {
+	f         *Format
+	classify  bool
+	cache     map[string]UserAgent
+	cacheSize int
+}
+
+// DefaultUACacheSize is how many distinct user agents a Parser remembers
+// before it starts over.
+const DefaultUACacheSize = 8192
+
+// NewParser returns a Parser for f that classifies user agents.
+func (f *Format) NewParser() *Parser {
+	return &Parser{f: f, classify: true, cache: make(map[string]UserAgent), cacheSize: DefaultUACacheSize}
+}
+
+// SetClassifyUA turns user-agent classification on or off (off when no
+// pipe asks for the classified fields).
+func (p *Parser) SetClassifyUA(on bool) { p.classify = on }
+
+// Format returns the parser's format.
+func (p *Parser) Format() *Format { return p.f }
+
+// Parse parses line into r (see Format.Parse) and, when the line has a
+// user agent, fills r.UA.
+func (p *Parser) Parse(line []byte, r *Record) error {
+	if err := p.f.Parse(line, r); err != nil {
+		return err
+	}
+	if p.classify && r.Has&FieldUserAgent != 0 {
+		r.UA = p.UserAgent(r.UserAgent)
+	}
+	return nil
+}
+
+// UserAgent classifies ua through the parser's cache.
+func (p *Parser) UserAgent(ua []byte) UserAgent {
+	if u, ok := p.cache[string(ua)]; ok { // no allocation for the lookup
+		return u
+	}
+	s := string(ua)
+	u := ClassifyUserAgent(s)
+	if len(p.cache) >= p.cacheSize {
+		// Starting over is simpler than LRU and costs one re-classification
+		// per agent; a log whose agents never repeat gains nothing either way.
+		clear(p.cache)
+	}
+	p.cache[s] = u
+	return u
+}
