@@ -1,0 +1,229 @@
+package abi
+
+import (
+	"math"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func testManifest() *Manifest {
+	return &Manifest{
+		Name: "t", Version: "1",
+		Fields: []string{FieldStatus, FieldPath, FieldUpstream, FieldUA, "var:http_x_forwarded_for", FieldUABrowser},
+		Roots: []Root{
+			{Path: []string{"status"}, Action: ActionAdd},
+			{Path: []string{"status", "avg"}, Action: ActionAverage},
+		},
+	}
+}
+
+func TestManifestRoundTrip(t *testing.T) {
+	m := testManifest()
+	got, err := DecodeManifest(AppendManifest(nil, m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, m) {
+		t.Errorf("got %+v, want %+v", got, m)
+	}
+	if i := got.RootFor([]string{"status", "avg", "x"}); i != 1 {
+		t.Errorf("RootFor(status,avg,x) = %d, want 1", i)
+	}
+	if i := got.RootFor([]string{"other"}); i != -1 {
+		t.Errorf("RootFor(other) = %d, want -1", i)
+	}
+}
+
+func TestManifestErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		m    Manifest
+		want string
+	}{
+		{"no name", Manifest{Roots: []Root{{Path: []string{"a"}}}}, "empty name"},
+		{"no roots", Manifest{Name: "x"}, "no tree roots"},
+		{"bad field", Manifest{Name: "x", Fields: []string{"nope"}, Roots: []Root{{Path: []string{"a"}}}}, "unknown record field"},
+		{"twice", Manifest{Name: "x", Fields: []string{"path", "path"}, Roots: []Root{{Path: []string{"a"}}}}, "listed twice"},
+		{"empty seg", Manifest{Name: "x", Roots: []Root{{Path: []string{"a", ""}}}}, "empty segment"},
+		{"bad action", Manifest{Name: "x", Roots: []Root{{Path: []string{"a"}, Action: 9}}}, "unknown action"},
+	} {
+		_, err := DecodeManifest(AppendManifest(nil, &tc.m))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := DecodeManifest([]byte{1, 2}); err == nil {
+		t.Errorf("truncated manifest decoded")
+	}
+}
+
+func TestRecordRoundTrip(t *testing.T) {
+	all := []string{FieldTime, FieldStatus, FieldBytes, FieldRequestTime, FieldUpstream, FieldMethod,
+		FieldPath, FieldQuery, FieldProtocol, FieldUserAgent, FieldReferer, FieldRemoteAddr, FieldHost,
+		FieldUA, FieldUABrowser, FieldUABrowserMajor, FieldUAOS, FieldUAOSVersion, FieldUAVendor, FieldUABot,
+		"var:x", "var:y"}
+	l, err := NewLayout(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Record{Time: 1700000000123456789, Status: 404, Bytes: 1234, RequestTime: 0.25,
+		UpstreamTimes: []float64{0.01, math.NaN()}, Method: "GET", Path: "/a", Query: "b=1",
+		Protocol: "HTTP/1.1", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0", Referer: "r",
+		RemoteAddr: "10.0.0.1", Host: "h", Vars: []Var{{"y", "why"}, {"x", "ex"}},
+		Agent: Agent{"firefox", "120", "linux", "", "", ""}}
+	b := AppendBatch(nil, 2)
+	b = l.AppendRecord(b, &in)
+	b = l.AppendRecord(b, &in)
+	d := Decoder{B: b}
+	if n := d.U32(); n != 2 {
+		t.Fatalf("count %d", n)
+	}
+	var out Record
+	for range 2 {
+		l.DecodeRecord(&d, &out)
+	}
+	if d.Err != nil || d.Off != len(b) {
+		t.Fatalf("decode: err %v, off %d of %d", d.Err, d.Off, len(b))
+	}
+	if out.Time != in.Time || out.Status != 404 || out.Bytes != 1234 || out.RequestTime != 0.25 ||
+		out.Method != "GET" || out.Path != "/a" || out.Query != "b=1" || out.Host != "h" || out.Agent != in.Agent {
+		t.Errorf("scalars: got %+v", out)
+	}
+	if len(out.UpstreamTimes) != 2 || out.UpstreamTimes[0] != 0.01 || !math.IsNaN(out.UpstreamTimes[1]) {
+		t.Errorf("upstream: %v", out.UpstreamTimes)
+	}
+	if v, _ := out.UA.Product("Firefox"); v != "120.0" {
+		t.Errorf("UA product Firefox = %q; UA %+v", v, out.UA)
+	}
+	if out.Var("x") != "ex" || out.Var("y") != "why" {
+		t.Errorf("vars %+v", out.Vars)
+	}
+}
+
+func TestTokenizeUA(t *testing.T) {
+	for _, tc := range []struct {
+		ua       string
+		products string
+		comments string
+	}{
+		{"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+			"Mozilla/5.0 AppleWebKit/537.36 Chrome/120.0.0.0 Safari/537.36", "Windows NT 10.0|Win64|x64|KHTML, like Gecko"},
+		{"Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 5.1; Trident/4.0; SE 2.X MetaSr 1.0)",
+			"Mozilla/4.0", "compatible|MSIE 7.0|Windows NT 5.1|Trident/4.0|SE 2.X MetaSr 1.0"},
+		{"curl/8.5.0", "curl/8.5.0", ""},
+		{"Mobile (a (b; c); d", "Mobile/", "a (b; c)|d"},
+		{"", "", ""},
+		{"((((", "", "(((" /* unclosed: the rest is one comment */},
+	} {
+		u := TokenizeUA(UA{}, tc.ua)
+		var ps, cs []string
+		for _, p := range u.Products {
+			ps = append(ps, p.Name+"/"+p.Version)
+		}
+		cs = u.Comments
+		if got := strings.Join(ps, " "); got != tc.products {
+			t.Errorf("%q products: got %q, want %q", tc.ua, got, tc.products)
+		}
+		if got := strings.Join(cs, "|"); got != tc.comments {
+			t.Errorf("%q comments: got %q, want %q", tc.ua, got, tc.comments)
+		}
+	}
+}
+
+func deltaBatch(f func(b []byte) []byte) []byte {
+	return f(AppendOK(nil))
+}
+
+func TestDecodeDeltas(t *testing.T) {
+	m := testManifest()
+	good := deltaBatch(func(b []byte) []byte {
+		b = AppendDeltaCount(b, 2)
+		b = AppendNumber(b, AppendPath(nil, "status", "200"), 3, 3)
+		return AppendMarker(b, AppendPath(nil, "status", "note"), "deploy")
+	})
+	ds, err := DecodeDeltas(nil, good, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Delta{{Path: []string{"status", "200"}, Value: 3, Count: 3},
+		{Path: []string{"status", "note"}, Marker: "deploy", IsMarker: true}}
+	if !reflect.DeepEqual(ds, want) {
+		t.Errorf("got %+v, want %+v", ds, want)
+	}
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"empty", nil, "empty"},
+		{"error result", AppendError(nil, "boom"), "boom"},
+		{"bad status", []byte{7}, "status byte"},
+		{"outside roots", deltaBatch(func(b []byte) []byte {
+			return AppendNumber(AppendDeltaCount(b, 1), AppendPath(nil, "x"), 1, 1)
+		}), "outside"},
+		{"nan", deltaBatch(func(b []byte) []byte {
+			return AppendNumber(AppendDeltaCount(b, 1), AppendPath(nil, "status"), math.NaN(), 1)
+		}), "finite"},
+		{"zero count", deltaBatch(func(b []byte) []byte {
+			return AppendNumber(AppendDeltaCount(b, 1), AppendPath(nil, "status"), 1, 0)
+		}), "count 0"},
+		{"empty segment", deltaBatch(func(b []byte) []byte {
+			return AppendNumber(AppendDeltaCount(b, 1), AppendPath(nil, "status", ""), 1, 1)
+		}), "empty segment"},
+		{"trailing", append(good, 0), "trailing"},
+		{"huge count", deltaBatch(func(b []byte) []byte { return AppendDeltaCount(b, 1<<30) }), "ends inside"},
+		{"bad kind", deltaBatch(func(b []byte) []byte {
+			b = append(AppendDeltaCount(b, 1), 9)
+			return AppendPath(b, "status")
+		}), "unknown kind"},
+	} {
+		_, err := DecodeDeltas(nil, tc.b, m)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func FuzzDecodeDeltas(f *testing.F) {
+	m := testManifest()
+	f.Add(deltaBatch(func(b []byte) []byte {
+		b = AppendDeltaCount(b, 1)
+		return AppendNumber(b, AppendPath(nil, "status", "200"), 3, 3)
+	}))
+	f.Add([]byte{0, 1, 0, 0, 0, 2, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ds, err := DecodeDeltas(nil, b, m)
+		if err != nil {
+			return
+		}
+		for _, d := range ds {
+			if m.RootFor(d.Path) < 0 {
+				t.Fatalf("accepted path %q outside roots", d.Path)
+			}
+		}
+	})
+}
+
+func FuzzDecodeManifest(f *testing.F) {
+	f.Add(AppendManifest(nil, testManifest()))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeManifest(b)
+		if err != nil {
+			return
+		}
+		if err := m.Validate(); err != nil {
+			t.Fatalf("decoded an invalid manifest: %v", err)
+		}
+	})
+}
+
+func FuzzTokenizeUA(f *testing.F) {
+	f.Add("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0")
+	f.Fuzz(func(t *testing.T, s string) {
+		u := TokenizeUA(UA{}, s)
+		if len(u.Products) > MaxUAProducts || len(u.Comments) > MaxUAComments {
+			t.Fatalf("too many tokens: %d, %d", len(u.Products), len(u.Comments))
+		}
+	})
+}

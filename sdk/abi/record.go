@@ -1,0 +1,312 @@
+package abi
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Field names of the record enumeration, as a manifest lists them. The
+// encoding of each is in README.md.
+const (
+	FieldTime        = "time"         // i64: Unix nanoseconds of the request ($time_local, $time_iso8601, $msec)
+	FieldStatus      = "status"       // i64: HTTP status ($status)
+	FieldBytes       = "bytes"        // i64: body bytes sent ($body_bytes_sent, else $bytes_sent); -1 if "-"
+	FieldRequestTime = "request_time" // f64: seconds ($request_time); NaN if absent
+	FieldUpstream    = "upstream_response_time"
+	FieldMethod      = "method"      // str: request method
+	FieldPath        = "path"        // str: request path without the query
+	FieldQuery       = "query"       // str: query string without '?'
+	FieldProtocol    = "protocol"    // str: e.g. HTTP/1.1
+	FieldUserAgent   = "user_agent"  // str: $http_user_agent, "" for "-"
+	FieldReferer     = "referer"     // str: $http_referer, "" for "-"
+	FieldRemoteAddr  = "remote_addr" // str: $remote_addr
+	FieldHost        = "host"        // str: $host, else $server_name, else $http_host
+	FieldUA          = "ua"          // ua: the user agent tokenised by the host (see TokenizeUA)
+	// The user agent classified by the host (sdk/logformat's classifier,
+	// cached per distinct agent), each a str, "" when unknown.
+	FieldUABrowser      = "ua_browser"       // chrome, firefox, safari, edge, ie, opera, …; "" for bots
+	FieldUABrowserMajor = "ua_browser_major" // "120"
+	FieldUAOS           = "ua_os"            // windows, macos, linux, android, ios, …
+	FieldUAOSVersion    = "ua_os_version"    // "10", "xp", "10.15", "17"
+	FieldUAVendor       = "ua_vendor"        // shell around the engine: sogou, qq, 360, maxthon, …
+	FieldUABot          = "ua_bot"           // crawler or tool: googlebot, curl, …
+	// FieldVarPrefix + NAME is the raw text of log_format variable $NAME.
+	FieldVarPrefix = "var:"
+)
+
+type fieldKind uint8
+
+const (
+	kindTime fieldKind = iota + 1
+	kindStatus
+	kindBytes
+	kindRequestTime
+	kindUpstream
+	kindMethod
+	kindPath
+	kindQuery
+	kindProtocol
+	kindUserAgent
+	kindReferer
+	kindRemoteAddr
+	kindHost
+	kindUA
+	kindVar
+	kindUABrowser
+	kindUABrowserMajor
+	kindUAOS
+	kindUAOSVersion
+	kindUAVendor
+	kindUABot
+)
+
+var fieldKinds = map[string]fieldKind{
+	FieldTime: kindTime, FieldStatus: kindStatus, FieldBytes: kindBytes,
+	FieldRequestTime: kindRequestTime, FieldUpstream: kindUpstream,
+	FieldMethod: kindMethod, FieldPath: kindPath, FieldQuery: kindQuery,
+	FieldProtocol: kindProtocol, FieldUserAgent: kindUserAgent,
+	FieldReferer: kindReferer, FieldRemoteAddr: kindRemoteAddr,
+	FieldHost: kindHost, FieldUA: kindUA,
+	FieldUABrowser: kindUABrowser, FieldUABrowserMajor: kindUABrowserMajor,
+	FieldUAOS: kindUAOS, FieldUAOSVersion: kindUAOSVersion,
+	FieldUAVendor: kindUAVendor, FieldUABot: kindUABot,
+}
+
+// Record is one parsed log line. The host's parser fills what the log
+// format has; a pipe sees only the fields its manifest asked for (the others
+// stay zero). Absent values: Status 0, Bytes -1, RequestTime NaN, an
+// upstream entry "-" as NaN, strings "".
+type Record struct {
+	Time          int64 // Unix nanoseconds
+	Status        int
+	Bytes         int64
+	RequestTime   float64   // seconds
+	UpstreamTimes []float64 // seconds, one per upstream tried ("0.010, 0.004" → 2 entries)
+	Method        string
+	Path          string
+	Query         string
+	Protocol      string
+	UserAgent     string
+	Referer       string
+	RemoteAddr    string
+	Host          string
+	// UA is the tokenised user agent. On the host it is filled lazily from
+	// UserAgent when a pipe asks for FieldUA (UAParsed says it is done).
+	UA       UA
+	UAParsed bool
+	// Agent is the classified user agent (host side: filled by the parser).
+	Agent Agent
+	// Vars are the raw values of other log_format variables by name
+	// (host side: every variable the format has; guest side: the var:NAME
+	// fields of the manifest, in manifest order).
+	Vars []Var
+}
+
+// Agent is a user agent classified by the host; "" fields are unknown.
+type Agent struct {
+	Browser, BrowserMajor, OS, OSVersion, Vendor, Bot string
+}
+
+// Var is one named log_format variable.
+type Var struct{ Name, Value string }
+
+// Reset clears r for reuse, keeping slice capacity.
+func (r *Record) Reset() {
+	ups, prods, comms, vars := r.UpstreamTimes[:0], r.UA.Products[:0], r.UA.Comments[:0], r.Vars[:0]
+	*r = Record{Bytes: -1, RequestTime: math.NaN(), UpstreamTimes: ups, Vars: vars}
+	r.UA.Products, r.UA.Comments = prods, comms
+}
+
+// Var returns the value of log_format variable name ("" if absent).
+func (r *Record) Var(name string) string {
+	for _, v := range r.Vars {
+		if v.Name == name {
+			return v.Value
+		}
+	}
+	return ""
+}
+
+// Layout is the compiled field list of one manifest: it encodes a host
+// record into a pipe's batch and decodes it in the guest.
+type Layout struct {
+	kinds []fieldKind
+	vars  []string // names of var: fields, in order
+}
+
+// NewLayout compiles a manifest's field names.
+func NewLayout(fields []string) (*Layout, error) {
+	l := &Layout{}
+	seen := map[string]bool{}
+	for _, f := range fields {
+		if seen[f] {
+			return nil, fmt.Errorf("field %q listed twice", f)
+		}
+		seen[f] = true
+		if name, ok := strings.CutPrefix(f, FieldVarPrefix); ok {
+			if name == "" {
+				return nil, fmt.Errorf("field %q names no variable", f)
+			}
+			l.kinds = append(l.kinds, kindVar)
+			l.vars = append(l.vars, name)
+			continue
+		}
+		k, ok := fieldKinds[f]
+		if !ok {
+			return nil, fmt.Errorf("unknown record field %q", f)
+		}
+		l.kinds = append(l.kinds, k)
+	}
+	return l, nil
+}
+
+// Wants reports whether the layout includes the tokenised user agent, so
+// the host can tokenise once per record before encoding for several pipes.
+func (l *Layout) WantsUA() bool {
+	for _, k := range l.kinds {
+		if k == kindUA {
+			return true
+		}
+	}
+	return false
+}
+
+// AppendBatch appends a batch header for n records; the records follow.
+func AppendBatch(dst []byte, n int) []byte { return AppendU32(dst, uint32(n)) }
+
+// AppendRecord appends r's requested fields to dst. It tokenises the user
+// agent into r.UA when the layout asks for it and that is not done yet.
+func (l *Layout) AppendRecord(dst []byte, r *Record) []byte {
+	vi := 0
+	for _, k := range l.kinds {
+		switch k {
+		case kindTime:
+			dst = AppendI64(dst, r.Time)
+		case kindStatus:
+			dst = AppendI64(dst, int64(r.Status))
+		case kindBytes:
+			dst = AppendI64(dst, r.Bytes)
+		case kindRequestTime:
+			dst = AppendF64(dst, r.RequestTime)
+		case kindUpstream:
+			dst = AppendU32(dst, uint32(len(r.UpstreamTimes)))
+			for _, v := range r.UpstreamTimes {
+				dst = AppendF64(dst, v)
+			}
+		case kindMethod:
+			dst = AppendString(dst, r.Method)
+		case kindPath:
+			dst = AppendString(dst, r.Path)
+		case kindQuery:
+			dst = AppendString(dst, r.Query)
+		case kindProtocol:
+			dst = AppendString(dst, r.Protocol)
+		case kindUserAgent:
+			dst = AppendString(dst, r.UserAgent)
+		case kindReferer:
+			dst = AppendString(dst, r.Referer)
+		case kindRemoteAddr:
+			dst = AppendString(dst, r.RemoteAddr)
+		case kindHost:
+			dst = AppendString(dst, r.Host)
+		case kindUA:
+			if !r.UAParsed {
+				r.UA = TokenizeUA(r.UA, r.UserAgent)
+				r.UAParsed = true
+			}
+			dst = AppendU32(dst, uint32(len(r.UA.Products)))
+			for _, p := range r.UA.Products {
+				dst = AppendString(dst, p.Name)
+				dst = AppendString(dst, p.Version)
+			}
+			dst = AppendU32(dst, uint32(len(r.UA.Comments)))
+			for _, c := range r.UA.Comments {
+				dst = AppendString(dst, c)
+			}
+		case kindVar:
+			dst = AppendString(dst, r.Var(l.vars[vi]))
+			vi++
+		case kindUABrowser:
+			dst = AppendString(dst, r.Agent.Browser)
+		case kindUABrowserMajor:
+			dst = AppendString(dst, r.Agent.BrowserMajor)
+		case kindUAOS:
+			dst = AppendString(dst, r.Agent.OS)
+		case kindUAOSVersion:
+			dst = AppendString(dst, r.Agent.OSVersion)
+		case kindUAVendor:
+			dst = AppendString(dst, r.Agent.Vendor)
+		case kindUABot:
+			dst = AppendString(dst, r.Agent.Bot)
+		}
+	}
+	return dst
+}
+
+// DecodeRecord reads one record laid out by l into r (which it resets).
+// Strings alias d.B. Unrequested fields are left zero.
+func (l *Layout) DecodeRecord(d *Decoder, r *Record) {
+	r.Reset()
+	r.Bytes, r.RequestTime = 0, 0
+	vi := 0
+	for _, k := range l.kinds {
+		switch k {
+		case kindTime:
+			r.Time = d.I64()
+		case kindStatus:
+			r.Status = int(d.I64())
+		case kindBytes:
+			r.Bytes = d.I64()
+		case kindRequestTime:
+			r.RequestTime = d.F64()
+		case kindUpstream:
+			n := d.Count(8)
+			for i := 0; i < n; i++ {
+				r.UpstreamTimes = append(r.UpstreamTimes, d.F64())
+			}
+		case kindMethod:
+			r.Method = d.String()
+		case kindPath:
+			r.Path = d.String()
+		case kindQuery:
+			r.Query = d.String()
+		case kindProtocol:
+			r.Protocol = d.String()
+		case kindUserAgent:
+			r.UserAgent = d.String()
+		case kindReferer:
+			r.Referer = d.String()
+		case kindRemoteAddr:
+			r.RemoteAddr = d.String()
+		case kindHost:
+			r.Host = d.String()
+		case kindUA:
+			n := d.Count(8)
+			for i := 0; i < n; i++ {
+				name := d.String()
+				r.UA.Products = append(r.UA.Products, Product{Name: name, Version: d.String()})
+			}
+			n = d.Count(4)
+			for i := 0; i < n; i++ {
+				r.UA.Comments = append(r.UA.Comments, d.String())
+			}
+			r.UAParsed = true
+		case kindVar:
+			r.Vars = append(r.Vars, Var{Name: l.vars[vi], Value: d.String()})
+			vi++
+		case kindUABrowser:
+			r.Agent.Browser = d.String()
+		case kindUABrowserMajor:
+			r.Agent.BrowserMajor = d.String()
+		case kindUAOS:
+			r.Agent.OS = d.String()
+		case kindUAOSVersion:
+			r.Agent.OSVersion = d.String()
+		case kindUAVendor:
+			r.Agent.Vendor = d.String()
+		case kindUABot:
+			r.Agent.Bot = d.String()
+		}
+	}
+}

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/pipetest"
+)
+
+func records() []abi.Record {
+	var recs []abi.Record
+	for i := range 150 { // crosses pipetest.BatchSize
+		recs = append(recs, abi.Record{Status: 200 + 100*(i%4), Method: []string{"GET", "POST"}[i%2], Bytes: int64(i)})
+	}
+	return append(recs, abi.Record{Status: 502, Method: "GET", Bytes: -1})
+}
+
+var want = map[string]float64{
+	"hits,2xx": 38, "hits,3xx": 38, "hits,4xx": 37, "hits,5xx": 38,
+	"hits,largest,GET": 148, "hits,largest,POST": 149,
+}
+
+func check(t *testing.T, res *pipetest.Result) {
+	t.Helper()
+	for k, w := range want {
+		if got, ok := res.Value(k); !ok || got != w {
+			t.Errorf("%s = %v (present %v), want %v", k, got, ok, w)
+		}
+	}
+	if got := len(res.Keys()); got != len(want) {
+		t.Errorf("wrote %d keys, want %d:\n%s", got, len(want), res)
+	}
+}
+
+func TestNative(t *testing.T) {
+	check(t, pipetest.Native(t, &statusCount{}, nil, records()))
+}

@@ -1,0 +1,120 @@
+// Package pipe is the Go guest API for canopy log pipes. A pipe is a type
+// implementing Pipe; its main package registers it:
+//
+//	func init() { pipe.Register(New()) }
+//	func main() { pipe.Main() }
+//
+// Built with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared, the wasip1 half of
+// this package exports the canopy ABI (sdk/abi/README.md) for the
+// registered pipe. Built natively, the same source runs in unit tests
+// (sdk/pipetest) and, through Main, as a native process speaking the same
+// ABI over stdin/stdout (the native side of the WASM-vs-native benchmark).
+package pipe
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/canopy-dev/canopy/sdk/abi"
+)
+
+// Aliases so a pipe needs only this import.
+type (
+	// Manifest declares the pipe's name, version, fields and roots.
+	Manifest = abi.Manifest
+	// Root is one subtree the pipe writes, with its defaultaction.
+	Root = abi.Root
+	// Record is one parsed log line (only the manifest's fields are set).
+	Record = abi.Record
+	// Action is a defaultaction.
+	Action = abi.Action
+)
+
+// The defaultactions.
+const (
+	Add     = abi.ActionAdd
+	Average = abi.ActionAverage
+	Max     = abi.ActionMax
+	Min     = abi.ActionMin
+	Last    = abi.ActionLast
+)
+
+// The record fields a manifest may ask for (see sdk/abi/README.md).
+const (
+	FieldTime        = abi.FieldTime
+	FieldStatus      = abi.FieldStatus
+	FieldBytes       = abi.FieldBytes
+	FieldRequestTime = abi.FieldRequestTime
+	FieldUpstream    = abi.FieldUpstream
+	FieldMethod      = abi.FieldMethod
+	FieldPath        = abi.FieldPath
+	FieldQuery       = abi.FieldQuery
+	FieldProtocol    = abi.FieldProtocol
+	FieldUserAgent   = abi.FieldUserAgent
+	FieldReferer     = abi.FieldReferer
+	FieldRemoteAddr  = abi.FieldRemoteAddr
+	FieldHost        = abi.FieldHost
+	FieldUA          = abi.FieldUA
+)
+
+// Pipe is what a pipe author implements.
+type Pipe interface {
+	// Manifest is called once, before Init.
+	Manifest() Manifest
+	// Init receives the pipe's params from the `pipes:` section of
+	// canopyd.yaml. An error refuses the pipe.
+	Init(cfg Config) error
+	// Process is called for every record of a batch. r and its strings are
+	// valid only during the call: copy what you keep (strings.Clone).
+	// A panic fails the batch (the host discards the instance).
+	Process(r *Record, out *Out)
+}
+
+// Ticker is implemented by pipes that also emit per interval.
+type Ticker interface {
+	Tick(now time.Time, out *Out)
+}
+
+// Cleaner is implemented by pipes that release something on unload.
+type Cleaner interface {
+	Cleanup()
+}
+
+// Config is a pipe's params (strings, as in gmond's module params).
+type Config map[string]string
+
+// String returns the param or def.
+func (c Config) String(key, def string) string {
+	if v, ok := c[key]; ok {
+		return v
+	}
+	return def
+}
+
+// Int returns the param parsed as an integer, or def when it is absent.
+func (c Config) Int(key string, def int) (int, error) {
+	v, ok := c[key]
+	if !ok {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return def, fmt.Errorf("param %s=%q: want an integer", key, v)
+	}
+	return n, nil
+}
+
+// Float returns the param parsed as a number, or def when it is absent.
+func (c Config) Float(key string, def float64) (float64, error) {
+	v, ok := c[key]
+	if !ok {
+		return def, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) {
+		return def, fmt.Errorf("param %s=%q: want a number", key, v)
+	}
+	return f, nil
+}

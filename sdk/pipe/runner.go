@@ -1,0 +1,165 @@
+package pipe
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/canopy-dev/canopy/sdk/abi"
+)
+
+// maxBatchRecords bounds the record count a batch header may claim.
+const maxBatchRecords = 1 << 24
+
+// Runner drives a Pipe through the ABI's byte-level calls: it decodes
+// record batches, calls the pipe and encodes the merged deltas. The wasip1
+// exports are thin wrappers around one Runner; natively the host and
+// sdk/pipetest call it directly, so both builds run the same code.
+//
+// A Runner is not safe for concurrent use (neither is a WASM instance).
+// Every returned buffer is valid until the next call.
+type Runner struct {
+	p      Pipe
+	m      abi.Manifest
+	layout *abi.Layout
+	out    *Out
+	rec    abi.Record
+	in     []byte
+	res    []byte
+	err    error // manifest error, reported by every call
+}
+
+// NewRunner wraps p. An invalid manifest is reported by ManifestResult and
+// every later call, as the host would see it.
+func NewRunner(p Pipe) *Runner {
+	r := &Runner{p: p}
+	r.m = p.Manifest()
+	if err := r.m.Validate(); err != nil {
+		r.err = err
+		return r
+	}
+	r.layout, _ = abi.NewLayout(r.m.Fields) // validated above
+	r.out = newOut(&r.m)
+	return r
+}
+
+// Manifest returns the pipe's manifest.
+func (r *Runner) Manifest() *abi.Manifest { return &r.m }
+
+// ManifestResult is canopy_manifest: status byte + encoded manifest.
+func (r *Runner) ManifestResult() []byte {
+	if r.err != nil {
+		r.res = abi.AppendError(r.res[:0], r.err.Error())
+		return r.res
+	}
+	r.res = abi.AppendManifest(abi.AppendOK(r.res[:0]), &r.m)
+	return r.res
+}
+
+// Buffer is canopy_alloc: the input buffer, at least n bytes long. It is
+// reused; its address changes only when it grows.
+func (r *Runner) Buffer(n int) []byte {
+	if cap(r.in) < n {
+		r.in = make([]byte, n, n+n/4)
+	}
+	return r.in[:n]
+}
+
+// Init is canopy_init: cfg is an encoded config (abi.AppendConfig).
+func (r *Runner) Init(cfg []byte) []byte {
+	err := r.err
+	if err == nil {
+		var c map[string]string
+		c, err = abi.DecodeConfig(cfg)
+		if err == nil {
+			err = r.guard(func() error { return r.p.Init(Config(c)) })
+		}
+	}
+	return r.status(err)
+}
+
+// Process is canopy_process: in is a record batch; the result holds the
+// merged deltas.
+func (r *Runner) Process(in []byte) []byte {
+	if r.err != nil {
+		return r.status(r.err)
+	}
+	d := abi.Decoder{B: in}
+	n := d.U32()
+	if d.Err != nil || n > maxBatchRecords {
+		return r.status(fmt.Errorf("malformed record batch header (%d bytes)", len(in)))
+	}
+	err := r.guard(func() error {
+		for i := uint32(0); i < n; i++ {
+			r.layout.DecodeRecord(&d, &r.rec)
+			if d.Err != nil {
+				return fmt.Errorf("malformed record %d of %d: %w", i, n, d.Err)
+			}
+			r.p.Process(&r.rec, r.out)
+		}
+		if d.Off != len(in) {
+			return fmt.Errorf("malformed record batch: %d trailing bytes", len(in)-d.Off)
+		}
+		return nil
+	})
+	return r.deltas(err)
+}
+
+// Tick is canopy_tick: now is Unix nanoseconds.
+func (r *Runner) Tick(now int64) []byte {
+	if r.err != nil {
+		return r.status(r.err)
+	}
+	t, ok := r.p.(Ticker)
+	if !ok {
+		return r.deltas(nil)
+	}
+	return r.deltas(r.guard(func() error { t.Tick(time.Unix(0, now), r.out); return nil }))
+}
+
+// HasTick reports whether the pipe implements Ticker.
+func (r *Runner) HasTick() bool { _, ok := r.p.(Ticker); return ok }
+
+// Cleanup is canopy_cleanup.
+func (r *Runner) Cleanup() []byte {
+	c, ok := r.p.(Cleaner)
+	if !ok {
+		return r.status(nil)
+	}
+	return r.status(r.guard(func() error { c.Cleanup(); return nil }))
+}
+
+func (r *Runner) deltas(err error) []byte {
+	if err != nil {
+		r.out.fail(err)
+	}
+	r.res = r.out.flush(r.res[:0])
+	return r.res
+}
+
+func (r *Runner) status(err error) []byte {
+	if err != nil {
+		r.res = abi.AppendError(r.res[:0], err.Error())
+	} else {
+		r.res = abi.AppendOK(r.res[:0])
+	}
+	return r.res
+}
+
+// guard turns a panic in pipe code into an error, so the host sees a failed
+// call instead of a trap (natively: instead of a crashed process).
+func (r *Runner) guard(f func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("pipe %q panicked: %v", r.m.Name, v)
+		}
+	}()
+	err = f()
+	if err == nil && r.out != nil {
+		err = r.out.Err()
+	}
+	return err
+}
+
+// errNoPipe is reported when the main package registered nothing.
+var errNoPipe = errors.New("no pipe registered: call pipe.Register in an init function")

@@ -1,0 +1,209 @@
+// Package pipetest runs a canopy pipe on records or log lines inside a Go
+// test: natively (the pipe's Go value) or from a built .wasm file, through
+// the same ABI encoding the daemon uses, and merges the deltas the way the
+// tree would.
+package pipetest
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/pipe"
+)
+
+// BatchSize is the number of records per process call, small enough that
+// tests cross batch boundaries.
+const BatchSize = 64
+
+// Result is what a pipe emitted over all batches, merged per path by the
+// action of the root ruling it, as the daemon's tree would hold it.
+type Result struct {
+	Manifest *abi.Manifest
+	nodes    map[string]*node
+}
+
+type node struct {
+	action  abi.Action
+	value   float64
+	samples uint64
+	marker  string
+	isMark  bool
+}
+
+func newResult(m *abi.Manifest) *Result {
+	return &Result{Manifest: m, nodes: map[string]*node{}}
+}
+
+// Key joins path segments the way tree keys are written ("%" and ","
+// percent-escaped).
+func Key(path []string) string {
+	esc := make([]string, len(path))
+	for i, s := range path {
+		s = strings.ReplaceAll(s, "%", "%25")
+		esc[i] = strings.ReplaceAll(s, ",", "%2C")
+	}
+	return strings.Join(esc, ",")
+}
+
+// Merge adds a batch of deltas.
+func (r *Result) Merge(ds []abi.Delta) {
+	for _, d := range ds {
+		k := Key(d.Path)
+		n := r.nodes[k]
+		if n == nil {
+			n = &node{action: abi.ActionAdd}
+			if i := r.Manifest.RootFor(d.Path); i >= 0 {
+				n.action = r.Manifest.Roots[i].Action
+			}
+			r.nodes[k] = n
+		}
+		if d.IsMarker {
+			n.marker, n.isMark = d.Marker, true
+			continue
+		}
+		switch {
+		case n.samples == 0:
+			n.value = d.Value
+		case n.action == abi.ActionAdd || n.action == abi.ActionAverage:
+			n.value += d.Value
+		case n.action == abi.ActionMax:
+			n.value = math.Max(n.value, d.Value)
+		case n.action == abi.ActionMin:
+			n.value = math.Min(n.value, d.Value)
+		default:
+			n.value = d.Value
+		}
+		n.samples += uint64(d.Count)
+	}
+}
+
+// Value returns the number at key as the tree shows it (the mean for an
+// average) and whether there is one.
+func (r *Result) Value(key string) (float64, bool) {
+	n := r.nodes[key]
+	if n == nil || n.samples == 0 {
+		return 0, false
+	}
+	if n.action == abi.ActionAverage {
+		return n.value / float64(n.samples), true
+	}
+	return n.value, true
+}
+
+// Marker returns the marker at key.
+func (r *Result) Marker(key string) (string, bool) {
+	n := r.nodes[key]
+	if n == nil || !n.isMark {
+		return "", false
+	}
+	return n.marker, true
+}
+
+// Keys returns every key written, sorted.
+func (r *Result) Keys() []string {
+	keys := make([]string, 0, len(r.nodes))
+	for k := range r.nodes {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// String lists "key value" (or key "marker") lines in key order: stable
+// enough for golden files.
+func (r *Result) String() string {
+	var b strings.Builder
+	for _, k := range r.Keys() {
+		n := r.nodes[k]
+		if n.samples > 0 {
+			v, _ := r.Value(k)
+			fmt.Fprintf(&b, "%s %s\n", k, strconv.FormatFloat(v, 'g', 10, 64))
+		}
+		if n.isMark {
+			fmt.Fprintf(&b, "%s %q\n", k, n.marker)
+		}
+	}
+	return b.String()
+}
+
+// Caller is one instance of a pipe at the byte level: the native Runner or
+// a WASM instance.
+type Caller interface {
+	Init(cfg []byte) ([]byte, error)
+	Process(batch []byte) ([]byte, error)
+}
+
+// Native runs p (the pipe's Go value) over recs with params cfg.
+func Native(t testing.TB, p pipe.Pipe, cfg map[string]string, recs []abi.Record) *Result {
+	t.Helper()
+	run := pipe.NewRunner(p)
+	m, err := abi.DecodeManifest(mustOK(t, run.ManifestResult()))
+	if err != nil {
+		t.Fatalf("manifest: %v", err)
+	}
+	if _, err := abi.CheckStatus(run.Init(EncodeConfig(cfg))); err != nil {
+		t.Fatalf("init: %v", err)
+	}
+	res, err := RunBatches(m, recs, func(b []byte) ([]byte, error) { return run.Process(b), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// RunBatches encodes recs for m's layout in batches of BatchSize, calls
+// process on each and merges the decoded deltas.
+func RunBatches(m *abi.Manifest, recs []abi.Record, process func([]byte) ([]byte, error)) (*Result, error) {
+	layout, err := abi.NewLayout(m.Fields)
+	if err != nil {
+		return nil, err
+	}
+	res := newResult(m)
+	var buf []byte
+	var ds []abi.Delta
+	for start := 0; start < len(recs); start += BatchSize {
+		end := min(start+BatchSize, len(recs))
+		buf = abi.AppendBatch(buf[:0], end-start)
+		for i := start; i < end; i++ {
+			buf = layout.AppendRecord(buf, &recs[i])
+		}
+		out, err := process(buf)
+		if err != nil {
+			return nil, fmt.Errorf("process records %d–%d: %w", start, end-1, err)
+		}
+		ds, err = abi.DecodeDeltas(ds[:0], out, m)
+		if err != nil {
+			return nil, fmt.Errorf("process records %d–%d: %w", start, end-1, err)
+		}
+		res.Merge(ds)
+	}
+	return res, nil
+}
+
+// EncodeConfig encodes params sorted by key.
+func EncodeConfig(cfg map[string]string) []byte {
+	keys := make([]string, 0, len(cfg))
+	for k := range cfg {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	vals := make([]string, len(keys))
+	for i, k := range keys {
+		vals[i] = cfg[k]
+	}
+	return abi.AppendConfig(nil, keys, vals)
+}
+
+func mustOK(t testing.TB, res []byte) []byte {
+	t.Helper()
+	b, err := abi.CheckStatus(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
