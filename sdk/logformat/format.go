@@ -443,20 +443,35 @@ func (f *Format) compileJSON(text string) error {
 	return nil
 }
 
-// kindForJSONKey is the field a key of a template-less JSON line fills.
-func kindForJSONKey(key []byte) varKind {
+// jsonKeyNames interns the known JSON key names so recording them in
+// Record.Vars does not allocate.
+var jsonKeyNames = func() map[string]string {
+	m := map[string]string{}
+	for k := range varKinds {
+		m[k] = k
+	}
+	for k := range jsonAliases {
+		m[k] = k
+	}
+	return m
+}()
+
+// kindForJSONKey is the field a key of a template-less JSON line fills, and
+// the key's interned name ("" for unknown keys).
+func kindForJSONKey(key []byte) (varKind, string) {
 	// Map lookups with string(key) do not allocate.
+	name := jsonKeyNames[string(key)]
 	if k, ok := varKinds[string(key)]; ok {
-		return k
+		return k, name
 	}
 	if k, ok := jsonAliases[string(key)]; ok {
-		return k
+		return k, name
 	}
 	if len(key) > 0 && key[0] == '$' {
-		return varKinds[string(key[1:])]
+		return varKinds[string(key[1:])], jsonKeyNames[string(key[1:])]
 	}
 	if bytes.EqualFold(key, []byte("user-agent")) {
-		return varUserAgent
+		return varUserAgent, ""
 	}
-	return varIgnore
+	return varIgnore, ""
 }

@@ -22,12 +22,18 @@ func (f *Format) parseJSON(line []byte, r *Record) error {
 			if !ok {
 				return nil
 			}
+			// The program records its variables in r.Vars.
 			if err := p.run(val, r); err != nil {
 				return err
 			}
 			return nil
 		}
-		return r.set(kindForJSONKey(key), val)
+		k, name := kindForJSONKey(key)
+		if name == "" {
+			name = string(key) // a key canopy does not know: rare, so allocating is fine
+		}
+		r.Vars = append(r.Vars, Var{Name: name, Value: val})
+		return r.set(k, val)
 	})
 	r.scratch = sc.scratch
 	if err != nil {

@@ -3,6 +3,7 @@ package logformat
 import (
 	"bytes"
 	"errors"
+	"math"
 	"time"
 )
 
@@ -19,7 +20,7 @@ type Record struct {
 	Status        int       // $status
 	Bytes         int64     // $body_bytes_sent (or $bytes_sent)
 	RequestTime   float64   // $request_time, seconds
-	UpstreamTimes []float64 // $upstream_response_time, seconds, one per upstream tried
+	UpstreamTimes []float64 // $upstream_response_time, seconds, one per upstream tried; NaN for a `-` entry
 
 	Method        []byte // from $request or $request_method
 	Path          []byte // from $request, $request_uri or $uri; the query is split off
@@ -36,25 +37,48 @@ type Record struct {
 	// FieldUserAgent (Format.Parse leaves it zero).
 	UA UserAgent
 
+	// Vars are the raw values of every variable of the line, typed or not,
+	// in format order ($ssl_protocol, $request_length, $host, …); for JSON
+	// lines every key with a scalar value. `-` is kept as it is.
+	Vars []Var
+
 	upBuf   [4]float64 // backing store for UpstreamTimes
 	scratch []byte     // unescaped JSON strings
 	haveBB  bool       // $body_bytes_sent seen: it wins over $bytes_sent
 }
 
-// UpstreamTotal is the sum of UpstreamTimes: the time spent waiting on all
-// upstreams tried for the request.
+// UpstreamTotal is the sum of UpstreamTimes (NaN entries skipped): the time
+// spent waiting on all upstreams tried for the request.
 func (r *Record) UpstreamTotal() float64 {
 	var s float64
 	for _, v := range r.UpstreamTimes {
-		s += v
+		if v == v {
+			s += v
+		}
 	}
 	return s
 }
 
+// Var is the raw text of one log_format variable (name without `$`).
+type Var struct {
+	Name  string
+	Value []byte
+}
+
+// Var returns the raw value of variable name and whether the line had it.
+func (r *Record) Var(name string) ([]byte, bool) {
+	for _, v := range r.Vars {
+		if v.Name == name {
+			return v.Value, true
+		}
+	}
+	return nil, false
+}
+
 func (r *Record) reset() {
-	sc := r.scratch
+	sc, vars := r.scratch, r.Vars
 	*r = Record{}
-	r.scratch = sc[:0]
+	r.scratch, r.Vars = sc[:0], vars[:0]
 }
 
 // Errors Parse returns for lines that do not match. They are values so that
@@ -126,6 +150,7 @@ func (p *program) run(line []byte, r *Record) error {
 			}
 			val, rest = rest[:j], rest[j+len(s.lit):]
 		}
+		r.Vars = append(r.Vars, Var{Name: s.name, Value: val})
 		if err := r.set(s.kind, val); err != nil {
 			return err
 		}
@@ -283,7 +308,8 @@ func (r *Record) setTarget(v []byte) {
 
 // setUpstream reads `$upstream_response_time`: times separated by `, `
 // (several servers of one upstream) or ` : ` (internal redirects to another
-// upstream); a `-` element is an upstream that gave no time.
+// upstream); a `-` element is an upstream that gave no time and is kept as
+// NaN so positions still line up with $upstream_addr.
 func (r *Record) setUpstream(v []byte) error {
 	times := r.upBuf[:0]
 	for len(v) > 0 {
@@ -301,6 +327,7 @@ func (r *Record) setUpstream(v []byte) error {
 			return ErrBadNumber
 		}
 		if len(el) == 1 && el[0] == '-' {
+			times = append(times, math.NaN())
 			continue
 		}
 		d, ok := parseSeconds(el)

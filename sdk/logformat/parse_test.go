@@ -16,17 +16,19 @@ type got struct {
 	Status                                                     int
 	Bytes                                                      int64
 	ReqTime                                                    float64
-	Upstream                                                   []float64
+	Upstream                                                   string
 	Method, Path, Query, Proto, Addr, User, Ref, UA, XFF, Host string
 }
 
 func view(r *Record) got {
 	g := got{
 		Has: r.Has.String(), Status: r.Status, Bytes: r.Bytes, ReqTime: r.RequestTime,
-		Upstream: r.UpstreamTimes,
-		Method:   string(r.Method), Path: string(r.Path), Query: string(r.Query), Proto: string(r.Protocol),
+		Method: string(r.Method), Path: string(r.Path), Query: string(r.Query), Proto: string(r.Protocol),
 		Addr: string(r.RemoteAddr), User: string(r.RemoteUser), Ref: string(r.Referer), UA: string(r.UserAgent),
 		XFF: string(r.XForwardedFor), Host: string(r.Host),
+	}
+	if len(r.UpstreamTimes) > 0 {
+		g.Upstream = fmt.Sprint(r.UpstreamTimes)
 	}
 	if !r.Time.IsZero() {
 		g.Time = r.Time.Format(time.RFC3339Nano)
@@ -61,7 +63,7 @@ func TestParse(t *testing.T) {
 			line:   `10.0.0.1 - alice [01/Jan/2024:00:00:00 +0000] "POST /api/v1/items HTTP/2.0" 502 157 "-" "curl/8.4.0" 0.015 0.010, 0.004` + "\r\n",
 			want: got{
 				Has:  "time,remote_addr,remote_user,method,path,protocol,status,bytes,request_time,upstream_time,user_agent",
-				Time: "2024-01-01T00:00:00Z", Status: 502, Bytes: 157, ReqTime: 0.015, Upstream: []float64{0.010, 0.004},
+				Time: "2024-01-01T00:00:00Z", Status: 502, Bytes: 157, ReqTime: 0.015, Upstream: "[0.01 0.004]",
 				Method: "POST", Path: "/api/v1/items", Proto: "HTTP/2.0", Addr: "10.0.0.1", User: "alice", UA: "curl/8.4.0",
 			},
 		},
@@ -80,7 +82,7 @@ func TestParse(t *testing.T) {
 			line:   `::1 - - [01/Jan/2024:00:00:00 +0000] "GET /x HTTP/1.1" 200 1 "-" "-" 1.5 0.100, - : 0.200`,
 			want: got{
 				Has:  "time,remote_addr,method,path,protocol,status,bytes,request_time,upstream_time",
-				Time: "2024-01-01T00:00:00Z", Status: 200, Bytes: 1, ReqTime: 1.5, Upstream: []float64{0.1, 0.2},
+				Time: "2024-01-01T00:00:00Z", Status: 200, Bytes: 1, ReqTime: 1.5, Upstream: "[0.1 NaN 0.2]",
 				Method: "GET", Path: "/x", Proto: "HTTP/1.1", Addr: "::1",
 			},
 		},
@@ -136,7 +138,7 @@ func TestParse(t *testing.T) {
 			line:   `{"ts":"2024-03-01T12:00:00+00:00","urt":"0.002, 0.003","addr":"10.0.0.9","req":"GET /p/\"q\"","args":"","status":404,"bytes":0,"rt":0.005,"ua":"Mozilla \"x\" \u00e9\ud83d\ude00","extra":{"a":[1,"}"]}}`,
 			want: got{
 				Has:  "time,remote_addr,method,path,status,bytes,request_time,upstream_time,user_agent",
-				Time: "2024-03-01T12:00:00Z", Status: 404, ReqTime: 0.005, Upstream: []float64{0.002, 0.003},
+				Time: "2024-03-01T12:00:00Z", Status: 404, ReqTime: 0.005, Upstream: "[0.002 0.003]",
 				Method: "GET", Path: `/p/"q"`, Addr: "10.0.0.9", UA: "Mozilla \"x\" é😀",
 			},
 		},
@@ -283,4 +285,30 @@ func ExampleCompile() {
 	err := f.Parse([]byte(`10.0.0.1 [10/Oct/2023:13:55:36 +0000] "GET /a?b=1 HTTP/1.1" 200 0.012`), &r)
 	fmt.Println(err, string(r.Method), string(r.Path), string(r.Query), r.Status, r.RequestTime, r.Time)
 	// Output: <nil> GET /a b=1 200 0.012 2023-10-10 13:55:36 +0000 UTC
+}
+
+func TestVars(t *testing.T) {
+	f := MustCompile(`$remote_addr $ssl_protocol "$request" $status $request_length`)
+	var r Record
+	if err := f.Parse([]byte(`1.2.3.4 TLSv1.3 "GET / HTTP/1.1" 200 -`), &r); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range r.Vars {
+		got = append(got, v.Name+"="+string(v.Value))
+	}
+	want := []string{"remote_addr=1.2.3.4", "ssl_protocol=TLSv1.3", "request=GET / HTTP/1.1", "status=200", "request_length=-"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Vars = %q, want %q", got, want)
+	}
+	if v, ok := r.Var("ssl_protocol"); !ok || string(v) != "TLSv1.3" {
+		t.Errorf("Var(ssl_protocol) = %q, %v", v, ok)
+	}
+	j := MustCompile("json")
+	if err := j.Parse([]byte(`{"status":200,"upstream_cache_status":"HIT"}`), &r); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := r.Var("upstream_cache_status"); !ok || string(v) != "HIT" {
+		t.Errorf("JSON Var(upstream_cache_status) = %q, %v", v, ok)
+	}
 }
