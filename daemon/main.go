@@ -19,6 +19,7 @@ import (
 	"github.com/canopy-dev/canopy/daemon/api"
 	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/tree"
+	"github.com/canopy-dev/canopy/ui"
 )
 
 func main() {
@@ -69,7 +70,12 @@ func run(listen, dataDir, configPath string, snapEvery time.Duration) error {
 		log.Printf("restored %d nodes from %s", t.Len(), snapPath)
 	}
 	srv := api.New(api.Options{Tree: t})
-	hs := &http.Server{Addr: listen, Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	webUI, err := ui.New(ui.Options{ViewsDir: filepath.Join(dataDir, "views"), Tokens: cfg.Tokens})
+	if err != nil {
+		return err
+	}
+	webUI.Routes(srv.Router())
+	hs := &http.Server{Addr: listen, Handler: webUI.Wrap(srv), ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -1,0 +1,137 @@
+// One chart of a saved view (or of a key): compare with another key or with
+// the same keys a day or a week earlier, zoom by dragging (double-click to
+// reset), style settings kept per chart, and links to the same graph drawn
+// by the daemon as PNG, SVG and PDF.
+import { listViews, trend, keyURL, getToken } from '../api.js';
+import { h, clear, fmt, message, debounce, RANGES, rangeSeconds } from '../dom.js';
+import { uPlot, baseOpts, align } from '../chart.js';
+
+const SHIFTS = [[0, 'No time shift'], [86400, '1 day earlier'], [7 * 86400, '1 week earlier']];
+
+export async function trendView(main, state, name) {
+  const views = await listViews().catch(() => []);
+  const view = views.find((v) => v.name === name);
+  const baseKeys = view ? (view.keys || []) : [name];
+  document.title = `${name} · trend · canopy`;
+  const styleKey = 'canopy.style.' + name;
+  let style = { type: view?.chart || 'line', width: 1.5, log: false };
+  try { Object.assign(style, JSON.parse(localStorage.getItem(styleKey) || '{}')); } catch { /* bad JSON: defaults */ }
+  let range = new URLSearchParams(location.search).get('range') || view?.range || '-1d';
+  if (!RANGES.some(([v]) => v === range)) range = '-1d';
+  const compareKeys = [];
+  let shift = 0;
+
+  const sel = (id, label, opts, value, on) => h('label', null, label + ' ',
+    h('select', { id, onchange: (e) => on(e.target.value) }, opts.map(([v, l]) => h('option', { value: String(v), selected: String(v) === String(value) }, l))));
+  const compareIn = h('input', { type: 'text', id: 'compare-key', placeholder: 'another key, e.g. br,webkit', 'aria-label': 'Compare with key' });
+  const compareList = h('span.chips', { id: 'compare-list' });
+  const chartEl = h('div.chart.big', { id: 'tv-chart' });
+  const note = h('p.hint', { id: 'tv-note' });
+  const links = h('p.links', { id: 'graph-links' });
+
+  const zoomReset = h('button', { type: 'button', id: 'zoom-reset', onclick: () => { if (plot) plot.setData(plot.data, true); } }, 'Reset zoom');
+  main.append(
+    h('h1', null, view ? `View: ${name}` : `Trend: ${name}`),
+    view ? h('p.meta', null, 'keys ', baseKeys.join('  '), ' · ', h('a', { href: '/realtime/view/' + encodeURIComponent(name) }, 'realtime'), ' · ', h('a', { href: '/setting/view#' + encodeURIComponent(name) }, 'edit view'))
+      : h('p.meta', null, h('a', { href: '/realtime/' + keyURL(name) }, 'realtime')),
+    h('section.card', null,
+      h('div.toolbar', null,
+        sel('tv-range', 'Range', RANGES, range, (v) => { range = v; load(); }),
+        zoomReset,
+        sel('tv-shift', 'Compare', SHIFTS, shift, (v) => { shift = Number(v); load(); }),
+        h('form.inline', { onsubmit: (e) => { e.preventDefault(); addCompare(compareIn.value.trim()); compareIn.value = ''; } },
+          compareIn, h('button', { type: 'submit' }, 'Add')),
+        compareList),
+      chartEl, note, links),
+    h('details.card', { id: 'style' }, h('summary', null, 'Style'),
+      h('div.toolbar', null,
+        sel('st-type', 'Chart', [['line', 'Line'], ['area', 'Area'], ['bar', 'Bars'], ['points', 'Points']], style.type, (v) => setStyle({ type: v })),
+        sel('st-width', 'Line width', [[1, '1'], [1.5, '1.5'], [2, '2'], [3, '3']], style.width, (v) => setStyle({ width: Number(v) })),
+        h('label', null, h('input', { type: 'checkbox', id: 'st-log', checked: !!style.log, onchange: (e) => setStyle({ log: e.target.checked }) }), ' Log scale'))));
+
+  function setStyle(p) {
+    Object.assign(style, p);
+    try { localStorage.setItem(styleKey, JSON.stringify(style)); } catch { /* storage off */ }
+    draw();
+  }
+  function addCompare(k) {
+    if (!k || compareKeys.includes(k) || baseKeys.includes(k)) return;
+    compareKeys.push(k);
+    renderChips();
+    load();
+  }
+  function renderChips() {
+    clear(compareList);
+    for (const k of compareKeys) compareList.append(h('span.chip', null, k,
+      h('button.ghost', { type: 'button', 'aria-label': `Stop comparing ${k}`, onclick: () => { compareKeys.splice(compareKeys.indexOf(k), 1); renderChips(); load(); } }, '✕')));
+  }
+
+  let plot = null;
+  let series = []; // [{label, points, dashed}]
+  let markers = [];
+  function draw() {
+    if (plot) { plot.destroy(); plot = null; }
+    const width = Math.max(280, chartEl.clientWidth || 800);
+    const labels = series.map((s) => s.label);
+    const opts = baseOpts({ width, height: 360, labels, style: { ...style, dashes: series.map((s) => (s.dashed ? [6, 4] : undefined)) }, markers: () => markers });
+    plot = new uPlot(opts, series.length ? align(series.map((s) => s.points)) : [[]], chartEl);
+    plot.over.addEventListener('dblclick', () => plot.setData(plot.data, true));
+    state.charts = [plot];
+  }
+  window.addEventListener('resize', debounce(() => { if (plot) plot.setSize({ width: Math.max(280, chartEl.clientWidth), height: 360 }); }, 150));
+  window.addEventListener('canopy-theme', () => draw());
+
+  function graphLinks() {
+    clear(links);
+    const q = new URLSearchParams({ from: range, until: 'now' });
+    // A navigation cannot send the Authorization header: links carry the token.
+    if (getToken()) q.set('access_token', getToken());
+    links.append('Download: ', ['png', 'svg', 'pdf'].map((ext, i) => [i ? ' · ' : '',
+      h('a', { href: `/graph/${keyURL(name)}.${ext}?${q}`, download: `${name}.${ext}` }, ext.toUpperCase())]));
+  }
+
+  let ctl = null;
+  async function load() {
+    if (ctl) ctl.abort();
+    ctl = new AbortController();
+    const signal = ctl.signal;
+    note.textContent = 'Loading…';
+    note.className = 'hint';
+    graphLinks();
+    const span = rangeSeconds(range);
+    const points = Math.min(2000, Math.max(200, chartEl.clientWidth || 800));
+    const jobs = [...baseKeys, ...compareKeys].map((k) => trend(k, { from: range, until: 'now', points }, signal).then((r) => ({ r, shifted: false })));
+    if (shift) {
+      const now = Math.floor(Date.now() / 1000);
+      for (const k of baseKeys) {
+        jobs.push(trend(k, { from: now - span - shift, until: now - shift, points }, signal).then((r) => ({ r, shifted: true })));
+      }
+    }
+    try {
+      const res = await Promise.all(jobs);
+      if (signal.aborted) return;
+      series = [];
+      markers = [];
+      const shiftLabel = SHIFTS.find(([s]) => s === shift)?.[1] || '';
+      for (const { r, shifted } of res) {
+        for (const s of r.series) {
+          series.push(shifted
+            ? { label: `${s.key} (${shiftLabel})`, points: s.points.map(([t, v]) => [t + shift * 1000, v]), dashed: true }
+            : { label: s.key, points: s.points });
+        }
+        if (!shifted) markers.push(...r.markers);
+      }
+      draw();
+      const n = series.reduce((a, s) => a + s.points.length, 0);
+      note.textContent = series.length ? `${series.length} series, ${fmt(n)} points${markers.length ? `, ${markers.length} markers` : ''}. Drag to zoom, double-click to reset.` : 'No history for these keys in this range.';
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      note.textContent = e.message;
+      note.className = 'msg error';
+      draw();
+    }
+    state.ready = true;
+  }
+  await load();
+  state.ready = true;
+}
