@@ -11,8 +11,8 @@ package ui
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -41,10 +41,10 @@ type Options struct {
 
 // UI serves the pages and the views API.
 type UI struct {
-	views  *Views
-	files  map[string]asset
-	index  []byte
-	users  map[[32]byte]string // sha256(token) -> user
+	views *Views
+	files map[string]asset
+	index []byte
+	users map[[32]byte]string // sha256(token) -> user
 }
 
 // New opens the views store and prepares the pages.
