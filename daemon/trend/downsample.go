@@ -14,21 +14,26 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// stepFor returns the bucket width for at most points buckets covering
-// [from, until].
-func stepFor(from, until int64, points int) int64 {
-	if points < 1 {
-		points = 1
-	}
+// grid returns the start of the first bucket and the bucket width for at
+// most points buckets covering [from, until]. One point is the whole range.
+func grid(from, until int64, points int) (first, step int64) {
 	span := until - from + 1
-	step := (span + int64(points) - 1) / int64(points)
-	if step < 1 {
-		step = 1
+	if points <= 1 {
+		return from, span
 	}
-	if floorDiv(until, step)-floorDiv(from, step)+1 > int64(points) && points > 1 {
+	step = (span + int64(points) - 1) / int64(points)
+	if floorDiv(until, step)-floorDiv(from, step)+1 > int64(points) {
 		step = (span + int64(points) - 2) / int64(points-1)
 	}
-	return step
+	// Round long steps to whole seconds, minutes, hours so buckets start
+	// on round times; each costs at most a tenth of the points.
+	for _, unit := range []int64{3_600_000, 60_000, 1000} {
+		if step >= 10*unit {
+			step = (step + unit - 1) / unit * unit
+			break
+		}
+	}
+	return floorDiv(from, step) * step, step
 }
 
 // effectiveFn resolves FnAuto and counter sums.
@@ -51,11 +56,10 @@ func effectiveFn(fn Fn, k Kind) Fn {
 // bucket within lookback of the previous point repeats it (gauges: the value
 // stays until new samples come; counters: no increase), later ones are left
 // out. now bounds filling so graphs do not run into the future.
-func downsample(rs *RawSeries, fn Fn, from, until, step, lookback, now int64) []Point {
+func downsample(rs *RawSeries, fn Fn, from, until, first, step, lookback, now int64) []Point {
 	fn = effectiveFn(fn, rs.Kind)
 	counter := rs.Kind == Counter
 	var out []Point
-	first := floorDiv(from, step) * step
 	j := 0
 	n := len(rs.TS)
 	var prev float64

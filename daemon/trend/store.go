@@ -378,6 +378,10 @@ func (s *Store) Query(ctx context.Context, key string, from, until time.Time, po
 	if err != nil {
 		return nil, err
 	}
+	return s.query(ctx, m, from, until, points, fn)
+}
+
+func (s *Store) query(ctx context.Context, m *Matcher, from, until time.Time, points int, fn Fn) (*Result, error) {
 	if _, err := ParseFn(string(fn)); err != nil {
 		return nil, err
 	}
@@ -391,7 +395,7 @@ func (s *Store) Query(ctx context.Context, key string, from, until time.Time, po
 	if points > MaxPoints {
 		return nil, fmt.Errorf("points=%d: at most %d", points, MaxPoints)
 	}
-	step := stepFor(f, u, points)
+	first, step := grid(f, u, points)
 	lb := s.lookback()
 	raw, err := s.be.Read(ctx, m, f-lb, u)
 	if err != nil {
@@ -401,7 +405,7 @@ func (s *Store) Query(ctx context.Context, key string, from, until time.Time, po
 	res := &Result{From: f, Until: u, StepMS: step, Series: make([]Series, 0, len(raw)), Markers: []MarkerEvent{}}
 	for i := range raw {
 		rs := &raw[i]
-		pts := downsample(rs, fn, f, u, step, lb, now)
+		pts := downsample(rs, fn, f, u, first, step, lb, now)
 		if len(pts) == 0 {
 			continue
 		}

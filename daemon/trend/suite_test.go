@@ -1,0 +1,417 @@
+package trend
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/canopy-dev/canopy/daemon/testenv"
+	"github.com/canopy-dev/canopy/daemon/tree"
+)
+
+// backend opens a fresh Store for one test.
+type backend struct {
+	name string
+	open func(t *testing.T, opt Options) *Store
+}
+
+func embeddedBackend() backend {
+	return backend{name: "embedded", open: func(t *testing.T, opt Options) *Store {
+		t.Helper()
+		be, err := OpenEmbedded(t.TempDir(), 365*24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opt.Backend = be
+		s := New(opt)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}}
+}
+
+// startVictoriaMetrics runs Debian's victoria-metrics on a loopback port
+// with a temporary data folder until the test ends.
+func startVictoriaMetrics(t *testing.T) string {
+	t.Helper()
+	bin := testenv.NeedCommand(t, "victoria-metrics", "victoria-metrics")
+	addr := testenv.FreePort(t)
+	cmd := exec.Command(bin,
+		"-storageDataPath="+t.TempDir(),
+		"-httpListenAddr="+addr,
+		"-retentionPeriod=5y",
+		"-loggerLevel=ERROR",
+	)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("cannot start victoria-metrics: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	base := "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("victoria-metrics did not come up on %s: %v\n%s", addr, err, out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func remoteBackend(t *testing.T) backend {
+	var once sync.Once
+	var url string
+	return backend{name: "remote", open: func(t2 *testing.T, opt Options) *Store {
+		t2.Helper()
+		once.Do(func() { url = startVictoriaMetrics(t) })
+		be, err := OpenRemote(url, "")
+		if err != nil {
+			t2.Fatal(err)
+		}
+		opt.Backend = be
+		s := New(opt)
+		t2.Cleanup(func() { s.Close() })
+		return s
+	}}
+}
+
+// uniq gives each subtest its own key root, so subtests can share one
+// remote server.
+func uniq(t *testing.T) string {
+	return strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+}
+
+func flush(t *testing.T, s *Store) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.Flush(ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+}
+
+func query(t *testing.T, s *Store, key string, from, until time.Time, points int, fn Fn) *Result {
+	t.Helper()
+	res, err := s.Query(context.Background(), key, from, until, points, fn)
+	if err != nil {
+		t.Fatalf("Query(%q): %v", key, err)
+	}
+	return res
+}
+
+func sumPoints(s Series) float64 {
+	var t float64
+	for _, p := range s.Points {
+		t += p.V
+	}
+	return t
+}
+
+func seriesKeys(r *Result) []string {
+	var ks []string
+	for _, s := range r.Series {
+		ks = append(ks, s.Key)
+	}
+	return ks
+}
+
+// TestBackends runs the same suite against the embedded store and a real
+// VictoriaMetrics server.
+func TestBackends(t *testing.T) {
+	for _, b := range []backend{embeddedBackend(), remoteBackend(t)} {
+		t.Run(b.name, func(t *testing.T) {
+			for _, c := range suite {
+				t.Run(c.name, func(t *testing.T) { c.run(t, b) })
+			}
+		})
+	}
+}
+
+var base = time.Now().Add(-3 * time.Hour).Truncate(time.Hour)
+
+var suite = []struct {
+	name string
+	run  func(t *testing.T, b backend)
+}{
+	{"CounterRateSumsToTotal", testCounterRate},
+	{"GaugeFunctions", testGaugeFns},
+	{"Wildcards", testWildcards},
+	{"Markers", testMarkers},
+	{"Keys", testKeys},
+	{"CounterReset", testCounterReset},
+	{"RetentionRefused", testRetention},
+	{"TreeTicks", testTreeTicks},
+}
+
+func testCounterRate(t *testing.T, b backend) {
+	s := b.open(t, Options{})
+	key := uniq(t) + ",requests"
+	var rows []Row
+	total := 0.0
+	for i := 0; i < 2000; i++ {
+		total += float64(i%7 + 1)
+		rows = append(rows, Row{Key: key, Kind: Counter, TS: base.Add(time.Duration(i) * 10 * time.Second).UnixMilli(), Value: total})
+	}
+	if err := s.WriteRows(rows); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, s)
+	from, until := base.Add(-time.Minute), base.Add(2000*10*time.Second)
+	for _, points := range []int{1, 7, 50, 1000, 5000} {
+		res := query(t, s, key, from, until, points, FnRate)
+		if len(res.Series) != 1 {
+			t.Fatalf("points=%d: got %d series, want 1", points, len(res.Series))
+		}
+		sr := res.Series[0]
+		if got := sumPoints(sr); got != total {
+			t.Errorf("points=%d: sum of rate = %v, want %v", points, got, total)
+		}
+		if len(sr.Points) > points {
+			t.Errorf("points=%d: got %d points", points, len(sr.Points))
+		}
+		if sr.Kind != "counter" || sr.Fn != FnRate {
+			t.Errorf("kind/fn = %s/%s, want counter/rate", sr.Kind, sr.Fn)
+		}
+	}
+	// Auto picks rate for counters; last reads the running total.
+	if got := sumPoints(query(t, s, key, from, until, 100, FnAuto).Series[0]); got != total {
+		t.Errorf("fn=auto: sum = %v, want %v", got, total)
+	}
+	last := query(t, s, key, from, until, 10, FnLast).Series[0]
+	if got := last.Points[len(last.Points)-1].V; got != total {
+		t.Errorf("fn=last: last = %v, want %v", got, total)
+	}
+	// A range starting mid-way counts only increments inside it.
+	mid := base.Add(1000 * 10 * time.Second)
+	want := 0.0
+	for i := 1000; i < 2000; i++ {
+		want += float64(i%7 + 1)
+	}
+	if got := sumPoints(query(t, s, key, mid, until, 10, FnRate).Series[0]); got != want {
+		t.Errorf("half range: sum = %v, want %v", got, want)
+	}
+}
+
+func testGaugeFns(t *testing.T, b backend) {
+	s := b.open(t, Options{})
+	key := uniq(t) + ",load"
+	vals := []float64{3, 1.5, 4, 1, 5.25, 9, 2, 6}
+	var rows []Row
+	for i, v := range vals {
+		rows = append(rows, Row{Key: key, Kind: Gauge, TS: base.Add(time.Duration(i) * time.Second).UnixMilli(), Value: v})
+	}
+	if err := s.WriteRows(rows); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, s)
+	from, until := base, base.Add(8*time.Second-time.Millisecond)
+	sum := 0.0
+	for _, v := range vals {
+		sum += v
+	}
+	for _, c := range []struct {
+		fn   Fn
+		want float64
+	}{
+		{FnAvg, sum / 8}, {FnAuto, sum / 8}, {FnMax, 9}, {FnMin, 1}, {FnLast, 6}, {FnSum, sum},
+		{FnRate, 6 - 3}, // the first point in range has nothing before it
+	} {
+		res := query(t, s, key, from, until, 1, c.fn)
+		if len(res.Series) != 1 || len(res.Series[0].Points) != 1 {
+			t.Fatalf("fn=%s: got %+v, want one series with one point", c.fn, res.Series)
+		}
+		if got := res.Series[0].Points[0].V; math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("fn=%s: got %v, want %v", c.fn, got, c.want)
+		}
+	}
+	// One point per second: every raw value comes back at its own time.
+	res := query(t, s, key, from, until, 8, FnAvg)
+	if n := len(res.Series[0].Points); n != 8 {
+		t.Fatalf("points=8: got %d points", n)
+	}
+	for i, p := range res.Series[0].Points {
+		if p.V != vals[i] || p.T != base.Add(time.Duration(i)*time.Second).UnixMilli() {
+			t.Errorf("point %d = %v, want [%d %v]", i, p, base.Add(time.Duration(i)*time.Second).UnixMilli(), vals[i])
+		}
+	}
+	// A gauge's value stays until new samples come: empty buckets repeat it.
+	res = query(t, s, key, from, base.Add(time.Minute-time.Millisecond), 60, FnAvg)
+	pts := res.Series[0].Points
+	if got := pts[len(pts)-1]; got.V != 6 || got.T != base.Add(59*time.Second).UnixMilli() {
+		t.Errorf("last filled point = %v, want [%d 6]", got, base.Add(59*time.Second).UnixMilli())
+	}
+}
+
+func testWildcards(t *testing.T, b backend) {
+	s := b.open(t, Options{})
+	p := uniq(t)
+	keys := []string{p + ",br", p + ",br,ie,7", p + ",br,ie,10", p + ",br,ff,3", p + ",x%2Cy", p + `,q "u"\ é`, p + ",brx,ie,7"}
+	var rows []Row
+	for i, k := range keys {
+		rows = append(rows, Row{Key: k, Kind: Gauge, TS: base.UnixMilli(), Value: float64(i)})
+	}
+	if err := s.WriteRows(rows); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, s)
+	for _, c := range []struct {
+		key  string
+		want []string
+	}{
+		{p + ",br,ie,*", []string{p + ",br,ie,10", p + ",br,ie,7"}},
+		{p + ",br,,7", []string{p + ",br,ie,7"}},
+		{p + ",br,**", []string{p + ",br", p + ",br,ff,3", p + ",br,ie,10", p + ",br,ie,7"}},
+		{p + ",br,ie,1*", []string{p + ",br,ie,10"}},
+		{p + ",br,ie,[17]*", []string{p + ",br,ie,10", p + ",br,ie,7"}},
+		{p + ",*,ie,7", []string{p + ",br,ie,7", p + ",brx,ie,7"}},
+		{p + ",**,7", []string{p + ",br,ie,7", p + ",brx,ie,7"}},
+		{p + ",x%2Cy", []string{p + ",x%2Cy"}},
+		{p + `,q "u"\ é`, []string{p + `,q "u"\ é`}},
+		{p + ",br", []string{p + ",br"}},
+		{p + ",nothing", nil},
+	} {
+		res := query(t, s, c.key, base.Add(-time.Minute), base.Add(time.Minute), 10, FnLast)
+		if got := seriesKeys(res); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("%q: got %q, want %q", c.key, got, c.want)
+		}
+	}
+}
+
+func testMarkers(t *testing.T, b backend) {
+	s := b.open(t, Options{})
+	p := uniq(t)
+	rows := []Row{
+		{Key: p + ",cpu,h1,idle", Kind: Gauge, TS: base.UnixMilli(), Value: 32},
+		{Key: p + ",cpu,h1,idle", Kind: Gauge, TS: base.Add(10 * time.Second).UnixMilli(), Value: 30},
+		{Key: p + ",cpu,h1,marker", Kind: Marker, TS: base.Add(5 * time.Second).UnixMilli(), Text: "sth. wrong happened"},
+		{Key: p + ",cpu,h2,marker", Kind: Marker, TS: base.Add(5 * time.Second).UnixMilli(), Text: "elsewhere"},
+		{Key: p + ",cpu,h1,marker", Kind: Marker, TS: base.Add(time.Hour).UnixMilli(), Text: "outside the range"},
+	}
+	if err := s.WriteRows(rows); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, s)
+	res := query(t, s, p+",cpu,h1,idle", base, base.Add(time.Minute), 10, FnAvg)
+	want := []MarkerEvent{{Key: p + ",cpu,h1,marker", T: base.Add(5 * time.Second).UnixMilli(), Text: "sth. wrong happened"}}
+	if fmt.Sprint(res.Markers) != fmt.Sprint(want) {
+		t.Errorf("markers = %+v, want %+v", res.Markers, want)
+	}
+	res = query(t, s, p+",cpu,**", base, base.Add(time.Minute), 10, FnAvg)
+	if len(res.Markers) != 2 {
+		t.Errorf("markers under cpu = %+v, want 2", res.Markers)
+	}
+}
+
+func testKeys(t *testing.T, b backend) {
+	s := b.open(t, Options{})
+	p := uniq(t)
+	want := []string{p + ",a", p + ",a,b", p + ",c"}
+	var rows []Row
+	for _, k := range want {
+		rows = append(rows, Row{Key: k, Kind: Counter, TS: base.UnixMilli(), Value: 1})
+	}
+	if err := s.WriteRows(rows); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, s)
+	got, err := s.Keys(context.Background(), p+",**", base.Add(-time.Hour), base.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("keys = %q, want %q", got, want)
+	}
+}
+
+func testCounterReset(t *testing.T, b backend) {
+	s := b.open(t, Options{})
+	key := uniq(t) + ",n"
+	var rows []Row
+	for i, v := range []float64{10, 20, 5, 15} {
+		rows = append(rows, Row{Key: key, Kind: Counter, TS: base.Add(time.Duration(i) * 10 * time.Second).UnixMilli(), Value: v})
+	}
+	if err := s.WriteRows(rows); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, s)
+	res := query(t, s, key, base, base.Add(time.Minute), 100, FnRate)
+	if got := sumPoints(res.Series[0]); got != 35 {
+		t.Errorf("rate across a reset: sum = %v, want 10+10+5+10 = 35", got)
+	}
+}
+
+func testRetention(t *testing.T, b backend) {
+	s := b.open(t, Options{Retention: 24 * time.Hour})
+	key := uniq(t) + ",old"
+	err := s.WriteAt(time.Now().Add(-48*time.Hour), []tree.Entry{{Key: key, Value: 1}})
+	if err == nil || !strings.Contains(err.Error(), "1 trend points") || !strings.Contains(err.Error(), "dropped") {
+		t.Errorf("writing before the retention: err = %v, want one point dropped", err)
+	}
+	err = s.WriteAt(time.Now().Add(72*time.Hour), []tree.Entry{{Key: key, Value: 1}})
+	if err == nil {
+		t.Errorf("writing three days ahead: no error")
+	}
+	if err := s.WriteAt(time.Now().Add(-time.Hour), []tree.Entry{{Key: key, Value: 1}}); err != nil {
+		t.Errorf("writing inside the retention: %v", err)
+	}
+	if got := s.Status()["points_refused"]; got != uint64(2) {
+		t.Errorf("points_refused = %v, want 2", got)
+	}
+}
+
+// testTreeTicks drives the real tree: counters and averages change, each
+// tick writes what changed, and reads add up.
+func testTreeTicks(t *testing.T, b backend) {
+	clock := base
+	s := b.open(t, Options{Interval: 10 * time.Second, Now: func() time.Time { return clock }})
+	p := uniq(t)
+	tr := tree.New()
+	var version uint64
+	total := 0.0
+	for i := 0; i < 30; i++ {
+		n := float64(i%4 + 1)
+		total += n
+		push := fmt.Sprintf(`[{%q: {"requests": %v}, "defaultaction": "add"}, {"%s_cpu": {"idle": %d}, "defaultaction": "average"}]`, p, n, p, 50+i)
+		if _, err := tr.MergeJSON([]byte(push)); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			// A marker now and then.
+			if _, err := tr.MergeJSON([]byte(fmt.Sprintf(`{"%s_cpu": {"marker": "tick %d"}}`, p, i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clock = clock.Add(10 * time.Second)
+		version = s.TickOnce(tr, version)
+	}
+	flush(t, s)
+	res := query(t, s, p+",requests", base, clock, 1000, FnRate)
+	if len(res.Series) != 1 || sumPoints(res.Series[0]) != total {
+		t.Fatalf("requests: got %+v, want one series summing to %v", res.Series, total)
+	}
+	res = query(t, s, p+"_cpu,idle", base, clock, 1000, FnLast)
+	if len(res.Series) != 1 || res.Series[0].Kind != "gauge" {
+		t.Fatalf("cpu idle: got %+v, want one gauge", res.Series)
+	}
+	if pts := res.Series[0].Points; pts[0].V != 50 || pts[len(pts)-1].V != 79 {
+		t.Errorf("cpu idle: from %v to %v, want 50 to 79", pts[0], pts[len(pts)-1])
+	}
+	if len(res.Markers) != 10 {
+		t.Errorf("cpu markers: got %d, want 10", len(res.Markers))
+	}
+}
