@@ -46,6 +46,8 @@ func main() {
 // or nil.
 func subcommand(name string) func(args []string) error {
 	switch name {
+	case "gen":
+		return cmdGen
 	}
 	return nil
 }
