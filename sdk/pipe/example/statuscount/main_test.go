@@ -35,3 +35,19 @@ func check(t *testing.T, res *pipetest.Result) {
 func TestNative(t *testing.T) {
 	check(t, pipetest.Native(t, &statusCount{}, nil, records()))
 }
+
+func TestWASM(t *testing.T) {
+	wasm := pipetest.Build(t, ".")
+	check(t, pipetest.WASM(t, wasm, nil, records()))
+}
+
+func TestLines(t *testing.T) {
+	recs := pipetest.Lines(t, "combined", `
+127.0.0.1 - - [10/Oct/2025:13:55:36 +0000] "GET /a HTTP/1.1" 200 2326 "-" "curl/8.5.0"
+127.0.0.1 - - [10/Oct/2025:13:55:37 +0000] "POST /b HTTP/1.1" 503 17 "-" "curl/8.5.0"
+`)
+	res := pipetest.Native(t, &statusCount{}, nil, recs)
+	if got := res.String(); got != "hits,2xx 1\nhits,5xx 1\nhits,largest,GET 2326\nhits,largest,POST 17\n" {
+		t.Errorf("got\n%s", got)
+	}
+}

@@ -1,0 +1,302 @@
+package host
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/canopy-dev/canopy/sdk/abi"
+)
+
+// PipeOptions configures a loaded pipe.
+type PipeOptions struct {
+	Limits Limits
+	Grants Grants
+	// Params are passed to canopy_init (the pipe's `params:`).
+	Params map[string]string
+	// Breaker settings (defaults: 5 failures within a minute).
+	MaxFailures   int
+	FailureWindow time.Duration
+}
+
+// Pipe is a loaded pipe: its manifest, its config and a pool of idle
+// instances. Safe for concurrent use: each caller takes an instance
+// (Get), uses it alone, and gives it back (Put), so there are as many
+// instances as concurrent workers.
+type Pipe struct {
+	// Source names where the pipe came from (a file path) in errors.
+	Source   string
+	Manifest *abi.Manifest
+	Layout   *abi.Layout
+	Breaker  *Breaker
+
+	newGuest func(context.Context) (Guest, error)
+	config   []byte
+	onClose  func(context.Context) error
+
+	mu     sync.Mutex
+	idle   []*PipeInstance
+	closed bool
+
+	calls, records, nanos atomic.Uint64
+	instances             atomic.Int64
+	memBytes              atomic.Uint32
+}
+
+// PipeInstance is one initialised guest of a Pipe.
+type PipeInstance struct {
+	p *Pipe
+	g Guest
+}
+
+// LoadPipe compiles a WASM pipe, checks its ABI version and manifest and
+// initialises a first instance (kept for the first Get). source names the
+// pipe in errors.
+func (e *Engine) LoadPipe(ctx context.Context, source string, wasm []byte, opt PipeOptions) (*Pipe, error) {
+	mod, err := e.Compile(ctx, source, wasm, opt.Limits, opt.Grants)
+	if err != nil {
+		return nil, err
+	}
+	p, err := NewPipe(ctx, source, func(ctx context.Context) (Guest, error) { return NewWASMGuest(ctx, mod) }, opt)
+	if err != nil {
+		mod.Close(ctx)
+		return nil, err
+	}
+	p.onClose = mod.Close
+	return p, nil
+}
+
+// NewPipe makes a pipe from a guest factory (WASM, in-process Go, or a
+// child process): it checks the first guest's ABI version and manifest and
+// initialises it.
+func NewPipe(ctx context.Context, source string, newGuest func(context.Context) (Guest, error), opt PipeOptions) (*Pipe, error) {
+	p := &Pipe{Source: source, newGuest: newGuest,
+		Breaker: &Breaker{Max: opt.MaxFailures, Window: opt.FailureWindow}}
+	p.config = encodeParams(opt.Params)
+	g, err := newGuest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := g.APIVersion(ctx)
+	if err != nil {
+		g.Close(ctx)
+		return nil, fmt.Errorf("pipe %s: %w", source, err)
+	}
+	if v != abi.Version {
+		g.Close(ctx)
+		return nil, fmt.Errorf("pipe %s speaks ABI version %d; this canopy speaks %d", source, v, abi.Version)
+	}
+	res, err := g.Manifest(ctx)
+	if err == nil {
+		res, err = abi.CheckStatus(res)
+	}
+	if err == nil {
+		p.Manifest, err = abi.DecodeManifest(res)
+	}
+	if err != nil {
+		g.Close(ctx)
+		return nil, fmt.Errorf("pipe %s: manifest: %w", source, err)
+	}
+	p.Layout, _ = abi.NewLayout(p.Manifest.Fields) // validated by DecodeManifest
+	pi, err := p.initGuest(ctx, g)
+	if err != nil {
+		return nil, err
+	}
+	p.idle = append(p.idle, pi)
+	return p, nil
+}
+
+func (p *Pipe) initGuest(ctx context.Context, g Guest) (*PipeInstance, error) {
+	res, err := g.Init(ctx, p.config)
+	if err == nil {
+		_, err = abi.CheckStatus(res)
+	}
+	if err != nil {
+		g.Close(ctx)
+		return nil, fmt.Errorf("pipe %s: init: %w", p.Name(), err)
+	}
+	p.instances.Add(1)
+	return &PipeInstance{p: p, g: g}, nil
+}
+
+// Name is the manifest's name.
+func (p *Pipe) Name() string { return p.Manifest.Name }
+
+// ErrQuarantined is returned by Get for a quarantined pipe.
+var ErrQuarantined = errors.New("pipe is quarantined")
+
+// Get returns an idle instance or makes a new one.
+func (p *Pipe) Get(ctx context.Context) (*PipeInstance, error) {
+	if p.Breaker.Quarantined() {
+		return nil, ErrQuarantined
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, fmt.Errorf("pipe %s is unloaded", p.Name())
+	}
+	if n := len(p.idle); n > 0 {
+		pi := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return pi, nil
+	}
+	p.mu.Unlock()
+	g, err := p.newGuest(ctx)
+	if err != nil {
+		p.fail(err)
+		return nil, err
+	}
+	pi, err := p.initGuest(ctx, g)
+	if err != nil {
+		p.fail(err)
+		return nil, err
+	}
+	return pi, nil
+}
+
+// Put gives an instance back; a dead one is closed instead.
+func (p *Pipe) Put(ctx context.Context, pi *PipeInstance) {
+	p.mu.Lock()
+	if !p.closed && pi.g != nil {
+		p.idle = append(p.idle, pi)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	pi.close(ctx, !p.closed)
+}
+
+func (p *Pipe) fail(err error) { p.Breaker.Fail(err) }
+
+// Process runs one encoded record batch (n records) on an instance and
+// appends the validated deltas to dst. Any failure — trap, timeout, memory
+// cap, an error result, malformed deltas — kills the instance (the next
+// Get makes a fresh one) and counts against the breaker; the batch's
+// deltas are dropped.
+func (pi *PipeInstance) Process(ctx context.Context, batch []byte, n int, dst []abi.Delta) ([]abi.Delta, error) {
+	p := pi.p
+	if pi.g == nil {
+		return dst, errClosed
+	}
+	start := time.Now()
+	res, err := pi.g.Process(ctx, batch)
+	if err == nil {
+		keep := len(dst)
+		dst, err = abi.DecodeDeltas(dst, res, p.Manifest)
+		if err != nil {
+			dst = dst[:keep]
+		}
+	}
+	p.nanos.Add(uint64(time.Since(start)))
+	p.calls.Add(1)
+	p.records.Add(uint64(n))
+	if err != nil {
+		pi.kill(ctx)
+		p.fail(err)
+		return dst, fmt.Errorf("pipe %s: %w", p.Name(), err)
+	}
+	p.memBytes.Store(pi.g.MemoryBytes())
+	return dst, nil
+}
+
+// Tick runs the pipe's tick (if any) and appends its deltas.
+func (pi *PipeInstance) Tick(ctx context.Context, now time.Time, dst []abi.Delta) ([]abi.Delta, error) {
+	p := pi.p
+	if pi.g == nil {
+		return dst, errClosed
+	}
+	res, err := pi.g.Tick(ctx, now.UnixNano())
+	if err == nil {
+		keep := len(dst)
+		dst, err = abi.DecodeDeltas(dst, res, p.Manifest)
+		if err != nil {
+			dst = dst[:keep]
+		}
+	}
+	if err != nil {
+		pi.kill(ctx)
+		p.fail(err)
+		return dst, fmt.Errorf("pipe %s: tick: %w", p.Name(), err)
+	}
+	return dst, nil
+}
+
+func (pi *PipeInstance) kill(ctx context.Context) {
+	if pi.g != nil {
+		pi.g.Close(ctx)
+		pi.g = nil
+		pi.p.instances.Add(-1)
+	}
+}
+
+// close runs cleanup (briefly) and closes the guest.
+func (pi *PipeInstance) close(ctx context.Context, cleanup bool) {
+	if pi.g == nil {
+		return
+	}
+	if cleanup {
+		cctx, cancel := context.WithTimeout(ctx, defaultCleanupLimit)
+		pi.g.Cleanup(cctx)
+		cancel()
+	}
+	pi.kill(ctx)
+}
+
+// Close runs cleanup on idle instances and releases the pipe. Instances
+// in use are closed when they are Put back.
+func (p *Pipe) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, pi := range idle {
+		pi.close(ctx, true)
+	}
+	if p.onClose != nil {
+		return p.onClose(ctx)
+	}
+	return nil
+}
+
+// PipeStats are a pipe's counters for /status and benchmarks.
+type PipeStats struct {
+	Calls         uint64  `json:"calls"`
+	Records       uint64  `json:"records"`
+	NanosPerLine  float64 `json:"ns_per_line"`
+	Instances     int64   `json:"instances"`
+	InstanceBytes uint32  `json:"instance_memory_bytes"`
+	BreakerStatus
+}
+
+// Stats returns the pipe's counters.
+func (p *Pipe) Stats() PipeStats {
+	s := PipeStats{Calls: p.calls.Load(), Records: p.records.Load(), Instances: p.instances.Load(),
+		InstanceBytes: p.memBytes.Load(), BreakerStatus: p.Breaker.Status()}
+	if s.Records > 0 {
+		s.NanosPerLine = float64(p.nanos.Load()) / float64(s.Records)
+	}
+	return s
+}
+
+func encodeParams(params map[string]string) []byte {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	vals := make([]string, len(keys))
+	for i, k := range keys {
+		vals[i] = params[k]
+	}
+	return abi.AppendConfig(nil, keys, vals)
+}
