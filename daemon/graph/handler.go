@@ -1,0 +1,274 @@
+package graph
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/canopy-dev/canopy/daemon/trend"
+	"github.com/canopy-dev/canopy/daemon/tree"
+)
+
+// Options configures a Handler. Any source may be nil.
+type Options struct {
+	Trend SeriesSource
+	Tree  TreeSource
+	Views ViewSource
+	// Location is the time zone of time axes (default: the machine's).
+	Location *time.Location
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+// Handler serves GET /graph/NAME[.png|.jpg|.svg|.pdf].
+type Handler struct {
+	opt Options
+	r   *Renderer
+}
+
+// New returns a Handler.
+func New(opt Options) *Handler {
+	if opt.Location == nil {
+		opt.Location = time.Local
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	return &Handler{opt: opt, r: NewRenderer()}
+}
+
+// Routes registers GET /graph/*name.
+func (h *Handler) Routes(r gin.IRouter) {
+	r.GET("/graph/*name", h.serve)
+}
+
+// request is a parsed /graph request.
+type request struct {
+	name        string
+	format      Format
+	chart       Chart
+	from, until time.Time
+	fn          string
+	titleSet    bool
+}
+
+func (h *Handler) serve(c *gin.Context) {
+	req, err := h.parse(c.Param("name"), c.Request.URL.Query())
+	if err != nil {
+		c.String(http.StatusBadRequest, "%s\n", err)
+		return
+	}
+	keys := []string{req.name}
+	if h.opt.Views != nil {
+		v, ok, err := h.opt.Views.GraphView(c.Request, req.name)
+		if err != nil {
+			c.String(http.StatusInternalServerError, "cannot read view %q: %s\n", req.name, err)
+			return
+		}
+		if ok {
+			keys = v.Keys
+			if req.chart.Type == "" {
+				req.chart.Type = v.Type
+			}
+			if v.From != "" && c.Query("from") == "" {
+				if f, err := parseTime(v.From, h.opt.Now()); err == nil && f.Before(req.until) {
+					req.from = f
+				}
+			}
+		}
+	}
+	for _, k := range keys {
+		if _, err := tree.ParsePattern(k); err != nil {
+			c.String(http.StatusBadRequest, "bad key %q: %s\n", k, err)
+			return
+		}
+	}
+	ch := &req.chart
+	if h.opt.Trend != nil {
+		points := ClampSize(ch.Width, DefaultWidth)
+		for _, k := range keys {
+			series, markers, err := h.opt.Trend.Series(c.Request.Context(), k, req.from, req.until, points, req.fn)
+			if err != nil {
+				c.String(http.StatusInternalServerError, "cannot read the history of %q: %s\n", k, err)
+				return
+			}
+			ch.Series = append(ch.Series, series...)
+			ch.Markers = append(ch.Markers, markers...)
+		}
+	}
+	if len(usableSeries(ch.Series)) == 0 && h.opt.Tree != nil {
+		// No history: bars of what the tree holds now.
+		for _, k := range keys {
+			p, _ := tree.ParsePattern(k)
+			for _, e := range h.opt.Tree.Get(p) {
+				if !e.IsMarker {
+					ch.Bars = append(ch.Bars, Bar{Label: e.Key, Value: e.Value})
+				}
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if err := h.r.Render(&buf, ch, req.format); err != nil {
+		c.String(http.StatusInternalServerError, "cannot draw %q: %s\n", req.name, err)
+		return
+	}
+	c.Header("Cache-Control", "no-cache")
+	c.Data(http.StatusOK, req.format.ContentType(), buf.Bytes())
+}
+
+// parse reads the path and query of a /graph request.
+func (h *Handler) parse(path string, q url.Values) (*request, error) {
+	name := strings.TrimPrefix(path, "/")
+	req := &request{}
+	var err error
+	if f := q.Get("format"); f != "" {
+		if req.format, err = ParseFormat(f); err != nil {
+			return nil, err
+		}
+	} else {
+		name, req.format = splitFormat(name)
+	}
+	if name == "" {
+		return nil, errors.New("no key or view: want /graph/NAME[.png|.jpg|.svg|.pdf]")
+	}
+	req.name = name
+	ch := &req.chart
+	ch.Location = h.opt.Location
+	if ch.Style, err = ParseStyle(q.Get("style")); err != nil {
+		return nil, err
+	}
+	if ch.Type, err = ParseType(q.Get("type")); err != nil {
+		return nil, err
+	}
+	if ch.Theme, err = ParseTheme(q.Get("theme")); err != nil {
+		return nil, err
+	}
+	if ch.Unit, err = ParseUnit(q.Get("unit")); err != nil {
+		return nil, err
+	}
+	if ch.Width, err = parseSize("width", q.Get("width"), DefaultWidth); err != nil {
+		return nil, err
+	}
+	if ch.Height, err = parseSize("height", q.Get("height"), DefaultHeight); err != nil {
+		return nil, err
+	}
+	if _, err := trend.ParseFn(q.Get("fn")); err != nil {
+		return nil, err
+	}
+	req.fn = q.Get("fn")
+	now := h.opt.Now()
+	if req.until, err = parseTimeOr(q.Get("until"), "now", now); err != nil {
+		return nil, fmt.Errorf("until: %w", err)
+	}
+	if req.from, err = parseTimeOr(q.Get("from"), "-1d", now); err != nil {
+		return nil, fmt.Errorf("from: %w", err)
+	}
+	if !req.from.Before(req.until) {
+		return nil, fmt.Errorf("from (%s) is not before until (%s)", req.from.UTC().Format(time.RFC3339), req.until.UTC().Format(time.RFC3339))
+	}
+	ch.From, ch.Until = req.from.UnixMilli(), req.until.UnixMilli()
+	if _, ok := q["title"]; ok {
+		ch.Title = q.Get("title")
+	} else {
+		ch.Title = name
+	}
+	return req, nil
+}
+
+// splitFormat takes a known image extension off name; anything else
+// (e.g. the ".html" of a URL key) is part of the name.
+func splitFormat(name string) (string, Format) {
+	i := strings.LastIndexByte(name, '.')
+	if i < 0 {
+		return name, FormatPNG
+	}
+	switch strings.ToLower(name[i+1:]) {
+	case "png":
+		return name[:i], FormatPNG
+	case "jpg", "jpeg":
+		return name[:i], FormatJPEG
+	case "svg":
+		return name[:i], FormatSVG
+	case "pdf":
+		return name[:i], FormatPDF
+	}
+	return name, FormatPNG
+}
+
+func parseSize(what, s string, def int) (int, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s %q: want a number of pixels (%d to %d)", what, s, MinSize, MaxSize)
+	}
+	return ClampSize(n, def), nil
+}
+
+func parseTimeOr(s, def string, now time.Time) (time.Time, error) {
+	if s == "" {
+		s = def
+	}
+	return parseTime(s, now)
+}
+
+// parseTime reads a time as Graphite and /trend do: "now", a relative
+// offset ("-15min", "-6h", "-1d", "-2w", "-1mon", "-1y"; s, sec, m, min,
+// h, d, w, mon, y), Unix seconds or milliseconds, RFC 3339, or a date.
+func parseTime(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "now" {
+		return now, nil
+	}
+	if strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+") {
+		body := s[1:]
+		i := 0
+		for i < len(body) && body[i] >= '0' && body[i] <= '9' {
+			i++
+		}
+		n, err := strconv.Atoi(body[:i])
+		if err != nil || i == 0 || n > 1_000_000 {
+			return time.Time{}, fmt.Errorf("bad relative time %q: want e.g. -15min, -6h, -1d, -1w, -1mon, -1y", s)
+		}
+		if s[0] == '-' {
+			n = -n
+		}
+		switch body[i:] {
+		case "s", "sec", "secs", "second", "seconds":
+			return now.Add(time.Duration(n) * time.Second), nil
+		case "m", "min", "mins", "minute", "minutes":
+			return now.Add(time.Duration(n) * time.Minute), nil
+		case "h", "hour", "hours":
+			return now.Add(time.Duration(n) * time.Hour), nil
+		case "d", "day", "days":
+			return now.AddDate(0, 0, n), nil
+		case "w", "week", "weeks":
+			return now.AddDate(0, 0, 7*n), nil
+		case "mon", "month", "months":
+			return now.AddDate(0, n, 0), nil
+		case "y", "year", "years":
+			return now.AddDate(n, 0, 0), nil
+		}
+		return time.Time{}, fmt.Errorf("bad relative time %q: unknown unit %q (want s, min, h, d, w, mon or y)", s, body[i:])
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n > 1e11 { // milliseconds
+			return time.UnixMilli(n), nil
+		}
+		return time.Unix(n, 0), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, now.Location()); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("bad time %q: want now, -1d, Unix seconds or 2006-01-02[T15:04[:05]]", s)
+}

@@ -1,0 +1,98 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/canopy-dev/canopy/daemon/trend"
+	"github.com/canopy-dev/canopy/daemon/tree"
+)
+
+// SeriesSource supplies time series and markers for a key (wildcards
+// allowed: one series per matching key) in [from, until], downsampled to
+// about points points with fn (as GET /trend: "" = rate for counters, avg
+// for gauges).
+type SeriesSource interface {
+	Series(ctx context.Context, key string, from, until time.Time, points int, fn string) ([]Series, []Marker, error)
+}
+
+// TreeSource supplies the current values under a key: *tree.Tree.
+type TreeSource interface {
+	Get(p *tree.Pattern) []tree.Entry
+}
+
+// View is what a graph needs of a saved view.
+type View struct {
+	Keys []string
+	Type Type   // "" = the style's default
+	From string // default start, e.g. "-1d"; "" = the graph default
+}
+
+// ViewSource looks up a saved view by name for the user of request r.
+type ViewSource interface {
+	GraphView(r *http.Request, name string) (v View, ok bool, err error)
+}
+
+// ViewFunc adapts a function to ViewSource.
+type ViewFunc func(r *http.Request, name string) (View, bool, error)
+
+// GraphView implements ViewSource.
+func (f ViewFunc) GraphView(r *http.Request, name string) (View, bool, error) { return f(r, name) }
+
+// TrendQuerier is the query side of *trend.Store.
+type TrendQuerier interface {
+	Query(ctx context.Context, key string, from, until time.Time, points int, fn trend.Fn) (*trend.Result, error)
+}
+
+// FromTrend adapts the trend store to a SeriesSource. Marker events of one
+// key that repeat the same text tick after tick become one shaded range.
+func FromTrend(q TrendQuerier) SeriesSource { return trendSource{q} }
+
+type trendSource struct{ q TrendQuerier }
+
+func (t trendSource) Series(ctx context.Context, key string, from, until time.Time, points int, fn string) ([]Series, []Marker, error) {
+	res, err := t.q.Query(ctx, key, from, until, points, trend.Fn(fn))
+	if err != nil {
+		return nil, nil, err
+	}
+	series := make([]Series, 0, len(res.Series))
+	for _, s := range res.Series {
+		pts := make([]Point, len(s.Points))
+		for i, p := range s.Points {
+			pts[i] = Point{T: p.T, V: p.V}
+		}
+		series = append(series, Series{Name: s.Key, Points: pts})
+	}
+	return series, markerRanges(res.Markers, res.StepMS), nil
+}
+
+// markerRanges joins events of the same key and text no more than a few
+// steps apart into ranges; a lone event stays a line.
+func markerRanges(events []trend.MarkerEvent, step int64) []Marker {
+	evs := append([]trend.MarkerEvent(nil), events...)
+	sort.SliceStable(evs, func(i, j int) bool {
+		if evs[i].Key != evs[j].Key {
+			return evs[i].Key < evs[j].Key
+		}
+		return evs[i].T < evs[j].T
+	})
+	gap := 3 * step
+	if gap < int64(30*time.Second/time.Millisecond) {
+		gap = int64(30 * time.Second / time.Millisecond)
+	}
+	var out []Marker
+	for i := 0; i < len(evs); {
+		j := i
+		for j+1 < len(evs) && evs[j+1].Key == evs[i].Key && evs[j+1].Text == evs[i].Text && evs[j+1].T-evs[j].T <= gap {
+			j++
+		}
+		if evs[i].Text != "" {
+			out = append(out, Marker{From: evs[i].T, Until: evs[j].T, Text: evs[i].Text})
+		}
+		i = j + 1
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].From < out[j].From })
+	return out
+}
