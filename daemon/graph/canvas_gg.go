@@ -83,9 +83,9 @@ func (c *ggCanvas) SetColor(clr color.Color) {
 	c.color[len(c.color)-1] = clr
 }
 
-func (c *ggCanvas) Rotate(t float64)       { c.ctx.Rotate(t) }
-func (c *ggCanvas) Translate(pt vg.Point)  { c.ctx.Translate(c.dots(pt.X), c.dots(pt.Y)) }
-func (c *ggCanvas) Scale(x, y float64)     { c.ctx.Scale(x, y) }
+func (c *ggCanvas) Rotate(t float64)      { c.ctx.Rotate(t) }
+func (c *ggCanvas) Translate(pt vg.Point) { c.ctx.Translate(c.dots(pt.X), c.dots(pt.Y)) }
+func (c *ggCanvas) Scale(x, y float64)    { c.ctx.Scale(x, y) }
 
 func (c *ggCanvas) Push() {
 	c.color = append(c.color, c.color[len(c.color)-1])

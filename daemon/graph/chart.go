@@ -116,11 +116,11 @@ type Unit string
 
 // Units.
 const (
-	UnitNone        Unit = "none"     // 1.5k, 2M (SI prefixes)
-	UnitBytes       Unit = "bytes"    // 1.5 kB, 2 MB
-	UnitBytesPerSec Unit = "bytes/s"  // 1.5 kB/s
-	UnitSeconds     Unit = "seconds"  // 250 ms, 1.5 s, 2 min, 3 h
-	UnitPercent     Unit = "percent"  // 25 %
+	UnitNone        Unit = "none"    // 1.5k, 2M (SI prefixes)
+	UnitBytes       Unit = "bytes"   // 1.5 kB, 2 MB
+	UnitBytesPerSec Unit = "bytes/s" // 1.5 kB/s
+	UnitSeconds     Unit = "seconds" // 250 ms, 1.5 s, 2 min, 3 h
+	UnitPercent     Unit = "percent" // 25 %
 	UnitPerSec      Unit = "per_second"
 )
 

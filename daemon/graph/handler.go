@@ -12,8 +12,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/canopy-dev/canopy/daemon/trend"
 	"github.com/canopy-dev/canopy/daemon/tree"
+	"github.com/canopy-dev/canopy/daemon/trend"
 )
 
 // Options configures a Handler. Any source may be nil.

@@ -6,8 +6,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/canopy-dev/canopy/daemon/trend"
 	"github.com/canopy-dev/canopy/daemon/tree"
+	"github.com/canopy-dev/canopy/daemon/trend"
 )
 
 // SeriesSource supplies time series and markers for a key (wildcards

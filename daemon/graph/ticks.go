@@ -20,10 +20,10 @@ type timeTicker struct {
 // timeStep is a candidate tick spacing: a fixed duration, or a count of
 // calendar days, months or years (whose length varies).
 type timeStep struct {
-	d              time.Duration
-	days, months   int
-	years          int
-	approx         time.Duration // for choosing
+	d            time.Duration
+	days, months int
+	years        int
+	approx       time.Duration // for choosing
 }
 
 var timeSteps = func() []timeStep {
