@@ -44,6 +44,8 @@ type Grants struct {
 	HTTPGet []string
 	// Tail are files the module may follow from their end.
 	Tail []string
+	// Statfs are mount points whose space the module may ask for.
+	Statfs []string
 }
 
 // Group is a `collection_group { ... }`.
@@ -260,8 +262,13 @@ func (d decoder) module(n *Node) (Module, error) {
 						return m, d.errf(g.Value.Pos, "tail %q: want an absolute path", v)
 					}
 					m.Grants.Tail = append(m.Grants.Tail, v)
+				case "statfs":
+					if !strings.HasPrefix(v, "/") {
+						return m, d.errf(g.Value.Pos, "statfs %q: want an absolute path", v)
+					}
+					m.Grants.Statfs = append(m.Grants.Statfs, v)
 				default:
-					return m, d.errf(g.Pos, "unknown grant %q (want read, http_get or tail)", g.Name)
+					return m, d.errf(g.Pos, "unknown grant %q (want read, http_get, tail or statfs)", g.Name)
 				}
 			}
 		default:
