@@ -60,13 +60,21 @@ export async function explorer(main, state) {
     state.charts = [...charts.values()];
   };
 
-  function toggleChart(key) {
+  function toggleChart(key, { defer = false } = {}) {
     if (charts.has(key)) { charts.get(key).remove(); syncURL(); return; }
     const c = chartCard(key, range, () => { charts.delete(key); syncURL(); });
     charts.set(key, c);
     chartsEl.append(c.el);
     syncURL();
+    if (!defer) c.load(range);
     return c;
+  }
+
+  // loadAll fetches every chart's history, then draws them in one task, so
+  // the page lays out once instead of once per chart.
+  async function loadAll(cards) {
+    const res = await Promise.allSettled(cards.map((c) => c.fetchData(range)));
+    res.forEach((r, i) => (r.status === 'fulfilled' ? cards[i].show(r.value) : cards[i].fail(r.reason)));
   }
 
   window.addEventListener('resize', debounce(() => { for (const c of charts.values()) c.resize(); }, 150));
@@ -128,17 +136,16 @@ export async function explorer(main, state) {
     if (!found) resultsEl.append(h('li.hint', null, 'No key matches.'));
   }, 120));
 
-  let entries = [];
-  try {
-    entries = (await get('*')).entries;
-  } catch (e) {
-    treeEl.append(h('li', null, message(e.message, 'error')));
-  }
+  // Charts named in the URL load at once, next to the tree.
+  let wanted = params.getAll('key');
+  const treeLoad = get('*').then((r) => r.entries, (e) => { treeEl.append(h('li', null, message(e.message, 'error'))); return []; });
+  const first = loadAll(wanted.map((k) => toggleChart(k, { defer: true })).filter(Boolean));
+  const entries = await treeLoad;
+  state.timings.tree = performance.now();
   root = buildTree(entries);
   for (const c of sorted(root)) treeEl.append(nodeItem(c));
   if (!entries.length) treeEl.append(h('li.hint', null, 'The tree is empty.'));
 
-  let wanted = params.getAll('key');
   if (!wanted.length) {
     // Default: the biggest shallowest numbers, a useful first look.
     const numbered = entries.filter(([, v]) => typeof v === 'number');
@@ -149,11 +156,14 @@ export async function explorer(main, state) {
       return true;
     });
     wanted = shallow.sort((a, b) => b[1] - a[1]).slice(0, DEFAULT_CHARTS).map(([k]) => k);
+    await loadAll(wanted.map((k) => toggleChart(k, { defer: true })).filter(Boolean));
   }
-  const loads = wanted.map((k) => toggleChart(k)).filter(Boolean).map((c) => c.loaded);
-  await Promise.allSettled(loads);
+  await first;
+  // Interactive: the charts are painted (one frame later) and the main
+  // thread is free for input (a task after that frame).
+  await new Promise((res) => requestAnimationFrame(() => setTimeout(res, 0)));
   state.timings.interactive = performance.now();
-  state.timings.explorer = performance.now() - t0;
+  state.timings.explorerStart = t0;
   state.ready = true;
 }
 
@@ -208,29 +218,37 @@ function chartCard(key, range, onRemove) {
     } catch { /* keep the coarse data */ }
   }
 
-  async function load(rng) {
+  // fetchData reads the history; show draws it. They are apart so the
+  // first load can fetch every chart, then draw them all in one task.
+  async function fetchData(rng) {
     if (ctl) ctl.abort();
     ctl = new AbortController();
     note.textContent = 'Loading…';
     note.className = 'hint';
-    try {
-      const r = await trend(key, { from: rng, until: 'now', points: Math.min(2000, widthOf()) }, ctl.signal);
-      markers = r.markers;
-      if (!r.series.length) { note.textContent = 'No history for this key in this range.'; labels = []; draw([[]]); return; }
-      labels = r.series.map((s) => s.key);
-      const data = align(r.series.map((s) => s.points));
-      draw(data);
-      const n = r.series.reduce((a, s) => a + s.points.length, 0);
-      note.textContent = `${r.series.length} series, ${fmt(n)} points${markers.length ? `, ${markers.length} markers` : ''}. Drag on the small chart to zoom.`;
-    } catch (e) {
-      if (e.name === 'AbortError') return;
-      note.textContent = e.message;
-      note.className = 'msg error';
-    }
+    const r = await trend(key, { from: rng, until: 'now', points: Math.min(2000, widthOf()) }, ctl.signal);
+    c.fetched = performance.now();
+    return r;
+  }
+  function show(r) {
+    markers = r.markers;
+    if (!r.series.length) { note.textContent = 'No history for this key in this range.'; labels = []; draw([[]]); return; }
+    labels = r.series.map((s) => s.key);
+    draw(align(r.series.map((s) => s.points)));
+    c.drawn = performance.now();
+    const n = r.series.reduce((a, s) => a + s.points.length, 0);
+    note.textContent = `${r.series.length} series, ${fmt(n)} points${markers.length ? `, ${markers.length} markers` : ''}. Drag on the small chart to zoom.`;
+  }
+  function fail(e) {
+    if (e.name === 'AbortError') return;
+    note.textContent = e.message;
+    note.className = 'msg error';
+  }
+  async function load(rng) {
+    try { show(await fetchData(rng)); } catch (e) { fail(e); }
   }
   const c = {
     key, el, detail: null, overview: null,
-    load,
+    load, fetchData, show, fail,
     redraw() { draw(lastData); },
     resize() {
       const width = widthOf();
@@ -239,6 +257,5 @@ function chartCard(key, range, onRemove) {
     },
     remove() { if (detail) detail.destroy(); if (overview) overview.destroy(); if (ctl) ctl.abort(); el.remove(); onRemove(); },
   };
-  c.loaded = new Promise((res) => requestAnimationFrame(() => load(range).then(res)));
   return c;
 }

@@ -9,7 +9,7 @@ export async function settings(main, state) {
   document.title = 'Views · canopy';
   const status = h('div', { id: 'views-status', role: 'status' });
   const listEl = h('div', { id: 'views-list' });
-  const nameIn = h('input', { type: 'text', id: 'view-name', name: 'name', required: true, pattern: NAME_RE.source, autocomplete: 'off', placeholder: 'e.g. browsers' });
+  const nameIn = h('input', { type: 'text', id: 'view-name', name: 'name', required: true, pattern: '[A-Za-z0-9][A-Za-z0-9._\\-]{0,63}', autocomplete: 'off', placeholder: 'e.g. browsers' });
   const keysIn = h('textarea', { id: 'view-keys', name: 'keys', rows: 4, required: true, placeholder: 'one key per line, e.g.\nbr,ie\nbr,webkit,*' });
   const chartIn = h('select', { id: 'view-chart', name: 'chart' }, [['line', 'Line'], ['area', 'Area'], ['bar', 'Bars']].map(([v, l]) => h('option', { value: v }, l)));
   const rangeIn = h('select', { id: 'view-range', name: 'range' }, RANGES.map(([v, l]) => h('option', { value: v, selected: v === '-1d' }, l)));

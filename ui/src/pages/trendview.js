@@ -86,8 +86,8 @@ export async function trendView(main, state, name) {
     const q = new URLSearchParams({ from: range, until: 'now' });
     // A navigation cannot send the Authorization header: links carry the token.
     if (getToken()) q.set('access_token', getToken());
-    links.append('Download: ', ['png', 'svg', 'pdf'].map((ext, i) => [i ? ' · ' : '',
-      h('a', { href: `/graph/${keyURL(name)}.${ext}?${q}`, download: `${name}.${ext}` }, ext.toUpperCase())]));
+    links.append(h('span', null, 'Download: ', ['png', 'svg', 'pdf'].map((ext, i) => [i ? ' · ' : '',
+      h('a', { href: `/graph/${keyURL(name)}.${ext}?${q}`, download: `${name}.${ext}` }, ext.toUpperCase())])));
   }
 
   let ctl = null;

@@ -1,0 +1,238 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+
+	"github.com/canopy-dev/canopy/daemon/testenv"
+)
+
+// TestBrowser drives every page in headless Chromium against a real
+// canopyd: live numbers, master-detail zoom, views across a restart, no
+// console errors, no request leaving the daemon, screenshots of each page.
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	bin := buildDaemon(t)
+	d := startDaemon(t, bin, testenv.FreePort(t), t.TempDir())
+	d.feed(t)
+	px := newProxy(t, d.addr)
+	b := newBrowser(t, px.srv.URL, 1280, 800)
+
+	t.Run("home", func(t *testing.T) {
+		b.open(t, "/")
+		if got := eval[string](t, b, `document.querySelector('main table.data').innerText`); !strings.Contains(got, "br") || !strings.Contains(got, "cpu") {
+			t.Errorf("home tree table lacks br and cpu:\n%s", got)
+		}
+		b.screenshot(t, "home")
+		b.checkClean(t, "/")
+	})
+
+	t.Run("realtime updates in place", func(t *testing.T) {
+		b.open(t, "/realtime/br")
+		cell := `document.querySelector('tr[data-key="br,ie,6"] td.val').textContent`
+		if got := eval[string](t, b, cell); got != "3" {
+			t.Fatalf("br,ie,6 shows %q, want 3", got)
+		}
+		// A mark on window survives only if the page is not reloaded.
+		eval[bool](t, b, `(window.__noReload = true)`)
+		for i := 1; i <= 3; i++ {
+			d.push(t, `{"br": {"ie": {"6": 10}}, "defaultaction": "add"}`)
+			want := fmt.Sprint(3 + 10*i)
+			waitJS(t, b, cell+` === "`+want+`"`, 10*time.Second)
+		}
+		d.push(t, `{"br": {"opera": {"99": 5}}, "defaultaction": "add"}`)
+		waitJS(t, b, `!!document.querySelector('tr[data-key="br,opera,99"]')`, 10*time.Second)
+		if !eval[bool](t, b, `window.__noReload === true`) {
+			t.Errorf("the page reloaded")
+		}
+		// Sorting by value puts the biggest number first.
+		do(t, b, chromedp.Click(`button.sort[data-col="value"]`, chromedp.NodeVisible))
+		if got := eval[string](t, b, `document.querySelector('#rt-table tbody tr').dataset.key`); got != "br,webkit,14.0" {
+			t.Errorf("after sorting by value the first row is %q, want br,webkit,14.0", got)
+		}
+		b.screenshot(t, "realtime")
+		b.checkClean(t, "/realtime/br")
+	})
+
+	t.Run("view survives restart", func(t *testing.T) {
+		b.open(t, "/setting/view")
+		do(t, b,
+			chromedp.SendKeys(`#view-name`, "browsers"),
+			chromedp.SendKeys(`#view-keys`, "br,ie\ncpu"),
+			chromedp.SetValue(`#view-chart`, "area"),
+			chromedp.Click(`#view-save`, chromedp.NodeVisible),
+		)
+		waitJS(t, b, `!!document.querySelector('tr[data-view="browsers"]')`, 10*time.Second)
+		b.screenshot(t, "settings")
+		b.checkClean(t, "/setting/view")
+
+		check := func(when string) {
+			b.open(t, "/realtime/view/browsers")
+			keys := eval[[]string](t, b, `[...document.querySelectorAll('#rt-table tbody tr[data-key]')].map(r => r.dataset.key)`)
+			joined := strings.Join(keys, " ")
+			for _, want := range []string{"br,ie,6", "br,ie,7,venders,sogou", "cpu,10.3.1.12,user"} {
+				if !strings.Contains(joined, want) {
+					t.Errorf("%s: /realtime/view/browsers lacks %s; rows: %v", when, want, keys)
+				}
+			}
+			if strings.Contains(joined, "br,webkit") {
+				t.Errorf("%s: the view shows br,webkit, which it does not name", when)
+			}
+		}
+		check("before restart")
+		b.screenshot(t, "realtime-view")
+		b.checkClean(t, "/realtime/view/browsers")
+		d.restart()
+		check("after restart")
+		b.checkClean(t, "/realtime/view/browsers after restart")
+	})
+
+	t.Run("overview drag zooms the detail chart", func(t *testing.T) {
+		b.open(t, "/trend/view/?key=synthetic,a&key=synthetic,b")
+		waitJS(t, b, `canopy.charts.length === 2 && canopy.charts.every(c => c.detail && c.detail.data[0].length > 0)`, 10*time.Second)
+		before := eval[[]float64](t, b, `[canopy.charts[0].detail.scales.x.min, canopy.charts[0].detail.scales.x.max]`)
+		box := eval[[]float64](t, b, `(() => { const r = canopy.charts[0].overview.over.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
+		x1, x2, y := box[0]+box[2]*0.55, box[0]+box[2]*0.8, box[1]+box[3]/2
+		do(t, b, drag(x1, x2, y)...)
+		after := eval[[]float64](t, b, `[canopy.charts[0].detail.scales.x.min, canopy.charts[0].detail.scales.x.max]`)
+		t.Logf("detail range before %v, after %v (s)", before, after)
+		if !(after[0] > before[0] && after[1] < before[1]) {
+			t.Errorf("detail range %v did not narrow inside %v after the drag", after, before)
+		}
+		span, full := after[1]-after[0], before[1]-before[0]
+		if r := span / full; r < 0.15 || r > 0.35 {
+			t.Errorf("detail shows %.2f of the full range, want about 0.25 (the dragged part)", r)
+		}
+		// The second chart keeps its own range.
+		other := eval[[]float64](t, b, `[canopy.charts[1].detail.scales.x.min, canopy.charts[1].detail.scales.x.max]`)
+		if other[1]-other[0] < full*0.9 {
+			t.Errorf("the other chart's range changed too: %v", other)
+		}
+		b.screenshot(t, "trend-explorer")
+		b.checkClean(t, "/trend/view/")
+	})
+
+	t.Run("explorer tree and search", func(t *testing.T) {
+		b.open(t, "/trend/view/")
+		do(t, b, chromedp.Click(`#tree button.caret[aria-label="Expand br"]`, chromedp.NodeVisible))
+		waitJS(t, b, `!!document.querySelector('#tree button.node[data-key="br,ie"]')`, 5*time.Second)
+		do(t, b, chromedp.SendKeys(`#tree-search`, "sogou"))
+		waitJS(t, b, `!!document.querySelector('#tree-results button.node[data-key="br,ie,7,venders,sogou"]')`, 5*time.Second)
+		b.screenshot(t, "trend-explorer-search")
+		b.checkClean(t, "/trend/view/ search")
+	})
+
+	t.Run("trend view", func(t *testing.T) {
+		b.open(t, "/trend/view/browsers")
+		links := eval[[]string](t, b, `[...document.querySelectorAll('#graph-links a')].map(a => a.getAttribute('href'))`)
+		if len(links) != 3 || !strings.HasPrefix(links[0], "/graph/browsers.png") || !strings.HasPrefix(links[2], "/graph/browsers.pdf") {
+			t.Errorf("graph links: %v", links)
+		}
+		do(t, b, chromedp.SetValue(`#tv-shift`, "604800"))
+		eval[bool](t, b, `(document.querySelector('#tv-shift').dispatchEvent(new Event('change')), true)`)
+		waitJS(t, b, `canopy.charts[0].series.some(s => / \(1 week earlier\)$/.test(s.label || ''))`, 10*time.Second)
+		b.screenshot(t, "trend-view")
+		b.checkClean(t, "/trend/view/browsers")
+	})
+
+	t.Run("dark theme and phone width", func(t *testing.T) {
+		b.open(t, "/")
+		do(t, b, chromedp.Click(`#theme-toggle`, chromedp.NodeVisible))
+		if got := eval[string](t, b, `document.documentElement.dataset.theme`); got != "dark" {
+			t.Errorf("theme after toggle = %q, want dark", got)
+		}
+		for _, p := range []struct{ path, name string }{
+			{"/trend/view/?key=synthetic,a", "trend-explorer-dark"},
+			{"/realtime/br", "realtime-dark"},
+		} {
+			b.open(t, p.path)
+			b.screenshot(t, p.name)
+			b.checkClean(t, p.path)
+		}
+		do(t, b, chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+		defer do(t, b, chromedp.EmulateViewport(1280, 800))
+		for _, p := range []struct{ path, name string }{
+			{"/", "phone-home"},
+			{"/realtime/br", "phone-realtime"},
+			{"/setting/view", "phone-settings"},
+			{"/trend/view/?key=synthetic,a", "phone-trend-explorer"},
+		} {
+			b.open(t, p.path)
+			if w := eval[float64](t, b, `document.documentElement.scrollWidth`); w > 392 {
+				t.Errorf("%s is %.0f px wide at a 390 px phone width (scrolls sideways)", p.path, w)
+			}
+			b.screenshot(t, p.name)
+			b.checkClean(t, p.path)
+		}
+		do(t, b, chromedp.Click(`#theme-toggle`, chromedp.NodeVisible))
+	})
+
+	t.Run("keyboard reaches the controls", func(t *testing.T) {
+		b.open(t, "/setting/view")
+		// Tab through the page; every control must be reachable.
+		seen := map[string]bool{}
+		for i := 0; i < 40; i++ {
+			do(t, b, chromedp.KeyEvent("\t"))
+			id := eval[string](t, b, `document.activeElement.id || document.activeElement.getAttribute('aria-label') || document.activeElement.textContent`)
+			seen[id] = true
+		}
+		for _, want := range []string{"theme-toggle", "view-name", "view-keys", "view-chart", "view-range", "view-save", "token"} {
+			if !seen[want] {
+				t.Errorf("tabbing never reached #%s; reached %v", want, seen)
+			}
+		}
+		b.checkClean(t, "/setting/view keyboard")
+	})
+
+	t.Run("perf explorer 20x2000", func(t *testing.T) {
+		ms, n := explorerLoad(t, b, 20)
+		t.Logf("/trend/view/ with 20 series x 2,000 points: interactive after %.0f ms (%d points drawn)", ms, n)
+		b.screenshot(t, "trend-explorer-20x2000")
+		b.checkClean(t, "/trend/view/ 20x2000")
+	})
+
+	t.Run("not found", func(t *testing.T) {
+		b.open(t, "/realtime/view/nope")
+		if got := eval[string](t, b, `document.querySelector('.msg.error').textContent`); !strings.Contains(got, "nope") {
+			t.Errorf("missing view message = %q", got)
+		}
+		b.checkClean(t, "/realtime/view/nope")
+	})
+}
+
+// drag presses the left button at (x1, y), moves to (x2, y) and releases.
+func drag(x1, x2, y float64) []chromedp.Action[chromedp.Void] {
+	held := func(p *input.DispatchMouseEventParams) { p.Button, p.Buttons, p.ClickCount = input.MouseButtonLeft, 1, 1 }
+	return []chromedp.Action[chromedp.Void]{
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x1, y),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, x1, y, held),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, (x1+x2)/2, y, held),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x2, y, held),
+		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseReleased, x2, y, held),
+	}
+}
+
+// explorerLoad opens /trend/view/ with n synthetic keys of 2,000 points and
+// returns the time from navigation start until every chart is painted and
+// the main thread is free for input (ms), and the number of points drawn.
+func explorerLoad(t testing.TB, b *browser, n int) (float64, int) {
+	var q []string
+	for i := 0; i < n; i++ {
+		q = append(q, fmt.Sprintf("key=synthetic,s%02d", i))
+	}
+	b.open(t, "/trend/view/?"+strings.Join(q, "&"))
+	ms := eval[float64](t, b, `canopy.timings.interactive`)
+	points := eval[float64](t, b, `canopy.charts.reduce((a, c) => a + (c.detail ? c.detail.data[1].length : 0), 0)`)
+	t.Logf("timings: %s", eval[string](t, b, `JSON.stringify({nav: performance.getEntriesByType('navigation')[0].toJSON(), t: canopy.timings, charts: canopy.charts.map(c => [Math.round(c.fetched), Math.round(c.drawn)]), res: performance.getEntriesByType('resource').map(r => [r.name.slice(-30), Math.round(r.startTime), Math.round(r.responseEnd)])})`))
+	if int(points) != n*2000 {
+		t.Errorf("drew %v points, want %d", points, n*2000)
+	}
+	return ms, int(points)
+}
