@@ -128,7 +128,7 @@ type runnerGuest struct {
 func NewRunnerGuest(p pipe.Pipe) Guest { return &runnerGuest{r: pipe.NewRunner(p)} }
 
 func (g *runnerGuest) APIVersion(context.Context) (uint32, error) { return abi.Version, nil }
-func (g *runnerGuest) Manifest(context.Context) ([]byte, error)  { return g.r.ManifestResult(), nil }
+func (g *runnerGuest) Manifest(context.Context) ([]byte, error)   { return g.r.ManifestResult(), nil }
 func (g *runnerGuest) Init(_ context.Context, cfg []byte) ([]byte, error) {
 	return g.r.Init(cfg), nil
 }
@@ -138,8 +138,8 @@ func (g *runnerGuest) Process(_ context.Context, b []byte) ([]byte, error) {
 	return g.r.Process(in), nil
 }
 func (g *runnerGuest) Tick(_ context.Context, now int64) ([]byte, error) { return g.r.Tick(now), nil }
-func (g *runnerGuest) Cleanup(context.Context) ([]byte, error)          { return g.r.Cleanup(), nil }
-func (g *runnerGuest) MemoryBytes() uint32                              { return 0 }
-func (g *runnerGuest) Close(context.Context) error                      { return nil }
+func (g *runnerGuest) Cleanup(context.Context) ([]byte, error)           { return g.r.Cleanup(), nil }
+func (g *runnerGuest) MemoryBytes() uint32                               { return 0 }
+func (g *runnerGuest) Close(context.Context) error                       { return nil }
 
 var errClosed = errors.New("guest is closed")

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -195,9 +196,10 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 	if m.grants.Stdout != nil {
 		mc = mc.WithStdout(m.grants.Stdout)
 	}
-	if m.grants.Stderr != nil {
-		mc = mc.WithStderr(m.grants.Stderr)
-	}
+	// The tail of stderr explains most deaths ("fatal error: out of
+	// memory", a panic message), so it is kept for the error.
+	tail := &tailWriter{w: m.grants.Stderr}
+	mc = mc.WithStderr(tail)
 	for k, v := range m.grants.Env {
 		mc = mc.WithEnv(k, v)
 	}
@@ -216,20 +218,21 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 	defer cancel()
 	mod, err := m.rt.InstantiateModule(cctx, m.cm, mc)
 	if err != nil {
-		return nil, fmt.Errorf("cannot instantiate %s: %w", m.name, describe(err, cctx))
+		return nil, fmt.Errorf("cannot instantiate %s: %w%s", m.name, describe(err, cctx), tail.said())
 	}
-	return &Instance{m: m, mod: mod, mem: mod.Memory(), stack: make([]uint64, 4)}, nil
+	return &Instance{m: m, mod: mod, mem: mod.Memory(), stack: make([]uint64, 4), stderr: tail}, nil
 }
 
 // Instance is one live guest. Not safe for concurrent use. After any
 // failed call the instance is dead: Close it and make a new one.
 type Instance struct {
-	m     *Module
-	mod   api.Module
-	mem   api.Memory
-	stack []uint64
-	fns   map[string]api.Function
-	dead  error
+	m      *Module
+	mod    api.Module
+	mem    api.Memory
+	stack  []uint64
+	fns    map[string]api.Function
+	dead   error
+	stderr *tailWriter
 }
 
 // ErrDead is wrapped by every call on an instance that already failed.
@@ -269,7 +272,7 @@ func (in *Instance) Call(ctx context.Context, fn api.Function, params ...uint64)
 	}
 	cancel()
 	if err != nil {
-		return 0, in.kill(fmt.Errorf("%s: %w", fn.Definition().Name(), err))
+		return 0, in.kill(fmt.Errorf("%s: %w%s", funcName(fn), err, in.stderr.said()))
 	}
 	if len(fn.Definition().ResultTypes()) == 0 {
 		return 0, nil
@@ -277,12 +280,23 @@ func (in *Instance) Call(ctx context.Context, fn api.Function, params ...uint64)
 	return in.stack[0], nil
 }
 
-// describe names the cap a call ran into.
+// describe names the cap a call ran into and drops wazero's multi-line
+// wasm stack trace (useless in /status for a stripped module).
 func describe(err error, ctx context.Context) error {
+	if msg, _, cut := strings.Cut(err.Error(), "\n"); cut {
+		err = errors.New(strings.TrimSpace(msg))
+	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("exceeded the call time limit: %w", err)
 	}
 	return err
+}
+
+func funcName(fn api.Function) string {
+	if names := fn.Definition().ExportNames(); len(names) > 0 {
+		return names[0]
+	}
+	return fn.Definition().Name()
 }
 
 func (in *Instance) kill(err error) error {
@@ -330,3 +344,51 @@ func (in *Instance) MemoryBytes() uint32 { return in.mem.Size() }
 
 // Close frees the instance.
 func (in *Instance) Close(ctx context.Context) error { return in.mod.Close(ctx) }
+
+// tailWriter remembers what a guest wrote to stderr (passing it on to w
+// when set): the first line that looks like a Go fatal error or panic, and
+// the last bytes.
+type tailWriter struct {
+	w     io.Writer
+	buf   []byte
+	fatal string
+}
+
+const tailBytes = 512
+
+func (t *tailWriter) Write(p []byte) (int, error) {
+	if t.w != nil {
+		t.w.Write(p)
+	}
+	t.buf = append(t.buf, p...)
+	if complete := strings.LastIndexByte(string(t.buf), '\n'); t.fatal == "" && complete > 0 {
+		for _, l := range strings.Split(string(t.buf[:complete]), "\n") {
+			l = strings.TrimSpace(l)
+			if strings.HasPrefix(l, "fatal error:") || strings.HasPrefix(l, "panic:") || strings.HasPrefix(l, "runtime: out of memory") {
+				t.fatal = l
+				break
+			}
+		}
+	}
+	if len(t.buf) > tailBytes {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-tailBytes:]...)
+	}
+	return len(p), nil
+}
+
+// said returns "; guest stderr: LINE" with the fatal line, else the last
+// line written, else "".
+func (t *tailWriter) said() string {
+	pick := t.fatal
+	if pick == "" {
+		lines := strings.Split(strings.TrimSpace(string(t.buf)), "\n")
+		pick = strings.TrimSpace(lines[len(lines)-1])
+	}
+	if pick == "" {
+		return ""
+	}
+	if len(pick) > 200 {
+		pick = pick[:200] + "…"
+	}
+	return "; guest stderr: " + pick
+}

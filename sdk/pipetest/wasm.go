@@ -44,13 +44,14 @@ func Build(t testing.TB, pkgDir string) string {
 }
 
 // BuildWASM compiles the Go pipe in pkgDir to out with the flags the
-// built-in pipes use (-trimpath, no build ID, so builds are reproducible).
-func BuildWASM(pkgDir, out string) error {
+// built-in pipes use (-trimpath, no build ID, so builds are reproducible);
+// extra linker flags (e.g. "-X main.mode=loop") are appended.
+func BuildWASM(pkgDir, out string, ldflags ...string) error {
 	abs, err := filepath.Abs(pkgDir)
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(goTool(), "build", "-trimpath", "-buildmode=c-shared", "-ldflags=-s -w -buildid=", "-o", out, ".")
+	cmd := exec.Command(goTool(), "build", "-trimpath", "-buildmode=c-shared", "-ldflags=-s -w -buildid= "+strings.Join(ldflags, " "), "-o", out, ".")
 	cmd.Dir = abs
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {

@@ -1,0 +1,70 @@
+// Command badpipe is a misbehaving pipe for the containment tests. Its
+// behaviour is picked at link time: -ldflags=-X main.mode=MODE.
+//
+//	loop       process never returns
+//	membomb    process allocates without bound
+//	inittrap   init dies with a Go fatal error (a real trap, not a panic)
+//	proctrap   process dies with a Go fatal error on the 3rd batch
+//	panic      process panics (the SDK turns it into an error result)
+//	outside    process writes outside its declared roots
+package main
+
+import (
+	"sync"
+
+	"github.com/canopy-dev/canopy/sdk/pipe"
+)
+
+var mode string
+
+type bad struct {
+	batches int
+	hoard   [][]byte
+}
+
+func (b *bad) Manifest() pipe.Manifest {
+	return pipe.Manifest{Name: "bad-" + mode, Version: "0",
+		Fields: []string{pipe.FieldStatus},
+		Roots:  []pipe.Root{{Path: []string{"bad", mode}, Action: pipe.Add}}}
+}
+
+func fatal() {
+	var mu sync.Mutex
+	mu.Unlock() // "fatal error: sync: unlock of unlocked mutex": not recoverable
+}
+
+func (b *bad) Init(pipe.Config) error {
+	if mode == "inittrap" {
+		fatal()
+	}
+	return nil
+}
+
+var sink int
+
+func (b *bad) Process(r *pipe.Record, out *pipe.Out) {
+	switch mode {
+	case "loop":
+		for i := 0; ; i++ {
+			sink += i
+		}
+	case "membomb":
+		for {
+			b.hoard = append(b.hoard, make([]byte, 1<<20))
+		}
+	case "proctrap":
+		if r.Status == 599 {
+			fatal()
+		}
+	case "panic":
+		panic("pipe bug")
+	case "outside":
+		out.Emit(1, "status", "200")
+		return
+	}
+	out.Emit(1, "bad", mode)
+}
+
+func init() { pipe.Register(&bad{}) }
+
+func main() { pipe.Main() }
