@@ -31,7 +31,7 @@ func crashHelper() int {
 	tr := tree.New()
 	var version uint64
 	total := 0
-	next := time.Now().Add(10 * time.Second)
+	next := time.Now().Add(500 * time.Millisecond)
 	for n := 1; ; n++ {
 		// Keep writing to the tree until the tick, as ingest would.
 		for time.Now().Before(next) {
@@ -152,8 +152,12 @@ func TestOpenRefusesBadFolders(t *testing.T) {
 		name, dir, want string
 	}{
 		{"under a file", filepath.Join(file, "trend"), "cannot create trend storage folder"},
-		{"corrupt parts.json", badJSON, "is not valid JSON"},
+		{"corrupt parts.json", badJSON, "is not a valid part list"},
 		{"file where a folder belongs", fileAsDir, "is not a folder"},
+		{"garbage data metaindex", damaged(t, "small", "metaindex.bin"), "does not decompress"},
+		{"garbage index metaindex", damaged(t, "indexdb", "metaindex.bin"), "does not decompress"},
+		{"garbage part header", damaged(t, "small", "metadata.json"), "is not valid JSON"},
+		{"missing values", damaged(t, "small", "values.bin"), "lacks values.bin"},
 	} {
 		_, err := OpenEmbedded(c.dir, time.Hour)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -168,5 +172,55 @@ func TestOpenRefusesBadFolders(t *testing.T) {
 		if _, err := OpenEmbedded(ro, time.Hour); err == nil || !strings.Contains(err.Error(), "not writable") {
 			t.Errorf("read-only folder: err = %v, want \"not writable\"", err)
 		}
+	}
+}
+
+// damaged returns a store folder holding some points whose file name in a
+// part of kind (small or indexdb) was overwritten with garbage, or removed
+// when it is values.bin.
+func damaged(t *testing.T, kind, name string) string {
+	t.Helper()
+	dir := t.TempDir()
+	be, err := OpenEmbedded(dir, 365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []Row
+	for i := 0; i < 10000; i++ {
+		rows = append(rows, Row{Key: "a", Kind: Gauge, TS: time.Now().Add(-time.Duration(i) * time.Second).UnixMilli(), Value: float64(i)})
+	}
+	if err := be.Add(context.Background(), rows); err != nil {
+		t.Fatal(err)
+	}
+	be.Close()
+	files, _ := filepath.Glob(filepath.Join(dir, "data", kind, "*", "*", name))
+	if len(files) == 0 {
+		t.Fatalf("no %s/%s in the store", kind, name)
+	}
+	for _, f := range files {
+		if name == "values.bin" {
+			err = os.Remove(f)
+		} else {
+			err = os.WriteFile(f, []byte("garbage garbage garbage"), 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestDamagedDataFailsTheQuery: damage the open check cannot see (inside a
+// data file) fails the query with an error instead of crashing.
+func TestDamagedDataFailsTheQuery(t *testing.T) {
+	dir := damaged(t, "small", "index.bin")
+	be, err := OpenEmbedded(dir, 365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	_, err = be.Read(context.Background(), &Matcher{Pattern: "a", Exact: true}, 0, time.Now().UnixMilli())
+	if err == nil || !strings.Contains(err.Error(), "damaged file") {
+		t.Errorf("reading a damaged store: err = %v, want one saying a file is damaged", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/VictoriaMetrics/VictoriaMetrics/lib/encoding/zstd"
 	"github.com/VictoriaMetrics/VictoriaMetrics/lib/logger"
 	"github.com/VictoriaMetrics/VictoriaMetrics/lib/prompb"
 	"github.com/VictoriaMetrics/VictoriaMetrics/lib/storage"
@@ -110,27 +111,76 @@ func checkStorageFolder(dir string) error {
 			return fmt.Errorf("trend storage at %q is corrupt: %q is not a folder (move the folder away to start empty)", dir, sub)
 		}
 	}
-	var bad error
-	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+	// The library opens partitions in parallel goroutines and panics there
+	// on a damaged part, which no recover can catch; so check every listed
+	// part the way it will: its header parses and its metaindex
+	// decompresses.
+	lists, _ := filepath.Glob(filepath.Join(dir, "data", "*", "*", "parts.json"))
+	legacy, _ := filepath.Glob(filepath.Join(dir, "indexdb", "*", "parts.json"))
+	for _, list := range append(lists, legacy...) {
+		if err := checkParts(dir, list); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkParts checks the parts a parts.json lists: a list of part names
+// (indexdb) or {"Small": [...], "Big": [...]} naming parts in the sibling
+// small and big folders of one partition.
+func checkParts(dir, list string) error {
+	corrupt := func(format string, args ...any) error {
+		return fmt.Errorf("trend storage at %q is corrupt: %s (move the folder away to start empty)", dir, fmt.Sprintf(format, args...))
+	}
+	b, err := os.ReadFile(list)
+	if err != nil {
+		return fmt.Errorf("cannot read trend storage file %q: %w", list, err)
+	}
+	parent := filepath.Dir(list)
+	var parts, files []string
+	var names []string
+	var split struct{ Small, Big []string }
+	switch {
+	case json.Unmarshal(b, &names) == nil:
+		for _, n := range names {
+			parts = append(parts, filepath.Join(parent, n))
+		}
+		files = []string{"index.bin", "items.bin", "lens.bin"}
+	case json.Unmarshal(b, &split) == nil:
+		partition := filepath.Base(parent)
+		data := filepath.Dir(filepath.Dir(parent))
+		for _, n := range split.Small {
+			parts = append(parts, filepath.Join(data, "small", partition, n))
+		}
+		for _, n := range split.Big {
+			parts = append(parts, filepath.Join(data, "big", partition, n))
+		}
+		files = []string{"index.bin", "timestamps.bin", "values.bin"}
+	default:
+		return corrupt("%q is not a valid part list", list)
+	}
+	for _, part := range parts {
+		hdr, err := os.ReadFile(filepath.Join(part, "metadata.json"))
 		if err != nil {
-			bad = fmt.Errorf("cannot read trend storage at %q: %w", dir, err)
-			return filepath.SkipAll
+			return corrupt("part %q has no readable metadata.json: %v", part, err)
 		}
-		if d.IsDir() || (d.Name() != "parts.json" && d.Name() != "metadata.json") {
-			return nil
+		if !json.Valid(hdr) {
+			return corrupt("%q is not valid JSON", filepath.Join(part, "metadata.json"))
 		}
-		b, err := os.ReadFile(p)
+		for _, f := range files {
+			if _, err := os.Stat(filepath.Join(part, f)); err != nil {
+				return corrupt("part %q lacks %s", part, f)
+			}
+		}
+		mi, err := os.ReadFile(filepath.Join(part, "metaindex.bin"))
 		if err != nil {
-			bad = fmt.Errorf("cannot read trend storage file %q: %w", p, err)
-			return filepath.SkipAll
+			return corrupt("part %q lacks a readable metaindex.bin: %v", part, err)
 		}
-		if !json.Valid(b) {
-			bad = fmt.Errorf("trend storage at %q is corrupt: %q is not valid JSON (move the folder away to start empty)", dir, p)
-			return filepath.SkipAll
+		if _, err := zstd.Decompress(nil, mi); err != nil {
+			return corrupt("%q does not decompress: %v", filepath.Join(part, "metaindex.bin"), err)
 		}
-		return nil
-	})
-	return bad
+	}
+	return nil
 }
 
 // Name implements Backend.
@@ -210,7 +260,14 @@ func deadlineFor(ctx context.Context) uint64 {
 
 // search calls fn for every block of the series selected in [from, until].
 func (e *Embedded) search(ctx context.Context, metric string, m *Matcher, from, until int64,
-	fn func(mn *storage.MetricName, ts []int64, vs []float64)) error {
+	fn func(mn *storage.MetricName, ts []int64, vs []float64)) (err error) {
+	// A damaged data file makes the library panic in this goroutine
+	// while reading; the query fails, the daemon goes on.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cannot read trend storage at %q (damaged file?): %v", e.dir, r)
+		}
+	}()
 	tfs, err := e.filters(metric, m)
 	if err != nil {
 		return err
@@ -343,8 +400,14 @@ func (e *Embedded) Flush(context.Context) error {
 	return nil
 }
 
-// Close implements Backend.
-func (e *Embedded) Close() error {
+// Close implements Backend. After a read hit a damaged file the library's
+// reference counts are off and closing panics; that is reported, not fatal.
+func (e *Embedded) Close() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("trend storage at %q did not close cleanly: %v", e.dir, r)
+		}
+	}()
 	e.st.MustClose()
 	return nil
 }
