@@ -1,6 +1,9 @@
 package tree
 
-import "math/bits"
+import (
+	"math/bits"
+	"slices"
+)
 
 // stateSet is a set of positions in a pattern's segments: the pattern runs
 // as an NFA over the names along a path ("**" stays or moves on), which
@@ -62,6 +65,21 @@ type reader struct {
 	since uint64 // only nodes changed after this version (0 = all)
 	out   []Entry
 	key   []byte
+	// Keys are gathered in one buffer and cut into strings at the end: one
+	// allocation instead of one a node.
+	keys []byte
+	ends []int
+}
+
+// finish turns the gathered key spans into the entries' Key strings.
+func (r *reader) finish() []Entry {
+	all := string(r.keys)
+	start := 0
+	for i, end := range r.ends {
+		r.out[i].Key = all[start:end]
+		start = end
+	}
+	return r.out
 }
 
 // Get returns every node matching p, and all its descendants, that holds a
@@ -71,7 +89,7 @@ func (t *Tree) Get(p *Pattern) []Entry {
 	defer t.mu.RUnlock()
 	r := reader{t: t, p: p}
 	r.run()
-	return r.out
+	return r.finish()
 }
 
 // Since returns what Get would, restricted to nodes changed after version
@@ -86,7 +104,7 @@ func (t *Tree) Since(p *Pattern, v uint64) ([]Entry, uint64) {
 	}
 	r := reader{t: t, p: p, since: v}
 	r.run()
-	return r.out, cur
+	return r.finish(), cur
 }
 
 func (r *reader) run() {
@@ -96,6 +114,17 @@ func (r *reader) run() {
 		return
 	}
 	r.visitKids(&r.t.root, s, ActionAdd)
+}
+
+// grow makes room for about n more entries at once, rather than growing the
+// slices step by step.
+func (r *reader) grow(n int) {
+	if r.since > 0 {
+		return // a "since" read usually returns few entries
+	}
+	r.out = slices.Grow(r.out, n)
+	r.ends = slices.Grow(r.ends, n)
+	r.keys = slices.Grow(r.keys, n*(len(r.key)+12))
 }
 
 func (r *reader) changed(n *node) bool { return n.sub > r.since }
@@ -111,7 +140,9 @@ func (r *reader) visitKids(n *node, s stateSet, act Action) {
 		}
 		return
 	}
-	for _, c := range sortedKids(n) {
+	kids := r.t.sortedKids(n)
+	r.grow(len(kids))
+	for _, c := range kids {
 		r.visit(c, s, act)
 	}
 }
@@ -143,7 +174,9 @@ func (r *reader) subtree(n *node, act Action) {
 	if len(n.kids) == 0 || !r.changed(n) {
 		return
 	}
-	for _, c := range sortedKids(n) {
+	kids := r.t.sortedKids(n)
+	r.grow(len(kids))
+	for _, c := range kids {
 		if !r.changed(c) {
 			continue
 		}
@@ -165,10 +198,14 @@ func (r *reader) emit(n *node, act Action) {
 	}
 	switch {
 	case n.flags&flagValue != 0:
-		r.out = append(r.out, Entry{Key: string(r.key), Value: n.val, Action: act, Version: n.ver})
+		r.out = append(r.out, Entry{Value: n.val, Action: act, Version: n.ver})
 	case n.flags&flagMarker != 0:
-		r.out = append(r.out, Entry{Key: string(r.key), Marker: r.t.markers[n], IsMarker: true, Action: act, Version: n.ver})
+		r.out = append(r.out, Entry{Marker: r.t.markers[n], IsMarker: true, Action: act, Version: n.ver})
+	default:
+		return
 	}
+	r.keys = append(r.keys, r.key...)
+	r.ends = append(r.ends, len(r.keys))
 }
 
 // GetTree returns the matched nodes nested, in push shape: "" holds a node's
@@ -181,7 +218,7 @@ func (t *Tree) GetTree(p *Pattern) map[string]any {
 	r := reader{t: t, p: p}
 	r.run()
 	out := map[string]any{}
-	for _, e := range r.out {
+	for _, e := range r.finish() {
 		names, err := SplitKey(e.Key)
 		if err != nil {
 			continue

@@ -3,7 +3,8 @@ package tree
 import (
 	"fmt"
 	"math"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -36,13 +37,15 @@ type Tree struct {
 	root    node
 	markers map[*node]string
 	nodes   int
+	orderMu sync.Mutex
+	order   map[*node][]*node // cached child order for readers
 	epoch   uint32
 	version atomic.Uint64
 }
 
 // New returns an empty tree.
 func New() *Tree {
-	return &Tree{markers: map[*node]string{}}
+	return &Tree{markers: map[*node]string{}, order: map[*node][]*node{}}
 }
 
 // Version returns the current global version (0 for an empty tree).
@@ -190,12 +193,7 @@ func (t *Tree) walk(path []string, v uint64) []*node {
 	for _, name := range path {
 		c := n.kids[name]
 		if c == nil {
-			if n.kids == nil {
-				n.kids = make(map[string]*node, 1)
-			}
-			c = &node{name: name}
-			n.kids[name] = c
-			t.nodes++
+			c = t.addKid(n, name)
 		}
 		c.sub = v
 		nodes = append(nodes, c)
@@ -212,12 +210,7 @@ func (t *Tree) merge(d *Delta, v uint64) {
 	for _, name := range d.Path {
 		c := n.kids[name]
 		if c == nil {
-			if n.kids == nil {
-				n.kids = make(map[string]*node, 1)
-			}
-			c = &node{name: name}
-			n.kids[name] = c
-			t.nodes++
+			c = t.addKid(n, name)
 		}
 		if c.flags&flagAction != 0 {
 			act = c.act
@@ -256,12 +249,37 @@ func (t *Tree) merge(d *Delta, v uint64) {
 	}
 }
 
-// sortedKids returns n's children in name order.
-func sortedKids(n *node) []*node {
-	kids := make([]*node, 0, len(n.kids))
+// sortedKids returns n's children in name order. The order is cached per
+// node (children are added far less often than read) and dropped when a
+// child is added; readers share the cache under orderMu.
+func (t *Tree) sortedKids(n *node) []*node {
+	t.orderMu.Lock()
+	kids, ok := t.order[n]
+	t.orderMu.Unlock()
+	if ok {
+		return kids
+	}
+	kids = make([]*node, 0, len(n.kids))
 	for _, c := range n.kids {
 		kids = append(kids, c)
 	}
-	sort.Slice(kids, func(i, j int) bool { return kids[i].name < kids[j].name })
+	slices.SortFunc(kids, func(a, b *node) int { return strings.Compare(a.name, b.name) })
+	t.orderMu.Lock()
+	t.order[n] = kids
+	t.orderMu.Unlock()
 	return kids
+}
+
+// addKid adds a new child under the write lock.
+func (t *Tree) addKid(n *node, name string) *node {
+	if n.kids == nil {
+		n.kids = make(map[string]*node, 1)
+	}
+	c := &node{name: name}
+	n.kids[name] = c
+	t.nodes++
+	if len(t.order) > 0 {
+		delete(t.order, n) // no reader runs while the write lock is held
+	}
+	return c
 }

@@ -11,7 +11,7 @@ import (
 
 const seedPush = `[{"cpu": {"10.3.1.12": {"idle": 32, "system": 29, "user": 900, "marker": "sth. wrong happened"}}, "defaultaction": "average"}, {"br": {"ie": {"6": 3, "7": {"": 8, "venders": {"sogou": 2}}}, "webkit": {"14.0": 40, "13.0": 20}}, "defaultaction": "add"}]`
 
-func mustMerge(t *testing.T, tr *Tree, push string) {
+func mustMerge(t testing.TB, tr *Tree, push string) {
 	t.Helper()
 	if _, err := tr.MergeJSON([]byte(push)); err != nil {
 		t.Fatalf("merge %s: %v", push, err)
@@ -34,7 +34,7 @@ func flat(t *testing.T, tr *Tree, key string) string {
 // dump is the whole tree as flat JSON, for comparing trees.
 func dump(t *testing.T, tr *Tree) string { return flat(t, tr, "") }
 
-func seedTree(t *testing.T) *Tree {
+func seedTree(t testing.TB) *Tree {
 	tr := New()
 	mustMerge(t, tr, seedPush)
 	mustMerge(t, tr, `{"br": {"ie": {"7": {"venders": {"sogou": 1}}}}}`)
