@@ -1,0 +1,658 @@
+// Package pipes runs canopy's WASM pipes: it loads every .wasm in the
+// pipes folder (and hot-adds, replaces and removes them while running),
+// parses access-log lines once, fans each batch of records out to every
+// pipe on all cores, and merges the pipes' deltas into the tree.
+//
+// Exactly-once across reloads: each batch is processed against one
+// immutable snapshot of the pipe set, taken when the batch starts. A
+// reload swaps in a new snapshot; batches already running finish on the
+// old pipes (which are closed once they drain), later batches use the new
+// ones. So every line reaches exactly one version of each pipe.
+package pipes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/tree"
+	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/host"
+	"github.com/canopy-dev/canopy/sdk/logformat"
+)
+
+// Defaults of Options.
+const (
+	DefaultBatchSize = 512
+	DefaultPoll      = 250 * time.Millisecond
+)
+
+// Options configures a Manager.
+type Options struct {
+	// Dir is the pipes folder ("" runs no folder: pipes come from Add).
+	Dir  string
+	Tree *tree.Tree
+	// Engine compiles the modules (its cache dir makes restarts fast).
+	Engine *host.Engine
+	// Config is the `pipes:` section; per-pipe settings are keyed by the
+	// file's base name (browser.wasm → browser).
+	Config config.PipesConfig
+	// Workers is how many batches run at once (default GOMAXPROCS).
+	Workers int
+	// BatchSize is how many lines go to a pipe per call (default 512).
+	BatchSize int
+	// Poll is how often the folder is rescanned (default 250 ms).
+	Poll time.Duration
+	// Limits are the defaults for every pipe (per-pipe config overrides).
+	Limits host.Limits
+	Log    *log.Logger
+}
+
+// Manager owns the loaded pipes. Safe for concurrent use.
+type Manager struct {
+	opt Options
+	log *log.Logger
+
+	mu  sync.RWMutex // guards set (swap vs. acquire)
+	set *pipeSet
+
+	scanMu sync.Mutex // one scan at a time
+	files  map[string]*fileState
+
+	formats sync.Map // log_format text → *logformat.Format
+	workers sync.Pool
+	sem     chan struct{}
+
+	lines, bad, applyErrs atomic.Uint64
+	badSample             atomic.Value // string
+	closed                chan struct{}
+	wg                    sync.WaitGroup
+}
+
+// pipeSet is an immutable snapshot of the loaded pipes.
+type pipeSet struct {
+	pipes    []*loaded
+	needUA   bool
+	inflight sync.WaitGroup
+}
+
+// loaded is one pipe in a set.
+type loaded struct {
+	file     string
+	p        *host.Pipe
+	layout   string // field list, to share encodings between pipes
+	prefixes sync.Map
+}
+
+// fileState is what the scanner knows about one file in the folder.
+type fileState struct {
+	size    int64
+	mtime   time.Time
+	l       *loaded
+	err     error
+	errAt   time.Time
+	disable bool
+	loadDur time.Duration
+}
+
+// New makes a Manager and loads the folder once.
+func New(opt Options) (*Manager, error) {
+	if opt.Tree == nil || opt.Engine == nil {
+		return nil, errors.New("pipes: Options.Tree and Options.Engine are required")
+	}
+	if opt.Workers <= 0 {
+		opt.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opt.BatchSize <= 0 {
+		opt.BatchSize = DefaultBatchSize
+	}
+	if opt.Poll <= 0 {
+		opt.Poll = DefaultPoll
+	}
+	m := &Manager{opt: opt, log: opt.Log, set: &pipeSet{}, files: map[string]*fileState{},
+		sem: make(chan struct{}, opt.Workers), closed: make(chan struct{})}
+	if m.log == nil {
+		m.log = log.New(os.Stderr, "pipes: ", log.LstdFlags)
+	}
+	m.workers.New = func() any { return &worker{parsers: map[*logformat.Format]*logformat.Parser{}} }
+	if opt.Dir != "" {
+		if err := m.Scan(context.Background()); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// Watch rescans the folder every Poll until ctx ends or Close.
+func (m *Manager) Watch(ctx context.Context) {
+	if m.opt.Dir == "" {
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(m.opt.Poll)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-m.closed:
+				return
+			case <-t.C:
+				if err := m.Scan(ctx); err != nil {
+					m.log.Printf("%v", err)
+				}
+			}
+		}
+	}()
+}
+
+// Close stops watching and unloads every pipe after running batches end.
+func (m *Manager) Close() {
+	select {
+	case <-m.closed:
+		return
+	default:
+	}
+	close(m.closed)
+	m.wg.Wait()
+	m.mu.Lock()
+	old := m.set
+	m.set = &pipeSet{}
+	m.mu.Unlock()
+	old.inflight.Wait()
+	for _, l := range old.pipes {
+		l.p.Close(context.Background())
+	}
+}
+
+// Scan brings the loaded set in line with the folder: new and changed
+// .wasm files are (re)loaded, removed ones unloaded. A file that fails to
+// load is reported in Status and retried when it changes.
+func (m *Manager) Scan(ctx context.Context) error {
+	m.scanMu.Lock()
+	defer m.scanMu.Unlock()
+	ents, err := os.ReadDir(m.opt.Dir)
+	if err != nil {
+		return fmt.Errorf("cannot read pipes folder %q: %w", m.opt.Dir, err)
+	}
+	seen := map[string]bool{}
+	changed := false
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".wasm") {
+			continue
+		}
+		seen[name] = true
+		info, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		fs := m.files[name]
+		if fs != nil && fs.size == info.Size() && fs.mtime.Equal(info.ModTime()) {
+			continue
+		}
+		nfs := &fileState{size: info.Size(), mtime: info.ModTime()}
+		base := strings.TrimSuffix(name, ".wasm")
+		pc := m.opt.Config.Config[base]
+		if pc.Disabled {
+			nfs.disable = true
+		} else {
+			start := time.Now()
+			l, err := m.load(ctx, filepath.Join(m.opt.Dir, name), pc)
+			nfs.loadDur = time.Since(start)
+			if err != nil {
+				nfs.err, nfs.errAt = err, time.Now()
+				m.log.Printf("pipe %s not loaded: %v", name, err)
+			} else {
+				l.file = name
+				nfs.l = l
+				m.log.Printf("pipe %s loaded: %s %s in %v", name, l.p.Name(), l.p.Manifest.Version, nfs.loadDur.Round(time.Millisecond))
+			}
+		}
+		if fs != nil && fs.l != nil || nfs.l != nil {
+			changed = true
+		}
+		m.files[name] = nfs
+	}
+	for name, fs := range m.files {
+		if !seen[name] {
+			if fs.l != nil {
+				changed = true
+				m.log.Printf("pipe %s removed", name)
+			}
+			delete(m.files, name)
+		}
+	}
+	if changed {
+		m.swap()
+	}
+	return nil
+}
+
+// load compiles and initialises one pipe file.
+func (m *Manager) load(ctx context.Context, path string, pc config.PipeConfig) (*loaded, error) {
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %q: %w", path, err)
+	}
+	opt, err := pipeOptions(m.opt.Limits, pc)
+	if err != nil {
+		return nil, err
+	}
+	p, err := m.opt.Engine.LoadPipe(ctx, path, wasm, opt)
+	if err != nil {
+		return nil, err
+	}
+	return m.prepare(p)
+}
+
+// prepare sets the pipe's root actions in the tree.
+func (m *Manager) prepare(p *host.Pipe) (*loaded, error) {
+	for _, r := range p.Manifest.Roots {
+		if err := m.opt.Tree.SetAction(r.Path, tree.Action(r.Action)); err != nil {
+			p.Close(context.Background())
+			return nil, fmt.Errorf("pipe %s: cannot set defaultaction of root %q: %w", p.Name(), r.Path, err)
+		}
+	}
+	return &loaded{p: p, layout: strings.Join(p.Manifest.Fields, "\x00")}, nil
+}
+
+func pipeOptions(def host.Limits, pc config.PipeConfig) (host.PipeOptions, error) {
+	opt := host.PipeOptions{Limits: def, Params: pc.Params}
+	if pc.MemoryMB > 0 {
+		opt.Limits.MemoryBytes = uint64(pc.MemoryMB) << 20
+	}
+	if pc.Timeout != "" {
+		d, err := time.ParseDuration(pc.Timeout)
+		if err != nil || d <= 0 {
+			return opt, fmt.Errorf("timeout %q: want a duration like 1s", pc.Timeout)
+		}
+		opt.Limits.CallTimeout = d
+	}
+	return opt, nil
+}
+
+// swap publishes the loaded files as the new set and closes pipes that
+// left it once the batches using the old set are done. Callers hold scanMu.
+func (m *Manager) swap() {
+	ns := &pipeSet{}
+	names := make([]string, 0, len(m.files))
+	for n := range m.files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	keep := map[*loaded]bool{}
+	for _, n := range names {
+		if l := m.files[n].l; l != nil {
+			ns.pipes = append(ns.pipes, l)
+			keep[l] = true
+			if wantsUA(l.p.Manifest) {
+				ns.needUA = true
+			}
+		}
+	}
+	m.mu.Lock()
+	old := m.set
+	m.set = ns
+	m.mu.Unlock()
+	var gone []*loaded
+	for _, l := range old.pipes {
+		if !keep[l] {
+			gone = append(gone, l)
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	go func() {
+		old.inflight.Wait()
+		for _, l := range gone {
+			l.p.Close(context.Background())
+		}
+	}()
+}
+
+// Add loads a pipe that is not from the folder (tests, benchmarks, native
+// pipes); it joins the current set.
+func (m *Manager) Add(name string, p *host.Pipe) error {
+	l, err := m.prepare(p)
+	if err != nil {
+		return err
+	}
+	l.file = name
+	m.scanMu.Lock()
+	defer m.scanMu.Unlock()
+	m.files[name] = &fileState{l: l}
+	m.swap()
+	return nil
+}
+
+func wantsUA(man *abi.Manifest) bool {
+	for _, f := range man.Fields {
+		if strings.HasPrefix(f, "ua_") {
+			return true
+		}
+	}
+	return false
+}
+
+// acquire returns the current set, counted as in use until release.
+func (m *Manager) acquire() *pipeSet {
+	m.mu.RLock()
+	s := m.set
+	s.inflight.Add(1)
+	m.mu.RUnlock()
+	return s
+}
+
+// Format compiles (and caches) a log_format text or preset.
+func (m *Manager) Format(spec string) (*logformat.Format, error) {
+	if spec == "" {
+		spec = "combined"
+	}
+	if f, ok := m.formats.Load(spec); ok {
+		return f.(*logformat.Format), nil
+	}
+	f, err := logformat.Compile(spec)
+	if err != nil {
+		return nil, err
+	}
+	m.formats.Store(spec, f)
+	return f, nil
+}
+
+// Result says what a run of lines did.
+type Result struct {
+	Lines, Bad       int
+	Numbers, Markers int
+	Version          uint64
+	// Errors samples why lines were bad (a few at most).
+	Errors []string
+}
+
+const maxErrorSamples = 5
+
+func (r *Result) add(o *Result) {
+	r.Lines += o.Lines
+	r.Bad += o.Bad
+	r.Numbers += o.Numbers
+	r.Markers += o.Markers
+	r.Version = max(r.Version, o.Version)
+	for _, e := range o.Errors {
+		if len(r.Errors) < maxErrorSamples {
+			r.Errors = append(r.Errors, e)
+		}
+	}
+}
+
+// Run parses lines with formats (tried in order for each line: the first
+// that matches wins), runs them through every pipe in batches on up to
+// Workers goroutines and merges the deltas under prefix. It returns when
+// everything is in the tree. Lines alias the caller's buffers only for the
+// duration of the call.
+func (m *Manager) Run(ctx context.Context, formats []*logformat.Format, prefix []string, lines [][]byte) Result {
+	var total Result
+	if len(lines) == 0 {
+		return total
+	}
+	bs := m.opt.BatchSize
+	if len(lines) <= bs {
+		m.sem <- struct{}{}
+		total = m.runBatch(ctx, formats, prefix, lines, 0)
+		<-m.sem
+		return total
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for start := 0; start < len(lines); start += bs {
+		end := min(start+bs, len(lines))
+		m.sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := m.runBatch(ctx, formats, prefix, lines[start:end], start)
+			<-m.sem
+			mu.Lock()
+			total.add(&r)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return total
+}
+
+// worker holds one goroutine's reusable parse and encode state.
+type worker struct {
+	parsers map[*logformat.Format]*logformat.Parser
+	lrecs   []logformat.Record
+	arecs   []abi.Record
+	bufs    map[string][]byte // encode buffers by layout, reused
+	done    map[string]bool   // layouts encoded for the current batch
+	deltas  []abi.Delta
+	tdeltas []tree.Delta
+	paths   []string
+}
+
+func (w *worker) parser(f *logformat.Format) *logformat.Parser {
+	p := w.parsers[f]
+	if p == nil {
+		p = f.NewParser()
+		w.parsers[f] = p
+	}
+	return p
+}
+
+// runBatch parses, runs every pipe of the current set and merges. first is
+// the index of lines[0] in the caller's run, for error samples.
+func (m *Manager) runBatch(ctx context.Context, formats []*logformat.Format, prefix []string, lines [][]byte, first int) Result {
+	w := m.workers.Get().(*worker)
+	defer m.workers.Put(w)
+	set := m.acquire()
+	defer set.inflight.Done()
+
+	var res Result
+	if len(w.lrecs) < len(lines) {
+		w.lrecs = make([]logformat.Record, len(lines))
+		w.arecs = make([]abi.Record, 0, len(lines))
+	}
+	lrecs, arecs := w.lrecs[:len(lines)], w.arecs[:0]
+	for i, line := range lines {
+		var err error
+		for _, f := range formats {
+			p := w.parser(f)
+			p.SetClassifyUA(set.needUA)
+			if err = p.Parse(line, &lrecs[i]); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			res.Bad++
+			if len(res.Errors) < maxErrorSamples {
+				res.Errors = append(res.Errors, fmt.Sprintf("line %d: %v", first+i+1, err))
+			}
+			continue
+		}
+		arecs = arecs[:len(arecs)+1] // reuse the record's slices
+		host.FromLog(&arecs[len(arecs)-1], &lrecs[i])
+	}
+	w.arecs = arecs
+	res.Lines = len(lines)
+	m.lines.Add(uint64(len(lines)))
+	if res.Bad > 0 {
+		m.bad.Add(uint64(res.Bad))
+		m.badSample.Store(res.Errors[0])
+	}
+	if len(arecs) == 0 || len(set.pipes) == 0 {
+		res.Version = m.opt.Tree.Version()
+		return res
+	}
+	if w.bufs == nil {
+		w.bufs, w.done = map[string][]byte{}, map[string]bool{}
+	}
+	clear(w.done)
+	for _, l := range set.pipes {
+		if l.p.Breaker.Quarantined() {
+			continue
+		}
+		// Pipes asking for the same fields share one encoding.
+		buf := w.bufs[l.layout]
+		if !w.done[l.layout] {
+			buf = abi.AppendBatch(buf[:0], len(arecs))
+			for i := range arecs {
+				buf = l.p.Layout.AppendRecord(buf, &arecs[i])
+			}
+			w.bufs[l.layout], w.done[l.layout] = buf, true
+		}
+		r, err := m.runPipe(ctx, w, l, buf, len(arecs), prefix)
+		if err != nil {
+			m.log.Printf("%v", err)
+			continue
+		}
+		res.Numbers += r.Numbers
+		res.Markers += r.Markers
+		res.Version = max(res.Version, r.Version)
+	}
+	return res
+}
+
+// runPipe runs one pipe on an encoded batch and merges its deltas.
+func (m *Manager) runPipe(ctx context.Context, w *worker, l *loaded, batch []byte, n int, prefix []string) (tree.MergeResult, error) {
+	pi, err := l.p.Get(ctx)
+	if err != nil {
+		if errors.Is(err, host.ErrQuarantined) {
+			return tree.MergeResult{}, nil
+		}
+		return tree.MergeResult{}, fmt.Errorf("pipe %s: %w", l.file, err)
+	}
+	w.deltas, err = pi.Process(ctx, batch, n, w.deltas[:0])
+	l.p.Put(ctx, pi)
+	if err != nil {
+		return tree.MergeResult{}, err
+	}
+	if len(w.deltas) == 0 {
+		return tree.MergeResult{}, nil
+	}
+	if len(prefix) > 0 {
+		m.setPrefixActions(l, prefix)
+	}
+	w.tdeltas = w.toTree(w.tdeltas[:0], w.deltas, l.p.Manifest, prefix)
+	r, err := m.opt.Tree.Apply(w.tdeltas)
+	if err != nil {
+		// A conflict with what is in the tree (a number where a marker
+		// is) drops this pipe's batch, like any bad output.
+		l.p.Breaker.Fail(err)
+		m.applyErrs.Add(1)
+		return r, fmt.Errorf("pipe %s: cannot merge its deltas: %w", l.p.Name(), err)
+	}
+	return r, nil
+}
+
+func (m *Manager) setPrefixActions(l *loaded, prefix []string) {
+	key := strings.Join(prefix, "\x00")
+	if _, done := l.prefixes.Load(key); done {
+		return
+	}
+	for _, r := range l.p.Manifest.Roots {
+		p := append(slices.Clip(prefix), r.Path...)
+		if err := m.opt.Tree.SetAction(p, tree.Action(r.Action)); err != nil {
+			m.log.Printf("pipe %s: cannot set defaultaction under %q: %v", l.p.Name(), prefix, err)
+		}
+	}
+	l.prefixes.Store(key, true)
+}
+
+// maxAverageCopies bounds how many samples one average delta expands to.
+const maxAverageCopies = 1 << 16
+
+// toTree converts validated ABI deltas to tree deltas under prefix. The
+// tree merges an average sample by sample, so an average delta of k
+// samples becomes k samples of its mean (the tree has no weighted merge).
+func (w *worker) toTree(dst []tree.Delta, ds []abi.Delta, man *abi.Manifest, prefix []string) []tree.Delta {
+	for i := range ds {
+		d := &ds[i]
+		path := d.Path
+		if len(prefix) > 0 {
+			path = append(append(make([]string, 0, len(prefix)+len(path)), prefix...), path...)
+		}
+		if d.IsMarker {
+			dst = append(dst, tree.Delta{Path: path, Marker: d.Marker, IsMarker: true})
+			continue
+		}
+		copies := 1
+		v := d.Value
+		if ri := man.RootFor(d.Path); ri >= 0 && man.Roots[ri].Action == abi.ActionAverage && d.Count > 1 {
+			copies = int(min(d.Count, maxAverageCopies))
+			v = d.Value / float64(d.Count)
+		}
+		for range copies {
+			dst = append(dst, tree.Delta{Path: path, Value: v})
+		}
+	}
+	return dst
+}
+
+// Status is the pipes section of /status.
+type Status struct {
+	Dir       string       `json:"dir"`
+	Lines     uint64       `json:"lines"`
+	BadLines  uint64       `json:"bad_lines"`
+	LastBad   string       `json:"last_bad_line_error,omitempty"`
+	MergeErrs uint64       `json:"merge_errors"`
+	Pipes     []PipeStatus `json:"pipes"`
+}
+
+// PipeStatus is one file's state.
+type PipeStatus struct {
+	File      string   `json:"file"`
+	Name      string   `json:"name,omitempty"`
+	Version   string   `json:"version,omitempty"`
+	Loaded    bool     `json:"loaded"`
+	Disabled  bool     `json:"disabled,omitempty"`
+	LoadError string   `json:"load_error,omitempty"`
+	LoadMs    float64  `json:"load_ms,omitempty"`
+	Fields    []string `json:"fields,omitempty"`
+	host.PipeStats
+}
+
+// Status reports every file in the folder and every pipe loaded.
+func (m *Manager) Status() Status {
+	st := Status{Dir: m.opt.Dir, Lines: m.lines.Load(), BadLines: m.bad.Load(), MergeErrs: m.applyErrs.Load()}
+	if s, ok := m.badSample.Load().(string); ok {
+		st.LastBad = s
+	}
+	m.scanMu.Lock()
+	names := make([]string, 0, len(m.files))
+	for n := range m.files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		fs := m.files[n]
+		ps := PipeStatus{File: n, Disabled: fs.disable, LoadMs: float64(fs.loadDur.Microseconds()) / 1000}
+		if fs.err != nil {
+			ps.LoadError = fs.err.Error()
+			ps.Quarantined = true
+			ps.QuarantineReason = "cannot load: " + fs.err.Error()
+		}
+		if fs.l != nil {
+			ps.Loaded = true
+			ps.Name, ps.Version, ps.Fields = fs.l.p.Name(), fs.l.p.Manifest.Version, fs.l.p.Manifest.Fields
+			ps.PipeStats = fs.l.p.Stats()
+		}
+		st.Pipes = append(st.Pipes, ps)
+	}
+	m.scanMu.Unlock()
+	return st
+}
