@@ -57,6 +57,19 @@ type Listener struct {
 	Proto  string `yaml:"proto"`  // tcp | udp
 	Listen string `yaml:"listen"` // host:port
 	Format string `yaml:"format"` // json | accesslog | statsd | graphite | syslog
+	// Prefix is the tree key StatsD and Graphite metrics land under
+	// (default "statsd" / "graphite").
+	Prefix string `yaml:"prefix"`
+	// Action is how Graphite values merge: last (default), add, average,
+	// max or min.
+	Action string `yaml:"action"`
+	// ReadBuffer is the UDP socket receive buffer asked for, in bytes
+	// (default 16 MiB).
+	ReadBuffer int `yaml:"read_buffer"`
+	// Readers is the number of goroutines reading a UDP socket (default 2).
+	Readers int `yaml:"readers"`
+	// MaxConns caps concurrent TCP connections (default 1000).
+	MaxConns int `yaml:"max_conns"`
 }
 
 // Token grants scopes to a bearer token.
@@ -75,10 +88,16 @@ type Limits struct {
 	MaxLongPolls int   `yaml:"max_long_polls"`
 }
 
-// TrendConfig selects the history backend.
+// TrendConfig selects the history backend (owned by daemon/trend).
 type TrendConfig struct {
-	// Remote, when set, is the URL of an external VictoriaMetrics server.
+	// Remote, when set, is the URL of an external VictoriaMetrics server
+	// (single node: http://vm:8428) or a cluster's vminsert
+	// (http://vminsert:8480/insert/0/prometheus); the embedded store is
+	// not opened then.
 	Remote string `yaml:"remote"`
+	// RemoteRead is where reads go when they differ from Remote: a
+	// cluster's vmselect (http://vmselect:8481/select/0/prometheus).
+	RemoteRead string `yaml:"remote_read"`
 }
 
 // Load reads path. A missing file is not an error when optional is true: the
@@ -124,6 +143,20 @@ func (c *Config) Validate() error {
 		if l.Listen == "" {
 			return fmt.Errorf("listeners[%d]: listen address is empty", i)
 		}
+		switch l.Action {
+		case "", "add", "average", "max", "min", "last":
+		default:
+			return fmt.Errorf("listeners[%d]: action %q: want add, average, max, min or last", i, l.Action)
+		}
+		if l.Action != "" && l.Format != "graphite" {
+			return fmt.Errorf("listeners[%d]: action is only for format graphite", i)
+		}
+		if l.Prefix != "" && l.Format != "statsd" && l.Format != "graphite" {
+			return fmt.Errorf("listeners[%d]: prefix is only for formats statsd and graphite", i)
+		}
+		if l.ReadBuffer < 0 || l.Readers < 0 || l.MaxConns < 0 {
+			return fmt.Errorf("listeners[%d]: read_buffer, readers and max_conns must not be negative", i)
+		}
 	}
 	for i, t := range c.Tokens {
 		if t.Token == "" {
@@ -134,6 +167,9 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("tokens[%d]: scope %q: want read or write", i, s)
 			}
 		}
+	}
+	if c.Trend.RemoteRead != "" && c.Trend.Remote == "" {
+		return fmt.Errorf("trend: remote_read is set but remote (where points are written) is not")
 	}
 	for i, s := range c.Sources {
 		if s.Path == "" {

@@ -1,0 +1,527 @@
+// Package listen serves canopy's push sockets: TCP and UDP listeners that
+// take JSON pushes, access-log lines, StatsD and Graphite plaintext, and
+// merge them into the tree in batches.
+//
+// StatsD lands under the listener's prefix (default "statsd"): counters in
+// counters,NAME (add, scaled by 1/rate), gauges in gauges,NAME (last; a
+// +N/-N value changes the gauge), timers in timers,NAME,avg (average) and
+// cumulative buckets timers,NAME,le,BOUND (add), sets in sets,NAME (the
+// count of distinct members in the current window). Dots in a name are tree
+// levels; each tag adds a child (counters,NAME,env:prod) that merges the
+// same value, so the parent holds the total, like the seed's venders.
+// Graphite lands under its prefix (default "graphite") with the action of
+// the listener (default last).
+package listen
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+
+	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/tree"
+)
+
+// Defaults for a listener.
+const (
+	DefaultReadBuffer = 16 << 20 // SO_RCVBUF asked for UDP sockets
+	DefaultMaxConns   = 1000     // concurrent TCP connections
+	DefaultSetWindow  = 10 * time.Second
+	idleTimeout       = 5 * time.Minute
+	udpBatch          = 32 // datagrams per recvmmsg
+	maxDatagram       = 65536
+	tcpPathCache      = 10_000 // smaller per-connection cache: many connections
+)
+
+// Options configures one listener.
+type Options struct {
+	Tree      *tree.Tree
+	Config    config.Listener
+	Auth      *api.Auth // nil or no tokens: everyone may push
+	Limits    api.Limits
+	AccessLog api.AccessLogFunc // required for format accesslog
+	// LinesIn and BadLines (labels source, format) count lines; nil: not
+	// counted.
+	LinesIn, BadLines *prometheus.CounterVec
+	// SetWindow is how long StatsD set members are remembered (default 10 s).
+	SetWindow time.Duration
+	Logf      func(format string, args ...any)
+}
+
+// Listener is one running socket.
+type Listener struct {
+	opt    Options
+	sh     *shared
+	last   bool // graphite: values replace
+	tcp    net.Listener
+	udp    *net.UDPConn
+	wg     sync.WaitGroup
+	done   chan struct{}
+	linesC prometheus.Counter
+	badC   prometheus.Counter
+
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	lastLog time.Time
+	logged  int
+	// RecvBuffer is the SO_RCVBUF the kernel granted (UDP).
+	RecvBuffer int
+}
+
+// Start binds the socket and serves it until Close.
+func Start(opt Options) (*Listener, error) {
+	c := opt.Config
+	if opt.Logf == nil {
+		opt.Logf = log.Printf
+	}
+	if opt.SetWindow <= 0 {
+		opt.SetWindow = DefaultSetWindow
+	}
+	opt.Limits = opt.Limits.WithDefaults()
+	l := &Listener{opt: opt, done: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	var prefix []string
+	switch c.Format {
+	case "statsd", "graphite":
+		p := c.Prefix
+		if p == "" {
+			p = c.Format
+		}
+		var err error
+		if prefix, err = tree.SplitKey(p); err != nil {
+			return nil, fmt.Errorf("listener %s %s: prefix: %w", c.Proto, c.Listen, err)
+		}
+	case "json":
+	case "accesslog":
+		if opt.AccessLog == nil {
+			return nil, fmt.Errorf("listener %s %s: format accesslog needs the pipes engine", c.Proto, c.Listen)
+		}
+	default:
+		return nil, fmt.Errorf("listener %s %s: format %q is not served here", c.Proto, c.Listen, c.Format)
+	}
+	l.sh = newShared(opt.Tree, prefix, DefaultTimerBuckets)
+	switch c.Format {
+	case "statsd":
+		if err := l.sh.setupStatsD(); err != nil {
+			return nil, err
+		}
+	case "graphite":
+		act := tree.ActionLast
+		if c.Action != "" {
+			a, err := tree.ParseAction(c.Action)
+			if err != nil {
+				return nil, fmt.Errorf("listener %s %s: %w", c.Proto, c.Listen, err)
+			}
+			act = a
+		}
+		l.last = act != tree.ActionAdd
+		if err := opt.Tree.SetAction(prefix, act); err != nil {
+			return nil, fmt.Errorf("listener %s %s: %w", c.Proto, c.Listen, err)
+		}
+	}
+	if opt.LinesIn != nil {
+		l.linesC = opt.LinesIn.WithLabelValues(c.Proto, c.Format)
+	}
+	if opt.BadLines != nil {
+		l.badC = opt.BadLines.WithLabelValues(c.Proto, c.Format)
+	}
+	switch c.Proto {
+	case "tcp":
+		ln, err := net.Listen("tcp", c.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("cannot listen on tcp %s: %w", c.Listen, err)
+		}
+		l.tcp = ln
+		l.wg.Add(1)
+		go l.acceptLoop()
+	case "udp":
+		addr, err := net.ResolveUDPAddr("udp", c.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("bad udp address %q: %w", c.Listen, err)
+		}
+		conn, err := net.ListenUDP("udp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("cannot listen on udp %s: %w", c.Listen, err)
+		}
+		l.udp = conn
+		size := c.ReadBuffer
+		if size <= 0 {
+			size = DefaultReadBuffer
+		}
+		l.RecvBuffer = raiseReadBuffer(conn, size)
+		readers := c.Readers
+		if readers <= 0 {
+			readers = 2
+		}
+		for range readers {
+			l.wg.Add(1)
+			go l.serveUDP()
+		}
+	default:
+		return nil, fmt.Errorf("listener %s: proto %q: want tcp or udp", c.Listen, c.Proto)
+	}
+	if c.Format == "statsd" {
+		l.wg.Add(1)
+		go l.windows()
+	}
+	return l, nil
+}
+
+// Addr is the bound address (useful with port 0).
+func (l *Listener) Addr() net.Addr {
+	if l.tcp != nil {
+		return l.tcp.Addr()
+	}
+	return l.udp.LocalAddr()
+}
+
+// Close stops the listener; what was read is merged before it returns.
+func (l *Listener) Close() error {
+	select {
+	case <-l.done:
+		return nil
+	default:
+	}
+	close(l.done)
+	var err error
+	if l.tcp != nil {
+		err = l.tcp.Close()
+	}
+	if l.udp != nil {
+		err = l.udp.Close()
+	}
+	l.mu.Lock()
+	for c := range l.conns {
+		c.Close()
+	}
+	l.mu.Unlock()
+	l.wg.Wait()
+	return err
+}
+
+func (l *Listener) windows() {
+	defer l.wg.Done()
+	tk := time.NewTicker(l.opt.SetWindow)
+	defer tk.Stop()
+	for {
+		select {
+		case <-l.done:
+			return
+		case <-tk.C:
+			l.sh.resetSets()
+		}
+	}
+}
+
+// raiseReadBuffer asks for size bytes of socket receive buffer, past
+// net.core.rmem_max when the process may (SO_RCVBUFFORCE), and returns
+// what the kernel granted. UDP bursts are lost in the kernel otherwise.
+func raiseReadBuffer(c *net.UDPConn, size int) int {
+	_ = c.SetReadBuffer(size)
+	got := 0
+	if raw, err := c.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) {
+			_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, size)
+			got, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
+		})
+	}
+	return got
+}
+
+// reader turns lines into merges for one goroutine (a UDP reader or a TCP
+// connection).
+type reader struct {
+	l      *Listener
+	b      *batch
+	logs   []string
+	lines  int
+	bad    int
+	source string
+}
+
+func (l *Listener) newReader(cacheCap int) *reader {
+	b := newBatch(l.sh)
+	b.cacheCap = cacheCap
+	return &reader{l: l, b: b, source: l.opt.Config.Proto}
+}
+
+// line handles one line (or, for UDP json, one datagram).
+func (r *reader) line(ln []byte) {
+	ln = bytes.TrimRight(ln, "\r")
+	if len(bytes.TrimSpace(ln)) == 0 {
+		return
+	}
+	r.lines++
+	if len(ln) > r.l.opt.Limits.MaxLineBytes {
+		r.fail("line of %d bytes is longer than %d (limits.max_line_bytes)", len(ln), r.l.opt.Limits.MaxLineBytes)
+		return
+	}
+	var err error
+	switch r.l.opt.Config.Format {
+	case "statsd":
+		err = r.b.statsd(ln)
+	case "graphite":
+		err = r.b.graphite(ln, r.l.last)
+	case "json":
+		lim := r.l.opt.Limits
+		if err = api.CheckJSON(ln, lim.MaxJSONDepth, lim.MaxPushNodes); err == nil {
+			_, err = r.l.opt.Tree.MergeJSON(ln)
+		}
+	case "accesslog":
+		r.logs = append(r.logs, string(ln))
+		if len(r.logs) >= 1024 {
+			r.flush()
+		}
+	}
+	if err != nil {
+		r.fail("%v", err)
+	}
+}
+
+// fail counts a bad line; the first few per minute are logged.
+func (r *reader) fail(format string, args ...any) {
+	r.bad++
+	r.l.logBad(format, args...)
+}
+
+var errLogEvery = time.Minute
+
+func (l *Listener) logBad(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if now.Sub(l.lastLog) < errLogEvery && l.logged >= 5 {
+		return
+	}
+	if now.Sub(l.lastLog) >= errLogEvery {
+		l.lastLog, l.logged = now, 0
+	}
+	l.logged++
+	c := l.opt.Config
+	l.opt.Logf("listener %s %s (%s): bad line: %s", c.Proto, c.Listen, c.Format, fmt.Sprintf(format, args...))
+}
+
+// flush merges what the reader holds.
+func (r *reader) flush() {
+	r.b.flush()
+	r.bad += r.b.errs
+	r.b.errs = 0
+	if len(r.logs) > 0 {
+		res, err := r.l.opt.AccessLog(r.logs)
+		if err != nil {
+			r.bad += len(r.logs)
+			r.l.logBad("cannot run %d access-log lines through the pipes: %v", len(r.logs), err)
+		} else {
+			r.bad += res.Bad
+		}
+		clear(r.logs)
+		r.logs = r.logs[:0]
+	}
+	if r.l.linesC != nil && r.lines > 0 {
+		r.l.linesC.Add(float64(r.lines))
+	}
+	if r.l.badC != nil && r.bad > 0 {
+		r.l.badC.Add(float64(r.bad))
+	}
+	r.lines, r.bad = 0, 0
+}
+
+// authLine reports whether ln is "auth TOKEN", and the token.
+func authLine(ln []byte) (string, bool) {
+	ln = bytes.TrimRight(ln, "\r")
+	if len(ln) > 5 && strings.EqualFold(string(ln[:5]), "auth ") {
+		return strings.TrimSpace(string(ln[5:])), true
+	}
+	return "", false
+}
+
+func (l *Listener) serveUDP() {
+	defer l.wg.Done()
+	r := l.newReader(maxPathCache)
+	defer r.flush()
+	pc := ipv4.NewPacketConn(l.udp)
+	ms := make([]ipv4.Message, udpBatch)
+	for i := range ms {
+		ms[i].Buffers = [][]byte{make([]byte, maxDatagram)}
+	}
+	for {
+		n, err := pc.ReadBatch(ms, 0)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			l.logBad("udp read: %v", err)
+			continue
+		}
+		for i := 0; i < n; i++ {
+			r.datagram(ms[i].Buffers[0][:ms[i].N], ms[i].Addr)
+		}
+		// Fewer datagrams than asked for: the socket is drained, so merge
+		// now (low latency when idle, big batches under load).
+		if n < len(ms) || r.b.full() {
+			r.flush()
+		}
+	}
+}
+
+// datagram handles one UDP datagram: lines, or one JSON push.
+func (r *reader) datagram(d []byte, from net.Addr) {
+	auth := r.l.opt.Auth
+	if tok, ok := authLine(firstLine(d)); ok {
+		d = d[min(len(d), len(firstLine(d))+1):]
+		if err := auth.CheckPeer(from, tok); err != nil {
+			r.deny(from, err.Msg)
+			return
+		}
+	} else if err := auth.CheckPeer(from, ""); err != nil {
+		r.deny(from, "a datagram from a non-loopback peer must start with a line \"auth TOKEN\"")
+		return
+	}
+	if r.l.opt.Config.Format == "json" {
+		r.line(d)
+		return
+	}
+	for len(d) > 0 {
+		i := bytes.IndexByte(d, '\n')
+		if i < 0 {
+			r.line(d)
+			break
+		}
+		r.line(d[:i])
+		d = d[i+1:]
+	}
+}
+
+func (r *reader) deny(from net.Addr, why string) {
+	r.bad++
+	r.l.logBad("refused push from %v: %s", from, why)
+}
+
+func firstLine(d []byte) []byte {
+	if i := bytes.IndexByte(d, '\n'); i >= 0 {
+		return d[:i]
+	}
+	return d
+}
+
+func (l *Listener) acceptLoop() {
+	defer l.wg.Done()
+	max := l.opt.Config.MaxConns
+	if max <= 0 {
+		max = DefaultMaxConns
+	}
+	for {
+		c, err := l.tcp.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			l.logBad("tcp accept: %v", err)
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		l.mu.Lock()
+		full := len(l.conns) >= max
+		if !full {
+			l.conns[c] = struct{}{}
+		}
+		l.mu.Unlock()
+		if full {
+			fmt.Fprintf(c, "error: too many connections (%d)\n", max)
+			c.Close()
+			continue
+		}
+		l.wg.Add(1)
+		go l.serveConn(c)
+	}
+}
+
+// serveConn reads one TCP connection line by line; a non-loopback peer must
+// send "auth TOKEN" first when tokens are configured.
+func (l *Listener) serveConn(c net.Conn) {
+	defer l.wg.Done()
+	defer func() {
+		l.mu.Lock()
+		delete(l.conns, c)
+		l.mu.Unlock()
+		c.Close()
+	}()
+	r := l.newReader(tcpPathCache)
+	defer r.flush()
+	br := bufio.NewReaderSize(c, 64<<10)
+	var buf []byte
+	first := true
+	for {
+		if br.Buffered() == 0 {
+			// The next read may block: merge what we have first.
+			r.flush()
+			_ = c.SetReadDeadline(time.Now().Add(idleTimeout))
+		}
+		ln, size, err := readLine(br, &buf, l.opt.Limits.MaxLineBytes)
+		if first && (len(ln) > 0 || size > 0) {
+			first = false
+			tok, isAuth := authLine(ln)
+			if aerr := l.opt.Auth.CheckPeer(c.RemoteAddr(), tok); aerr != nil {
+				msg := aerr.Msg
+				if !isAuth {
+					msg = "send \"auth TOKEN\" as the first line"
+				}
+				fmt.Fprintf(c, "error: %s\n", msg)
+				r.deny(c.RemoteAddr(), msg)
+				return
+			}
+			if isAuth {
+				continue
+			}
+		}
+		if size > l.opt.Limits.MaxLineBytes {
+			r.lines++
+			r.fail("line of %d bytes is longer than %d (limits.max_line_bytes)", size, l.opt.Limits.MaxLineBytes)
+		} else if len(ln) > 0 {
+			r.line(ln)
+		}
+		if r.b.full() {
+			r.flush()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// readLine reads one line without its newline. A line longer than max is
+// skipped to its end and only its size is returned, so one long line costs
+// no more than max bytes of memory.
+func readLine(br *bufio.Reader, buf *[]byte, max int) ([]byte, int, error) {
+	*buf = (*buf)[:0]
+	size := 0
+	for {
+		frag, err := br.ReadSlice('\n')
+		size += len(frag)
+		if size <= max+1 { // +1: the newline
+			*buf = append(*buf, frag...)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		line := *buf
+		if n := len(line); n > 0 && line[n-1] == '\n' {
+			line = line[:n-1]
+			size--
+		}
+		if size > max {
+			line = nil
+		}
+		return line, size, err
+	}
+}

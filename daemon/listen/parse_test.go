@@ -1,0 +1,150 @@
+package listen
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseStatsD(t *testing.T) {
+	tests := []struct {
+		line  string
+		want  Stat
+		tags  string
+		error string
+	}{
+		{line: "hits:1|c", want: Stat{Name: []byte("hits"), Kind: StatCounter, Value: 1, Rate: 1}},
+		{line: "a.b.c:2.5|c|@0.1", want: Stat{Name: []byte("a.b.c"), Kind: StatCounter, Value: 2.5, Rate: 0.1}},
+		{line: "temp:21|g", want: Stat{Name: []byte("temp"), Kind: StatGauge, Value: 21, Rate: 1}},
+		{line: "temp:-3|g", want: Stat{Name: []byte("temp"), Kind: StatGauge, Value: -3, Rate: 1, Delta: true}},
+		{line: "temp:+3|g", want: Stat{Name: []byte("temp"), Kind: StatGauge, Value: 3, Rate: 1, Delta: true}},
+		{line: "req:320|ms|@0.5|#env:prod,host:a", want: Stat{Name: []byte("req"), Kind: StatTimer, Value: 320, Rate: 0.5}, tags: "env:prod host:a"},
+		{line: "req:3|h", want: Stat{Name: []byte("req"), Kind: StatTimer, Value: 3, Rate: 1}},
+		{line: "users:alice|s", want: Stat{Name: []byte("users"), Kind: StatSet, Rate: 1}},
+		{line: "x:1|c|#a:b|c:abc|T1656581400", want: Stat{Name: []byte("x"), Kind: StatCounter, Value: 1, Rate: 1}, tags: "a:b"},
+		{line: "x:1|c\r", want: Stat{Name: []byte("x"), Kind: StatCounter, Value: 1, Rate: 1}},
+		{line: "", error: "empty line"},
+		{line: "nocolon", error: "no ':'"},
+		{line: ":1|c", error: "empty metric name"},
+		{line: "x:1", error: "no '|'"},
+		{line: "x:1|q", error: "unknown metric type"},
+		{line: "x:|c", error: "empty value"},
+		{line: "x:abc|c", error: "not a number"},
+		{line: "x:NaN|g", error: "not a finite number"},
+		{line: "x:1|c|@2", error: "sample rate"},
+		{line: "x:1|c|@0", error: "sample rate"},
+		{line: "x:1|c|zz", error: "unknown field"},
+	}
+	for _, tt := range tests {
+		var s Stat
+		err := ParseStatsD([]byte(tt.line), &s)
+		if tt.error != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.error) {
+				t.Errorf("%q: got error %v, want %q", tt.line, err, tt.error)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tt.line, err)
+			continue
+		}
+		if string(s.Name) != string(tt.want.Name) || s.Kind != tt.want.Kind || s.Value != tt.want.Value ||
+			s.Rate != tt.want.Rate || s.Delta != tt.want.Delta {
+			t.Errorf("%q: got %+v, want %+v", tt.line, s, tt.want)
+		}
+		var tags []string
+		for _, tg := range s.Tags {
+			tags = append(tags, string(tg))
+		}
+		if got := strings.Join(tags, " "); got != tt.tags {
+			t.Errorf("%q: got tags %q, want %q", tt.line, got, tt.tags)
+		}
+	}
+}
+
+func TestParseGraphite(t *testing.T) {
+	tests := []struct {
+		line  string
+		name  string
+		value float64
+		time  int64
+		tags  string
+		error string
+	}{
+		{line: "a.b.c 12 1700000000", name: "a.b.c", value: 12, time: 1700000000},
+		{line: "a.b.c\t1.5\t1700000000.25", name: "a.b.c", value: 1.5, time: 1700000000},
+		{line: "a.b  -4", name: "a.b", value: -4},
+		{line: "a.b 4 -1", name: "a.b", value: 4},
+		{line: "cpu;host=a;dc=x 3 1700000000", name: "cpu", value: 3, time: 1700000000, tags: "host=a dc=x"},
+		{line: "", error: "empty line"},
+		{line: "a.b", error: "no value"},
+		{line: "a.b x 1", error: "not a number"},
+		{line: "a.b 1 yesterday", error: "timestamp"},
+		{line: "a.b 1 2 3", error: "more than 3 fields"},
+		{line: "cpu;host 1 2", error: "not tag=value"},
+		{line: ";a=b 1 2", error: "empty metric path"},
+	}
+	for _, tt := range tests {
+		var m Metric
+		err := ParseGraphite([]byte(tt.line), &m)
+		if tt.error != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.error) {
+				t.Errorf("%q: got error %v, want %q", tt.line, err, tt.error)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tt.line, err)
+			continue
+		}
+		var tags []string
+		for _, tg := range m.Tags {
+			tags = append(tags, string(tg))
+		}
+		if string(m.Name) != tt.name || m.Value != tt.value || m.Time != tt.time || strings.Join(tags, " ") != tt.tags {
+			t.Errorf("%q: got %s %v %v %q, want %s %v %v %q", tt.line, m.Name, m.Value, m.Time, tags, tt.name, tt.value, tt.time, tt.tags)
+		}
+	}
+}
+
+func FuzzParseStatsD(f *testing.F) {
+	for _, s := range []string{"hits:1|c", "a.b:2|c|@0.1|#k:v,k2:v2", "g:-1|g", "t:3.5|ms", "s:x|s", "x:1|c|c:id|T1", ":|", "a:b|c|@"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var s Stat
+		if err := ParseStatsD(line, &s); err != nil {
+			return
+		}
+		if len(s.Name) == 0 || !(s.Rate > 0 && s.Rate <= 1) {
+			t.Fatalf("%q: accepted with name %q rate %v", line, s.Name, s.Rate)
+		}
+		// Whatever parses must merge without error or panic.
+		b := newBatch(newShared(newTestTree(), []string{"statsd"}, DefaultTimerBuckets))
+		_ = b.statsd(line)
+		b.flush()
+		if b.errs != 0 {
+			t.Fatalf("%q: the tree refused %d deltas", line, b.errs)
+		}
+	})
+}
+
+func FuzzParseGraphite(f *testing.F) {
+	for _, s := range []string{"a.b.c 1 1700000000", "a 1", "x;k=v 2 3", "a..b 1 1", "  ", "a 1e400 1"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var m Metric
+		if err := ParseGraphite(line, &m); err != nil {
+			return
+		}
+		if len(m.Name) == 0 {
+			t.Fatalf("%q: accepted an empty name", line)
+		}
+		b := newBatch(newShared(newTestTree(), []string{"graphite"}, DefaultTimerBuckets))
+		_ = b.graphite(line, true)
+		b.flush()
+		if b.errs != 0 {
+			t.Fatalf("%q: the tree refused %d deltas", line, b.errs)
+		}
+	})
+}
