@@ -80,10 +80,12 @@ func appendKey(key []byte, name string) []byte {
 	if len(key) > 0 {
 		key = append(key, ',')
 	}
-	if !strings.ContainsAny(name, ",%") {
-		return append(key, name...)
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c == ',' || c == '%' {
+			return append(key, escapeName(name)...)
+		}
 	}
-	return append(key, escapeName(name)...)
+	return append(key, name...)
 }
 
 // SplitKey splits an exact key into unescaped names. Empty segments are an

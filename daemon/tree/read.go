@@ -42,6 +42,19 @@ func (p *Pattern) step(s stateSet, name string) stateSet {
 	return p.closure(next)
 }
 
+// uniformStep reports the states every name reaches from s when s is a
+// single one-level wildcard state.
+func (p *Pattern) uniformStep(s stateSet) (stateSet, bool) {
+	if bits.OnesCount64(uint64(s)) != 1 {
+		return 0, false
+	}
+	i := bits.TrailingZeros64(uint64(s))
+	if i >= len(p.segs) || p.segs[i].kind != segOne {
+		return 0, false
+	}
+	return p.closure(1 << (i + 1)), true
+}
+
 func (p *Pattern) accepts(s stateSet) bool { return s&(1<<len(p.segs)) != 0 }
 
 // only returns the name when s is exactly one exact-name state, so the walk
@@ -142,8 +155,15 @@ func (r *reader) visitKids(n *node, s stateSet, act Action) {
 	}
 	kids := r.t.sortedKids(n)
 	r.grow(len(kids))
+	// When every child moves to the same states ("*" or an empty segment),
+	// step once for all of them.
+	next, uniform := r.p.uniformStep(s)
 	for _, c := range kids {
-		r.visit(c, s, act)
+		if uniform {
+			r.enter(c, next, act)
+		} else {
+			r.visit(c, s, act)
+		}
 	}
 }
 
@@ -151,8 +171,12 @@ func (r *reader) visit(c *node, s stateSet, act Action) {
 	if !r.changed(c) {
 		return
 	}
-	next := r.p.step(s, c.name)
-	if next == 0 {
+	r.enter(c, r.p.step(s, c.name), act)
+}
+
+// enter handles c, which moved the pattern to states next.
+func (r *reader) enter(c *node, next stateSet, act Action) {
+	if next == 0 || !r.changed(c) {
 		return
 	}
 	if c.flags&flagAction != 0 {
