@@ -100,6 +100,9 @@ func (r *Runner) Process(in []byte) []byte {
 		if d.Off != len(in) {
 			return fmt.Errorf("malformed record batch: %d trailing bytes", len(in)-d.Off)
 		}
+		if f, ok := r.p.(Flusher); ok {
+			f.Flush(r.out)
+		}
 		return nil
 	})
 	return r.deltas(err)
