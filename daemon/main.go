@@ -19,6 +19,7 @@ import (
 	"github.com/canopy-dev/canopy/daemon/api"
 	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/tree"
+	"github.com/canopy-dev/canopy/daemon/trend"
 	"github.com/canopy-dev/canopy/ui"
 )
 
@@ -36,8 +37,9 @@ func main() {
 	dataDir := flag.String("data", "./data", "data folder (snapshot, trend store, views)")
 	configPath := flag.String("config", "conf/canopyd.yaml", "YAML config file (optional)")
 	snapEvery := flag.Duration("snapshot.interval", 30*time.Second, "how often the tree is checkpointed")
+	trendFlags := trend.RegisterFlags(flag.CommandLine)
 	flag.Parse()
-	if err := run(*listen, *dataDir, *configPath, *snapEvery); err != nil {
+	if err := run(*listen, *dataDir, *configPath, *snapEvery, trendFlags); err != nil {
 		log.Fatalf("canopyd: %v", err)
 	}
 }
@@ -52,7 +54,7 @@ func subcommand(name string) func(args []string) error {
 	return nil
 }
 
-func run(listen, dataDir, configPath string, snapEvery time.Duration) error {
+func run(listen, dataDir, configPath string, snapEvery time.Duration, trendFlags *trend.Flags) error {
 	cfg, err := config.Load(configPath, !flagSet("config"))
 	if err != nil {
 		return err
@@ -71,7 +73,13 @@ func run(listen, dataDir, configPath string, snapEvery time.Duration) error {
 	default:
 		log.Printf("restored %d nodes from %s", t.Len(), snapPath)
 	}
-	srv := api.New(api.Options{Tree: t})
+	trendStore, err := trendFlags.Open(dataDir, cfg.Trend.Remote, cfg.Trend.RemoteRead)
+	if err != nil {
+		return err
+	}
+	defer trendStore.Close()
+	srv := api.New(api.Options{Tree: t, Status: func() map[string]any { return map[string]any{"trend": trendStore.Status()} }})
+	trendStore.Routes(srv.Router())
 	webUI, err := ui.New(ui.Options{ViewsDir: filepath.Join(dataDir, "views"), Tokens: cfg.Tokens})
 	if err != nil {
 		return err
@@ -83,6 +91,7 @@ func run(listen, dataDir, configPath string, snapEvery time.Duration) error {
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.ListenAndServe() }()
+	go trendStore.Run(ctx, t)
 	log.Printf("canopyd listening on http://%s (data %s)", listen, dataDir)
 
 	tick := time.NewTicker(snapEvery)

@@ -1,0 +1,118 @@
+package trend
+
+import (
+	"flag"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/VictoriaMetrics/VictoriaMetrics/lib/flagutil"
+)
+
+// Flags are the trend store's process settings (-trend.*). The names stay
+// clear of the ~23 flags VictoriaMetrics' library registers itself
+// (-loggerLevel, -memory.allowedPercent, …).
+type Flags struct {
+	Interval  time.Duration
+	Retention Duration
+	Memory    Bytes
+}
+
+// RegisterFlags adds -trend.interval, -trend.retention and -trend.memory to fs.
+func RegisterFlags(fs *flag.FlagSet) *Flags {
+	f := &Flags{Retention: Duration(365 * 24 * time.Hour), Memory: 256 << 20}
+	fs.DurationVar(&f.Interval, "trend.interval", 10*time.Second, "how often the numbers that changed are written to the trend store")
+	fs.Var(&f.Retention, "trend.retention", "how long trend points are kept (h, d, w, y suffixes: 90d, 1y)")
+	fs.Var(&f.Memory, "trend.memory", "memory the embedded trend store's caches may use (KB, MB, GB, KiB, MiB, GiB suffixes) unless -memory.allowedBytes or -memory.allowedPercent is set")
+	return f
+}
+
+// Open opens the store the settings and the config's trend section ask
+// for: the remote VictoriaMetrics when remote is set, else the embedded
+// store in dataDir/trend. flag.Parse must have run (subcommands with their
+// own FlagSet get the library's defaults).
+func (f *Flags) Open(dataDir, remote, remoteRead string) (*Store, error) {
+	var be Backend
+	if remote != "" {
+		r, err := OpenRemote(remote, remoteRead)
+		if err != nil {
+			return nil, err
+		}
+		be = r
+	} else {
+		if !flag.Parsed() {
+			_ = flag.CommandLine.Parse(nil)
+		}
+		if err := InitLibrary(int64(f.Memory)); err != nil {
+			return nil, err
+		}
+		e, err := OpenEmbedded(filepath.Join(dataDir, "trend"), time.Duration(f.Retention))
+		if err != nil {
+			return nil, err
+		}
+		be = e
+	}
+	return New(Options{Backend: be, Interval: f.Interval, Retention: time.Duration(f.Retention)}), nil
+}
+
+// Duration is a flag value taking Go durations plus d (days), w (weeks)
+// and y (365 days).
+type Duration time.Duration
+
+func (d *Duration) String() string {
+	v := time.Duration(*d)
+	switch {
+	case v != 0 && v%(365*24*time.Hour) == 0:
+		return strconv.FormatInt(int64(v/(365*24*time.Hour)), 10) + "y"
+	case v != 0 && v%(24*time.Hour) == 0:
+		return strconv.FormatInt(int64(v/(24*time.Hour)), 10) + "d"
+	}
+	return v.String()
+}
+
+// Set implements flag.Value.
+func (d *Duration) Set(s string) error {
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// ParseDuration reads 90d, 2w, 1y, or any Go duration (36h).
+func ParseDuration(s string) (time.Duration, error) {
+	units := map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour, "y": 365 * 24 * time.Hour}
+	if len(s) > 1 {
+		if u, ok := units[s[len(s)-1:]]; ok {
+			n, err := strconv.ParseFloat(s[:len(s)-1], 64)
+			if err != nil || n <= 0 {
+				return 0, fmt.Errorf("bad duration %q", s)
+			}
+			return time.Duration(n * float64(u)), nil
+		}
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("bad duration %q: want e.g. 36h, 90d, 2w, 1y", s)
+	}
+	return v, nil
+}
+
+// Bytes is a flag value for a size with an optional KB/MB/GB/KiB/MiB/GiB
+// suffix.
+type Bytes int64
+
+func (b *Bytes) String() string { return strconv.FormatInt(int64(*b), 10) }
+
+// Set implements flag.Value.
+func (b *Bytes) Set(s string) error {
+	n, err := flagutil.ParseBytes(strings.TrimSpace(s))
+	if err != nil || n <= 0 {
+		return fmt.Errorf("bad size %q: want e.g. 256MiB", s)
+	}
+	*b = Bytes(n)
+	return nil
+}
