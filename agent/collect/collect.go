@@ -114,6 +114,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
+// Rounds returns the number of collection rounds that produced a batch.
+func (a *Agent) Rounds() int { return a.rounds }
+
 // Modules returns the loaded modules.
 func (a *Agent) Modules() []*modules.Module { return a.mods }
 
@@ -234,6 +237,11 @@ func (a *Agent) reload(ctx context.Context) {
 				}
 			}
 		}
+	}
+	// Fingerprint again now that the module files are known, so the next
+	// check does not see them as a change.
+	if sig2, _ := a.signature(); sig2 != "" {
+		sig = sig2
 	}
 	a.sig = sig
 	a.opt.Logf("loaded %d modules, %d collection tasks from %s", len(a.mods), len(a.tasks), a.opt.ConfigsDir)

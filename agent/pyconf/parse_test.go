@@ -2,6 +2,7 @@ package pyconf
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -127,4 +128,26 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The examples in conf/agent.d, on and off, must all parse.
+func TestExampleModuleConfigs(t *testing.T) {
+	files, err := filepath.Glob("../../conf/agent.d/*.conf*")
+	if err != nil || len(files) < 8 {
+		t.Fatalf("found %d example configs (%v)", len(files), err)
+	}
+	for _, f := range files {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ParseConfig(f, src)
+		if err != nil {
+			t.Errorf("%v", err)
+			continue
+		}
+		if len(c.Modules) != 1 || len(c.Groups) == 0 {
+			t.Errorf("%s: %d modules, %d groups", f, len(c.Modules), len(c.Groups))
+		}
+	}
 }

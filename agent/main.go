@@ -1,0 +1,108 @@
+// Command canopy-agent runs Ganglia-style collector modules compiled to
+// WebAssembly and pushes their metrics into canopyd (or a relay),
+// buffering on disk while the server is away. It can also bridge an
+// existing gmond.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/canopy-dev/canopy/agent/collect"
+	"github.com/canopy-dev/canopy/agent/config"
+	"github.com/canopy-dev/canopy/agent/gmond"
+	"github.com/canopy-dev/canopy/agent/modules"
+	"github.com/canopy-dev/canopy/agent/push"
+	"github.com/canopy-dev/canopy/sdk/host"
+)
+
+func main() {
+	configPath := flag.String("config", "conf/agent.conf", "agent config (YAML)")
+	server := flag.String("server", "", "push to this URL (http://HOST:PORT or tcp://HOST:PORT), overriding the config")
+	every := flag.Duration("every", 0, "collect every group at this interval, overriding collect_every and the config")
+	hostName := flag.String("host", "", "this host's name in the tree, overriding the config")
+	flag.Parse()
+	if err := run(*configPath, *server, *every, *hostName); err != nil {
+		log.Fatalf("canopy-agent: %v", err)
+	}
+}
+
+func run(configPath, server string, every time.Duration, hostName string) error {
+	cfg, err := config.Load(configPath, !flagSet("config"))
+	if err != nil {
+		return err
+	}
+	if server != "" {
+		cfg.Server = server
+	}
+	if every > 0 {
+		cfg.Every = config.Duration(every)
+	}
+	if hostName != "" {
+		cfg.Host = hostName
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	logf := log.Printf
+	client, err := push.New(push.Options{Server: cfg.Server, Token: cfg.Token, Dir: cfg.Buffer.Dir,
+		MaxBytes: cfg.Buffer.MaxBytes, Timeout: cfg.Timeout.D(), Logf: logf})
+	if err != nil {
+		return err
+	}
+	eng, err := host.NewEngine(cfg.CacheDir)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	rt := modules.New(modules.Options{Dir: cfg.ModulesDir, Engine: eng,
+		MemoryBytes: uint64(cfg.Limits.MemoryMB) << 20, CallTimeout: cfg.Limits.CallTimeout.D(),
+		HTTPTimeout: cfg.Limits.HTTPTimeout.D(), Stderr: os.Stderr, Logf: logf})
+	agent := collect.New(collect.Options{Host: cfg.Host, ConfigsDir: cfg.ConfigsDir, Every: cfg.Every.D(),
+		Rescan: cfg.Rescan.D(), Runtime: rt, Sink: client.Enqueue, Logf: logf})
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log.Printf("canopy-agent %s: modules %s, configs %s, pushing to %s", cfg.Host, cfg.ModulesDir, cfg.ConfigsDir, cfg.Server)
+
+	var wg sync.WaitGroup
+	sendCtx, stopSend := context.WithCancel(context.Background())
+	wg.Add(1)
+	go func() { defer wg.Done(); client.Run(sendCtx) }()
+	var bridges sync.WaitGroup
+	for _, g := range cfg.Gmond {
+		b := &gmond.Bridge{Addr: g.Addr, Every: g.Every.D(), Prefix: g.Prefix, Sink: client.Enqueue, Logf: logf}
+		bridges.Add(1)
+		go func() { defer bridges.Done(); b.Run(ctx) }()
+	}
+	err = agent.Run(ctx)
+	bridges.Wait()
+	// Last chance to deliver what is buffered; the rest waits on disk for
+	// the next start.
+	fctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout.D())
+	if derr := client.Drain(fctx); derr != nil {
+		log.Printf("%d batches stay buffered for the next start: %v", client.Pending(), derr)
+	}
+	cancel()
+	stopSend()
+	wg.Wait()
+	st := client.Stats()
+	log.Printf("stopped: %d batches sent, %d dropped, %d pending, %d collection rounds", st.Sent, st.Dropped, st.Pending, agent.Rounds())
+	return err
+}
+
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == name {
+			set = true
+		}
+	})
+	return set
+}
