@@ -78,14 +78,19 @@ func run(listen, dataDir, configPath string, snapEvery time.Duration, trendFlags
 		return err
 	}
 	defer trendStore.Close()
-	srv := api.New(api.Options{Tree: t, Status: func() map[string]any { return map[string]any{"trend": trendStore.Status()} }})
+	srv := api.New(api.Options{Tree: t, Limits: cfg.Limits, Tokens: cfg.Tokens, Status: func() map[string]any { return map[string]any{"trend": trendStore.Status()} }})
 	trendStore.Routes(srv.Router())
 	webUI, err := ui.New(ui.Options{ViewsDir: filepath.Join(dataDir, "views"), Tokens: cfg.Tokens})
 	if err != nil {
 		return err
 	}
 	webUI.Routes(srv.Router())
+	stopListeners, err := startListeners(cfg.Listeners, t, srv)
+	if err != nil {
+		return err
+	}
 	hs := &http.Server{Addr: listen, Handler: webUI.Wrap(srv), ReadHeaderTimeout: 10 * time.Second}
+	hs.RegisterOnShutdown(srv.Close) // end long-polls so shutdown is quick
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -109,6 +114,7 @@ func run(listen, dataDir, configPath string, snapEvery time.Duration, trendFlags
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = hs.Shutdown(sctx)
 			cancel()
+			stopListeners()
 			if err := t.WriteSnapshot(snapPath, nil); err != nil {
 				return fmt.Errorf("final snapshot failed: %w", err)
 			}

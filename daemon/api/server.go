@@ -84,6 +84,9 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 // Auth returns the token checker (sockets use it for non-loopback peers).
 func (s *Server) Auth() *Auth { return s.auth }
 
+// AccessLog returns the pipes hook (nil without the pipes engine).
+func (s *Server) AccessLog() AccessLogFunc { return s.opt.AccessLog }
+
 // Limits returns the limits in force, defaults applied.
 func (s *Server) Limits() Limits { return s.limits }
 
