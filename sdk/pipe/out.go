@@ -66,6 +66,39 @@ func (o *Out) Emit(v float64, path ...string) {
 	e.count++
 }
 
+// EmitSamples merges n samples at once whose merge under the path's action
+// is v: their sum for Add and Average, their max for Max, min for Min, the
+// last for Last. A pipe that aggregates a batch itself (see Flusher) hands
+// over an average as EmitSamples(sum, count, path...). n = 0 does nothing.
+func (o *Out) EmitSamples(v float64, n uint32, path ...string) {
+	if n == 0 {
+		return
+	}
+	e := o.entry(abi.KindNumber, path)
+	if e == nil {
+		return
+	}
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		o.fail(fmt.Errorf("value %v at %q is not finite", v, path))
+		return
+	}
+	if e.count == 0 {
+		e.value = v
+	} else {
+		switch e.action {
+		case abi.ActionAdd, abi.ActionAverage:
+			e.value += v
+		case abi.ActionMax:
+			e.value = max(e.value, v)
+		case abi.ActionMin:
+			e.value = min(e.value, v)
+		default:
+			e.value = v
+		}
+	}
+	e.count += n
+}
+
 // Mark sets marker s at path (the last one in a batch wins).
 func (o *Out) Mark(s string, path ...string) {
 	if e := o.entry(abi.KindMarker, path); e != nil {
