@@ -1,0 +1,135 @@
+package pipes
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/canopy-dev/canopy/daemon/tree"
+	"github.com/canopy-dev/canopy/sdk/logformat"
+	"github.com/canopy-dev/canopy/sdk/pipetest"
+)
+
+// waitVersion waits until the folder's file runs pipe version v and returns
+// how long that took.
+func waitVersion(t *testing.T, m *Manager, file, v string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < 20*time.Second {
+		for _, p := range m.Status().Pipes {
+			if p.File == file && p.Loaded && p.Version == v {
+				return time.Since(start)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("%s never ran version %s: %+v", file, v, m.Status())
+	return 0
+}
+
+// TestHotReload replaces a pipe with a new version (and back) while two
+// goroutines stream lines in: every line is counted exactly once.
+func TestHotReload(t *testing.T) {
+	bin := t.TempDir()
+	for _, v := range []string{"1", "2"} {
+		if err := pipetest.BuildWASM("testdata/counter", filepath.Join(bin, "counter"+v+".wasm"), "-X main.version="+v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := t.TempDir()
+	copyFile(t, filepath.Join(bin, "counter1.wasm"), filepath.Join(dir, "counter.wasm"))
+	tr := tree.New()
+	m, err := New(Options{Dir: dir, Tree: tr, Engine: pipetest.Engine(t), Log: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m.Watch(ctx)
+
+	f := logformat.MustCompile("combined")
+	var batch [][]byte
+	for i := range 300 {
+		batch = append(batch, fmt.Appendf(nil, `10.0.0.%d - - [05/Jan/2026:10:00:00 +0800] "GET /x HTTP/1.1" 200 1 "-" "curl/8"`, i%250))
+	}
+	var sent atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := m.Run(ctx, []*logformat.Format{f}, nil, batch)
+				sent.Add(int64(r.Lines - r.Bad))
+			}
+		}()
+	}
+	var worst time.Duration
+	for i, v := range []string{"2", "1", "2", "1"} {
+		time.Sleep(150 * time.Millisecond)
+		copyFile(t, filepath.Join(bin, "counter"+v+".wasm"), filepath.Join(dir, "counter.wasm"))
+		// Same size as before: make sure the modification time differs.
+		now := time.Now().Add(time.Duration(i+1) * time.Second)
+		os.Chtimes(filepath.Join(dir, "counter.wasm"), now, now)
+		d := waitVersion(t, m, "counter.wasm", v)
+		t.Logf("reload %d: %v (load %.0f ms)", i, d, m.Status().Pipes[0].LoadMs)
+		worst = max(worst, d)
+	}
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	t.Logf("slowest reload took %v; %d lines streamed", worst.Round(time.Millisecond), sent.Load())
+	// The 2 s target holds on an idle machine (see the report of `task
+	// bench:pipes`); here only a hang fails, since CI machines are shared.
+	if worst > 20*time.Second {
+		t.Errorf("a reload took %v", worst)
+	}
+	p, _ := tree.ParsePattern("lines,total")
+	got := tr.Get(p)
+	if len(got) != 1 || got[0].Value != float64(sent.Load()) {
+		t.Fatalf("lines,total = %+v, want %d", got, sent.Load())
+	}
+	if st := m.Status(); st.Pipes[0].Failures != 0 {
+		t.Errorf("status %+v", st)
+	}
+}
+
+// TestAddRemove drops a pipe into the running folder and takes it out.
+func TestAddRemove(t *testing.T) {
+	dir := t.TempDir()
+	tr := tree.New()
+	m, err := New(Options{Dir: dir, Tree: tr, Engine: pipetest.Engine(t), Log: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m.Watch(ctx)
+	copyFile(t, filepath.Join("..", "..", "pipes-wasm", "status.wasm"), filepath.Join(dir, "status.wasm"))
+	d := waitVersion(t, m, "status.wasm", "1.0.0")
+	t.Logf("added in %v", d.Round(time.Millisecond))
+	os.Remove(filepath.Join(dir, "status.wasm"))
+	start := time.Now()
+	for len(m.Status().Pipes) != 0 {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("status.wasm still loaded after removal")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("removed in %v", time.Since(start).Round(time.Millisecond))
+}
