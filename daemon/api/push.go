@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +50,18 @@ func (s *Server) push(c *gin.Context) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
 	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	var jsons, logs []string
+	if mt == "application/x-www-form-urlencoded" {
+		// `curl -d '{...}'` sends raw JSON labelled as a form: take it as JSON.
+		b, err := io.ReadAll(c.Request.Body)
+		if err != nil {
+			s.bodyFail(c, err, "cannot read push body")
+			return
+		}
+		if t := bytes.TrimSpace(b); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+			mt = "application/json"
+		}
+		c.Request.Body = io.NopCloser(bytes.NewReader(b))
+	}
 	switch mt {
 	case "application/x-www-form-urlencoded", "multipart/form-data":
 		var err error
