@@ -18,6 +18,7 @@ import (
 
 	"github.com/canopy-dev/canopy/daemon/api"
 	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/graph"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/daemon/trend"
 	"github.com/canopy-dev/canopy/ui"
@@ -85,6 +86,7 @@ func run(listen, dataDir, configPath string, snapEvery time.Duration, trendFlags
 		return err
 	}
 	webUI.Routes(srv.Router())
+	graph.New(graph.Options{Trend: graph.FromTrend(trendStore), Tree: t, Views: graphViews(webUI)}).Routes(srv.Router())
 	stopListeners, err := startListeners(cfg.Listeners, t, srv)
 	if err != nil {
 		return err
