@@ -1,0 +1,476 @@
+package ingest
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// openFile is one file being read.
+type openFile struct {
+	f    *os.File
+	name string
+	id   fileID
+	br   *bufio.Reader
+	// fp is the head fingerprint as the reader verified it; fpApplied is
+	// the one recorded with applied (what a checkpoint stores).
+	fp, fpApplied fingerprint
+	head          []byte // scratch for head checks
+
+	pos      int64 // bytes returned by br so far (file offset of br's next byte)
+	consumed int64 // offset after the last complete line read
+	applied  int64 // offset after the last line the consumer applied
+	pending  []byte
+	skipping bool // inside a line longer than MaxLineBytes
+
+	// retired files (renamed away or a copytruncate's copy) are finished
+	// and closed once quiet for quietFor.
+	quietFor  time.Duration
+	lastGrown time.Time
+}
+
+func openAt(f *os.File, name string, fi os.FileInfo, off int64) (*openFile, error) {
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return nil, err
+	}
+	fp, err := readFingerprint(f)
+	if err != nil {
+		return nil, err
+	}
+	of := &openFile{f: f, name: name, id: idOf(fi), fp: fp, fpApplied: fp, head: make([]byte, fpMax),
+		pos: off, consumed: off, applied: off, lastGrown: time.Now()}
+	of.br = bufio.NewReaderSize(headChecker{of}, 64<<10)
+	return of, nil
+}
+
+// errTruncated reports that the file no longer starts with the bytes it
+// started with: it was truncated (and maybe rewritten) under the reader.
+var errTruncated = errors.New("file truncated")
+
+// headChecker verifies after every read that the file still has the head
+// it had. A copytruncate can happen between two reads; bytes read after it
+// come from new content at an old offset and must not be used, so the
+// whole read is dropped and the caller recovers from the rotated copy.
+type headChecker struct{ of *openFile }
+
+func (h headChecker) Read(p []byte) (int, error) {
+	of := h.of
+	n, err := of.f.Read(p)
+	if !of.headMatches() {
+		return 0, errTruncated
+	}
+	if of.fp.N < fpMax && (n > 0 || of.fp.N == 0) {
+		// Widen a short fingerprint as the file grows.
+		if fp, ferr := readFingerprint(of.f); ferr == nil && fp.N > of.fp.N {
+			of.fp = fp
+		}
+	}
+	return n, err
+}
+
+func (of *openFile) headMatches() bool {
+	fp := of.fp
+	if fp.N == 0 {
+		return true
+	}
+	n, err := of.f.ReadAt(of.head[:fp.N], 0)
+	if n < fp.N || err != nil && err != io.EOF {
+		return false
+	}
+	return sum(of.head[:fp.N]) == fp.Sum
+}
+
+// follower follows one concrete path.
+type follower struct {
+	in   *Ingester
+	src  *FileSource
+	path string
+	wake chan struct{}
+
+	cur      *openFile
+	retired  []*openFile // read before cur: they hold older lines
+	restored bool        // started from a checkpoint entry
+	fromEnd  bool
+
+	// batch being built
+	arena []byte
+	ends  []int
+	lines [][]byte
+}
+
+func (in *Ingester) newFollower(src FileSource, path string, initial bool) *follower {
+	s := src
+	fl := &follower{in: in, src: &s, path: path, wake: make(chan struct{}, 1), fromEnd: initial && in.opt.FromEnd}
+	in.register(filepath.Dir(path), fl.wake)
+	if st, ok := in.saved[path]; ok {
+		fl.fromEnd = false
+		fl.restore(st)
+	}
+	return fl
+}
+
+// files lists the open files, oldest first. Callers hold the gate.
+func (fl *follower) files() []*openFile {
+	out := append([]*openFile(nil), fl.retired...)
+	if fl.cur != nil {
+		out = append(out, fl.cur)
+	}
+	return out
+}
+
+func (fl *follower) held(id fileID) bool {
+	for _, of := range fl.files() {
+		if of.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// restore reopens the files of a checkpoint entry, wherever rotation has
+// moved them while the daemon was down.
+func (fl *follower) restore(states []fileState) {
+	fl.restored = true
+	logf := fl.in.opt.Logf
+	for _, st := range states {
+		if st.Live {
+			f, fi := findFile(fl.path, st, true, fl.held)
+			if f != nil && f.Name() == fl.path {
+				of, err := openAt(f, fl.path, fi, st.Offset)
+				if err == nil {
+					of.fp = maxFP(of.fp, st.FP)
+					of.fpApplied = of.fp
+					fl.cur = of
+					continue
+				}
+				f.Close()
+			}
+			if f != nil {
+				// Renamed away while we were down: finish it, then the new live file.
+				if of, err := openAt(f, f.Name(), fi, st.Offset); err == nil {
+					of.quietFor = fl.in.opt.RotateWait
+					fl.retired = append(fl.retired, of)
+					fl.in.stats.Rotations.Add(1)
+					continue
+				}
+				f.Close()
+			}
+			// Truncated (copytruncate) while we were down: the copy has the rest.
+			if f, fi := findFile(fl.path, st, false, fl.held); f != nil {
+				if of, err := openAt(f, f.Name(), fi, st.Offset); err == nil {
+					fl.retired = append(fl.retired, of)
+					fl.in.stats.Truncations.Add(1)
+					logf("ingest: %s was truncated while canopyd was down; reading the rest from %s", fl.path, f.Name())
+					continue
+				}
+				f.Close()
+			}
+			fl.in.stats.LostTruncate.Add(1)
+			logf("ingest: %s: cannot find the file read up to offset %d (inode %d); its unread lines are lost", fl.path, st.Offset, st.ID.Ino)
+			continue
+		}
+		f, fi := findFile(fl.path, st, true, fl.held)
+		if f == nil {
+			f, fi = findFile(fl.path, st, false, fl.held)
+		}
+		if f == nil {
+			logf("ingest: %s: rotated file %s (inode %d) is gone; lines after offset %d are lost", fl.path, st.Name, st.ID.Ino, st.Offset)
+			fl.in.stats.LostTruncate.Add(1)
+			continue
+		}
+		of, err := openAt(f, f.Name(), fi, st.Offset)
+		if err != nil {
+			f.Close()
+			continue
+		}
+		of.quietFor = fl.in.opt.RotateWait
+		fl.retired = append(fl.retired, of)
+	}
+}
+
+func maxFP(a, b fingerprint) fingerprint {
+	if b.N > a.N {
+		return b
+	}
+	return a
+}
+
+func (fl *follower) run(ctx context.Context) {
+	t := time.NewTicker(fl.in.opt.PollInterval)
+	defer t.Stop()
+	defer func() {
+		for _, of := range fl.files() {
+			of.f.Close()
+		}
+	}()
+	for {
+		fl.step(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-fl.wake:
+		case <-t.C:
+		}
+	}
+}
+
+// step reads everything new: retired files first, then the live file,
+// then checks whether the live file was rotated or truncated.
+func (fl *follower) step(ctx context.Context) {
+	for round := 0; round < 4 && ctx.Err() == nil; round++ {
+		for i := 0; i < len(fl.retired) && ctx.Err() == nil; {
+			of := fl.retired[i]
+			err := fl.readAll(ctx, of)
+			if errors.Is(err, errTruncated) {
+				// Read the copy (now at i) first, then this file again.
+				fl.truncated(of)
+				continue
+			}
+			if err != nil || time.Since(of.lastGrown) >= of.quietFor {
+				if err != nil {
+					fl.in.opt.Logf("ingest: cannot read %s: %v", of.name, err)
+				}
+				fl.finish(of, i)
+				continue
+			}
+			i++
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if fl.cur == nil && !fl.openLive() {
+			return
+		}
+		err := fl.readAll(ctx, fl.cur)
+		switch {
+		case errors.Is(err, errTruncated):
+			fl.truncated(fl.cur)
+			continue
+		case err != nil:
+			fl.in.opt.Logf("ingest: cannot read %s: %v", fl.cur.name, err)
+		}
+		if ctx.Err() != nil || !fl.checkLive() {
+			return
+		}
+		// The live file changed: read the new one right away.
+	}
+}
+
+// finish closes retired file i after emitting a last unterminated line.
+func (fl *follower) finish(of *openFile, i int) {
+	if len(of.pending) > 0 && !of.skipping {
+		fl.add(of, of.pending)
+		of.consumed = of.pos
+	}
+	fl.in.gate.RLock()
+	fl.apply(of)
+	fl.retired = append(fl.retired[:i], fl.retired[i+1:]...)
+	fl.in.gate.RUnlock()
+	of.f.Close()
+}
+
+// openLive opens the live path when it exists.
+func (fl *follower) openLive() bool {
+	f, err := os.Open(fl.path)
+	if err != nil {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fl.held(idOf(fi)) {
+		f.Close()
+		return false
+	}
+	off := int64(0)
+	if fl.fromEnd {
+		off = fi.Size()
+		fl.fromEnd = false
+	}
+	of, err := openAt(f, fl.path, fi, off)
+	if err != nil {
+		f.Close()
+		return false
+	}
+	fl.in.gate.RLock()
+	fl.cur = of
+	fl.in.gate.RUnlock()
+	return true
+}
+
+// checkLive compares the live file with the path: a different inode means a
+// rename rotation (or a replaced file); truncations are caught while
+// reading. It returns true when it switched files.
+func (fl *follower) checkLive() bool {
+	of := fl.cur
+	fi, err := os.Stat(fl.path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			fl.retire(of)
+		}
+		return false
+	}
+	if idOf(fi) != of.id {
+		fl.retire(of)
+		return true
+	}
+	if ofi, err := of.f.Stat(); err == nil && nlinkOf(ofi) == 0 {
+		fl.retire(of)
+		return true
+	}
+	return false
+}
+
+// retire moves the live file to the retired list: a writer may still
+// append to it until it reopens, so it is read until quiet.
+func (fl *follower) retire(of *openFile) {
+	of.quietFor = fl.in.opt.RotateWait
+	of.lastGrown = time.Now()
+	fl.in.gate.RLock()
+	fl.retired = append(fl.retired, of)
+	fl.cur = nil
+	fl.in.gate.RUnlock()
+	fl.in.stats.Rotations.Add(1)
+}
+
+// truncated handles a copytruncate: whatever was not yet read is in the
+// rotated copy (same head), so read that from our offset, then the
+// truncated file from its start.
+func (fl *follower) truncated(of *openFile) {
+	fl.in.stats.Truncations.Add(1)
+	st := fileState{Name: of.name, ID: of.id, FP: of.fp, Offset: of.consumed}
+	copyF, fi := findFile(fl.path, st, false, fl.held)
+	var cp *openFile
+	if copyF != nil {
+		c, err := openAt(copyF, copyF.Name(), fi, of.consumed)
+		if err != nil {
+			copyF.Close()
+		} else {
+			cp = c
+			cp.quietFor = 0 // a copy does not grow
+			fl.in.stats.Recovered.Add(uint64(fi.Size() - of.consumed))
+		}
+	} else if of.fp.N > 0 {
+		fl.in.stats.LostTruncate.Add(1)
+		fl.in.opt.Logf("ingest: %s was truncated at offset %d and no rotated copy with the same head was found; unread lines are lost", of.name, of.consumed)
+	}
+	fp, _ := readFingerprint(of.f)
+	fl.in.gate.RLock()
+	defer fl.in.gate.RUnlock()
+	// Lines already read but not applied came from before the truncation
+	// and are in the copy too: drop them, the copy has them.
+	fl.arena, fl.ends = fl.arena[:0], fl.ends[:0]
+	if cp != nil {
+		// The copy goes right before the truncated file in read order.
+		i := len(fl.retired)
+		for j, r := range fl.retired {
+			if r == of {
+				i = j
+			}
+		}
+		fl.retired = append(fl.retired[:i], append([]*openFile{cp}, fl.retired[i:]...)...)
+	}
+	if _, err := of.f.Seek(0, io.SeekStart); err == nil {
+		of.br.Reset(headChecker{of})
+		of.pos, of.consumed, of.applied = 0, 0, 0
+		of.pending, of.skipping = of.pending[:0], false
+		of.fp, of.fpApplied = fp, fp
+	}
+}
+
+// readAll reads of to its end, handing complete lines to the consumer in
+// batches. A partial last line waits for its newline.
+func (fl *follower) readAll(ctx context.Context, of *openFile) error {
+	maxLine := fl.in.opt.MaxLineBytes
+	for {
+		line, err := of.br.ReadSlice('\n')
+		of.pos += int64(len(line))
+		if len(line) > 0 {
+			of.lastGrown = time.Now()
+		}
+		switch {
+		case err == nil:
+			if of.skipping {
+				of.skipping = false
+				of.consumed = of.pos
+				fl.in.stats.TooLong.Add(1)
+				continue
+			}
+			if len(of.pending) > 0 {
+				of.pending = append(of.pending, line...)
+				line = of.pending
+			}
+			if len(line) > maxLine+1 {
+				fl.in.stats.TooLong.Add(1)
+			} else {
+				fl.add(of, line)
+			}
+			of.pending = of.pending[:0]
+			of.consumed = of.pos
+			if len(fl.ends) >= fl.in.opt.BatchLines || len(fl.arena) >= 4<<20 {
+				fl.flush(of)
+				if ctx.Err() != nil {
+					return nil
+				}
+			}
+		case errors.Is(err, errTruncated):
+			return err
+		case errors.Is(err, bufio.ErrBufferFull) || err == io.EOF:
+			if !of.skipping {
+				of.pending = append(of.pending, line...)
+				if len(of.pending) > maxLine {
+					of.skipping = true
+					of.pending = of.pending[:0]
+				}
+			}
+			if err == io.EOF {
+				fl.flush(of)
+				return nil
+			}
+		default:
+			fl.flush(of)
+			return err
+		}
+	}
+}
+
+// add appends a line to the batch being built.
+func (fl *follower) add(of *openFile, line []byte) {
+	line = trimLine(line)
+	if len(line) == 0 {
+		return
+	}
+	fl.arena = append(fl.arena, line...)
+	fl.ends = append(fl.ends, len(fl.arena))
+}
+
+// flush hands the batch to the consumer and records its end as applied.
+func (fl *follower) flush(of *openFile) {
+	fl.in.gate.RLock()
+	fl.apply(of)
+	fl.in.gate.RUnlock()
+}
+
+// apply runs with the gate held shared.
+func (fl *follower) apply(of *openFile) {
+	if len(fl.ends) > 0 {
+		fl.lines = fl.lines[:0]
+		prev := 0
+		for _, e := range fl.ends {
+			fl.lines = append(fl.lines, fl.arena[prev:e])
+			prev = e
+		}
+		b := Batch{Source: &fl.src.Source, File: of.name, Start: of.applied, End: of.consumed, Lines: fl.lines}
+		if err := fl.in.opt.Consumer.Consume(&b); err != nil {
+			fl.in.stats.ConsumeErrs.Add(1)
+		}
+		fl.in.stats.Lines.Add(uint64(len(fl.ends)))
+		fl.in.stats.Bytes.Add(uint64(len(fl.arena)))
+		fl.arena, fl.ends = fl.arena[:0], fl.ends[:0]
+	}
+	of.applied = of.consumed
+	of.fpApplied = of.fp
+}
