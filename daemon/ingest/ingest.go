@@ -330,7 +330,9 @@ func (in *Ingester) Status() map[string]any {
 	}
 	in.mu.Unlock()
 	in.gate.Unlock()
-	sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path || files[i].Path == files[j].Path && files[i].File < files[j].File })
+	sort.Slice(files, func(i, j int) bool {
+		return files[i].Path < files[j].Path || files[i].Path == files[j].Path && files[i].File < files[j].File
+	})
 	s := &in.stats
 	return map[string]any{
 		"files":                 files,
