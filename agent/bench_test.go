@@ -1,0 +1,153 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canopy-dev/canopy/daemon/testenv"
+)
+
+// BenchmarkAgentResources measures canopy-agent with every built-in module
+// (cpu, mem, load, net, disk, nginx, url, accesslog; the example configs,
+// collect_every 10 s) pushing into canopyd, and gmond with its default
+// metrics beside it in the same run: CPU in percent of one core and RSS.
+// Run it with `go tool task bench:agent` (AGENT_BENCH_DURATION, default 2m).
+func BenchmarkAgentResources(b *testing.B) {
+	dur := 2 * time.Minute
+	if s := os.Getenv("AGENT_BENCH_DURATION"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dur = d
+	}
+	for i := 0; i < b.N; i++ {
+		runResources(b, dur)
+	}
+}
+
+func runResources(b *testing.B, dur time.Duration) {
+	ngx := startNginx(b)
+	status, page := "http://"+ngx+"/nginx_status", "http://"+ngx+"/"
+	addr := testenv.FreePort(b)
+	daemon(b, addr, filepath.Join(b.TempDir(), "data"))
+	log := filepath.Join(b.TempDir(), "access.log")
+	os.WriteFile(log, nil, 0o644)
+	confs := map[string]string{}
+	for _, n := range []string{"cpu", "mem", "load", "net", "disk"} {
+		confs[n+".conf"] = readConf(b, n+".conf")
+	}
+	replace := func(src, from, to string) string { return strings.ReplaceAll(src, from, to) }
+	confs["nginx.conf"] = replace(readConf(b, "nginx.conf.off"), "http://127.0.0.1/nginx_status", status)
+	confs["url.conf"] = replace(readConf(b, "url.conf.off"), "http://127.0.0.1/", page)
+	confs["accesslog.conf"] = replace(readConf(b, "accesslog.conf.off"), "/var/log/nginx/access.log", log)
+	s := newAgentSetup(b, confs)
+	a := s.start(b, "http://"+addr, 10*time.Second, "")
+	waitLog(b, a, 3*time.Minute, "loaded 8 modules")
+
+	// gmond with its default configuration (37 metrics), on loopback.
+	gbin := testenv.NeedCommand(b, "gmond", "ganglia-monitor")
+	def, err := exec.Command(gbin, "-t").Output()
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, tcpPort, _ := strings.Cut(testenv.FreePort(b), ":")
+	_, udpPort, _ := strings.Cut(testenv.FreePort(b), ":")
+	g := string(def)
+	g = strings.Replace(g, "daemonize = yes", "daemonize = no", 1)
+	g = strings.Replace(g, "setuid = yes", "setuid = no\n  module_dir = \""+gangliaModuleDir(b)+"\"", 1)
+	g = regexp.MustCompile(`(?s)udp_send_channel \{.*?\n\}`).ReplaceAllString(g, "udp_send_channel { host = 127.0.0.1 port = "+udpPort+" ttl = 1 }")
+	g = regexp.MustCompile(`(?s)udp_recv_channel \{.*?\n\}`).ReplaceAllString(g, "udp_recv_channel { bind = 127.0.0.1 port = "+udpPort+" }")
+	g = regexp.MustCompile(`(?s)tcp_accept_channel \{.*?\n\}`).ReplaceAllString(g, "tcp_accept_channel { bind = 127.0.0.1 port = "+tcpPort+" }")
+	gdir := b.TempDir()
+	os.WriteFile(filepath.Join(gdir, "gmond.conf"), []byte(g), 0o644)
+	gm := start(b, "gmond", gdir, gbin, "-c", filepath.Join(gdir, "gmond.conf"), "-f")
+
+	// Some traffic so nginx, url and accesslog have work.
+	stop := make(chan struct{})
+	go func() {
+		f, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+		defer f.Close()
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				if resp, err := http.Get(page); err == nil {
+					resp.Body.Close()
+				}
+				fmt.Fprintf(f, "127.0.0.1 - - [26/Nov/2026:12:00:00 +0000] \"GET / HTTP/1.1\" 200 612 \"-\" \"bench\"\n")
+			}
+		}
+	}()
+	defer close(stop)
+
+	time.Sleep(15 * time.Second) // past start-up and the first rounds
+	pids := map[string]int{"agent": a.cmd.Process.Pid, "gmond": gm.cmd.Process.Pid}
+	cpu0 := map[string]float64{}
+	for n, p := range pids {
+		cpu0[n] = cpuSeconds(b, p)
+	}
+	rssMax, rssSum := map[string]float64{}, map[string]float64{}
+	samples := 0
+	start := time.Now()
+	b.ResetTimer()
+	for time.Since(start) < dur {
+		time.Sleep(time.Second)
+		samples++
+		for n, p := range pids {
+			r := rssMB(b, p)
+			rssSum[n] += r
+			rssMax[n] = max(rssMax[n], r)
+		}
+	}
+	elapsed := time.Since(start).Seconds()
+	b.StopTimer()
+	for _, n := range []string{"agent", "gmond"} {
+		cpu := (cpuSeconds(b, pids[n]) - cpu0[n]) / elapsed * 100
+		b.ReportMetric(cpu, n+"_cpu_%")
+		b.ReportMetric(rssMax[n], n+"_rss_max_MB")
+		b.ReportMetric(rssSum[n]/float64(samples), n+"_rss_avg_MB")
+		b.Logf("%s: %.3f %% of one core, RSS avg %.1f MB, max %.1f MB over %.0f s", n, cpu, rssSum[n]/float64(samples), rssMax[n], elapsed)
+	}
+	beats := get(b, addr, "nginx,testhost,requests")
+	b.Logf("tree check: %v", beats)
+}
+
+// cpuSeconds is utime+stime of pid from /proc/PID/stat.
+func cpuSeconds(b *testing.B, pid int) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// rssMB is VmRSS of pid in MB.
+func rssMB(b *testing.B, pid int) float64 {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		if strings.HasPrefix(l, "VmRSS:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(l)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
