@@ -39,8 +39,9 @@ func main() {
 	configPath := flag.String("config", "conf/canopyd.yaml", "YAML config file (optional)")
 	snapEvery := flag.Duration("snapshot.interval", 30*time.Second, "how often the tree is checkpointed")
 	trendFlags := trend.RegisterFlags(flag.CommandLine)
+	pipeFl := registerPipeFlags(flag.CommandLine)
 	flag.Parse()
-	if err := run(*listen, *dataDir, *configPath, *snapEvery, trendFlags); err != nil {
+	if err := run(*listen, *dataDir, *configPath, *snapEvery, trendFlags, pipeFl); err != nil {
 		log.Fatalf("canopyd: %v", err)
 	}
 }
@@ -51,11 +52,13 @@ func subcommand(name string) func(args []string) error {
 	switch name {
 	case "gen":
 		return cmdGen
+	case "pipe":
+		return cmdPipe
 	}
 	return nil
 }
 
-func run(listen, dataDir, configPath string, snapEvery time.Duration, trendFlags *trend.Flags) error {
+func run(listen, dataDir, configPath string, snapEvery time.Duration, trendFlags *trend.Flags, pipeFl *pipeFlags) error {
 	cfg, err := config.Load(configPath, !flagSet("config"))
 	if err != nil {
 		return err
@@ -79,7 +82,15 @@ func run(listen, dataDir, configPath string, snapEvery time.Duration, trendFlags
 		return err
 	}
 	defer trendStore.Close()
-	srv := api.New(api.Options{Tree: t, Limits: cfg.Limits, Tokens: cfg.Tokens, Status: func() map[string]any { return map[string]any{"trend": trendStore.Status()} }})
+	pipesCtx, stopPipes := context.WithCancel(context.Background())
+	defer stopPipes()
+	pm, closePipes, err := pipeFl.start(pipesCtx, dataDir, cfg.Pipes, t)
+	if err != nil {
+		return err
+	}
+	defer closePipes()
+	srv := api.New(api.Options{Tree: t, Limits: cfg.Limits, Tokens: cfg.Tokens, AccessLog: pm.PushHook(pushFormats(cfg.Pipes)),
+		Status: func() map[string]any { return map[string]any{"trend": trendStore.Status(), "pipes": pm.Status()} }})
 	trendStore.Routes(srv.Router())
 	webUI, err := ui.New(ui.Options{ViewsDir: filepath.Join(dataDir, "views"), Tokens: cfg.Tokens})
 	if err != nil {

@@ -40,6 +40,9 @@ type Source struct {
 // PipesConfig configures the pipes folder.
 type PipesConfig struct {
 	Dir string `yaml:"dir"`
+	// PushLogFormat is the log_format of access-log lines pushed over HTTP
+	// and sockets; empty tries "main", then "combined", then JSON lines.
+	PushLogFormat string `yaml:"push_log_format"`
 	// Config holds per-pipe settings keyed by pipe name.
 	Config map[string]PipeConfig `yaml:"config"`
 }
@@ -50,6 +53,9 @@ type PipeConfig struct {
 	Params   map[string]string `yaml:"params"`
 	MemoryMB int               `yaml:"memory_mb"`
 	Timeout  string            `yaml:"timeout"`
+	// ReadDirs grants read-only directories: "HOSTDIR" (seen at the same
+	// path) or "HOSTDIR:GUESTPATH". Pipes get no filesystem otherwise.
+	ReadDirs []string `yaml:"read_dirs"`
 }
 
 // Listener is one push socket.

@@ -281,6 +281,19 @@ func pipeOptions(def host.Limits, pc config.PipeConfig) (host.PipeOptions, error
 		}
 		opt.Limits.CallTimeout = d
 	}
+	for _, rd := range pc.ReadDirs {
+		hostDir, guest, ok := strings.Cut(rd, ":")
+		if !ok {
+			guest = hostDir
+		}
+		if hostDir == "" || guest == "" {
+			return opt, fmt.Errorf("read_dirs entry %q: want HOSTDIR or HOSTDIR:GUESTPATH", rd)
+		}
+		if fi, err := os.Stat(hostDir); err != nil || !fi.IsDir() {
+			return opt, fmt.Errorf("read_dirs entry %q: %s is not a directory", rd, hostDir)
+		}
+		opt.Grants.Mounts = append(opt.Grants.Mounts, host.Mount{HostDir: hostDir, GuestPath: guest})
+	}
 	return opt, nil
 }
 

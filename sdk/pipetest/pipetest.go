@@ -35,6 +35,9 @@ type node struct {
 	isMark  bool
 }
 
+// NewResult returns an empty result for a pipe with manifest m.
+func NewResult(m *abi.Manifest) *Result { return newResult(m) }
+
 func newResult(m *abi.Manifest) *Result {
 	return &Result{Manifest: m, nodes: map[string]*node{}}
 }
