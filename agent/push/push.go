@@ -323,6 +323,10 @@ func (c *Client) sendTCP(ctx context.Context, b *Batch) error {
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(c.opt.Timeout))
 	w := bufio.NewWriter(conn)
+	if c.opt.Token != "" {
+		// canopyd's listeners take a token as the first line.
+		fmt.Fprintf(w, "auth %s\n", c.opt.Token)
+	}
 	for _, j := range b.JSON {
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, j); err != nil {

@@ -3,6 +3,8 @@ package push
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -154,5 +156,31 @@ func waitFor(t *testing.T, ok func() bool) {
 			t.Fatal("timed out")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestTCPJSONLines(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		b, _ := io.ReadAll(c)
+		c.Close()
+		got <- string(b)
+	}()
+	c, _ := New(Options{Server: "tcp://" + l.Addr().String(), Token: "tok", Dir: t.TempDir()})
+	c.Enqueue(Batch{JSON: []json.RawMessage{json.RawMessage(`{"a": {"h": 1}}`), json.RawMessage(`{"b":2}`)}})
+	if err := c.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-got; s != "auth tok\n{\"a\":{\"h\":1}}\n{\"b\":2}\n" {
+		t.Errorf("sent %q", s)
 	}
 }
