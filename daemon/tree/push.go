@@ -174,3 +174,93 @@ func (t *Tree) MergeJSON(data []byte) (MergeResult, error) {
 	}
 	return t.Merge(p)
 }
+
+// Len returns the number of deltas and defaultactions in p.
+func (p *Push) Len() int { return len(p.acts) + len(p.Deltas) }
+
+// Filter returns the part of p whose top-level names keep accepts: how a
+// relay splits a push between shards.
+func (p *Push) Filter(keep func(root string) bool) *Push {
+	out := &Push{}
+	for _, a := range p.acts {
+		if keep(a.path[0]) {
+			out.acts = append(out.acts, a)
+		}
+	}
+	for _, d := range p.Deltas {
+		if keep(d.Path[0]) {
+			out.Deltas = append(out.Deltas, d)
+		}
+	}
+	return out
+}
+
+// Append adds q's content after p's, as if both had been one push.
+func (p *Push) Append(q *Push) {
+	p.acts = append(p.acts, q.acts...)
+	p.Deltas = append(p.Deltas, q.Deltas...)
+}
+
+// MarshalJSON encodes p in the push shape ParsePush reads, so that merging
+// the result merges exactly p. Deltas to a path already used go into a
+// further object of the list, since a JSON object holds a name once.
+func (p *Push) MarshalJSON() ([]byte, error) {
+	var objs []map[string]any
+	// place puts v at path in the first object where the slot is free.
+	place := func(path []string, v any, action bool) {
+		for i := 0; ; i++ {
+			if i == len(objs) {
+				objs = append(objs, map[string]any{})
+			}
+			if setIn(objs[i], path, v, action) {
+				return
+			}
+		}
+	}
+	for _, a := range p.acts {
+		place(a.path, a.act.String(), true)
+	}
+	for _, d := range p.Deltas {
+		var v any = d.Value
+		if d.IsMarker {
+			v = d.Marker
+		}
+		place(d.Path, v, false)
+	}
+	if len(objs) == 0 {
+		return []byte("[]"), nil
+	}
+	return json.Marshal(objs)
+}
+
+// setIn sets path's own value (or its defaultaction) inside obj, unless the
+// slot is taken.
+func setIn(obj map[string]any, path []string, v any, action bool) bool {
+	for _, name := range path {
+		child, ok := obj[name]
+		switch c := child.(type) {
+		case map[string]any:
+			obj = c
+		case nil:
+			if !ok {
+				m := map[string]any{}
+				obj[name] = m
+				obj = m
+			}
+		default:
+			// A bare value: turn it into {"": value} to hold children.
+			m := map[string]any{"": c}
+			obj[name] = m
+			obj = m
+		}
+	}
+	slot := ""
+	if action {
+		slot = "defaultaction"
+	}
+	if _, taken := obj[slot]; taken {
+		return false
+	}
+	obj[slot] = v
+	return true
+}

@@ -20,6 +20,7 @@ import (
 //	meta       length, bytes (opaque to the tree: e.g. ingest offsets)
 //	version    the tree's global version
 //	epoch      the averaging window counter
+//	sources    count, then per exactly-once source: name length, name, seq
 //	nodes      count of nodes, then the root's children, each in preorder:
 //	             name length, name, flags byte, action byte,
 //	             [value: float64 little-endian bits]  if flags has value
@@ -52,6 +53,10 @@ func (t *Tree) WriteSnapshot(path string, meta []byte) error {
 	w := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
 	t.mu.RLock()
 	err = t.encode(w, meta)
+	written := make(map[string]uint64, len(t.seqs))
+	for k, v := range t.seqs {
+		written[k] = v
+	}
 	t.mu.RUnlock()
 	if err == nil {
 		err = w.Flush()
@@ -77,6 +82,13 @@ func (t *Tree) WriteSnapshot(path string, meta []byte) error {
 		_ = d.Sync() // make the rename durable
 		d.Close()
 	}
+	t.mu.Lock()
+	for k, v := range written {
+		if v > t.durable[k] {
+			t.durable[k] = v
+		}
+	}
+	t.mu.Unlock()
 	return nil
 }
 
@@ -104,6 +116,11 @@ func (t *Tree) encode(w *bufio.Writer, meta []byte) error {
 	s.bytes(string(meta))
 	s.uvarint(t.version.Load())
 	s.uvarint(uint64(t.epoch))
+	s.uvarint(uint64(len(t.seqs)))
+	for name, seq := range t.seqs {
+		s.bytes(name)
+		s.uvarint(seq)
+	}
 	s.uvarint(uint64(t.nodes))
 	s.uvarint(uint64(len(t.root.kids)))
 	for _, c := range t.root.kids {
@@ -167,6 +184,11 @@ func decodeSnapshot(data []byte) (*Tree, []byte, error) {
 	// restored version, so "since" readers from before a restart see them.
 	t.root.sub = t.version.Load()
 	t.epoch = uint32(r.uvarint())
+	for n := r.uvarint(); n > 0 && r.err == nil; n-- {
+		name := r.str()
+		seq := r.uvarint()
+		t.seqs[name], t.durable[name] = seq, seq
+	}
 	want := r.uvarint()
 	kids := r.uvarint()
 	for i := uint64(0); i < kids && r.err == nil; i++ {

@@ -37,6 +37,8 @@ type Tree struct {
 	root    node
 	markers map[*node]string
 	nodes   int
+	seqs    map[string]uint64 // exactly-once sources: highest batch merged
+	durable map[string]uint64 // seqs as of the last snapshot written
 	orderMu sync.Mutex
 	order   map[*node][]*node // cached child order for readers
 	epoch   uint32
@@ -45,7 +47,7 @@ type Tree struct {
 
 // New returns an empty tree.
 func New() *Tree {
-	return &Tree{markers: map[*node]string{}, order: map[*node][]*node{}}
+	return &Tree{markers: map[*node]string{}, order: map[*node][]*node{}, seqs: map[string]uint64{}, durable: map[string]uint64{}}
 }
 
 // Version returns the current global version (0 for an empty tree).
@@ -101,6 +103,12 @@ func validPath(p []string) error {
 
 // apply validates everything first, then merges under the write lock.
 func (t *Tree) apply(acts []actionSet, deltas []Delta) (MergeResult, error) {
+	return t.applyWith(acts, deltas, nil)
+}
+
+// applyWith is apply with a gate run under the write lock after validation:
+// when it returns false nothing merges (used for exactly-once sources).
+func (t *Tree) applyWith(acts []actionSet, deltas []Delta, gate func() bool) (MergeResult, error) {
 	for _, a := range acts {
 		if err := validPath(a.path); err != nil {
 			return MergeResult{}, err
@@ -144,6 +152,9 @@ func (t *Tree) apply(acts []actionSet, deltas []Delta) (MergeResult, error) {
 			return MergeResult{}, fmt.Errorf("%s: both a number and a marker in one push", k)
 		}
 		pending[k] = d.IsMarker
+	}
+	if gate != nil && !gate() {
+		return MergeResult{Version: t.version.Load()}, nil
 	}
 	// Pass 2: merge. Nothing below can fail.
 	v := t.version.Load() + 1

@@ -305,3 +305,69 @@ func TestSnapshotCorrupt(t *testing.T) {
 		t.Errorf("previous snapshot changed")
 	}
 }
+
+func TestMergeFromExactlyOnce(t *testing.T) {
+	tr := New()
+	push := func(seq uint64) bool {
+		p, err := ParsePush([]byte(`{"hits": 1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, merged, err := tr.MergeFrom("relay-a", seq, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return merged
+	}
+	steps := []struct {
+		seq  uint64
+		want bool
+	}{{1, true}, {2, true}, {2, false}, {1, false}, {5, true}, {3, false}}
+	for _, s := range steps {
+		if got := push(s.seq); got != s.want {
+			t.Errorf("batch %d merged = %v, want %v", s.seq, got, s.want)
+		}
+	}
+	if got := flat(t, tr, "hits"); got != `[{"hits":3}]` {
+		t.Errorf("hits = %s, want 3", got)
+	}
+	path := filepath.Join(t.TempDir(), "s.snap")
+	if applied, durable := tr.SourceSeq("relay-a"); applied != 5 || durable != 0 {
+		t.Errorf("before snapshot: applied %d durable %d", applied, durable)
+	}
+	if err := tr.WriteSnapshot(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, durable := tr.SourceSeq("relay-a"); durable != 5 {
+		t.Errorf("after snapshot: durable %d, want 5", durable)
+	}
+	back, _, err := LoadSnapshot(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied, durable := back.SourceSeq("relay-a"); applied != 5 || durable != 5 {
+		t.Errorf("restored: applied %d durable %d, want 5 5", applied, durable)
+	}
+}
+
+func TestPushFilterAndMarshal(t *testing.T) {
+	p, err := ParsePush([]byte(`[{"cpu": {"h": {"idle": 3, "marker": "m"}}, "defaultaction": "average"}, {"br": {"ie": {"7": 1}}}, {"br": {"ie": {"7": {"": 2, "venders": {"sogou": 1}}}}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, root := range []string{"cpu", "br"} {
+		part := p.Filter(func(r string) bool { return r == root })
+		b, err := json.Marshal(part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		direct, via := New(), New()
+		if _, err := direct.Merge(part); err != nil {
+			t.Fatal(err)
+		}
+		mustMerge(t, via, string(b))
+		if dump(t, direct) != dump(t, via) {
+			t.Errorf("%s: re-encoded push %s merges to\n%s\nwant\n%s", root, b, dump(t, via), dump(t, direct))
+		}
+	}
+}
