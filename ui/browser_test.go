@@ -1,7 +1,10 @@
 package ui
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -89,6 +92,9 @@ func TestBrowser(t *testing.T) {
 		check("before restart")
 		b.screenshot(t, "realtime-view")
 		b.checkClean(t, "/realtime/view/browsers")
+		// Leave the page first: a live page sees the daemon go away, and the
+		// browser reports its failed requests as console errors.
+		do(t, b, chromedp.Navigate("about:blank"))
 		d.restart()
 		check("after restart")
 		b.checkClean(t, "/realtime/view/browsers after restart")
@@ -129,17 +135,32 @@ func TestBrowser(t *testing.T) {
 		b.checkClean(t, "/trend/view/ search")
 	})
 
-	t.Run("trend view", func(t *testing.T) {
-		b.open(t, "/trend/view/browsers")
+	t.Run("trend view compares a week earlier", func(t *testing.T) {
+		// A view on synthetic keys: the proxy serves their history for any
+		// range, so the shifted series has data whatever the store holds.
+		putView(t, d, `{"name":"synth","keys":["synthetic,a","synthetic,b"],"chart":"line","range":"-1d"}`)
+		b.open(t, "/trend/view/synth")
 		links := eval[[]string](t, b, `[...document.querySelectorAll('#graph-links a')].map(a => a.getAttribute('href'))`)
-		if len(links) != 3 || !strings.HasPrefix(links[0], "/graph/browsers.png") || !strings.HasPrefix(links[2], "/graph/browsers.pdf") {
+		if len(links) != 3 || !strings.HasPrefix(links[0], "/graph/synth.png") || !strings.HasPrefix(links[2], "/graph/synth.pdf") {
 			t.Errorf("graph links: %v", links)
 		}
 		do(t, b, chromedp.SetValue(`#tv-shift`, "604800"))
 		eval[bool](t, b, `(document.querySelector('#tv-shift').dispatchEvent(new Event('change')), true)`)
-		waitJS(t, b, `canopy.charts[0].series.some(s => / \(1 week earlier\)$/.test(s.label || ''))`, 10*time.Second)
+		waitJS(t, b, `canopy.charts[0].series.filter(s => / \(1 week earlier\)$/.test(s.label || '')).length === 2`, 10*time.Second)
 		b.screenshot(t, "trend-view")
+		b.checkClean(t, "/trend/view/synth")
+	})
+
+	t.Run("trend view of real history", func(t *testing.T) {
+		b.open(t, "/trend/view/browsers")
+		b.screenshot(t, "trend-view-real")
 		b.checkClean(t, "/trend/view/browsers")
+		if px.trendStub.Load() {
+			return
+		}
+		if n := eval[float64](t, b, `canopy.charts[0].data[0].length`); n < 1 {
+			t.Errorf("/trend/view/browsers drew no points from the daemon's trend store")
+		}
 	})
 
 	t.Run("dark theme and phone width", func(t *testing.T) {
@@ -192,10 +213,30 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("perf explorer 20x2000", func(t *testing.T) {
+		if os.Getenv("CANOPY_UI_PROFILE") != "" {
+			t.Log(profileLoad(t, b, func() { explorerLoad(t, b, 20) }))
+		}
 		ms, n := explorerLoad(t, b, 20)
 		t.Logf("/trend/view/ with 20 series x 2,000 points: interactive after %.0f ms (%d points drawn)", ms, n)
 		b.screenshot(t, "trend-explorer-20x2000")
 		b.checkClean(t, "/trend/view/ 20x2000")
+	})
+
+	t.Run("realtime heap stays flat (short)", func(t *testing.T) {
+		// The 60 s run is `go tool task bench:ui`; CI runs 12 s.
+		r := realtimeSoak(t, b, d, 20, 12*time.Second)
+		t.Logf("realtime at 20 updates/s for 12 s: %s", r)
+		if growth := r.heapEnd - r.heapStart; growth > 1e6 {
+			t.Errorf("JS heap grew %.0f KB in 12 s at 20 updates/s", growth/1e3)
+		}
+		if r.nodesEnd > r.nodesStart+5 {
+			t.Errorf("DOM grew from %d to %d elements", r.nodesStart, r.nodesEnd)
+		}
+		if r.updates < r.pushes/4 {
+			t.Errorf("the page applied %d updates for %d pushes", r.updates, r.pushes)
+		}
+		b.screenshot(t, "realtime-soak")
+		b.checkClean(t, "/realtime/soak")
 	})
 
 	t.Run("not found", func(t *testing.T) {
@@ -207,9 +248,30 @@ func TestBrowser(t *testing.T) {
 	})
 }
 
+// putView saves a view through the daemon's API.
+func putView(t testing.TB, d *daemon, body string) {
+	t.Helper()
+	var v struct{ Name string }
+	if err := json.Unmarshal([]byte(body), &v); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("PUT", "http://"+d.addr+"/api/views/"+v.Name, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("PUT view: %v", err)
+	}
+	r.Body.Close()
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("PUT view %s answered %d", v.Name, r.StatusCode)
+	}
+}
+
 // drag presses the left button at (x1, y), moves to (x2, y) and releases.
 func drag(x1, x2, y float64) []chromedp.Action[chromedp.Void] {
-	held := func(p *input.DispatchMouseEventParams) { p.Button, p.Buttons, p.ClickCount = input.MouseButtonLeft, 1, 1 }
+	held := func(p *input.DispatchMouseEventParams) {
+		p.Button, p.Buttons, p.ClickCount = input.MouseButtonLeft, 1, 1
+	}
 	return []chromedp.Action[chromedp.Void]{
 		chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, x1, y),
 		chromedp.MouseEvent(input.DispatchMouseEventTypeMousePressed, x1, y, held),
@@ -227,10 +289,19 @@ func explorerLoad(t testing.TB, b *browser, n int) (float64, int) {
 	for i := 0; i < n; i++ {
 		q = append(q, fmt.Sprintf("key=synthetic,s%02d", i))
 	}
+	m0 := mainThread(t, b)
 	b.open(t, "/trend/view/?"+strings.Join(q, "&"))
+	t.Logf("main thread during the load: %s", mainThreadDelta(m0, mainThread(t, b)))
 	ms := eval[float64](t, b, `canopy.timings.interactive`)
 	points := eval[float64](t, b, `canopy.charts.reduce((a, c) => a + (c.detail ? c.detail.data[1].length : 0), 0)`)
-	t.Logf("timings: %s", eval[string](t, b, `JSON.stringify({nav: performance.getEntriesByType('navigation')[0].toJSON(), t: canopy.timings, charts: canopy.charts.map(c => [Math.round(c.fetched), Math.round(c.drawn)]), res: performance.getEntriesByType('resource').map(r => [r.name.slice(-30), Math.round(r.startTime), Math.round(r.responseEnd)])})`))
+	t.Logf("explorer timeline (ms from navigation start): %s", eval[string](t, b, `JSON.stringify({
+		script: Math.round(canopy.timings.explorerStart),
+		lastFetch: Math.round(Math.max(...canopy.charts.map(c => c.fetched))),
+		lastDraw: Math.round(Math.max(...canopy.charts.map(c => c.drawn))),
+		tree: Math.round(canopy.timings.tree),
+		drawn: Math.round(canopy.timings.drawn),
+		frame: Math.round(canopy.timings.frame),
+		interactive: Math.round(canopy.timings.interactive)})`))
 	if int(points) != n*2000 {
 		t.Errorf("drew %v points, want %d", points, n*2000)
 	}

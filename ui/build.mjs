@@ -8,7 +8,7 @@ import { join } from 'node:path';
 const out = process.argv[2] || 'dist';
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
-const common = { bundle: true, minify: true, legalComments: 'none', logLevel: 'warning', charset: 'utf8' };
+const common = { bundle: true, minify: !process.env.CANOPY_UI_NOMINIFY, legalComments: 'none', logLevel: 'warning', charset: 'utf8' };
 await esbuild.build({ ...common, entryPoints: ['src/main.js'], outfile: join(out, 'app.js'), format: 'iife', target: ['chrome110', 'firefox110', 'safari16'] });
 await esbuild.build({ ...common, entryPoints: ['src/app.css'], outfile: join(out, 'app.css'), target: ['chrome110', 'firefox110', 'safari16'] });
 copyFileSync('src/index.html', join(out, 'index.html'));

@@ -86,7 +86,7 @@ export function baseOpts({ width, height, labels, style, small = false, markers,
     axes: axes(tc, small),
     legend: { show: legend && !small },
     scales: { x: { time: true }, y: { distr: style?.log ? 3 : 1 } },
-    cursor: small ? { drag: { x: true, y: false, setScale: false }, points: { show: false } } : { drag: { x: true, y: false } },
+    cursor: small ? { drag: { x: true, y: false, setScale: false }, points: { show: false }, y: false } : { drag: { x: true, y: false } },
     plugins: markers ? [markersPlugin(markers)] : [],
   };
   if (small) opts.select = { show: true };

@@ -62,7 +62,7 @@ export async function explorer(main, state) {
 
   function toggleChart(key, { defer = false } = {}) {
     if (charts.has(key)) { charts.get(key).remove(); syncURL(); return; }
-    const c = chartCard(key, range, () => { charts.delete(key); syncURL(); });
+    const c = chartCard(key, range, chartWidth, () => { charts.delete(key); syncURL(); });
     charts.set(key, c);
     chartsEl.append(c.el);
     syncURL();
@@ -77,7 +77,11 @@ export async function explorer(main, state) {
     res.forEach((r, i) => (r.status === 'fulfilled' ? cards[i].show(r.value) : cards[i].fail(r.reason)));
   }
 
-  window.addEventListener('resize', debounce(() => { for (const c of charts.values()) c.resize(); }, 150));
+  // Every chart is as wide as the charts column. Measuring it forces a
+  // layout, so it is measured once and again only on resize.
+  let width = 0;
+  const chartWidth = () => width || (width = Math.max(260, (chartsEl.clientWidth || 700) - 26));
+  window.addEventListener('resize', debounce(() => { width = 0; for (const c of charts.values()) c.resize(); }, 150));
   window.addEventListener('canopy-theme', () => { for (const c of charts.values()) c.redraw(); });
 
   rangeSel.addEventListener('change', () => {
@@ -161,14 +165,15 @@ export async function explorer(main, state) {
   await first;
   // Interactive: the charts are painted (one frame later) and the main
   // thread is free for input (a task after that frame).
-  await new Promise((res) => requestAnimationFrame(() => setTimeout(res, 0)));
+  state.timings.drawn = performance.now();
+  await new Promise((res) => requestAnimationFrame(() => { state.timings.frame = performance.now(); setTimeout(res, 0); }));
   state.timings.interactive = performance.now();
   state.timings.explorerStart = t0;
   state.ready = true;
 }
 
 // chartCard is one master-detail pair for key.
-function chartCard(key, range, onRemove) {
+function chartCard(key, range, widthOf, onRemove) {
   const detailEl = h('div.detail');
   const overviewEl = h('div.overview', { title: 'Drag to choose the range shown above' });
   const note = h('p.hint');
@@ -181,7 +186,6 @@ function chartCard(key, range, onRemove) {
     detailEl, overviewEl, note);
   let detail = null, overview = null, markers = [], ctl = null, labels = [];
 
-  const widthOf = () => Math.max(260, (el.clientWidth || 700) - 24);
   let lastData = [[]];
   function draw(data) {
     lastData = data;
@@ -236,7 +240,7 @@ function chartCard(key, range, onRemove) {
     draw(align(r.series.map((s) => s.points)));
     c.drawn = performance.now();
     const n = r.series.reduce((a, s) => a + s.points.length, 0);
-    note.textContent = `${r.series.length} series, ${fmt(n)} points${markers.length ? `, ${markers.length} markers` : ''}. Drag on the small chart to zoom.`;
+    note.textContent = `${r.series.length} series, ${fmt(n)} points${markers.length ? `, ${markers.length} marker${markers.length > 1 ? 's' : ''}` : ''}. Drag on the small chart to zoom.`;
   }
   function fail(e) {
     if (e.name === 'AbortError') return;

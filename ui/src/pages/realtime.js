@@ -157,8 +157,13 @@ export async function realtime(main, state, { key, view }) {
     for (const k of charted) ys.set(k, old.get(k) || new Array(xs.length).fill(null));
     if (plot) { plot.destroy(); plot = null; }
     const width = Math.max(280, chartBox.clientWidth || 600);
-    plot = new uPlot(baseOpts({ width, height: 260, labels: charted, style: { type: chartType === 'bar' ? 'line' : chartType } }),
-      [xs, ...charted.map((k) => ys.get(k))], chartBox);
+    const opts = baseOpts({ width, height: 260, labels: charted, style: { type: chartType === 'bar' ? 'line' : chartType } });
+    // The x axis is always the last `win` seconds, however few samples.
+    opts.scales.x.range = () => {
+      const end = xs.length ? xs[xs.length - 1] : Math.floor(Date.now() / 1000);
+      return [end - win, end];
+    };
+    plot = new uPlot(opts, [xs, ...charted.map((k) => ys.get(k))], chartBox);
     state.charts = [plot];
   }
   function sample() {

@@ -1,0 +1,111 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/performance"
+	"github.com/chromedp/cdproto/profiler"
+	"github.com/chromedp/chromedp"
+)
+
+// mainThread returns Chromium's main-thread time counters (seconds):
+// TaskDuration, ScriptDuration, LayoutDuration, RecalcStyleDuration. Their
+// deltas across a page load say where its time went, whatever the load
+// of the machine.
+func mainThread(t testing.TB, b *browser) map[string]float64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	m, err := chromedp.Run(ctx, chromedp.Action[map[string]float64](func(ctx context.Context, tg *chromedp.Target) (map[string]float64, error) {
+		if _, err := cdp.Call(ctx, tg, performance.Enable, performance.EnableParams{}); err != nil {
+			return nil, err
+		}
+		r, err := cdp.Call(ctx, tg, performance.GetMetrics, cdp.Empty{})
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]float64{}
+		for _, m := range r.Metrics {
+			out[m.Name] = m.Value
+		}
+		return out, nil
+	}))
+	if err != nil {
+		t.Fatalf("performance metrics: %v", err)
+	}
+	return m
+}
+
+func mainThreadDelta(a, b map[string]float64) string {
+	s := ""
+	for _, k := range []string{"TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration"} {
+		s += fmt.Sprintf("%s %.0f ms, ", k, (b[k]-a[k])*1000)
+	}
+	return s[:len(s)-2]
+}
+
+// profileLoad records a CPU profile of the page while fn runs and returns
+// the top self-time functions (for finding where a slow load goes).
+func profileLoad(t testing.TB, b *browser, fn func()) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, profiler.Enable, cdp.Empty{}); err != nil {
+			return err
+		}
+		if _, err := cdp.Call(ctx, tg, profiler.SetSamplingInterval, profiler.SetSamplingIntervalParams{Interval: 200}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, profiler.Start, cdp.Empty{})
+		return err
+	}))
+	if err != nil {
+		t.Fatalf("profiler: %v", err)
+	}
+	fn()
+	p, err := chromedp.Run(ctx, chromedp.Action[*profiler.Profile](func(ctx context.Context, tg *chromedp.Target) (*profiler.Profile, error) {
+		r, err := cdp.Call(ctx, tg, profiler.Stop, cdp.Empty{})
+		return r.Profile, err
+	}))
+	if err != nil {
+		t.Fatalf("profiler stop: %v", err)
+	}
+	self := map[string]float64{}
+	total := 0.0
+	dt := (p.EndTime - p.StartTime) / float64(max(1, len(p.Samples))) / 1000 // ms per sample
+	byID := map[int64]*profiler.ProfileNode{}
+	for _, n := range p.Nodes {
+		byID[n.ID] = n
+	}
+	for _, id := range p.Samples {
+		n := byID[id]
+		name := n.CallFrame.FunctionName
+		if name == "" {
+			name = "(anonymous)"
+		}
+		u := n.CallFrame.URL
+		if i := strings.LastIndex(u, "/"); i >= 0 {
+			u = u[i+1:]
+		}
+		self[fmt.Sprintf("%s %s:%d", name, u, n.CallFrame.LineNumber)] += dt
+		total += dt
+	}
+	keys := make([]string, 0, len(self))
+	for k := range self {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return self[keys[i]] > self[keys[j]] })
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "profile %.0f ms:", total)
+	for _, k := range keys[:min(15, len(keys))] {
+		fmt.Fprintf(&sb, "\n  %6.1f ms  %s", self[k], k)
+	}
+	return sb.String()
+}
