@@ -9,7 +9,7 @@ import (
 // of the version the agent announces (`120`, `7`, `10.15`). An empty field
 // is unknown.
 type UserAgent struct {
-	Browser      string // chrome, firefox, safari, edge, ie, opera, yandex, samsung, uc, …; "" for bots and unknown agents
+	Browser      string // chrome, firefox, safari, edge, ie, opera, yandex, samsung, uc, …, "other"; "" for bots and absent agents
 	BrowserMajor string // "120"
 	OS           string // windows, macos, linux, android, ios, chromeos, …
 	OSVersion    string // "10", "xp", "7", "10.15", "17"
@@ -171,10 +171,7 @@ func ClassifyUserAgent(ua string) UserAgent {
 		u.BrowserMajor = leadingDigits(rest)
 		break
 	}
-	if u.Browser == "" && strings.HasPrefix(ua, "Mozilla/") && u.OS == "" {
-		u.Browser = "other"
-	}
-	if u.Browser == "" && u.Vendor == "" {
+	if u.Browser == "" {
 		u.Browser = "other"
 	}
 	return u

@@ -1,0 +1,132 @@
+// Package pipebench measures log pipes natively and as WASM in the same run,
+// on lines from bench/loggen parsed once up front, so ns/line is the pipe's
+// own cost (decode the batch, run the pipe, encode and decode the deltas).
+//
+// A pipe's Go value lives in its package main (pipes-src/NAME), which no
+// other package can import; so each pipe's own benchmark calls Pipe with
+// its value and its committed .wasm, and `go tool task bench:pipes` adds the
+// per-pipe figures up.
+package pipebench
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/canopy-dev/canopy/bench/loggen"
+	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/host"
+	"github.com/canopy-dev/canopy/sdk/logformat"
+	"github.com/canopy-dev/canopy/sdk/pipe"
+	"github.com/canopy-dev/canopy/sdk/pipetest"
+)
+
+// Lines and BatchSize shape the workload: a day of generated traffic in the
+// main format (combined + times), sent in batches as the daemon does.
+const (
+	Lines     = 20000
+	BatchSize = 256
+)
+
+// Records returns n generated main-format lines as host records (the
+// user agent classified as the daemon's parser does). Bad lines are left
+// out: they never reach a pipe.
+func Records(n int, seed uint64) ([]abi.Record, error) {
+	lines, _, err := loggen.Lines(loggen.Config{Lines: n, Seed: seed, Format: "main", Span: 24 * time.Hour})
+	if err != nil {
+		return nil, err
+	}
+	p := logformat.MustCompile("main").NewParser()
+	recs := make([]abi.Record, 0, n)
+	for _, l := range lines {
+		lr := new(logformat.Record) // each record keeps its own parse alive
+		if err := p.Parse(l, lr); err != nil {
+			continue
+		}
+		var r abi.Record
+		host.FromLog(&r, lr)
+		recs = append(recs, r)
+	}
+	return recs, nil
+}
+
+// Batch is one encoded record batch.
+type Batch struct {
+	Buf []byte
+	N   int
+}
+
+// Encode encodes recs for a pipe's manifest in batches of BatchSize.
+func Encode(m *abi.Manifest, recs []abi.Record) ([]Batch, error) {
+	l, err := abi.NewLayout(m.Fields)
+	if err != nil {
+		return nil, err
+	}
+	var out []Batch
+	for start := 0; start < len(recs); start += BatchSize {
+		end := min(start+BatchSize, len(recs))
+		buf := abi.AppendBatch(nil, end-start)
+		for i := start; i < end; i++ {
+			buf = l.AppendRecord(buf, &recs[i])
+		}
+		out = append(out, Batch{buf, end - start})
+	}
+	return out, nil
+}
+
+// Pipe runs sub-benchmarks "native" (p in-process through pipe.Runner) and
+// "wasm" (wasmFile on one wazero instance) over the same batches and reports
+// ns/line for each.
+func Pipe(b *testing.B, p pipe.Pipe, wasmFile string) {
+	recs, err := Records(Lines, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	run := pipe.NewRunner(p)
+	m := run.Manifest()
+	if _, err := abi.CheckStatus(run.Init(pipetest.EncodeConfig(nil))); err != nil {
+		b.Fatal(err)
+	}
+	batches, err := Encode(m, recs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("native", func(b *testing.B) {
+		var ds []abi.Delta
+		loop(b, batches, func(bt Batch) error {
+			var err error
+			ds, err = abi.DecodeDeltas(ds[:0], run.Process(bt.Buf), m)
+			return err
+		})
+	})
+	b.Run("wasm", func(b *testing.B) {
+		wp := pipetest.LoadWASM(b, wasmFile, nil)
+		ctx := context.Background()
+		pi, err := wp.Get(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer wp.Put(ctx, pi)
+		var ds []abi.Delta
+		loop(b, batches, func(bt Batch) error {
+			var err error
+			ds, err = pi.Process(ctx, bt.Buf, bt.N, ds[:0])
+			return err
+		})
+		b.ReportMetric(float64(wp.Stats().InstanceBytes)/(1<<20), "MiB/instance")
+	})
+}
+
+// loop runs one batch per iteration and reports ns/line.
+func loop(b *testing.B, batches []Batch, call func(Batch) error) {
+	lines := 0
+	for i := 0; b.Loop(); i++ {
+		bt := batches[i%len(batches)]
+		if err := call(bt); err != nil {
+			b.Fatal(fmt.Errorf("batch %d: %w", i%len(batches), err))
+		}
+		lines += bt.N
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(max(lines, 1)), "ns/line")
+}
