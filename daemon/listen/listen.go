@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,7 @@ const (
 	DefaultSetWindow  = 10 * time.Second
 	idleTimeout       = 5 * time.Minute
 	udpBatch          = 32 // datagrams per recvmmsg
+	udpLinger         = 5 * time.Millisecond
 	maxDatagram       = 65536
 	tcpPathCache      = 10_000 // smaller per-connection cache: many connections
 )
@@ -354,11 +356,27 @@ func (l *Listener) serveUDP() {
 	for i := range ms {
 		ms[i].Buffers = [][]byte{make([]byte, maxDatagram)}
 	}
+	// pending: read but not merged. The next read then gets a short
+	// deadline, so a burst that ends exactly on a full recvmmsg is still
+	// merged promptly.
+	pending, deadline := false, false
 	for {
+		if pending {
+			_ = l.udp.SetReadDeadline(time.Now().Add(udpLinger))
+			deadline = true
+		} else if deadline {
+			_ = l.udp.SetReadDeadline(time.Time{})
+			deadline = false
+		}
 		n, err := pc.ReadBatch(ms, 0)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				r.flush()
+				pending = false
+				continue
 			}
 			l.logBad("udp read: %v", err)
 			continue
@@ -370,6 +388,9 @@ func (l *Listener) serveUDP() {
 		// now (low latency when idle, big batches under load).
 		if n < len(ms) || r.b.full() {
 			r.flush()
+			pending = false
+		} else {
+			pending = true
 		}
 	}
 }
