@@ -178,17 +178,18 @@ func (t *Tree) MergeJSON(data []byte) (MergeResult, error) {
 // Len returns the number of deltas and defaultactions in p.
 func (p *Push) Len() int { return len(p.acts) + len(p.Deltas) }
 
-// Filter returns the part of p whose top-level names keep accepts: how a
-// relay splits a push between shards.
-func (p *Push) Filter(keep func(root string) bool) *Push {
+// Filter returns the part of p that keep accepts, by path: how a relay
+// splits a push between shards. A defaultaction is offered to keep with its
+// own path.
+func (p *Push) Filter(keep func(path []string) bool) *Push {
 	out := &Push{}
 	for _, a := range p.acts {
-		if keep(a.path[0]) {
+		if keep(a.path) {
 			out.acts = append(out.acts, a)
 		}
 	}
 	for _, d := range p.Deltas {
-		if keep(d.Path[0]) {
+		if keep(d.Path) {
 			out.Deltas = append(out.Deltas, d)
 		}
 	}

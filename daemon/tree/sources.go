@@ -1,45 +1,61 @@
 package tree
 
-// Exactly-once merges for forwarders. A relay numbers its batches; the tree
-// remembers, per source, the highest batch merged, in the same lock as the
-// merge and in the same snapshot as the nodes. A batch at or below that
-// number is a resend and is skipped, so a forwarder can retry anything it
-// has no proof of without counting it twice.
+import "fmt"
 
-// MergeFrom merges p as batch seq of source, exactly once. It reports
-// whether the batch merged (false: it had already been merged).
-func (t *Tree) MergeFrom(source string, seq uint64, p *Push) (MergeResult, bool, error) {
-	if source == "" {
-		res, err := t.Merge(p)
-		return res, err == nil, err
+// Exactly-once merges for forwarders. A relay numbers what it forwards; a
+// batch carries the range of numbers it holds. The tree remembers, per
+// source, the highest number merged, in the same lock as the merge and in
+// the same snapshot as the nodes. A batch entirely at or below it is a
+// resend and is skipped; a batch that would leave a gap (or overlap part of
+// what merged) is refused with the number merged so far, and the forwarder
+// resends from there. So a forwarder can retry anything it has no proof of
+// without counting it twice, even across a crash of either side.
+
+// SeqConflictError says a batch does not follow the source's last merged
+// number: the forwarder must resend from Applied+1.
+type SeqConflictError struct {
+	Source      string
+	Applied     uint64
+	First, Last uint64
+}
+
+func (e *SeqConflictError) Error() string {
+	return fmt.Sprintf("batch %d-%d from %q does not follow %d, the last merged", e.First, e.Last, e.Source, e.Applied)
+}
+
+// MergeFrom merges p, which holds numbers first..last of source, exactly
+// once. It reports whether it merged (false: already merged). When the batch
+// does not start right after the last merged number, it returns a
+// *SeqConflictError.
+func (t *Tree) MergeFrom(source string, first, last uint64, p *Push) (MergeResult, bool, error) {
+	if source == "" || first == 0 || last < first {
+		return MergeResult{}, false, fmt.Errorf("bad batch %d-%d from %q", first, last, source)
 	}
-	res, merged, err := t.applyOnce(source, seq, p.acts, p.Deltas)
+	var merged bool
+	var conflict *SeqConflictError
+	res, err := t.applyWith(p.acts, p.Deltas, func() bool {
+		applied := t.seqs[source]
+		switch {
+		case last <= applied:
+			return false // a resend of what merged
+		case first != applied+1:
+			conflict = &SeqConflictError{Source: source, Applied: applied, First: first, Last: last}
+			return false
+		}
+		t.seqs[source] = last
+		merged = true
+		return true
+	})
+	if err == nil && conflict != nil {
+		err = conflict
+	}
 	return res, merged, err
 }
 
-// SourceSeq returns the highest batch of source merged, and the highest
-// written by the last snapshot (durable across a crash of this process).
+// SourceSeq returns the highest number of source merged, and the highest
+// written by the last snapshot (what survives a crash of this process).
 func (t *Tree) SourceSeq(source string) (applied, durable uint64) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return t.seqs[source], t.durable[source]
-}
-
-func (t *Tree) applyOnce(source string, seq uint64, acts []actionSet, deltas []Delta) (MergeResult, bool, error) {
-	t.mu.RLock()
-	done := seq <= t.seqs[source]
-	t.mu.RUnlock()
-	if done {
-		return MergeResult{Version: t.Version()}, false, nil
-	}
-	var merged bool
-	res, err := t.applyWith(acts, deltas, func() bool {
-		if seq <= t.seqs[source] {
-			return false // merged meanwhile by a concurrent resend
-		}
-		t.seqs[source] = seq
-		merged = true
-		return true
-	})
-	return res, merged, err
 }

@@ -308,45 +308,49 @@ func TestSnapshotCorrupt(t *testing.T) {
 
 func TestMergeFromExactlyOnce(t *testing.T) {
 	tr := New()
-	push := func(seq uint64) bool {
+	steps := []struct {
+		first, last uint64
+		merged      bool
+		conflict    bool
+	}{
+		{1, 1, true, false},
+		{2, 4, true, false},
+		{2, 4, false, false}, // resend
+		{1, 3, false, false}, // older resend
+		{7, 8, false, true},  // gap: 5 and 6 missing
+		{3, 6, false, true},  // overlaps part of what merged
+		{5, 6, true, false},
+	}
+	for _, s := range steps {
 		p, err := ParsePush([]byte(`{"hits": 1}`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, merged, err := tr.MergeFrom("relay-a", seq, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return merged
-	}
-	steps := []struct {
-		seq  uint64
-		want bool
-	}{{1, true}, {2, true}, {2, false}, {1, false}, {5, true}, {3, false}}
-	for _, s := range steps {
-		if got := push(s.seq); got != s.want {
-			t.Errorf("batch %d merged = %v, want %v", s.seq, got, s.want)
+		_, merged, err := tr.MergeFrom("relay-a", s.first, s.last, p)
+		var ce *SeqConflictError
+		if merged != s.merged || errors.As(err, &ce) != s.conflict {
+			t.Errorf("batch %d-%d: merged %v err %v; want merged %v conflict %v", s.first, s.last, merged, err, s.merged, s.conflict)
 		}
 	}
 	if got := flat(t, tr, "hits"); got != `[{"hits":3}]` {
 		t.Errorf("hits = %s, want 3", got)
 	}
 	path := filepath.Join(t.TempDir(), "s.snap")
-	if applied, durable := tr.SourceSeq("relay-a"); applied != 5 || durable != 0 {
+	if applied, durable := tr.SourceSeq("relay-a"); applied != 6 || durable != 0 {
 		t.Errorf("before snapshot: applied %d durable %d", applied, durable)
 	}
 	if err := tr.WriteSnapshot(path, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, durable := tr.SourceSeq("relay-a"); durable != 5 {
-		t.Errorf("after snapshot: durable %d, want 5", durable)
+	if _, durable := tr.SourceSeq("relay-a"); durable != 6 {
+		t.Errorf("after snapshot: durable %d, want 6", durable)
 	}
 	back, _, err := LoadSnapshot(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if applied, durable := back.SourceSeq("relay-a"); applied != 5 || durable != 5 {
-		t.Errorf("restored: applied %d durable %d, want 5 5", applied, durable)
+	if applied, durable := back.SourceSeq("relay-a"); applied != 6 || durable != 6 {
+		t.Errorf("restored: applied %d durable %d, want 6 6", applied, durable)
 	}
 }
 
@@ -356,7 +360,7 @@ func TestPushFilterAndMarshal(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, root := range []string{"cpu", "br"} {
-		part := p.Filter(func(r string) bool { return r == root })
+		part := p.Filter(func(path []string) bool { return path[0] == root })
 		b, err := json.Marshal(part)
 		if err != nil {
 			t.Fatal(err)
