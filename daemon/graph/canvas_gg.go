@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/draw"
 	"math"
 
 	"github.com/fogleman/gg"
@@ -106,8 +107,54 @@ func (c *ggCanvas) Stroke(p vg.Path) {
 }
 
 func (c *ggCanvas) Fill(p vg.Path) {
+	if r, ok := c.deviceRect(p); ok {
+		// Bars, swatches, ranges and backgrounds: axis-aligned rectangles
+		// snapped to whole pixels, drawn without the rasterizer (crisp
+		// edges, and a tenth of the time for a large area).
+		draw.Draw(c.image(), r, image.NewUniform(c.color[len(c.color)-1]), image.Point{}, draw.Over)
+		return
+	}
 	c.outline(p)
 	c.ctx.Fill()
+}
+
+// unflipped reports whether the transform is just the initial y flip, so
+// user space maps to pixels by a translation.
+func (c *ggCanvas) unflipped() bool {
+	x0, y0 := c.ctx.TransformPoint(0, 0)
+	ax, ay := c.ctx.TransformPoint(1, 0)
+	bx, by := c.ctx.TransformPoint(0, 1)
+	return ax-x0 == 1 && ay == y0 && bx == x0 && by-y0 == -1
+}
+
+// deviceRect returns the pixel rectangle of p when p is an axis-aligned
+// rectangle (move, three lines, optional close) under an unflipped transform.
+func (c *ggCanvas) deviceRect(p vg.Path) (image.Rectangle, bool) {
+	if len(p) < 4 || len(p) > 6 || p[0].Type != vg.MoveComp || !c.unflipped() {
+		return image.Rectangle{}, false
+	}
+	var pts [4]vg.Point
+	n := 0
+	for i, comp := range p {
+		switch {
+		case i > 0 && i < 4 && comp.Type == vg.LineComp, i == 0:
+			pts[n] = comp.Pos
+			n++
+		case i >= 4 && comp.Type == vg.CloseComp:
+		case i == 4 && comp.Type == vg.LineComp && comp.Pos == pts[0]:
+		default:
+			return image.Rectangle{}, false
+		}
+	}
+	horiz := pts[0].Y == pts[1].Y && pts[1].X == pts[2].X && pts[2].Y == pts[3].Y && pts[3].X == pts[0].X
+	vert := pts[0].X == pts[1].X && pts[1].Y == pts[2].Y && pts[2].X == pts[3].X && pts[3].Y == pts[0].Y
+	if !horiz && !vert {
+		return image.Rectangle{}, false
+	}
+	x0, y0 := c.ctx.TransformPoint(c.dots(pts[0].X), c.dots(pts[0].Y))
+	x1, y1 := c.ctx.TransformPoint(c.dots(pts[2].X), c.dots(pts[2].Y))
+	r := image.Rect(int(math.Round(x0)), int(math.Round(y0)), int(math.Round(x1)), int(math.Round(y1)))
+	return r.Intersect(c.image().Bounds()), true
 }
 
 func (c *ggCanvas) outline(p vg.Path) {
@@ -153,10 +200,7 @@ func (c *ggCanvas) FillString(f font.Face, pt vg.Point, str string) {
 	// Unrotated text (all of ours) goes straight through font.Drawer onto
 	// whole-pixel glyph masks: crisp, and much faster than gg's per-glyph
 	// bilinear transform, which also smears neighbouring mask pixels in.
-	x0, y0 := c.ctx.TransformPoint(0, 0)
-	ax, ay := c.ctx.TransformPoint(1, 0)
-	bx, by := c.ctx.TransformPoint(0, 1)
-	if ax-x0 == 1 && ay == y0 && bx == x0 && by-y0 == -1 { // only the y flip
+	if c.unflipped() {
 		dx, dy := c.ctx.TransformPoint(x, y)
 		d := xfont.Drawer{
 			Dst:  c.image(),

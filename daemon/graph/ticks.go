@@ -64,8 +64,10 @@ func (tt timeTicker) Ticks(min, max float64) []plot.Tick {
 	lo := time.Unix(0, int64(min*1e9)).In(loc)
 	hi := time.Unix(0, int64(max*1e9)).In(loc)
 	var ticks []plot.Tick
+	// A tick at the very left edge would collide with the lowest value label.
+	edge := time.Duration((max - min) * 0.03 * float64(time.Second))
 	add := func(t time.Time) {
-		if t.Before(lo) || t.After(hi) {
+		if t.Before(lo.Add(edge)) || t.After(hi) {
 			return
 		}
 		ticks = append(ticks, plot.Tick{
@@ -137,8 +139,13 @@ func (vt valueTicker) Ticks(min, max float64) []plot.Tick {
 	if !(max > min) || math.IsInf(max-min, 0) {
 		return []plot.Tick{{Value: min, Label: formatValue(min, vt.unit, vt.abs)}}
 	}
-	scale, suffix := unitScale(math.Max(math.Abs(min), math.Abs(max)), vt.unit)
+	m := math.Max(math.Abs(min), math.Abs(max))
+	scale, suffix := unitScale(m, vt.unit)
 	step := niceStep((max-min)/scale/float64(max0(vt.n, 2))) * scale
+	if scale >= 1000 && step < scale && vt.unit != UnitSeconds {
+		// 200, 400 … 1000 read better than 0.2k, 0.4k … 1.0k.
+		scale, suffix = unitScale(m/1000, vt.unit)
+	}
 	var ticks []plot.Tick
 	for v := math.Ceil(min/step-1e-9) * step; v <= max+step*1e-9 && len(ticks) < 200; v += step {
 		if math.Abs(v) < step*1e-9 {

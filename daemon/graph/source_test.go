@@ -1,0 +1,61 @@
+package graph
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/canopy-dev/canopy/daemon/trend"
+)
+
+type fakeQuerier struct {
+	res  *trend.Result
+	args []any
+}
+
+func (f *fakeQuerier) Query(_ context.Context, key string, from, until time.Time, points int, fn trend.Fn) (*trend.Result, error) {
+	f.args = []any{key, from, until, points, fn}
+	return f.res, nil
+}
+
+func TestFromTrend(t *testing.T) {
+	const s = 1000
+	q := &fakeQuerier{res: &trend.Result{
+		StepMS: 10 * s,
+		Series: []trend.Series{
+			{Key: "cpu,h,user", Points: []trend.Point{{T: 0, V: 1}, {T: 10 * s, V: 2}}},
+			{Key: "cpu,h,idle", Points: []trend.Point{{T: 0, V: 9}}},
+		},
+		Markers: []trend.MarkerEvent{
+			// One incident set for three ticks, then cleared: a range.
+			{Key: "cpu,h,marker", T: 20 * s, Text: "sth. wrong happened"},
+			{Key: "cpu,h,marker", T: 30 * s, Text: "sth. wrong happened"},
+			{Key: "cpu,h,marker", T: 40 * s, Text: "sth. wrong happened"},
+			{Key: "cpu,h,marker", T: 50 * s, Text: ""},
+			// A lone event: a line.
+			{Key: "deploy", T: 5 * s, Text: "v2"},
+			// The same text again much later: a second marker.
+			{Key: "cpu,h,marker", T: 900 * s, Text: "sth. wrong happened"},
+		},
+	}}
+	from, until := time.UnixMilli(0), time.UnixMilli(1000*s)
+	series, markers, err := FromTrend(q).Series(context.Background(), "cpu,h,*", from, until, 640, "avg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []any{"cpu,h,*", from, until, 640, trend.FnAvg}; !slices.Equal(q.args, want) {
+		t.Errorf("Query got %v, want %v", q.args, want)
+	}
+	if len(series) != 2 || series[0].Name != "cpu,h,user" || !slices.Equal(series[0].Points, []Point{{0, 1}, {10 * s, 2}}) {
+		t.Errorf("series = %+v", series)
+	}
+	want := []Marker{
+		{From: 5 * s, Until: 5 * s, Text: "v2"},
+		{From: 20 * s, Until: 40 * s, Text: "sth. wrong happened"},
+		{From: 900 * s, Until: 900 * s, Text: "sth. wrong happened"},
+	}
+	if !slices.Equal(markers, want) {
+		t.Errorf("markers = %+v\nwant      %+v", markers, want)
+	}
+}
