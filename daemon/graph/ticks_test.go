@@ -6,7 +6,6 @@ import (
 	"time"
 )
 
-
 func TestTimeTicker(t *testing.T) {
 	base := time.Date(2026, 11, 20, 9, 7, 0, 0, time.UTC)
 	tests := []struct {
