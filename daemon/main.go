@@ -40,8 +40,9 @@ func main() {
 	snapEvery := flag.Duration("snapshot.interval", 30*time.Second, "how often the tree is checkpointed")
 	trendFlags := trend.RegisterFlags(flag.CommandLine)
 	pipeFl := registerPipeFlags(flag.CommandLine)
+	ingestFl := registerIngestFlags(flag.CommandLine)
 	flag.Parse()
-	if err := run(*listen, *dataDir, *configPath, *snapEvery, trendFlags, pipeFl); err != nil {
+	if err := run(*listen, *dataDir, *configPath, *snapEvery, trendFlags, pipeFl, ingestFl); err != nil {
 		log.Fatalf("canopyd: %v", err)
 	}
 }
@@ -54,11 +55,13 @@ func subcommand(name string) func(args []string) error {
 		return cmdGen
 	case "pipe":
 		return cmdPipe
+	case "replay":
+		return cmdReplay
 	}
 	return nil
 }
 
-func run(listen, dataDir, configPath string, snapEvery time.Duration, trendFlags *trend.Flags, pipeFl *pipeFlags) error {
+func run(listen, dataDir, configPath string, snapEvery time.Duration, trendFlags *trend.Flags, pipeFl *pipeFlags, ingestFl *ingestFlags) error {
 	cfg, err := config.Load(configPath, !flagSet("config"))
 	if err != nil {
 		return err
@@ -68,7 +71,7 @@ func run(listen, dataDir, configPath string, snapEvery time.Duration, trendFlags
 		return fmt.Errorf("cannot create data folder %q: %w", dataDir, err)
 	}
 	snapPath := filepath.Join(dataDir, "tree.snap")
-	t, _, err := tree.LoadSnapshot(snapPath)
+	t, meta, err := tree.LoadSnapshot(snapPath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		t = tree.New()
@@ -89,9 +92,15 @@ func run(listen, dataDir, configPath string, snapEvery time.Duration, trendFlags
 		return err
 	}
 	defer closePipes()
+	ingestRun, err := startIngest(ingestFl, cfg, dataDir, meta, pm)
+	if err != nil {
+		return err
+	}
+	defer ingestRun.stop()
 	srv := api.New(api.Options{Tree: t, Limits: cfg.Limits, Tokens: cfg.Tokens, AccessLog: pm.PushHook(pushFormats(cfg.Pipes)),
-		Status: func() map[string]any { return map[string]any{"trend": trendStore.Status(), "pipes": pm.Status()} }})
+		Status: func() map[string]any { return map[string]any{"trend": trendStore.Status(), "pipes": pm.Status(), "ingest": ingestRun.status()} }})
 	trendStore.Routes(srv.Router())
+	ingestRun.routes(srv.Router(), t, trendStore)
 	webUI, err := ui.New(ui.Options{ViewsDir: filepath.Join(dataDir, "views"), Tokens: cfg.Tokens})
 	if err != nil {
 		return err
@@ -119,7 +128,7 @@ func run(listen, dataDir, configPath string, snapEvery time.Duration, trendFlags
 		case err := <-errc:
 			return fmt.Errorf("cannot serve HTTP on %s: %w", listen, err)
 		case <-tick.C:
-			if err := t.WriteSnapshot(snapPath, nil); err != nil {
+			if err := ingestRun.snapshot(t, snapPath); err != nil {
 				log.Printf("snapshot failed: %v", err)
 			}
 		case <-ctx.Done():
@@ -128,7 +137,8 @@ func run(listen, dataDir, configPath string, snapEvery time.Duration, trendFlags
 			_ = hs.Shutdown(sctx)
 			cancel()
 			stopListeners()
-			if err := t.WriteSnapshot(snapPath, nil); err != nil {
+			ingestRun.stop() // every line read is applied before the last checkpoint
+			if err := ingestRun.snapshot(t, snapPath); err != nil {
 				return fmt.Errorf("final snapshot failed: %w", err)
 			}
 			return nil

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/ingest"
+	"github.com/canopy-dev/canopy/daemon/pipes"
+	"github.com/canopy-dev/canopy/daemon/tree"
+	"github.com/canopy-dev/canopy/daemon/trend"
+	"github.com/canopy-dev/canopy/sdk/logformat"
+)
+
+// cmdReplay reads old logs through the pipes into a fresh tree:
+//
+//	canopyd replay [--log-format F] [--print] [--trend] FILE...
+//
+// Files may be gzipped. With --trend the daemon's trend store (in --data;
+// the daemon must not be running) is back-filled at the lines' own times.
+func cmdReplay(args []string) error {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	logFormat := fs.String("log-format", "", "nginx log_format text or preset (combined, main, json; default: whichever of main, combined, JSON parses)")
+	prefix := fs.String("prefix", "", "tree prefix for the replayed lines")
+	print := fs.Bool("print", false, "write the final tree to stdout as the flat JSON list")
+	dataDir := fs.String("data", "./data", "data folder (WASM compilation cache; trend store with --trend)")
+	configPath := fs.String("config", "conf/canopyd.yaml", "YAML config file (pipes and trend sections; optional)")
+	backfill := fs.Bool("trend", false, "back-fill the trend store in --data at the lines' own times (stop the daemon first)")
+	progress := fs.String("progress", "auto", "progress display: bar, plain, none or auto (bar on a terminal)")
+	trendFlags := trend.RegisterFlags(fs)
+	pipeFl := registerPipeFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("usage: canopyd replay [--log-format F] [--print] FILE...")
+	}
+	cfg, err := config.Load(*configPath, !flagSetIn(fs, "config"))
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+		return fmt.Errorf("cannot create data folder %q: %w", *dataDir, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	t := tree.New()
+	pm, closePipes, err := pipeFl.start(ctx, *dataDir, cfg.Pipes, t)
+	if err != nil {
+		return err
+	}
+	defer closePipes()
+	var store *trend.Store
+	if *backfill {
+		if store, err = trendFlags.Open(*dataDir, cfg.Trend.Remote, cfg.Trend.RemoteRead); err != nil {
+			return err
+		}
+		defer store.Close()
+	}
+	consumer := &logConsumer{pm: pm}
+	opt, err := replayOptions(ingest.Source{Name: "replay", LogFormat: *logFormat, Prefix: *prefix}, consumer, pm, t, store)
+	if err != nil {
+		return err
+	}
+	mode := *progress
+	if mode == "auto" {
+		mode = "plain"
+		if term.IsTerminal(int(os.Stderr.Fd())) {
+			mode = "bar"
+		}
+	}
+	start := time.Now()
+	opt.Progress = progressReporter(mode, os.Stderr, start)
+	res, err := ingest.Replay(ctx, fs.Args(), opt)
+	if err != nil {
+		return err
+	}
+	el := time.Since(start)
+	if store != nil {
+		if err := store.Flush(context.Background()); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "canopyd replay: %d lines (%d bad, %d too long) in %.2fs: %.0f lines/s",
+		res.Lines, consumer.bad.Load(), res.TooLong, el.Seconds(), float64(res.Lines)/el.Seconds())
+	if res.Ticks > 0 {
+		fmt.Fprintf(os.Stderr, "; %d trend points back-filled from %s to %s", res.Ticks, res.First.Format(time.RFC3339), res.Last.Format(time.RFC3339))
+	}
+	fmt.Fprintln(os.Stderr)
+	if *print {
+		all, _ := tree.ParsePattern("**")
+		entries := t.Get(all)
+		if entries == nil {
+			entries = []tree.Entry{}
+		}
+		enc := json.NewEncoder(os.Stdout)
+		return enc.Encode(entries)
+	}
+	return nil
+}
+
+func flagSetIn(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// replayOptions wires a replay to the pipes and, when store is set, to the
+// trend store: the log's clock ticks it at every interval boundary.
+func replayOptions(src ingest.Source, c ingest.Consumer, pm *pipes.Manager, t *tree.Tree, store *trend.Store) (ingest.ReplayOptions, error) {
+	opt := ingest.ReplayOptions{Source: src, Consumer: c}
+	if store == nil {
+		return opt, nil
+	}
+	specs := pipes.PushFormats
+	if src.LogFormat != "" {
+		specs = []string{src.LogFormat}
+	}
+	var parsers []*logformat.Parser
+	for _, s := range specs {
+		f, err := pm.Format(s)
+		if err != nil {
+			return opt, fmt.Errorf("log_format %q: %w", s, err)
+		}
+		parsers = append(parsers, f.NewParser())
+	}
+	var rec logformat.Record
+	opt.TimeOf = func(line []byte) (time.Time, bool) {
+		for _, p := range parsers {
+			if p.Parse(line, &rec) == nil && rec.Has&logformat.FieldTime != 0 {
+				return rec.Time, true
+			}
+		}
+		return time.Time{}, false
+	}
+	var version uint64
+	opt.Interval = store.Interval()
+	opt.Tick = func(boundary time.Time) error {
+		v, err := store.TickAt(t, version, boundary)
+		version = v
+		return err
+	}
+	return opt, nil
+}
+
+// routes adds the replay API to the running daemon.
+func (r *ingestRun) routes(router gin.IRouter, t *tree.Tree, store *trend.Store) {
+	api := &ingest.ReplayAPI{Options: func(src ingest.Source) ingest.ReplayOptions {
+		opt, err := replayOptions(src, r.consumer, r.consumer.pm, t, store)
+		if err != nil {
+			opt, _ = replayOptions(src, r.consumer, r.consumer.pm, t, nil)
+		}
+		return opt
+	}}
+	api.Routes(router)
+}
+
+// progressReporter shows a replay's progress: a bar with lines/s and ETA
+// on a terminal, a plain line a second otherwise.
+func progressReporter(mode string, w io.Writer, start time.Time) func(ingest.ReplayProgress) {
+	switch mode {
+	case "none":
+		return nil
+	case "bar":
+		var bar *progressbar.ProgressBar
+		return func(p ingest.ReplayProgress) {
+			if bar == nil {
+				bar = progressbar.NewOptions64(p.TotalBytes, progressbar.OptionSetWriter(w),
+					progressbar.OptionShowBytes(true), progressbar.OptionSetPredictTime(true),
+					progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetWidth(30),
+					progressbar.OptionShowElapsedTimeOnFinish(), progressbar.OptionSetRenderBlankState(true))
+			}
+			rate := float64(p.Lines) / max(time.Since(start).Seconds(), 1e-9)
+			bar.Describe(fmt.Sprintf("replay %d lines, %.0f lines/s", p.Lines, rate))
+			_ = bar.Set64(p.Bytes)
+			if p.Done {
+				_ = bar.Finish()
+				fmt.Fprintln(w)
+			}
+		}
+	default:
+		var last time.Time
+		return func(p ingest.ReplayProgress) {
+			if !p.Done && time.Since(last) < time.Second {
+				return
+			}
+			last = time.Now()
+			el := time.Since(start).Seconds()
+			rate := float64(p.Lines) / max(el, 1e-9)
+			pct, eta := 0.0, "?"
+			if p.TotalBytes > 0 && p.Bytes > 0 {
+				pct = 100 * float64(p.Bytes) / float64(p.TotalBytes)
+				eta = time.Duration(el * float64(p.TotalBytes-p.Bytes) / float64(p.Bytes) * float64(time.Second)).Round(time.Second).String()
+			}
+			fmt.Fprintf(w, "replay: %5.1f%% %d lines, %.0f lines/s, ETA %s\n", pct, p.Lines, rate, eta)
+		}
+	}
+}
