@@ -98,7 +98,9 @@ func run(listen, dataDir, configPath string, snapEvery time.Duration, trendFlags
 	}
 	defer ingestRun.stop()
 	srv := api.New(api.Options{Tree: t, Limits: cfg.Limits, Tokens: cfg.Tokens, AccessLog: pm.PushHook(pushFormats(cfg.Pipes)),
-		Status: func() map[string]any { return map[string]any{"trend": trendStore.Status(), "pipes": pm.Status(), "ingest": ingestRun.status()} }})
+		Status: func() map[string]any {
+			return map[string]any{"trend": trendStore.Status(), "pipes": pm.Status(), "ingest": ingestRun.status()}
+		}})
 	trendStore.Routes(srv.Router())
 	ingestRun.routes(srv.Router(), t, trendStore)
 	webUI, err := ui.New(ui.Options{ViewsDir: filepath.Join(dataDir, "views"), Tokens: cfg.Tokens})
