@@ -48,6 +48,14 @@ func (s *Server) push(c *gin.Context) {
 		return
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
+	if err := s.gzipBody(c); err != nil {
+		s.fail(c, http.StatusBadRequest, err.Error())
+		return
+	}
+	if c.GetHeader(headerSource) != "" {
+		s.pushFrom(c)
+		return
+	}
 	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	var jsons, logs []string
 	if mt == "application/x-www-form-urlencoded" {

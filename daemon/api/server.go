@@ -67,6 +67,7 @@ func New(opt Options) *Server {
 	s.engine.Use(gin.Recovery(), s.countRequests(), s.authMiddleware())
 	s.engine.POST("/push", s.push)
 	s.engine.PUT("/push", s.push)
+	s.engine.POST("/push/seq", s.pushSeq)
 	s.engine.GET("/get/*key", s.get)
 	s.engine.GET("/status", s.status)
 	s.engine.GET("/pull", s.pull)

@@ -1,0 +1,125 @@
+package api
+
+import (
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/canopy-dev/canopy/daemon/tree"
+)
+
+// The receiving side of relay forwarding (daemon/relay): a batch carries its
+// source and the range of record numbers it holds, and merges exactly once
+// (tree.MergeFrom). Answers carry the numbers merged and durable (in the
+// last snapshot) so the relay knows what it may resend and what it may drop.
+const (
+	headerSource   = "X-Canopy-Source"
+	headerSeqFirst = "X-Canopy-Seq-First"
+	headerSeqLast  = "X-Canopy-Seq-Last"
+	headerApplied  = "X-Canopy-Applied"
+	headerDurable  = "X-Canopy-Durable"
+)
+
+// pushSeq answers POST /push/seq?source=ID: what this daemon holds from a relay.
+func (s *Server) pushSeq(c *gin.Context) {
+	src := c.Query("source")
+	if src == "" {
+		s.fail(c, http.StatusBadRequest, "source is missing")
+		return
+	}
+	applied, durable := s.opt.Tree.SourceSeq(src)
+	c.JSON(http.StatusOK, gin.H{"applied": applied, "durable": durable})
+}
+
+// gzipBody replaces a gzip-encoded request body with its decoded form,
+// bounded like any body.
+func (s *Server) gzipBody(c *gin.Context) error {
+	if !strings.EqualFold(c.GetHeader("Content-Encoding"), "gzip") {
+		return nil
+	}
+	zr, err := gzip.NewReader(c.Request.Body)
+	if err != nil {
+		return fmt.Errorf("body is not gzip: %w", err)
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, io.NopCloser(zr), s.limits.MaxBodyBytes)
+	c.Request.Header.Del("Content-Encoding")
+	c.Request.ContentLength = -1
+	return nil
+}
+
+// pushFrom merges a relay batch exactly once.
+func (s *Server) pushFrom(c *gin.Context) {
+	src := c.GetHeader(headerSource)
+	first, err1 := strconv.ParseUint(c.GetHeader(headerSeqFirst), 10, 64)
+	last, err2 := strconv.ParseUint(c.GetHeader(headerSeqLast), 10, 64)
+	if err1 != nil || err2 != nil || first == 0 || last < first {
+		s.fail(c, http.StatusBadRequest, "relay batch needs "+headerSeqFirst+" and "+headerSeqLast+" (1 <= first <= last)")
+		return
+	}
+	answer := func(code int, body any) {
+		applied, durable := s.opt.Tree.SourceSeq(src)
+		c.Header(headerApplied, strconv.FormatUint(applied, 10))
+		c.Header(headerDurable, strconv.FormatUint(durable, 10))
+		if code >= 400 {
+			s.fail(c, code, fmt.Sprint(body))
+			return
+		}
+		c.JSON(code, body)
+	}
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		s.bodyFail(c, err, "cannot read relay batch")
+		return
+	}
+	empty := &tree.Push{}
+	if c.ContentType() == "text/plain" {
+		// Access-log lines run through the pipes here; the batch number is
+		// recorded after them (exactly once unless this process dies in
+		// between).
+		if applied, _ := s.opt.Tree.SourceSeq(src); last <= applied {
+			answer(http.StatusOK, PushResult{Version: s.opt.Tree.Version()})
+			return
+		} else if first != applied+1 {
+			answer(http.StatusConflict, (&tree.SeqConflictError{Source: src, Applied: applied, First: first, Last: last}).Error())
+			return
+		}
+		res, lerr, err := s.merge(nil, []string{string(body)}, "relay")
+		if _, _, serr := s.opt.Tree.MergeFrom(src, first, last, empty); serr != nil && err == nil {
+			err = serr
+		}
+		switch {
+		case lerr != nil:
+			answer(lerr.Code, lerr.Error())
+		case err != nil:
+			answer(http.StatusBadRequest, err.Error())
+		default:
+			answer(http.StatusOK, res)
+		}
+		return
+	}
+	p, err := tree.ParsePush(body)
+	if err == nil {
+		var res tree.MergeResult
+		res, _, err = s.opt.Tree.MergeFrom(src, first, last, p)
+		if err == nil {
+			s.pushes.Add(1)
+			answer(http.StatusOK, PushResult{Numbers: res.Numbers, Markers: res.Markers, Version: res.Version})
+			return
+		}
+	}
+	var ce *tree.SeqConflictError
+	if errors.As(err, &ce) {
+		answer(http.StatusConflict, err.Error())
+		return
+	}
+	// Content this daemon refuses: consume the numbers so the relay moves
+	// on instead of resending it forever, and say why.
+	s.opt.Tree.MergeFrom(src, first, last, empty)
+	answer(http.StatusBadRequest, err.Error())
+}
