@@ -48,7 +48,7 @@ const (
 
 // Options configures one listener.
 type Options struct {
-	Tree      *tree.Tree
+	Tree      Merger
 	Config    config.Listener
 	Auth      *api.Auth // nil or no tokens: everyone may push
 	Limits    api.Limits

@@ -25,7 +25,7 @@ const (
 // shared is the state of one listener that its readers share: set members,
 // gauge values for +/- deltas, and which defaultactions are already set.
 type shared struct {
-	t       *tree.Tree
+	t       Merger
 	prefix  []string
 	buckets []float64
 	bucketN []string // bucket bounds as names, with "+Inf" last
@@ -37,7 +37,7 @@ type shared struct {
 	acted   map[string]bool // timer paths whose "le" action is set
 }
 
-func newShared(t *tree.Tree, prefix []string, buckets []float64) *shared {
+func newShared(t Merger, prefix []string, buckets []float64) *shared {
 	s := &shared{t: t, prefix: prefix, buckets: buckets,
 		gauges: map[string]float64{}, sets: map[string]map[string]struct{}{}, acted: map[string]bool{}}
 	for _, b := range buckets {
@@ -382,3 +382,12 @@ func (b *batch) flush() {
 
 // full reports whether the batch should be merged before reading more.
 func (b *batch) full() bool { return len(b.deltas) >= maxFlushDeltas }
+
+// Merger is where sockets deliver: the tree in canopyd, the forwarding
+// queues in a relay.
+type Merger interface {
+	Apply(deltas []tree.Delta) (tree.MergeResult, error)
+	SetAction(path []string, a tree.Action) error
+	MergeJSON(data []byte) (tree.MergeResult, error)
+	Get(p *tree.Pattern) []tree.Entry
+}
