@@ -1,0 +1,96 @@
+package ingest
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/canopy-dev/canopy/bench/loggen"
+)
+
+// crashLines is the log size of TestCrashRecovery (CANOPY_CRASH_LINES
+// overrides; -short uses 100,000).
+func crashLines(t *testing.T) int {
+	if s := os.Getenv("CANOPY_CRASH_LINES"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatalf("CANOPY_CRASH_LINES=%q: %v", s, err)
+		}
+		return n
+	}
+	if testing.Short() {
+		return 100_000
+	}
+	return 1_000_000
+}
+
+// TestCrashRecovery ingests a log with the real canopyd, kills it with
+// SIGKILL at 5 random moments and restarts it each time; the final tree
+// must equal that of one uninterrupted run.
+func TestCrashRecovery(t *testing.T) {
+	n := crashLines(t)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loggen.Write(f, loggen.Config{Lines: n, Seed: 5, Format: "main", Bad: 0.001}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	fi, _ := os.Stat(logPath)
+	size := fi.Size()
+	cache := filepath.Join(dir, "wasm-cache")
+	args := []string{"-log", logPath, "-log.format", "main", "-snapshot.interval", "200ms"}
+
+	// One clean run.
+	start := time.Now()
+	clean := startDaemon(t, filepath.Join(dir, "clean"), cache, "", args...)
+	clean.waitCaughtUp(logPath, size, 10*time.Minute)
+	want := clean.flat("**")
+	clean.stop()
+	t.Logf("clean run: %d lines, %d tree entries in %v", n, len(want), time.Since(start).Round(time.Millisecond))
+
+	// The same log, killed with SIGKILL at 5 random points of its progress.
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var at []int64
+	for range 5 {
+		at = append(at, size/20+rng.Int64N(size*18/20))
+	}
+	slices.Sort(at)
+	data := filepath.Join(dir, "crashy")
+	for i, target := range at {
+		d := startDaemon(t, data, cache, "", args...)
+		var reached int64
+		deadline := time.Now().Add(10 * time.Minute)
+		for reached < target && time.Now().Before(deadline) {
+			if st, err := d.status(); err == nil {
+				for _, f := range st.Ingest.Files {
+					if f.File == logPath {
+						reached = f.Offset
+					}
+				}
+			}
+			time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
+		}
+		d.kill()
+		t.Logf("kill -9 #%d at offset %d of %d (aimed at %d)", i+1, reached, size, target)
+	}
+	d := startDaemon(t, data, cache, "", args...)
+	d.waitCaughtUp(logPath, size, 10*time.Minute)
+	got := d.flat("**")
+	d.stop()
+	if diff := sortedDiff(want, got, 20); len(diff) > 0 {
+		t.Fatalf("tree after 5 crashes differs from the clean run (seed %d) in %d keys:\n%v", seed, len(diff), diff)
+	}
+	if len(want) < 50 || want["requests"] == nil {
+		t.Fatalf("clean tree looks empty: %d entries", len(want))
+	}
+	t.Logf("after 5 kill -9 and restarts the tree equals the clean run's: %d entries, requests=%v (seed %d)", len(got), got["requests"], seed)
+}
