@@ -107,6 +107,59 @@ func (n *notifier) close() {
 	}
 }
 
+// changeCache shares one change list among the clients that wake together
+// with the same key and since (after the first round, all clients of a key
+// pass back the same version): the tree is read and the JSON encoded once
+// per version, not once per client. Only results for the current version
+// are kept.
+type changeCache struct {
+	mu  sync.Mutex
+	ver uint64
+	m   map[string]cachedChanges
+}
+
+type cachedChanges struct {
+	body []byte // JSON list
+	n    int    // entries
+	cur  uint64
+}
+
+const maxCachedChanges = 1024
+
+// changes returns the JSON change list under p after since, the number of
+// entries and the version it is current to.
+func (s *Server) changes(p *tree.Pattern, since uint64) ([]byte, int, uint64, error) {
+	t := s.opt.Tree
+	cc := &s.cache
+	key := p.String() + "\x00" + strconv.FormatUint(since, 10)
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if v := t.Version(); v != cc.ver || len(cc.m) >= maxCachedChanges {
+		clear(cc.m)
+		cc.ver = v
+	}
+	if c, ok := cc.m[key]; ok {
+		return c.body, c.n, c.cur, nil
+	}
+	entries, cur := t.Since(p, since)
+	if entries == nil {
+		entries = []tree.Entry{}
+	}
+	body, err := json.Marshal(entries)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	// Cache only when nothing moved during the read, so a hit is exactly
+	// what Since would answer now.
+	if cur == cc.ver {
+		if cc.m == nil {
+			cc.m = map[string]cachedChanges{}
+		}
+		cc.m[key] = cachedChanges{body, len(entries), cur}
+	}
+	return body, len(entries), cur, nil
+}
+
 // pullArgs are the parsed /pull parameters.
 type pullArgs struct {
 	p        *tree.Pattern
@@ -201,8 +254,12 @@ func (s *Server) pull(c *gin.Context) {
 	if !a.hasSince {
 		a.since = t.Version()
 	}
-	entries, cur := t.Since(a.p, a.since)
-	if len(entries) == 0 && a.timeout > 0 {
+	body, n, cur, err := s.changes(a.p, a.since)
+	if err != nil {
+		s.fail(c, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if n == 0 && a.timeout > 0 {
 		if !s.takeSlot(c) {
 			return
 		}
@@ -213,9 +270,9 @@ func (s *Server) pull(c *gin.Context) {
 		defer timer.Stop()
 	wait:
 		for {
-			// ch was taken before this Since, so a change after it closes ch.
-			entries, cur = t.Since(a.p, a.since)
-			if len(entries) > 0 {
+			// ch was taken before this read, so a change after it closes ch.
+			body, n, cur, err = s.changes(a.p, a.since)
+			if err != nil || n > 0 {
 				break
 			}
 			select {
@@ -230,13 +287,14 @@ func (s *Server) pull(c *gin.Context) {
 			}
 		}
 	}
-	if entries == nil {
-		entries = []tree.Entry{}
+	if err != nil {
+		s.fail(c, http.StatusInternalServerError, err.Error())
+		return
 	}
 	s.metrics.pullSent.Inc()
 	c.Header(versionHeader, strconv.FormatUint(cur, 10))
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, entries)
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
 
 // stream serves /pull as Server-Sent Events: one event per batch of
@@ -264,15 +322,13 @@ func (s *Server) stream(c *gin.Context, a pullArgs) {
 	}
 	keep := time.NewTicker(sseKeepalive)
 	defer keep.Stop()
-	t := s.opt.Tree
 	since := a.since
 	for {
-		entries, cur := t.Since(a.p, since)
-		if len(entries) > 0 {
-			data, err := json.Marshal(entries)
-			if err != nil {
-				return
-			}
+		data, n, cur, err := s.changes(a.p, since)
+		if err != nil {
+			return
+		}
+		if n > 0 {
 			if _, err := fmt.Fprintf(w, "id: %d\nevent: changes\ndata: %s\n\n", cur, data); err != nil {
 				return
 			}

@@ -49,6 +49,7 @@ type Server struct {
 	metrics *Metrics
 	notify  *notifier
 	polls   atomic.Int64 // clients holding a long-poll slot
+	cache   changeCache  // change lists shared by clients waking together
 }
 
 // New builds the router with the core routes.
