@@ -1,11 +1,13 @@
 package trend
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -278,8 +280,6 @@ func (e *Embedded) search(ctx context.Context, metric string, m *Matcher, from, 
 	defer s.MustClose()
 	var blk storage.Block
 	var mn storage.MetricName
-	var ts []int64
-	var vs []float64
 	var lastName []byte
 	for s.NextMetricBlock() {
 		mbr := s.MetricBlockRef
@@ -293,7 +293,8 @@ func (e *Embedded) search(ctx context.Context, metric string, m *Matcher, from, 
 		if err := blk.UnmarshalData(); err != nil {
 			return fmt.Errorf("cannot decode block in trend storage: %w", err)
 		}
-		ts, vs = blk.AppendRowsWithTimeRangeFilter(ts[:0], vs[:0], tr)
+		// Fresh, exactly sized slices: Read keeps them.
+		ts, vs := blk.AppendRowsWithTimeRangeFilter(nil, nil, tr)
 		if len(ts) > 0 {
 			fn(&mn, ts, vs)
 		}
@@ -306,35 +307,93 @@ func (e *Embedded) search(ctx context.Context, metric string, m *Matcher, from, 
 
 // Read implements Backend.
 func (e *Embedded) Read(ctx context.Context, m *Matcher, from, until int64) ([]RawSeries, error) {
-	byKey := map[string]*RawSeries{}
+	type acc struct {
+		rs     RawSeries
+		lastTS int64
+		runs   []run
+		n      int
+	}
+	byKey := map[string]*acc{}
 	err := e.search(ctx, metricNumbers, m, from, until, func(mn *storage.MetricName, ts []int64, vs []float64) {
 		key := string(mn.GetTagValue(labelKey))
-		rs := byKey[key]
-		if rs == nil {
-			rs = &RawSeries{Key: key}
-			byKey[key] = rs
+		a := byKey[key]
+		if a == nil {
+			a = &acc{rs: RawSeries{Key: key}, lastTS: math.MinInt64}
+			byKey[key] = a
 		}
 		// A key whose action changed has two series; the newest kind wins.
-		if len(rs.TS) == 0 || ts[len(ts)-1] >= rs.TS[len(rs.TS)-1] {
-			rs.Kind = parseKind(string(mn.GetTagValue(labelKind)))
+		if last := ts[len(ts)-1]; last >= a.lastTS {
+			a.rs.Kind = parseKind(string(mn.GetTagValue(labelKind)))
+			a.lastTS = last
 		}
-		rs.TS = append(rs.TS, ts...)
-		rs.Values = append(rs.Values, vs...)
+		// Blocks are kept apart and joined once, in order, at the end:
+		// growing one slice block by block would copy a year of points
+		// many times.
+		a.runs = append(a.runs, run{ts, vs})
+		a.n += len(ts)
 	})
 	if err != nil {
 		return nil, err
 	}
 	out := make([]RawSeries, 0, len(byKey))
-	for _, rs := range byKey {
-		sortPoints(rs)
-		out = append(out, *rs)
+	for _, a := range byKey {
+		a.rs.TS, a.rs.Values = joinRuns(a.runs, a.n)
+		out = append(out, a.rs)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil
 }
 
-// sortPoints orders a series' points by time. Blocks of one series usually
-// arrive in order, so the check is all that runs.
+// run is one storage block's points of a series, sorted by time.
+type run struct {
+	ts []int64
+	vs []float64
+}
+
+// joinRuns puts a series' runs in time order. Blocks arrive grouped by
+// partition and part, so runs may come out of order and a few may overlap
+// (parts not merged yet). Runs are ordered by start; a cluster of
+// overlapping runs is sorted on its own, the rest is copied: close to
+// linear time, where sorting a year of points would cost most of a query.
+func joinRuns(runs []run, n int) ([]int64, []float64) {
+	slices.SortStableFunc(runs, func(a, b run) int { return cmp.Compare(a.ts[0], b.ts[0]) })
+	ts := make([]int64, 0, n)
+	vs := make([]float64, 0, n)
+	type point struct {
+		t int64
+		v float64
+	}
+	var tmp []point
+	for i := 0; i < len(runs); {
+		j, end := i+1, runs[i].ts[len(runs[i].ts)-1]
+		for j < len(runs) && runs[j].ts[0] <= end {
+			end = max(end, runs[j].ts[len(runs[j].ts)-1])
+			j++
+		}
+		if j == i+1 {
+			ts = append(ts, runs[i].ts...)
+			vs = append(vs, runs[i].vs...)
+			i = j
+			continue
+		}
+		tmp = tmp[:0]
+		for _, r := range runs[i:j] {
+			for k := range r.ts {
+				tmp = append(tmp, point{r.ts[k], r.vs[k]})
+			}
+		}
+		slices.SortStableFunc(tmp, func(a, b point) int { return cmp.Compare(a.t, b.t) })
+		for _, p := range tmp {
+			ts = append(ts, p.t)
+			vs = append(vs, p.v)
+		}
+		i = j
+	}
+	return ts, vs
+}
+
+// sortPoints orders a series' points by time. Points usually arrive in
+// order, so the check is all that runs.
 func sortPoints(rs *RawSeries) {
 	if slices.IsSorted(rs.TS) {
 		return

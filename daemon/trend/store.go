@@ -236,18 +236,27 @@ func (s *Store) WriteAt(ts time.Time, entries []tree.Entry) error {
 	return nil
 }
 
-// WriteRows queues rows as they are (benchmarks, imports). Rows outside the
+// WriteRows queues rows as they are (benchmarks, imports); the caller must
+// not change them afterwards. Rows outside the
 // retention are refused, counted and reported like WriteAt's.
 func (s *Store) WriteRows(rows []Row) error {
 	lo, hi := s.window()
-	kept := rows[:0:0]
+	kept := rows
 	refused := 0
 	for _, r := range rows {
 		if r.TS < lo || r.TS > hi {
 			refused++
-			continue
 		}
-		kept = append(kept, r)
+	}
+	if refused > 0 {
+		// Copy only when something must go: the common case queues the
+		// caller's slice as it is.
+		kept = make([]Row, 0, len(rows)-refused)
+		for _, r := range rows {
+			if r.TS >= lo && r.TS <= hi {
+				kept = append(kept, r)
+			}
+		}
 	}
 	s.rowsRefused.Add(uint64(refused))
 	s.enqueue(kept, true)
