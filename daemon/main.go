@@ -41,7 +41,18 @@ func main() {
 	trendFlags := trend.RegisterFlags(flag.CommandLine)
 	pipeFl := registerPipeFlags(flag.CommandLine)
 	ingestFl := registerIngestFlags(flag.CommandLine)
+	relayMode := flag.Bool("relay", false, "run as a relay: forward pushes to the upstreams in -config (conf/relay.conf) instead of keeping a tree")
 	flag.Parse()
+	if *relayMode {
+		path := *configPath
+		if !flagSet("config") {
+			path = "conf/relay.conf"
+		}
+		if err := runRelay(*listen, *dataDir, path); err != nil {
+			log.Fatalf("canopyd: %v", err)
+		}
+		return
+	}
 	if err := run(*listen, *dataDir, *configPath, *snapEvery, trendFlags, pipeFl, ingestFl); err != nil {
 		log.Fatalf("canopyd: %v", err)
 	}

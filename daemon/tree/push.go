@@ -265,3 +265,8 @@ func setIn(obj map[string]any, path []string, v any, action bool) bool {
 	obj[slot] = v
 	return true
 }
+
+// AddAction makes p also set the defaultaction at path.
+func (p *Push) AddAction(path []string, a Action) {
+	p.acts = append(p.acts, actionSet{path: path, act: a})
+}

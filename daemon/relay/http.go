@@ -1,0 +1,392 @@
+package relay
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/tree"
+)
+
+// Handler serves the relay's HTTP side: /push (as canopyd's), fan-out
+// /get and /pull, /status and /metrics.
+func (r *Relay) Handler() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	auth := api.NewAuth(r.cfg.Tokens)
+	lim := api.LimitsFrom(r.cfg.Limits)
+	e.Use(gin.Recovery(), func(c *gin.Context) {
+		write := c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead
+		if err := auth.Check(bearerToken(c.Request), write); err != nil {
+			c.AbortWithStatusJSON(err.Code, gin.H{"error": err.Msg})
+		}
+	})
+	push := func(c *gin.Context) { r.push(c, lim) }
+	e.POST("/push", push)
+	e.PUT("/push", push)
+	e.GET("/get/*key", r.get)
+	e.GET("/pull", r.pull)
+	e.GET("/pull/*key", r.pull)
+	e.GET("/status", func(c *gin.Context) {
+		c.JSON(http.StatusOK, gin.H{"mode": r.cfg.Mode, "relay": r.source, "upstreams": r.Status()})
+	})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(r.collector())
+	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
+	return e
+}
+
+func bearerToken(req *http.Request) string {
+	h := req.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func fail(c *gin.Context, code int, format string, args ...any) {
+	c.AbortWithStatusJSON(code, gin.H{"error": fmt.Sprintf(format, args...)})
+}
+
+// push accepts what canopyd's /push accepts; the answer comes once the push
+// is in every target queue on disk.
+func (r *Relay) push(c *gin.Context, lim api.Limits) {
+	var body io.Reader = http.MaxBytesReader(c.Writer, c.Request.Body, lim.MaxBodyBytes)
+	if strings.EqualFold(c.GetHeader("Content-Encoding"), "gzip") {
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			fail(c, http.StatusBadRequest, "body is not gzip: %v", err)
+			return
+		}
+		body = io.LimitReader(zr, lim.MaxBodyBytes+1)
+	}
+	data, err := io.ReadAll(body)
+	if err != nil || int64(len(data)) > lim.MaxBodyBytes {
+		fail(c, http.StatusRequestEntityTooLarge, "push body over %d bytes", lim.MaxBodyBytes)
+		return
+	}
+	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	var jsons, logs []string
+	switch {
+	case mt == "text/plain":
+		logs = []string{string(data)}
+	case mt == "application/x-www-form-urlencoded" && !looksJSON(data):
+		form, err := url.ParseQuery(string(data))
+		if err != nil {
+			fail(c, http.StatusBadRequest, "cannot read push form: %v", err)
+			return
+		}
+		jsons, logs = form["json"], form["accesslog"]
+		if len(jsons) == 0 && len(logs) == 0 {
+			fail(c, http.StatusBadRequest, `push form has neither a "json" nor an "accesslog" field`)
+			return
+		}
+	default:
+		jsons = []string{string(data)}
+	}
+	// Validate everything before queueing anything: a push is all or nothing.
+	pushes := make([]*tree.Push, len(jsons))
+	res := api.PushResult{}
+	for i, j := range jsons {
+		if err := api.CheckJSON([]byte(j), lim.MaxJSONDepth, lim.MaxPushNodes); err != nil {
+			code := http.StatusBadRequest
+			var le *api.LimitError
+			if errors.As(err, &le) {
+				code = le.Code
+			}
+			fail(c, code, "%v", err)
+			return
+		}
+		p, err := tree.ParsePush([]byte(j))
+		if err != nil {
+			fail(c, http.StatusBadRequest, "%v", err)
+			return
+		}
+		pushes[i] = p
+		res.Numbers += len(p.Deltas)
+	}
+	for i, p := range pushes {
+		if err := r.PushJSON([]byte(jsons[i]), p); err != nil {
+			fail(c, http.StatusInternalServerError, "cannot queue push: %v", err)
+			return
+		}
+	}
+	for _, l := range logs {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		res.Lines += strings.Count(strings.TrimRight(l, "\n"), "\n") + 1
+		if err := r.PushAccessLog(l); err != nil {
+			fail(c, http.StatusInternalServerError, "cannot queue access-log lines: %v", err)
+			return
+		}
+	}
+	c.JSON(http.StatusOK, res)
+}
+
+func looksJSON(b []byte) bool {
+	t := bytes.TrimSpace(b)
+	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
+}
+
+// owners returns the upstreams that can hold keys matching key: one shard
+// when the key's leading segments are exact names, else all (in replicate
+// mode, just the first that is up).
+func (r *Relay) owners(key string) []int {
+	if r.cfg.Mode == "replicate" {
+		for i, u := range r.ups {
+			if u.up.Load() {
+				return []int{i}
+			}
+		}
+		return []int{0}
+	}
+	segs := strings.Split(key, ",")
+	if key != "" && len(segs) >= r.cfg.ShardDepth {
+		exact := true
+		for _, s := range segs[:r.cfg.ShardDepth] {
+			if s == "" || strings.ContainsAny(s, "*?[\\") {
+				exact = false
+			}
+		}
+		if exact {
+			if names, err := tree.SplitKey(strings.Join(segs[:r.cfg.ShardDepth], ",")); err == nil {
+				return []int{r.shard(names)}
+			}
+		}
+	}
+	all := make([]int, len(r.ups))
+	for i := range all {
+		all[i] = i
+	}
+	return all
+}
+
+// get answers /get/KEY from the shards that own it, merged in key order.
+func (r *Relay) get(c *gin.Context) {
+	key := strings.TrimPrefix(c.Param("key"), "/")
+	if c.Query("format") == "tree" {
+		fail(c, http.StatusBadRequest, "format=tree is not served by a relay; ask without it")
+		return
+	}
+	var (
+		mu  sync.Mutex
+		out []map[string]json.RawMessage
+		wg  sync.WaitGroup
+		err error
+	)
+	for _, i := range r.owners(key) {
+		wg.Add(1)
+		go func(u *upstream) {
+			defer wg.Done()
+			var part []map[string]json.RawMessage
+			_, e := r.fetch(c.Request.Context(), u, "/get/"+escapePath(key), &part)
+			mu.Lock()
+			defer mu.Unlock()
+			if e != nil {
+				err = e
+				return
+			}
+			out = append(out, part...)
+		}(r.ups[i])
+	}
+	wg.Wait()
+	if err != nil {
+		fail(c, http.StatusBadGateway, "%v", err)
+		return
+	}
+	sortEntries(out)
+	if out == nil {
+		out = []map[string]json.RawMessage{}
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+func escapePath(key string) string {
+	return strings.ReplaceAll(url.PathEscape(key), "%2C", ",")
+}
+
+func entryKey(m map[string]json.RawMessage) string {
+	for k := range m {
+		return k
+	}
+	return ""
+}
+
+func sortEntries(out []map[string]json.RawMessage) {
+	slices.SortFunc(out, func(a, b map[string]json.RawMessage) int { return strings.Compare(entryKey(a), entryKey(b)) })
+}
+
+// fetch GETs path from an upstream into v and returns the response headers.
+func (r *Relay) fetch(ctx context.Context, u *upstream, path string, v any) (http.Header, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(u.cfg.URL, "/")+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if u.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+u.cfg.Token)
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("upstream %s: %w", u.cfg.URL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, fmt.Errorf("upstream %s: %s: %s", u.cfg.URL, resp.Status, bytes.TrimSpace(b))
+	}
+	return resp.Header, json.NewDecoder(resp.Body).Decode(v)
+}
+
+// pull long-polls the owning shards. With several, the version is a list
+// of per-shard versions ("v1.v2", in upstream order) and the answer comes as
+// soon as any shard has changes.
+func (r *Relay) pull(c *gin.Context) {
+	key := c.Query("key")
+	if key == "" {
+		key = strings.TrimPrefix(c.Param("key"), "/")
+	}
+	own := r.owners(key)
+	since := make([]string, len(r.ups))
+	for i, v := range strings.Split(c.Query("since"), ".") {
+		if i < len(since) {
+			since[i] = v
+		}
+	}
+	timeout := c.DefaultQuery("timeout", "30")
+	ctx, cancel := context.WithCancel(c.Request.Context())
+	defer cancel()
+	type answer struct {
+		i       int
+		entries []map[string]json.RawMessage
+		version string
+		err     error
+	}
+	ch := make(chan answer, len(own))
+	for _, i := range own {
+		go func(i int) {
+			q := url.Values{"key": {key}, "timeout": {timeout}}
+			if since[i] != "" {
+				q.Set("since", since[i])
+			}
+			var part []map[string]json.RawMessage
+			h, err := r.fetch(ctx, r.ups[i], "/pull/?"+q.Encode(), &part)
+			a := answer{i: i, entries: part, err: err}
+			if h != nil {
+				a.version = h.Get("X-Canopy-Version")
+			}
+			ch <- a
+		}(i)
+	}
+	versions := slices.Clone(since)
+	var out []map[string]json.RawMessage
+	var firstErr error
+	for n := 0; n < len(own); n++ {
+		a := <-ch
+		if a.err != nil {
+			if firstErr == nil {
+				firstErr = a.err
+			}
+		} else {
+			versions[a.i] = a.version
+			out = append(out, a.entries...)
+		}
+		if len(out) > 0 {
+			cancel() // answer as soon as any shard has changes
+			// collect what the others already have
+			deadline := time.After(50 * time.Millisecond)
+		drain:
+			for m := n + 1; m < len(own); m++ {
+				select {
+				case a := <-ch:
+					if a.err == nil {
+						versions[a.i] = a.version
+						out = append(out, a.entries...)
+					}
+				case <-deadline:
+					break drain
+				}
+			}
+			break
+		}
+	}
+	if len(out) == 0 && firstErr != nil && !errors.Is(firstErr, context.Canceled) {
+		fail(c, http.StatusBadGateway, "%v", firstErr)
+		return
+	}
+	sortEntries(out)
+	if out == nil {
+		out = []map[string]json.RawMessage{}
+	}
+	if len(r.ups) == 1 {
+		c.Header("X-Canopy-Version", versions[0])
+	} else {
+		c.Header("X-Canopy-Version", strings.Join(versions, "."))
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// collector exposes queue depth, lag and drops per upstream.
+func (r *Relay) collector() prometheus.Collector { return relayCollector{r} }
+
+type relayCollector struct{ r *Relay }
+
+var (
+	descQueued  = prometheus.NewDesc("canopy_relay_queue_records", "Records queued on disk for an upstream (sent but not yet durable there, or unsent).", []string{"upstream"}, nil)
+	descBytes   = prometheus.NewDesc("canopy_relay_queue_bytes", "Bytes queued on disk for an upstream.", []string{"upstream"}, nil)
+	descUnsent  = prometheus.NewDesc("canopy_relay_unsent_records", "Records not yet sent to an upstream (the lag).", []string{"upstream"}, nil)
+	descDropped = prometheus.NewDesc("canopy_relay_dropped_records_total", "Records dropped because the queue was full.", []string{"upstream"}, nil)
+	descSent    = prometheus.NewDesc("canopy_relay_sent_records_total", "Records delivered to an upstream.", []string{"upstream"}, nil)
+	descWire    = prometheus.NewDesc("canopy_relay_wire_bytes_total", "Bytes sent to an upstream (after compression).", []string{"upstream"}, nil)
+	descFail    = prometheus.NewDesc("canopy_relay_failures_total", "Failed attempts toward an upstream.", []string{"upstream"}, nil)
+	descUp      = prometheus.NewDesc("canopy_relay_upstream_up", "1 when the last attempt toward an upstream worked.", []string{"upstream"}, nil)
+	descLag     = prometheus.NewDesc("canopy_relay_lag_seconds", "Seconds since an upstream last took a batch.", []string{"upstream"}, nil)
+)
+
+func (rc relayCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descQueued, descBytes, descUnsent, descDropped, descSent, descWire, descFail, descUp, descLag} {
+		ch <- d
+	}
+}
+
+func (rc relayCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range rc.r.Status() {
+		g := func(d *prometheus.Desc, t prometheus.ValueType, v float64) {
+			ch <- prometheus.MustNewConstMetric(d, t, v, s.URL)
+		}
+		g(descQueued, prometheus.GaugeValue, float64(s.QueuedRecords))
+		g(descBytes, prometheus.GaugeValue, float64(s.QueuedBytes))
+		g(descUnsent, prometheus.GaugeValue, float64(s.Unsent))
+		g(descDropped, prometheus.CounterValue, float64(s.Dropped))
+		g(descSent, prometheus.CounterValue, float64(s.Sent))
+		g(descWire, prometheus.CounterValue, float64(s.WireBytes))
+		g(descFail, prometheus.CounterValue, float64(s.Failures))
+		up := 0.0
+		if s.Up {
+			up = 1
+		}
+		g(descUp, prometheus.GaugeValue, up)
+		lag := 0.0
+		if s.Unsent > 0 && !s.LastOK.IsZero() {
+			lag = time.Since(s.LastOK).Seconds()
+		}
+		g(descLag, prometheus.GaugeValue, lag)
+	}
+}
+

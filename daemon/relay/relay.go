@@ -1,0 +1,243 @@
+// Package relay is canopyd --relay: it accepts every push the daemon
+// accepts and forwards it to upstream daemons instead of keeping a tree —
+// replicated to all, or sharded by key prefix over a consistent-hash ring —
+// through one on-disk queue per upstream, so an upstream outage loses
+// nothing and a restart of either side counts nothing twice.
+package relay
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/canopy-dev/canopy/daemon/tree"
+)
+
+// Relay routes pushes into per-upstream queues and forwards them.
+type Relay struct {
+	cfg    *Config
+	ups    []*upstream
+	ring   *ring
+	source string
+	logf   func(string, ...any)
+	wg     sync.WaitGroup
+	cancel context.CancelFunc
+	client *http.Client
+}
+
+// New opens the queues under dataDir (or cfg.Queue.Dir).
+func New(cfg *Config, dataDir string, logf func(string, ...any)) (*Relay, error) {
+	dir := cfg.Queue.Dir
+	if dir == "" {
+		dir = filepath.Join(dataDir, "relay")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create relay folder %q: %w", dir, err)
+	}
+	src, err := relayID(dir)
+	if err != nil {
+		return nil, err
+	}
+	r := &Relay{cfg: cfg, source: src, logf: logf,
+		client: &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 16}}}
+	var names []string
+	for _, u := range cfg.Upstreams {
+		sum := md5.Sum([]byte(u.URL))
+		qdir := filepath.Join(dir, "q-"+hex.EncodeToString(sum[:8]))
+		q, err := openQueue(qdir, cfg.Queue.MaxBytes)
+		if err != nil {
+			r.closeQueues()
+			return nil, fmt.Errorf("upstream %s: %w", u.URL, err)
+		}
+		r.ups = append(r.ups, &upstream{cfg: u, q: q, source: src, client: r.client, compress: *cfg.Compress,
+			batchMax: cfg.Batch.MaxBytes, retry: cfg.Batch.Retry, maxRetry: cfg.Batch.MaxRetry, logf: logf})
+		names = append(names, u.URL)
+	}
+	r.ring = newRing(names)
+	return r, nil
+}
+
+// relayID is this relay's name toward upstreams, kept in its folder so a
+// restart continues the same numbering.
+func relayID(dir string) (string, error) {
+	path := filepath.Join(dir, "relay-id")
+	if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	id := "relay-" + hex.EncodeToString(b[:])
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("cannot write relay id: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("cannot write relay id: %w", err)
+	}
+	return id, nil
+}
+
+// Start runs the forwarders until Close.
+func (r *Relay) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	for _, u := range r.ups {
+		r.wg.Add(1)
+		go func(u *upstream) {
+			defer r.wg.Done()
+			u.run(ctx)
+		}(u)
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				for _, u := range r.ups {
+					if err := u.q.Sync(); err != nil {
+						r.logf("relay: %v", err)
+					}
+				}
+			}
+		}
+	}()
+}
+
+// Close stops forwarding and closes the queues (what is queued stays on
+// disk for the next start).
+func (r *Relay) Close() {
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.wg.Wait()
+	r.closeQueues()
+}
+
+func (r *Relay) closeQueues() {
+	for _, u := range r.ups {
+		u.q.Sync()
+		u.q.Close()
+	}
+}
+
+// shard returns the upstream index that owns path.
+func (r *Relay) shard(path []string) int {
+	n := min(r.cfg.ShardDepth, len(path))
+	return r.ring.get(tree.JoinKey(path[:n]))
+}
+
+// PushJSON queues a JSON push (already validated by ParsePush) for its
+// upstreams. When it returns, the push is on disk.
+func (r *Relay) PushJSON(raw []byte, p *tree.Push) error {
+	if r.cfg.Mode == "replicate" || len(r.ups) == 1 {
+		rec := append([]byte{kindJSON}, raw...)
+		for _, u := range r.ups {
+			if _, err := u.q.Append(rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return r.pushSharded(p)
+}
+
+func (r *Relay) pushSharded(p *tree.Push) error {
+	for i, u := range r.ups {
+		part := p.Filter(func(path []string) bool {
+			// a defaultaction above the shard depth rules keys of every shard
+			return len(path) < r.cfg.ShardDepth || r.shard(path) == i
+		})
+		if part.Len() == 0 {
+			continue
+		}
+		b, err := json.Marshal(part)
+		if err != nil {
+			return err
+		}
+		if _, err := u.q.Append(append([]byte{kindJSON}, b...)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PushDeltas queues deltas (from sockets) like a push.
+func (r *Relay) PushDeltas(p *tree.Push) error {
+	if r.cfg.Mode == "replicate" || len(r.ups) == 1 {
+		b, err := json.Marshal(p)
+		if err != nil {
+			return err
+		}
+		return r.PushJSON(b, p)
+	}
+	return r.pushSharded(p)
+}
+
+// PushAccessLog queues raw access-log lines. Raw lines cannot be split by
+// key, so in shard mode they go to the first upstream, which runs its pipes
+// on them; replicate mode sends them to every upstream.
+func (r *Relay) PushAccessLog(lines string) error {
+	rec := append([]byte{kindAccessLog}, lines...)
+	targets := r.ups
+	if r.cfg.Mode == "shard" {
+		targets = r.ups[:1]
+	}
+	for _, u := range targets {
+		if _, err := u.q.Append(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UpstreamStatus is one upstream in /status.
+type UpstreamStatus struct {
+	URL            string    `json:"url"`
+	Up             bool      `json:"up"`
+	QueuedRecords  uint64    `json:"queued_records"`
+	QueuedBytes    int64     `json:"queued_bytes"`
+	Unsent         uint64    `json:"unsent_records"`
+	Dropped        uint64    `json:"dropped_records"`
+	Sent           uint64    `json:"sent_records"`
+	WireBytes      uint64    `json:"wire_bytes"`
+	RawBytes       uint64    `json:"raw_bytes"`
+	Failures       uint64    `json:"failures"`
+	LastError      string    `json:"last_error,omitempty"`
+	LastOK         time.Time `json:"last_ok,omitzero"`
+	AppliedThrough uint64    `json:"applied_through"`
+	DurableThrough uint64    `json:"durable_through"`
+}
+
+// Status reports every upstream.
+func (r *Relay) Status() []UpstreamStatus {
+	var out []UpstreamStatus
+	for _, u := range r.ups {
+		recs, bytes, dropped := u.q.Stats()
+		u.mu.Lock()
+		st := UpstreamStatus{URL: u.cfg.URL, Up: u.up.Load(), QueuedRecords: recs, QueuedBytes: bytes, Dropped: dropped,
+			Sent: u.sentRecs.Load(), WireBytes: u.sentBytes.Load(), RawBytes: u.rawBytes.Load(), Failures: u.failures.Load(),
+			LastError: u.lastErr, LastOK: u.lastOK, AppliedThrough: u.applied.Load(), DurableThrough: u.durable.Load()}
+		u.mu.Unlock()
+		if n := u.q.Next(); n > u.next.Load() {
+			st.Unsent = n - u.next.Load()
+		}
+		out = append(out, st)
+	}
+	return out
+}

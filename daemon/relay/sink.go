@@ -1,0 +1,51 @@
+package relay
+
+import (
+	"strings"
+
+	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/tree"
+)
+
+// Sink lets push sockets (daemon/listen) deliver into the relay's queues
+// as if it were a tree.
+func (r *Relay) Sink() Sink { return Sink{r} }
+
+// Sink implements listen.Merger over a Relay.
+type Sink struct{ r *Relay }
+
+// Apply queues deltas.
+func (s Sink) Apply(deltas []tree.Delta) (tree.MergeResult, error) {
+	err := s.r.PushDeltas(&tree.Push{Deltas: deltas})
+	return tree.MergeResult{Numbers: len(deltas)}, err
+}
+
+// SetAction queues a defaultaction.
+func (s Sink) SetAction(path []string, a tree.Action) error {
+	p := &tree.Push{}
+	p.AddAction(path, a)
+	return s.r.PushDeltas(p)
+}
+
+// MergeJSON validates and queues one JSON push.
+func (s Sink) MergeJSON(data []byte) (tree.MergeResult, error) {
+	p, err := tree.ParsePush(data)
+	if err != nil {
+		return tree.MergeResult{}, err
+	}
+	return tree.MergeResult{Numbers: len(p.Deltas)}, s.r.PushJSON(data, p)
+}
+
+// Get finds nothing: a relay holds no values (a StatsD gauge delta at a
+// relay starts from zero).
+func (s Sink) Get(*tree.Pattern) []tree.Entry { return nil }
+
+// AccessLog queues access-log lines from sockets for the upstreams' pipes.
+func (r *Relay) AccessLog() api.AccessLogFunc {
+	return func(lines []string) (api.AccessLogResult, error) {
+		if err := r.PushAccessLog(strings.Join(lines, "\n") + "\n"); err != nil {
+			return api.AccessLogResult{}, err
+		}
+		return api.AccessLogResult{Lines: len(lines)}, nil
+	}
+}
