@@ -389,4 +389,3 @@ func (rc relayCollector) Collect(ch chan<- prometheus.Metric) {
 		g(descLag, prometheus.GaugeValue, lag)
 	}
 }
-
