@@ -75,9 +75,10 @@ func Encode(m *abi.Manifest, recs []abi.Record) ([]Batch, error) {
 	return out, nil
 }
 
-// Pipe runs sub-benchmarks "native" (p in-process through pipe.Runner) and
-// "wasm" (wasmFile on one wazero instance) over the same batches and reports
-// ns/line for each.
+// Pipe runs sub-benchmarks NAME/native (p in-process through pipe.Runner)
+// and NAME/wasm (wasmFile on one wazero instance) over the same batches and
+// reports ns/line for each, the WASM run's multiple of the native time
+// (x-native) and the memory of the instance.
 func Pipe(b *testing.B, p pipe.Pipe, wasmFile string) {
 	recs, err := Records(Lines, 1)
 	if err != nil {
@@ -92,15 +93,16 @@ func Pipe(b *testing.B, p pipe.Pipe, wasmFile string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Run("native", func(b *testing.B) {
+	var native float64 // ns/line of the native run, for the ratio
+	b.Run(m.Name+"/native", func(b *testing.B) {
 		var ds []abi.Delta
-		loop(b, batches, func(bt Batch) error {
+		native = loop(b, batches, func(bt Batch) error {
 			var err error
 			ds, err = abi.DecodeDeltas(ds[:0], run.Process(bt.Buf), m)
 			return err
 		})
 	})
-	b.Run("wasm", func(b *testing.B) {
+	b.Run(m.Name+"/wasm", func(b *testing.B) {
 		wp := pipetest.LoadWASM(b, wasmFile, nil)
 		ctx := context.Background()
 		pi, err := wp.Get(ctx)
@@ -109,17 +111,20 @@ func Pipe(b *testing.B, p pipe.Pipe, wasmFile string) {
 		}
 		defer wp.Put(ctx, pi)
 		var ds []abi.Delta
-		loop(b, batches, func(bt Batch) error {
+		ns := loop(b, batches, func(bt Batch) error {
 			var err error
 			ds, err = pi.Process(ctx, bt.Buf, bt.N, ds[:0])
 			return err
 		})
 		b.ReportMetric(float64(wp.Stats().InstanceBytes)/(1<<20), "MiB/instance")
+		if native > 0 {
+			b.ReportMetric(ns/native, "x-native")
+		}
 	})
 }
 
-// loop runs one batch per iteration and reports ns/line.
-func loop(b *testing.B, batches []Batch, call func(Batch) error) {
+// loop runs one batch per iteration and reports (and returns) ns/line.
+func loop(b *testing.B, batches []Batch, call func(Batch) error) float64 {
 	lines := 0
 	for i := 0; b.Loop(); i++ {
 		bt := batches[i%len(batches)]
@@ -128,5 +133,7 @@ func loop(b *testing.B, batches []Batch, call func(Batch) error) {
 		}
 		lines += bt.N
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(max(lines, 1)), "ns/line")
+	ns := float64(b.Elapsed().Nanoseconds()) / float64(max(lines, 1))
+	b.ReportMetric(ns, "ns/line")
+	return ns
 }
