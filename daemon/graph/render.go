@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -614,7 +615,10 @@ func (mp *markerPlotter) Plot(c draw.Canvas, p *plot.Plot) {
 	x, _ := p.Transforms(&c)
 	sty := textStyle(regularFont, labelPt, mp.pal.marker)
 	sty.YAlign = draw.YTop
-	for _, m := range mp.markers {
+	markers := slices.Clone(mp.markers)
+	sort.SliceStable(markers, func(i, j int) bool { return markers[i].From < markers[j].From })
+	var rowEnds []vg.Length // right end of the last label in each row
+	for _, m := range markers {
 		from, until := float64(m.From)/1e3, float64(m.Until)/1e3
 		if until < from {
 			until = from
@@ -632,13 +636,29 @@ func (mp *markerPlotter) Plot(c draw.Canvas, p *plot.Plot) {
 		if m.Text == "" {
 			continue
 		}
+		// Labels go in up to three rows; one that fits in none is left
+		// out (its line or range still shows).
 		s := sty
-		tx := x0 + px(3)
-		if tx+sty.Width(m.Text) > c.Max.X {
+		w := sty.Width(m.Text)
+		left := x0 + px(3)
+		if left+w > c.Max.X {
 			s.XAlign = draw.XRight
-			tx = x0 - px(3)
+			left = x0 - px(3) - w
 		}
-		c.FillText(s, vg.Point{X: tx, Y: c.Max.Y - px(2)}, m.Text)
+		row := slices.IndexFunc(rowEnds, func(end vg.Length) bool { return left >= end })
+		if row < 0 && len(rowEnds) < 3 {
+			rowEnds = append(rowEnds, vg.Length(math.Inf(-1)))
+			row = len(rowEnds) - 1
+		}
+		if row < 0 {
+			continue
+		}
+		rowEnds[row] = left + w + px(6)
+		tx := left
+		if s.XAlign == draw.XRight {
+			tx = left + w
+		}
+		c.FillText(s, vg.Point{X: tx, Y: c.Max.Y - px(2) - vg.Length(row)*px(13)}, m.Text)
 	}
 }
 

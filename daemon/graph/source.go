@@ -65,12 +65,20 @@ func (t trendSource) Series(ctx context.Context, key string, from, until time.Ti
 		}
 		series = append(series, Series{Name: s.Key, Points: pts})
 	}
-	return series, markerRanges(res.Markers, res.StepMS), nil
+	// Events further apart than a few ticks or output steps are separate.
+	gap := 3 * res.StepMS
+	if iv, ok := t.q.(interface{ Interval() time.Duration }); ok {
+		gap = max(gap, 5*iv.Interval().Milliseconds()/2)
+	}
+	return series, markerRanges(res.Markers, max(gap, 30_000)), nil
 }
 
-// markerRanges joins events of the same key and text no more than a few
-// steps apart into ranges; a lone event stays a line.
-func markerRanges(events []trend.MarkerEvent, step int64) []Marker {
+// markerRanges turns marker events into markers. Events of one key that
+// repeat the same text no more than gap ms apart (a marker pushed tick
+// after tick) join into a shaded range; a lone event is a line; the same
+// text again later, with no other text in between, is the store
+// refreshing an unchanged marker and adds nothing.
+func markerRanges(events []trend.MarkerEvent, gap int64) []Marker {
 	evs := append([]trend.MarkerEvent(nil), events...)
 	sort.SliceStable(evs, func(i, j int) bool {
 		if evs[i].Key != evs[j].Key {
@@ -78,17 +86,14 @@ func markerRanges(events []trend.MarkerEvent, step int64) []Marker {
 		}
 		return evs[i].T < evs[j].T
 	})
-	gap := 3 * step
-	if gap < int64(30*time.Second/time.Millisecond) {
-		gap = int64(30 * time.Second / time.Millisecond)
-	}
 	var out []Marker
 	for i := 0; i < len(evs); {
 		j := i
 		for j+1 < len(evs) && evs[j+1].Key == evs[i].Key && evs[j+1].Text == evs[i].Text && evs[j+1].T-evs[j].T <= gap {
 			j++
 		}
-		if evs[i].Text != "" {
+		refresh := i > 0 && evs[i-1].Key == evs[i].Key && evs[i-1].Text == evs[i].Text
+		if evs[i].Text != "" && !refresh {
 			out = append(out, Marker{From: evs[i].T, Until: evs[j].T, Text: evs[i].Text})
 		}
 		i = j + 1

@@ -35,8 +35,12 @@ func TestFromTrend(t *testing.T) {
 			{Key: "cpu,h,marker", T: 50 * s, Text: ""},
 			// A lone event: a line.
 			{Key: "deploy", T: 5 * s, Text: "v2"},
-			// The same text again much later: a second marker.
+			// The same text again much later, after a clear: a second marker.
 			{Key: "cpu,h,marker", T: 900 * s, Text: "sth. wrong happened"},
+			// A marker left as it is, rewritten hourly by the store: one line.
+			{Key: "deploy", T: 3000 * s, Text: "v3"},
+			{Key: "deploy", T: 6600 * s, Text: "v3"},
+			{Key: "deploy", T: 10200 * s, Text: "v3"},
 		},
 	}}
 	from, until := time.UnixMilli(0), time.UnixMilli(1000*s)
@@ -54,6 +58,7 @@ func TestFromTrend(t *testing.T) {
 		{From: 5 * s, Until: 5 * s, Text: "v2"},
 		{From: 20 * s, Until: 40 * s, Text: "sth. wrong happened"},
 		{From: 900 * s, Until: 900 * s, Text: "sth. wrong happened"},
+		{From: 3000 * s, Until: 3000 * s, Text: "v3"},
 	}
 	if !slices.Equal(markers, want) {
 		t.Errorf("markers = %+v\nwant      %+v", markers, want)
