@@ -7,13 +7,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/daemon/trend"
 	"github.com/canopy-dev/canopy/daemon/tree"
+	"github.com/canopy-dev/canopy/daemon/trend"
 )
 
 func TestMain(m *testing.M) {
