@@ -30,7 +30,6 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/canopy-dev/canopy/bench/loggen"
 	"github.com/canopy-dev/canopy/daemon/testenv"
 )
 
@@ -43,6 +42,12 @@ func buildDaemon(t testing.TB) string {
 		t.Fatalf("cannot build canopyd: %v\n%s", err, out)
 	}
 	return bin
+}
+
+// daemonFlags runs canopyd with the repository's pipes, no demo log, and
+// a one-second trend tick so pushed numbers reach history quickly.
+func daemonFlags(t testing.TB) []string {
+	return []string{"-pipes", pipesDir(t), "-demo=false", "-trend.interval", "1s"}
 }
 
 // daemon is one running canopyd.
@@ -139,30 +144,67 @@ const seedTree = `[
  {"br": {"ie": {"6": 3, "7": {"": 8, "venders": {"sogou": 2}}}, "webkit": {"14.0": 40, "13.0": 20}}, "defaultaction": "add"}
 ]`
 
-// feed fills the daemon: the seed tree, then a generated access log pushed
-// as text lines through the pipes. A daemon without pipes wired answers the
-// log push with 503; the test then goes on with the JSON data and says so.
-func (d *daemon) feed(t testing.TB) {
+// replayHistory writes a generated access log of three days ending now
+// (`canopyd gen`) and replays it into dataDir's trend store at the lines'
+// own times (`canopyd replay -trend`), before the daemon starts: the trend
+// pages then show real history. It returns the log's path.
+func replayHistory(t testing.TB, bin, dataDir string, lines int) string {
+	t.Helper()
+	logPath := filepath.Join(dataDir, "access.log")
+	start := time.Now().Add(-72 * time.Hour).UTC().Format(time.RFC3339)
+	runCmd(t, bin, "gen", "-n", strconv.Itoa(lines), "-format", "main", "-seed", "9", "-start", start, "-span", "72h", "-o", logPath)
+	out := runCmd(t, bin, "replay", "-data", dataDir, "-pipes", pipesDir(t), "-trend", "-progress", "none", logPath)
+	t.Logf("replayed: %s", lastLine(out))
+	return logPath
+}
+
+func runCmd(t testing.TB, bin string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("canopyd %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// pipesDir is the repository's built pipes folder.
+func pipesDir(t testing.TB) string {
+	p, err := filepath.Abs(filepath.Join("..", "pipes-wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// feed fills the running daemon: the seed tree (keys the tests assert on),
+// then the generated log's lines pushed through the pipes, so the tree holds
+// what the replayed history describes.
+func (d *daemon) feed(t testing.TB, logPath string) {
 	t.Helper()
 	d.push(t, seedTree)
-	var log bytes.Buffer
-	if _, err := loggen.Write(&log, loggen.Config{Lines: 2000, Seed: 9, Format: "main", Start: time.Now().Add(-time.Hour), Span: time.Hour}); err != nil {
-		t.Fatalf("loggen: %v", err)
+	f, err := os.Open(logPath)
+	if err != nil {
+		t.Fatal(err)
 	}
-	r, err := http.Post("http://"+d.addr+"/push", "text/plain", &log)
+	defer f.Close()
+	r, err := http.Post("http://"+d.addr+"/push", "text/plain", f)
 	if err != nil {
 		t.Fatalf("push log: %v", err)
 	}
 	b, _ := io.ReadAll(r.Body)
 	r.Body.Close()
-	switch r.StatusCode {
-	case http.StatusOK:
-		t.Logf("fed 2,000 generated log lines: %s", bytes.TrimSpace(b))
-	case http.StatusServiceUnavailable:
-		t.Logf("canopyd has no pipes wired yet (503 %s): the pages run on the pushed JSON trees", bytes.TrimSpace(b))
-	default:
+	if r.StatusCode != http.StatusOK {
 		t.Fatalf("log push answered %d: %s", r.StatusCode, b)
 	}
+	t.Logf("pushed the generated log: %s", bytes.TrimSpace(b))
 }
 
 // proxy fronts the daemon for the browser.

@@ -100,11 +100,18 @@ export async function trendView(main, state, name) {
     graphLinks();
     const span = rangeSeconds(range);
     const points = Math.min(2000, Math.max(200, chartEl.clientWidth || 800));
-    const jobs = [...baseKeys, ...compareKeys].map((k) => trend(k, { from: range, until: 'now', points }, signal).then((r) => ({ r, shifted: false })));
+    // A key whose node holds no number (br,ie) has no history of its own:
+    // its children's is shown instead (br,ie,*).
+    const read = async (k, q) => {
+      const r = await trend(k, q, signal);
+      if (r.series.length || /[*]$/.test(k)) return r;
+      return trend(k + ',*', q, signal);
+    };
+    const jobs = [...baseKeys, ...compareKeys].map((k) => read(k, { from: range, until: 'now', points }).then((r) => ({ r, shifted: false })));
     if (shift) {
       const now = Math.floor(Date.now() / 1000);
       for (const k of baseKeys) {
-        jobs.push(trend(k, { from: now - span - shift, until: now - shift, points }, signal).then((r) => ({ r, shifted: true })));
+        jobs.push(read(k, { from: now - span - shift, until: now - shift, points }).then((r) => ({ r, shifted: true })));
       }
     }
     try {
