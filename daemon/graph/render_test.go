@@ -27,13 +27,19 @@ var update = flag.Bool("update", false, "rewrite the golden images in testdata/"
 var goldenCases = []struct {
 	name   string
 	labels []string
+	colors []string // series colours the SVG must paint with
 }{
-	{"default", []string{"upstream,time", "p50", "p90", "p99", "0.5 s", "1.0 s", "10:00", "12:00", "deploy v2", "outage"}},
-	{"cpu", []string{"cpu,10.3.1.12", "user", "sytem", "iowait", "idle", "100%", "50%", "Nov 21", "sth. wrong happened"}},
-	{"net", []string{"net,eth0", "in", "out", "4 MB/s", "2 MB/s", "0 MB/s", "09:15"}},
-	{"url", []string{"url", "/", "/api/v1/items", "/static/app.js", "5.23k", "3.31k", "0"}},
-	{"tree-bar", []string{"br", "ie,6", "ie,7", "webkit,13.0", "webkit,14.0", "firefox", "40", "27"}},
-	{"nodata", []string{"nothing,here", "no data"}},
+	{"default", []string{"upstream,time", "p50", "p90", "p99", "0.5 s", "1.0 s", "10:00", "12:00", "deploy v2", "outage"},
+		[]string{"#4e79a7", "#f28e2b", "#e15759", "#c0392b"}},
+	{"cpu", []string{"cpu,10.3.1.12", "user", "sytem", "iowait", "idle", "100%", "50%", "Nov 21", "sth. wrong happened"},
+		[]string{"#4e79a7", "#e15759", "#f28e2b", "#dddddd"}},
+	{"net", []string{"net,eth0", "in", "out", "4 MB/s", "2 MB/s", "0 MB/s", "09:15"},
+		[]string{"#59a14f", "#4e79a7"}},
+	{"url", []string{"url", "/", "/api/v1/items", "/static/app.js", "5.23k", "3.31k", "0"},
+		[]string{"#4e79a7"}},
+	{"tree-bar", []string{"br", "ie,6", "ie,7", "webkit,13.0", "webkit,14.0", "firefox", "40", "27"},
+		[]string{"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f"}},
+	{"nodata", []string{"nothing,here", "no data"}, nil},
 }
 
 func renderFixture(t *testing.T, name string, f Format) []byte {
@@ -139,8 +145,8 @@ func TestGoldenJPEG(t *testing.T) {
 	}
 }
 
-// svgContent parses an SVG and returns its texts, the stroke colours of
-// its paths and whether it embeds a font.
+// svgContent parses an SVG and returns its texts, the stroke and fill
+// colours of its paths and whether it embeds a font.
 func svgContent(t *testing.T, data []byte) (texts []string, strokes map[string]int, embedsFont bool) {
 	t.Helper()
 	strokes = make(map[string]int)
@@ -166,8 +172,11 @@ func svgContent(t *testing.T, data []byte) (texts []string, strokes map[string]i
 				for _, a := range el.Attr {
 					if a.Name.Local == "style" {
 						for _, decl := range strings.Split(a.Value, ";") {
-							if c, ok := strings.CutPrefix(strings.TrimSpace(decl), "stroke:"); ok {
-								strokes[strings.ToLower(c)]++
+							decl = strings.TrimSpace(decl)
+							for _, prop := range []string{"stroke:", "fill:"} {
+								if c, ok := strings.CutPrefix(decl, prop); ok && c != "none" {
+									strokes[strings.ToLower(c)]++
+								}
 							}
 						}
 					}
@@ -202,11 +211,9 @@ func TestGoldenSVG(t *testing.T) {
 			if !embeds {
 				t.Errorf("SVG does not embed its font")
 			}
-			if tc.name == "default" { // one stroked line per series
-				for _, c := range []string{"#4e79a7", "#f28e2b", "#e15759"} {
-					if strokes[c] == 0 {
-						t.Errorf("no path stroked with series colour %s; strokes: %v", c, strokes)
-					}
+			for _, c := range tc.colors {
+				if strokes[c] == 0 {
+					t.Errorf("no path drawn in series colour %s; colours: %v", c, strokes)
 				}
 			}
 		})
@@ -218,6 +225,7 @@ func TestGoldenSVG(t *testing.T) {
 func TestGoldenPDF(t *testing.T) {
 	pdftoppm := testenv.NeedCommand(t, "pdftoppm", "poppler-utils")
 	pdftotext := testenv.NeedCommand(t, "pdftotext", "poppler-utils")
+	pdffonts := testenv.NeedCommand(t, "pdffonts", "poppler-utils")
 	dir := t.TempDir()
 	for _, tc := range goldenCases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -236,6 +244,20 @@ func TestGoldenPDF(t *testing.T) {
 			for _, l := range tc.labels {
 				if !bytes.Contains(out, []byte(l)) {
 					t.Errorf("PDF text has no %q:\n%s", l, out)
+				}
+			}
+			// Every font embedded: the PDF needs nothing from the reader's system.
+			fonts, err := exec.Command(pdffonts, pdf).CombinedOutput()
+			if err != nil {
+				t.Fatalf("pdffonts: %v\n%s", err, fonts)
+			}
+			lines := strings.Split(strings.TrimSpace(string(fonts)), "\n")
+			if len(lines) < 3 {
+				t.Errorf("pdffonts lists no font:\n%s", fonts)
+			}
+			for _, l := range lines[min(2, len(lines)):] {
+				if f := strings.Fields(l); len(f) < 5 || f[len(f)-5] != "yes" {
+					t.Errorf("font not embedded: %q", l)
 				}
 			}
 			prefix := filepath.Join(dir, tc.name)
