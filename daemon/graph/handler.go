@@ -27,7 +27,25 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Handler serves GET /graph/NAME[.png|.jpg|.svg|.pdf].
+// Handler serves GET /graph/NAME[.png|.jpg|.svg|.pdf]. NAME is a saved
+// view of the requesting user or a key (wildcards: one series per match).
+// Query parameters:
+//
+//	from, until  time range: now, -15min, -6h, -1d, -1w, -1mon, -1y, Unix
+//	             seconds or ms, 2006-01-02[T15:04[:05]], RFC 3339
+//	             (default -1d … now, or the view's range)
+//	width,height pixels, clamped to 64 … 4000 (default 800×300)
+//	type         line | bar | area | stacked (default: the style's)
+//	style        default | cpu | net | url
+//	theme        light | dark
+//	title        text above the chart (default NAME; empty for none)
+//	fn           avg | max | min | sum | last | rate, as GET /trend
+//	unit         none | bytes | bytes/s | seconds | percent | per_second
+//	format       png | jpg | svg | pdf, instead of the extension
+//
+// Unknown values are 400 errors that list the valid ones. Without history
+// the current tree under NAME is drawn as bars; with nothing at all, a
+// "no data" image.
 type Handler struct {
 	opt Options
 	r   *Renderer
