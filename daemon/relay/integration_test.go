@@ -1,0 +1,217 @@
+package relay_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/canopy-dev/canopy/daemon/testenv"
+)
+
+// cluster is two upstream daemons behind a relay in shard mode, plus a
+// reference daemon fed the same pushes directly.
+type cluster struct {
+	a, b, ref, relay *testenv.Proc
+}
+
+func startCluster(t *testing.T) *cluster {
+	bin := testenv.BuildCanopyd(t)
+	empty := filepath.Join(t.TempDir(), "empty.yaml")
+	os.WriteFile(empty, []byte("{}\n"), 0o644)
+	daemon := func() *testenv.Proc {
+		return testenv.StartCanopyd(t, bin, "-data", t.TempDir(), "-config", empty, "-snapshot.interval", "500ms", "-pipes", t.TempDir())
+	}
+	c := &cluster{a: daemon(), b: daemon(), ref: daemon()}
+	conf := filepath.Join(t.TempDir(), "relay.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("mode: shard\nupstreams:\n  - url: %s\n  - url: %s\nbatch: {retry: 50ms, max_retry: 500ms}\n", c.a.URL(), c.b.URL())), 0o644)
+	c.relay = testenv.StartCanopyd(t, bin, "--relay", "-config", conf, "-data", t.TempDir())
+	return c
+}
+
+// push posts body to a daemon or relay, retrying until it is acknowledged.
+func push(t *testing.T, p *testenv.Proc, body []byte) {
+	t.Helper()
+	for i := 0; ; i++ {
+		resp, err := http.Post(p.URL()+"/push", "application/json", bytes.NewReader(body))
+		if err == nil {
+			msg, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			t.Fatalf("push to %s: %s: %s", p.Addr, resp.Status, msg)
+		}
+		if i > 600 {
+			t.Fatalf("push to %s: %v", p.Addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func get(t *testing.T, p *testenv.Proc, key string) []map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(p.URL() + "/get/" + key)
+	if err != nil {
+		t.Fatalf("get %s from %s: %v", key, p.Addr, err)
+	}
+	defer resp.Body.Close()
+	var out []map[string]float64
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatalf("get %s from %s: %v", key, p.Addr, err)
+	}
+	return out
+}
+
+// load builds pushes of 1,000 deltas each over 20 top-level keys.
+func load(pushes int) [][]byte {
+	var out [][]byte
+	for i := 0; i < pushes; i++ {
+		obj := map[string]map[string]int{}
+		for r := 0; r < 20; r++ {
+			m := map[string]int{}
+			for k := 0; k < 50; k++ {
+				m[fmt.Sprintf("m%02d", k)] = 1 + (i+k)%3
+			}
+			obj[fmt.Sprintf("k%02d", r)] = m
+		}
+		b, _ := json.Marshal(obj)
+		out = append(out, b)
+	}
+	return out
+}
+
+// waitDrained waits until the relay has every record durable upstream.
+func waitDrained(t *testing.T, relay *testenv.Proc, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(relay.URL() + "/status")
+		if err == nil {
+			var st struct {
+				Upstreams []struct {
+					UnsentRecords uint64 `json:"unsent_records"`
+					Up            bool   `json:"up"`
+				} `json:"upstreams"`
+			}
+			json.NewDecoder(resp.Body).Decode(&st)
+			resp.Body.Close()
+			done := len(st.Upstreams) > 0
+			for _, u := range st.Upstreams {
+				done = done && u.UnsentRecords == 0 && u.Up
+			}
+			if done {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("relay did not drain within %v", within)
+}
+
+func keysOf(entries []map[string]float64) map[string]bool {
+	out := map[string]bool{}
+	for _, e := range entries {
+		for k := range e {
+			out[strings.SplitN(k, ",", 2)[0]] = true
+		}
+	}
+	return out
+}
+
+func total(entries []map[string]float64) float64 {
+	s := 0.0
+	for _, e := range entries {
+		for _, v := range e {
+			s += v
+		}
+	}
+	return s
+}
+
+// TestShardedRelay pushes 1,000,000 deltas over 20 top-level keys through a
+// sharding relay: each upstream holds exactly its keys, and /get through the
+// relay equals one daemon fed the same pushes.
+func TestShardedRelay(t *testing.T) {
+	c := startCluster(t)
+	pushes := load(1000)
+	for _, b := range pushes {
+		push(t, c.relay, b)
+		push(t, c.ref, b)
+	}
+	waitDrained(t, c.relay, 2*time.Minute)
+	ka, kb := keysOf(get(t, c.a, "")), keysOf(get(t, c.b, ""))
+	if len(ka) == 0 || len(kb) == 0 || len(ka)+len(kb) != 20 {
+		t.Fatalf("shards hold %d and %d top-level keys, want a split of 20", len(ka), len(kb))
+	}
+	for k := range ka {
+		if kb[k] {
+			t.Errorf("key %s is on both shards", k)
+		}
+	}
+	want, err := json.Marshal(get(t, c.ref, ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(get(t, c.relay, ""))
+	if string(got) != string(want) {
+		t.Errorf("/get through the relay differs from a single daemon:\n got %.300s\nwant %.300s", got, want)
+	}
+	// 1,000 pushes × 1,000 deltas of 1, 2 or 3.
+	if n := total(get(t, c.ref, "")); n != 1999980 {
+		t.Errorf("reference total %v, want 1999980", n)
+	}
+	// One exact key goes to one shard only.
+	if got, want := get(t, c.relay, "k03,m07"), get(t, c.ref, "k03,m07"); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("/get/k03,m07 through relay = %v, want %v", got, want)
+	}
+}
+
+// TestRelayOutage kills one upstream for a while under load (kill -9, so
+// it restarts from its last snapshot), then kills the relay itself with
+// kill -9 while it is forwarding: the final counts are exact.
+func TestRelayOutage(t *testing.T) {
+	outage := 30 * time.Second
+	if testing.Short() {
+		outage = 3 * time.Second
+	}
+	c := startCluster(t)
+	pushes := load(600)
+	start := time.Now()
+	for i, b := range pushes {
+		switch i {
+		case 100:
+			c.a.Kill()
+			start = time.Now()
+		case 400:
+			// keep pushing while A is down, then bring it back
+			if d := outage - time.Since(start); d > 0 {
+				time.Sleep(d)
+			}
+			c.a.Start()
+		case 450:
+			c.b.Kill() // B crashes too, and the relay with queued data
+			time.Sleep(200 * time.Millisecond)
+			c.relay.Kill()
+			c.b.Start()
+			c.relay.Start()
+		}
+		push(t, c.relay, b)
+		push(t, c.ref, b)
+		if i >= 100 && i < 400 {
+			time.Sleep(outage / 600) // spread the load over the outage
+		}
+	}
+	waitDrained(t, c.relay, 2*time.Minute)
+	got, _ := json.Marshal(get(t, c.relay, ""))
+	want, _ := json.Marshal(get(t, c.ref, ""))
+	if string(got) != string(want) {
+		t.Errorf("after outages, counts through the relay differ from a single daemon:\n got %.400s\nwant %.400s", got, want)
+	}
+}
