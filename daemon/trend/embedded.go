@@ -208,14 +208,10 @@ func (e *Embedded) Add(_ context.Context, rows []Row) error {
 	}
 	offs = append(offs, len(e.names))
 	for i := range rows {
-		v := rows[i].Value
-		if rows[i].Kind == Marker {
-			v = 1
-		}
 		e.mrs = append(e.mrs, storage.MetricRow{
 			MetricNameRaw: e.names[offs[i]:offs[i+1]],
 			Timestamp:     rows[i].TS,
-			Value:         v,
+			Value:         storedValue(&rows[i]),
 		})
 	}
 	e.st.AddRows(e.mrs, 64)

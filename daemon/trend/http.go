@@ -126,6 +126,12 @@ func ParseTime(s string, now, def time.Time) (time.Time, error) {
 		}
 		return now.Add(d), nil
 	}
+	if len(s) == 8 {
+		// Graphite's YYYYMMDD; as unix seconds it would be 1970.
+		if t, err := time.Parse("20060102", s); err == nil {
+			return t, nil
+		}
+	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
 		if math.Abs(f) >= 1e11 {
 			return time.UnixMilli(int64(f)), nil
@@ -133,7 +139,7 @@ func ParseTime(s string, now, def time.Time) (time.Time, error) {
 		sec, frac := math.Modf(f)
 		return time.Unix(int64(sec), int64(frac*1e9)), nil
 	}
-	for _, layout := range []string{time.RFC3339Nano, "15:04_20060102", "20060102"} {
+	for _, layout := range []string{time.RFC3339Nano, "15:04_20060102"} {
 		if t, err := time.Parse(layout, s); err == nil {
 			return t, nil
 		}

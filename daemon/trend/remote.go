@@ -79,11 +79,7 @@ func (r *Remote) Add(ctx context.Context, rows []Row) error {
 			idx[k] = i
 			lines = append(lines, importLine{Metric: m})
 		}
-		v := row.Value
-		if row.Kind == Marker {
-			v = 1
-		}
-		lines[i].Values = append(lines[i].Values, v)
+		lines[i].Values = append(lines[i].Values, storedValue(&row))
 		lines[i].Timestamps = append(lines[i].Timestamps, row.TS)
 	}
 	var body bytes.Buffer

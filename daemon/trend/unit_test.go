@@ -1,0 +1,227 @@
+package trend
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestCompileKey(t *testing.T) {
+	for _, c := range []struct {
+		key        string
+		exact      bool
+		match, not []string
+	}{
+		{"br,ie,7", true, []string{"br,ie,7"}, []string{"br,ie,70", "br,ie"}},
+		{"br,ie,*", false, []string{"br,ie,7", "br,ie,10"}, []string{"br,ie", "br,ie,7,x"}},
+		{"br,,7", false, []string{"br,ie,7", "br,ff,7"}, []string{"br,7", "br,a,b,7"}},
+		{"br,**", false, []string{"br", "br,ie", "br,ie,7,venders,sogou"}, []string{"brx", "bra,ie"}},
+		{"**,7", false, []string{"7", "br,ie,7"}, []string{"br,ie,70"}},
+		{"**", false, []string{"a", "a,b,c"}, nil},
+		{"a,**,**,z", false, []string{"a,z", "a,b,z", "a,b,c,z"}, []string{"a,zz"}},
+		{"br,ie,1*", false, []string{"br,ie,1", "br,ie,10"}, []string{"br,ie,2", "br,ie,1,0"}},
+		{"br,ie,?", false, []string{"br,ie,7"}, []string{"br,ie,10"}},
+		{"br,ie,[!1]", false, []string{"br,ie,7"}, []string{"br,ie,1"}},
+		{"x%2Cy,a.b", true, []string{"x%2Cy,a.b"}, []string{"x%2Cy,aXb"}},
+		{"a+b,(c)", true, []string{"a+b,(c)"}, []string{"aab,c"}},
+	} {
+		m, err := CompileKey(c.key)
+		if err != nil {
+			t.Errorf("CompileKey(%q): %v", c.key, err)
+			continue
+		}
+		if m.Exact != c.exact {
+			t.Errorf("CompileKey(%q).Exact = %v, want %v", c.key, m.Exact, c.exact)
+		}
+		for _, k := range c.match {
+			if !m.Match(k) {
+				t.Errorf("%q does not match %q", c.key, k)
+			}
+		}
+		for _, k := range c.not {
+			if m.Match(k) {
+				t.Errorf("%q matches %q", c.key, k)
+			}
+		}
+	}
+	for _, bad := range []string{"", "br,[", "br,[]"} {
+		if _, err := CompileKey(bad); err == nil {
+			t.Errorf("CompileKey(%q): no error", bad)
+		}
+	}
+}
+
+func FuzzCompileKey(f *testing.F) {
+	for _, s := range []string{"br,ie,7", "br,**", "**,x", "a,,b", "a,[b-c]*,?", "x%2Cy", "[", "a,**,**"} {
+		f.Add(s, "br,ie,7")
+	}
+	f.Fuzz(func(t *testing.T, key, k string) {
+		m, err := CompileKey(key)
+		if err != nil {
+			return
+		}
+		_ = m.Match(k)
+		if m.Exact && m.Match(k) != (k == key) {
+			t.Errorf("exact %q vs %q", key, k)
+		}
+		// Every compiled pattern is a valid selector for both backends.
+		if !strings.HasPrefix(selector(metricNumbers, m), "{__name__=") {
+			t.Errorf("bad selector for %q", key)
+		}
+	})
+}
+
+func TestParseTime(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	def := now.Add(-time.Hour)
+	for _, c := range []struct {
+		in   string
+		want time.Time
+	}{
+		{"", def},
+		{"now", now},
+		{"-1h", now.Add(-time.Hour)},
+		{"-7d", now.Add(-7 * 24 * time.Hour)},
+		{"-1y", now.Add(-365 * 24 * time.Hour)},
+		{"now-30min", now.Add(-30 * time.Minute)},
+		{"-2w", now.Add(-14 * 24 * time.Hour)},
+		{"+1d", now.Add(24 * time.Hour)},
+		{"1764158400", time.Unix(1764158400, 0)},
+		{"1764158400.5", time.Unix(1764158400, 5e8)},
+		{"1764158400123", time.UnixMilli(1764158400123)},
+		{"2026-11-26T10:00:00Z", time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)},
+		{"2026-11-26T10:00:00+02:00", time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)},
+		{"10:30_20261126", time.Date(2026, 11, 26, 10, 30, 0, 0, time.UTC)},
+		{"20261126", time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)},
+	} {
+		got, err := ParseTime(c.in, now, def)
+		if err != nil || !got.Equal(c.want) {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v", c.in, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"yesterday", "-1x", "-h", "NaN", "Inf"} {
+		if _, err := ParseTime(bad, now, def); err == nil {
+			t.Errorf("ParseTime(%q): no error", bad)
+		}
+	}
+}
+
+func FuzzParseTime(f *testing.F) {
+	for _, s := range []string{"-1h", "now-7d", "1764158400", "2026-11-26T10:00:00Z", "10:30_20261126", "-99999999999y"} {
+		f.Add(s)
+	}
+	now := time.Now()
+	f.Fuzz(func(t *testing.T, s string) {
+		_, _ = ParseTime(s, now, now)
+	})
+}
+
+func TestParseDuration(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"1y", 365 * 24 * time.Hour}, {"90d", 90 * 24 * time.Hour}, {"2w", 14 * 24 * time.Hour},
+		{"36h", 36 * time.Hour}, {"1.5d", 36 * time.Hour},
+	} {
+		got, err := ParseDuration(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", c.in, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"", "y", "-1d", "0h", "1q"} {
+		if _, err := ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q): no error", bad)
+		}
+	}
+	var d Duration
+	if err := d.Set("1y"); err != nil || d.String() != "1y" {
+		t.Errorf("Duration 1y: %v %q", err, d.String())
+	}
+}
+
+func TestStoredValue(t *testing.T) {
+	for _, c := range []struct {
+		r    Row
+		want float64
+	}{
+		{Row{Kind: Counter, Value: 123456789.123456789}, 123456789.123456789},
+		{Row{Kind: Gauge, Value: 1234567890}, 1234567890},
+		{Row{Kind: Gauge, Value: 0.123456789}, 0.123457},
+		{Row{Kind: Gauge, Value: -98.7654321}, -98.7654},
+		{Row{Kind: Gauge, Value: 1234567.89}, 1234570},
+		{Row{Kind: Gauge, Value: 5.25}, 5.25},
+		{Row{Kind: Marker, Value: 0, Text: "x"}, 1},
+	} {
+		if got := storedValue(&c.r); got != c.want {
+			t.Errorf("storedValue(%+v) = %v, want %v", c.r, got, c.want)
+		}
+	}
+	if got := storedValue(&Row{Kind: Gauge, Value: math.Inf(1)}); !math.IsInf(got, 1) {
+		t.Errorf("+Inf stored as %v", got)
+	}
+}
+
+func TestGrid(t *testing.T) {
+	for _, c := range []struct {
+		from, until int64
+		points      int
+	}{
+		{0, 999, 10}, {1, 1000, 10}, {123, 456789, 7}, {-5000, 5000, 3},
+		{1_700_000_000_000, 1_731_536_000_000, 1000}, {5, 5, 100}, {0, 1_000_000, 1},
+	} {
+		first, step := grid(c.from, c.until, c.points)
+		n := int((c.until-first)/step) + 1
+		if n > c.points || first > c.from || first+step <= c.from-step {
+			t.Errorf("grid(%d, %d, %d) = first %d step %d: %d buckets", c.from, c.until, c.points, first, step, n)
+		}
+	}
+}
+
+func TestDownsampleCounter(t *testing.T) {
+	rs := &RawSeries{Kind: Counter, TS: []int64{-10, 0, 10, 20, 30, 40}, Values: []float64{100, 105, 110, 3, 8, 8}}
+	// From 0: the point at -10 is history; increments 5, 5, 3 (reset), 5, 0.
+	pts := downsample(rs, FnRate, 0, 49, 0, 10, 100, 1000)
+	want := []Point{{0, 5}, {10, 5}, {20, 3}, {30, 5}, {40, 0}}
+	if b, _ := json.Marshal(pts); string(b) != mustJSON(want) {
+		t.Errorf("rate = %s, want %s", b, mustJSON(want))
+	}
+	// Empty buckets inside the lookback read as no increase; beyond it they
+	// are left out.
+	rs = &RawSeries{Kind: Counter, TS: []int64{0, 100}, Values: []float64{1, 2}}
+	pts = downsample(rs, FnRate, 0, 399, 0, 50, 60, 1000)
+	want = []Point{{0, 1}, {50, 0}, {100, 1}, {150, 0}}
+	if b, _ := json.Marshal(pts); string(b) != mustJSON(want) {
+		t.Errorf("gaps = %s, want %s", b, mustJSON(want))
+	}
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
+
+func TestGraphiteNames(t *testing.T) {
+	for _, k := range []string{"br,ie,7", "br,webkit,14.0", "a", "x%2Cy,v1.2.3"} {
+		if got := graphiteToKey(keyToGraphite(k)); got != k {
+			t.Errorf("%q -> %q -> %q", k, keyToGraphite(k), got)
+		}
+	}
+	m, err := graphiteMatcher("br.{ie,ff}.1*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]bool{"br,ie,10": true, "br,ff,1": true, "br,op,1": false, "br,ie,2": false} {
+		if m.Match(k) != want {
+			t.Errorf("br.{ie,ff}.1* on %q: %v", k, !want)
+		}
+	}
+	if _, err := graphiteMatcher("sumSeries(a.b)"); err == nil {
+		t.Errorf("functions accepted")
+	}
+}
