@@ -6,69 +6,82 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
 )
 
-// maxKeys bounds the distinct (family, major, vendor) keys an instance
-// remembers; past it the table starts over after a batch.
-const maxKeys = 4096
+// maxClasses bounds the distinct agent classes an instance remembers; past
+// it the tables start over after a batch.
+const maxClasses = 4096
 
 type key struct{ browser, major, vendor, bot string }
 
-// browser counts a batch in a small table and emits it once (pipe.Flusher):
-// a map lookup per line instead of one or two Emits, which cost more in
-// Go's WASM build.
+// browser counts a batch by the host's agent class (one short string, one
+// map lookup per line) and emits per browser once per batch
+// (pipe.Flusher): hashing several strings or an Emit per line would cost
+// far more in Go's WASM build.
 type browser struct {
-	idx  map[key]int32
-	keys []key
-	hits []uint32
-	used []int32 // indexes hit in this batch
-	path []string
+	byClass map[string]int32 // agent class → index in keys
+	byKey   map[key]int32
+	keys    []key
+	hits    []uint32
+	used    []int32 // key indexes hit in this batch
+	path    []string
 }
 
 func (*browser) Manifest() pipe.Manifest {
 	return pipe.Manifest{
 		Name: "browser", Version: "1.0.0",
-		Fields: []string{abi.FieldUABrowser, abi.FieldUABrowserMajor, abi.FieldUAVendor, abi.FieldUABot},
+		Fields: []string{abi.FieldUAClass},
 		Roots:  []pipe.Root{{Path: []string{"br"}, Action: pipe.Add}},
 	}
 }
 
 func (p *browser) Init(pipe.Config) error {
-	p.idx = make(map[key]int32)
+	p.byClass, p.byKey = make(map[string]int32), make(map[key]int32)
 	p.path = make([]string, 0, 6)
 	return nil
 }
 
 func (p *browser) Process(r *pipe.Record, out *pipe.Out) {
-	a := &r.Agent
-	k := key{bot: a.Bot}
-	if a.Bot == "" {
-		k.browser = a.Browser
-		if k.browser == "" {
-			k.browser = "other"
-		}
-		if k.browser != "other" {
-			k.major, k.vendor = a.BrowserMajor, a.Vendor
-			if k.major == "" || len(k.major) > 3 { // no browser is at version 1000 yet: a forged agent
-				k.major = "unknown"
-			}
-		}
-	}
-	i, ok := p.idx[k]
+	i, ok := p.byClass[r.AgentClass]
 	if !ok {
-		// The record's strings die with the call: keep copies.
-		k = key{clone(k.browser), clone(k.major), clone(k.vendor), clone(k.bot)}
-		i = int32(len(p.keys))
-		p.keys = append(p.keys, k)
-		p.hits = append(p.hits, 0)
-		p.idx[k] = i
+		i = p.learn(r.AgentClass)
 	}
 	if p.hits[i] == 0 {
 		p.used = append(p.used, i)
 	}
 	p.hits[i]++
+}
+
+// learn maps a class seen for the first time to its key.
+func (p *browser) learn(class string) int32 {
+	class = strings.Clone(class) // the record's strings die with the call
+	// browser|major|os|version|vendor|bot
+	f := strings.Split(class, "|")
+	var k key
+	switch {
+	case len(f) == 6 && f[5] != "":
+		k.bot = f[5]
+	case len(f) != 6 || f[0] == "" || f[0] == "other":
+		k.browser = "other"
+	default:
+		k.browser, k.major, k.vendor = f[0], f[1], f[4]
+		if k.major == "" || len(k.major) > 3 { // no browser is at version 1000 yet: a forged agent
+			k.major = "unknown"
+		}
+	}
+	i, ok := p.byKey[k]
+	if !ok {
+		i = int32(len(p.keys))
+		p.keys = append(p.keys, k)
+		p.hits = append(p.hits, 0)
+		p.byKey[k] = i
+	}
+	p.byClass[class] = i
+	return i
 }
 
 func (p *browser) Flush(out *pipe.Out) {
@@ -91,13 +104,12 @@ func (p *browser) Flush(out *pipe.Out) {
 		}
 	}
 	p.used = p.used[:0]
-	if len(p.keys) > maxKeys {
-		clear(p.idx)
+	if len(p.byClass) > maxClasses {
+		clear(p.byClass)
+		clear(p.byKey)
 		p.keys, p.hits = p.keys[:0], p.hits[:0]
 	}
 }
-
-func clone(s string) string { return string([]byte(s)) }
 
 func init() { pipe.Register(&browser{}) }
 

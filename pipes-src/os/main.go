@@ -6,69 +6,83 @@
 package main
 
 import (
+	"strings"
+
 	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
 )
 
-// maxKeys bounds the distinct (family, version) keys an instance remembers;
-// past it the table starts over after a batch.
-const maxKeys = 4096
+// maxClasses bounds the distinct agent classes an instance remembers; past
+// it the tables start over after a batch.
+const maxClasses = 4096
 
 type key struct{ os, version string }
 
-// osPipe counts a batch in a small table and emits it once (pipe.Flusher):
-// a map lookup per line instead of an Emit, which costs more in Go's WASM
-// build.
+// osPipe counts a batch by the host's agent class (one short string, one
+// map lookup per line) and emits per OS once per batch (pipe.Flusher):
+// hashing several strings or an Emit per line would cost far more in Go's
+// WASM build.
 type osPipe struct {
-	idx  map[key]int32
-	keys []key
-	hits []uint32
-	used []int32
-	path []string
+	byClass map[string]int32 // agent class → index in keys
+	byKey   map[key]int32
+	keys    []key
+	hits    []uint32
+	used    []int32
+	path    []string
 }
 
 func (*osPipe) Manifest() pipe.Manifest {
 	return pipe.Manifest{
 		Name: "os", Version: "1.0.0",
-		Fields: []string{abi.FieldUAOS, abi.FieldUAOSVersion, abi.FieldUABot},
+		Fields: []string{abi.FieldUAClass},
 		Roots:  []pipe.Root{{Path: []string{"os"}, Action: pipe.Add}},
 	}
 }
 
 func (p *osPipe) Init(pipe.Config) error {
-	p.idx = make(map[key]int32)
+	p.byClass, p.byKey = make(map[string]int32), make(map[key]int32)
 	p.path = make([]string, 0, 3)
 	return nil
 }
 
 func (p *osPipe) Process(r *pipe.Record, out *pipe.Out) {
-	a := &r.Agent
-	var k key
-	switch {
-	case a.Bot != "":
-		// A crawler's OS token is a disguise (Googlebot claims Android).
-		k.os = "bot"
-	case a.OS == "":
-		k.os = "other"
-	default:
-		k.os, k.version = a.OS, a.OSVersion
-		if k.version == "" || len(k.version) > 8 {
-			k.version = "unknown"
-		}
-	}
-	i, ok := p.idx[k]
+	i, ok := p.byClass[r.AgentClass]
 	if !ok {
-		// The record's strings die with the call: keep copies.
-		k = key{string([]byte(k.os)), string([]byte(k.version))}
-		i = int32(len(p.keys))
-		p.keys = append(p.keys, k)
-		p.hits = append(p.hits, 0)
-		p.idx[k] = i
+		i = p.learn(r.AgentClass)
 	}
 	if p.hits[i] == 0 {
 		p.used = append(p.used, i)
 	}
 	p.hits[i]++
+}
+
+// learn maps a class seen for the first time to its key.
+func (p *osPipe) learn(class string) int32 {
+	class = strings.Clone(class) // the record's strings die with the call
+	// browser|major|os|version|vendor|bot
+	f := strings.Split(class, "|")
+	var k key
+	switch {
+	case len(f) == 6 && f[5] != "":
+		// A crawler's OS token is a disguise (Googlebot claims Android).
+		k.os = "bot"
+	case len(f) != 6 || f[2] == "":
+		k.os = "other"
+	default:
+		k.os, k.version = f[2], f[3]
+		if k.version == "" || len(k.version) > 8 {
+			k.version = "unknown"
+		}
+	}
+	i, ok := p.byKey[k]
+	if !ok {
+		i = int32(len(p.keys))
+		p.keys = append(p.keys, k)
+		p.hits = append(p.hits, 0)
+		p.byKey[k] = i
+	}
+	p.byClass[class] = i
+	return i
 }
 
 func (p *osPipe) Flush(out *pipe.Out) {
@@ -82,8 +96,9 @@ func (p *osPipe) Flush(out *pipe.Out) {
 		p.hits[i] = 0
 	}
 	p.used = p.used[:0]
-	if len(p.keys) > maxKeys {
-		clear(p.idx)
+	if len(p.byClass) > maxClasses {
+		clear(p.byClass)
+		clear(p.byKey)
 		p.keys, p.hits = p.keys[:0], p.hits[:0]
 	}
 }

@@ -31,6 +31,9 @@ const (
 	FieldUAOSVersion    = "ua_os_version"    // "10", "xp", "10.15", "17"
 	FieldUAVendor       = "ua_vendor"        // shell around the engine: sogou, qq, 360, maxthon, …
 	FieldUABot          = "ua_bot"           // crawler or tool: googlebot, curl, …
+	// The six ua_* fields above joined by "|" (browser|major|os|version|
+	// vendor|bot): one string to count by with a single map lookup.
+	FieldUAClass = "ua_class"
 	// FieldVarPrefix + NAME is the raw text of log_format variable $NAME.
 	FieldVarPrefix = "var:"
 )
@@ -59,6 +62,7 @@ const (
 	kindUAOSVersion
 	kindUAVendor
 	kindUABot
+	kindUAClass
 )
 
 var fieldKinds = map[string]fieldKind{
@@ -70,7 +74,7 @@ var fieldKinds = map[string]fieldKind{
 	FieldHost: kindHost, FieldUA: kindUA,
 	FieldUABrowser: kindUABrowser, FieldUABrowserMajor: kindUABrowserMajor,
 	FieldUAOS: kindUAOS, FieldUAOSVersion: kindUAOSVersion,
-	FieldUAVendor: kindUAVendor, FieldUABot: kindUABot,
+	FieldUAVendor: kindUAVendor, FieldUABot: kindUABot, FieldUAClass: kindUAClass,
 }
 
 // Record is one parsed log line. The host's parser fills what the log
@@ -97,6 +101,8 @@ type Record struct {
 	UAParsed bool
 	// Agent is the classified user agent (host side: filled by the parser).
 	Agent Agent
+	// AgentClass is Agent's six fields joined by "|" (FieldUAClass).
+	AgentClass string
 	// Vars are the raw values of other log_format variables by name
 	// (host side: every variable the format has; guest side: the var:NAME
 	// fields of the manifest, in manifest order).
@@ -239,6 +245,8 @@ func (l *Layout) AppendRecord(dst []byte, r *Record) []byte {
 			dst = AppendString(dst, r.Agent.Vendor)
 		case kindUABot:
 			dst = AppendString(dst, r.Agent.Bot)
+		case kindUAClass:
+			dst = AppendString(dst, r.AgentClass)
 		}
 	}
 	return dst
@@ -307,6 +315,8 @@ func (l *Layout) DecodeRecord(d *Decoder, r *Record) {
 			r.Agent.Vendor = d.String()
 		case kindUABot:
 			r.Agent.Bot = d.String()
+		case kindUAClass:
+			r.AgentClass = d.String()
 		}
 	}
 }

@@ -42,6 +42,7 @@ func FromLog(dst *abi.Record, src *logformat.Record) {
 	ua := &src.UA
 	dst.Agent = abi.Agent{Browser: ua.Browser, BrowserMajor: ua.BrowserMajor, OS: ua.OS,
 		OSVersion: ua.OSVersion, Vendor: ua.Vendor, Bot: ua.Bot}
+	dst.AgentClass = ua.Class
 	for _, v := range src.Vars {
 		dst.Vars = append(dst.Vars, abi.Var{Name: v.Name, Value: str(v.Value)})
 	}

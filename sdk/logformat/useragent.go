@@ -15,6 +15,12 @@ type UserAgent struct {
 	OSVersion    string // "10", "xp", "7", "10.15", "17"
 	Vendor       string // a shell around the engine: sogou, qq, 360, maxthon, …
 	Bot          string // crawler or tool name: googlebot, bingbot, curl, …
+
+	// Class is the six fields above joined by "|" (browser|major|os|
+	// version|vendor|bot): one short string a pipe can count by with a
+	// single map lookup instead of hashing six (hashing is slow in Go's
+	// WASM build). None of the fields can contain "|".
+	Class string
 }
 
 // Table-driven classification: the first matching rule of each table wins,
@@ -128,9 +134,17 @@ var browserRules = []browserRule{
 	{"Safari/", "safari", "Version/"},
 }
 
-// ClassifyUserAgent classifies one User-Agent header. It allocates nothing:
-// the returned strings are constants or substrings of ua.
+// ClassifyUserAgent classifies one User-Agent header. The returned fields
+// are constants or substrings of ua; only Class is allocated.
 func ClassifyUserAgent(ua string) UserAgent {
+	u := classify(ua)
+	if u != (UserAgent{}) {
+		u.Class = u.Browser + "|" + u.BrowserMajor + "|" + u.OS + "|" + u.OSVersion + "|" + u.Vendor + "|" + u.Bot
+	}
+	return u
+}
+
+func classify(ua string) UserAgent {
 	var u UserAgent
 	if ua == "" || ua == "-" {
 		return u

@@ -56,8 +56,15 @@ func TestClassifyUserAgent(t *testing.T) {
 		{``, UserAgent{}},
 	}
 	for _, tc := range tests {
-		if got := ClassifyUserAgent(tc.ua); got != tc.want {
+		got := ClassifyUserAgent(tc.ua)
+		class := got.Class
+		got.Class = ""
+		if got != tc.want {
 			t.Errorf("ClassifyUserAgent(%q)\n = %+v\nwant %+v", tc.ua, got, tc.want)
+		}
+		w := tc.want
+		if wantClass := w.Browser + "|" + w.BrowserMajor + "|" + w.OS + "|" + w.OSVersion + "|" + w.Vendor + "|" + w.Bot; class != wantClass && w != (UserAgent{}) {
+			t.Errorf("ClassifyUserAgent(%q).Class = %q, want %q", tc.ua, class, wantClass)
 		}
 	}
 }
