@@ -53,6 +53,12 @@ func FromTrend(q TrendQuerier) SeriesSource { return trendSource{q} }
 type trendSource struct{ q TrendQuerier }
 
 func (t trendSource) Series(ctx context.Context, key string, from, until time.Time, points int, fn string) ([]Series, []Marker, error) {
+	iv, hasInterval := t.q.(interface{ Interval() time.Duration })
+	if hasInterval && iv.Interval() > 0 {
+		// No step shorter than the store's tick: finer steps hold no more
+		// data, and a counter's rate over them comes out as spikes.
+		points = max(1, min(points, int(until.Sub(from)/iv.Interval())))
+	}
 	res, err := t.q.Query(ctx, key, from, until, points, trend.Fn(fn))
 	if err != nil {
 		return nil, nil, err
@@ -67,7 +73,7 @@ func (t trendSource) Series(ctx context.Context, key string, from, until time.Ti
 	}
 	// Events further apart than a few ticks or output steps are separate.
 	gap := 3 * res.StepMS
-	if iv, ok := t.q.(interface{ Interval() time.Duration }); ok {
+	if hasInterval {
 		gap = max(gap, 5*iv.Interval().Milliseconds()/2)
 	}
 	return series, markerRanges(res.Markers, max(gap, 30_000)), nil

@@ -64,3 +64,29 @@ func TestFromTrend(t *testing.T) {
 		t.Errorf("markers = %+v\nwant      %+v", markers, want)
 	}
 }
+
+type fakeTickingQuerier struct{ fakeQuerier }
+
+func (fakeTickingQuerier) Interval() time.Duration { return 10 * time.Second }
+
+// TestFromTrendPointsPerTick: a graph never asks for steps shorter than the
+// store's tick.
+func TestFromTrendPointsPerTick(t *testing.T) {
+	q := &fakeTickingQuerier{fakeQuerier{res: &trend.Result{}}}
+	until := time.UnixMilli(0).Add(5 * time.Minute)
+	for _, tc := range []struct {
+		from       time.Time
+		asked, got int
+	}{
+		{time.UnixMilli(0), 720, 30},           // 5 min at 10 s ticks
+		{until.Add(-48 * time.Hour), 720, 720}, // plenty of ticks
+		{until.Add(-5 * time.Second), 720, 1},  // less than a tick
+	} {
+		if _, _, err := FromTrend(q).Series(context.Background(), "k", tc.from, until, tc.asked, ""); err != nil {
+			t.Fatal(err)
+		}
+		if got := q.args[3].(int); got != tc.got {
+			t.Errorf("span %v: asked the store for %d points, want %d", until.Sub(tc.from), got, tc.got)
+		}
+	}
+}
