@@ -64,7 +64,8 @@ type Listener struct {
 	Listen string `yaml:"listen"` // host:port
 	Format string `yaml:"format"` // json | accesslog | statsd | graphite | syslog
 	// Prefix is the tree key StatsD and Graphite metrics land under
-	// (default "statsd" / "graphite").
+	// (default "statsd" / "graphite"); for syslog (nginx access lines)
+	// it prefixes the pipes' paths, like a source's prefix (default none).
 	Prefix string `yaml:"prefix"`
 	// Action is how Graphite values merge: last (default), add, average,
 	// max or min.
@@ -157,8 +158,8 @@ func (c *Config) Validate() error {
 		if l.Action != "" && l.Format != "graphite" {
 			return fmt.Errorf("listeners[%d]: action is only for format graphite", i)
 		}
-		if l.Prefix != "" && l.Format != "statsd" && l.Format != "graphite" {
-			return fmt.Errorf("listeners[%d]: prefix is only for formats statsd and graphite", i)
+		if l.Prefix != "" && l.Format != "statsd" && l.Format != "graphite" && l.Format != "syslog" {
+			return fmt.Errorf("listeners[%d]: prefix is only for formats statsd, graphite and syslog", i)
 		}
 		if l.ReadBuffer < 0 || l.Readers < 0 || l.MaxConns < 0 {
 			return fmt.Errorf("listeners[%d]: read_buffer, readers and max_conns must not be negative", i)

@@ -12,12 +12,42 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/testenv"
 )
+
+// TestMain removes the daemon binary and the shared WASM cache afterwards.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	if sharedCache != "" {
+		os.RemoveAll(sharedCache)
+	}
+	os.Exit(code)
+}
+
+var (
+	cacheOnce   sync.Once
+	sharedCache string
+)
+
+// wasmCache is one compilation cache for every daemon the tests start, so
+// the pipes compile once per test binary.
+func wasmCache(t testing.TB) string {
+	cacheOnce.Do(func() {
+		sharedCache, _ = os.MkdirTemp("", "canopyd-wasm-cache-")
+	})
+	if sharedCache == "" {
+		t.Fatal("cannot create a WASM cache folder")
+	}
+	return sharedCache
+}
 
 var (
 	buildOnce sync.Once
@@ -230,6 +260,7 @@ func sortedDiff(a, b map[string]any, limit int) []string {
 			out = append(out, fmt.Sprintf("%s: missing vs %v", k, vb))
 		}
 	}
+	sort.Strings(out)
 	if len(out) > limit {
 		out = append(out[:limit], fmt.Sprintf("… %d more", len(out)-limit))
 	}
