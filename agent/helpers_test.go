@@ -49,6 +49,9 @@ func binaries(t testing.TB) (daemon, agent string) {
 		}
 		for _, b := range []struct{ pkg, out string }{{"../daemon", "canopyd"}, {".", "canopy-agent"}} {
 			cmd := exec.Command(goTool(), "build", "-o", filepath.Join(binDir, b.out), b.pkg)
+			// Static binaries, as the agent is meant to be deployed (no libc
+			// mapped: ~1 MB less RSS).
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				binErr = fmt.Errorf("cannot build %s: %v\n%s", b.pkg, err, out)
 				return

@@ -10,6 +10,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -28,6 +29,12 @@ func main() {
 	every := flag.Duration("every", 0, "collect every group at this interval, overriding collect_every and the config")
 	hostName := flag.String("host", "", "this host's name in the tree, overriding the config")
 	flag.Parse()
+	if os.Getenv("GOGC") == "" {
+		// The live heap is mostly wazero's compiled-module data, which never
+		// changes, and the agent allocates little: collecting at 20 % growth
+		// instead of 100 % keeps RSS near the live heap for next to no CPU.
+		debug.SetGCPercent(20)
+	}
 	if err := run(*configPath, *server, *every, *hostName); err != nil {
 		log.Fatalf("canopy-agent: %v", err)
 	}
