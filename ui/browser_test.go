@@ -23,13 +23,20 @@ func TestBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
+	t0 := time.Now()
+	phase := func(name string) { t.Logf("setup: %s at %.1f s", name, time.Since(t0).Seconds()) }
 	bin := buildDaemon(t)
+	phase("canopyd built")
 	data := t.TempDir()
 	logPath := replayHistory(t, bin, data, 6000)
+	phase("history replayed")
 	d := startDaemon(t, bin, testenv.FreePort(t), data, daemonFlags(t)...)
+	phase("canopyd started")
 	d.feed(t, logPath)
+	phase("log pushed")
 	px := newProxy(t, d.addr)
 	b := newBrowser(t, px.srv.URL, 1280, 800)
+	phase("chromium started")
 
 	t.Run("home", func(t *testing.T) {
 		b.open(t, "/")

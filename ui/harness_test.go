@@ -47,7 +47,7 @@ func buildDaemon(t testing.TB) string {
 // daemonFlags runs canopyd with the repository's pipes, no demo log, and
 // a one-second trend tick so pushed numbers reach history quickly.
 func daemonFlags(t testing.TB) []string {
-	return []string{"-pipes", pipesDir(t), "-demo=false", "-trend.interval", "1s"}
+	return []string{"-pipes", pipesDir(t), "-pipes.cache", pipesCache(), "-demo=false", "-trend.interval", "1s"}
 }
 
 // daemon is one running canopyd.
@@ -153,8 +153,12 @@ func replayHistory(t testing.TB, bin, dataDir string, lines int) string {
 	logPath := filepath.Join(dataDir, "access.log")
 	start := time.Now().Add(-72 * time.Hour).UTC().Format(time.RFC3339)
 	runCmd(t, bin, "gen", "-n", strconv.Itoa(lines), "-format", "main", "-seed", "9", "-start", start, "-span", "72h", "-o", logPath)
-	out := runCmd(t, bin, "replay", "-data", dataDir, "-pipes", pipesDir(t), "-trend", "-progress", "none", logPath)
-	t.Logf("replayed: %s", lastLine(out))
+	out := runCmd(t, bin, "replay", "-data", dataDir, "-pipes", pipesDir(t), "-pipes.cache", pipesCache(), "-trend", "-progress", "none", logPath)
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "canopyd replay:") {
+			t.Logf("%s", l)
+		}
+	}
 	return logPath
 }
 
@@ -167,22 +171,30 @@ func runCmd(t testing.TB, bin string, args ...string) string {
 	return string(out)
 }
 
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
-}
-
-// pipesDir is the repository's built pipes folder.
+// pipesDir returns a folder holding two of the repository's built pipes,
+// browser and status: enough for every page, and compiling all seven would
+// cost CI more than the rest of the test.
 func pipesDir(t testing.TB) string {
-	p, err := filepath.Abs(filepath.Join("..", "pipes-wasm"))
-	if err != nil {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "pipes")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return p
+	for _, name := range []string{"browser.wasm", "status.wasm"} {
+		b, err := os.ReadFile(filepath.Join("..", "pipes-wasm", name))
+		if err != nil {
+			t.Fatalf("built pipe: %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
+
+// pipesCache is a compilation cache kept between test runs on a machine
+// (wazero keys it by module and runtime version).
+func pipesCache() string { return filepath.Join(os.TempDir(), "canopy-ui-test-wasm-cache") }
 
 // feed fills the running daemon: the seed tree (keys the tests assert on),
 // then the generated log's lines pushed through the pipes, so the tree holds
