@@ -210,16 +210,19 @@ func usableSeries(in []Series) []Series {
 	return out
 }
 
-// barsFromSeries reduces each series to its latest finite value.
+// barsFromSeries reduces each series to the sum of its points: for the
+// counters a url chart shows, read as increases per step (fn=rate, the
+// default), that is the hits in the time range.
 func barsFromSeries(series []Series) []Bar {
 	bars := make([]Bar, 0, len(series))
 	for _, s := range series {
-		for i := len(s.Points) - 1; i >= 0; i-- {
-			if v := s.Points[i].V; !math.IsNaN(v) && !math.IsInf(v, 0) {
-				bars = append(bars, Bar{Label: s.Name, Value: v})
-				break
+		sum := 0.0
+		for _, p := range s.Points {
+			if !math.IsNaN(p.V) && !math.IsInf(p.V, 0) {
+				sum += p.V
 			}
 		}
+		bars = append(bars, Bar{Label: s.Name, Value: sum})
 	}
 	return bars
 }
@@ -371,6 +374,18 @@ func buildLayers(ch *Chart, pal palette, series []Series) []layer {
 			base = hi
 		}
 	default:
+		if ch.Style == StyleCPU { // lines of each state's share
+			xs, cols := align(series)
+			toPercent(cols)
+			pct := make([]Series, len(series))
+			for i := range series {
+				pct[i] = Series{Name: series[i].Name, Points: make([]Point, len(xs))}
+				for j, x := range xs {
+					pct[i].Points[j] = Point{T: int64(math.Round(x * 1e3)), V: cols[i][j]}
+				}
+			}
+			series = pct
+		}
 		for i, s := range series {
 			xs := make([]float64, len(s.Points))
 			hi := make([]float64, len(s.Points))
