@@ -45,6 +45,13 @@ type Record struct {
 	upBuf   [4]float64 // backing store for UpstreamTimes
 	scratch []byte     // unescaped JSON strings
 	haveBB  bool       // $body_bytes_sent seen: it wins over $bytes_sent
+
+	// The last $time_local read into this Record and its value: a log's
+	// consecutive lines mostly share the second, and comparing 26 bytes is
+	// cheaper than parsing them. Kept across reset.
+	lastTL  [26]byte
+	lastT   time.Time
+	haveLTL bool
 }
 
 // UpstreamTotal is the sum of UpstreamTimes (NaN entries skipped): the time
@@ -77,8 +84,10 @@ func (r *Record) Var(name string) ([]byte, bool) {
 
 func (r *Record) reset() {
 	sc, vars := r.scratch, r.Vars
+	ltl, lt, have := r.lastTL, r.lastT, r.haveLTL
 	*r = Record{}
 	r.scratch, r.Vars = sc[:0], vars[:0]
+	r.lastTL, r.lastT, r.haveLTL = ltl, lt, have
 }
 
 // Errors Parse returns for lines that do not match. They are values so that
@@ -174,12 +183,19 @@ func (r *Record) set(k varKind, v []byte) error {
 		r.RemoteUser = v
 		r.Has |= FieldRemoteUser
 	case varTimeLocal:
+		if r.haveLTL && string(v) == string(r.lastTL[:]) { // no allocation: compiled to a compare
+			r.Time = r.lastT
+			r.Has |= FieldTime
+			return nil
+		}
 		t, ok := parseTimeLocal(v)
 		if !ok {
 			return ErrBadTime
 		}
 		r.Time = t
 		r.Has |= FieldTime
+		copy(r.lastTL[:], v) // parseTimeLocal accepts exactly 26 bytes
+		r.lastT, r.haveLTL = t, true
 	case varTimeISO:
 		t, ok := parseISO8601(v)
 		if !ok {

@@ -312,3 +312,26 @@ func TestVars(t *testing.T) {
 		t.Errorf("JSON Var(upstream_cache_status) = %q, %v", v, ok)
 	}
 }
+
+// TestTimeCache checks the per-Record $time_local cache never serves a
+// stale time.
+func TestTimeCache(t *testing.T) {
+	f := MustCompile(`[$time_local] $status`)
+	var r Record
+	for _, tc := range []struct{ line, want string }{
+		{"[10/Oct/2023:13:55:36 -0700] 200", "2023-10-10T20:55:36Z"},
+		{"[10/Oct/2023:13:55:36 -0700] 201", "2023-10-10T20:55:36Z"},
+		{"[10/Oct/2023:13:55:37 -0700] 200", "2023-10-10T20:55:37Z"},
+		{"[10/Oct/2023:13:55:37 +0000] 200", "2023-10-10T13:55:37Z"},
+	} {
+		if err := f.Parse([]byte(tc.line), &r); err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Time.Format(time.RFC3339); got != tc.want {
+			t.Errorf("%q: time %s, want %s", tc.line, got, tc.want)
+		}
+	}
+	if err := f.Parse([]byte("[10/Oct/2023:13:55:3x +0000] 200"), &r); !errors.Is(err, ErrBadTime) {
+		t.Errorf("bad time after a cached one: %v", err)
+	}
+}
