@@ -182,7 +182,11 @@ func (r *ingestRun) snapshot(t *tree.Tree, path string) error {
 // status is the ingest section of /status.
 func (r *ingestRun) status() map[string]any {
 	st := r.ing.Status()
-	st["bad_lines"] = r.consumer.bad.Load() + r.ing.Stats().TooLong.Load()
+	bad := r.consumer.bad.Load() + r.ing.Stats().TooLong.Load() + r.ing.Stats().InvalidUTF8.Load()
+	for _, s := range r.syslogs {
+		bad += s.BadFrames.Load()
+	}
+	st["bad_lines"] = bad
 	if r.demo != "" {
 		st["demo"] = "DEMO SOURCE: generated lines in " + r.demo + " (no log configured)"
 	}

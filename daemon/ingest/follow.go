@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
+	"unicode/utf8"
 )
 
 // openFile is one file being read.
@@ -396,7 +398,7 @@ func (fl *follower) readAll(ctx context.Context, of *openFile) error {
 			if of.skipping {
 				of.skipping = false
 				of.consumed = of.pos
-				fl.in.stats.TooLong.Add(1)
+				fl.in.tooLong(of.name, of.pos)
 				continue
 			}
 			if len(of.pending) > 0 {
@@ -404,7 +406,7 @@ func (fl *follower) readAll(ctx context.Context, of *openFile) error {
 				line = of.pending
 			}
 			if len(line) > maxLine+1 {
-				fl.in.stats.TooLong.Add(1)
+				fl.in.tooLong(of.name, of.pos)
 			} else {
 				fl.add(of, line)
 			}
@@ -441,6 +443,13 @@ func (fl *follower) readAll(ctx context.Context, of *openFile) error {
 func (fl *follower) add(of *openFile, line []byte) {
 	line = trimLine(line)
 	if len(line) == 0 {
+		return
+	}
+	if !utf8.Valid(line) {
+		// nginx escapes non-ASCII bytes in logs (\xHH), so raw invalid
+		// UTF-8 means a corrupt line.
+		fl.in.stats.InvalidUTF8.Add(1)
+		fl.in.logBad(fmt.Sprintf("%s: line with invalid UTF-8 before offset %d", of.name, of.pos), line)
 		return
 	}
 	fl.arena = append(fl.arena, line...)

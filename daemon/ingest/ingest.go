@@ -113,7 +113,25 @@ type Ingester struct {
 	wakeMu  sync.Mutex
 	wakeDir map[string][]chan struct{}
 
-	stats Stats
+	stats   Stats
+	lastBad atomic.Int64 // unix nanos of the last bad-line log
+}
+
+// logBad logs a bad line, at most once every 10 s.
+func (in *Ingester) logBad(what string, line []byte) {
+	now := time.Now().UnixNano()
+	if last := in.lastBad.Load(); now-last < int64(10*time.Second) || !in.lastBad.CompareAndSwap(last, now) {
+		return
+	}
+	if len(line) > 120 {
+		line = line[:120]
+	}
+	in.opt.Logf("ingest: bad line skipped (sampled at most every 10 s): %s: %q", what, line)
+}
+
+func (in *Ingester) tooLong(file string, end int64) {
+	in.stats.TooLong.Add(1)
+	in.logBad(fmt.Sprintf("%s: line longer than %d bytes ending at offset %d", file, in.opt.MaxLineBytes, end), nil)
 }
 
 // Stats are cumulative counters, safe to read at any time.
@@ -121,6 +139,7 @@ type Stats struct {
 	Lines        atomic.Uint64 // lines handed to the consumer
 	Bytes        atomic.Uint64
 	TooLong      atomic.Uint64 // lines skipped for exceeding MaxLineBytes
+	InvalidUTF8  atomic.Uint64 // lines skipped for invalid UTF-8
 	ConsumeErrs  atomic.Uint64
 	Rotations    atomic.Uint64 // renames and replacements noticed
 	Truncations  atomic.Uint64 // copytruncates noticed
@@ -339,6 +358,7 @@ func (in *Ingester) Status() map[string]any {
 		"lines":                 s.Lines.Load(),
 		"bytes":                 s.Bytes.Load(),
 		"lines_too_long":        s.TooLong.Load(),
+		"lines_invalid_utf8":    s.InvalidUTF8.Load(),
 		"consume_errors":        s.ConsumeErrs.Load(),
 		"rotations":             s.Rotations.Load(),
 		"truncations":           s.Truncations.Load(),

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // ReplayOptions configures Replay.
@@ -48,6 +49,7 @@ type ReplayProgress struct {
 // ReplayResult sums a replay.
 type ReplayResult struct {
 	Lines, TooLong uint64
+	InvalidUTF8    uint64
 	Bytes          int64
 	Ticks          int
 	First, Last    time.Time // the log's clock
@@ -173,6 +175,10 @@ func (r *replayer) file(ctx context.Context, name string) error {
 		}
 		if len(line) > r.opt.MaxLineBytes {
 			r.res.TooLong++
+			return
+		}
+		if !utf8.Valid(line) {
+			r.res.InvalidUTF8++
 			return
 		}
 		arena = append(arena, line...)

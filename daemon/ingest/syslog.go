@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // StripSyslog removes the RFC 3164 framing nginx puts around an access-log
@@ -163,7 +164,9 @@ func (l *SyslogListener) read() {
 		}
 		// One datagram normally holds one line; split anyway.
 		for _, line := range bytes.Split(msg, []byte{'\n'}) {
-			if line = trimLine(line); len(line) > 0 {
+			if line = trimLine(line); len(line) > 0 && !utf8.Valid(line) {
+				l.BadFrames.Add(1)
+			} else if len(line) > 0 {
 				if len(b.ends) == 0 {
 					first = time.Now()
 				}
