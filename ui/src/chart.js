@@ -7,19 +7,35 @@ const PALETTE = ['#2f7ed8', '#e4572e', '#29a35a', '#9b59b6', '#f0a202', '#17becf
 
 export function color(i) { return PALETTE[i % PALETTE.length]; }
 
+// themeColors reads the theme's CSS variables once per theme: reading
+// computed style after DOM changes forces a style pass, and a page with 40
+// charts would pay it 40 times per draw.
+let themeCache = null;
 function themeColors() {
+  const theme = document.documentElement.dataset.theme || '';
+  if (themeCache && themeCache.theme === theme) return themeCache;
   const cs = getComputedStyle(document.documentElement);
-  return {
+  themeCache = {
+    theme,
     fg: cs.getPropertyValue('--fg').trim() || '#222',
     grid: cs.getPropertyValue('--grid').trim() || '#ddd',
     marker: cs.getPropertyValue('--marker').trim() || '#c0392b',
   };
+  return themeCache;
+}
+
+const compactFmt = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 2 });
+
+// compact writes axis numbers short (120K, 3.5M) so they fit the axis.
+export function compact(v) {
+  if (v == null) return '';
+  return Math.abs(v) < 1000 ? String(+v.toFixed(6)) : compactFmt.format(v);
 }
 
 function axes(tc, small) {
   const ax = { stroke: tc.fg, grid: { stroke: tc.grid, width: 1 }, ticks: { stroke: tc.grid, width: 1 } };
   if (small) return [{ ...ax, size: 24, font: '10px system-ui' }, { show: false }];
-  return [ax, { ...ax, size: 60 }];
+  return [ax, { ...ax, size: 56, values: (u, splits) => splits.map(compact) }];
 }
 
 // markersPlugin draws each marker as a dashed vertical line with its text.

@@ -65,8 +65,7 @@ export async function explorer(main, state) {
     const c = chartCard(key, range, chartWidth, () => { charts.delete(key); syncURL(); });
     charts.set(key, c);
     chartsEl.append(c.el);
-    syncURL();
-    if (!defer) c.load(range);
+    if (!defer) { syncURL(); c.load(range); }
     return c;
   }
 
@@ -143,7 +142,9 @@ export async function explorer(main, state) {
   // Charts named in the URL load at once, next to the tree.
   let wanted = params.getAll('key');
   const treeLoad = get('*').then((r) => r.entries, (e) => { treeEl.append(h('li', null, message(e.message, 'error'))); return []; });
+  chartWidth(); // measured while the column is still empty: a cheap layout
   const first = loadAll(wanted.map((k) => toggleChart(k, { defer: true })).filter(Boolean));
+  syncURL();
   const entries = await treeLoad;
   state.timings.tree = performance.now();
   root = buildTree(entries);
@@ -160,7 +161,9 @@ export async function explorer(main, state) {
       return true;
     });
     wanted = shallow.sort((a, b) => b[1] - a[1]).slice(0, DEFAULT_CHARTS).map(([k]) => k);
-    await loadAll(wanted.map((k) => toggleChart(k, { defer: true })).filter(Boolean));
+    const cards = wanted.map((k) => toggleChart(k, { defer: true })).filter(Boolean);
+    syncURL();
+    await loadAll(cards);
   }
   await first;
   // Interactive: the charts are painted (one frame later) and the main
