@@ -85,6 +85,8 @@ var botRules = []botRule{
 // announce themselves with an extra token; the base browser still counts.
 var vendorRules = []botRule{
 	{"MetaSr", "sogou"},
+	{"SogouMobileBrowser", "sogou"},
+	{"SogouMSE", "sogou"},
 	{"QQBrowser", "qq"},
 	{"360SE", "360"},
 	{"360EE", "360"},

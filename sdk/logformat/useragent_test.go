@@ -46,6 +46,8 @@ func TestClassifyUserAgent(t *testing.T) {
 		{`Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)`, UserAgent{Bot: "bingbot"}},
 		{`Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)`, UserAgent{Bot: "baiduspider"}},
 		{`Sogou web spider/4.0(+http://www.sogou.com/docs/help/webmasters.htm#07)`, UserAgent{Bot: "sogouspider"}},
+		{`Mozilla/5.0 (Linux; Android 10; V1981A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/74.0.3729.136 Mobile Safari/537.36 SogouMSE,SogouMobileBrowser/5.22.8`,
+			UserAgent{Browser: "chrome", BrowserMajor: "74", OS: "android", OSVersion: "10", Vendor: "sogou"}},
 		{`Mozilla/5.0 (compatible; SomeNewCrawler/1.0)`, UserAgent{Bot: "other"}},
 		{`curl/8.4.0`, UserAgent{Bot: "curl"}},
 		{`python-requests/2.31.0`, UserAgent{Bot: "python"}},
