@@ -4,15 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net/http"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/daemon/testenv"
 	"github.com/canopy-dev/canopy/daemon/tree"
+	"github.com/canopy-dev/canopy/daemon/trend/trendtest"
 )
 
 // backend opens a fresh Store for one test.
@@ -35,50 +33,12 @@ func embeddedBackend() backend {
 	}}
 }
 
-// startVictoriaMetrics runs Debian's victoria-metrics on a loopback port
-// with a temporary data folder until the test ends.
-func startVictoriaMetrics(t *testing.T) string {
-	t.Helper()
-	bin := testenv.NeedCommand(t, "victoria-metrics", "victoria-metrics")
-	addr := testenv.FreePort(t)
-	cmd := exec.Command(bin,
-		"-storageDataPath="+t.TempDir(),
-		"-httpListenAddr="+addr,
-		"-retentionPeriod=5y",
-		"-loggerLevel=ERROR",
-	)
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("cannot start victoria-metrics: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	base := "http://" + addr
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(base + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("victoria-metrics did not come up on %s: %v\n%s", addr, err, out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func remoteBackend(t *testing.T) backend {
 	var once sync.Once
 	var url string
 	return backend{name: "remote", open: func(t2 *testing.T, opt Options) *Store {
 		t2.Helper()
-		once.Do(func() { url = startVictoriaMetrics(t) })
+		once.Do(func() { url = trendtest.StartVictoriaMetrics(t) })
 		be, err := OpenRemote(url, "")
 		if err != nil {
 			t2.Fatal(err)

@@ -7,6 +7,7 @@ package trend
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 )
@@ -79,6 +80,16 @@ func (p Point) MarshalJSON() ([]byte, error) {
 	b = append(b, ',')
 	b = strconv.AppendFloat(b, p.V, 'g', -1, 64)
 	return append(b, ']'), nil
+}
+
+// UnmarshalJSON reads [t, v].
+func (p *Point) UnmarshalJSON(b []byte) error {
+	var a [2]float64
+	if err := json.Unmarshal(b, &a); err != nil {
+		return fmt.Errorf("trend point: want [unix_ms, value]: %w", err)
+	}
+	p.T, p.V = int64(a[0]), a[1]
+	return nil
 }
 
 // Series is one key's downsampled history.

@@ -1,0 +1,71 @@
+// Package trendtest runs the peers trend tests need: a real
+// VictoriaMetrics single node (Debian's victoria-metrics) on a loopback
+// port with a temporary data folder.
+package trendtest
+
+import (
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/canopy-dev/canopy/daemon/testenv"
+)
+
+// StartVictoriaMetrics starts victoria-metrics (installing the Debian
+// package when missing) and returns its base URL; it is stopped when the
+// test ends.
+func StartVictoriaMetrics(t testing.TB) string {
+	t.Helper()
+	bin := testenv.NeedCommand(t, "victoria-metrics", "victoria-metrics")
+	addr := testenv.FreePort(t)
+	cmd := exec.Command(bin,
+		"-storageDataPath="+t.TempDir(),
+		"-httpListenAddr="+addr,
+		"-retentionPeriod=5y",
+		"-loggerLevel=ERROR",
+	)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("cannot start victoria-metrics: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	base := "http://" + addr
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("victoria-metrics did not come up on %s: %v\n%s", addr, err, out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
