@@ -72,7 +72,7 @@ func startDaemon(t *testing.T, args ...string) string {
 	if err := os.WriteFile(conf, []byte("# empty: defaults only\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, append([]string{"-listen", addr, "-data", t.TempDir(), "-config", conf}, args...)...)
+	cmd := exec.Command(bin, append([]string{"-listen", addr, "-data", t.TempDir(), "-config", conf, "-default-source=false"}, args...)...)
 	cmd.Dir = ".."
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {

@@ -29,7 +29,7 @@ type ingestFlags struct {
 	fromEnd    bool
 	rotateWait time.Duration
 	poll       time.Duration
-	demo       bool
+	defaults   bool
 }
 
 func registerIngestFlags(fs *flag.FlagSet) *ingestFlags {
@@ -39,7 +39,7 @@ func registerIngestFlags(fs *flag.FlagSet) *ingestFlags {
 	fs.BoolVar(&f.fromEnd, "log.from-end", false, "start files that have no checkpoint at their end (like tail -F) instead of their beginning")
 	fs.DurationVar(&f.rotateWait, "log.rotate-wait", 5*time.Second, "keep reading a renamed-away log this long after its last growth")
 	fs.DurationVar(&f.poll, "log.poll", 250*time.Millisecond, "how often followed files are checked (file notifications also wake the reader)")
-	fs.BoolVar(&f.demo, "demo", true, "with no log configured and no readable "+defaultNginxLog+", follow a generated demo log")
+	fs.BoolVar(&f.defaults, "default-source", true, "with no log configured, follow "+defaultNginxLog+" when readable, else a generated, labelled demo log")
 	return f
 }
 
@@ -110,12 +110,12 @@ func startIngest(f *ingestFlags, cfg *config.Config, dataDir string, meta []byte
 	for _, l := range cfg.Listeners {
 		haveSyslog = haveSyslog || l.Format == "syslog"
 	}
-	if len(files) == 0 && !haveSyslog {
+	if len(files) == 0 && !haveSyslog && f.defaults {
 		if fh, err := os.Open(defaultNginxLog); err == nil {
 			fh.Close()
 			log.Printf("ingest: no sources configured: following %s", defaultNginxLog)
 			files = append(files, ingest.FileSource{Path: defaultNginxLog, Source: ingest.Source{Name: defaultNginxLog}})
-		} else if f.demo {
+		} else {
 			demo, err := startDemo(ctx, dataDir)
 			if err != nil {
 				cancel()
@@ -123,7 +123,7 @@ func startIngest(f *ingestFlags, cfg *config.Config, dataDir string, meta []byte
 			}
 			r.demo = demo
 			log.Printf("ingest: DEMO SOURCE: no sources configured and %s is not readable (%v); following generated lines in %s. "+
-				"Configure sources: in conf/canopyd.yaml or pass -log PATH (-demo=false turns this off).", defaultNginxLog, err, demo)
+				"Configure sources: in conf/canopyd.yaml or pass -log PATH (-default-source=false turns this off).", defaultNginxLog, err, demo)
 			files = append(files, ingest.FileSource{Path: demo, Source: ingest.Source{Name: "demo", LogFormat: "main"}})
 		}
 	}

@@ -123,7 +123,7 @@ func startDaemon(t testing.TB, dataDir, cacheDir, config string, args ...string)
 		t.Fatal(err)
 	}
 	all := append([]string{"-listen", addr, "-data", dataDir, "-pipes", filepath.Join(root, "pipes-wasm"),
-		"-pipes.cache", cacheDir, "-config", confPath, "-trend.interval", "1h", "-demo=false"}, args...)
+		"-pipes.cache", cacheDir, "-config", confPath, "-trend.interval", "1h", "-default-source=false"}, args...)
 	cmd := exec.Command(canopyd(t), all...)
 	d := &daemon{t: t, cmd: cmd, url: "http://" + addr, logs: &bytes.Buffer{}, mu: &sync.Mutex{}, done: make(chan struct{})}
 	cmd.Stdout = lockedWriter{d.mu, d.logs}

@@ -1,0 +1,232 @@
+// Command goaccess compares canopy with GoAccess on the same generated
+// access log, in one run: it times GoAccess's JSON report and `canopyd
+// replay` (all pipes in the pipes folder) of the same file, prints both
+// rates and their ratio, and cross-checks the total of valid requests and
+// every status code count. Run it with `go tool task bench:goaccess`.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	n := flag.Int("n", 1_000_000, "lines to generate")
+	bad := flag.Float64("bad", 0.001, "fraction of malformed lines")
+	dir := flag.String("dir", "", "work folder (default: a temporary one, removed afterwards)")
+	pipesDir := flag.String("pipes", "pipes-wasm", "pipes folder for canopyd")
+	target := flag.Float64("target", 5, "canopy/GoAccess lines-per-second ratio to reach")
+	flag.Parse()
+	log.SetFlags(0)
+	if err := run(*n, *bad, *dir, *pipesDir, *target); err != nil {
+		log.Fatalf("bench:goaccess: %v", err)
+	}
+}
+
+type timing struct {
+	wall, cpu time.Duration
+}
+
+func timed(cmd *exec.Cmd) (timing, error) {
+	start := time.Now()
+	err := cmd.Run()
+	t := timing{wall: time.Since(start)}
+	if cmd.ProcessState != nil {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			t.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	return t, err
+}
+
+func run(n int, bad float64, dir, pipesDir string, target float64) error {
+	goaccess, err := exec.LookPath("goaccess")
+	if err != nil {
+		log.Printf("installing goaccess with apt-get")
+		for _, args := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", "--no-install-recommends", "goaccess"}} {
+			cmd := exec.Command("apt-get", append([]string{"-o", "DPkg::Lock::Timeout=600"}, args...)...)
+			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("apt-get %s: %v\n%s", args[0], err, out)
+			}
+		}
+		if goaccess, err = exec.LookPath("goaccess"); err != nil {
+			return err
+		}
+	}
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "bench-goaccess-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	bin := filepath.Join(dir, "canopyd")
+	if out, err := exec.Command("go", "build", "-o", bin, "./daemon").CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./daemon: %v\n%s", err, out)
+	}
+	logPath := filepath.Join(dir, "access.log")
+	gen := exec.Command(bin, "gen", "-n", strconv.Itoa(n), "-seed", "1", "-format", "combined", "-bad", fmt.Sprint(bad), "-o", logPath)
+	gen.Stderr = os.Stderr
+	if err := gen.Run(); err != nil {
+		return fmt.Errorf("canopyd gen: %w", err)
+	}
+	fi, _ := os.Stat(logPath)
+	log.Printf("generated %d lines (%.0f MB) in %s", n, float64(fi.Size())/1e6, logPath)
+
+	data := filepath.Join(dir, "data")
+	replayArgs := []string{"replay", "-log-format", "combined", "-print", "-progress", "none", "-data", data, "-pipes", pipesDir, "-config", filepath.Join(dir, "none.yaml")}
+	os.WriteFile(filepath.Join(dir, "none.yaml"), nil, 0o644)
+	// Warm the WASM compilation cache once, as a running daemon would have.
+	warm := filepath.Join(dir, "warm.log")
+	os.WriteFile(warm, []byte(`127.0.0.1 - - [05/Jan/2026:00:00:00 +0800] "GET / HTTP/1.1" 200 1 "-" "curl/8.0"`+"\n"), 0o644)
+	if out, err := exec.Command(bin, append(replayArgs, warm)...).CombinedOutput(); err != nil {
+		return fmt.Errorf("canopyd replay (warm-up): %v\n%s", err, out)
+	}
+
+	// GoAccess: its JSON report, as a user would make it.
+	report := filepath.Join(dir, "report.json")
+	gcmd := exec.Command(goaccess, logPath, "--log-format=COMBINED", "--no-global-config", "-o", report)
+	gout := &strings.Builder{}
+	gcmd.Stdout, gcmd.Stderr = gout, gout
+	gt, err := timed(gcmd)
+	if err != nil {
+		return fmt.Errorf("goaccess: %v\n%s", err, tail(gout.String()))
+	}
+	// canopy: replay of the same file through every pipe.
+	out := filepath.Join(dir, "tree.json")
+	of, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	ccmd := exec.Command(bin, append(replayArgs, logPath)...)
+	cerr := &strings.Builder{}
+	ccmd.Stdout, ccmd.Stderr = of, cerr
+	ct, err := timed(ccmd)
+	of.Close()
+	if err != nil {
+		return fmt.Errorf("canopyd replay: %v\n%s", err, tail(cerr.String()))
+	}
+
+	gRate, cRate := float64(n)/gt.wall.Seconds(), float64(n)/ct.wall.Seconds()
+	fmt.Printf("\n%d lines, %s\n", n, logPath)
+	fmt.Printf("GoAccess JSON report:  %7.2fs wall %7.2fs CPU  %9.0f lines/s (%9.0f lines per CPU-second)\n", gt.wall.Seconds(), gt.cpu.Seconds(), gRate, float64(n)/gt.cpu.Seconds())
+	fmt.Printf("canopyd replay:        %7.2fs wall %7.2fs CPU  %9.0f lines/s (%9.0f lines per CPU-second), whole process incl. loading pipes\n", ct.wall.Seconds(), ct.cpu.Seconds(), cRate, float64(n)/ct.cpu.Seconds())
+	if s := replayLine(cerr.String()); s != "" {
+		fmt.Printf("                       %s\n", s)
+	}
+	ratio := cRate / gRate
+	verdict := "MET"
+	if ratio < target {
+		verdict = "NOT MET"
+	}
+	fmt.Printf("ratio canopy/GoAccess: %.2fx lines/s wall (target >= %.0fx: %s); %.2fx lines per CPU-second\n", ratio, target, verdict, gt.cpu.Seconds()/ct.cpu.Seconds())
+
+	return crossCheck(report, out)
+}
+
+func replayLine(stderr string) string {
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "canopyd replay:") {
+			return strings.TrimPrefix(l, "canopyd ")
+		}
+	}
+	return ""
+}
+
+// crossCheck compares GoAccess's valid requests and status codes with
+// canopy's `requests` and `status,<code>`.
+func crossCheck(reportPath, treePath string) error {
+	var rep struct {
+		General struct {
+			Total  int64 `json:"total_requests"`
+			Valid  int64 `json:"valid_requests"`
+			Failed int64 `json:"failed_requests"`
+		} `json:"general"`
+		Status struct {
+			Data []struct {
+				Items []struct {
+					Data string `json:"data"`
+					Hits struct {
+						Count int64 `json:"count"`
+					} `json:"hits"`
+				} `json:"items"`
+			} `json:"data"`
+		} `json:"status_codes"`
+	}
+	b, err := os.ReadFile(reportPath)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("cannot read GoAccess's report: %w", err)
+	}
+	var list []map[string]float64
+	b, err = os.ReadFile(treePath)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, &list); err != nil {
+		return fmt.Errorf("cannot read canopy's tree: %w", err)
+	}
+	tree := map[string]int64{}
+	for _, e := range list {
+		for k, v := range e {
+			tree[k] = int64(v)
+		}
+	}
+	mismatches := 0
+	check := func(what string, g, c int64) {
+		mark := "ok"
+		if g != c {
+			mark = "MISMATCH"
+			mismatches++
+		}
+		fmt.Printf("  %-22s GoAccess %9d  canopy %9d  %s\n", what, g, c, mark)
+	}
+	fmt.Printf("cross-check (GoAccess failed_requests %d, total %d):\n", rep.General.Failed, rep.General.Total)
+	check("requests (valid)", rep.General.Valid, tree["requests"])
+	codes := map[string]int64{}
+	for _, cls := range rep.Status.Data {
+		for _, it := range cls.Items {
+			code, _, _ := strings.Cut(it.Data, " ")
+			codes[code] += it.Hits.Count
+		}
+	}
+	for k := range tree {
+		if code, ok := strings.CutPrefix(k, "status,"); ok {
+			if _, seen := codes[code]; !seen {
+				codes[code] = 0
+			}
+		}
+	}
+	keys := make([]string, 0, len(codes))
+	for k := range codes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		check("status "+k, codes[k], tree["status,"+k])
+	}
+	if mismatches > 0 {
+		return fmt.Errorf("%d counts differ from GoAccess", mismatches)
+	}
+	fmt.Println("cross-check: total requests and every status code equal GoAccess's exactly")
+	return nil
+}
+
+func tail(s string) string {
+	if len(s) > 2000 {
+		return s[len(s)-2000:]
+	}
+	return s
+}
