@@ -7,17 +7,19 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/api"
 	"github.com/canopy-dev/canopy/daemon/listen"
 	"github.com/canopy-dev/canopy/daemon/relay"
+	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
 // runRelay is `canopyd --relay`: forward every push to the upstreams of
 // relay.conf instead of keeping a tree.
-func runRelay(listenFlag, dataDir, configPath string) error {
+func runRelay(listenFlag, dataDir, configPath string, pipeFl *pipeFlags) error {
 	cfg, err := relay.LoadConfig(configPath)
 	if err != nil {
 		return err
@@ -31,6 +33,28 @@ func runRelay(listenFlag, dataDir, configPath string) error {
 		return err
 	}
 	defer r.Close()
+	if cfg.AccessLog == "pipes" {
+		// Pipes write into a scratch tree; each batch's output is taken
+		// out of it whole and forwarded as deltas.
+		scratch := tree.New()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		m, closePipes, err := pipeFl.start(ctx, dataDir, cfg.Pipes, scratch)
+		if err != nil {
+			return err
+		}
+		defer closePipes()
+		formats := pushFormats(cfg.Pipes)
+		var mu sync.Mutex // one batch at a time: Take must see only its output
+		r.SetPipes(func(lines []string) (*tree.Push, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			if _, err := m.Lines(ctx, formats, lines); err != nil {
+				return nil, err
+			}
+			return scratch.Take(), nil
+		})
+	}
 	r.Start()
 	var socks []*listen.Listener
 	defer func() {

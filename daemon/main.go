@@ -48,7 +48,7 @@ func main() {
 		if !flagSet("config") {
 			path = "conf/relay.conf"
 		}
-		if err := runRelay(*listen, *dataDir, path); err != nil {
+		if err := runRelay(*listen, *dataDir, path, pipeFl); err != nil {
 			log.Fatalf("canopyd: %v", err)
 		}
 		return
@@ -112,6 +112,7 @@ func run(listen, dataDir, configPath string, snapEvery time.Duration, trendFlags
 		Status: func() map[string]any {
 			return map[string]any{"trend": trendStore.Status(), "pipes": pm.Status(), "ingest": ingestRun.status()}
 		}})
+	registerSubsystemMetrics(srv.Metrics().Registry(), pm.Status, trendStore.Status, ingestRun.status)
 	trendStore.Routes(srv.Router())
 	ingestRun.routes(srv.Router(), t, trendStore)
 	webUI, err := ui.New(ui.Options{ViewsDir: filepath.Join(dataDir, "views"), Tokens: cfg.Tokens})

@@ -32,7 +32,14 @@ type Relay struct {
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 	client *http.Client
+	// pipes, when set (accesslog: pipes), turns access-log lines into a
+	// push here, so deltas travel instead of lines.
+	pipes func(lines []string) (*tree.Push, error)
 }
+
+// SetPipes makes the relay run access-log lines through run and forward
+// the deltas it returns.
+func (r *Relay) SetPipes(run func(lines []string) (*tree.Push, error)) { r.pipes = run }
 
 // New opens the queues under dataDir (or cfg.Queue.Dir).
 func New(cfg *Config, dataDir string, logf func(string, ...any)) (*Relay, error) {
@@ -189,10 +196,21 @@ func (r *Relay) PushDeltas(p *tree.Push) error {
 	return r.pushSharded(p)
 }
 
-// PushAccessLog queues raw access-log lines. Raw lines cannot be split by
-// key, so in shard mode they go to the first upstream, which runs its pipes
-// on them; replicate mode sends them to every upstream.
+// PushAccessLog queues access-log lines: as deltas when the relay runs
+// pipes, else raw. Raw lines cannot be split by key, so in shard mode they
+// go to the first upstream, which runs its pipes on them; replicate mode
+// sends them to every upstream.
 func (r *Relay) PushAccessLog(lines string) error {
+	if r.pipes != nil {
+		p, err := r.pipes(strings.Split(strings.TrimRight(lines, "\n"), "\n"))
+		if err != nil {
+			return err
+		}
+		if p.Len() == 0 {
+			return nil
+		}
+		return r.PushDeltas(p)
+	}
 	rec := append([]byte{kindAccessLog}, lines...)
 	targets := r.ups
 	if r.cfg.Mode == "shard" {

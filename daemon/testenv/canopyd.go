@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -64,10 +65,14 @@ func StartCanopyd(t testing.TB, bin string, args ...string) *Proc {
 	}
 	if p.Addr == "" {
 		p.Addr = FreePort(t)
-		p.Args = append([]string{"-listen", p.Addr}, args...)
+		p.Args = append([]string{"-listen", p.Addr}, p.Args...)
 	}
+	if !slices.Contains(args, "-pipes.cache") {
+		// Compiling the WASM pipes takes seconds each; share the cache.
+		p.Args = append([]string{"-pipes.cache", filepath.Join(os.TempDir(), "canopy-test-wasm-cache")}, p.Args...)
+	}
+	t.Cleanup(func() { p.Kill() }) // before Start: a failed start is still stopped
 	p.Start()
-	t.Cleanup(func() { p.Kill() })
 	return p
 }
 
@@ -77,6 +82,7 @@ func (p *Proc) Start() {
 	p.cmd = exec.Command(p.Bin, p.Args...)
 	p.cmd.Stdout, p.cmd.Stderr = os.Stderr, os.Stderr
 	if err := p.cmd.Start(); err != nil {
+		p.cmd = nil
 		p.t.Fatalf("cannot start canopyd: %v", err)
 	}
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {

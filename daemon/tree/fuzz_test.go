@@ -39,6 +39,21 @@ func FuzzMergeJSON(f *testing.F) {
 			}
 			return
 		}
+		// A parsed push re-encodes to JSON that merges the same.
+		if p, err := ParsePush(data); err == nil {
+			enc, err := json.Marshal(p)
+			if err != nil {
+				t.Fatalf("cannot encode push %q: %v", data, err)
+			}
+			a, b := seedTree(t), seedTree(t)
+			a.Merge(p)
+			if _, err := b.MergeJSON(enc); err != nil {
+				t.Fatalf("re-encoded push %s of %q does not merge: %v", enc, data, err)
+			}
+			if dump(t, a) != dump(t, b) {
+				t.Fatalf("re-encoded push %s of %q merges differently", enc, data)
+			}
+		}
 		// Whatever merged must read back and round-trip through GetTree.
 		p, _ := ParsePattern("")
 		nested, err := json.Marshal(tr.GetTree(p))

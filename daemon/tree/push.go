@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -203,70 +204,181 @@ func (p *Push) Append(q *Push) {
 }
 
 // MarshalJSON encodes p in the push shape ParsePush reads, so that merging
-// the result merges exactly p. Deltas to a path already used go into a
-// further object of the list, since a JSON object holds a name once.
+// the result merges exactly p. It streams sorted paths into nested objects
+// (no maps); a path that occurs more than once goes into a further object
+// of the list, since a JSON object holds a name once.
 func (p *Push) MarshalJSON() ([]byte, error) {
-	var objs []map[string]any
-	// place puts v at path in the first object where the slot is free.
-	place := func(path []string, v any, action bool) {
-		for i := 0; ; i++ {
-			if i == len(objs) {
-				objs = append(objs, map[string]any{})
-			}
-			if setIn(objs[i], path, v, action) {
-				return
-			}
+	items := make([]pushItem, 0, len(p.acts)+len(p.Deltas))
+	for i := range p.acts {
+		items = append(items, pushItem{path: p.acts[i].path, act: &p.acts[i]})
+	}
+	for i := range p.Deltas {
+		items = append(items, pushItem{path: p.Deltas[i].Path, delta: &p.Deltas[i]})
+	}
+	slices.SortStableFunc(items, comparePushItems)
+	// Repeats of one path (and kind) go to later objects: layer k holds
+	// the k-th occurrence.
+	layers := 1
+	for i := 1; i < len(items); i++ {
+		if comparePushItems(items[i-1], items[i]) == 0 {
+			items[i].layer = items[i-1].layer + 1
+			layers = max(layers, items[i].layer+1)
 		}
 	}
-	for _, a := range p.acts {
-		place(a.path, a.act.String(), true)
-	}
-	for _, d := range p.Deltas {
-		var v any = d.Value
-		if d.IsMarker {
-			v = d.Marker
+	buf := make([]byte, 0, 32*len(items)+16)
+	buf = append(buf, '[')
+	for l := 0; l < layers; l++ {
+		if l > 0 {
+			buf = append(buf, ',')
 		}
-		place(d.Path, v, false)
+		var layer []pushItem
+		if layers == 1 {
+			layer = items
+		} else {
+			for _, it := range items {
+				if it.layer == l {
+					layer = append(layer, it)
+				}
+			}
+		}
+		buf = appendPushObject(buf, layer)
 	}
-	if len(objs) == 0 {
-		return []byte("[]"), nil
-	}
-	return json.Marshal(objs)
+	return append(buf, ']'), nil
 }
 
-// setIn sets path's own value (or its defaultaction) inside obj, unless the
-// slot is taken.
-func setIn(obj map[string]any, path []string, v any, action bool) bool {
-	for _, name := range path {
-		child, ok := obj[name]
-		switch c := child.(type) {
-		case map[string]any:
-			obj = c
-		case nil:
-			if !ok {
-				m := map[string]any{}
-				obj[name] = m
-				obj = m
-			}
-		default:
-			// A bare value: turn it into {"": value} to hold children.
-			m := map[string]any{"": c}
-			obj[name] = m
-			obj = m
-		}
-	}
-	slot := ""
-	if action {
-		slot = "defaultaction"
-	}
-	if _, taken := obj[slot]; taken {
-		return false
-	}
-	obj[slot] = v
-	return true
+type pushItem struct {
+	path  []string
+	act   *actionSet
+	delta *Delta
+	layer int
 }
 
-// AddAction makes p also set the defaultaction at path.
-func (p *Push) AddAction(path []string, a Action) {
-	p.acts = append(p.acts, actionSet{path: path, act: a})
+// comparePushItems orders by path, segment by segment (a node before its
+// children), then defaultactions before values.
+func comparePushItems(a, b pushItem) int {
+	if c := slices.Compare(a.path, b.path); c != 0 {
+		return c
+	}
+	switch {
+	case a.act != nil && b.act == nil:
+		return -1
+	case a.act == nil && b.act != nil:
+		return 1
+	}
+	return 0
+}
+
+// appendPushObject writes items (sorted, each path once per kind) as one
+// nested object.
+func appendPushObject(buf []byte, items []pushItem) []byte {
+	buf = append(buf, '{')
+	var open []string     // names of the objects open below the top level
+	first := []bool{true} // whether each open object is still empty
+	member := func(name string) {
+		if !first[len(first)-1] {
+			buf = append(buf, ',')
+		}
+		first[len(first)-1] = false
+		buf = appendJSONString(buf, name)
+		buf = append(buf, ':')
+	}
+	for i, it := range items {
+		// Close objects that are not on this item's path.
+		common := 0
+		for common < len(open) && common < len(it.path) && open[common] == it.path[common] {
+			common++
+		}
+		for len(open) > common {
+			buf = append(buf, '}')
+			open, first = open[:len(open)-1], first[:len(first)-1]
+		}
+		rest := it.path[len(open):]
+		for _, name := range rest[:max(len(rest)-1, 0)] {
+			member(name)
+			buf = append(buf, '{')
+			open, first = append(open, name), append(first, true)
+		}
+		if len(rest) > 0 {
+			last := rest[len(rest)-1]
+			// The node needs an object when more items are at or below it,
+			// or when it carries a defaultaction.
+			holds := it.act != nil || i+1 < len(items) && hasPrefix(items[i+1].path, it.path)
+			member(last)
+			if !holds {
+				buf = appendPushValue(buf, it.delta)
+				continue
+			}
+			buf = append(buf, '{')
+			open, first = append(open, last), append(first, true)
+		}
+		if it.act != nil {
+			member("defaultaction")
+			buf = appendJSONString(buf, it.act.act.String())
+		} else {
+			member("")
+			buf = appendPushValue(buf, it.delta)
+		}
+	}
+	for range open {
+		buf = append(buf, '}')
+	}
+	return append(buf, '}')
+}
+
+func hasPrefix(path, prefix []string) bool {
+	return len(path) >= len(prefix) && slices.Equal(path[:len(prefix)], prefix)
+}
+
+func appendPushValue(buf []byte, d *Delta) []byte {
+	if d.IsMarker {
+		return appendJSONString(buf, d.Marker)
+	}
+	return strconv.AppendFloat(buf, d.Value, 'g', -1, 64)
+}
+
+func appendJSONString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			b, _ := json.Marshal(s)
+			return append(buf, b...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
+}
+
+// Take empties the tree and returns what it held as a push: every number
+// and marker, and every defaultaction. A relay running pipes collects their
+// output in a scratch tree and forwards it this way, so counters arrive
+// summed per batch.
+func (t *Tree) Take() *Push {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := &Push{}
+	var walk func(n *node, path []string)
+	walk = func(n *node, path []string) {
+		for name, c := range n.kids {
+			cp := append(path[:len(path):len(path)], name)
+			if c.flags&flagAction != 0 {
+				p.acts = append(p.acts, actionSet{path: cp, act: c.act})
+			}
+			switch {
+			case c.flags&flagValue != 0:
+				p.Deltas = append(p.Deltas, Delta{Path: cp, Value: c.val})
+			case c.flags&flagMarker != 0:
+				p.Deltas = append(p.Deltas, Delta{Path: cp, Marker: t.markers[c], IsMarker: true})
+			}
+			walk(c, cp)
+		}
+	}
+	walk(&t.root, nil)
+	if len(t.root.kids) > 0 {
+		t.version.Add(1)
+	}
+	t.root = node{sub: t.version.Load()}
+	t.markers = map[*node]string{}
+	t.order = map[*node][]*node{}
+	t.nodes = 0
+	return p
 }

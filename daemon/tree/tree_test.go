@@ -375,3 +375,23 @@ func TestPushFilterAndMarshal(t *testing.T) {
 		}
 	}
 }
+
+func TestTake(t *testing.T) {
+	tr := seedTree(t)
+	want := dump(t, tr)
+	p := tr.Take()
+	if tr.Len() != 0 || dump(t, tr) != "null" {
+		t.Fatalf("tree not empty after Take: %d nodes, %s", tr.Len(), dump(t, tr))
+	}
+	back := New()
+	if _, err := back.Merge(p); err != nil {
+		t.Fatal(err)
+	}
+	if got := dump(t, back); got != want {
+		t.Errorf("taken push merges to\n%s\nwant\n%s", got, want)
+	}
+	mustMerge(t, back, `{"cpu": {"10.3.1.12": {"idle": 0}}}`)
+	if got := flat(t, back, "cpu,*,idle"); got != `[{"cpu,10.3.1.12,idle":16}]` {
+		t.Errorf("action not carried by Take: %s", got)
+	}
+}
