@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -237,11 +238,13 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("perf explorer 20x2000", func(t *testing.T) {
+		var ms float64
+		var n int
+		busy, prof := profileLoad(t, b, func() { ms, n = explorerLoad(t, b, 20) })
 		if os.Getenv("CANOPY_UI_PROFILE") != "" {
-			t.Log(profileLoad(t, b, func() { explorerLoad(t, b, 20) }))
+			t.Log(prof)
 		}
-		ms, n := explorerLoad(t, b, 20)
-		t.Logf("/trend/view/ with 20 series x 2,000 points: interactive after %.0f ms (%d points drawn)", ms, n)
+		t.Logf("/trend/view/ with 20 series x 2,000 points: interactive after %.0f ms, page busy %.0f ms (%d points drawn)", ms, busy, n)
 		b.screenshot(t, "trend-explorer-20x2000")
 		b.checkClean(t, "/trend/view/ 20x2000")
 	})
@@ -263,6 +266,47 @@ func TestBrowser(t *testing.T) {
 		b.checkClean(t, "/realtime/soak")
 	})
 
+	t.Run("views per token with auth on", func(t *testing.T) {
+		conf := filepath.Join(t.TempDir(), "canopyd.yaml")
+		if err := os.WriteFile(conf, []byte("tokens:\n  - {name: alice, token: tok-a, scopes: [read, write]}\n  - {name: bob, token: tok-b, scopes: [read, write]}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d.args = append(d.args, "-config", conf)
+		do(t, b, chromedp.Navigate("about:blank"))
+		d.restart()
+		// The page loads without a token; its API calls need one.
+		if code := httpCode(t, "GET", "http://"+d.addr+"/setting/view", ""); code != 200 {
+			t.Errorf("GET /setting/view without a token = %d, want 200", code)
+		}
+		if code := httpCode(t, "GET", "http://"+d.addr+"/api/views", ""); code != 401 {
+			t.Errorf("GET /api/views without a token = %d, want 401", code)
+		}
+		// alice signs in with a link carrying her token, saves a view; bob
+		// does not see it, and neither sees the shared views.
+		b.open(t, "/setting/view?access_token=tok-a")
+		if got := eval[string](t, b, `location.search`); got != "" {
+			t.Errorf("the token stayed in the address bar: %q", got)
+		}
+		do(t, b,
+			chromedp.SendKeys(`#view-name`, "alices"),
+			chromedp.SendKeys(`#view-keys`, "status,*"),
+			chromedp.Click(`#view-save`, chromedp.NodeVisible),
+		)
+		waitJS(t, b, `!!document.querySelector('tr[data-view="alices"]')`, 10*time.Second)
+		if eval[bool](t, b, `!!document.querySelector('tr[data-view="browsers"]')`) {
+			t.Errorf("alice sees the shared view browsers")
+		}
+		b.screenshot(t, "settings-alice")
+		b.checkClean(t, "/setting/view as alice")
+		b.open(t, "/setting/view?access_token=tok-b")
+		if eval[bool](t, b, `!!document.querySelector('tr[data-view="alices"]')`) {
+			t.Errorf("bob sees alice's view")
+		}
+		b.open(t, "/realtime/view/alices?access_token=tok-a")
+		waitJS(t, b, `!!document.querySelector('#rt-table tr[data-key="status,200"]')`, 10*time.Second)
+		b.checkClean(t, "/realtime/view/alices as alice")
+	})
+
 	t.Run("not found", func(t *testing.T) {
 		b.open(t, "/realtime/view/nope")
 		if got := eval[string](t, b, `document.querySelector('.msg.error').textContent`); !strings.Contains(got, "nope") {
@@ -270,6 +314,20 @@ func TestBrowser(t *testing.T) {
 		}
 		b.checkClean(t, "/realtime/view/nope")
 	})
+}
+
+func httpCode(t testing.TB, method, url, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	r.Body.Close()
+	return r.StatusCode
 }
 
 // putView saves a view through the daemon's API.

@@ -3,7 +3,7 @@
 // overview chart to choose the range the detail chart shows. One year by
 // default; markers are drawn on the detail charts.
 import { get, trend, keyURL, splitKey } from '../api.js';
-import { h, clear, fmt, message, debounce, RANGES } from '../dom.js';
+import { h, clear, fmt, message, debounce, RANGES, rangeSeconds } from '../dom.js';
 import { uPlot, baseOpts, align } from '../chart.js';
 
 const DEFAULT_CHARTS = 4;
@@ -187,7 +187,7 @@ function chartCard(key, range, widthOf, onRemove) {
       h('a', { href: '/trend/view/' + keyURL(key), title: 'One chart with compare and styles' }, 'open'),
       h('button.ghost', { type: 'button', 'aria-label': `Remove chart ${key}`, onclick: () => c.remove() }, '✕')),
     detailEl, overviewEl, note);
-  let detail = null, overview = null, markers = [], ctl = null, labels = [];
+  let detail = null, overview = null, markers = [], ctl = null, labels = [], span = null;
 
   let lastData = [[]];
   function draw(data) {
@@ -200,6 +200,12 @@ function chartCard(key, range, widthOf, onRemove) {
     o.hooks = { setSelect: [(u) => select(u)] };
     o.legend = { show: false };
     overview = new uPlot(o, data, overviewEl);
+    // Both charts span the whole range asked for, not just the data's, so
+    // a year shows as a year however little of it has history.
+    if (span && data[0].length) {
+      overview.setScale('x', { min: span[0], max: span[1] });
+      detail.setScale('x', { min: span[0], max: span[1] });
+    }
     c.detail = detail;
     c.overview = overview;
   }
@@ -232,6 +238,8 @@ function chartCard(key, range, widthOf, onRemove) {
     ctl = new AbortController();
     note.textContent = 'Loading…';
     note.className = 'hint';
+    const now = Date.now() / 1000;
+    span = [now - rangeSeconds(rng), now];
     const r = await trend(key, { from: rng, until: 'now', points: Math.min(2000, widthOf()) }, ctl.signal);
     c.fetched = performance.now();
     return r;

@@ -44,7 +44,7 @@ export async function realtime(main, state, { key, view }) {
       h('th', { scope: 'col', 'aria-sort': 'ascending' }, thBtn('key', 'Key')),
       h('th.num', { scope: 'col' }, thBtn('value', 'Value')),
       h('th.num', { scope: 'col' }, thBtn('delta', 'Change')),
-      h('th.num', { scope: 'col' }, thBtn('time', 'Updated')))),
+      h('th.num.time', { scope: 'col' }, thBtn('time', 'Updated')))),
     tbody);
 
   main.append(

@@ -29,7 +29,7 @@ export async function trendView(main, state, name) {
   const note = h('p.hint', { id: 'tv-note' });
   const links = h('p.links', { id: 'graph-links' });
 
-  const zoomReset = h('button', { type: 'button', id: 'zoom-reset', onclick: () => { if (plot) plot.setData(plot.data, true); } }, 'Reset zoom');
+  const zoomReset = h('button', { type: 'button', id: 'zoom-reset', onclick: () => draw() }, 'Reset zoom');
   main.append(
     h('h1', null, view ? `View: ${name}` : `Trend: ${name}`),
     view ? h('p.meta', null, 'keys ', baseKeys.join('  '), ' · ', h('a', { href: '/realtime/view/' + encodeURIComponent(name) }, 'realtime'), ' · ', h('a', { href: '/setting/view#' + encodeURIComponent(name) }, 'edit view'))
@@ -75,7 +75,12 @@ export async function trendView(main, state, name) {
     const labels = series.map((s) => s.label);
     const opts = baseOpts({ width, height: 360, labels, style: { ...style, dashes: series.map((s) => (s.dashed ? [6, 4] : undefined)) }, markers: () => markers });
     plot = new uPlot(opts, series.length ? align(series.map((s) => s.points)) : [[]], chartEl);
-    plot.over.addEventListener('dblclick', () => plot.setData(plot.data, true));
+    // The chart spans the whole range asked for, not just the data's.
+    if (series.length && plot.data[0].length) {
+      const now = Date.now() / 1000;
+      plot.setScale('x', { min: now - rangeSeconds(range), max: now });
+    }
+    plot.over.addEventListener('dblclick', (e) => { e.stopPropagation(); draw(); });
     state.charts = [plot];
   }
   window.addEventListener('resize', debounce(() => { if (plot) plot.setSize({ width: Math.max(280, chartEl.clientWidth), height: 360 }); }, 150));
