@@ -229,11 +229,24 @@ func (s *Store) WriteAt(ts time.Time, entries []tree.Entry) error {
 	s.enqueue(rows, true)
 	if refused > 0 {
 		now := s.opt.Now()
-		return fmt.Errorf("%d trend points at %s dropped: outside the retention window %s .. %s (-trend.retention=%s)",
-			refused, ts.UTC().Format(time.RFC3339), now.Add(-s.opt.Retention).UTC().Format(time.RFC3339),
-			now.Add(futureLimit).UTC().Format(time.RFC3339), s.opt.Retention)
+		return &DroppedError{N: refused, At: ts, From: now.Add(-s.opt.Retention), Until: now.Add(futureLimit), Retention: s.opt.Retention}
 	}
 	return nil
+}
+
+// DroppedError says points were refused for falling outside the
+// retention window; the others were written. Replay can report it and go
+// on (errors.As).
+type DroppedError struct {
+	N           int
+	At          time.Time // the points' time
+	From, Until time.Time // the window accepted
+	Retention   time.Duration
+}
+
+func (e *DroppedError) Error() string {
+	return fmt.Sprintf("%d trend points at %s dropped: outside the retention window %s .. %s (-trend.retention=%s)",
+		e.N, e.At.UTC().Format(time.RFC3339), e.From.UTC().Format(time.RFC3339), e.Until.UTC().Format(time.RFC3339), e.Retention)
 }
 
 // WriteRows queues rows as they are (benchmarks, imports); the caller must

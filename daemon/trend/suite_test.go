@@ -2,6 +2,7 @@ package trend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -319,7 +320,8 @@ func testRetention(t *testing.T, b backend) {
 	s := b.open(t, Options{Retention: 24 * time.Hour})
 	key := uniq(t) + ",old"
 	err := s.WriteAt(time.Now().Add(-48*time.Hour), []tree.Entry{{Key: key, Value: 1}})
-	if err == nil || !strings.Contains(err.Error(), "1 trend points") || !strings.Contains(err.Error(), "dropped") {
+	var de *DroppedError
+	if !errors.As(err, &de) || de.N != 1 || !strings.Contains(err.Error(), "1 trend points") {
 		t.Errorf("writing before the retention: err = %v, want one point dropped", err)
 	}
 	err = s.WriteAt(time.Now().Add(72*time.Hour), []tree.Entry{{Key: key, Value: 1}})
