@@ -2,13 +2,20 @@ package trend
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/daemon/trend/trendtest"
@@ -117,6 +124,7 @@ var suite = []struct {
 	{"CounterReset", testCounterReset},
 	{"RetentionRefused", testRetention},
 	{"TreeTicks", testTreeTicks},
+	{"HTTP", testHTTP},
 }
 
 func testCounterRate(t *testing.T, b backend) {
@@ -376,4 +384,103 @@ func testTreeTicks(t *testing.T, b backend) {
 	if len(res.Markers) != 10 {
 		t.Errorf("cpu markers: got %d, want 10", len(res.Markers))
 	}
+}
+
+func get(t *testing.T, h http.Handler, target string, want int) []byte {
+	t.Helper()
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
+	if w.Code != want {
+		t.Fatalf("GET %s: %d %s, want %d", target, w.Code, w.Body, want)
+	}
+	return w.Body.Bytes()
+}
+
+// testHTTP drives /trend/KEY, /metrics/find and /render as Grafana would.
+func testHTTP(t *testing.T, b backend) {
+	s := b.open(t, Options{})
+	p := uniq(t)
+	var rows []Row
+	for i := 0; i < 60; i++ {
+		ts := base.Add(time.Duration(i) * 10 * time.Second).UnixMilli()
+		rows = append(rows,
+			Row{Key: p + ",br,ie,7", Kind: Counter, TS: ts, Value: float64(2 * (i + 1))},
+			Row{Key: p + ",br,webkit,14.0", Kind: Counter, TS: ts, Value: float64(i + 1)},
+			Row{Key: p + ",load", Kind: Gauge, TS: ts, Value: float64(i % 5)})
+	}
+	rows = append(rows, Row{Key: p + ",marker", Kind: Marker, TS: base.Add(time.Minute).UnixMilli(), Text: "deploy"})
+	if err := s.WriteRows(rows); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, s)
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	s.Routes(r)
+	from, until := strconv.FormatInt(base.Unix(), 10), base.Add(10*time.Minute).Format(time.RFC3339)
+
+	var res Result
+	body := get(t, r, "/trend/"+p+",br,*,*?fn=rate&points=10&from="+from+"&until="+until, http.StatusOK)
+	if err := json.Unmarshal(body, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Series) != 2 || sumPoints(res.Series[0]) != 120 || sumPoints(res.Series[1]) != 60 {
+		t.Errorf("rate of br,*,*: %s", body)
+	}
+	if len(res.Markers) != 1 || res.Markers[0].Text != "deploy" {
+		t.Errorf("markers: %+v, want the top-level deploy marker", res.Markers)
+	}
+	// Keys holding a slash go in the query string.
+	body = get(t, r, "/trend?key="+url.QueryEscape(p+",load")+"&fn=max&points=1&from="+from+"&until="+until, http.StatusOK)
+	if err := json.Unmarshal(body, &res); err != nil || len(res.Series) != 1 || res.Series[0].Points[0].V != 4 {
+		t.Errorf("max of load: %s %v", body, err)
+	}
+	for _, bad := range []string{
+		"/trend/" + p + "?fn=median",
+		"/trend/" + p + "?from=yesterday",
+		"/trend/" + p + "?points=0",
+		"/trend/" + p + "?from=-1h&until=-2h",
+		"/trend/" + p + ",[?from=-1h",
+	} {
+		get(t, r, bad, http.StatusBadRequest)
+	}
+
+	// Grafana: find the tree level by level, then render.
+	var nodes []findNode
+	body = get(t, r, "/metrics/find?query="+p+".br.*&from="+from+"&until="+until, http.StatusOK)
+	if err := json.Unmarshal(body, &nodes); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(nodes) != fmt.Sprint([]findNode{
+		{ID: p + ".br.ie", Text: "ie", Expandable: 1, AllowChildren: 1},
+		{ID: p + ".br.webkit", Text: "webkit", Expandable: 1, AllowChildren: 1},
+	}) {
+		t.Errorf("find %s.br.*: %s", p, body)
+	}
+	body = get(t, r, "/metrics/find?query="+p+".br.webkit.*&from="+from+"&until="+until, http.StatusOK)
+	if err := json.Unmarshal(body, &nodes); err != nil || len(nodes) != 1 || nodes[0].ID != p+".br.webkit.14%2E0" || nodes[0].Leaf != 1 {
+		t.Errorf("find webkit.*: %s", body)
+	}
+	var rendered []struct {
+		Target     string       `json:"target"`
+		Datapoints [][2]float64 `json:"datapoints"`
+	}
+	body = get(t, r, "/render?format=json&maxDataPoints=20&target="+url.QueryEscape(p+".br.{ie,webkit}.*")+"&from="+from+"&until="+url.QueryEscape(until), http.StatusOK)
+	if err := json.Unmarshal(body, &rendered); err != nil {
+		t.Fatal(err)
+	}
+	if len(rendered) != 2 || rendered[1].Target != p+".br.webkit.14%2E0" {
+		t.Fatalf("render: %s", body)
+	}
+	total := 0.0
+	for _, dp := range rendered[0].Datapoints {
+		total += dp[0]
+		if dp[1] < float64(base.Unix()) || dp[1] > float64(base.Unix()+600) {
+			t.Errorf("render timestamp %v is not unix seconds in range", dp[1])
+		}
+	}
+	if total != 120 {
+		t.Errorf("render br.ie.7 sums to %v, want 120", total)
+	}
+	get(t, r, "/render?format=png&target=a", http.StatusBadRequest)
+	get(t, r, "/render?target=sumSeries(a.b)", http.StatusBadRequest)
 }
