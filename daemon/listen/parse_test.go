@@ -1,6 +1,8 @@
 package listen
 
 import (
+	"bufio"
+	"bytes"
 	"strings"
 	"testing"
 )
@@ -145,6 +147,54 @@ func FuzzParseGraphite(f *testing.F) {
 		b.flush()
 		if b.errs != 0 {
 			t.Fatalf("%q: the tree refused %d deltas", line, b.errs)
+		}
+	})
+}
+
+// FuzzReadLine checks the TCP line reader: lines come back whole and in
+// order, and a line over the limit is reported by size, never buffered.
+func FuzzReadLine(f *testing.F) {
+	f.Add([]byte("a:1|c\nb:2|c\n"), 4)
+	f.Add([]byte("no newline at end"), 100)
+	f.Add([]byte("\n\n\r\nx"), 1)
+	f.Fuzz(func(t *testing.T, data []byte, max int) {
+		if max < 1 || max > 1<<20 {
+			return
+		}
+		br := bufio.NewReaderSize(bytes.NewReader(data), 16)
+		var buf []byte
+		var got [][]byte
+		for {
+			ln, size, err := readLine(br, &buf, max)
+			if size > max {
+				if ln != nil {
+					t.Fatalf("a line of %d bytes over the limit %d came back", size, max)
+				}
+				got = append(got, nil)
+			} else if size > 0 || err == nil {
+				if len(ln) != size {
+					t.Fatalf("line %q: size %d", ln, size)
+				}
+				got = append(got, append([]byte(nil), ln...))
+			}
+			if err != nil {
+				break
+			}
+		}
+		want := bytes.Split(data, []byte{'\n'})
+		if len(data) == 0 || data[len(data)-1] == '\n' {
+			want = want[:len(want)-1]
+		}
+		if len(got) != len(want) {
+			t.Fatalf("got %d lines, want %d", len(got), len(want))
+		}
+		for i := range want {
+			if len(want[i]) > max {
+				continue
+			}
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("line %d: got %q, want %q", i, got[i], want[i])
+			}
 		}
 	})
 }
