@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/canopy-dev/canopy/daemon/pipes"
+)
+
+// subsystemMetrics exposes the pipes, trend and ingest counters on
+// /metrics, read from their status at scrape time (so the subsystems need
+// no Prometheus code of their own): per-pipe ns/line, records, calls,
+// failures and quarantine; pipe line totals; every numeric field of the
+// trend and ingest status (queue, points written, last tick duration, bytes
+// behind) as canopy_trend_* and canopy_ingest_* gauges.
+type subsystemMetrics struct {
+	pipes  func() pipes.Status
+	trend  func() map[string]any
+	ingest func() map[string]any
+}
+
+// registerSubsystemMetrics adds the collector to reg; nil funcs are skipped.
+func registerSubsystemMetrics(reg *prometheus.Registry, p func() pipes.Status, trend, ingest func() map[string]any) {
+	reg.MustRegister(&subsystemMetrics{pipes: p, trend: trend, ingest: ingest})
+}
+
+// Describe sends nothing: the status fields are only known at scrape time,
+// which makes this an unchecked collector.
+func (m *subsystemMetrics) Describe(chan<- *prometheus.Desc) {}
+
+var (
+	pipeNs          = prometheus.NewDesc("canopy_pipe_ns_per_line", "Mean WASM time per line, by pipe.", []string{"pipe"}, nil)
+	pipeRecords     = prometheus.NewDesc("canopy_pipe_records_total", "Lines a pipe processed.", []string{"pipe"}, nil)
+	pipeCalls       = prometheus.NewDesc("canopy_pipe_calls_total", "Batches a pipe was called with.", []string{"pipe"}, nil)
+	pipeFailures    = prometheus.NewDesc("canopy_pipe_failures_total", "Traps, timeouts and bad output, by pipe.", []string{"pipe"}, nil)
+	pipeQuarantined = prometheus.NewDesc("canopy_pipe_quarantined", "1 while a pipe is quarantined.", []string{"pipe"}, nil)
+	pipeLines       = prometheus.NewDesc("canopy_pipe_lines_total", "Access-log lines run through the pipes.", nil, nil)
+	pipeBad         = prometheus.NewDesc("canopy_pipe_bad_lines_total", "Access-log lines that did not parse.", nil, nil)
+	pipeMergeErrs   = prometheus.NewDesc("canopy_pipe_merge_errors_total", "Pipe output the tree refused.", nil, nil)
+)
+
+func (m *subsystemMetrics) Collect(ch chan<- prometheus.Metric) {
+	if m.pipes != nil {
+		st := m.pipes()
+		ch <- prometheus.MustNewConstMetric(pipeLines, prometheus.CounterValue, float64(st.Lines))
+		ch <- prometheus.MustNewConstMetric(pipeBad, prometheus.CounterValue, float64(st.BadLines))
+		ch <- prometheus.MustNewConstMetric(pipeMergeErrs, prometheus.CounterValue, float64(st.MergeErrs))
+		for _, p := range st.Pipes {
+			name := p.Name
+			if name == "" {
+				name = strings.TrimSuffix(p.File, ".wasm")
+			}
+			q := 0.0
+			if p.Quarantined {
+				q = 1
+			}
+			ch <- prometheus.MustNewConstMetric(pipeQuarantined, prometheus.GaugeValue, q, name)
+			if !p.Loaded {
+				continue
+			}
+			ch <- prometheus.MustNewConstMetric(pipeNs, prometheus.GaugeValue, p.NanosPerLine, name)
+			ch <- prometheus.MustNewConstMetric(pipeRecords, prometheus.CounterValue, float64(p.Records), name)
+			ch <- prometheus.MustNewConstMetric(pipeCalls, prometheus.CounterValue, float64(p.Calls), name)
+			ch <- prometheus.MustNewConstMetric(pipeFailures, prometheus.CounterValue, float64(p.Failures), name)
+		}
+	}
+	if m.trend != nil {
+		statusGauges(ch, "canopy_trend_", "Trend store status field ", m.trend())
+	}
+	if m.ingest != nil {
+		statusGauges(ch, "canopy_ingest_", "Ingest status field ", m.ingest())
+	}
+}
+
+var metricName = regexp.MustCompile(`[^a-zA-Z0-9_]`)
+
+// statusGauges turns the numeric top-level fields of a status map into
+// gauges, and sums "behind_bytes" over a "files" list (bytes not yet read).
+func statusGauges(ch chan<- prometheus.Metric, prefix, help string, st map[string]any) {
+	// Round-trip through JSON so typed values (structs, slices) become
+	// plain numbers, maps and lists.
+	b, err := json.Marshal(st)
+	if err != nil {
+		return
+	}
+	var flat map[string]any
+	if json.Unmarshal(b, &flat) != nil {
+		return
+	}
+	for k, v := range flat {
+		switch x := v.(type) {
+		case float64:
+			name := prefix + metricName.ReplaceAllString(k, "_")
+			ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help+k+".", nil, nil), prometheus.GaugeValue, x)
+		case bool:
+			f := 0.0
+			if x {
+				f = 1
+			}
+			name := prefix + metricName.ReplaceAllString(k, "_")
+			ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help+k+".", nil, nil), prometheus.GaugeValue, f)
+		case []any:
+			if k != "files" {
+				continue
+			}
+			behind := 0.0
+			for _, f := range x {
+				if m, ok := f.(map[string]any); ok {
+					if n, ok := m["behind_bytes"].(float64); ok {
+						behind += n
+					}
+				}
+			}
+			ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(prefix+"behind_bytes", "Bytes of followed files not read yet (ingest lag).", nil, nil), prometheus.GaugeValue, behind)
+		}
+	}
+}
