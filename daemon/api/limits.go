@@ -29,10 +29,11 @@ const (
 // LimitsFrom applies the defaults to the `limits` config section.
 func LimitsFrom(c config.Limits) Limits {
 	l := Limits{c.MaxBodyBytes, c.MaxLineBytes, c.MaxJSONDepth, c.MaxPushNodes, c.MaxLongPolls}
-	return l.withDefaults()
+	return l.WithDefaults()
 }
 
-func (l Limits) withDefaults() Limits {
+// WithDefaults fills unset limits with the defaults.
+func (l Limits) WithDefaults() Limits {
 	if l.MaxBodyBytes <= 0 {
 		l.MaxBodyBytes = DefaultMaxBodyBytes
 	}
