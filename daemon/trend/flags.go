@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/VictoriaMetrics/lib/flagutil"
+	"github.com/VictoriaMetrics/VictoriaMetrics/lib/storage"
 )
 
 // Flags are the trend store's process settings (-trend.*). The names stay
@@ -48,6 +49,11 @@ func (f *Flags) Open(dataDir, remote, remoteRead string) (*Store, error) {
 		if err := InitLibrary(int64(f.Memory)); err != nil {
 			return nil, err
 		}
+		// The writer makes each tick searchable at once (in-memory parts);
+		// the library writes those to disk every 5 s. Shorter ticks get a
+		// shorter flush (2 s at least, the library's floor) so a crash
+		// still loses at most the last tick.
+		storage.SetDataFlushInterval(min(5*time.Second, max(2*time.Second, f.Interval/2)))
 		e, err := OpenEmbedded(filepath.Join(dataDir, "trend"), time.Duration(f.Retention))
 		if err != nil {
 			return nil, err
