@@ -125,7 +125,7 @@ func mustPattern(t *testing.T, k string) *tree.Pattern {
 func TestLimits(t *testing.T) {
 	lim := config.Limits{MaxBodyBytes: 1000, MaxLineBytes: 10, MaxJSONDepth: 3, MaxPushNodes: 4, MaxLongPolls: 1}
 	fake := func(lines []string) (AccessLogResult, error) { return AccessLogResult{Lines: len(lines)}, nil }
-	_, hs := newServer(t, Options{Limits: lim, AccessLog: fake})
+	srv, hs := newServer(t, Options{Limits: lim, AccessLog: fake})
 	u := hs.URL + "/push"
 	tests := []struct {
 		name, ctype, body string
@@ -158,25 +158,16 @@ func TestLimits(t *testing.T) {
 	}
 
 	// long polls: one slot; the second waiter is refused.
-	started := make(chan struct{})
 	done := make(chan reply)
-	go func() {
-		close(started)
-		done <- do(t, "GET", hs.URL+"/pull/?key=a&timeout=2", "", "")
-	}()
-	<-started
-	deadline := time.Now().Add(2 * time.Second)
-	var r reply
-	for time.Now().Before(deadline) {
-		r = do(t, "GET", hs.URL+"/pull/?key=a&timeout=1", "", "")
-		if r.code == 429 {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
+	go func() { done <- do(t, "GET", hs.URL+"/pull/?key=a&timeout=30", "", "") }()
+	for deadline := time.Now().Add(5 * time.Second); srv.polls.Load() < 1 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
 	}
+	r := do(t, "GET", hs.URL+"/pull/?key=a&timeout=1", "", "")
 	if r.code != 429 || !strings.Contains(r.body, "limits.max_long_polls") || r.header.Get("Retry-After") == "" {
 		t.Errorf("second long poll: got %d %s", r.code, r.body)
 	}
+	srv.Close() // ends the waiting poll
 	<-done
 }
 
