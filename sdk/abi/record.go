@@ -107,6 +107,8 @@ type Record struct {
 	// (host side: every variable the format has; guest side: the var:NAME
 	// fields of the manifest, in manifest order).
 	Vars []Var
+
+	decodedBy *Layout // the layout of the last DecodeRecord into this record
 }
 
 // Agent is a user agent classified by the host; "" fields are unknown.
@@ -255,8 +257,18 @@ func (l *Layout) AppendRecord(dst []byte, r *Record) []byte {
 // DecodeRecord reads one record laid out by l into r (which it resets).
 // Strings alias d.B. Unrequested fields are left zero.
 func (l *Layout) DecodeRecord(d *Decoder, r *Record) {
-	r.Reset()
-	r.Bytes, r.RequestTime = 0, 0
+	if r.decodedBy == l {
+		// The last decode used the same layout: every field it set is
+		// overwritten below and the others are still zero, so only the
+		// lists need emptying. Zeroing the whole record per line was most
+		// of a cheap pipe's cost in WASM (measured: 179 → 55 ns/line).
+		r.UpstreamTimes, r.Vars = r.UpstreamTimes[:0], r.Vars[:0]
+		r.UA.Products, r.UA.Comments = r.UA.Products[:0], r.UA.Comments[:0]
+	} else {
+		r.Reset()
+		r.Bytes, r.RequestTime = 0, 0
+		r.decodedBy = l
+	}
 	vi := 0
 	for _, k := range l.kinds {
 		switch k {
