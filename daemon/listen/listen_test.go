@@ -235,3 +235,16 @@ func TestReadBufferRaised(t *testing.T) {
 		t.Errorf("could not read SO_RCVBUF")
 	}
 }
+
+// JSON pushes over sockets obey the same depth and node limits as /push.
+func TestJSONSocketLimits(t *testing.T) {
+	tr := tree.New()
+	l := start(t, tr, config.Listener{Proto: "tcp", Format: "json"}, func(o *Options) {
+		o.Limits.MaxJSONDepth, o.Limits.MaxPushNodes = 3, 4
+	})
+	sendTCP(t, l.Addr(), `{"deep": {"a": {"b": {"c": 1}}}}`+"\n"+`{"many": {"a": 1, "b": 2, "c": 3, "d": 4}}`+"\n"+`{"ok": {"x": 1}}`+"\n")
+	waitFor(t, tr, "ok,x", 1)
+	if v := values(t, tr, ""); len(v) != 1 {
+		t.Errorf("pushes over the limits merged: %v", v)
+	}
+}
