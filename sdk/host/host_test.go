@@ -22,12 +22,13 @@ var builds = sync.OnceValues(func() (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	buildDir = dir
 	type job struct{ name, pkg, mode string }
 	jobs := []job{{"good", "../pipe/example/statuscount", ""}}
 	for _, m := range []string{"loop", "membomb", "inittrap", "proctrap", "panic", "outside"} {
 		jobs = append(jobs, job{m, "testdata/badpipe", m})
 	}
-	for _, m := range []string{"garbage", "bigresult", "bigalloc", "version", "badmanifest"} {
+	for _, m := range []string{"garbage", "bigresult", "bigalloc", "version", "badmanifest", "nop"} {
 		jobs = append(jobs, job{m, "testdata/rawpipe", m})
 	}
 	out := map[string]string{}
@@ -61,6 +62,17 @@ var builds = sync.OnceValues(func() (map[string]string, error) {
 	out["notwasm"] = notWASM
 	return out, firstErr
 })
+
+// buildDir holds the builds; TestMain removes it.
+var buildDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
 
 func wasmFile(t *testing.T, name string) []byte {
 	t.Helper()

@@ -20,6 +20,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -125,10 +126,10 @@ type Module struct {
 func (e *Engine) Compile(ctx context.Context, name string, wasm []byte, limits Limits, grants Grants) (*Module, error) {
 	limits = limits.withDefaults()
 	pages := uint32(min(limits.MemoryBytes/wasmPageBytes, 65536))
+	// Not WithCloseOnContextDone: see interrupt.go for why and what instead.
 	rc := wazero.NewRuntimeConfigCompiler().
 		WithCompilationCache(e.cache).
-		WithMemoryLimitPages(pages).
-		WithCloseOnContextDone(true)
+		WithMemoryLimitPages(pages)
 	rt := wazero.NewRuntimeWithConfig(ctx, rc)
 	if _, err := wasi_snapshot_preview1.Instantiate(ctx, rt); err != nil {
 		rt.Close(ctx)
@@ -140,7 +141,12 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte, limits L
 			return nil, fmt.Errorf("cannot set up host functions for %s: %w", name, err)
 		}
 	}
-	cm, err := rt.CompileModule(ctx, wasm)
+	inst, err := instrument(wasm)
+	if err != nil {
+		rt.Close(ctx)
+		return nil, fmt.Errorf("cannot compile %s: %w", name, err)
+	}
+	cm, err := rt.CompileModule(ctx, inst)
 	if err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("cannot compile %s: %w", name, err)
@@ -188,9 +194,11 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 	m.seq++
 	seq := m.seq
 	m.mu.Unlock()
+	// The reactor initialiser runs below as a normal call, under the
+	// interrupt watchdog, rather than as a start function.
 	mc := wazero.NewModuleConfig().
 		WithName(fmt.Sprintf("%s#%d", m.name, seq)).
-		WithStartFunctions(m.start...).
+		WithStartFunctions().
 		WithSysWalltime().WithSysNanotime().
 		WithRandSource(rand.Reader)
 	if m.grants.Stdout != nil {
@@ -214,13 +222,23 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 		}
 		mc = mc.WithFSConfig(fc)
 	}
-	cctx, cancel := context.WithTimeout(ctx, m.limits.CallTimeout)
-	defer cancel()
-	mod, err := m.rt.InstantiateModule(cctx, m.cm, mc)
+	mod, err := m.rt.InstantiateModule(ctx, m.cm, mc)
 	if err != nil {
-		return nil, fmt.Errorf("cannot instantiate %s: %w%s", m.name, describe(err, cctx), tail.said())
+		return nil, fmt.Errorf("cannot instantiate %s: %w%s", m.name, err, tail.said())
 	}
-	return &Instance{m: m, mod: mod, mem: mod.Memory(), stack: make([]uint64, 4), stderr: tail}, nil
+	intr, ok := mod.ExportedGlobal(InterruptGlobal).(api.MutableGlobal)
+	if !ok {
+		mod.Close(ctx)
+		return nil, fmt.Errorf("cannot instantiate %s: interrupt global missing", m.name)
+	}
+	in := &Instance{m: m, mod: mod, mem: mod.Memory(), stack: make([]uint64, 4), stderr: tail, intr: intr}
+	for _, fn := range m.start {
+		if _, err := in.Call(ctx, in.Func(fn)); err != nil {
+			mod.Close(ctx)
+			return nil, fmt.Errorf("cannot instantiate %s: %w", m.name, err)
+		}
+	}
+	return in, nil
 }
 
 // Instance is one live guest. Not safe for concurrent use. After any
@@ -233,6 +251,8 @@ type Instance struct {
 	fns    map[string]api.Function
 	dead   error
 	stderr *tailWriter
+	intr   api.MutableGlobal
+	fired  atomic.Bool
 }
 
 // ErrDead is wrapped by every call on an instance that already failed.
@@ -265,13 +285,23 @@ func (in *Instance) Call(ctx context.Context, fn api.Function, params ...uint64)
 	if n := len(fn.Definition().ResultTypes()); len(in.stack) < n {
 		in.stack = in.stack[:n]
 	}
-	cctx, cancel := context.WithTimeout(ctx, in.m.limits.CallTimeout)
-	err := fn.CallWithStack(cctx, in.stack)
-	if err != nil {
-		err = describe(err, cctx)
+	// The watchdog: past the time cap, set the interrupt global; the guest
+	// traps at its next loop iteration.
+	t := time.AfterFunc(in.m.limits.CallTimeout, in.interrupt)
+	err := fn.CallWithStack(ctx, in.stack)
+	if !t.Stop() {
+		// The watchdog fired (or is firing): the instance must not run
+		// again, whether or not the call got out in time.
+		if err == nil {
+			in.kill(errors.New("exceeded the call time limit"))
+		} else {
+			err = fmt.Errorf("exceeded the call time limit (%v): %w", in.m.limits.CallTimeout, err)
+		}
 	}
-	cancel()
 	if err != nil {
+		if msg, _, cut := strings.Cut(err.Error(), "\n"); cut { // drop wazero's wasm stack trace
+			err = errors.New(strings.TrimSpace(msg))
+		}
 		return 0, in.kill(fmt.Errorf("%s: %w%s", funcName(fn), err, in.stderr.said()))
 	}
 	if len(fn.Definition().ResultTypes()) == 0 {
@@ -280,16 +310,10 @@ func (in *Instance) Call(ctx context.Context, fn api.Function, params ...uint64)
 	return in.stack[0], nil
 }
 
-// describe names the cap a call ran into and drops wazero's multi-line
-// wasm stack trace (useless in /status for a stripped module).
-func describe(err error, ctx context.Context) error {
-	if msg, _, cut := strings.Cut(err.Error(), "\n"); cut {
-		err = errors.New(strings.TrimSpace(msg))
-	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("exceeded the call time limit: %w", err)
-	}
-	return err
+// interrupt makes the running call trap at its next loop iteration.
+func (in *Instance) interrupt() {
+	in.fired.Store(true)
+	in.intr.Set(1)
 }
 
 func funcName(fn api.Function) string {

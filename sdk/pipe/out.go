@@ -46,7 +46,7 @@ func (o *Out) Emit(v float64, path ...string) {
 		return
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		o.fail(fmt.Errorf("value %v at %q is not finite", v, path))
+		o.fail(fmt.Errorf("value %v at %q is not finite", v, joinPath(path)))
 		return
 	}
 	if e.count == 0 {
@@ -79,7 +79,7 @@ func (o *Out) EmitSamples(v float64, n uint32, path ...string) {
 		return
 	}
 	if math.IsNaN(v) || math.IsInf(v, 0) {
-		o.fail(fmt.Errorf("value %v at %q is not finite", v, path))
+		o.fail(fmt.Errorf("value %v at %q is not finite", v, joinPath(path)))
 		return
 	}
 	if e.count == 0 {
@@ -124,17 +124,17 @@ func (o *Out) entry(kind byte, path []string) *entry {
 	if !ok {
 		root := o.m.RootFor(path)
 		if root < 0 {
-			o.fail(fmt.Errorf("path %q is outside the roots the manifest declares", strings.Join(path, ",")))
+			o.fail(fmt.Errorf("path %q is outside the roots the manifest declares", joinPath(path)))
 			return nil
 		}
 		for _, s := range path {
 			if s == "" {
-				o.fail(fmt.Errorf("path %q has an empty segment", path))
+				o.fail(fmt.Errorf("path %q has an empty segment", joinPath(path)))
 				return nil
 			}
 		}
 		if len(path) > abi.MaxPathSegments {
-			o.fail(fmt.Errorf("path %q is deeper than %d", path, abi.MaxPathSegments))
+			o.fail(fmt.Errorf("path %q is deeper than %d", joinPath(path), abi.MaxPathSegments))
 			return nil
 		}
 		i = int32(len(o.ents))
@@ -183,3 +183,7 @@ func (o *Out) reset() {
 		clear(o.idx)
 	}
 }
+
+// joinPath formats a path for an error without letting the caller's
+// variadic slice escape (which would cost an allocation per Emit).
+func joinPath(path []string) string { return strings.Join(path, ",") }

@@ -57,6 +57,13 @@ const (
 	FieldRemoteAddr  = abi.FieldRemoteAddr
 	FieldHost        = abi.FieldHost
 	FieldUA          = abi.FieldUA
+
+	FieldUABrowser      = abi.FieldUABrowser
+	FieldUABrowserMajor = abi.FieldUABrowserMajor
+	FieldUAOS           = abi.FieldUAOS
+	FieldUAOSVersion    = abi.FieldUAOSVersion
+	FieldUAVendor       = abi.FieldUAVendor
+	FieldUABot          = abi.FieldUABot
 )
 
 // Pipe is what a pipe author implements.

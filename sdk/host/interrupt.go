@@ -1,0 +1,451 @@
+package host
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Interrupting a guest.
+//
+// wazero can stop a running call when its context ends
+// (WithCloseOnContextDone), but it does so by leaving native code for Go at
+// every loop header. Go's wasm backend wraps every function body in a loop
+// (its goroutine-resumption dispatch), so that exit runs on every Go
+// function call and made pipes ~50× slower.
+//
+// Instead, like wasmtime's epoch interruption, the host rewrites the module
+// once at load. Two globals are added: $intr (exported as InterruptGlobal)
+// and a countdown $fuel. At the top of every loop body:
+//
+//	fuel--; if fuel == 0 { fuel = yieldEvery; memory.grow 0; if intr { unreachable } }
+//
+// memory.grow exits to Go in wazero, which gives the Go scheduler a point to
+// stop the goroutine (native code cannot be preempted, and a guest spinning
+// without ever reaching Go would block the host's garbage collector). A
+// watchdog timer sets $intr when a call passes its time cap; the guest traps
+// within yieldEvery loop iterations. Code without loops cannot run for
+// long, and unbounded recursion exhausts the stack and traps on its own.
+
+// yieldEvery is how many loop iterations run between two exits to Go
+// (≈ 0.1 µs each): rare enough to cost < 1%, often enough that a spinning
+// guest reaches Go every few tens of microseconds.
+const yieldEvery = 1 << 14
+
+// InterruptGlobal is the export name of the global the host sets to stop a
+// guest.
+const InterruptGlobal = "canopy_interrupt"
+
+// wasm section ids used here.
+const (
+	secCustom = 0
+	secImport = 2
+	secGlobal = 6
+	secExport = 7
+	secCode   = 10
+)
+
+// instrument returns wasm with the interrupt global and loop checks added.
+func instrument(wasm []byte) ([]byte, error) {
+	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
+		return nil, errors.New("not a WebAssembly module (bad magic number)")
+	}
+	if wasm[4] != 1 || wasm[5] != 0 || wasm[6] != 0 || wasm[7] != 0 {
+		return nil, fmt.Errorf("unsupported WebAssembly binary version %v", wasm[4:8])
+	}
+	type section struct {
+		id   byte
+		body []byte
+	}
+	var secs []section
+	r := reader{b: wasm, off: 8}
+	for r.off < len(r.b) {
+		id := r.byte()
+		n := r.u32()
+		body := r.bytes(int(n))
+		if r.err != nil {
+			return nil, fmt.Errorf("malformed module: %w", r.err)
+		}
+		secs = append(secs, section{id, body})
+	}
+	importedGlobals := uint32(0)
+	definedGlobals := uint32(0)
+	hasGlobal, hasExport := false, false
+	for _, s := range secs {
+		switch s.id {
+		case secImport:
+			n, err := countImportedGlobals(s.body)
+			if err != nil {
+				return nil, fmt.Errorf("malformed import section: %w", err)
+			}
+			importedGlobals = n
+		case secGlobal:
+			hasGlobal = true
+			sr := reader{b: s.body}
+			definedGlobals = sr.u32()
+			if sr.err != nil {
+				return nil, fmt.Errorf("malformed global section: %w", sr.err)
+			}
+		case secExport:
+			hasExport = true
+		}
+	}
+	gidx := importedGlobals + definedGlobals // $intr; $fuel is gidx+1
+	newGlobals := []byte{0x7F, 0x01, 0x41, 0x00, 0x0B} // mut i32 = 0
+	newGlobals = append(newGlobals, 0x7F, 0x01, 0x41)
+	newGlobals = appendS32(newGlobals, yieldEvery)
+	newGlobals = append(newGlobals, 0x0B)
+	check := loopCheck(gidx, gidx+1)
+
+	out := append([]byte(nil), wasm[:8]...)
+	emit := func(id byte, body []byte) {
+		out = append(out, id)
+		out = appendU32(out, uint32(len(body)))
+		out = append(out, body...)
+	}
+	// order is the position of a known section id in the binary; the new
+	// global and export sections go where the spec orders them.
+	order := func(id byte) int {
+		switch id {
+		case 1, 2, 3, 4, 5:
+			return int(id)
+		case 13: // tag
+			return 6
+		case secGlobal:
+			return 7
+		case secExport:
+			return 8
+		case 8, 9:
+			return int(id) + 1
+		case 12: // data count
+			return 11
+		case secCode:
+			return 12
+		case 11:
+			return 13
+		}
+		return -1
+	}
+	addedGlobal, addedExport := hasGlobal, hasExport
+	for _, s := range secs {
+		if o := order(s.id); o >= 0 {
+			if !addedGlobal && o > order(secGlobal) {
+				emit(secGlobal, append(appendU32(nil, 2), newGlobals...))
+				addedGlobal = true
+			}
+			if !addedExport && o > order(secExport) {
+				emit(secExport, appendExport(appendU32(nil, 1), gidx))
+				addedExport = true
+			}
+		}
+		switch s.id {
+		case secGlobal:
+			sr := reader{b: s.body}
+			n := sr.u32()
+			body := appendU32(nil, n+2)
+			body = append(body, s.body[sr.off:]...)
+			emit(secGlobal, append(body, newGlobals...))
+		case secExport:
+			sr := reader{b: s.body}
+			n := sr.u32()
+			body := appendU32(nil, n+1)
+			body = append(body, s.body[sr.off:]...)
+			emit(secExport, appendExport(body, gidx))
+		case secCode:
+			body, err := instrumentCode(s.body, check)
+			if err != nil {
+				return nil, fmt.Errorf("cannot instrument code: %w", err)
+			}
+			emit(secCode, body)
+		default:
+			emit(s.id, s.body)
+		}
+	}
+	if !addedGlobal {
+		emit(secGlobal, append(appendU32(nil, 2), newGlobals...))
+	}
+	if !addedExport {
+		emit(secExport, appendExport(appendU32(nil, 1), gidx))
+	}
+	return out, nil
+}
+
+// loopCheck is the code put at the top of every loop body (see the
+// comment at the top of this file).
+func loopCheck(intr, fuel uint32) []byte {
+	b := []byte{0x23} // global.get fuel
+	b = appendU32(b, fuel)
+	b = append(b, 0x41, 0x01, 0x6B, 0x24) // i32.const 1; i32.sub; global.set fuel
+	b = appendU32(b, fuel)
+	b = append(b, 0x23) // global.get fuel
+	b = appendU32(b, fuel)
+	b = append(b, 0x45, 0x04, 0x40, 0x41) // i32.eqz; if; i32.const yieldEvery
+	b = appendS32(b, yieldEvery)
+	b = append(b, 0x24) // global.set fuel
+	b = appendU32(b, fuel)
+	b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1A, 0x23) // i32.const 0; memory.grow 0; drop; global.get intr
+	b = appendU32(b, intr)
+	return append(b, 0x04, 0x40, 0x00, 0x0B, 0x0B) // if; unreachable; end; end
+}
+
+func appendExport(b []byte, gidx uint32) []byte {
+	b = appendU32(b, uint32(len(InterruptGlobal)))
+	b = append(b, InterruptGlobal...)
+	b = append(b, 0x03) // global
+	return appendU32(b, gidx)
+}
+
+func countImportedGlobals(b []byte) (uint32, error) {
+	r := reader{b: b}
+	n := r.u32()
+	var globals uint32
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		r.bytes(int(r.u32())) // module
+		r.bytes(int(r.u32())) // name
+		switch kind := r.byte(); kind {
+		case 0x00: // func
+			r.u32()
+		case 0x01: // table
+			r.byte()
+			r.limits()
+		case 0x02: // memory
+			r.limits()
+		case 0x03: // global
+			r.byte()
+			r.byte()
+			globals++
+		case 0x04: // tag
+			r.byte()
+			r.u32()
+		default:
+			return 0, fmt.Errorf("unknown import kind %d", kind)
+		}
+	}
+	return globals, r.err
+}
+
+// instrumentCode rewrites the code section, inserting check after the
+// block type of every loop.
+func instrumentCode(b []byte, check []byte) ([]byte, error) {
+	r := reader{b: b}
+	n := r.u32()
+	out := appendU32(make([]byte, 0, len(b)+len(b)/8), n)
+	var fn []byte
+	for i := uint32(0); i < n; i++ {
+		size := r.u32()
+		body := r.bytes(int(size))
+		if r.err != nil {
+			return nil, r.err
+		}
+		var err error
+		fn, err = instrumentBody(fn[:0], body, check)
+		if err != nil {
+			return nil, fmt.Errorf("function %d: %w", i, err)
+		}
+		out = appendU32(out, uint32(len(fn)))
+		out = append(out, fn...)
+	}
+	if r.off != len(b) {
+		return nil, errors.New("trailing bytes in code section")
+	}
+	return out, nil
+}
+
+func instrumentBody(dst, body, check []byte) ([]byte, error) {
+	r := reader{b: body}
+	groups := r.u32()
+	for i := uint32(0); i < groups; i++ {
+		r.u32()
+		r.byte()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	dst = append(dst, body[:r.off]...)
+	for r.off < len(body) {
+		start := r.off
+		op := r.byte()
+		if err := r.skipImmediates(op); err != nil {
+			return nil, err
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("opcode 0x%02x at %d: %w", op, start, r.err)
+		}
+		dst = append(dst, body[start:r.off]...)
+		if op == 0x03 { // loop
+			dst = append(dst, check...)
+		}
+	}
+	return dst, nil
+}
+
+// skipImmediates advances past the immediates of op.
+func (r *reader) skipImmediates(op byte) error {
+	switch {
+	case op == 0x02 || op == 0x03 || op == 0x04 || op == 0x06: // block loop if try: blocktype
+		r.s64()
+	case op == 0x07 || op == 0x08 || op == 0x09 || op == 0x18: // catch throw rethrow delegate
+		r.u32()
+	case op == 0x0C || op == 0x0D: // br br_if
+		r.u32()
+	case op == 0x0E: // br_table
+		n := r.u32()
+		for i := uint32(0); i <= n && r.err == nil; i++ {
+			r.u32()
+		}
+	case op == 0x10 || op == 0x12: // call return_call
+		r.u32()
+	case op == 0x11 || op == 0x13: // call_indirect return_call_indirect
+		r.u32()
+		r.u32()
+	case op == 0x1C: // select t*
+		n := r.u32()
+		r.bytes(int(n))
+	case op >= 0x20 && op <= 0x26: // local.* global.* table.get/set
+		r.u32()
+	case op >= 0x28 && op <= 0x3E: // loads and stores
+		r.memarg()
+	case op == 0x3F || op == 0x40: // memory.size memory.grow
+		r.u32()
+	case op == 0x41:
+		r.s64()
+	case op == 0x42:
+		r.s64()
+	case op == 0x43:
+		r.bytes(4)
+	case op == 0x44:
+		r.bytes(8)
+	case op == 0xD0: // ref.null
+		r.byte()
+	case op == 0xD2: // ref.func
+		r.u32()
+	case op == 0xFC:
+		switch sub := r.u32(); sub {
+		case 0, 1, 2, 3, 4, 5, 6, 7: // saturating truncations
+		case 8: // memory.init
+			r.u32()
+			r.u32()
+		case 9, 13, 15, 16, 17: // data.drop elem.drop table.grow table.size table.fill
+			r.u32()
+		case 10, 12, 14: // memory.copy table.init table.copy
+			r.u32()
+			r.u32()
+		case 11: // memory.fill
+			r.u32()
+		default:
+			return fmt.Errorf("unknown 0xFC opcode %d", sub)
+		}
+	case op == 0xFD: // SIMD
+		switch sub := r.u32(); {
+		case sub <= 11 || sub == 92 || sub == 93:
+			r.memarg()
+		case sub == 12 || sub == 13:
+			r.bytes(16)
+		case sub >= 21 && sub <= 34:
+			r.byte()
+		case sub >= 84 && sub <= 91:
+			r.memarg()
+			r.byte()
+		}
+	case op == 0xFE: // threads
+		if sub := r.u32(); sub == 0x03 {
+			r.byte()
+		} else {
+			r.memarg()
+		}
+	}
+	return nil
+}
+
+// reader decodes the wasm binary primitives; the first error sticks.
+type reader struct {
+	b   []byte
+	off int
+	err error
+}
+
+var errEOF = errors.New("unexpected end")
+
+func (r *reader) byte() byte {
+	if r.err != nil || r.off >= len(r.b) {
+		r.err = errEOF
+		return 0
+	}
+	c := r.b[r.off]
+	r.off++
+	return c
+}
+
+func (r *reader) bytes(n int) []byte {
+	if r.err != nil || n < 0 || len(r.b)-r.off < n {
+		r.err = errEOF
+		return nil
+	}
+	b := r.b[r.off : r.off+n]
+	r.off += n
+	return b
+}
+
+func (r *reader) u32() uint32 {
+	var v uint64
+	for shift := 0; shift < 35; shift += 7 {
+		c := r.byte()
+		v |= uint64(c&0x7F) << shift
+		if c&0x80 == 0 {
+			return uint32(v)
+		}
+	}
+	if r.err == nil {
+		r.err = errors.New("LEB128 too long")
+	}
+	return 0
+}
+
+func (r *reader) s64() {
+	for i := 0; i < 10; i++ {
+		if r.byte()&0x80 == 0 {
+			return
+		}
+	}
+	if r.err == nil {
+		r.err = errors.New("LEB128 too long")
+	}
+}
+
+func (r *reader) memarg() {
+	align := r.u32()
+	if align&0x40 != 0 { // multi-memory: a memory index follows
+		r.u32()
+	}
+	r.s64() // offset (u32, or u64 with memory64)
+}
+
+func (r *reader) limits() {
+	flag := r.byte()
+	r.s64()
+	if flag&0x01 != 0 {
+		r.s64()
+	}
+}
+
+func appendU32(b []byte, v uint32) []byte {
+	for {
+		c := byte(v & 0x7F)
+		v >>= 7
+		if v != 0 {
+			b = append(b, c|0x80)
+			continue
+		}
+		return append(b, c)
+	}
+}
+
+func appendS32(b []byte, v int32) []byte {
+	for {
+		c := byte(v & 0x7F)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}

@@ -1,0 +1,34 @@
+package pipe_test
+
+import (
+	"testing"
+
+	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/pipe"
+)
+
+type cnt struct{}
+
+func (cnt) Manifest() pipe.Manifest {
+	return pipe.Manifest{Name: "c", Version: "1", Fields: []string{pipe.FieldStatus, pipe.FieldMethod, pipe.FieldBytes},
+		Roots: []pipe.Root{{Path: []string{"hits"}, Action: pipe.Add}}}
+}
+func (cnt) Init(pipe.Config) error { return nil }
+func (cnt) Process(r *pipe.Record, out *pipe.Out) {
+	out.Emit(1, "hits", "2xx")
+	out.Emit(float64(r.Bytes), "hits", "bytes", r.Method)
+}
+
+func TestAllocs(t *testing.T) {
+	run := pipe.NewRunner(cnt{})
+	l, _ := abi.NewLayout(run.Manifest().Fields)
+	b := abi.AppendBatch(nil, 256)
+	for range 256 {
+		b = l.AppendRecord(b, &abi.Record{Status: 200, Method: "GET", Bytes: 10})
+	}
+	in := run.Buffer(len(b))
+	copy(in, b)
+	run.Process(in)
+	n := testing.AllocsPerRun(100, func() { run.Process(in) })
+	t.Logf("allocs per batch: %v", n)
+}
