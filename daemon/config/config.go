@@ -77,6 +77,9 @@ type Listener struct {
 	Readers int `yaml:"readers"`
 	// MaxConns caps concurrent TCP connections (default 1000).
 	MaxConns int `yaml:"max_conns"`
+	// MaxSeries caps the distinct StatsD/Graphite paths the listener
+	// writes (default 100,000); lines with new names past it are bad.
+	MaxSeries int `yaml:"max_series"`
 }
 
 // Token grants scopes to a bearer token.
@@ -161,8 +164,8 @@ func (c *Config) Validate() error {
 		if l.Prefix != "" && l.Format != "statsd" && l.Format != "graphite" && l.Format != "syslog" {
 			return fmt.Errorf("listeners[%d]: prefix is only for formats statsd, graphite and syslog", i)
 		}
-		if l.ReadBuffer < 0 || l.Readers < 0 || l.MaxConns < 0 {
-			return fmt.Errorf("listeners[%d]: read_buffer, readers and max_conns must not be negative", i)
+		if l.ReadBuffer < 0 || l.Readers < 0 || l.MaxConns < 0 || l.MaxSeries < 0 {
+			return fmt.Errorf("listeners[%d]: read_buffer, readers, max_conns and max_series must not be negative", i)
 		}
 	}
 	for i, t := range c.Tokens {

@@ -112,6 +112,9 @@ func Start(opt Options) (*Listener, error) {
 		return nil, fmt.Errorf("listener %s %s: format %q is not served here", c.Proto, c.Listen, c.Format)
 	}
 	l.sh = newShared(opt.Tree, prefix, DefaultTimerBuckets)
+	if c.MaxSeries > 0 {
+		l.sh.maxSeries = c.MaxSeries
+	}
 	switch c.Format {
 	case "statsd":
 		if err := l.sh.setupStatsD(); err != nil {

@@ -248,3 +248,19 @@ func TestJSONSocketLimits(t *testing.T) {
 		t.Errorf("pushes over the limits merged: %v", v)
 	}
 }
+
+// A flood of new names stops at max_series; known names still merge.
+func TestMaxSeries(t *testing.T) {
+	tr := tree.New()
+	l := start(t, tr, config.Listener{Proto: "tcp", Format: "statsd", MaxSeries: 3}, nil)
+	var b strings.Builder
+	for i := 0; i < 100; i++ {
+		fmt.Fprintf(&b, "n%d:1|c\n", i)
+	}
+	b.WriteString("n0:1|c\n")
+	sendTCP(t, l.Addr(), b.String())
+	waitFor(t, tr, "statsd,counters,n0", 2)
+	if v := values(t, tr, "statsd,counters"); len(v) != 3 {
+		t.Errorf("got %d series, want 3: %v", len(v), v)
+	}
+}

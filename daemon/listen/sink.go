@@ -20,6 +20,8 @@ const (
 	maxGaugeCache  = 100_000 // gauges whose value is kept for +/- deltas
 	maxSetMembers  = 1_000_000
 	maxFlushDeltas = 8192 // a reader merges at least this often
+	// DefaultMaxSeries caps the distinct paths one listener writes.
+	DefaultMaxSeries = 100_000
 )
 
 // shared is the state of one listener that its readers share: set members,
@@ -35,11 +37,31 @@ type shared struct {
 	sets    map[string]map[string]struct{}
 	members int
 	acted   map[string]bool // timer paths whose "le" action is set
+	// series are the paths this listener has written; at maxSeries new
+	// ones are refused, so a flood of random names cannot grow the tree
+	// (and memory) without bound.
+	series    map[string]struct{}
+	maxSeries int
+}
+
+// admit records a new series key, or refuses it past the cap.
+func (s *shared) admit(key []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.series[string(key)]; ok {
+		return nil
+	}
+	if len(s.series) >= s.maxSeries {
+		return fmt.Errorf("listener already writes %d series (listeners[].max_series): new name refused", s.maxSeries)
+	}
+	s.series[string(key)] = struct{}{}
+	return nil
 }
 
 func newShared(t Merger, prefix []string, buckets []float64) *shared {
 	s := &shared{t: t, prefix: prefix, buckets: buckets,
-		gauges: map[string]float64{}, sets: map[string]map[string]struct{}{}, acted: map[string]bool{}}
+		gauges: map[string]float64{}, sets: map[string]map[string]struct{}{}, acted: map[string]bool{},
+		series: map[string]struct{}{}, maxSeries: DefaultMaxSeries}
 	for _, b := range buckets {
 		s.bucketN = append(s.bucketN, strconv.FormatFloat(b, 'g', -1, 64))
 	}
@@ -89,6 +111,9 @@ func newBatch(sh *shared) *batch {
 func (b *batch) lookup(build func() ([]string, error)) (*cached, error) {
 	if c, ok := b.cache[string(b.scr)]; ok {
 		return c, nil
+	}
+	if err := b.sh.admit(b.scr); err != nil {
+		return nil, err
 	}
 	p, err := build()
 	if err != nil {
