@@ -59,9 +59,12 @@ func (d *Decoder) need(n int) bool {
 	return true
 }
 
+func (d *Decoder) short() { d.Err = errShort }
+
 // U8 reads one byte.
 func (d *Decoder) U8() uint8 {
-	if !d.need(1) {
+	if d.Err != nil || d.Off >= len(d.B) {
+		d.short()
 		return 0
 	}
 	v := d.B[d.Off]
@@ -71,20 +74,22 @@ func (d *Decoder) U8() uint8 {
 
 // U32 reads a little-endian uint32.
 func (d *Decoder) U32() uint32 {
-	if !d.need(4) {
+	if d.Err != nil || len(d.B)-d.Off < 4 {
+		d.short()
 		return 0
 	}
-	v := binary.LittleEndian.Uint32(d.B[d.Off:])
+	v := le32(d.B, d.Off)
 	d.Off += 4
 	return v
 }
 
 // I64 reads a little-endian int64.
 func (d *Decoder) I64() int64 {
-	if !d.need(8) {
+	if d.Err != nil || len(d.B)-d.Off < 8 {
+		d.short()
 		return 0
 	}
-	v := binary.LittleEndian.Uint64(d.B[d.Off:])
+	v := le64(d.B, d.Off)
 	d.Off += 8
 	return int64(v)
 }
@@ -112,8 +117,17 @@ func (d *Decoder) Count(minSize int) int {
 
 // String reads a str without copying (see the Decoder doc).
 func (d *Decoder) String() string {
-	n := int(d.U32())
-	if !d.need(n) || n == 0 {
+	if d.Err != nil || len(d.B)-d.Off < 4 {
+		d.short()
+		return ""
+	}
+	n := int(le32(d.B, d.Off))
+	d.Off += 4
+	if n == 0 {
+		return ""
+	}
+	if n > len(d.B)-d.Off {
+		d.short()
 		return ""
 	}
 	s := unsafe.String(&d.B[d.Off], n)

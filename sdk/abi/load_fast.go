@@ -1,0 +1,14 @@
+//go:build amd64 || arm64 || wasm || 386 || riscv64 || ppc64le || loong64
+
+package abi
+
+import "unsafe"
+
+// Little-endian loads for the decoder. On these little-endian targets an
+// unaligned load is allowed and is one instruction; Go's wasm backend does
+// not merge the byte loads of binary.LittleEndian into one, so the generic
+// form costs ~20 instructions per field there.
+
+func le32(b []byte, off int) uint32 { return *(*uint32)(unsafe.Pointer(&b[off])) }
+
+func le64(b []byte, off int) uint64 { return *(*uint64)(unsafe.Pointer(&b[off])) }
