@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/tree"
+	"github.com/canopy-dev/canopy/daemon/trend/trendtest"
 )
 
 // Benchmarks for `go tool task bench:trend`. Each runs once (-benchtime 1x)
@@ -269,4 +270,41 @@ func BenchmarkTick10k(b *testing.B) {
 	if got := s.Status()["points_written"]; got != uint64(series*ticks) {
 		b.Errorf("points written = %v, want %d", got, series*ticks)
 	}
+}
+
+// BenchmarkQueryYearRemote: the same year-long series in a real
+// VictoriaMetrics single node, read through /api/v1/export.
+func BenchmarkQueryYearRemote(b *testing.B) {
+	be, err := OpenRemote(trendtest.StartVictoriaMetrics(b), "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(Options{Backend: be, Retention: 366 * 24 * time.Hour, QueueBatches: 64})
+	defer s.Close()
+	const n = 365 * 8640
+	end := time.Now().Truncate(10 * time.Second)
+	start := end.Add(-(n - 1) * 10 * time.Second)
+	rows := make([]Row, 0, n)
+	r := rand.New(rand.NewPCG(3, 1))
+	for i := 0; i < n; i++ {
+		rows = append(rows, Row{Key: "year,load", Kind: Gauge, TS: start.Add(time.Duration(i) * 10 * time.Second).UnixMilli(), Value: float64(r.IntN(100))})
+	}
+	writeAll(b, s, rows)
+	var worst, sum time.Duration
+	const runs = 3
+	for i := 0; i < runs; i++ {
+		t0 := time.Now()
+		res, err := s.Query(context.Background(), "year,load", start, end, 1000, FnAvg)
+		el := time.Since(t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(res.Series) != 1 || len(res.Series[0].Points) < 900 {
+			b.Fatalf("got %d series, want one with ~1000 points", len(res.Series))
+		}
+		sum += el
+		worst = max(worst, el)
+	}
+	b.ReportMetric(float64(sum.Milliseconds())/runs, "ms/query")
+	b.ReportMetric(float64(worst.Milliseconds()), "ms/worst")
 }

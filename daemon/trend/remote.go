@@ -23,8 +23,9 @@ import (
 // http://vminsert:8480/insert/0/prometheus and the read URL vmselect's
 // http://vmselect:8481/select/0/prometheus.
 type Remote struct {
-	write, read string
-	client      *http.Client
+	write, read   string
+	client        *http.Client
+	rollupMinSpan time.Duration // ranges from which the server downsamples
 }
 
 // OpenRemote checks the URLs and returns the backend. readURL defaults to
@@ -41,9 +42,10 @@ func OpenRemote(writeURL, readURL string) (*Remote, error) {
 		}
 	}
 	return &Remote{
-		write:  strings.TrimRight(writeURL, "/"),
-		read:   strings.TrimRight(readURL, "/"),
-		client: &http.Client{Timeout: 2 * time.Minute},
+		write:         strings.TrimRight(writeURL, "/"),
+		read:          strings.TrimRight(readURL, "/"),
+		client:        &http.Client{Timeout: 2 * time.Minute},
+		rollupMinSpan: rollupMinSpan,
 	}, nil
 }
 

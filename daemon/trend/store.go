@@ -447,19 +447,31 @@ func (s *Store) query(ctx context.Context, m *Matcher, from, until time.Time, po
 	}
 	first, step := grid(f, u, points)
 	lb := s.lookback()
-	raw, err := s.be.Read(ctx, m, f-lb, u)
-	if err != nil {
-		return nil, err
-	}
 	now := s.opt.Now().UnixMilli()
-	res := &Result{From: f, Until: u, StepMS: step, Series: make([]Series, 0, len(raw)), Markers: []MarkerEvent{}}
-	for i := range raw {
-		rs := &raw[i]
-		pts := downsample(rs, fn, f, u, first, step, lb, now)
-		if len(pts) == 0 {
-			continue
+	res := &Result{From: f, Until: u, StepMS: step, Series: []Series{}, Markers: []MarkerEvent{}}
+	done := false
+	if rr, ok := s.be.(rollupReader); ok {
+		series, ok, err := rr.rollup(ctx, m, fn, first, step, f, u, lb, now)
+		if err != nil {
+			return nil, err
 		}
-		res.Series = append(res.Series, Series{Key: rs.Key, Kind: rs.Kind.String(), Fn: effectiveFn(fn, rs.Kind), Points: pts})
+		if ok {
+			res.Series, done = append(res.Series, series...), true
+		}
+	}
+	if !done {
+		raw, err := s.be.Read(ctx, m, f-lb, u)
+		if err != nil {
+			return nil, err
+		}
+		for i := range raw {
+			rs := &raw[i]
+			pts := downsample(rs, fn, f, u, first, step, lb, now)
+			if len(pts) == 0 {
+				continue
+			}
+			res.Series = append(res.Series, Series{Key: rs.Key, Kind: rs.Kind.String(), Fn: effectiveFn(fn, rs.Kind), Points: pts})
+		}
 	}
 	markers, err := s.be.Markers(ctx, nil, f, u)
 	if err != nil {

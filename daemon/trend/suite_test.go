@@ -41,21 +41,28 @@ func embeddedBackend() backend {
 	}}
 }
 
-func remoteBackend(t *testing.T) backend {
+// remoteBackends share one server: "remote" reads raw points, as for short
+// ranges; "remote-rollup" has the server downsample every range, as for
+// long ones.
+func remoteBackends(t *testing.T) []backend {
 	var once sync.Once
 	var url string
-	return backend{name: "remote", open: func(t2 *testing.T, opt Options) *Store {
-		t2.Helper()
-		once.Do(func() { url = trendtest.StartVictoriaMetrics(t) })
-		be, err := OpenRemote(url, "")
-		if err != nil {
-			t2.Fatal(err)
+	open := func(rollupMinSpan time.Duration) func(t2 *testing.T, opt Options) *Store {
+		return func(t2 *testing.T, opt Options) *Store {
+			t2.Helper()
+			once.Do(func() { url = trendtest.StartVictoriaMetrics(t) })
+			be, err := OpenRemote(url, "")
+			if err != nil {
+				t2.Fatal(err)
+			}
+			be.rollupMinSpan = rollupMinSpan
+			opt.Backend = be
+			s := New(opt)
+			t2.Cleanup(func() { s.Close() })
+			return s
 		}
-		opt.Backend = be
-		s := New(opt)
-		t2.Cleanup(func() { s.Close() })
-		return s
-	}}
+	}
+	return []backend{{name: "remote", open: open(math.MaxInt64)}, {name: "remote-rollup", open: open(0)}}
 }
 
 // uniq gives each subtest its own key root, so subtests can share one
@@ -101,7 +108,7 @@ func seriesKeys(r *Result) []string {
 // TestBackends runs the same suite against the embedded store and a real
 // VictoriaMetrics server.
 func TestBackends(t *testing.T) {
-	for _, b := range []backend{embeddedBackend(), remoteBackend(t)} {
+	for _, b := range append([]backend{embeddedBackend()}, remoteBackends(t)...) {
 		t.Run(b.name, func(t *testing.T) {
 			for _, c := range suite {
 				t.Run(c.name, func(t *testing.T) { c.run(t, b) })
