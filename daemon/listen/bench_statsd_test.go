@@ -113,7 +113,7 @@ LoadPlugin statsd
 	fmt.Printf("%-9s %12s %12s %10s %10s %9s %7s\n", "daemon", "target/s", "sent/s", "dropped", "missing", "loss%", "cpu%")
 	for _, rate := range benchRates {
 		for _, d := range daemons {
-			if lossy[d.name] >= 2 {
+			if lossy[d.name] >= 3 {
 				continue
 			}
 			before := d.total()
