@@ -8,6 +8,7 @@ package main
 import (
 	"strings"
 
+	"github.com/canopy-dev/canopy/pipes-src/internal/hashtab"
 	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
 )
@@ -18,12 +19,12 @@ const maxClasses = 4096
 
 type key struct{ browser, major, vendor, bot string }
 
-// browser counts a batch by the host's agent class (one short string, one
-// map lookup per line) and emits per browser once per batch
+// browser counts a batch by the host's agent class (the host hashes it:
+// one integer map lookup per line) and emits per browser once per batch
 // (pipe.Flusher): hashing several strings or an Emit per line would cost
 // far more in Go's WASM build.
 type browser struct {
-	byClass map[string]int32 // agent class → index in keys
+	byClass hashtab.Table // hash of the agent class → index in keys
 	byKey   map[key]int32
 	keys    []key
 	hits    []uint32
@@ -34,21 +35,21 @@ type browser struct {
 func (*browser) Manifest() pipe.Manifest {
 	return pipe.Manifest{
 		Name: "browser", Version: "1.0.0",
-		Fields: []string{abi.FieldUAClass},
+		Fields: []string{abi.FieldUAClassHash, abi.FieldUAClass},
 		Roots:  []pipe.Root{{Path: []string{"br"}, Action: pipe.Add}},
 	}
 }
 
 func (p *browser) Init(pipe.Config) error {
-	p.byClass, p.byKey = make(map[string]int32), make(map[key]int32)
+	p.byKey = make(map[key]int32)
 	p.path = make([]string, 0, 6)
 	return nil
 }
 
 func (p *browser) Process(r *pipe.Record, out *pipe.Out) {
-	i, ok := p.byClass[r.AgentClass]
+	i, ok := p.byClass.Get(r.AgentClassHash)
 	if !ok {
-		i = p.learn(r.AgentClass)
+		i = p.learn(r.AgentClassHash, r.AgentClass)
 	}
 	if p.hits[i] == 0 {
 		p.used = append(p.used, i)
@@ -57,7 +58,7 @@ func (p *browser) Process(r *pipe.Record, out *pipe.Out) {
 }
 
 // learn maps a class seen for the first time to its key.
-func (p *browser) learn(class string) int32 {
+func (p *browser) learn(hash uint64, class string) int32 {
 	class = strings.Clone(class) // the record's strings die with the call
 	// browser|major|os|version|vendor|bot
 	f := strings.Split(class, "|")
@@ -80,7 +81,7 @@ func (p *browser) learn(class string) int32 {
 		p.hits = append(p.hits, 0)
 		p.byKey[k] = i
 	}
-	p.byClass[class] = i
+	p.byClass.Put(hash, i)
 	return i
 }
 
@@ -104,8 +105,8 @@ func (p *browser) Flush(out *pipe.Out) {
 		}
 	}
 	p.used = p.used[:0]
-	if len(p.byClass) > maxClasses {
-		clear(p.byClass)
+	if p.byClass.Len() > maxClasses {
+		p.byClass.Clear()
 		clear(p.byKey)
 		p.keys, p.hits = p.keys[:0], p.hits[:0]
 	}

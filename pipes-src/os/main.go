@@ -8,6 +8,7 @@ package main
 import (
 	"strings"
 
+	"github.com/canopy-dev/canopy/pipes-src/internal/hashtab"
 	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
 )
@@ -18,12 +19,12 @@ const maxClasses = 4096
 
 type key struct{ os, version string }
 
-// osPipe counts a batch by the host's agent class (one short string, one
-// map lookup per line) and emits per OS once per batch (pipe.Flusher):
+// osPipe counts a batch by the host's agent class (the host hashes it: one
+// integer map lookup per line) and emits per OS once per batch (pipe.Flusher):
 // hashing several strings or an Emit per line would cost far more in Go's
 // WASM build.
 type osPipe struct {
-	byClass map[string]int32 // agent class → index in keys
+	byClass hashtab.Table // hash of the agent class → index in keys
 	byKey   map[key]int32
 	keys    []key
 	hits    []uint32
@@ -34,21 +35,21 @@ type osPipe struct {
 func (*osPipe) Manifest() pipe.Manifest {
 	return pipe.Manifest{
 		Name: "os", Version: "1.0.0",
-		Fields: []string{abi.FieldUAClass},
+		Fields: []string{abi.FieldUAClassHash, abi.FieldUAClass},
 		Roots:  []pipe.Root{{Path: []string{"os"}, Action: pipe.Add}},
 	}
 }
 
 func (p *osPipe) Init(pipe.Config) error {
-	p.byClass, p.byKey = make(map[string]int32), make(map[key]int32)
+	p.byKey = make(map[key]int32)
 	p.path = make([]string, 0, 3)
 	return nil
 }
 
 func (p *osPipe) Process(r *pipe.Record, out *pipe.Out) {
-	i, ok := p.byClass[r.AgentClass]
+	i, ok := p.byClass.Get(r.AgentClassHash)
 	if !ok {
-		i = p.learn(r.AgentClass)
+		i = p.learn(r.AgentClassHash, r.AgentClass)
 	}
 	if p.hits[i] == 0 {
 		p.used = append(p.used, i)
@@ -57,7 +58,7 @@ func (p *osPipe) Process(r *pipe.Record, out *pipe.Out) {
 }
 
 // learn maps a class seen for the first time to its key.
-func (p *osPipe) learn(class string) int32 {
+func (p *osPipe) learn(hash uint64, class string) int32 {
 	class = strings.Clone(class) // the record's strings die with the call
 	// browser|major|os|version|vendor|bot
 	f := strings.Split(class, "|")
@@ -81,7 +82,7 @@ func (p *osPipe) learn(class string) int32 {
 		p.hits = append(p.hits, 0)
 		p.byKey[k] = i
 	}
-	p.byClass[class] = i
+	p.byClass.Put(hash, i)
 	return i
 }
 
@@ -96,8 +97,8 @@ func (p *osPipe) Flush(out *pipe.Out) {
 		p.hits[i] = 0
 	}
 	p.used = p.used[:0]
-	if len(p.byClass) > maxClasses {
-		clear(p.byClass)
+	if p.byClass.Len() > maxClasses {
+		p.byClass.Clear()
 		clear(p.byKey)
 		p.keys, p.hits = p.keys[:0], p.hits[:0]
 	}

@@ -49,3 +49,17 @@ func TestWASM(t *testing.T) {
 func BenchmarkPipe(b *testing.B) {
 	pipebench.Pipe(b, &reqtime{}, "../../pipes-wasm/reqtime.wasm")
 }
+
+// TestBuckets checks the buckets param and its errors.
+func TestBuckets(t *testing.T) {
+	res := pipetest.Native(t, &reqtime{}, map[string]string{"buckets": "1, 0.1"}, pipetest.Lines(t, "main", lines(t)))
+	// 14 times: 9 are <= 0.1 s, 12 are <= 1 s (counted by hand).
+	if got := res.String(); got != "reqtime,avg 0.3629285714\nreqtime,le,+Inf 14\nreqtime,le,0.1 9\nreqtime,le,1 12\nreqtime,sum 5.081\n" {
+		t.Errorf("got\n%s", got)
+	}
+	for _, bad := range []string{"x", "-1", "NaN", "1,,Inf"} {
+		if err := (&reqtime{}).Init(map[string]string{"buckets": bad}); err == nil {
+			t.Errorf("buckets=%q accepted", bad)
+		}
+	}
+}

@@ -49,3 +49,18 @@ func TestWASM(t *testing.T) {
 func BenchmarkPipe(b *testing.B) {
 	pipebench.Pipe(b, &statusPipe{}, "../../pipes-wasm/status.wasm")
 }
+
+// TestCap checks the cap on error paths: with max_paths=1 only /a (the
+// first 5xx path) keeps its key.
+func TestCap(t *testing.T) {
+	cfg := map[string]string{"max_paths": "1"}
+	res := pipetest.Native(t, &statusPipe{}, cfg, pipetest.Lines(t, "main", lines(t)))
+	for k, w := range map[string]float64{"errors,502,/a": 1, "errors,500,_other": 1, "errors,503,_other": 2, "errors,5xx": 4} {
+		if got, ok := res.Value(k); !ok || got != w {
+			t.Errorf("%s = %v (present %v), want %v", k, got, ok, w)
+		}
+	}
+	if _, ok := res.Value("errors,503,/c"); ok {
+		t.Errorf("errors,503,/c written past the cap")
+	}
+}

@@ -7,16 +7,22 @@
 package main
 
 import (
+	"strings"
+
+	"github.com/canopy-dev/canopy/pipes-src/internal/hashtab"
+	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
 )
 
 // urlPipe counts a batch in its path table and emits it once
-// (pipe.Flusher): one map lookup per line instead of an Emit, which costs
-// more in Go's WASM build.
+// (pipe.Flusher). A line costs one integer map lookup: the host sends the
+// path's hash along, because hashing the string in Go's WASM build costs
+// several times more (and an Emit per line more still).
 type urlPipe struct {
 	maxPaths int
 	maxLen   int
-	idx      map[string]int32 // path → index in keys/hits; at most maxPaths
+	byHash   hashtab.Table    // path hash → index in keys, -1 for _other
+	byKey    map[string]int32 // path (cut) → index in keys; at most maxPaths
 	keys     []string
 	hits     []uint32
 	used     []int32
@@ -28,7 +34,7 @@ type urlPipe struct {
 func (*urlPipe) Manifest() pipe.Manifest {
 	return pipe.Manifest{
 		Name: "url", Version: "1.0.0",
-		Fields: []string{pipe.FieldPath},
+		Fields: []string{abi.FieldPathHash, pipe.FieldPath},
 		Roots:  []pipe.Root{{Path: []string{"url"}, Action: pipe.Add}},
 	}
 }
@@ -42,36 +48,53 @@ func (p *urlPipe) Init(cfg pipe.Config) error {
 		return err
 	}
 	p.maxLen = max(p.maxLen, 1)
-	p.idx = make(map[string]int32)
+	p.byKey = make(map[string]int32)
 	p.path = make([]string, 0, 2)
 	return nil
 }
 
 func (p *urlPipe) Process(r *pipe.Record, out *pipe.Out) {
-	path := r.Path
-	switch {
-	case path == "": // no request line (a 408, a 400 for junk)
+	if r.Path == "" { // no request line (a 408, a 400 for junk)
 		p.noPath++
 		return
-	case len(path) > p.maxLen:
-		path = path[:p.maxLen]
 	}
-	i, ok := p.idx[path]
+	i, ok := p.byHash.Get(r.PathHash)
 	if !ok {
-		if len(p.keys) >= p.maxPaths {
-			p.other++
-			return
-		}
-		path = string([]byte(path)) // copy: r's strings die with the call
-		i = int32(len(p.keys))
-		p.keys = append(p.keys, path)
-		p.hits = append(p.hits, 0)
-		p.idx[path] = i
+		i = p.learn(r.PathHash, r.Path)
+	}
+	if i < 0 {
+		p.other++
+		return
 	}
 	if p.hits[i] == 0 {
 		p.used = append(p.used, i)
 	}
 	p.hits[i]++
+}
+
+// learn maps a path hash seen for the first time to its key, or to -1 once
+// the instance keeps maxPaths paths. The hash table itself is bounded too:
+// past 4×maxPaths hashes, new ones are looked up by string every time.
+func (p *urlPipe) learn(hash uint64, path string) int32 {
+	if len(path) > p.maxLen {
+		path = path[:p.maxLen]
+	}
+	i, ok := p.byKey[path]
+	switch {
+	case ok:
+	case len(p.keys) >= p.maxPaths:
+		i = -1
+	default:
+		path = strings.Clone(path) // the record's strings die with the call
+		i = int32(len(p.keys))
+		p.keys = append(p.keys, path)
+		p.hits = append(p.hits, 0)
+		p.byKey[path] = i
+	}
+	if p.byHash.Len() < 4*p.maxPaths+1024 {
+		p.byHash.Put(hash, i)
+	}
+	return i
 }
 
 func (p *urlPipe) Flush(out *pipe.Out) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Field names of the record enumeration, as a manifest lists them. The
@@ -34,6 +36,11 @@ const (
 	// The six ua_* fields above joined by "|" (browser|major|os|version|
 	// vendor|bot): one string to count by with a single map lookup.
 	FieldUAClass = "ua_class"
+	// i64 hashes (XXH64, seed 0) of ua_class and of path, computed by the
+	// host: a pipe that counts by one of them looks up an integer instead
+	// of hashing the string itself, which is slow in Go's WASM build.
+	FieldUAClassHash = "ua_class_hash"
+	FieldPathHash    = "path_hash"
 	// FieldVarPrefix + NAME is the raw text of log_format variable $NAME.
 	FieldVarPrefix = "var:"
 )
@@ -63,6 +70,8 @@ const (
 	kindUAVendor
 	kindUABot
 	kindUAClass
+	kindUAClassHash
+	kindPathHash
 )
 
 var fieldKinds = map[string]fieldKind{
@@ -75,6 +84,7 @@ var fieldKinds = map[string]fieldKind{
 	FieldUABrowser: kindUABrowser, FieldUABrowserMajor: kindUABrowserMajor,
 	FieldUAOS: kindUAOS, FieldUAOSVersion: kindUAOSVersion,
 	FieldUAVendor: kindUAVendor, FieldUABot: kindUABot, FieldUAClass: kindUAClass,
+	FieldUAClassHash: kindUAClassHash, FieldPathHash: kindPathHash,
 }
 
 // Record is one parsed log line. The host's parser fills what the log
@@ -103,6 +113,10 @@ type Record struct {
 	Agent Agent
 	// AgentClass is Agent's six fields joined by "|" (FieldUAClass).
 	AgentClass string
+	// AgentClassHash and PathHash are XXH64 of AgentClass and Path
+	// (FieldUAClassHash, FieldPathHash): the host computes them while
+	// encoding, a pipe receives them.
+	AgentClassHash, PathHash uint64
 	// Vars are the raw values of other log_format variables by name
 	// (host side: every variable the format has; guest side: the var:NAME
 	// fields of the manifest, in manifest order).
@@ -249,6 +263,10 @@ func (l *Layout) AppendRecord(dst []byte, r *Record) []byte {
 			dst = AppendString(dst, r.Agent.Bot)
 		case kindUAClass:
 			dst = AppendString(dst, r.AgentClass)
+		case kindUAClassHash:
+			dst = AppendI64(dst, int64(xxhash.Sum64String(r.AgentClass)))
+		case kindPathHash:
+			dst = AppendI64(dst, int64(xxhash.Sum64String(r.Path)))
 		}
 	}
 	return dst
@@ -329,6 +347,10 @@ func (l *Layout) DecodeRecord(d *Decoder, r *Record) {
 			r.Agent.Bot = d.String()
 		case kindUAClass:
 			r.AgentClass = d.String()
+		case kindUAClassHash:
+			r.AgentClassHash = uint64(d.I64())
+		case kindPathHash:
+			r.PathHash = uint64(d.I64())
 		}
 	}
 }
