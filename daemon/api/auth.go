@@ -142,6 +142,7 @@ func (s *Server) authMiddleware() gin.HandlerFunc {
 			write = false
 		}
 		if err := s.auth.Check(bearer(c.Request), write); err != nil {
+			s.metrics.refused.WithLabelValues("auth").Inc()
 			if err.Code == http.StatusUnauthorized {
 				c.Header("WWW-Authenticate", `Bearer realm="canopy"`)
 			}

@@ -65,7 +65,7 @@ type Options struct {
 type Listener struct {
 	opt    Options
 	sh     *shared
-	last   bool // graphite: values replace
+	act    tree.Action // graphite: how values merge
 	tcp    net.Listener
 	udp    *net.UDPConn
 	wg     sync.WaitGroup
@@ -129,7 +129,7 @@ func Start(opt Options) (*Listener, error) {
 			}
 			act = a
 		}
-		l.last = act != tree.ActionAdd
+		l.act = act
 		if err := opt.Tree.SetAction(prefix, act); err != nil {
 			return nil, fmt.Errorf("listener %s %s: %w", c.Proto, c.Listen, err)
 		}
@@ -276,7 +276,7 @@ func (r *reader) line(ln []byte) {
 	case "statsd":
 		err = r.b.statsd(ln)
 	case "graphite":
-		err = r.b.graphite(ln, r.l.last)
+		err = r.b.graphite(ln, r.l.act)
 	case "json":
 		lim := r.l.opt.Limits
 		if err = api.CheckJSON(ln, lim.MaxJSONDepth, lim.MaxPushNodes); err == nil {

@@ -124,6 +124,11 @@ func TestStatsDTCPAndGraphite(t *testing.T) {
 	gu := start(t, tr, config.Listener{Proto: "udp", Format: "graphite", Prefix: "carbon", Action: "add"}, nil)
 	sendUDP(t, gu.Addr(), "x 1 1700000000\nx 2 1700000000")
 	waitFor(t, tr, "carbon,x", 3)
+
+	// max sees every sample, not only the last of a batch.
+	gm := start(t, tr, config.Listener{Proto: "tcp", Format: "graphite", Prefix: "peak", Action: "max"}, nil)
+	sendTCP(t, gm.Addr(), "x 1 1700000000\nx 9 1700000000\nx 2 1700000000\n")
+	waitFor(t, tr, "peak,x", 9)
 }
 
 func TestJSONSockets(t *testing.T) {

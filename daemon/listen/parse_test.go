@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
 func TestParseStatsD(t *testing.T) {
@@ -143,7 +145,7 @@ func FuzzParseGraphite(f *testing.F) {
 			t.Fatalf("%q: accepted an empty name", line)
 		}
 		b := newBatch(newShared(newTestTree(), []string{"graphite"}, DefaultTimerBuckets))
-		_ = b.graphite(line, true)
+		_ = b.graphite(line, tree.ActionLast)
 		b.flush()
 		if b.errs != 0 {
 			t.Fatalf("%q: the tree refused %d deltas", line, b.errs)

@@ -358,15 +358,19 @@ func (s *shared) current(path []string) float64 {
 	return 0
 }
 
-// graphite parses one Graphite plaintext line into the batch; last says
-// whether values replace (gauges) or add (counters).
-func (b *batch) graphite(line []byte, last bool) error {
+// graphite parses one Graphite plaintext line into the batch, merging by
+// act: add sums within the batch, last keeps the batch's last value, and
+// average, max and min pass every sample on to the tree.
+func (b *batch) graphite(line []byte, act tree.Action) error {
 	m := &b.metric
 	if err := ParseGraphite(line, m); err != nil {
 		return err
 	}
-	merge := b.add
-	if last {
+	merge := b.sample
+	switch act {
+	case tree.ActionAdd:
+		merge = b.add
+	case tree.ActionLast:
 		merge = b.set
 	}
 	for i := -1; i < len(m.Tags); i++ {
