@@ -26,6 +26,9 @@ type Point struct {
 type Series struct {
 	Name   string
 	Points []Point
+	// StepMS, when set, says each value is an increase over StepMS (a
+	// counter read with fn=rate); charts in a per-second unit divide by it.
+	StepMS int64
 }
 
 // Marker annotates a time: a labelled vertical line when Until <= From, a

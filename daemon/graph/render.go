@@ -183,7 +183,7 @@ func drawChart(dc draw.Canvas, ch *Chart) {
 	p.X.Tick.Label.XAlign = draw.XCenter
 	p.X.Tick.Label.YAlign = draw.YTop
 
-	series := usableSeries(ch.Series)
+	series := perSecond(usableSeries(ch.Series), ch.Unit)
 	switch {
 	case len(series) > 0 && ch.Style == StyleURL:
 		drawBars(dc, p, ch, pal, barsFromSeries(series), true)
@@ -194,6 +194,27 @@ func drawChart(dc draw.Canvas, ch *Chart) {
 	default:
 		drawNoData(dc, p, pal)
 	}
+}
+
+// perSecond turns increases per step into rates per second for the
+// per-second units (net's bytes/s).
+func perSecond(in []Series, u Unit) []Series {
+	if u != UnitBytesPerSec && u != UnitPerSec {
+		return in
+	}
+	out := make([]Series, len(in))
+	for i, s := range in {
+		out[i] = s
+		if s.StepMS <= 0 {
+			continue
+		}
+		out[i].Points = make([]Point, len(s.Points))
+		for j, p := range s.Points {
+			out[i].Points[j] = Point{T: p.T, V: p.V * 1000 / float64(s.StepMS)}
+		}
+		out[i].StepMS = 0
+	}
+	return out
 }
 
 // usableSeries drops series without a single finite point.

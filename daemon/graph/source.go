@@ -69,7 +69,11 @@ func (t trendSource) Series(ctx context.Context, key string, from, until time.Ti
 		for i, p := range s.Points {
 			pts[i] = Point{T: p.T, V: p.V}
 		}
-		series = append(series, Series{Name: s.Key, Points: pts})
+		ser := Series{Name: s.Key, Points: pts}
+		if s.Fn == trend.FnRate {
+			ser.StepMS = res.StepMS
+		}
+		series = append(series, ser)
 	}
 	// Events further apart than a few ticks or output steps are separate.
 	gap := 3 * res.StepMS

@@ -24,7 +24,8 @@ func TestFromTrend(t *testing.T) {
 	q := &fakeQuerier{res: &trend.Result{
 		StepMS: 10 * s,
 		Series: []trend.Series{
-			{Key: "cpu,h,user", Points: []trend.Point{{T: 0, V: 1}, {T: 10 * s, V: 2}}},
+			{Key: "cpu,h,user", Fn: trend.FnAvg, Points: []trend.Point{{T: 0, V: 1}, {T: 10 * s, V: 2}}},
+			{Key: "net,eth0,in", Fn: trend.FnRate, Points: []trend.Point{{T: 0, V: 5000}}},
 			{Key: "cpu,h,idle", Points: []trend.Point{{T: 0, V: 9}}},
 		},
 		Markers: []trend.MarkerEvent{
@@ -51,8 +52,14 @@ func TestFromTrend(t *testing.T) {
 	if want := []any{"cpu,h,*", from, until, 640, trend.FnAvg}; !slices.Equal(q.args, want) {
 		t.Errorf("Query got %v, want %v", q.args, want)
 	}
-	if len(series) != 2 || series[0].Name != "cpu,h,user" || !slices.Equal(series[0].Points, []Point{{0, 1}, {10 * s, 2}}) {
+	if len(series) != 3 || series[0].Name != "cpu,h,user" || !slices.Equal(series[0].Points, []Point{{0, 1}, {10 * s, 2}}) || series[0].StepMS != 0 {
 		t.Errorf("series = %+v", series)
+	}
+	if series[1].StepMS != 10*s { // a counter's increases per step
+		t.Errorf("rate series has StepMS %d, want %d", series[1].StepMS, 10*s)
+	}
+	if got := perSecond(series[1:2], UnitBytesPerSec)[0].Points[0].V; got != 500 {
+		t.Errorf("5000 bytes per 10 s step = %g bytes/s, want 500", got)
 	}
 	want := []Marker{
 		{From: 5 * s, Until: 5 * s, Text: "v2"},
