@@ -31,8 +31,8 @@ type Options struct {
 // view of the requesting user or a key (wildcards: one series per match).
 // Query parameters:
 //
-//	from, until  time range: now, -15min, -6h, -1d, -1w, -1mon, -1y, Unix
-//	             seconds or ms, 2006-01-02[T15:04[:05]], RFC 3339
+//	from, until  time range as GET /trend: now, -15min, -6h, -1d, -1w,
+//	             -1mon, -1y, Unix seconds or ms, RFC 3339, YYYYMMDD
 //	             (default -1d … now, or the view's range)
 //	width,height pixels, clamped to 64 … 4000 (default 800×300)
 //	type         line | bar | area | stacked (default: the style's)
@@ -96,7 +96,7 @@ func (h *Handler) serve(c *gin.Context) {
 				req.chart.Type = v.Type
 			}
 			if v.From != "" && c.Query("from") == "" {
-				if f, err := parseTime(v.From, h.opt.Now()); err == nil && f.Before(req.until) {
+				if f, err := trend.ParseTime(v.From, h.opt.Now(), req.from); err == nil && f.Before(req.until) {
 					req.from = f
 				}
 			}
@@ -182,10 +182,11 @@ func (h *Handler) parse(path string, q url.Values) (*request, error) {
 	}
 	req.fn = q.Get("fn")
 	now := h.opt.Now()
-	if req.until, err = parseTimeOr(q.Get("until"), "now", now); err != nil {
+	// Times read as GET /trend reads them.
+	if req.until, err = trend.ParseTime(q.Get("until"), now, now); err != nil {
 		return nil, fmt.Errorf("until: %w", err)
 	}
-	if req.from, err = parseTimeOr(q.Get("from"), "-1d", now); err != nil {
+	if req.from, err = trend.ParseTime(q.Get("from"), now, now.AddDate(0, 0, -1)); err != nil {
 		return nil, fmt.Errorf("from: %w", err)
 	}
 	if !req.from.Before(req.until) {
@@ -229,64 +230,4 @@ func parseSize(what, s string, def int) (int, error) {
 		return 0, fmt.Errorf("%s %q: want a number of pixels (%d to %d)", what, s, MinSize, MaxSize)
 	}
 	return ClampSize(n, def), nil
-}
-
-func parseTimeOr(s, def string, now time.Time) (time.Time, error) {
-	if s == "" {
-		s = def
-	}
-	return parseTime(s, now)
-}
-
-// parseTime reads a time as Graphite and /trend do: "now", a relative
-// offset ("-15min", "-6h", "-1d", "-2w", "-1mon", "-1y"; s, sec, m, min,
-// h, d, w, mon, y), Unix seconds or milliseconds, RFC 3339, or a date.
-func parseTime(s string, now time.Time) (time.Time, error) {
-	s = strings.TrimSpace(s)
-	if s == "now" {
-		return now, nil
-	}
-	if strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+") {
-		body := s[1:]
-		i := 0
-		for i < len(body) && body[i] >= '0' && body[i] <= '9' {
-			i++
-		}
-		n, err := strconv.Atoi(body[:i])
-		if err != nil || i == 0 || n > 1_000_000 {
-			return time.Time{}, fmt.Errorf("bad relative time %q: want e.g. -15min, -6h, -1d, -1w, -1mon, -1y", s)
-		}
-		if s[0] == '-' {
-			n = -n
-		}
-		switch body[i:] {
-		case "s", "sec", "secs", "second", "seconds":
-			return now.Add(time.Duration(n) * time.Second), nil
-		case "m", "min", "mins", "minute", "minutes":
-			return now.Add(time.Duration(n) * time.Minute), nil
-		case "h", "hour", "hours":
-			return now.Add(time.Duration(n) * time.Hour), nil
-		case "d", "day", "days":
-			return now.AddDate(0, 0, n), nil
-		case "w", "week", "weeks":
-			return now.AddDate(0, 0, 7*n), nil
-		case "mon", "month", "months":
-			return now.AddDate(0, n, 0), nil
-		case "y", "year", "years":
-			return now.AddDate(n, 0, 0), nil
-		}
-		return time.Time{}, fmt.Errorf("bad relative time %q: unknown unit %q (want s, min, h, d, w, mon or y)", s, body[i:])
-	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n > 1e11 { // milliseconds
-			return time.UnixMilli(n), nil
-		}
-		return time.Unix(n, 0), nil
-	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
-		if t, err := time.ParseInLocation(layout, s, now.Location()); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("bad time %q: want now, -1d, Unix seconds or 2006-01-02[T15:04[:05]]", s)
 }
