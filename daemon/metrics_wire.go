@@ -39,6 +39,7 @@ var (
 	pipeQuarantined = prometheus.NewDesc("canopy_pipe_quarantined", "1 while a pipe is quarantined.", []string{"pipe"}, nil)
 	pipeLines       = prometheus.NewDesc("canopy_pipe_lines_total", "Access-log lines run through the pipes.", nil, nil)
 	pipeBad         = prometheus.NewDesc("canopy_pipe_bad_lines_total", "Access-log lines that did not parse.", nil, nil)
+	trendLag        = prometheus.NewDesc("canopy_trend_lag_points", "Points queued for the trend store and not yet written (trend lag).", nil, nil)
 	pipeMergeErrs   = prometheus.NewDesc("canopy_pipe_merge_errors_total", "Pipe output the tree refused.", nil, nil)
 )
 
@@ -68,11 +69,35 @@ func (m *subsystemMetrics) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if m.trend != nil {
-		statusGauges(ch, "canopy_trend_", "Trend store status field ", m.trend())
+		st := m.trend()
+		statusGauges(ch, "canopy_trend_", "Trend store status field ", st)
+		// The lag: points handed to the store and not yet written,
+		// dropped or refused.
+		if q, ok := number(st["points_queued"]); ok {
+			w, _ := number(st["points_written"])
+			d, _ := number(st["points_dropped"])
+			r, _ := number(st["points_refused"])
+			ch <- prometheus.MustNewConstMetric(trendLag, prometheus.GaugeValue, max(0, q-w-d-r))
+		}
 	}
 	if m.ingest != nil {
 		statusGauges(ch, "canopy_ingest_", "Ingest status field ", m.ingest())
 	}
+}
+
+// number reads a numeric status value of any integer or float type.
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
 }
 
 var metricName = regexp.MustCompile(`[^a-zA-Z0-9_]`)

@@ -21,7 +21,7 @@ func TestSubsystemMetrics(t *testing.T) {
 			{File: "broken.wasm", LoadError: "bad magic"},
 		}}
 	}
-	trend := func() map[string]any { return map[string]any{"points_queued": 5, "backend": "embedded", "last_tick_seconds": 0.25} }
+	trend := func() map[string]any { return map[string]any{"points_queued": uint64(5), "points_written": uint64(3), "backend": "embedded", "last_tick_seconds": 0.25} }
 	ingest := func() map[string]any {
 		return map[string]any{"lines": uint64(7), "files": []map[string]any{{"behind_bytes": 100}, {"behind_bytes": 20}}}
 	}
@@ -35,6 +35,7 @@ func TestSubsystemMetrics(t *testing.T) {
 		"canopy_pipe_lines_total 10",
 		"canopy_trend_points_queued 5",
 		"canopy_trend_last_tick_seconds 0.25",
+		"canopy_trend_lag_points 2",
 		"canopy_ingest_behind_bytes 120",
 		"canopy_ingest_lines 7",
 	} {
