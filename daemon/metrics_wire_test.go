@@ -21,7 +21,9 @@ func TestSubsystemMetrics(t *testing.T) {
 			{File: "broken.wasm", LoadError: "bad magic"},
 		}}
 	}
-	trend := func() map[string]any { return map[string]any{"points_queued": uint64(5), "points_written": uint64(3), "backend": "embedded", "last_tick_seconds": 0.25} }
+	trend := func() map[string]any {
+		return map[string]any{"points_queued": uint64(5), "points_written": uint64(3), "backend": "embedded", "last_tick_seconds": 0.25}
+	}
 	ingest := func() map[string]any {
 		return map[string]any{"lines": uint64(7), "files": []map[string]any{{"behind_bytes": 100}, {"behind_bytes": 20}}}
 	}

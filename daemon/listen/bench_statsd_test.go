@@ -32,11 +32,11 @@ import (
 )
 
 const (
-	benchNames      = 1000
-	linesPerPacket  = 40
-	stepDuration    = 3 * time.Second
-	lossTarget      = 0.001
-	clockTicksPerS  = 100 // USER_HZ on Linux
+	benchNames     = 1000
+	linesPerPacket = 40
+	stepDuration   = 3 * time.Second
+	lossTarget     = 0.001
+	clockTicksPerS = 100 // USER_HZ on Linux
 )
 
 var benchRates = []int{100_000, 200_000, 400_000, 600_000, 800_000, 1_000_000, 1_250_000, 1_500_000, 2_000_000}
