@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -54,10 +55,8 @@ type Embedded struct {
 	dir string
 	st  *storage.Storage
 
-	mu     sync.Mutex // guards the buffers below (Add is called by one writer, tests may add concurrently)
-	mrs    []storage.MetricRow
-	names  []byte
-	labels []prompb.Label
+	mu   sync.Mutex    // guards bufs
+	bufs []*insertBufs // one per concurrent inserter
 }
 
 // maxSearchSeries bounds one read so a "**" on a huge tree cannot exhaust
@@ -191,31 +190,59 @@ func (e *Embedded) Name() string { return "embedded" }
 // Dir returns the storage folder.
 func (e *Embedded) Dir() string { return e.dir }
 
-// Add implements Backend.
+// Add implements Backend. Large batches are added by one goroutine per
+// core: the library's insert path is single-threaded per call, and it
+// allows as many concurrent calls as there are cores.
 func (e *Embedded) Add(_ context.Context, rows []Row) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.mrs = e.mrs[:0]
-	e.names = e.names[:0]
-	// Names are appended to one buffer; offsets are fixed up after, since
-	// append may move it.
-	offs := make([]int, 0, len(rows)+1)
-	for i := range rows {
-		r := &rows[i]
-		offs = append(offs, len(e.names))
-		e.labels = appendLabels(e.labels[:0], r)
-		e.names = storage.MarshalMetricNameRaw(e.names, e.labels)
+	parts := min(runtime.GOMAXPROCS(0), len(rows)/4096)
+	if parts <= 1 {
+		e.addChunk(0, rows)
+		return nil
 	}
-	offs = append(offs, len(e.names))
+	var wg sync.WaitGroup
+	per := (len(rows) + parts - 1) / parts
+	for i := 0; i < parts; i++ {
+		chunk := rows[i*per : min(len(rows), (i+1)*per)]
+		wg.Go(func() { e.addChunk(i, chunk) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// insertBufs are one inserter's reusable buffers.
+type insertBufs struct {
+	lock   sync.Mutex // Add may also be called concurrently (tests)
+	mrs    []storage.MetricRow
+	names  []byte
+	offs   []int
+	labels []prompb.Label
+}
+
+func (e *Embedded) addChunk(slot int, rows []Row) {
+	e.mu.Lock()
+	for len(e.bufs) <= slot {
+		e.bufs = append(e.bufs, &insertBufs{})
+	}
+	b := e.bufs[slot]
+	e.mu.Unlock()
+	b.lock.Lock()
+	defer b.lock.Unlock()
+	b.mrs, b.names, b.offs = b.mrs[:0], b.names[:0], b.offs[:0]
+	// Names go to one buffer; slices are cut after, since append may move it.
 	for i := range rows {
-		e.mrs = append(e.mrs, storage.MetricRow{
-			MetricNameRaw: e.names[offs[i]:offs[i+1]],
+		b.offs = append(b.offs, len(b.names))
+		b.labels = appendLabels(b.labels[:0], &rows[i])
+		b.names = storage.MarshalMetricNameRaw(b.names, b.labels)
+	}
+	b.offs = append(b.offs, len(b.names))
+	for i := range rows {
+		b.mrs = append(b.mrs, storage.MetricRow{
+			MetricNameRaw: b.names[b.offs[i]:b.offs[i+1]],
 			Timestamp:     rows[i].TS,
 			Value:         storedValue(&rows[i]),
 		})
 	}
-	e.st.AddRows(e.mrs, 64)
-	return nil
+	e.st.AddRows(b.mrs, 64)
 }
 
 func appendLabels(dst []prompb.Label, r *Row) []prompb.Label {
