@@ -318,3 +318,36 @@ func gangliaModuleDir(t testing.TB) string {
 	}
 	return filepath.Dir(m[0])
 }
+
+// The accesslog module tails a log and forwards its new lines; canopyd's
+// pipes (the repository's pipes-wasm) turn them into the tree.
+func TestAccessLogThroughDaemonPipes(t *testing.T) {
+	pipesDir, err := filepath.Abs("../pipes-wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := testenv.FreePort(t)
+	daemon(t, addr, filepath.Join(t.TempDir(), "data"), "-pipes", pipesDir, "-pipes.cache", filepath.Join(pipetest.CacheDir(), "daemon"))
+	log := filepath.Join(t.TempDir(), "access.log")
+	os.WriteFile(log, []byte("127.0.0.1 - - [26/Nov/2026:10:00:00 +0000] \"GET /old HTTP/1.1\" 418 1 \"-\" \"curl/8\"\n"), 0o644)
+	s := newAgentSetup(t, map[string]string{"accesslog.conf": `modules { module { name = "accesslog" path = "builtin.wasm"
+  param path { value = "` + log + `" } grant { tail = "` + log + `" } } }
+collection_group { collect_every = 1 time_threshold = 60 metric { name = "lines" } }`})
+	a := s.start(t, "http://"+addr, time.Second, "")
+	waitLog(t, a, 2*time.Minute, "loaded 1 modules")
+	time.Sleep(1500 * time.Millisecond) // the first read starts at the end: the 418 line stays out
+	f, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	for i := 0; i < 5; i++ {
+		fmt.Fprintf(f, "127.0.0.1 - - [26/Nov/2026:10:00:0%d +0000] \"GET /teapot HTTP/1.1\" 404 12 \"-\" \"Mozilla/5.0\"\n", i)
+	}
+	f.Close()
+	var got map[string]float64
+	waitFor(t, time.Minute, "status,404 from the pipes", func() bool {
+		got = get(t, addr, "status")
+		return got["status,404"] == 5
+	})
+	if _, ok := got["status,418"]; ok {
+		t.Errorf("a line written before the agent started was forwarded: %v", got)
+	}
+	t.Logf("status: %v", got)
+}

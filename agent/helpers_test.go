@@ -129,15 +129,16 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// daemon starts canopyd on addr with data folder dir.
-func daemon(t testing.TB, addr, data string) *proc {
+// daemon starts canopyd on addr with data folder dir (and no pipes).
+func daemon(t testing.TB, addr, data string, extra ...string) *proc {
 	t.Helper()
 	bin, _ := binaries(t)
 	conf := filepath.Join(filepath.Dir(data), "canopyd.yaml")
 	if !fileExists(conf) {
 		os.WriteFile(conf, []byte("sources: []\n"), 0o644)
 	}
-	p := start(t, "canopyd", filepath.Dir(data), bin, "-listen", addr, "-data", data, "-config", conf)
+	args := append([]string{"-listen", addr, "-data", data, "-config", conf}, extra...)
+	p := start(t, "canopyd", filepath.Dir(data), bin, args...)
 	waitFor(t, 60*time.Second, "canopyd to answer", func() bool {
 		resp, err := http.Get("http://" + addr + "/status")
 		if err != nil {

@@ -1,5 +1,3 @@
-//go:build wasip1
-
 // Command builtin is the agent's built-in collector modules in one .wasm
 // (pipes-wasm/modules/builtin.wasm): cpu, mem, load, net, disk, nginx, url
 // and accesslog. One file means one compiled module and one small instance

@@ -1,5 +1,3 @@
-//go:build wasip1
-
 // Command heartbeat is the collector module of sdk/collector's README,
 // whole: each collection it reports beats = weight. With defaultaction add
 // (see heartbeat.conf) canopy's tree then counts collections per host, so
