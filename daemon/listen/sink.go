@@ -82,6 +82,10 @@ func (s *shared) resetSets() {
 type cached struct {
 	key  string
 	path []string
+	// idx is this path's delta in the batch of generation gen: summing
+	// into it needs no second map lookup.
+	idx int
+	gen uint64
 }
 
 // batch collects the deltas of one reader between merges. Counters and
@@ -91,7 +95,7 @@ type cached struct {
 type batch struct {
 	sh     *shared
 	deltas []tree.Delta
-	agg    map[string]int // aggregation key → index in deltas
+	gen    uint64 // bumped by every flush; starts at 1
 	cache  map[string]*cached
 	scr    []byte
 	lines  int
@@ -103,7 +107,7 @@ type batch struct {
 }
 
 func newBatch(sh *shared) *batch {
-	return &batch{sh: sh, agg: map[string]int{}, cache: map[string]*cached{}, cacheCap: maxPathCache}
+	return &batch{sh: sh, gen: 1, cache: map[string]*cached{}, cacheCap: maxPathCache}
 }
 
 // path returns the cached path for kind+name(+tag+suffix...). The scratch
@@ -157,21 +161,21 @@ func splitName(base []string, name []byte, extra ...string) ([]string, error) {
 
 // add sums v into the delta at the cached path.
 func (b *batch) add(c *cached, v float64) {
-	if i, ok := b.agg[c.key]; ok {
-		b.deltas[i].Value += v
+	if c.gen == b.gen {
+		b.deltas[c.idx].Value += v
 		return
 	}
-	b.agg[c.key] = len(b.deltas)
+	c.gen, c.idx = b.gen, len(b.deltas)
 	b.deltas = append(b.deltas, tree.Delta{Path: c.path, Value: v})
 }
 
 // set replaces the delta at the cached path (gauges: last wins).
 func (b *batch) set(c *cached, v float64) {
-	if i, ok := b.agg[c.key]; ok {
-		b.deltas[i].Value = v
+	if c.gen == b.gen {
+		b.deltas[c.idx].Value = v
 		return
 	}
-	b.agg[c.key] = len(b.deltas)
+	c.gen, c.idx = b.gen, len(b.deltas)
 	b.deltas = append(b.deltas, tree.Delta{Path: c.path, Value: v})
 }
 
@@ -394,6 +398,7 @@ func (b *batch) graphite(line []byte, act tree.Action) error {
 func (b *batch) flush() {
 	if len(b.deltas) == 0 {
 		b.lines = 0
+		b.gen++
 		return
 	}
 	if _, err := b.sh.t.Apply(b.deltas); err != nil {
@@ -405,7 +410,7 @@ func (b *batch) flush() {
 	}
 	clear(b.deltas) // drop path references
 	b.deltas = b.deltas[:0]
-	clear(b.agg)
+	b.gen++
 	b.lines = 0
 }
 
