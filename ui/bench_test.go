@@ -12,7 +12,7 @@ import (
 // uiRig is a daemon, the proxy and a browser for the benchmarks.
 func uiRig(b *testing.B) (*daemon, *browser) {
 	bin := buildDaemon(b)
-	d := startDaemon(b, bin, testenv.FreePort(b), b.TempDir(), daemonFlags(b)...)
+	d := startDaemon(b, bin, testenv.FreePort(b), b.TempDir(), daemonFlags(b, bin)...)
 	d.push(b, seedTree)
 	px := newProxy(b, d.addr)
 	return d, newBrowser(b, px.srv.URL, 1280, 800)

@@ -31,7 +31,7 @@ func TestBrowser(t *testing.T) {
 	data := t.TempDir()
 	logPath := replayHistory(t, bin, data, 6000)
 	phase("history replayed")
-	d := startDaemon(t, bin, testenv.FreePort(t), data, daemonFlags(t)...)
+	d := startDaemon(t, bin, testenv.FreePort(t), data, daemonFlags(t, bin)...)
 	phase("canopyd started")
 	d.feed(t, logPath)
 	phase("log pushed")
@@ -111,7 +111,7 @@ func TestBrowser(t *testing.T) {
 		// Leave the page first: a live page sees the daemon go away, and the
 		// browser reports its failed requests as console errors.
 		do(t, b, chromedp.Navigate("about:blank"))
-		d.restart()
+		d.restart(t)
 		check("after restart")
 		b.checkClean(t, "/realtime/view/browsers after restart")
 	})
@@ -186,6 +186,30 @@ func TestBrowser(t *testing.T) {
 		if points < 20 {
 			t.Errorf("only %.0f points of history drawn", points)
 		}
+	})
+
+	t.Run("edit and delete views", func(t *testing.T) {
+		putView(t, d, `{"name":"scratch","keys":["br"]}`)
+		putView(t, d, `{"name":"synth","keys":["synthetic,a","synthetic,b"],"chart":"line","range":"-1d"}`)
+		b.open(t, "/setting/view")
+		do(t, b,
+			chromedp.Click(`button[aria-label="Edit view synth"]`, chromedp.NodeVisible),
+			chromedp.SetValue(`#view-chart`, "bar"),
+			chromedp.Click(`#view-save`, chromedp.NodeVisible),
+		)
+		waitJS(t, b, `document.querySelector('tr[data-view="synth"] td:nth-child(3)').textContent === 'bar'`, 10*time.Second)
+		// Delete takes two clicks: the first arms the button.
+		del := `button[aria-label="Delete view scratch"]`
+		do(t, b, chromedp.Click(del, chromedp.NodeVisible))
+		if got := eval[string](t, b, `document.querySelector('`+del+`').textContent`); got != "Confirm delete" {
+			t.Errorf("after one click the delete button says %q", got)
+		}
+		do(t, b, chromedp.Click(del, chromedp.NodeVisible))
+		waitJS(t, b, `!document.querySelector('tr[data-view="scratch"]')`, 10*time.Second)
+		if code := httpCode(t, "GET", "http://"+d.addr+"/api/views/scratch", ""); code != 404 {
+			t.Errorf("deleted view still served: %d", code)
+		}
+		b.checkClean(t, "/setting/view edit+delete")
 	})
 
 	t.Run("dark theme and phone width", func(t *testing.T) {
@@ -273,7 +297,7 @@ func TestBrowser(t *testing.T) {
 		}
 		d.args = append(d.args, "-config", conf)
 		do(t, b, chromedp.Navigate("about:blank"))
-		d.restart()
+		d.restart(t)
 		// The page loads without a token; its API calls need one.
 		if code := httpCode(t, "GET", "http://"+d.addr+"/setting/view", ""); code != 200 {
 			t.Errorf("GET /setting/view without a token = %d, want 200", code)

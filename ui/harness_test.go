@@ -44,15 +44,22 @@ func buildDaemon(t testing.TB) string {
 	return bin
 }
 
-// daemonFlags runs canopyd with the repository's pipes, no demo log, and
-// a one-second trend tick so pushed numbers reach history quickly.
-func daemonFlags(t testing.TB) []string {
-	return []string{"-pipes", pipesDir(t), "-pipes.cache", pipesCache(), "-demo=false", "-trend.interval", "1s"}
+// daemonFlags runs canopyd with two of the repository's pipes, a
+// one-second trend tick so pushed numbers reach history quickly, and no
+// default log source (the tests feed it themselves).
+func daemonFlags(t testing.TB, bin string) []string {
+	args := []string{"-pipes", pipesDir(t), "-pipes.cache", pipesCache(), "-trend.interval", "1s"}
+	help, _ := exec.Command(bin, "-h").CombinedOutput()
+	for _, f := range []string{"default-source", "demo"} {
+		if strings.Contains(string(help), "\n  -"+f+"\n") {
+			args = append(args, "-"+f+"=false")
+		}
+	}
+	return args
 }
 
 // daemon is one running canopyd.
 type daemon struct {
-	t       testing.TB
 	bin     string
 	addr    string
 	dataDir string
@@ -64,14 +71,14 @@ type daemon struct {
 
 func startDaemon(t testing.TB, bin, addr, dataDir string, args ...string) *daemon {
 	t.Helper()
-	d := &daemon{t: t, bin: bin, addr: addr, dataDir: dataDir, args: args}
-	d.start()
-	t.Cleanup(d.stop)
+	d := &daemon{bin: bin, addr: addr, dataDir: dataDir, args: args}
+	d.start(t)
+	t.Cleanup(func() { d.stop(t) })
 	return d
 }
 
-func (d *daemon) start() {
-	d.t.Helper()
+func (d *daemon) start(t testing.TB) {
+	t.Helper()
 	args := append([]string{"-listen", d.addr, "-data", d.dataDir}, d.args...)
 	d.cmd = exec.Command(d.bin, args...)
 	d.cmd.Dir = d.dataDir
@@ -79,7 +86,7 @@ func (d *daemon) start() {
 	d.cmd.Stdout = d.out
 	d.cmd.Stderr = d.out
 	if err := d.cmd.Start(); err != nil {
-		d.t.Fatalf("cannot start canopyd: %v", err)
+		t.Fatalf("cannot start canopyd: %v", err)
 	}
 	d.done = make(chan error, 1)
 	go func(c *exec.Cmd, done chan error) { done <- c.Wait() }(d.cmd, d.done)
@@ -87,22 +94,23 @@ func (d *daemon) start() {
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-d.done:
-			d.t.Fatalf("canopyd exited at start: %v\n%s", err, d.out)
+			t.Fatalf("canopyd exited at start: %v\n%s", err, d.out)
 		default:
 		}
 		if r, err := http.Get("http://" + d.addr + "/status"); err == nil {
 			r.Body.Close()
-			if r.StatusCode == http.StatusOK {
+			// 401: up, with auth tokens configured.
+			if r.StatusCode == http.StatusOK || r.StatusCode == http.StatusUnauthorized {
 				return
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	d.t.Fatalf("canopyd did not answer on %s within 30 s\n%s", d.addr, d.out)
+	t.Fatalf("canopyd did not answer on %s within 30 s\n%s", d.addr, d.out)
 }
 
 // stop ends canopyd with SIGTERM (it writes its final snapshot).
-func (d *daemon) stop() {
+func (d *daemon) stop(t testing.TB) {
 	if d.cmd == nil {
 		return
 	}
@@ -112,15 +120,15 @@ func (d *daemon) stop() {
 	case <-time.After(15 * time.Second):
 		_ = d.cmd.Process.Kill()
 		<-d.done
-		d.t.Errorf("canopyd did not stop within 15 s of SIGTERM")
+		t.Errorf("canopyd did not stop within 15 s of SIGTERM")
 	}
 	d.cmd = nil
 }
 
-func (d *daemon) restart() {
-	d.t.Helper()
-	d.stop()
-	d.start()
+func (d *daemon) restart(t testing.TB) {
+	t.Helper()
+	d.stop(t)
+	d.start(t)
 }
 
 // push merges a seed-shaped JSON tree.
