@@ -186,6 +186,15 @@ func TestBrowser(t *testing.T) {
 		if points < 20 {
 			t.Errorf("only %.0f points of history drawn", points)
 		}
+		// The seed's marker (cpu,10.3.1.12,marker) comes back with the CPU
+		// series and is drawn on the explorer's detail chart.
+		b.open(t, "/trend/view/?key=cpu,10.3.1.12,*&range=-1h")
+		note := eval[string](t, b, `document.querySelector('.chart-card .hint').textContent`)
+		if !strings.Contains(note, "1 marker") {
+			t.Errorf("explorer note = %q, want the seed's marker counted", note)
+		}
+		b.screenshot(t, "trend-explorer-markers")
+		b.checkClean(t, "/trend/view/ markers")
 	})
 
 	t.Run("edit and delete views", func(t *testing.T) {

@@ -61,7 +61,12 @@ export function markersPlugin(getMarkers) {
           ctx.moveTo(x, top);
           ctx.lineTo(x, top + height);
           ctx.stroke();
-          ctx.fillText(m.text.slice(0, 24), x + 3 * devicePixelRatio, top + 10 * devicePixelRatio);
+          // The label sits right of its line, or left of it near the edge.
+          const label = m.text.slice(0, 24);
+          const w = ctx.measureText(label).width;
+          const pad = 3 * devicePixelRatio;
+          const lx = x + pad + w > left + width ? x - pad - w : x + pad;
+          ctx.fillText(label, lx, top + 10 * devicePixelRatio);
         }
         ctx.restore();
       }],
