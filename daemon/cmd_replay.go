@@ -91,8 +91,8 @@ func cmdReplay(args []string) error {
 			return err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "canopyd replay: %d lines (%d bad, %d too long) in %.2fs: %.0f lines/s",
-		res.Lines, consumer.bad.Load(), res.TooLong, el.Seconds(), float64(res.Lines)/el.Seconds())
+	fmt.Fprintf(os.Stderr, "canopyd replay: %d lines (%d bad, %d too long, %d invalid UTF-8) in %.2fs: %.0f lines/s",
+		res.Lines, consumer.bad.Load(), res.TooLong, res.InvalidUTF8, el.Seconds(), float64(res.Lines)/el.Seconds())
 	if res.Ticks > 0 {
 		fmt.Fprintf(os.Stderr, "; %d trend points back-filled from %s to %s", res.Ticks, res.First.Format(time.RFC3339), res.Last.Format(time.RFC3339))
 	}

@@ -111,7 +111,7 @@ func startIngest(f *ingestFlags, cfg *config.Config, dataDir string, meta []byte
 		haveSyslog = haveSyslog || l.Format == "syslog"
 	}
 	if len(files) == 0 && !haveSyslog && f.defaults {
-		if fh, err := os.Open(defaultNginxLog); err == nil {
+		if fh, openErr := os.Open(defaultNginxLog); openErr == nil {
 			fh.Close()
 			log.Printf("ingest: no sources configured: following %s", defaultNginxLog)
 			files = append(files, ingest.FileSource{Path: defaultNginxLog, Source: ingest.Source{Name: defaultNginxLog}})
@@ -123,7 +123,7 @@ func startIngest(f *ingestFlags, cfg *config.Config, dataDir string, meta []byte
 			}
 			r.demo = demo
 			log.Printf("ingest: DEMO SOURCE: no sources configured and %s is not readable (%v); following generated lines in %s. "+
-				"Configure sources: in conf/canopyd.yaml or pass -log PATH (-default-source=false turns this off).", defaultNginxLog, err, demo)
+				"Configure sources: in conf/canopyd.yaml or pass -log PATH (-default-source=false turns this off).", defaultNginxLog, openErr, demo)
 			files = append(files, ingest.FileSource{Path: demo, Source: ingest.Source{Name: "demo", LogFormat: "main"}})
 		}
 	}
