@@ -382,3 +382,8 @@ func (t *Tree) Take() *Push {
 	t.nodes = 0
 	return p
 }
+
+// AddAction makes p also set the defaultaction at path.
+func (p *Push) AddAction(path []string, a Action) {
+	p.acts = append(p.acts, actionSet{path: path, act: a})
+}
