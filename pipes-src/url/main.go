@@ -72,9 +72,12 @@ func (p *urlPipe) Process(r *pipe.Record, out *pipe.Out) {
 	p.hits[i]++
 }
 
+// maxHashes bounds the hash table (about 13 bytes a slot, under 2 MiB):
+// past it, new hashes of a URL scan are looked up by string every time.
+const maxHashes = 1 << 16
+
 // learn maps a path hash seen for the first time to its key, or to -1 once
-// the instance keeps maxPaths paths. The hash table itself is bounded too:
-// past 4×maxPaths hashes, new ones are looked up by string every time.
+// the instance keeps maxPaths paths.
 func (p *urlPipe) learn(hash uint64, path string) int32 {
 	if len(path) > p.maxLen {
 		path = path[:p.maxLen]
@@ -91,7 +94,7 @@ func (p *urlPipe) learn(hash uint64, path string) int32 {
 		p.hits = append(p.hits, 0)
 		p.byKey[path] = i
 	}
-	if p.byHash.Len() < 4*p.maxPaths+1024 {
+	if p.byHash.Len() < max(maxHashes, 4*p.maxPaths) {
 		p.byHash.Put(hash, i)
 	}
 	return i
