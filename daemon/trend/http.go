@@ -24,6 +24,8 @@ func (s *Store) Routes(r gin.IRouter) {
 	r.POST("/metrics/find", s.handleFind)
 	r.GET("/render", s.handleRender)
 	r.POST("/render", s.handleRender)
+	// Grafana asks which Graphite functions exist; none are.
+	r.GET("/functions", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{}) })
 }
 
 func httpError(c *gin.Context, code int, err error) {

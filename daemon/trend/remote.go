@@ -103,7 +103,11 @@ func (r *Remote) Add(ctx context.Context, rows []Row) error {
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("VictoriaMetrics at %s refused the write: %s: %s", r.write, resp.Status, bytes.TrimSpace(msg))
+		err := fmt.Errorf("VictoriaMetrics at %s refused the write: %s: %s", r.write, resp.Status, bytes.TrimSpace(msg))
+		if resp.StatusCode/100 == 4 && resp.StatusCode != http.StatusTooManyRequests {
+			return &refusedError{err}
+		}
+		return err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return nil
@@ -263,3 +267,10 @@ func (r *Remote) Close() error {
 	r.client.CloseIdleConnections()
 	return nil
 }
+
+// refusedError is a write the server rejected for its content: retrying
+// would not help.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }

@@ -50,8 +50,9 @@ type Store struct {
 	last        map[string]lastPoint
 	lastRefresh int64
 
-	qmu    sync.RWMutex // senders hold it shared; Close takes it to close the queue
-	closed bool
+	qmu     sync.RWMutex // senders hold it shared; Close takes it to close the queue
+	closed  bool
+	closing atomic.Bool // Close started: stop retrying a failing backend
 
 	rowsQueued  atomic.Uint64
 	rowsWritten atomic.Uint64
@@ -137,26 +138,38 @@ func (s *Store) writer() {
 	}
 }
 
-// store writes one batch, retrying a failing backend a few times (a remote
-// server restarting) before dropping it.
+// store writes one batch. A failing backend (a remote server restarting)
+// is retried with growing pauses for as long as the store is open: the
+// live tick keeps running and, once the queue is full, its points are
+// dropped and counted instead. Since counters are running totals, a dropped
+// tick costs resolution, not counts.
 func (s *Store) store(rows []Row) {
-	var err error
-	for attempt := 0; attempt < 4; attempt++ {
-		if attempt > 0 {
-			time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
-		}
+	pause := 500 * time.Millisecond
+	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err = s.be.Add(ctx, rows)
+		err := s.be.Add(ctx, rows)
 		cancel()
 		if err == nil {
 			s.rowsWritten.Add(uint64(len(rows)))
 			return
 		}
+		s.writeErrs.Add(1)
+		s.lastErr.Store(err.Error())
+		if s.closing.Load() || permanent(err) {
+			s.rowsDropped.Add(uint64(len(rows)))
+			s.opt.Logf("trend: dropped %d points: %v", len(rows), err)
+			return
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 10*time.Second)
 	}
-	s.writeErrs.Add(1)
-	s.rowsDropped.Add(uint64(len(rows)))
-	s.lastErr.Store(err.Error())
-	s.opt.Logf("trend: dropped %d points: %v", len(rows), err)
+}
+
+// permanent reports an error that retrying cannot fix (the server refused
+// the data itself).
+func permanent(err error) bool {
+	var re *refusedError
+	return errors.As(err, &re)
 }
 
 // Run ticks every Interval until ctx ends: the numbers and markers of t
@@ -376,6 +389,7 @@ func (s *Store) Flush(ctx context.Context) error {
 
 // Close stores what is queued and closes the backend.
 func (s *Store) Close() error {
+	s.closing.Store(true)
 	s.qmu.Lock()
 	if s.closed {
 		s.qmu.Unlock()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/canopy-dev/canopy/daemon/testenv"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/daemon/trend/trendtest"
 )
@@ -490,4 +491,39 @@ func testHTTP(t *testing.T, b backend) {
 	}
 	get(t, r, "/render?format=png&target=a", http.StatusBadRequest)
 	get(t, r, "/render?target=sumSeries(a.b)", http.StatusBadRequest)
+}
+
+// TestRemoteOutage: points written while the server is down are kept and
+// retried until it comes up.
+func TestRemoteOutage(t *testing.T) {
+	addr := testenv.FreePort(t)
+	be, err := OpenRemote("http://"+addr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Options{Backend: be, Logf: t.Logf})
+	defer s.Close()
+	var rows []Row
+	for i := 0; i < 10; i++ {
+		rows = append(rows, Row{Key: "outage", Kind: Counter, TS: base.Add(time.Duration(i) * time.Second).UnixMilli(), Value: float64(i + 1)})
+	}
+	if err := s.WriteRows(rows); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Status()["write_errors"] == uint64(0) {
+		if time.Now().After(deadline) {
+			t.Fatal("no write error while the server is down")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	trendtest.StartVictoriaMetricsOn(t, addr)
+	flush(t, s)
+	res := query(t, s, "outage", base.Add(-time.Minute), base.Add(time.Minute), 10, FnRate)
+	if len(res.Series) != 1 || sumPoints(res.Series[0]) != 10 {
+		t.Errorf("after the outage: %+v, want the 10 counts", res.Series)
+	}
+	if got := s.Status()["points_dropped"]; got != uint64(0) {
+		t.Errorf("points_dropped = %v, want 0", got)
+	}
 }

@@ -19,8 +19,13 @@ import (
 // test ends.
 func StartVictoriaMetrics(t testing.TB) string {
 	t.Helper()
+	return StartVictoriaMetricsOn(t, testenv.FreePort(t))
+}
+
+// StartVictoriaMetricsOn is StartVictoriaMetrics on a given loopback address.
+func StartVictoriaMetricsOn(t testing.TB, addr string) string {
+	t.Helper()
 	bin := testenv.NeedCommand(t, "victoria-metrics", "victoria-metrics")
-	addr := testenv.FreePort(t)
 	cmd := exec.Command(bin,
 		"-storageDataPath="+t.TempDir(),
 		"-httpListenAddr="+addr,
