@@ -29,7 +29,7 @@ const testTimeout = 500 * time.Millisecond
 var builtins = []string{"browser", "bytes", "os", "reqtime", "status", "upstream", "url"}
 
 // builtinDir copies the committed built-in pipes into a fresh folder.
-func builtinDir(t *testing.T) string {
+func builtinDir(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, b := range builtins {
@@ -38,7 +38,7 @@ func builtinDir(t *testing.T) string {
 	return dir
 }
 
-func copyFile(t *testing.T, from, to string) {
+func copyFile(t testing.TB, from, to string) {
 	t.Helper()
 	b, err := os.ReadFile(from)
 	if err != nil {
@@ -54,7 +54,7 @@ func copyFile(t *testing.T, from, to string) {
 	}
 }
 
-func newManager(t *testing.T, dir string, cfg config.PipesConfig, tr *tree.Tree) *Manager {
+func newManager(t testing.TB, dir string, cfg config.PipesConfig, tr *tree.Tree) *Manager {
 	t.Helper()
 	cfg.Dir = dir
 	m, err := New(Options{Dir: dir, Tree: tr, Engine: pipetest.Engine(t), Config: cfg,

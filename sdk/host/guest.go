@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
@@ -126,6 +127,21 @@ type runnerGuest struct {
 
 // NewRunnerGuest wraps a pipe's Go value.
 func NewRunnerGuest(p pipe.Pipe) Guest { return &runnerGuest{r: pipe.NewRunner(p)} }
+
+// RunnerFactory makes in-process guests of a pipe's Go value, each with its
+// own state like a WASM instance: when p is a pointer to a struct, every
+// guest gets a new zero value of that struct (Init sets it up); other values
+// are copied.
+func RunnerFactory(p pipe.Pipe) func(context.Context) (Guest, error) {
+	t := reflect.TypeOf(p)
+	return func(context.Context) (Guest, error) {
+		q := p
+		if t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct {
+			q = reflect.New(t.Elem()).Interface().(pipe.Pipe)
+		}
+		return NewRunnerGuest(q), nil
+	}
+}
 
 func (g *runnerGuest) APIVersion(context.Context) (uint32, error) { return abi.Version, nil }
 func (g *runnerGuest) Manifest(context.Context) ([]byte, error)   { return g.r.ManifestResult(), nil }

@@ -13,23 +13,27 @@ import (
 	"github.com/canopy-dev/canopy/sdk/abi"
 )
 
-// registered is the pipe of a natively built pipe binary (the counterpart
-// of the wasip1 build's exported pipe; see Register).
-var registered Pipe
+// registered are the pipes of a native program: normally one (a pipe
+// binary, the counterpart of the wasip1 build's exported pipe), several
+// when a benchmark links many pipe packages into one program.
+var registered []Pipe
 
 // Register records p as this program's pipe; Main serves it. In the WASM
 // build the same call makes p the module's exported pipe.
-func Register(p Pipe) { registered = p }
+func Register(p Pipe) { registered = append(registered, p) }
+
+// Registered returns the pipes registered so far, in init order.
+func Registered() []Pipe { return append([]Pipe(nil), registered...) }
 
 // Main runs a natively built pipe as a child process of the host, speaking
 // the ABI over stdin/stdout (see Serve). It exits the process when stdin
 // closes.
 func Main() {
-	if registered == nil {
+	if len(registered) == 0 {
 		fmt.Fprintln(os.Stderr, errNoPipe)
 		os.Exit(2)
 	}
-	if err := Serve(registered, os.Stdin, os.Stdout); err != nil {
+	if err := Serve(registered[len(registered)-1], os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "pipe:", err)
 		os.Exit(1)
 	}
