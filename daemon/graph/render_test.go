@@ -118,6 +118,7 @@ func TestGoldenPNG(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Logf("PNG vs golden: mean channel diff %.3f, %.3f%% pixels off by > 16", mean, 100*bad)
 			if mean > 0.5 || bad > 0.002 {
 				t.Errorf("PNG differs from %s: mean channel diff %.3f (max 0.5), %.3f%% pixels off by > 16 (max 0.2%%)", path, mean, 100*bad)
 			}
@@ -138,6 +139,7 @@ func TestGoldenJPEG(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			t.Logf("JPEG vs golden PNG: mean channel diff %.2f, %.2f%% pixels off by > 64", mean, 100*bad)
 			if mean > 3 || bad > 0.01 {
 				t.Errorf("JPEG differs from the golden PNG: mean channel diff %.2f (max 3), %.2f%% pixels off by > 64 (max 1%%)", mean, 100*bad)
 			}
