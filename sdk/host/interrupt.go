@@ -119,7 +119,7 @@ func instrument(wasm []byte) ([]byte, error) {
 			hasExport = true
 		}
 	}
-	gidx := importedGlobals + definedGlobals // $intr
+	gidx := importedGlobals + definedGlobals           // $intr
 	newGlobals := []byte{0x7F, 0x01, 0x41, 0x00, 0x0B} // mut i32 = 0
 	params := func(fn int) (uint32, error) {
 		if fn >= len(funcTypes) || int(funcTypes[fn]) >= len(typeParams) {
@@ -210,7 +210,7 @@ func loopCheck(intr, n uint32) []byte {
 	b = appendU32(b, n)
 	b = append(b, 0x41)
 	b = appendS32(b, yieldEvery-1)
-	b = append(b, 0x71, 0x45, 0x04, 0x40) // i32.and; i32.eqz; if
+	b = append(b, 0x71, 0x45, 0x04, 0x40)             // i32.and; i32.eqz; if
 	b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1A, 0x23) // i32.const 0; memory.grow 0; drop; global.get intr
 	b = appendU32(b, intr)
 	return append(b, 0x04, 0x40, 0x00, 0x0B, 0x0B) // if; unreachable; end; end
