@@ -48,10 +48,11 @@ func TestCrashRecovery(t *testing.T) {
 	size := fi.Size()
 	cache := wasmCache(t)
 	args := []string{"-log", logPath, "-log.format", "main", "-snapshot.interval", "200ms"}
-	// The url pipe keeps the first max_paths paths it sees per instance;
-	// which ones depends on batch order, so lift the cap above the log's
-	// distinct paths: then every pipe's output is order-independent.
-	const conf = "pipes:\n  config:\n    url:\n      params: {max_paths: \"1000000\"}\n"
+	// The url and status pipes keep the first max_paths paths they see per
+	// instance (the rest go to _other); which ones depends on batch order,
+	// so lift the caps above the log's distinct paths: then every pipe's
+	// output is order-independent.
+	const conf = "pipes:\n  config:\n    url:\n      params: {max_paths: \"1000000\"}\n    status:\n      params: {max_paths: \"1000000\"}\n"
 
 	// One clean run.
 	start := time.Now()
