@@ -139,7 +139,7 @@ func daemon(t testing.TB, addr, data string, extra ...string) *proc {
 	}
 	args := append([]string{"-listen", addr, "-data", data, "-config", conf}, extra...)
 	p := start(t, "canopyd", filepath.Dir(data), bin, args...)
-	waitFor(t, 60*time.Second, "canopyd to answer", func() bool {
+	waitFor(t, 2*time.Minute, "canopyd to answer", func() bool {
 		resp, err := http.Get("http://" + addr + "/status")
 		if err != nil {
 			return false
