@@ -8,7 +8,7 @@ import (
 // template names runs its compiled value program; without one, keys are
 // nginx variable names or common aliases. Nested objects and arrays are
 // skipped; unknown keys are ignored.
-func (f *Format) parseJSON(line []byte, r *Record) error {
+func (f *Format) parseJSON(line []byte, r *Record, vars bool) error {
 	if cap(r.scratch) < len(line) {
 		r.scratch = make([]byte, 0, len(line)+len(line)/2)
 	}
@@ -23,16 +23,18 @@ func (f *Format) parseJSON(line []byte, r *Record) error {
 				return nil
 			}
 			// The program records its variables in r.Vars.
-			if err := p.run(val, r); err != nil {
+			if err := p.run(val, r, vars); err != nil {
 				return err
 			}
 			return nil
 		}
 		k, name := kindForJSONKey(key)
-		if name == "" {
-			name = string(key) // a key canopy does not know: rare, so allocating is fine
+		if vars {
+			if name == "" {
+				name = string(key) // a key canopy does not know: rare, so allocating is fine
+			}
+			r.Vars = append(r.Vars, Var{Name: name, Value: val})
 		}
-		r.Vars = append(r.Vars, Var{Name: name, Value: val})
 		return r.set(k, val)
 	})
 	r.scratch = sc.scratch

@@ -107,7 +107,10 @@ const MaxLineLen = 64 << 10
 
 // Parse parses one line (a trailing `\n` or `\r\n` is ignored) into r.
 // It does not classify the user agent; Parser does.
-func (f *Format) Parse(line []byte, r *Record) error {
+func (f *Format) Parse(line []byte, r *Record) error { return f.parse(line, r, true) }
+
+// parse is Parse; vars says whether to fill r.Vars.
+func (f *Format) parse(line []byte, r *Record, vars bool) error {
 	r.reset()
 	line = trimEOL(line)
 	if len(line) == 0 {
@@ -117,9 +120,9 @@ func (f *Format) Parse(line []byte, r *Record) error {
 		return ErrLineTooBig
 	}
 	if f.json {
-		return f.parseJSON(line, r)
+		return f.parseJSON(line, r, vars)
 	}
-	return f.text.run(line, r)
+	return f.text.run(line, r, vars)
 }
 
 func trimEOL(b []byte) []byte {
@@ -130,7 +133,7 @@ func trimEOL(b []byte) []byte {
 }
 
 // run matches line against the program and stores each variable's value.
-func (p *program) run(line []byte, r *Record) error {
+func (p *program) run(line []byte, r *Record, vars bool) error {
 	if !bytes.HasPrefix(line, p.prefix) {
 		return ErrMismatch
 	}
@@ -159,7 +162,9 @@ func (p *program) run(line []byte, r *Record) error {
 			}
 			val, rest = rest[:j], rest[j+len(s.lit):]
 		}
-		r.Vars = append(r.Vars, Var{Name: s.name, Value: val})
+		if vars {
+			r.Vars = append(r.Vars, Var{Name: s.name, Value: val})
+		}
 		if err := r.set(s.kind, val); err != nil {
 			return err
 		}

@@ -335,3 +335,20 @@ func TestTimeCache(t *testing.T) {
 		t.Errorf("bad time after a cached one: %v", err)
 	}
 }
+
+func TestSetRecordVars(t *testing.T) {
+	p := MustCompile("main").NewParser()
+	p.SetRecordVars(false)
+	var r Record
+	line := []byte(`10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] "GET /a HTTP/1.1" 200 157 "-" "curl/8" 0.015 0.010`)
+	if err := p.Parse(line, &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Vars) != 0 || r.Status != 200 || r.UA.Bot != "curl" {
+		t.Errorf("vars off: Vars %d, status %d, bot %q", len(r.Vars), r.Status, r.UA.Bot)
+	}
+	p.SetRecordVars(true)
+	if err := p.Parse(line, &r); err != nil || len(r.Vars) != 10 {
+		t.Errorf("vars on: %v, %d vars, want 10", err, len(r.Vars))
+	}
+}
