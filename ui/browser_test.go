@@ -404,9 +404,7 @@ func explorerLoad(t testing.TB, b *browser, n int) (float64, int) {
 	for i := 0; i < n; i++ {
 		q = append(q, fmt.Sprintf("key=synthetic,s%02d", i))
 	}
-	m0 := mainThread(t, b)
 	b.open(t, "/trend/view/?"+strings.Join(q, "&"))
-	t.Logf("main thread during the load: %s", mainThreadDelta(m0, mainThread(t, b)))
 	ms := eval[float64](t, b, `canopy.timings.interactive`)
 	points := eval[float64](t, b, `canopy.charts.reduce((a, c) => a + (c.detail ? c.detail.data[1].length : 0), 0)`)
 	t.Logf("explorer timeline (ms from navigation start): %s", eval[string](t, b, `JSON.stringify({

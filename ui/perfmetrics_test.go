@@ -9,46 +9,9 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/performance"
 	"github.com/chromedp/cdproto/profiler"
 	"github.com/chromedp/chromedp"
 )
-
-// mainThread returns Chromium's main-thread time counters (seconds):
-// TaskDuration, ScriptDuration, LayoutDuration, RecalcStyleDuration. Their
-// deltas across a page load say where its time went, whatever the load
-// of the machine.
-func mainThread(t testing.TB, b *browser) map[string]float64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	m, err := chromedp.Run(ctx, chromedp.Action[map[string]float64](func(ctx context.Context, tg *chromedp.Target) (map[string]float64, error) {
-		if _, err := cdp.Call(ctx, tg, performance.Enable, performance.EnableParams{}); err != nil {
-			return nil, err
-		}
-		r, err := cdp.Call(ctx, tg, performance.GetMetrics, cdp.Empty{})
-		if err != nil {
-			return nil, err
-		}
-		out := map[string]float64{}
-		for _, m := range r.Metrics {
-			out[m.Name] = m.Value
-		}
-		return out, nil
-	}))
-	if err != nil {
-		t.Fatalf("performance metrics: %v", err)
-	}
-	return m
-}
-
-func mainThreadDelta(a, b map[string]float64) string {
-	s := ""
-	for _, k := range []string{"TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration"} {
-		s += fmt.Sprintf("%s %.0f ms, ", k, (b[k]-a[k])*1000)
-	}
-	return s[:len(s)-2]
-}
 
 // profileLoad records a CPU profile of the page while fn runs and returns
 // the page's busy time (every sample but idle: scripts, style, layout,

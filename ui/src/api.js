@@ -61,7 +61,9 @@ export async function get(key, signal) {
 // version so no change is missed. When /pull is not served it falls back to
 // reading /get once a second. Returns a stop function.
 export function follow(key, since, onChanges, onState, { poll = false } = {}) {
-  const ctl = new AbortController();
+  // One AbortController per request: a long-lived signal shared by
+  // thousands of fetches keeps a record of each in some browsers.
+  let ctl = null;
   let stopped = false;
   let version = since;
   const state = (s) => { if (onState) onState(s); };
@@ -75,11 +77,13 @@ export function follow(key, since, onChanges, onState, { poll = false } = {}) {
         let entries;
         if (pull) {
           const q = `/pull/?key=${encodeURIComponent(key)}&since=${encodeURIComponent(version ?? 0)}&timeout=25`;
+          ctl = new AbortController();
           const r = await request(q, { signal: ctl.signal, cache: 'no-store' });
           entries = parseFlat(await r.json());
           const v = versionOf(r);
           if (v != null) version = v;
         } else {
+          ctl = new AbortController();
           const g = await get(key, ctl.signal);
           if (g.version != null && g.version === version) { await sleep(1000); continue; }
           entries = g.entries;
@@ -98,7 +102,7 @@ export function follow(key, since, onChanges, onState, { poll = false } = {}) {
       }
     }
   })();
-  return () => { stopped = true; ctl.abort(); };
+  return () => { stopped = true; if (ctl) ctl.abort(); };
 }
 
 // trend reads history: {series: [{key, points: [[ms, v]]}], markers: [{t (s), text, key}]}.
