@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"image"
 	"image/png"
 	"io"
 	"math"
@@ -73,7 +74,7 @@ func BenchmarkRaster(b *testing.B) {
 	b.Run("draw-gg", func(b *testing.B) {
 		cpu := cpuTime()
 		for b.Loop() {
-			c := newGGCanvas(ch.Width, ch.Height, dpi, palettes[ch.Theme].bg)
+			c := newGGCanvas(image.NewRGBA(image.Rect(0, 0, ch.Width, ch.Height)), dpi, palettes[ch.Theme].bg)
 			drawChart(draw.New(c), ch)
 			c.close()
 		}
@@ -87,12 +88,12 @@ func BenchmarkRaster(b *testing.B) {
 		}
 		report(b, cpu)
 	})
-	c := newGGCanvas(ch.Width, ch.Height, dpi, palettes[ch.Theme].bg)
+	c := newGGCanvas(image.NewRGBA(image.Rect(0, 0, ch.Width, ch.Height)), dpi, palettes[ch.Theme].bg)
 	drawChart(draw.New(c), ch)
 	for _, level := range []png.CompressionLevel{png.BestSpeed, png.DefaultCompression} {
 		name := map[png.CompressionLevel]string{png.BestSpeed: "encode-png-bestspeed", png.DefaultCompression: "encode-png-default"}[level]
 		b.Run(name, func(b *testing.B) {
-			enc := png.Encoder{CompressionLevel: level, BufferPool: &pngBuffers{}}
+			enc := png.Encoder{CompressionLevel: level, BufferPool: make(pngBuffers, 1)}
 			cpu := cpuTime()
 			for b.Loop() {
 				if err := enc.Encode(io.Discard, c.image()); err != nil {

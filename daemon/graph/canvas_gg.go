@@ -29,10 +29,11 @@ type ggCanvas struct {
 
 var _ vg.CanvasSizer = (*ggCanvas)(nil)
 
-// newGGCanvas returns a canvas of wpx×hpx pixels filled with bg, where a
+// newGGCanvas returns a canvas drawing on im, first filled with bg, where a
 // point is dpi/72 pixels.
-func newGGCanvas(wpx, hpx int, dpi float64, bg color.Color) *ggCanvas {
-	ctx := gg.NewContext(wpx, hpx)
+func newGGCanvas(im *image.RGBA, dpi float64, bg color.Color) *ggCanvas {
+	wpx, hpx := im.Rect.Dx(), im.Rect.Dy()
+	ctx := gg.NewContextForRGBA(im)
 	ctx.SetColor(bg)
 	ctx.Clear()
 	ctx.SetLineCapButt()

@@ -3,6 +3,7 @@ package graph
 import (
 	"bufio"
 	"fmt"
+	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
@@ -11,7 +12,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/text/encoding"
@@ -30,27 +30,61 @@ const dpi = 96
 
 func px(n float64) vg.Length { return vg.Length(n * 72 / dpi) }
 
-// Renderer draws charts. It keeps the PNG encoder's buffers between
-// charts; one Renderer is safe for concurrent use.
+// Renderer draws charts. It keeps a few pixel buffers and PNG encoder
+// buffers between charts (in channels, which unlike sync.Pool survive the
+// collections a chart's own garbage triggers); one Renderer is safe for
+// concurrent use.
 type Renderer struct {
-	png png.Encoder
+	png    png.Encoder
+	images chan *image.RGBA
 }
 
 // NewRenderer returns a Renderer.
 func NewRenderer() *Renderer {
 	// BestSpeed: a third of the default level's time for charts, whose
 	// large flat areas compress well at any level.
-	return &Renderer{png: png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngBuffers{}}}
+	return &Renderer{
+		png:    png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: make(pngBuffers, 4)},
+		images: make(chan *image.RGBA, 4),
+	}
 }
 
-type pngBuffers struct{ pool sync.Pool }
-
-func (b *pngBuffers) Get() *png.EncoderBuffer {
-	buf, _ := b.pool.Get().(*png.EncoderBuffer)
-	return buf
+// image returns a w×h pixel buffer, reused when one of that size is free.
+func (r *Renderer) image(w, h int) *image.RGBA {
+	select {
+	case im := <-r.images:
+		if im.Rect.Dx() == w && im.Rect.Dy() == h {
+			return im
+		}
+	default:
+	}
+	return image.NewRGBA(image.Rect(0, 0, w, h))
 }
 
-func (b *pngBuffers) Put(buf *png.EncoderBuffer) { b.pool.Put(buf) }
+func (r *Renderer) release(im *image.RGBA) {
+	select {
+	case r.images <- im:
+	default:
+	}
+}
+
+type pngBuffers chan *png.EncoderBuffer
+
+func (b pngBuffers) Get() *png.EncoderBuffer {
+	select {
+	case buf := <-b:
+		return buf
+	default:
+		return nil
+	}
+}
+
+func (b pngBuffers) Put(buf *png.EncoderBuffer) {
+	select {
+	case b <- buf:
+	default:
+	}
+}
 
 // Render draws ch in format f to w with a one-off Renderer.
 func Render(w io.Writer, ch *Chart, f Format) error { return NewRenderer().Render(w, ch, f) }
@@ -61,7 +95,8 @@ func (r *Renderer) Render(w io.Writer, ch *Chart, f Format) error {
 	wpt, hpt := px(float64(ch.Width)), px(float64(ch.Height))
 	switch f {
 	case FormatPNG, FormatJPEG:
-		c := newGGCanvas(ch.Width, ch.Height, dpi, palettes[ch.Theme].bg)
+		c := newGGCanvas(r.image(ch.Width, ch.Height), dpi, palettes[ch.Theme].bg)
+		defer r.release(c.image())
 		defer c.close()
 		drawChart(draw.New(c), ch)
 		bw := bufio.NewWriter(w)
