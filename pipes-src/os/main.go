@@ -1,5 +1,5 @@
 // Command os is canopy's built-in operating-system pipe: hits per OS family
-// and version (os,windows,10, os,ios,17, os,macos,10_15; os,linux,unknown
+// and version (os,windows,10, os,ios,17, os,macos,10.15; os,linux,unknown
 // when the agent names no version), crawlers under os,bot and agents with
 // no known OS under os,other. The host classifies each user agent once
 // (sdk/logformat).

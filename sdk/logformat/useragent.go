@@ -235,7 +235,7 @@ var windowsVersions = []struct{ nt, name string }{
 	{"5.0", "2000"},
 }
 
-var macOS10 = [...]string{"10_0", "10_1", "10_2", "10_3", "10_4", "10_5", "10_6", "10_7", "10_8", "10_9", "10_10", "10_11", "10_12", "10_13", "10_14", "10_15"}
+var macOS10 = [...]string{"10.0", "10.1", "10.2", "10.3", "10.4", "10.5", "10.6", "10.7", "10.8", "10.9", "10.10", "10.11", "10.12", "10.13", "10.14", "10.15"}
 
 func classifyOS(ua string) (family, version string) {
 	if i := strings.Index(ua, "Windows NT "); i >= 0 {
@@ -281,8 +281,8 @@ func classifyOS(ua string) (family, version string) {
 			v = v[1:]
 			major := leadingDigits(v)
 			if major == "10" && len(v) > 3 && (v[2] == '_' || v[2] == '.') {
-				// 10.x releases are the versions users know; spelled with
-				// `_` because `.` separates levels in Graphite names.
+				// 10.x releases are the versions users know (10_15 and
+				// 10.15 in agents alike); 11 and later by major.
 				if n, ok := num([]byte(leadingDigits(v[3:]))); ok && n < len(macOS10) {
 					return "macos", macOS10[n]
 				}
