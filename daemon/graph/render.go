@@ -840,8 +840,6 @@ func truncate(s string, n int) string {
 	return string(r[:n-1]) + "…"
 }
 
-var cp1252 = encoding.ReplaceUnsupported(charmap.Windows1252.NewEncoder())
-
 // pdfCanvas fixes translucent colours for vgpdf, which takes the
 // premultiplied components of color.RGBA() as the colour and so darkens
 // every translucent fill.
@@ -858,7 +856,7 @@ func (c pdfCanvas) SetColor(clr color.Color) {
 // fonts with (it writes UTF-8 bytes as is, so "…" or "µs" came out as
 // mojibake); characters outside it become "?".
 func (c pdfCanvas) FillString(f font.Face, pt vg.Point, s string) {
-	enc, err := cp1252.String(s)
+	enc, err := encoding.ReplaceUnsupported(charmap.Windows1252.NewEncoder()).String(s)
 	if err != nil {
 		enc = s
 	}
