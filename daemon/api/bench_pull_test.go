@@ -9,6 +9,7 @@ package api
 // pushed node reached it, and must see every one exactly once.
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,6 +41,8 @@ func envInt(name string, def int) int {
 func TestBenchPull(t *testing.T) {
 	clients := envInt("PULL_CLIENTS", 2000)
 	pushes := envInt("PULL_SECONDS", 60) * 10
+	// PULL_MODE=sse runs the same load over Server-Sent Events.
+	sse := os.Getenv("PULL_MODE") == "sse"
 	addr := freeAddr(t)
 	child := exec.Command(os.Args[0], "-test.run", "^TestBenchPullServer$")
 	child.Env = append(os.Environ(), "CANOPY_PULL_SERVER="+addr)
@@ -82,6 +85,10 @@ func TestBenchPull(t *testing.T) {
 			r.seen = make([]uint16, pushes)
 			r.lat = make([]time.Duration, 0, pushes)
 			since := v0
+			if sse {
+				streamClient(hc, base, since, pushes, sentAt, &stop, &r.seen, &r.lat, &r.errors, &r.polls)
+				return
+			}
 			for !stop.Load() {
 				res, err := hc.Get(base + "/pull/?key=bench&timeout=5&since=" + since)
 				if err != nil {
@@ -255,6 +262,57 @@ func TestBenchPullServer(t *testing.T) {
 	s := New(Options{Tree: tree.New(), Limits: config.Limits{MaxLongPolls: 100_000}})
 	hs := &http.Server{Addr: addr, Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	t.Fatal(hs.ListenAndServe())
+}
+
+// streamClient is one Server-Sent Events client: it reads events until
+// stop, recording when each pushed node arrives.
+func streamClient(hc *http.Client, base, since string, pushes int, sentAt []atomic.Int64, stop *atomic.Bool,
+	seen *[]uint16, lat *[]time.Duration, errs, events *int) {
+	for !stop.Load() {
+		req, _ := http.NewRequest("GET", base+"/pull/bench?since="+since+"&timeout=5", nil)
+		req.Header.Set("Accept", "text/event-stream")
+		res, err := hc.Do(req)
+		if err != nil {
+			*errs++
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		br := bufio.NewReader(res.Body)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				break
+			}
+			if id, ok := strings.CutPrefix(line, "id: "); ok {
+				since = strings.TrimSpace(id)
+				continue
+			}
+			data, ok := strings.CutPrefix(line, "data: ")
+			if !ok {
+				continue
+			}
+			now := time.Now().UnixNano()
+			*events++
+			for rest := data; ; {
+				j := strings.Index(rest, `"bench,s`)
+				if j < 0 {
+					break
+				}
+				rest = rest[j+len(`"bench,s`):]
+				k := 0
+				for k < len(rest) && rest[k] >= '0' && rest[k] <= '9' {
+					k++
+				}
+				i, err := strconv.Atoi(rest[:k])
+				if err != nil || i < 0 || i >= pushes {
+					continue
+				}
+				(*seen)[i]++
+				*lat = append(*lat, time.Duration(now-sentAt[i].Load()))
+			}
+		}
+		res.Body.Close()
+	}
 }
 
 func bytesIndex(b []byte, s string) int { return strings.Index(string(b), s) }
