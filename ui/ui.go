@@ -96,6 +96,7 @@ func (u *UI) pageRoutes(r gin.IRouter) {
 	r.GET("/", u.page)
 	r.GET("/realtime/*path", u.page) // /realtime/KEY and /realtime/view/NAME
 	r.GET("/trend/view/*path", u.page)
+	r.GET("/trend/view", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/trend/view/") })
 	r.GET("/setting/view", u.page)
 	r.GET("/ui/*file", u.asset)
 	r.HEAD("/ui/*file", u.asset)
@@ -119,7 +120,7 @@ func (u *UI) Wrap(next http.Handler) http.Handler {
 }
 
 func isPagePath(p string) bool {
-	return p == "/" || p == "/setting/view" || strings.HasPrefix(p, "/ui/") ||
+	return p == "/" || p == "/setting/view" || p == "/trend/view" || strings.HasPrefix(p, "/ui/") ||
 		strings.HasPrefix(p, "/realtime/") || strings.HasPrefix(p, "/trend/view/")
 }
 

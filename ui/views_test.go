@@ -243,6 +243,7 @@ func TestPagesAndAssets(t *testing.T) {
 		{"/realtime/view/web", 200, "text/html"},
 		{"/trend/view/", 200, "text/html"},
 		{"/trend/view/web", 200, "text/html"},
+		{"/trend/view", 301, ""},
 		{"/setting/view", 200, "text/html"},
 		{"/ui/app.js", 200, "text/javascript"},
 		{"/ui/app.css", 200, "text/css"},
