@@ -176,7 +176,8 @@ func BenchmarkQueryYear(b *testing.B) {
 	const n = 365 * 8640
 	end := time.Now().Truncate(10 * time.Second)
 	start := end.Add(-(n - 1) * 10 * time.Second)
-	rows := make([]Row, 0, n*2)
+	rows := make([]Row, 0, n*2+1)
+	rows = append(rows, Row{Key: "year,requests", Kind: Counter, TS: start.UnixMilli() - 1})
 	total := 0.0
 	r := rand.New(rand.NewPCG(3, 1))
 	for i := 0; i < n; i++ {

@@ -80,10 +80,16 @@ func downsample(rs *RawSeries, fn Fn, from, until, first, step, lookback, now in
 		var sum, mx, mn, last, inc float64
 		for j < n && rs.TS[j] < be && rs.TS[j] <= until {
 			v := rs.Values[j]
+			if hasPrev && rs.TS[j]-prevTS > lookback {
+				// Silent for longer than numbers are refreshed: canopyd
+				// was down, and what changed meanwhile is unknown.
+				hasPrev = false
+			}
 			switch {
-			case !hasPrev && counter:
-				inc += v // a counter starts at zero
 			case !hasPrev:
+				// A series' first point is its baseline: what came before
+				// it is unknown (a restart after a long stop). Writers put
+				// an explicit 0 before a new counter's first value.
 			case counter && v < prev:
 				inc += v // reset
 			default:

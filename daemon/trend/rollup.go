@@ -258,14 +258,15 @@ func (b *bucketed) points(fn Fn, first, step, lookback int64, prev float64, hasP
 			}
 			continue
 		}
+		if hasPrev && bs-prevEnd > lookback {
+			hasPrev = false // a stop: see downsample
+		}
 		var v float64
 		switch fn {
 		case FnRate:
 			switch {
-			case !hasPrev && b.kind == Counter:
-				v = last
 			case !hasPrev:
-				v = last - b.agg[i] // first_over_time
+				v = last - b.agg[i] // first_over_time: the first point is a baseline
 			case b.kind == Counter && last < prev:
 				v = last
 			default:

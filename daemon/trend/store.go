@@ -174,14 +174,15 @@ func permanent(err error) bool {
 
 // Run ticks every Interval until ctx ends: the numbers and markers of t
 // that changed since the previous tick are queued for writing, then a new
-// averaging window starts. The first tick writes the whole tree, so after a
-// restart every series has a fresh point to count from.
+// averaging window starts. At start the whole tree is written as a
+// baseline, so after a restart every series has a fresh point to count
+// from; a counter that appears later starts from an explicit zero.
 func (s *Store) Run(ctx context.Context, t *tree.Tree) error {
 	all, err := tree.ParsePattern("**")
 	if err != nil {
 		return fmt.Errorf("trend: %w", err)
 	}
-	var version uint64
+	version := s.Baseline(t)
 	tk := time.NewTicker(s.opt.Interval)
 	defer tk.Stop()
 	for {
@@ -192,6 +193,21 @@ func (s *Store) Run(ctx context.Context, t *tree.Tree) error {
 			version = s.tick(t, all, version)
 		}
 	}
+}
+
+// Baseline writes every number of t as it is now, without a zero before
+// new counters, and returns the version to tick from. Run does it at
+// start: the tree as restored is where series continue after a restart;
+// increments while canopyd was down are unknown, so none are invented.
+func (s *Store) Baseline(t *tree.Tree) uint64 {
+	all, err := tree.ParsePattern("**")
+	if err != nil {
+		panic(err) // "**" is always valid
+	}
+	entries, version := t.Since(all, 0)
+	rows, _ := s.rowsFor(s.opt.Now().UnixMilli(), entries, false)
+	s.enqueue(rows, false)
+	return version
 }
 
 // TickOnce collects what changed in t since version, starts a new averaging
@@ -224,7 +240,7 @@ func (s *Store) tick(t *tree.Tree, all *tree.Pattern, version uint64) uint64 {
 	start := time.Now()
 	entries, v := t.Since(all, version)
 	t.Tick()
-	rows, _ := s.rowsFor(s.opt.Now().UnixMilli(), entries)
+	rows, _ := s.rowsFor(s.opt.Now().UnixMilli(), entries, true)
 	s.enqueue(rows, false)
 	s.ticks.Add(1)
 	s.tickNanos.Store(int64(time.Since(start)))
@@ -238,7 +254,7 @@ func (s *Store) tick(t *tree.Tree, all *tree.Pattern, version uint64) uint64 {
 // dropped silently by the storage; they are refused here and the error
 // says how many.
 func (s *Store) WriteAt(ts time.Time, entries []tree.Entry) error {
-	rows, refused := s.rowsFor(ts.UnixMilli(), entries)
+	rows, refused := s.rowsFor(ts.UnixMilli(), entries, true)
 	s.enqueue(rows, true)
 	if refused > 0 {
 		now := s.opt.Now()
@@ -298,8 +314,11 @@ func (s *Store) window() (lo, hi int64) {
 }
 
 // rowsFor turns entries into rows at ts and adds refresh rows for numbers
+// unchanged for Refresh. With fromZero, a counter this store has not seen
+// yet gets a 0 just before its first value: a series' first point is a
+// baseline for readers (see downsample), and a new counter did start at 0.
 // unchanged for Refresh.
-func (s *Store) rowsFor(ts int64, entries []tree.Entry) ([]Row, int) {
+func (s *Store) rowsFor(ts int64, entries []tree.Entry, fromZero bool) ([]Row, int) {
 	lo, hi := s.window()
 	if ts < lo || ts > hi {
 		n := len(entries)
@@ -318,8 +337,12 @@ func (s *Store) rowsFor(ts int64, entries []tree.Entry) ([]Row, int) {
 		if e.Action.IsCounter() {
 			k = Counter
 		}
+		lp, seen := s.last[e.Key]
+		if !seen && fromZero && k == Counter {
+			rows = append(rows, Row{Key: e.Key, Kind: k, TS: ts - 1})
+		}
 		rows = append(rows, Row{Key: e.Key, Kind: k, TS: ts, Value: e.Value})
-		if lp, ok := s.last[e.Key]; !ok || ts >= lp.ts {
+		if !seen || ts >= lp.ts {
 			s.last[e.Key] = lastPoint{v: e.Value, kind: k, ts: ts}
 		}
 	}

@@ -133,12 +133,14 @@ var suite = []struct {
 	{"RetentionRefused", testRetention},
 	{"TreeTicks", testTreeTicks},
 	{"HTTP", testHTTP},
+	{"RestartBaseline", testRestartBaseline},
 }
 
 func testCounterRate(t *testing.T, b backend) {
 	s := b.open(t, Options{})
 	key := uniq(t) + ",requests"
-	var rows []Row
+	// A series' first point is a baseline; a new counter starts at 0.
+	rows := []Row{{Key: key, Kind: Counter, TS: base.Add(-time.Second).UnixMilli()}}
 	total := 0.0
 	for i := 0; i < 2000; i++ {
 		total += float64(i%7 + 1)
@@ -319,7 +321,7 @@ func testCounterReset(t *testing.T, b backend) {
 	s := b.open(t, Options{})
 	key := uniq(t) + ",n"
 	var rows []Row
-	for i, v := range []float64{10, 20, 5, 15} {
+	for i, v := range []float64{0, 10, 20, 5, 15} {
 		rows = append(rows, Row{Key: key, Kind: Counter, TS: base.Add(time.Duration(i) * 10 * time.Second).UnixMilli(), Value: v})
 	}
 	if err := s.WriteRows(rows); err != nil {
@@ -408,7 +410,10 @@ func get(t *testing.T, h http.Handler, target string, want int) []byte {
 func testHTTP(t *testing.T, b backend) {
 	s := b.open(t, Options{})
 	p := uniq(t)
-	var rows []Row
+	rows := []Row{
+		{Key: p + ",br,ie,7", Kind: Counter, TS: base.UnixMilli() - 1},
+		{Key: p + ",br,webkit,14.0", Kind: Counter, TS: base.UnixMilli() - 1},
+	}
 	for i := 0; i < 60; i++ {
 		ts := base.Add(time.Duration(i) * 10 * time.Second).UnixMilli()
 		rows = append(rows,
@@ -503,7 +508,7 @@ func TestRemoteOutage(t *testing.T) {
 	}
 	s := New(Options{Backend: be, Logf: t.Logf})
 	defer s.Close()
-	var rows []Row
+	rows := []Row{{Key: "outage", Kind: Counter, TS: base.UnixMilli() - 1}}
 	for i := 0; i < 10; i++ {
 		rows = append(rows, Row{Key: "outage", Kind: Counter, TS: base.Add(time.Duration(i) * time.Second).UnixMilli(), Value: float64(i + 1)})
 	}
@@ -525,5 +530,40 @@ func TestRemoteOutage(t *testing.T) {
 	}
 	if got := s.Status()["points_dropped"]; got != uint64(0) {
 		t.Errorf("points_dropped = %v, want 0", got)
+	}
+}
+
+// testRestartBaseline: a daemon restarted two hours after its last point,
+// with its tree restored, neither invents the counts it missed nor shows
+// the whole total as one increment.
+func testRestartBaseline(t *testing.T, b backend) {
+	clock := base
+	s := b.open(t, Options{Now: func() time.Time { return clock }})
+	p := uniq(t)
+	// History before the stop: 0 -> 990 over the hour before base-2h.
+	rows := []Row{{Key: p + ",requests", Kind: Counter, TS: base.Add(-3 * time.Hour).UnixMilli()}}
+	for i := 1; i <= 99; i++ {
+		rows = append(rows, Row{Key: p + ",requests", Kind: Counter, TS: base.Add(-3*time.Hour + time.Duration(i)*30*time.Second).UnixMilli(), Value: float64(10 * i)})
+	}
+	if err := s.WriteRows(rows); err != nil {
+		t.Fatal(err)
+	}
+	tr := tree.New()
+	if _, err := tr.MergeJSON([]byte(fmt.Sprintf(`{%q: {"requests": 1000}, "defaultaction": "add"}`, p))); err != nil {
+		t.Fatal(err)
+	}
+	version := s.Baseline(tr)
+	if _, err := tr.MergeJSON([]byte(fmt.Sprintf(`{%q: {"requests": 5}, "defaultaction": "add"}`, p))); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(10 * time.Second)
+	s.TickOnce(tr, version)
+	flush(t, s)
+	res := query(t, s, p+",requests", base.Add(-4*time.Hour), base.Add(time.Minute), 500, FnRate)
+	if len(res.Series) != 1 || sumPoints(res.Series[0]) != 995 {
+		t.Fatalf("rate across the restart: %+v, want 990 before and 5 after", res.Series)
+	}
+	if got := sumPoints(query(t, s, p+",requests", base.Add(-time.Minute), base.Add(time.Minute), 10, FnRate).Series[0]); got != 5 {
+		t.Errorf("rate after the restart = %v, want 5", got)
 	}
 }

@@ -188,13 +188,20 @@ func TestDownsampleCounter(t *testing.T) {
 	if b, _ := json.Marshal(pts); string(b) != mustJSON(want) {
 		t.Errorf("rate = %s, want %s", b, mustJSON(want))
 	}
-	// Empty buckets inside the lookback read as no increase; beyond it they
-	// are left out.
+	// The first point is a baseline. Empty buckets inside the lookback read
+	// as no increase; beyond it they are left out.
 	rs = &RawSeries{Kind: Counter, TS: []int64{0, 100}, Values: []float64{1, 2}}
-	pts = downsample(rs, FnRate, 0, 399, 0, 50, 60, 1000)
-	want = []Point{{0, 1}, {50, 0}, {100, 1}, {150, 0}}
+	pts = downsample(rs, FnRate, 0, 399, 0, 50, 150, 1000)
+	want = []Point{{0, 0}, {50, 0}, {100, 1}, {150, 0}, {200, 0}, {250, 0}}
 	if b, _ := json.Marshal(pts); string(b) != mustJSON(want) {
 		t.Errorf("gaps = %s, want %s", b, mustJSON(want))
+	}
+	// A point after a silence longer than the lookback (canopyd was down)
+	// is a new baseline: the increase across the stop is unknown.
+	pts = downsample(rs, FnRate, 0, 399, 0, 50, 60, 1000)
+	want = []Point{{0, 0}, {50, 0}, {100, 0}, {150, 0}}
+	if b, _ := json.Marshal(pts); string(b) != mustJSON(want) {
+		t.Errorf("after a stop = %s, want %s", b, mustJSON(want))
 	}
 }
 
