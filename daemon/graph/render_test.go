@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/canopy-dev/canopy/daemon/testenv"
 )
@@ -302,3 +303,28 @@ func halve(img image.Image) image.Image {
 }
 
 var _ = png.Decode // image.Decode needs the PNG and JPEG decoders registered
+
+// TestPDFText: text outside ASCII (µs ticks, "…" of cut labels, accents)
+// reaches the PDF as text, not mojibake.
+func TestPDFText(t *testing.T) {
+	pdftotext := testenv.NeedCommand(t, "pdftotext", "poppler-utils")
+	ch := &Chart{Title: "Übersicht café", Width: 300, Height: 150, Unit: UnitSeconds,
+		Series: []Series{wave("latency", 10, time.Minute, func(i int) float64 { return 1e-5 * float64(i) })}}
+	var buf bytes.Buffer
+	if err := Render(&buf, ch, FormatPDF); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "t.pdf")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(pdftotext, path, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Übersicht café", "µs"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("PDF text lacks %q:\n%s", want, out)
+		}
+	}
+}
