@@ -355,3 +355,29 @@ collection_group { collect_every = 1 time_threshold = 60 metric { name = "lines"
 	}
 	t.Logf("status: %v", got)
 }
+
+// The agent pushes through a relay (canopyd --relay) as it does to a
+// daemon: the relay forwards to the daemon it names.
+func TestThroughRelay(t *testing.T) {
+	addr := testenv.FreePort(t)
+	daemon(t, addr, filepath.Join(t.TempDir(), "data"))
+	relayAddr := testenv.FreePort(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "relay.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("listen: %s\nupstreams:\n  - url: http://%s\nmode: replicate\n", relayAddr, addr)), 0o644)
+	bin, _ := binaries(t)
+	start(t, "relay", dir, bin, "-relay", "-config", conf, "-listen", relayAddr, "-data", filepath.Join(dir, "data"))
+	waitFor(t, time.Minute, "the relay to answer", func() bool {
+		resp, err := http.Get("http://" + relayAddr + "/status")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	})
+	s := newAgentSetup(t, map[string]string{"load.conf": readConf(t, "load.conf")})
+	s.start(t, "http://"+relayAddr, time.Second, "")
+	waitFor(t, 2*time.Minute, "load,testhost,* on the daemon behind the relay", func() bool {
+		return get(t, addr, "load,testhost")["load,testhost,cpu_num"] >= 1
+	})
+}
