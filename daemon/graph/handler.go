@@ -42,6 +42,8 @@ type Options struct {
 //	fn           avg | max | min | sum | last | rate, as GET /trend
 //	unit         none | bytes | bytes/s | seconds | percent | per_second
 //	format       png | jpg | svg | pdf, instead of the extension
+//	tz           time zone of the time axis, e.g. Europe/Berlin (default:
+//	             the daemon's)
 //
 // Unknown values are 400 errors that list the valid ones. Without history
 // the current tree under NAME is drawn as bars; with nothing at all, a
@@ -159,6 +161,13 @@ func (h *Handler) parse(path string, q url.Values) (*request, error) {
 	req.name = name
 	ch := &req.chart
 	ch.Location = h.opt.Location
+	if tz := q.Get("tz"); tz != "" {
+		loc, err := time.LoadLocation(tz)
+		if err != nil || tz == "Local" {
+			return nil, fmt.Errorf("unknown tz %q: want an IANA time zone such as UTC or Europe/Berlin", tz)
+		}
+		ch.Location = loc
+	}
 	if ch.Style, err = ParseStyle(q.Get("style")); err != nil {
 		return nil, err
 	}

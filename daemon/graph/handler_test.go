@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image/png"
 	"net/http"
 	"net/http/httptest"
@@ -96,6 +97,7 @@ func TestHandlerFormats(t *testing.T) {
 		{"/graph/cpu,10.3.1.12,*.svg?theme=dark", "image/svg+xml", "<?xml"},
 		{"/graph/cpu,10.3.1.12,*.pdf?type=line", "application/pdf", "%PDF-"},
 		{"/graph/cpu,10.3.1.12,*?format=svg", "image/svg+xml", "<?xml"},
+		{"/graph/cpu,10.3.1.12,*.png?tz=Asia/Tokyo", "image/png", "\x89PNG"},
 	}
 	for _, tc := range tests {
 		w := get(t, h, tc.target)
@@ -130,6 +132,7 @@ func TestHandlerBadInput(t *testing.T) {
 		{"/graph/a?until=-1x", []string{"until:", `unknown unit "x"`}},
 		{"/graph/a?from=now&until=-1h", []string{"is not before until"}},
 		{"/graph/", []string{"no key or view"}},
+		{"/graph/a?tz=Mars/Olympus", []string{`unknown tz "Mars/Olympus"`}},
 		{"/graph/a,[b", []string{"bad key", "unclosed ["}},
 	}
 	for _, tc := range tests {
@@ -300,4 +303,19 @@ func FuzzGraphQuery(f *testing.F) {
 			t.Fatalf("accepted %q with from %v not before until %v", s, req.from, req.until)
 		}
 	})
+}
+
+func TestHandlerTimeZone(t *testing.T) {
+	src := &fakeTrend{series: fixtures()["default"].Series}
+	h := newTestServer(t, Options{Trend: src})
+	from := fixtureStart / 1000
+	for _, tc := range []struct{ tz, want string }{{"UTC", "12:00"}, {"Asia/Tokyo", "21:00"}} {
+		w := get(t, h, fmt.Sprintf("/graph/upstream,time,*.svg?from=%d&until=%d&tz=%s", from, from+6*3600, tc.tz))
+		if w.Code != http.StatusOK {
+			t.Fatalf("tz=%s: status %d: %s", tc.tz, w.Code, w.Body)
+		}
+		if texts := svgTexts(t, w.Body.Bytes()); !slices.Contains(texts, tc.want) {
+			t.Errorf("tz=%s: no tick %q: %q", tc.tz, tc.want, texts)
+		}
+	}
 }
