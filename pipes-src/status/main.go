@@ -9,6 +9,7 @@ package main
 import (
 	"strconv"
 
+	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
 )
 
@@ -51,7 +52,7 @@ func (p *statusPipe) Init(cfg pipe.Config) error {
 	if p.maxLen, err = cfg.Int("max_path_len", 256); err != nil {
 		return err
 	}
-	p.maxLen = max(p.maxLen, 1)
+	p.maxLen = min(max(p.maxLen, 1), abi.MaxSegmentBytes) // a longer segment is malformed output
 	for i := 100; i < len(p.codes); i++ {
 		p.codes[i] = strconv.Itoa(i)
 	}

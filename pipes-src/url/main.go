@@ -47,7 +47,7 @@ func (p *urlPipe) Init(cfg pipe.Config) error {
 	if p.maxLen, err = cfg.Int("max_path_len", 256); err != nil {
 		return err
 	}
-	p.maxLen = max(p.maxLen, 1)
+	p.maxLen = min(max(p.maxLen, 1), abi.MaxSegmentBytes) // a longer segment is malformed output
 	p.byKey = make(map[string]int32)
 	p.path = make([]string, 0, 2)
 	return nil
