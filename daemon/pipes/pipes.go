@@ -53,6 +53,9 @@ type Options struct {
 	BatchSize int
 	// Poll is how often the folder is rescanned (default 250 ms).
 	Poll time.Duration
+	// TickEvery is how often pipes that export canopy_tick are ticked
+	// (default 10 s, the trend interval); negative disables ticks.
+	TickEvery time.Duration
 	// Limits are the defaults for every pipe (per-pipe config overrides).
 	Limits host.Limits
 	Log    *log.Logger
@@ -66,8 +69,9 @@ type Manager struct {
 	mu  sync.RWMutex // guards set (swap vs. acquire)
 	set *pipeSet
 
-	scanMu sync.Mutex // one scan at a time
-	files  map[string]*fileState
+	scanMu  sync.Mutex // one scan (or Add) at a time
+	filesMu sync.Mutex // guards files
+	files   map[string]*fileState
 
 	formats sync.Map // log_format text → *logformat.Format
 	workers sync.Pool
@@ -102,6 +106,7 @@ type fileState struct {
 	err     error
 	errAt   time.Time
 	disable bool
+	added   bool // from Add, not the folder
 	loadDur time.Duration
 }
 
@@ -119,6 +124,9 @@ func New(opt Options) (*Manager, error) {
 	if opt.Poll <= 0 {
 		opt.Poll = DefaultPoll
 	}
+	if opt.TickEvery == 0 {
+		opt.TickEvery = 10 * time.Second
+	}
 	m := &Manager{opt: opt, log: opt.Log, set: &pipeSet{}, files: map[string]*fileState{},
 		sem: make(chan struct{}, opt.Workers), closed: make(chan struct{})}
 	if m.log == nil {
@@ -133,29 +141,76 @@ func New(opt Options) (*Manager, error) {
 	return m, nil
 }
 
-// Watch rescans the folder every Poll until ctx ends or Close.
+// Watch rescans the folder every Poll and ticks the pipes every TickEvery
+// until ctx ends or Close.
 func (m *Manager) Watch(ctx context.Context) {
-	if m.opt.Dir == "" {
-		return
-	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		t := time.NewTicker(m.opt.Poll)
-		defer t.Stop()
+		var scan, tick <-chan time.Time
+		if m.opt.Dir != "" {
+			t := time.NewTicker(m.opt.Poll)
+			defer t.Stop()
+			scan = t.C
+		}
+		if m.opt.TickEvery > 0 {
+			t := time.NewTicker(m.opt.TickEvery)
+			defer t.Stop()
+			tick = t.C
+		}
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-m.closed:
 				return
-			case <-t.C:
+			case <-scan:
 				if err := m.Scan(ctx); err != nil {
 					m.log.Printf("%v", err)
 				}
+			case now := <-tick:
+				m.Tick(ctx, now)
 			}
 		}
 	}()
+}
+
+// Tick calls canopy_tick on one instance of every pipe and merges what
+// they emit. Each instance sees only its share of the lines, so a pipe's
+// tick should emit per-interval values derived from what it saw.
+func (m *Manager) Tick(ctx context.Context, now time.Time) {
+	set := m.acquire()
+	defer set.inflight.Done()
+	w := m.workers.Get().(*worker)
+	defer m.workers.Put(w)
+	for _, l := range set.pipes {
+		if l.p.Breaker.Quarantined() {
+			continue
+		}
+		// Every idle instance (each has its own share of the lines); an
+		// instance busy with a batch right now misses this tick.
+		w.deltas = w.deltas[:0]
+		var err error
+		for _, pi := range l.p.TakeIdle() {
+			var terr error
+			w.deltas, terr = pi.Tick(ctx, now, w.deltas)
+			l.p.Put(ctx, pi)
+			if terr != nil {
+				err = terr
+			}
+		}
+		if err != nil {
+			m.log.Printf("%v", err)
+		}
+		if len(w.deltas) == 0 {
+			continue
+		}
+		w.tdeltas = w.toTree(w.tdeltas[:0], w.deltas, l.p.Manifest, nil)
+		if _, err := m.opt.Tree.Apply(w.tdeltas); err != nil {
+			l.p.Breaker.Fail(err)
+			m.log.Printf("pipe %s: cannot merge its tick: %v", l.p.Name(), err)
+		}
+	}
 }
 
 // Close stops watching and unloads every pipe after running batches end.
@@ -179,7 +234,8 @@ func (m *Manager) Close() {
 
 // Scan brings the loaded set in line with the folder: new and changed
 // .wasm files are (re)loaded, removed ones unloaded. A file that fails to
-// load is reported in Status and retried when it changes.
+// load is reported in Status and retried when it changes. Loads run in
+// parallel (one per CPU) and without holding the lock Status takes.
 func (m *Manager) Scan(ctx context.Context) error {
 	m.scanMu.Lock()
 	defer m.scanMu.Unlock()
@@ -187,8 +243,14 @@ func (m *Manager) Scan(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cannot read pipes folder %q: %w", m.opt.Dir, err)
 	}
+	type job struct {
+		name string
+		fs   *fileState
+		pc   config.PipeConfig
+	}
+	var jobs []job
 	seen := map[string]bool{}
-	changed := false
+	m.filesMu.Lock()
 	for _, e := range ents {
 		name := e.Name()
 		if e.IsDir() || !strings.HasSuffix(name, ".wasm") {
@@ -199,35 +261,60 @@ func (m *Manager) Scan(ctx context.Context) error {
 		if err != nil {
 			continue // removed meanwhile
 		}
-		fs := m.files[name]
-		if fs != nil && fs.size == info.Size() && fs.mtime.Equal(info.ModTime()) {
+		if fs := m.files[name]; fs != nil && fs.size == info.Size() && fs.mtime.Equal(info.ModTime()) {
 			continue
 		}
 		nfs := &fileState{size: info.Size(), mtime: info.ModTime()}
-		base := strings.TrimSuffix(name, ".wasm")
-		pc := m.opt.Config.Config[base]
-		if pc.Disabled {
-			nfs.disable = true
-		} else {
-			start := time.Now()
-			l, err := m.load(ctx, filepath.Join(m.opt.Dir, name), pc)
-			nfs.loadDur = time.Since(start)
-			if err != nil {
-				nfs.err, nfs.errAt = err, time.Now()
-				m.log.Printf("pipe %s not loaded: %v", name, err)
-			} else {
-				l.file = name
-				nfs.l = l
-				m.log.Printf("pipe %s loaded: %s %s in %v", name, l.p.Name(), l.p.Manifest.Version, nfs.loadDur.Round(time.Millisecond))
-			}
+		pc := m.opt.Config.Config[strings.TrimSuffix(name, ".wasm")]
+		nfs.disable = pc.Disabled
+		jobs = append(jobs, job{name, nfs, pc})
+	}
+	m.filesMu.Unlock()
+
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		if j.fs.disable {
+			continue
 		}
-		if fs != nil && fs.l != nil || nfs.l != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			start := time.Now()
+			l, err := m.load(ctx, filepath.Join(m.opt.Dir, j.name), j.pc)
+			j.fs.loadDur = time.Since(start)
+			if err != nil {
+				j.fs.err, j.fs.errAt = err, time.Now()
+				m.log.Printf("pipe %s not loaded: %v", j.name, err)
+				return
+			}
+			l.file = j.name
+			j.fs.l = l
+			m.log.Printf("pipe %s loaded: %s %s in %v", j.name, l.p.Name(), l.p.Manifest.Version, j.fs.loadDur.Round(time.Millisecond))
+		}()
+	}
+	wg.Wait()
+
+	m.filesMu.Lock()
+	changed := false
+	for _, j := range jobs {
+		old := m.files[j.name]
+		if old != nil && old.l != nil && j.fs.l == nil && j.fs.err != nil {
+			// A broken replacement: keep running the version that worked;
+			// Status shows both the load error and the running version.
+			j.fs.l = old.l
+			m.files[j.name] = j.fs
+			continue
+		}
+		if old != nil && old.l != nil || j.fs.l != nil {
 			changed = true
 		}
-		m.files[name] = nfs
+		m.files[j.name] = j.fs
 	}
 	for name, fs := range m.files {
-		if !seen[name] {
+		if !seen[name] && !fs.added {
 			if fs.l != nil {
 				changed = true
 				m.log.Printf("pipe %s removed", name)
@@ -235,6 +322,7 @@ func (m *Manager) Scan(ctx context.Context) error {
 			delete(m.files, name)
 		}
 	}
+	m.filesMu.Unlock()
 	if changed {
 		m.swap()
 	}
@@ -301,14 +389,20 @@ func pipeOptions(def host.Limits, pc config.PipeConfig) (host.PipeOptions, error
 // left it once the batches using the old set are done. Callers hold scanMu.
 func (m *Manager) swap() {
 	ns := &pipeSet{}
+	m.filesMu.Lock()
 	names := make([]string, 0, len(m.files))
 	for n := range m.files {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	keep := map[*loaded]bool{}
+	var ls []*loaded
 	for _, n := range names {
-		if l := m.files[n].l; l != nil {
+		ls = append(ls, m.files[n].l)
+	}
+	m.filesMu.Unlock()
+	keep := map[*loaded]bool{}
+	for _, l := range ls {
+		if l != nil {
 			ns.pipes = append(ns.pipes, l)
 			keep[l] = true
 			if wantsUA(l.p.Manifest) {
@@ -347,7 +441,9 @@ func (m *Manager) Add(name string, p *host.Pipe) error {
 	l.file = name
 	m.scanMu.Lock()
 	defer m.scanMu.Unlock()
-	m.files[name] = &fileState{l: l}
+	m.filesMu.Lock()
+	m.files[name] = &fileState{l: l, added: true}
+	m.filesMu.Unlock()
 	m.swap()
 	return nil
 }
@@ -645,7 +741,7 @@ func (m *Manager) Status() Status {
 	if s, ok := m.badSample.Load().(string); ok {
 		st.LastBad = s
 	}
-	m.scanMu.Lock()
+	m.filesMu.Lock()
 	names := make([]string, 0, len(m.files))
 	for n := range m.files {
 		names = append(names, n)
@@ -654,18 +750,20 @@ func (m *Manager) Status() Status {
 	for _, n := range names {
 		fs := m.files[n]
 		ps := PipeStatus{File: n, Disabled: fs.disable, LoadMs: float64(fs.loadDur.Microseconds()) / 1000}
-		if fs.err != nil {
-			ps.LoadError = fs.err.Error()
-			ps.Quarantined = true
-			ps.QuarantineReason = "cannot load: " + fs.err.Error()
-		}
 		if fs.l != nil {
 			ps.Loaded = true
 			ps.Name, ps.Version, ps.Fields = fs.l.p.Name(), fs.l.p.Manifest.Version, fs.l.p.Manifest.Fields
 			ps.PipeStats = fs.l.p.Stats()
 		}
+		if fs.err != nil {
+			ps.LoadError = fs.err.Error()
+			if fs.l == nil {
+				ps.Quarantined = true
+				ps.QuarantineReason = "cannot load: " + fs.err.Error()
+			}
+		}
 		st.Pipes = append(st.Pipes, ps)
 	}
-	m.scanMu.Unlock()
+	m.filesMu.Unlock()
 	return st
 }

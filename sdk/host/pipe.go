@@ -159,6 +159,16 @@ func (p *Pipe) Get(ctx context.Context) (*PipeInstance, error) {
 	return pi, nil
 }
 
+// TakeIdle takes every idle instance out of the pool (for work that must
+// reach each instance, like ticks); give them back with Put.
+func (p *Pipe) TakeIdle() []*PipeInstance {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	idle := p.idle
+	p.idle = nil
+	return idle
+}
+
 // Put gives an instance back; a dead one is closed instead.
 func (p *Pipe) Put(ctx context.Context, pi *PipeInstance) {
 	p.mu.Lock()

@@ -2,7 +2,11 @@
 // (-ldflags=-X main.version=N) for the hot-reload test.
 package main
 
-import "github.com/canopy-dev/canopy/sdk/pipe"
+import (
+	"time"
+
+	"github.com/canopy-dev/canopy/sdk/pipe"
+)
 
 var version = "1"
 
@@ -16,6 +20,9 @@ func (counter) Manifest() pipe.Manifest {
 func (counter) Init(pipe.Config) error { return nil }
 
 func (counter) Process(r *pipe.Record, out *pipe.Out) { out.Emit(1, "lines", "total") }
+
+// Tick counts ticks per instance.
+func (counter) Tick(now time.Time, out *pipe.Out) { out.Emit(1, "lines", "ticks") }
 
 func init() { pipe.Register(counter{}) }
 
