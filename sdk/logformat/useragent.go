@@ -199,7 +199,8 @@ func isBotLike(ua string) bool {
 		c := ua[i] | 0x20
 		switch c {
 		case 'b':
-			if i+3 <= len(ua) && ua[i+1]|0x20 == 'o' && ua[i+2]|0x20 == 't' {
+			// "Cubot" is a phone maker, not a crawler.
+			if ua[i+1]|0x20 == 'o' && ua[i+2]|0x20 == 't' && !(i >= 2 && ua[i-2]|0x20 == 'c' && ua[i-1]|0x20 == 'u') {
 				return true
 			}
 		case 's':

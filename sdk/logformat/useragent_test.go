@@ -50,6 +50,8 @@ func TestClassifyUserAgent(t *testing.T) {
 			UserAgent{Browser: "chrome", BrowserMajor: "74", OS: "android", OSVersion: "10", Vendor: "sogou"}},
 		{`Mozilla/5.0 (compatible; SomeNewCrawler/1.0)`, UserAgent{Bot: "other"}},
 		{`curl/8.4.0`, UserAgent{Bot: "curl"}},
+		{`Mozilla/5.0 (Linux; Android 11; CUBOT X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/96.0.4664.45 Mobile Safari/537.36`,
+			UserAgent{Browser: "chrome", BrowserMajor: "96", OS: "android", OSVersion: "11"}},
 		{`python-requests/2.31.0`, UserAgent{Bot: "python"}},
 		{`Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36`,
 			UserAgent{Bot: "headlesschrome", OS: "linux"}},
