@@ -317,7 +317,10 @@ type renderSeries struct {
 }
 
 // handleRender answers Graphite's /render with format=json: plain paths
-// (with wildcards) as targets; functions are not supported.
+// (with wildcards) as targets; of the functions only constantLine, which
+// Grafana uses to test a data source.
+var constantLine = regexp.MustCompile(`^constantLine\(\s*([^)\s]+)\s*\)$`)
+
 func (s *Store) handleRender(c *gin.Context) {
 	if err := c.Request.ParseForm(); err != nil {
 		httpError(c, http.StatusBadRequest, err)
@@ -349,6 +352,18 @@ func (s *Store) handleRender(c *gin.Context) {
 	}
 	out := []renderSeries{}
 	for _, target := range form["target"] {
+		if cl := constantLine.FindStringSubmatch(target); cl != nil {
+			// Grafana's "Save & test" renders constantLine(100).
+			v, err := strconv.ParseFloat(cl[1], 64)
+			if err != nil {
+				httpError(c, http.StatusBadRequest, fmt.Errorf("bad constantLine value %q", cl[1]))
+				return
+			}
+			f, u := from.Unix(), until.Unix()
+			out = append(out, renderSeries{Target: target, Tags: map[string]string{"name": target},
+				Datapoints: [][2]any{{v, f}, {v, (f + u) / 2}, {v, u}}})
+			continue
+		}
 		m, err := graphiteMatcher(target)
 		if err != nil {
 			httpError(c, http.StatusBadRequest, err)

@@ -494,6 +494,11 @@ func testHTTP(t *testing.T, b backend) {
 	if total != 120 {
 		t.Errorf("render br.ie.7 sums to %v, want 120", total)
 	}
+	// Grafana's "Save & test".
+	body = get(t, r, "/render?target=constantLine(100)&from=-1h&until=now&format=json&maxDataPoints=300", http.StatusOK)
+	if !strings.HasPrefix(string(body), `[{"target":"constantLine(100)"`) || !strings.Contains(string(body), "[100,") {
+		t.Errorf("constantLine(100): %s", body)
+	}
 	get(t, r, "/render?format=png&target=a", http.StatusBadRequest)
 	get(t, r, "/render?target=sumSeries(a.b)", http.StatusBadRequest)
 }
