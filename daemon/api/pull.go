@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -110,18 +111,26 @@ func (n *notifier) close() {
 // changeCache shares one change list among the clients that wake together
 // with the same key and since (after the first round, all clients of a key
 // pass back the same version): the tree is read and the JSON encoded once
-// per version, not once per client. Only results for the current version
-// are kept.
+// per (key, since, version), not once per client. The first client to ask
+// computes; the others wait on its channel, so 2,000 waking clients neither
+// repeat the work nor queue on a lock held during it.
 type changeCache struct {
-	mu  sync.Mutex
+	snap atomic.Pointer[cacheSnap]
+}
+
+// cacheSnap holds the lists computed while the tree was at ver.
+type cacheSnap struct {
 	ver uint64
-	m   map[string]cachedChanges
+	m   sync.Map // key → *cachedChanges
+	n   atomic.Int32
 }
 
 type cachedChanges struct {
-	body []byte // JSON list
-	n    int    // entries
+	done chan struct{} // closed when the fields below are set
+	body []byte        // JSON list
+	n    int           // entries
 	cur  uint64
+	err  error
 }
 
 const maxCachedChanges = 1024
@@ -130,34 +139,47 @@ const maxCachedChanges = 1024
 // entries and the version it is current to.
 func (s *Server) changes(p *tree.Pattern, since uint64) ([]byte, int, uint64, error) {
 	t := s.opt.Tree
-	cc := &s.cache
+	v := t.Version()
+	snap := s.cache.snap.Load()
+	if snap == nil || snap.ver != v {
+		fresh := &cacheSnap{ver: v}
+		if s.cache.snap.CompareAndSwap(snap, fresh) {
+			snap = fresh
+		} else if snap = s.cache.snap.Load(); snap.ver != v {
+			return s.computeChanges(p, since, &cachedChanges{})
+		}
+	}
 	key := p.String() + "\x00" + strconv.FormatUint(since, 10)
-	cc.mu.Lock()
-	defer cc.mu.Unlock()
-	if v := t.Version(); v != cc.ver || len(cc.m) >= maxCachedChanges {
-		clear(cc.m)
-		cc.ver = v
+	if c, ok := snap.m.Load(key); ok {
+		cc := c.(*cachedChanges)
+		<-cc.done
+		return cc.body, cc.n, cc.cur, cc.err
 	}
-	if c, ok := cc.m[key]; ok {
-		return c.body, c.n, c.cur, nil
+	if snap.n.Load() >= maxCachedChanges {
+		return s.computeChanges(p, since, &cachedChanges{})
 	}
-	entries, cur := t.Since(p, since)
+	mine := &cachedChanges{done: make(chan struct{})}
+	if c, loaded := snap.m.LoadOrStore(key, mine); loaded {
+		cc := c.(*cachedChanges)
+		<-cc.done
+		return cc.body, cc.n, cc.cur, cc.err
+	}
+	snap.n.Add(1)
+	defer close(mine.done)
+	return s.computeChanges(p, since, mine)
+}
+
+// computeChanges reads the tree into c. Any answer read after the caller
+// asked is a correct one: it is current to c.cur, which the client passes
+// back.
+func (s *Server) computeChanges(p *tree.Pattern, since uint64, c *cachedChanges) ([]byte, int, uint64, error) {
+	entries, cur := s.opt.Tree.Since(p, since)
 	if entries == nil {
 		entries = []tree.Entry{}
 	}
-	body, err := json.Marshal(entries)
-	if err != nil {
-		return nil, 0, 0, err
-	}
-	// Cache only when nothing moved during the read, so a hit is exactly
-	// what Since would answer now.
-	if cur == cc.ver {
-		if cc.m == nil {
-			cc.m = map[string]cachedChanges{}
-		}
-		cc.m[key] = cachedChanges{body, len(entries), cur}
-	}
-	return body, len(entries), cur, nil
+	c.body, c.err = json.Marshal(entries)
+	c.n, c.cur = len(entries), cur
+	return c.body, c.n, c.cur, c.err
 }
 
 // pullArgs are the parsed /pull parameters.
