@@ -410,14 +410,21 @@ type Status struct {
 	Metrics int                `json:"metrics"`
 	Error   string             `json:"error,omitempty"`
 	Breaker host.BreakerStatus `json:"breaker"`
+	// MemoryBytes is the linear memory of the file's instance (0 if none).
+	MemoryBytes uint32 `json:"memory_bytes"`
 }
 
 // Status returns the module's state.
 func (m *Module) Status() Status {
 	s := Status{Name: m.Conf.Name, Metrics: len(m.Metrics)}
-	if m.file != nil {
-		s.File = m.file.path
-		s.Breaker = m.file.breaker.Status()
+	if f := m.file; f != nil {
+		s.File = f.path
+		s.Breaker = f.breaker.Status()
+		f.mu.Lock()
+		if f.inst != nil && f.inst.Dead() == nil {
+			s.MemoryBytes = f.inst.MemoryBytes()
+		}
+		f.mu.Unlock()
 	}
 	if m.Err != nil {
 		s.Error = m.Err.Error()

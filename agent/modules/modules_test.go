@@ -95,6 +95,12 @@ func TestBuiltinSystemModules(t *testing.T) {
 	if _, ok := net["lo/rx_bytes"]; !ok {
 		t.Errorf("net has no lo/rx_bytes: %v", net)
 	}
+	for i := 0; i < 50; i++ {
+		for _, m := range mods {
+			values(t, m)
+		}
+	}
+	t.Logf("linear memory after 50 rounds: %d KB", mods[0].Status().MemoryBytes>>10)
 	disk := values(t, mods[4])
 	if disk["space/root/total"].Number <= 0 {
 		t.Errorf("disk space/root/total = %+v", disk["space/root/total"])
