@@ -67,9 +67,12 @@ func (h headChecker) Read(p []byte) (int, error) {
 		return 0, errTruncated
 	}
 	if of.fp.N < fpMax && (n > 0 || of.fp.N == 0) {
-		// Widen a short fingerprint as the file grows.
-		if fp, ferr := readFingerprint(of.f); ferr == nil && fp.N > of.fp.N {
-			of.fp = fp
+		// Widen a short fingerprint as the file grows, but only over a head
+		// that still starts with the bytes verified above (a truncation
+		// could come in between).
+		m, ferr := of.f.ReadAt(of.head, 0)
+		if (ferr == nil || ferr == io.EOF) && m > of.fp.N && (of.fp.N == 0 || sum(of.head[:of.fp.N]) == of.fp.Sum) {
+			of.fp = fingerprint{N: m, Sum: sum(of.head[:m])}
 		}
 	}
 	return n, err
@@ -362,9 +365,6 @@ func (fl *follower) truncated(of *openFile) {
 	fp, _ := readFingerprint(of.f)
 	fl.in.gate.RLock()
 	defer fl.in.gate.RUnlock()
-	// Lines already read but not applied came from before the truncation
-	// and are in the copy too: drop them, the copy has them.
-	fl.arena, fl.ends = fl.arena[:0], fl.ends[:0]
 	if cp != nil {
 		// The copy goes right before the truncated file in read order.
 		i := len(fl.retired)
@@ -419,6 +419,10 @@ func (fl *follower) readAll(ctx context.Context, of *openFile) error {
 				}
 			}
 		case errors.Is(err, errTruncated):
+			// Every line read so far passed the head check after its read,
+			// so it predates the truncation: apply it, then recover the
+			// rest from the copy starting at consumed.
+			fl.flush(of)
 			return err
 		case errors.Is(err, bufio.ErrBufferFull) || err == io.EOF:
 			if !of.skipping {
