@@ -1,0 +1,66 @@
+package ingest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCopyTruncateWhileConsuming: the reader is inside Consume when the log
+// is copied and truncated, with more lines already buffered; those, the
+// rest from the copy and the new lines must each count once.
+func TestCopyTruncateWhileConsuming(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	var b strings.Builder
+	for i := 0; i < 205; i++ {
+		b.WriteString(numberedLine(i))
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := newLineCounter(300)
+	block := make(chan struct{})
+	first := true
+	consumer := ConsumerFunc(func(bt *Batch) error {
+		if first {
+			first = false
+			<-block
+		}
+		return c.Consume(bt)
+	})
+	in, err := New(Options{Files: []FileSource{{Path: path}}, Consumer: consumer, BatchLines: 10,
+		PollInterval: 10 * time.Millisecond, RotateWait: 100 * time.Millisecond, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { in.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	time.Sleep(100 * time.Millisecond) // the reader is blocked in its first Consume
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path+".1", data, 0o644)
+	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	for i := 205; i < 215; i++ {
+		f.WriteString(numberedLine(i))
+	}
+	f.Close()
+	close(block)
+	for deadline := time.Now().Add(5 * time.Second); c.total.Load() < 215 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	for i, s := range c.seen[:215] {
+		if s != 1 {
+			t.Errorf("line %d counted %d times", i, s)
+		}
+	}
+	if c.total.Load() != 215 {
+		t.Errorf("counted %d lines, want 215", c.total.Load())
+	}
+}
