@@ -381,3 +381,18 @@ func TestThroughRelay(t *testing.T) {
 		return get(t, addr, "load,testhost")["load,testhost,cpu_num"] >= 1
 	})
 }
+
+// tcp:// pushes JSON lines to a canopyd listener of format json.
+func TestPushOverTCP(t *testing.T) {
+	addr := testenv.FreePort(t)
+	tcp := testenv.FreePort(t)
+	data := filepath.Join(t.TempDir(), "data")
+	os.WriteFile(filepath.Join(filepath.Dir(data), "canopyd.yaml"),
+		[]byte(fmt.Sprintf("listeners:\n  - {proto: tcp, listen: %q, format: json}\n", tcp)), 0o644)
+	daemon(t, addr, data)
+	s := newAgentSetup(t, map[string]string{"load.conf": readConf(t, "load.conf")})
+	s.start(t, "tcp://"+tcp, time.Second, "")
+	waitFor(t, 2*time.Minute, "load,testhost,* pushed over TCP", func() bool {
+		return get(t, addr, "load,testhost")["load,testhost,cpu_num"] >= 1
+	})
+}
