@@ -283,14 +283,16 @@ func deadlineFor(ctx context.Context) uint64 {
 	return uint64(d.Unix())
 }
 
-// search calls fn for every block of the series selected in [from, until].
+// search calls fn, in the storage's order, for every block of the series
+// selected in [from, until]. Blocks are read here and decoded by one
+// goroutine per core: decoding is most of a long query.
 func (e *Embedded) search(ctx context.Context, metric string, m *Matcher, from, until int64,
 	fn func(mn *storage.MetricName, ts []int64, vs []float64)) (err error) {
-	// A damaged data file makes the library panic in this goroutine
-	// while reading; the query fails, the daemon goes on.
+	// A damaged data file makes the library panic while reading; the
+	// query fails, the daemon goes on.
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("cannot read trend storage at %q (damaged file?): %v", e.dir, r)
+			err = damagedError(e.dir, r)
 		}
 	}()
 	tfs, err := e.filters(metric, m)
@@ -301,31 +303,77 @@ func (e *Embedded) search(ctx context.Context, metric string, m *Matcher, from, 
 	var s storage.Search
 	s.Init(nil, e.st, []*storage.TagFilters{tfs}, tr, maxSearchSeries, deadlineFor(ctx))
 	defer s.MustClose()
-	var blk storage.Block
-	var mn storage.MetricName
-	var lastName []byte
-	for s.NextMetricBlock() {
-		mbr := s.MetricBlockRef
-		if !slices.Equal(lastName, mbr.MetricName) {
-			if err := mn.Unmarshal(mbr.MetricName); err != nil {
-				return fmt.Errorf("cannot decode series name in trend storage: %w", err)
-			}
-			lastName = append(lastName[:0], mbr.MetricName...)
-		}
-		mbr.BlockRef.MustReadBlock(&blk)
-		if err := blk.UnmarshalData(); err != nil {
-			return fmt.Errorf("cannot decode block in trend storage: %w", err)
-		}
-		// Fresh, exactly sized slices: Read keeps them.
-		ts, vs := blk.AppendRowsWithTimeRangeFilter(nil, nil, tr)
-		if len(ts) > 0 {
-			fn(&mn, ts, vs)
-		}
+
+	type block struct {
+		mn  *storage.MetricName
+		blk *storage.Block
+		ts  []int64
+		vs  []float64
+		err error
 	}
-	if err := s.Error(); err != nil {
-		return fmt.Errorf("cannot search trend storage: %w", err)
+	jobs := make(chan *block, 256)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for b := range jobs {
+				func() {
+					defer func() {
+						if r := recover(); r != nil {
+							b.err = damagedError(e.dir, r)
+						}
+					}()
+					if err := b.blk.UnmarshalData(); err != nil {
+						b.err = fmt.Errorf("cannot decode block in trend storage: %w", err)
+						return
+					}
+					// Fresh, exactly sized slices: Read keeps them.
+					b.ts, b.vs = b.blk.AppendRowsWithTimeRangeFilter(nil, nil, tr)
+				}()
+				b.blk = nil
+			}
+		})
+	}
+	var blocks []*block
+	err = func() error {
+		defer close(jobs)
+		var mn *storage.MetricName
+		var lastName []byte
+		for s.NextMetricBlock() {
+			mbr := s.MetricBlockRef
+			if mn == nil || !slices.Equal(lastName, mbr.MetricName) {
+				mn = &storage.MetricName{}
+				if err := mn.Unmarshal(mbr.MetricName); err != nil {
+					return fmt.Errorf("cannot decode series name in trend storage: %w", err)
+				}
+				lastName = append(lastName[:0], mbr.MetricName...)
+			}
+			b := &block{mn: mn, blk: &storage.Block{}}
+			mbr.BlockRef.MustReadBlock(b.blk)
+			blocks = append(blocks, b)
+			jobs <- b
+		}
+		if err := s.Error(); err != nil {
+			return fmt.Errorf("cannot search trend storage: %w", err)
+		}
+		return nil
+	}()
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	for _, b := range blocks {
+		if b.err != nil {
+			return b.err
+		}
+		if len(b.ts) > 0 {
+			fn(b.mn, b.ts, b.vs)
+		}
 	}
 	return ctx.Err()
+}
+
+func damagedError(dir string, r any) error {
+	return fmt.Errorf("cannot read trend storage at %q (damaged file?): %v", dir, r)
 }
 
 // Read implements Backend.
