@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -205,6 +206,9 @@ func (s *Store) Baseline(t *tree.Tree) uint64 {
 		panic(err) // "**" is always valid
 	}
 	entries, version := t.Since(all, 0)
+	// Markers in a restored tree were written when they were set; writing
+	// them again would date them to the restart.
+	entries = slices.DeleteFunc(entries, func(e tree.Entry) bool { return e.IsMarker })
 	rows, _ := s.rowsFor(s.opt.Now().UnixMilli(), entries, false)
 	s.enqueue(rows, false)
 	return version

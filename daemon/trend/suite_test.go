@@ -554,7 +554,7 @@ func testRestartBaseline(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	tr := tree.New()
-	if _, err := tr.MergeJSON([]byte(fmt.Sprintf(`{%q: {"requests": 1000}, "defaultaction": "add"}`, p))); err != nil {
+	if _, err := tr.MergeJSON([]byte(fmt.Sprintf(`{%q: {"requests": 1000, "marker": "set long ago"}, "defaultaction": "add"}`, p))); err != nil {
 		t.Fatal(err)
 	}
 	version := s.Baseline(tr)
@@ -568,7 +568,11 @@ func testRestartBaseline(t *testing.T, b backend) {
 	if len(res.Series) != 1 || sumPoints(res.Series[0]) != 995 {
 		t.Fatalf("rate across the restart: %+v, want 990 before and 5 after", res.Series)
 	}
-	if got := sumPoints(query(t, s, p+",requests", base.Add(-time.Minute), base.Add(time.Minute), 10, FnRate).Series[0]); got != 5 {
+	after := query(t, s, p+",requests", base.Add(-time.Minute), base.Add(time.Minute), 10, FnRate)
+	if got := sumPoints(after.Series[0]); got != 5 {
 		t.Errorf("rate after the restart = %v, want 5", got)
+	}
+	if len(after.Markers) != 0 {
+		t.Errorf("markers restored with the tree were written again: %+v", after.Markers)
 	}
 }
