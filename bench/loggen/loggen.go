@@ -20,11 +20,18 @@ import (
 type Config struct {
 	Lines  int           // number of lines (good and bad)
 	Seed   uint64        // same seed, same log
-	Format string        // "combined" (default) or "main" (combined + $request_time $upstream_response_time)
+	Format string        // "combined" (default), "main" (combined + $request_time $upstream_response_time) or "json" (JSONFormat)
 	Bad    float64       // fraction of malformed lines, 0..1
 	Start  time.Time     // time of the first line (its zone is the log's zone)
 	Span   time.Duration // the lines spread evenly over [Start, Start+Span)
 }
+
+// JSONFormat is the nginx log_format the "json" lines follow: the main
+// format's variables as a JSON object (sdk/logformat's "json" preset reads
+// it too, by key name).
+const JSONFormat = `log_format json escape=json '{"time_local":"$time_local","remote_addr":"$remote_addr","remote_user":"$remote_user",'
+  '"request":"$request","status":$status,"body_bytes_sent":$body_bytes_sent,"http_referer":"$http_referer",'
+  '"http_user_agent":"$http_user_agent","request_time":$request_time,"upstream_response_time":"$upstream_response_time"}';`
 
 // DefaultStart is the first line's time when Config.Start is zero.
 var DefaultStart = time.Date(2026, 1, 5, 0, 0, 0, 0, time.FixedZone("", 8*3600))
@@ -39,6 +46,7 @@ type Stats struct {
 type Generator struct {
 	cfg     Config
 	times   bool // main format
+	json    bool // JSONFormat
 	rng     *rand.Rand
 	i       int
 	stats   Stats
@@ -61,9 +69,9 @@ func New(cfg Config) (*Generator, error) {
 	switch cfg.Format {
 	case "", "combined":
 		cfg.Format = "combined"
-	case "main":
+	case "main", "json":
 	default:
-		return nil, fmt.Errorf("unknown log format %q (want combined or main)", cfg.Format)
+		return nil, fmt.Errorf("unknown log format %q (want combined, main or json)", cfg.Format)
 	}
 	if cfg.Lines < 0 {
 		return nil, fmt.Errorf("negative line count %d", cfg.Lines)
@@ -80,6 +88,7 @@ func New(cfg Config) (*Generator, error) {
 	g := &Generator{
 		cfg:     cfg,
 		times:   cfg.Format == "main",
+		json:    cfg.Format == "json",
 		rng:     rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		agents:  agents,
 		lastSec: math.MinInt64,
@@ -194,6 +203,9 @@ func (g *Generator) goodLine(dst []byte, t time.Time) []byte {
 		agent = &g.agents[g.pickAgent()]
 	}
 	req := g.request(agent.bot)
+	if g.json {
+		return g.jsonLine(dst, t, c, agent, req)
+	}
 
 	dst = append(dst, c.addr...)
 	dst = append(dst, " - "...)
@@ -246,6 +258,69 @@ func (g *Generator) goodLine(dst []byte, t time.Time) []byte {
 	return append(dst, '\n')
 }
 
+// jsonLine writes one line of JSONFormat, as nginx's escape=json does
+// (absent strings are empty, not "-").
+func (g *Generator) jsonLine(dst []byte, t time.Time, c *client, agent *weighted, req *request) []byte {
+	dst = append(dst, `{"time_local":"`...)
+	dst = g.appendTime(dst, t)
+	dst = append(dst, `","remote_addr":"`...)
+	dst = appendJSON(dst, c.addr)
+	dst = append(dst, `","remote_user":"`...)
+	dst = appendJSON(dst, req.user)
+	dst = append(dst, `","request":"`...)
+	dst = appendJSON(dst, req.method)
+	dst = append(dst, ' ')
+	dst = appendJSON(dst, req.path)
+	if len(req.query) > 0 {
+		dst = append(dst, '?')
+		dst = appendJSON(dst, req.query)
+	}
+	dst = append(dst, " HTTP/"...)
+	dst = append(dst, req.proto...)
+	dst = append(dst, `","status":`...)
+	dst = strconv.AppendInt(dst, int64(req.status), 10)
+	dst = append(dst, `,"body_bytes_sent":`...)
+	dst = strconv.AppendInt(dst, req.bytes, 10)
+	dst = append(dst, `,"http_referer":"`...)
+	if ref := g.referer(req); ref != "-" {
+		dst = appendJSON(dst, ref)
+	}
+	dst = append(dst, `","http_user_agent":"`...)
+	if agent.ua != "-" {
+		dst = appendJSON(dst, agent.ua)
+	}
+	dst = append(dst, `","request_time":`...)
+	dst = appendMillis(dst, req.reqTime)
+	dst = append(dst, `,"upstream_response_time":"`...)
+	for i, u := range req.upstream {
+		if i > 0 {
+			dst = append(dst, ", "...)
+		}
+		if u < 0 {
+			dst = append(dst, '-')
+		} else {
+			dst = appendMillis(dst, u)
+		}
+	}
+	return append(dst, "\"}\n"...)
+}
+
+// appendJSON writes s escaped for a JSON string.
+func appendJSON(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			dst = append(dst, '\\', c)
+		case c < 0x20:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
 // appendMillis writes seconds with three decimals, as nginx does.
 func appendMillis(dst []byte, s float64) []byte {
 	ms := int64(math.Round(s * 1000))
@@ -261,8 +336,11 @@ func appendMillis(dst []byte, s float64) []byte {
 	return strconv.AppendInt(dst, f, 10)
 }
 
-// badLine writes a line that matches neither combined nor main.
+// badLine writes a line that matches none of the formats.
 func (g *Generator) badLine(dst []byte, t time.Time) []byte {
+	if g.json {
+		return g.badJSON(dst, t)
+	}
 	switch g.rng.IntN(4) {
 	case 0: // truncated inside the time (a crashed writer, a torn read)
 		dst = append(dst, g.pickClient().addr...)
@@ -282,8 +360,33 @@ func (g *Generator) badLine(dst []byte, t time.Time) []byte {
 			dst = append(dst, " 0.001 0.001"...)
 		}
 	default: // an application's own log line in the wrong file
-		dst = t.AppendFormat(dst, "2006/01/02 15:04:05")
-		dst = append(dst, " [error] 1234#0: *5678 upstream timed out (110: Connection timed out) while reading response header from upstream"...)
+		dst = appendAppLine(dst, t)
+	}
+	return append(dst, '\n')
+}
+
+func appendAppLine(dst []byte, t time.Time) []byte {
+	dst = t.AppendFormat(dst, "2006/01/02 15:04:05")
+	return append(dst, " [error] 1234#0: *5678 upstream timed out (110: Connection timed out) while reading response header from upstream"...)
+}
+
+// badJSON writes a line that is not a good JSONFormat line.
+func (g *Generator) badJSON(dst []byte, t time.Time) []byte {
+	switch g.rng.IntN(4) {
+	case 0: // truncated
+		dst = append(dst, `{"time_local":"`...)
+		ts := t.AppendFormat(nil, "02/Jan/2006:15:04:05 -0700")
+		dst = append(dst, ts[:3+g.rng.IntN(len(ts)-4)]...)
+	case 1:
+		for range 20 + g.rng.IntN(60) {
+			dst = append(dst, byte(0x80+g.rng.IntN(0x7f)))
+		}
+	case 2:
+		dst = append(dst, `{"time_local":"`...)
+		dst = g.appendTime(dst, t)
+		dst = append(dst, `","remote_addr":"10.0.0.1","request":"GET / HTTP/1.1","status":2OO,"body_bytes_sent":612}`...)
+	default:
+		dst = appendAppLine(dst, t)
 	}
 	return append(dst, '\n')
 }

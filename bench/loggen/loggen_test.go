@@ -35,7 +35,7 @@ func TestDeterministic(t *testing.T) {
 // every bad line is rejected, and the times stay within the span.
 func TestParsesBack(t *testing.T) {
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	for _, format := range []string{"combined", "main"} {
+	for _, format := range []string{"combined", "main", "json"} {
 		t.Run(format, func(t *testing.T) {
 			cfg := Config{Lines: 20000, Seed: 1, Format: format, Bad: 0.02, Start: start, Span: 72 * time.Hour}
 			lines, st, err := Lines(cfg)
@@ -48,7 +48,11 @@ func TestParsesBack(t *testing.T) {
 			if st.Bad < 300 || st.Bad > 500 {
 				t.Errorf("%d bad lines, want about 2%% of %d", st.Bad, cfg.Lines)
 			}
-			p := logformat.MustCompile(format).NewParser()
+			spec := format
+			if format == "json" {
+				spec = JSONFormat
+			}
+			p := logformat.MustCompile(spec).NewParser()
 			var r logformat.Record
 			bad := 0
 			var last time.Time
@@ -65,7 +69,7 @@ func TestParsesBack(t *testing.T) {
 					t.Fatalf("time went back from %v to %v", last, r.Time)
 				}
 				last = r.Time
-				if format == "main" && r.Has&logformat.FieldRequestTime == 0 {
+				if format != "combined" && r.Has&logformat.FieldRequestTime == 0 {
 					t.Fatalf("no request time: %q", l)
 				}
 				switch {
@@ -92,10 +96,33 @@ func TestParsesBack(t *testing.T) {
 					t.Errorf("no %s lines in %d", k, cfg.Lines)
 				}
 			}
-			if format == "main" && seen["retry"] == 0 {
+			if format != "combined" && seen["retry"] == 0 {
 				t.Errorf("no upstream retries")
 			}
 		})
+	}
+}
+
+// TestJSONPreset checks the json lines also parse with logformat's json
+// preset (keys are nginx variable names) to the same fields.
+func TestJSONPreset(t *testing.T) {
+	lines, _, err := Lines(Config{Lines: 2000, Seed: 4, Format: "json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := logformat.MustCompile(JSONFormat).NewParser()
+	preset := logformat.MustCompile("json").NewParser()
+	var a, b logformat.Record
+	for _, l := range lines {
+		if err := tmpl.Parse(l, &a); err != nil {
+			t.Fatalf("template: %v: %s", err, l)
+		}
+		if err := preset.Parse(l, &b); err != nil {
+			t.Fatalf("preset: %v: %s", err, l)
+		}
+		if !a.Time.Equal(b.Time) || a.Status != b.Status || string(a.Path) != string(b.Path) || a.UA != b.UA || len(a.UpstreamTimes) != len(b.UpstreamTimes) {
+			t.Fatalf("template and preset differ on %s", l)
+		}
 	}
 }
 
