@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 	"unicode/utf8"
 )
@@ -99,6 +100,7 @@ type follower struct {
 
 	cur      *openFile
 	retired  []*openFile // read before cur: they hold older lines
+	known    []fileState // recently finished files, never read again
 	restored bool        // started from a checkpoint entry
 	fromEnd  bool
 
@@ -160,6 +162,7 @@ func (fl *follower) restore(states []fileState) {
 				if of, err := openAt(f, f.Name(), fi, st.Offset); err == nil {
 					of.quietFor = fl.in.opt.RotateWait
 					fl.retired = append(fl.retired, of)
+					fl.retired = append(fl.retired, fl.catchUp(of)...)
 					fl.in.stats.Rotations.Add(1)
 					continue
 				}
@@ -276,6 +279,10 @@ func (fl *follower) finish(of *openFile, i int) {
 	fl.apply(of)
 	fl.retired = append(fl.retired[:i], fl.retired[i+1:]...)
 	fl.in.gate.RUnlock()
+	fl.known = append(fl.known, fileState{Name: of.name, ID: of.id, FP: of.fp})
+	if len(fl.known) > 64 {
+		fl.known = fl.known[len(fl.known)-64:]
+	}
 	of.f.Close()
 }
 
@@ -334,11 +341,74 @@ func (fl *follower) checkLive() bool {
 func (fl *follower) retire(of *openFile) {
 	of.quietFor = fl.in.opt.RotateWait
 	of.lastGrown = time.Now()
+	missed := fl.catchUp(of)
 	fl.in.gate.RLock()
 	fl.retired = append(fl.retired, of)
+	fl.retired = append(fl.retired, missed...)
 	fl.cur = nil
 	fl.in.gate.RUnlock()
 	fl.in.stats.Rotations.Add(1)
+}
+
+// catchUp finds rotated files that appeared after ref stopped being the
+// live file and that this follower never read: a reader stopped across
+// more than one rename rotation (or a daemon down across them) would
+// otherwise skip them. A candidate has a rotated name, is newer than ref,
+// and is neither a file we hold or finished nor a copy of one (same head).
+// They are returned oldest first, to be read from their start.
+func (fl *follower) catchUp(ref *openFile) []*openFile {
+	rfi, err := ref.f.Stat()
+	if err != nil {
+		return nil
+	}
+	type cand struct {
+		of    *openFile
+		mtime time.Time
+	}
+	var cands []cand
+	for _, p := range siblings(fl.path) {
+		if !looksRotated(filepath.Base(p)) {
+			continue
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			continue
+		}
+		fi, err := f.Stat()
+		if err != nil || !fi.ModTime().After(rfi.ModTime()) || fi.Size() == 0 || idOf(fi) == ref.id || fl.held(idOf(fi)) || fl.seen(f, idOf(fi)) {
+			f.Close()
+			continue
+		}
+		of, err := openAt(f, p, fi, 0)
+		if err != nil {
+			f.Close()
+			continue
+		}
+		of.quietFor = fl.in.opt.RotateWait
+		cands = append(cands, cand{of, fi.ModTime()})
+	}
+	sort.Slice(cands, func(i, j int) bool { return cands[i].mtime.Before(cands[j].mtime) })
+	out := make([]*openFile, len(cands))
+	for i, c := range cands {
+		out[i] = c.of
+		fl.in.opt.Logf("ingest: %s: reading %s, rotated away before it was read", fl.path, c.of.name)
+	}
+	return out
+}
+
+// seen reports whether f is a file this follower holds or finished, or a
+// copy of one (it starts with the same head).
+func (fl *follower) seen(f *os.File, id fileID) bool {
+	states := append([]fileState(nil), fl.known...)
+	for _, of := range fl.files() {
+		states = append(states, fileState{ID: of.id, FP: of.fp})
+	}
+	for _, st := range states {
+		if st.ID == id || st.FP.N > 0 && st.FP.matches(f) {
+			return true
+		}
+	}
+	return false
 }
 
 // truncated handles a copytruncate: whatever was not yet read is in the

@@ -64,3 +64,69 @@ func TestCopyTruncateWhileConsuming(t *testing.T) {
 		t.Errorf("counted %d lines, want 215", c.total.Load())
 	}
 }
+
+// TestBehindAcrossRotations: the reader is stuck in Consume while the log
+// is rotated three times (rename, copytruncate, rename); the files it never
+// saw as the live file are found among the rotated names and read once.
+func TestBehindAcrossRotations(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "access.log")
+	write := func(p string, from, to int, flag int) {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|flag, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := from; i < to; i++ {
+			f.WriteString(numberedLine(i))
+		}
+		f.Close()
+		time.Sleep(10 * time.Millisecond) // distinct modification times
+	}
+	write(path, 0, 100, os.O_APPEND)
+	c := newLineCounter(300)
+	block := make(chan struct{})
+	first := true
+	consumer := ConsumerFunc(func(bt *Batch) error {
+		if first {
+			first = false
+			<-block
+		}
+		return c.Consume(bt)
+	})
+	in, err := New(Options{Files: []FileSource{{Path: path}}, Consumer: consumer, BatchLines: 10,
+		PollInterval: 10 * time.Millisecond, RotateWait: 100 * time.Millisecond, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { in.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(100 * time.Millisecond)
+
+	os.Rename(path, path+".1") // rename rotation: R -> .1, B created
+	write(path, 100, 150, os.O_APPEND)
+	os.Rename(path+".1", path+".2") // copytruncate of B
+	data, _ := os.ReadFile(path)
+	os.WriteFile(path+".1", data, 0o644)
+	time.Sleep(10 * time.Millisecond)
+	write(path, 150, 180, os.O_TRUNC)
+	os.Rename(path+".2", path+".3") // rename rotation: B -> .1, C created
+	os.Rename(path+".1", path+".2")
+	os.Rename(path, path+".1")
+	write(path, 180, 200, os.O_APPEND)
+	close(block)
+
+	for deadline := time.Now().Add(5 * time.Second); c.total.Load() < 200 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	for i, s := range c.seen[:200] {
+		if s != 1 {
+			t.Errorf("line %d counted %d times", i, s)
+		}
+	}
+	if c.total.Load() != 200 {
+		t.Errorf("counted %d lines, want 200", c.total.Load())
+	}
+}
