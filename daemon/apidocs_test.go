@@ -3,16 +3,13 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/canopy-dev/canopy/daemon/testenv"
 )
@@ -55,12 +52,9 @@ func TestAPIDocExamples(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(pipesDir, "status.wasm"), string(wasm))
 	cache := filepath.Join(os.TempDir(), "canopy-apidocs-wasm-cache")
-	bin := filepath.Join(dir, "canopyd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("cannot build canopyd: %v\n%s", err, out)
-	}
-	addr := runDaemon(t, bin, "-config", conf, "-pipes", pipesDir, "-pipes.cache", cache)
-	authAddr := runDaemon(t, bin, "-config", authConf, "-pipes", filepath.Join(dir, "nopipes"))
+	bin := testenv.BuildCanopyd(t)
+	addr := testenv.StartCanopyd(t, bin, "-data", t.TempDir(), "-config", conf, "-pipes", pipesDir, "-pipes.cache", cache).Addr
+	authAddr := testenv.StartCanopyd(t, bin, "-data", t.TempDir(), "-config", authConf, "-pipes", filepath.Join(dir, "nopipes")).Addr
 
 	for _, ex := range examples {
 		target := addr
@@ -88,28 +82,6 @@ func matchOutput(want, got string) bool {
 	re := "^" + strings.ReplaceAll(regexp.QuoteMeta(want), "<n>", "[0-9]+") + "$"
 	ok, _ := regexp.MatchString(re, got)
 	return ok
-}
-
-// runDaemon starts bin on a free loopback port with a fresh data folder and
-// waits until it answers.
-func runDaemon(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	addr := testenv.FreePort(t)
-	cmd := exec.Command(bin, append([]string{"-listen", addr, "-data", t.TempDir()}, args...)...)
-	cmd.Dir = ".."
-	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("cannot start canopyd: %v", err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/status"); err == nil {
-			resp.Body.Close()
-			return addr
-		}
-	}
-	t.Fatalf("canopyd did not answer on %s", addr)
-	return ""
 }
 
 // fencedLines returns the line numbers inside code fences opened by fence.

@@ -2,13 +2,11 @@ package main
 
 import (
 	"bufio"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/canopy-dev/canopy/daemon/testenv"
 )
@@ -58,37 +56,6 @@ func parseDocExamples(t *testing.T, path string) []docExample {
 	return out
 }
 
-// startDaemon builds canopyd and runs it on a free loopback port with a
-// fresh data folder; it returns the address.
-func startDaemon(t *testing.T, args ...string) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "canopyd")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("cannot build canopyd: %v\n%s", err, out)
-	}
-	addr := testenv.FreePort(t)
-	conf := filepath.Join(t.TempDir(), "canopyd.yaml")
-	if err := os.WriteFile(conf, []byte("# empty: defaults only\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, append([]string{"-listen", addr, "-data", t.TempDir(), "-config", conf, "-default-source=false"}, args...)...)
-	cmd.Dir = ".."
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("cannot start canopyd: %v", err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/status"); err == nil {
-			resp.Body.Close()
-			return addr
-		}
-	}
-	t.Fatalf("canopyd did not answer on %s", addr)
-	return ""
-}
-
 // TestReadmeExamples runs the README's curl examples, in order, against a
 // live daemon and checks the outputs the README shows.
 func TestReadmeExamples(t *testing.T) {
@@ -97,7 +64,11 @@ func TestReadmeExamples(t *testing.T) {
 	if len(examples) < 5 {
 		t.Fatalf("found %d examples in README.md, want at least 5", len(examples))
 	}
-	addr := startDaemon(t)
+	conf := filepath.Join(t.TempDir(), "canopyd.yaml")
+	writeFile(t, conf, "# empty: defaults only\n")
+	// The README's examples push JSON only: no pipes, no default source.
+	addr := testenv.StartCanopyd(t, testenv.BuildCanopyd(t), "-data", t.TempDir(), "-config", conf,
+		"-default-source=false", "-pipes", t.TempDir()).Addr
 	for _, ex := range examples {
 		if !strings.HasPrefix(ex.cmd, "curl ") {
 			continue // set-up commands (go run, go tool task) are not API examples

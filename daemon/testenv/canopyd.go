@@ -85,7 +85,7 @@ func (p *Proc) Start() {
 		p.cmd = nil
 		p.t.Fatalf("cannot start canopyd: %v", err)
 	}
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if resp, err := http.Get("http://" + p.Addr + "/status"); err == nil {
 			resp.Body.Close()
 			return
