@@ -175,9 +175,11 @@ func (p *program) run(line []byte, r *Record, vars bool) error {
 	return nil
 }
 
-// set stores the value of one variable. `-` means "none" for every field.
+// set stores the value of one variable. `-` means "none" for every field,
+// and so does an empty text value (nginx's escape=json writes "" for an
+// absent header); an empty number is a malformed line.
 func (r *Record) set(k varKind, v []byte) error {
-	if k == varIgnore || len(v) == 1 && v[0] == '-' {
+	if k == varIgnore || len(v) == 1 && v[0] == '-' || len(v) == 0 && textKind[k] {
 		return nil
 	}
 	switch k {
@@ -289,6 +291,15 @@ func (r *Record) set(k varKind, v []byte) error {
 		r.Has |= FieldHost
 	}
 	return nil
+}
+
+// textKind marks the variables whose values are text rather than numbers
+// or times.
+var textKind = [...]bool{
+	varRemoteAddr: true, varRemoteUser: true, varRequest: true, varMethod: true,
+	varRequestURI: true, varURI: true, varArgs: true, varProtocol: true,
+	varReferer: true, varUserAgent: true, varXFF: true, varHost: true,
+	varUpstreamTime: true,
 }
 
 // setRequest splits `GET /a/b?x=1 HTTP/1.1`. A request line that is not
