@@ -182,3 +182,28 @@ func TestBadFileIsReported(t *testing.T) {
 		t.Errorf("errors = %v, %v", mods[0].Err, mods[1].Err)
 	}
 }
+
+// A module written in C against COLLECTOR.md alone runs like a Go one.
+func TestCModule(t *testing.T) {
+	rt := newRuntime(t)
+	ctx := context.Background()
+	mods := rt.Load(ctx, conf(t, `modules { module { name = "cpu" path = "../../sdk/collector/example/c-cpu/cpu.wasm" grant { read = "/proc" } } }`))
+	defer Close(ctx, mods)
+	m := mods[0]
+	if m.Err != nil {
+		t.Fatal(m.Err)
+	}
+	if len(m.Metrics) != 8 || m.Metrics[0].Name != "user" {
+		t.Fatalf("metrics = %+v", m.Metrics)
+	}
+	var sum float64
+	for _, v := range values(t, m) {
+		if v.Kind != abi.ValueNumber {
+			t.Fatalf("value %+v", v)
+		}
+		sum += v.Number
+	}
+	if sum < 99.9 || sum > 100.1 {
+		t.Errorf("percentages sum to %v", sum)
+	}
+}
