@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"bytes"
 	"math"
 	"slices"
 	"testing"
@@ -52,5 +53,29 @@ func TestBarsFromSeries(t *testing.T) {
 	want := []Bar{{"url,/", 7}, {"url,/a", 1}}
 	if !slices.Equal(got, want) {
 		t.Errorf("barsFromSeries = %v, want %v", got, want)
+	}
+}
+
+// TestTreeBarsByStyle: current values drawn as bars read as shares for cpu
+// and as byte totals (not rates) for net.
+func TestTreeBarsByStyle(t *testing.T) {
+	bars := []Bar{{"cpu,h,user", 30}, {"cpu,h,idle", 90}}
+	for _, tc := range []struct {
+		style Style
+		want  []string
+	}{
+		{StyleCPU, []string{"25%", "75%"}},
+		{StyleNet, []string{"30 B", "90 B"}},
+	} {
+		var buf bytes.Buffer
+		if err := Render(&buf, &Chart{Style: tc.style, Bars: bars, Width: 300, Height: 150}, FormatSVG); err != nil {
+			t.Fatal(err)
+		}
+		texts, _, _ := svgContent(t, buf.Bytes())
+		for _, w := range tc.want {
+			if !slices.Contains(texts, w) {
+				t.Errorf("%s bars lack %q: %q", tc.style, w, texts)
+			}
+		}
 	}
 }

@@ -225,7 +225,24 @@ func drawChart(dc draw.Canvas, ch *Chart) {
 	case len(series) > 0:
 		drawTimeChart(dc, p, ch, pal, series)
 	case len(ch.Bars) > 0:
-		drawBars(dc, p, ch, pal, ch.Bars, ch.Style == StyleURL || len(ch.Bars) > ch.Width/40)
+		bars := ch.Bars
+		switch ch.Style {
+		case StyleCPU: // the current shares of the cpu states
+			bars = slices.Clone(bars)
+			vals := make([][]float64, len(bars))
+			for i, b := range bars {
+				vals[i] = []float64{b.Value}
+			}
+			toPercent(vals)
+			for i := range bars {
+				bars[i].Value = vals[i][0]
+			}
+		case StyleNet: // the tree holds totals, not rates
+			if ch.Unit == UnitBytesPerSec {
+				ch.Unit = UnitBytes
+			}
+		}
+		drawBars(dc, p, ch, pal, bars, ch.Style == StyleURL || len(bars) > ch.Width/40)
 	default:
 		drawNoData(dc, p, pal)
 	}
