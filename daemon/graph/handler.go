@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -76,7 +77,6 @@ type request struct {
 	chart       Chart
 	from, until time.Time
 	fn          string
-	titleSet    bool
 }
 
 func (h *Handler) serve(c *gin.Context) {
@@ -100,6 +100,7 @@ func (h *Handler) serve(c *gin.Context) {
 			if v.From != "" && c.Query("from") == "" {
 				if f, err := trend.ParseTime(v.From, h.opt.Now(), req.from); err == nil && f.Before(req.until) {
 					req.from = f
+					req.chart.From = f.UnixMilli()
 				}
 			}
 		}
@@ -120,7 +121,11 @@ func (h *Handler) serve(c *gin.Context) {
 				return
 			}
 			ch.Series = append(ch.Series, series...)
-			ch.Markers = append(ch.Markers, markers...)
+			for _, m := range markers { // keys of one view may share markers
+				if !slices.Contains(ch.Markers, m) {
+					ch.Markers = append(ch.Markers, m)
+				}
+			}
 		}
 	}
 	if len(usableSeries(ch.Series)) == 0 && h.opt.Tree != nil {

@@ -205,11 +205,11 @@ func TestHandlerTreeFallback(t *testing.T) {
 }
 
 func TestHandlerWildcardAndView(t *testing.T) {
-	src := &fakeTrend{series: fixtures()["net"].Series}
+	src := &fakeTrend{series: fixtures()["net"].Series, markers: []Marker{{From: testNow.Add(-time.Hour).UnixMilli(), Text: "shared"}}}
 	views := ViewFunc(func(r *http.Request, name string) (View, bool, error) {
 		switch name {
 		case "traffic":
-			return View{Keys: []string{"net,eth0,in", "net,eth0,out"}, Type: TypeLine}, true, nil
+			return View{Keys: []string{"net,eth0,in", "net,eth0,out"}, Type: TypeLine, From: "-2h"}, true, nil
 		case "broken":
 			return View{}, false, errors.New("disk on fire")
 		}
@@ -236,8 +236,16 @@ func TestHandlerWildcardAndView(t *testing.T) {
 	if want := []string{"net,eth0,in", "net,eth0,out"}; !slices.Equal(src.asked, want) {
 		t.Errorf("view queried %q, want %q", src.asked, want)
 	}
-	if texts := svgTexts(t, w.Body.Bytes()); !slices.Contains(texts, "Traffic") {
+	texts = svgTexts(t, w.Body.Bytes())
+	if !slices.Contains(texts, "Traffic") {
 		t.Errorf("view graph lacks its title: %q", texts)
+	}
+	if n := strings.Count(strings.Join(texts, "|"), "shared"); n != 1 {
+		t.Errorf("a marker both keys share is drawn %d times, want once", n)
+	}
+	// The view's range (-2h before testNow, 15:00) sets the time axis.
+	if !slices.Contains(texts, "13:30") || slices.Contains(texts, "Nov 20") {
+		t.Errorf("view graph does not span the view's 2 hours: %q", texts)
 	}
 
 	if w := get(t, h, "/graph/broken.png"); w.Code != http.StatusInternalServerError {
