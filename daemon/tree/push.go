@@ -1,11 +1,15 @@
 package tree
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/valyala/fastjson"
 )
 
 // Push is a parsed, validated push: the defaultactions it sets and the
@@ -21,28 +25,24 @@ type Push struct {
 // "defaultaction" sets the action for that subtree. Numbers are JSON numbers;
 // strings are markers. The error names the offending path.
 func ParsePush(data []byte) (*Push, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
+	var parser fastjson.Parser
+	v, err := parser.ParseBytes(data)
+	if err != nil {
 		return nil, fmt.Errorf("push is not valid JSON: %w", err)
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("push has data after the JSON value")
-	}
 	p := &Push{}
-	switch top := v.(type) {
-	case map[string]any:
-		if err := p.object(top); err != nil {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		if err := p.object(v); err != nil {
 			return nil, err
 		}
-	case []any:
-		for i, item := range top {
-			obj, ok := item.(map[string]any)
-			if !ok {
+	case fastjson.TypeArray:
+		items, _ := v.Array()
+		for i, item := range items {
+			if item.Type() != fastjson.TypeObject {
 				return nil, fmt.Errorf("push list item %d is %s, want an object", i, jsonKind(item))
 			}
-			if err := p.object(obj); err != nil {
+			if err := p.object(item); err != nil {
 				return nil, err
 			}
 		}
@@ -53,38 +53,47 @@ func ParsePush(data []byte) (*Push, error) {
 }
 
 // object handles one top-level object: roots plus their defaultaction.
-func (p *Push) object(obj map[string]any) error {
-	if raw, ok := obj["defaultaction"]; ok {
+func (p *Push) object(v *fastjson.Value) error {
+	obj, _ := v.Object()
+	if raw := obj.Get("defaultaction"); raw != nil {
 		a, err := parseActionValue(raw, "defaultaction")
 		if err != nil {
 			return err
 		}
-		for name := range obj {
-			if name != "defaultaction" {
-				p.acts = append(p.acts, actionSet{path: []string{name}, act: a})
+		obj.Visit(func(name []byte, _ *fastjson.Value) {
+			if string(name) != "defaultaction" {
+				p.acts = append(p.acts, actionSet{path: []string{validUTF8(name)}, act: a})
 			}
-		}
+		})
 	}
-	for name, val := range obj {
-		if name == "defaultaction" {
-			continue
+	var err error
+	obj.Visit(func(name []byte, val *fastjson.Value) {
+		switch {
+		case err != nil || string(name) == "defaultaction":
+		case len(name) == 0:
+			err = fmt.Errorf("top level: empty name (an empty segment is a wildcard, never a node)")
+		default:
+			err = p.value([]string{validUTF8(name)}, val)
 		}
-		if name == "" {
-			return fmt.Errorf("top level: empty name (an empty segment is a wildcard, never a node)")
-		}
-		if err := p.value([]string{name}, val); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
+	return err
 }
 
-func parseActionValue(raw any, where string) (Action, error) {
-	s, ok := raw.(string)
-	if !ok {
+// validUTF8 keeps names and markers valid UTF-8 (as JSON output must be):
+// invalid bytes become U+FFFD.
+func validUTF8(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}
+
+func parseActionValue(raw *fastjson.Value, where string) (Action, error) {
+	s, err := raw.StringBytes()
+	if err != nil {
 		return 0, fmt.Errorf("%s: defaultaction is %s, want a string", where, jsonKind(raw))
 	}
-	a, err := ParseAction(s)
+	a, err := ParseAction(string(s))
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", where, err)
 	}
@@ -92,70 +101,74 @@ func parseActionValue(raw any, where string) (Action, error) {
 }
 
 // value handles the JSON value at path.
-func (p *Push) value(path []string, v any) error {
-	switch x := v.(type) {
-	case json.Number:
-		f, err := strconv.ParseFloat(string(x), 64)
-		if err != nil {
-			return fmt.Errorf("%s: value %s is not a finite number", JoinKey(path), x)
+func (p *Push) value(path []string, v *fastjson.Value) error {
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		f, err := v.Float64()
+		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+			return fmt.Errorf("%s: value %s is not a finite number", JoinKey(path), v)
 		}
 		p.Deltas = append(p.Deltas, Delta{Path: path, Value: f})
-	case string:
-		p.Deltas = append(p.Deltas, Delta{Path: path, Marker: x, IsMarker: true})
-	case map[string]any:
-		if raw, ok := x["defaultaction"]; ok {
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		p.Deltas = append(p.Deltas, Delta{Path: path, Marker: validUTF8(s), IsMarker: true})
+	case fastjson.TypeObject:
+		obj, _ := v.Object()
+		if raw := obj.Get("defaultaction"); raw != nil {
 			a, err := parseActionValue(raw, JoinKey(path))
 			if err != nil {
 				return err
 			}
 			p.acts = append(p.acts, actionSet{path: path, act: a})
 		}
-		for name, child := range x {
-			switch name {
+		var err error
+		obj.Visit(func(name []byte, child *fastjson.Value) {
+			if err != nil {
+				return
+			}
+			switch string(name) {
 			case "defaultaction":
-				continue
+				return
 			case "":
-				if _, isObj := child.(map[string]any); isObj {
-					return fmt.Errorf("%s: the own value \"\" must be a number or marker, not an object", JoinKey(path))
+				if child.Type() == fastjson.TypeObject {
+					err = fmt.Errorf("%s: the own value \"\" must be a number or marker, not an object", JoinKey(path))
+					return
 				}
-				if err := p.value(path, child); err != nil {
-					return err
-				}
-				continue
+				err = p.value(path, child)
+				return
 			}
 			cp := make([]string, len(path)+1)
 			copy(cp, path)
-			cp[len(path)] = name
-			if err := p.value(cp, child); err != nil {
-				return err
-			}
-		}
+			cp[len(path)] = validUTF8(name)
+			err = p.value(cp, child)
+		})
+		return err
 	default:
 		return fmt.Errorf("%s: value %s is not a number or marker string", JoinKey(path), jsonText(v))
 	}
 	return nil
 }
 
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
+func jsonKind(v *fastjson.Value) string {
+	switch v.Type() {
+	case fastjson.TypeNull:
 		return "null"
-	case bool:
+	case fastjson.TypeTrue, fastjson.TypeFalse:
 		return "a boolean"
-	case json.Number:
+	case fastjson.TypeNumber:
 		return "a number"
-	case string:
+	case fastjson.TypeString:
 		return "a string"
-	case []any:
+	case fastjson.TypeArray:
 		return "a list"
 	default:
 		return "an object"
 	}
 }
 
-func jsonText(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil || len(b) > 40 {
+func jsonText(v *fastjson.Value) string {
+	b := v.MarshalTo(nil)
+	if len(b) > 40 {
 		return jsonKind(v)
 	}
 	return string(b)
