@@ -279,7 +279,7 @@ func (l *Layout) DecodeRecord(d *Decoder, r *Record) {
 		// The last decode used the same layout: every field it set is
 		// overwritten below and the others are still zero, so only the
 		// lists need emptying. Zeroing the whole record per line was most
-		// of a cheap pipe's cost in WASM (measured: 179 → 55 ns/line).
+		// of a cheap pipe's cost in WASM (bytes pipe: 249 → 118 CPU ns/line).
 		r.UpstreamTimes, r.Vars = r.UpstreamTimes[:0], r.Vars[:0]
 		r.UA.Products, r.UA.Comments = r.UA.Products[:0], r.UA.Comments[:0]
 	} else {
