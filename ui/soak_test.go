@@ -81,7 +81,7 @@ func realtimeSoak(t testing.TB, b *browser, d *daemon, rate int, dur time.Durati
 	}
 	// A one-minute chart window: its rings stop growing within the run.
 	eval[bool](t, b, `(document.querySelector('#rt-window').value = '60', document.querySelector('#rt-window').dispatchEvent(new Event('change')), true)`)
-	pushFor(5 * time.Second)
+	pushFor(10 * time.Second)
 	var res soakResult
 	res.heapStart, res.nodesStart = heapAfterGC(t, b)
 	res.heapMax = res.heapStart
