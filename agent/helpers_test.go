@@ -39,7 +39,8 @@ func goTool() string {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// binaries builds canopyd and canopy-agent once per test run.
+// binaries builds canopy-agent once per test run (canopyd through testenv,
+// shared with the other packages' tests).
 func binaries(t testing.TB) (daemon, agent string) {
 	t.Helper()
 	binOnce.Do(func() {
@@ -47,21 +48,18 @@ func binaries(t testing.TB) (daemon, agent string) {
 		if binErr != nil {
 			return
 		}
-		for _, b := range []struct{ pkg, out string }{{"../daemon", "canopyd"}, {".", "canopy-agent"}} {
-			cmd := exec.Command(goTool(), "build", "-o", filepath.Join(binDir, b.out), b.pkg)
-			// Static binaries, as the agent is meant to be deployed (no libc
-			// mapped: ~1 MB less RSS).
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				binErr = fmt.Errorf("cannot build %s: %v\n%s", b.pkg, err, out)
-				return
-			}
+		cmd := exec.Command(goTool(), "build", "-o", filepath.Join(binDir, "canopy-agent"), ".")
+		// A static binary, as the agent is meant to be deployed (no libc
+		// mapped: ~1 MB less RSS).
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("cannot build canopy-agent: %v\n%s", err, out)
 		}
 	})
 	if binErr != nil {
 		t.Fatal(binErr)
 	}
-	return filepath.Join(binDir, "canopyd"), filepath.Join(binDir, "canopy-agent")
+	return testenv.BuildCanopyd(t), filepath.Join(binDir, "canopy-agent")
 }
 
 // proc is a started binary whose output is kept.
@@ -247,5 +245,3 @@ func logLine(p *proc, s string) string {
 	}
 	return ""
 }
-
-var _ = testenv.FreePort
