@@ -123,6 +123,12 @@ func (t *Tree) Since(p *Pattern, v uint64) ([]Entry, uint64) {
 func (r *reader) run() {
 	s := r.p.start()
 	if r.p.accepts(s) {
+		if r.since == 0 {
+			// The whole tree: size the result once instead of growing it.
+			r.out = make([]Entry, 0, r.t.nodes)
+			r.ends = make([]int, 0, r.t.nodes)
+			r.keys = make([]byte, 0, r.t.nodes*24)
+		}
 		r.subtree(&r.t.root, ActionAdd)
 		return
 	}
