@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"log"
 	"os"
@@ -28,6 +29,7 @@ func main() {
 	server := flag.String("server", "", "push to this URL (http://HOST:PORT or tcp://HOST:PORT), overriding the config")
 	every := flag.Duration("every", 0, "collect every group at this interval, overriding collect_every and the config")
 	hostName := flag.String("host", "", "this host's name in the tree, overriding the config")
+	once := flag.Bool("once", false, "collect once, print the push JSON to stdout and exit (nothing is pushed)")
 	flag.Parse()
 	if os.Getenv("GOGC") == "" {
 		// The live heap is mostly wazero's compiled-module data, which never
@@ -35,12 +37,12 @@ func main() {
 		// instead of 100 % keeps RSS near the live heap for next to no CPU.
 		debug.SetGCPercent(20)
 	}
-	if err := run(*configPath, *server, *every, *hostName); err != nil {
+	if err := run(*configPath, *server, *every, *hostName, *once); err != nil {
 		log.Fatalf("canopy-agent: %v", err)
 	}
 }
 
-func run(configPath, server string, every time.Duration, hostName string) error {
+func run(configPath, server string, every time.Duration, hostName string, once bool) error {
 	cfg, err := config.Load(configPath, !flagSet("config"))
 	if err != nil {
 		return err
@@ -58,6 +60,9 @@ func run(configPath, server string, every time.Duration, hostName string) error 
 		return err
 	}
 	logf := log.Printf
+	if once {
+		return runOnce(cfg, logf)
+	}
 	client, err := push.New(push.Options{Server: cfg.Server, Token: cfg.Token, Dir: cfg.Buffer.Dir,
 		MaxBytes: cfg.Buffer.MaxBytes, Timeout: cfg.Timeout.D(), Logf: logf})
 	if err != nil {
@@ -112,4 +117,21 @@ func flagSet(name string) bool {
 		}
 	})
 	return set
+}
+
+// runOnce is -once: one round of every configured module, printed.
+func runOnce(cfg *config.Config, logf func(string, ...any)) error {
+	eng, err := host.NewEngine(cfg.CacheDir)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	rt := modules.New(modules.Options{Dir: cfg.ModulesDir, Engine: eng,
+		MemoryBytes: uint64(cfg.Limits.MemoryMB) << 20, CallTimeout: cfg.Limits.CallTimeout.D(),
+		HTTPTimeout: cfg.Limits.HTTPTimeout.D(), Stderr: os.Stderr, Logf: logf})
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	a := collect.New(collect.Options{Host: cfg.Host, ConfigsDir: cfg.ConfigsDir, Runtime: rt, Logf: logf,
+		Sink: func(b push.Batch) error { return enc.Encode(b) }})
+	return a.Once(context.Background())
 }

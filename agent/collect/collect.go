@@ -114,6 +114,19 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
+// Once loads the modules, runs one collection round of every task and
+// unloads them: `canopy-agent -once` prints what would be pushed.
+func (a *Agent) Once(ctx context.Context) error {
+	defer func() { modules.Close(context.Background(), a.mods) }()
+	a.reload(ctx)
+	for _, m := range a.mods {
+		if m.Err != nil {
+			return fmt.Errorf("module %s: %w", m.Name(), m.Err)
+		}
+	}
+	return a.Round(ctx, a.opt.Now())
+}
+
 // Rounds returns the number of collection rounds that produced a batch.
 func (a *Agent) Rounds() int { return a.rounds }
 

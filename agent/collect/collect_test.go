@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +137,22 @@ func TestBadConfigIsSkipped(t *testing.T) {
 	a.reload(ctx)
 	if len(a.mods) != 1 || len(a.tasks) != 1 {
 		t.Errorf("mods %d tasks %d; want the good config loaded", len(a.mods), len(a.tasks))
+	}
+}
+
+func TestOnce(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "cpu.conf"), []byte(`modules { module { name = "cpu" path = "builtin.wasm" grant { read = "/proc" } } }`), 0o644)
+	var got []push.Batch
+	a := newAgent(t, dir, func(b push.Batch) error { got = append(got, b); return nil })
+	if err := a.Once(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !strings.Contains(string(got[0].JSON[0]), `"cpu":{"web1":{`) {
+		t.Errorf("once = %v", got)
+	}
+	os.WriteFile(filepath.Join(dir, "cpu.conf"), []byte(`modules { module { name = "cpu" path = "builtin.wasm" } }`), 0o644)
+	if err := New(a.opt).Once(context.Background()); err == nil || !strings.Contains(err.Error(), "module cpu") {
+		t.Errorf("once without the /proc grant: %v", err)
 	}
 }
