@@ -124,7 +124,7 @@ func (r *replayer) file(ctx context.Context, name string) error {
 	defer f.Close()
 	fi, _ := f.Stat()
 	r.read.Store(r.base)
-	var in io.Reader = bufio.NewReaderSize(countingReader{f, &r.read}, 1<<20)
+	var in io.Reader = bufio.NewReaderSize(countingReader{f, &r.read}, 64<<10)
 	br := in.(*bufio.Reader)
 	if head, _ := br.Peek(2); len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
