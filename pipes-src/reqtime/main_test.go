@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"testing"
 
 	"github.com/canopy-dev/canopy/bench/pipebench"
@@ -11,37 +10,8 @@ import (
 // testdata/want.txt is computed by hand from testdata/access.log (see
 // README.md); the native build and the committed pipes-wasm/reqtime.wasm must
 // both produce exactly it.
-
-func want(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile("testdata/want.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func lines(t testing.TB) string {
-	t.Helper()
-	b, err := os.ReadFile("testdata/access.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func TestNative(t *testing.T) {
-	res := pipetest.Native(t, &reqtime{}, nil, pipetest.Lines(t, "main", lines(t)))
-	if got, w := res.String(), want(t); got != w {
-		t.Errorf("native reqtime wrote\n%s\nwant\n%s", got, w)
-	}
-}
-
-func TestWASM(t *testing.T) {
-	res := pipetest.WASM(t, "../../pipes-wasm/reqtime.wasm", nil, pipetest.Lines(t, "main", lines(t)))
-	if got, w := res.String(), want(t); got != w {
-		t.Errorf("pipes-wasm/reqtime.wasm wrote\n%s\nwant\n%s", got, w)
-	}
+func TestGolden(t *testing.T) {
+	pipetest.Golden(t, &reqtime{}, "../../pipes-wasm/reqtime.wasm", "main")
 }
 
 // BenchmarkPipe measures this pipe natively and as WASM in the same run on
@@ -52,7 +22,7 @@ func BenchmarkPipe(b *testing.B) {
 
 // TestBuckets checks the buckets param and its errors.
 func TestBuckets(t *testing.T) {
-	res := pipetest.Native(t, &reqtime{}, map[string]string{"buckets": "1, 0.1"}, pipetest.Lines(t, "main", lines(t)))
+	res := pipetest.Native(t, &reqtime{}, map[string]string{"buckets": "1, 0.1"}, pipetest.TestdataRecords(t, "main"))
 	// 14 times: 9 are <= 0.1 s, 12 are <= 1 s (counted by hand).
 	if got := res.String(); got != "reqtime,avg 0.3629285714\nreqtime,le,+Inf 14\nreqtime,le,0.1 9\nreqtime,le,1 12\nreqtime,sum 5.081\n" {
 		t.Errorf("got\n%s", got)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"testing"
 
 	"github.com/canopy-dev/canopy/bench/pipebench"
@@ -11,37 +10,8 @@ import (
 // testdata/want.txt is computed by hand from testdata/access.log (see
 // README.md); the native build and the committed pipes-wasm/status.wasm must
 // both produce exactly it.
-
-func want(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile("testdata/want.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func lines(t testing.TB) string {
-	t.Helper()
-	b, err := os.ReadFile("testdata/access.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func TestNative(t *testing.T) {
-	res := pipetest.Native(t, &statusPipe{}, nil, pipetest.Lines(t, "main", lines(t)))
-	if got, w := res.String(), want(t); got != w {
-		t.Errorf("native status wrote\n%s\nwant\n%s", got, w)
-	}
-}
-
-func TestWASM(t *testing.T) {
-	res := pipetest.WASM(t, "../../pipes-wasm/status.wasm", nil, pipetest.Lines(t, "main", lines(t)))
-	if got, w := res.String(), want(t); got != w {
-		t.Errorf("pipes-wasm/status.wasm wrote\n%s\nwant\n%s", got, w)
-	}
+func TestGolden(t *testing.T) {
+	pipetest.Golden(t, &statusPipe{}, "../../pipes-wasm/status.wasm", "main")
 }
 
 // BenchmarkPipe measures this pipe natively and as WASM in the same run on
@@ -54,7 +24,7 @@ func BenchmarkPipe(b *testing.B) {
 // first 5xx path) keeps its key.
 func TestCap(t *testing.T) {
 	cfg := map[string]string{"max_paths": "1"}
-	res := pipetest.Native(t, &statusPipe{}, cfg, pipetest.Lines(t, "main", lines(t)))
+	res := pipetest.Native(t, &statusPipe{}, cfg, pipetest.TestdataRecords(t, "main"))
 	for k, w := range map[string]float64{"errors,502,/a": 1, "errors,500,_other": 1, "errors,503,_other": 2, "errors,5xx": 4} {
 		if got, ok := res.Value(k); !ok || got != w {
 			t.Errorf("%s = %v (present %v), want %v", k, got, ok, w)

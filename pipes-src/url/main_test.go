@@ -1,7 +1,6 @@
 package main
 
 import (
-	"os"
 	"testing"
 
 	"github.com/canopy-dev/canopy/bench/pipebench"
@@ -11,37 +10,8 @@ import (
 // testdata/want.txt is computed by hand from testdata/access.log (see
 // README.md); the native build and the committed pipes-wasm/url.wasm must
 // both produce exactly it.
-
-func want(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile("testdata/want.txt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func lines(t testing.TB) string {
-	t.Helper()
-	b, err := os.ReadFile("testdata/access.log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func TestNative(t *testing.T) {
-	res := pipetest.Native(t, &urlPipe{}, nil, pipetest.Lines(t, "main", lines(t)))
-	if got, w := res.String(), want(t); got != w {
-		t.Errorf("native url wrote\n%s\nwant\n%s", got, w)
-	}
-}
-
-func TestWASM(t *testing.T) {
-	res := pipetest.WASM(t, "../../pipes-wasm/url.wasm", nil, pipetest.Lines(t, "main", lines(t)))
-	if got, w := res.String(), want(t); got != w {
-		t.Errorf("pipes-wasm/url.wasm wrote\n%s\nwant\n%s", got, w)
-	}
+func TestGolden(t *testing.T) {
+	pipetest.Golden(t, &urlPipe{}, "../../pipes-wasm/url.wasm", "main")
 }
 
 // BenchmarkPipe measures this pipe natively and as WASM in the same run on
@@ -56,7 +26,7 @@ func BenchmarkPipe(b *testing.B) {
 func TestCap(t *testing.T) {
 	want := "url,- 1\nurl,/a 5\nurl,/index.html 2\nurl,/robots.txt 1\nurl,_other 5\n"
 	cfg := map[string]string{"max_paths": "3"}
-	recs := pipetest.Lines(t, "main", lines(t))
+	recs := pipetest.TestdataRecords(t, "main")
 	if got := pipetest.Native(t, &urlPipe{}, cfg, recs).String(); got != want {
 		t.Errorf("native:\n%s\nwant\n%s", got, want)
 	}
