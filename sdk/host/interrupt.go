@@ -14,23 +14,28 @@ import (
 // function call and made pipes ~50× slower.
 //
 // Instead, like wasmtime's epoch interruption, the host rewrites the module
-// once at load. It adds a global $intr (exported as InterruptGlobal) and, in
-// every function, a counter local $n. At the top of every loop body:
+// once at load. Two globals are added: $intr (exported as InterruptGlobal)
+// and a countdown $fuel. At the top of every loop body:
 //
-//	n++; if n&(yieldEvery-1) == 0 { memory.grow 0; if intr { unreachable } }
+//	fuel--; if fuel == 0 { fuel = yieldEvery; memory.grow 0; if intr { unreachable } }
 //
-// That is six register instructions per iteration. memory.grow exits to Go
-// in wazero, which gives the Go scheduler a point to stop the goroutine
-// (native code cannot be preempted, and a guest spinning without ever
-// reaching Go would block the host's garbage collector forever). A watchdog
-// timer sets $intr when a call passes its time cap; the guest traps within
-// yieldEvery iterations of whichever loop it is in. A per-invocation counter
-// is enough: code that never ends must iterate some loop of one frame
-// forever (or recurse until the stack runs out, which traps by itself).
+// memory.grow exits to Go in wazero, which gives the Go scheduler a point to
+// stop the goroutine (native code cannot be preempted, and a guest spinning
+// without ever reaching Go would block the host's garbage collector — and
+// with it the watchdog — forever). A watchdog timer sets $intr when a call
+// passes its time cap; the guest traps within yieldEvery loop iterations.
+//
+// The countdown is one global for the whole instance, not a local per
+// function: with a per-call counter, a loop whose body calls a function
+// with its own short loop resets the inner count on every call, and nested
+// loops could run for hours between two checks. Every Go function call
+// passes a loop header, so the global count advances steadily whatever the
+// code does. Code without loops cannot run for long, and unbounded
+// recursion exhausts the stack and traps on its own.
 
-// yieldEvery is how many iterations of one loop run between two exits to
-// Go (≈ 0.1 µs each): rare enough to cost < 1%, often enough that a
-// spinning guest reaches Go every few tens of microseconds.
+// yieldEvery is how many loop iterations run between two exits to Go
+// (≈ 0.1 µs each): rare enough to cost < 1%, often enough that a spinning
+// guest reaches Go every few tens of microseconds.
 const yieldEvery = 1 << 14
 
 // InterruptGlobal is the export name of the global the host sets to stop a
@@ -40,9 +45,7 @@ const InterruptGlobal = "canopy_interrupt"
 // wasm section ids used here.
 const (
 	secCustom = 0
-	secType   = 1
 	secImport = 2
-	secFunc   = 3
 	secGlobal = 6
 	secExport = 7
 	secCode   = 10
@@ -74,34 +77,8 @@ func instrument(wasm []byte) ([]byte, error) {
 	importedGlobals := uint32(0)
 	definedGlobals := uint32(0)
 	hasGlobal, hasExport := false, false
-	var typeParams []uint32 // parameter count of each type
-	var funcTypes []uint32  // type of each defined function
 	for _, s := range secs {
 		switch s.id {
-		case secType:
-			sr := reader{b: s.body}
-			n := sr.u32()
-			for i := uint32(0); i < n && sr.err == nil; i++ {
-				if form := sr.byte(); form != 0x60 {
-					return nil, fmt.Errorf("malformed type section: form 0x%x", form)
-				}
-				np := sr.u32()
-				sr.bytes(int(np))
-				sr.bytes(int(sr.u32()))
-				typeParams = append(typeParams, np)
-			}
-			if sr.err != nil {
-				return nil, fmt.Errorf("malformed type section: %w", sr.err)
-			}
-		case secFunc:
-			sr := reader{b: s.body}
-			n := sr.u32()
-			for i := uint32(0); i < n && sr.err == nil; i++ {
-				funcTypes = append(funcTypes, sr.u32())
-			}
-			if sr.err != nil {
-				return nil, fmt.Errorf("malformed function section: %w", sr.err)
-			}
 		case secImport:
 			n, err := countImportedGlobals(s.body)
 			if err != nil {
@@ -119,14 +96,12 @@ func instrument(wasm []byte) ([]byte, error) {
 			hasExport = true
 		}
 	}
-	gidx := importedGlobals + definedGlobals           // $intr
+	gidx := importedGlobals + definedGlobals           // $intr; $fuel is gidx+1
 	newGlobals := []byte{0x7F, 0x01, 0x41, 0x00, 0x0B} // mut i32 = 0
-	params := func(fn int) (uint32, error) {
-		if fn >= len(funcTypes) || int(funcTypes[fn]) >= len(typeParams) {
-			return 0, fmt.Errorf("function %d has no valid type", fn)
-		}
-		return typeParams[funcTypes[fn]], nil
-	}
+	newGlobals = append(newGlobals, 0x7F, 0x01, 0x41)
+	newGlobals = appendS32(newGlobals, yieldEvery)
+	newGlobals = append(newGlobals, 0x0B)
+	check := loopCheck(gidx, gidx+1)
 
 	out := append([]byte(nil), wasm[:8]...)
 	emit := func(id byte, body []byte) {
@@ -161,7 +136,7 @@ func instrument(wasm []byte) ([]byte, error) {
 	for _, s := range secs {
 		if o := order(s.id); o >= 0 {
 			if !addedGlobal && o > order(secGlobal) {
-				emit(secGlobal, append(appendU32(nil, 1), newGlobals...))
+				emit(secGlobal, append(appendU32(nil, 2), newGlobals...))
 				addedGlobal = true
 			}
 			if !addedExport && o > order(secExport) {
@@ -173,7 +148,7 @@ func instrument(wasm []byte) ([]byte, error) {
 		case secGlobal:
 			sr := reader{b: s.body}
 			n := sr.u32()
-			body := appendU32(nil, n+1)
+			body := appendU32(nil, n+2)
 			body = append(body, s.body[sr.off:]...)
 			emit(secGlobal, append(body, newGlobals...))
 		case secExport:
@@ -183,7 +158,7 @@ func instrument(wasm []byte) ([]byte, error) {
 			body = append(body, s.body[sr.off:]...)
 			emit(secExport, appendExport(body, gidx))
 		case secCode:
-			body, err := instrumentCode(s.body, gidx, params)
+			body, err := instrumentCode(s.body, check)
 			if err != nil {
 				return nil, fmt.Errorf("cannot instrument code: %w", err)
 			}
@@ -193,7 +168,7 @@ func instrument(wasm []byte) ([]byte, error) {
 		}
 	}
 	if !addedGlobal {
-		emit(secGlobal, append(appendU32(nil, 1), newGlobals...))
+		emit(secGlobal, append(appendU32(nil, 2), newGlobals...))
 	}
 	if !addedExport {
 		emit(secExport, appendExport(appendU32(nil, 1), gidx))
@@ -202,15 +177,18 @@ func instrument(wasm []byte) ([]byte, error) {
 }
 
 // loopCheck is the code put at the top of every loop body (see the
-// comment at the top of this file); n is the counter local.
-func loopCheck(intr, n uint32) []byte {
-	b := []byte{0x20} // local.get n
-	b = appendU32(b, n)
-	b = append(b, 0x41, 0x01, 0x6A, 0x22) // i32.const 1; i32.add; local.tee n
-	b = appendU32(b, n)
-	b = append(b, 0x41)
-	b = appendS32(b, yieldEvery-1)
-	b = append(b, 0x71, 0x45, 0x04, 0x40)             // i32.and; i32.eqz; if
+// comment at the top of this file).
+func loopCheck(intr, fuel uint32) []byte {
+	b := []byte{0x23} // global.get fuel
+	b = appendU32(b, fuel)
+	b = append(b, 0x41, 0x01, 0x6B, 0x24) // i32.const 1; i32.sub; global.set fuel
+	b = appendU32(b, fuel)
+	b = append(b, 0x23) // global.get fuel
+	b = appendU32(b, fuel)
+	b = append(b, 0x45, 0x04, 0x40, 0x41) // i32.eqz; if; i32.const yieldEvery
+	b = appendS32(b, yieldEvery)
+	b = append(b, 0x24) // global.set fuel
+	b = appendU32(b, fuel)
 	b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1A, 0x23) // i32.const 0; memory.grow 0; drop; global.get intr
 	b = appendU32(b, intr)
 	return append(b, 0x04, 0x40, 0x00, 0x0B, 0x0B) // if; unreachable; end; end
@@ -252,12 +230,12 @@ func countImportedGlobals(b []byte) (uint32, error) {
 	return globals, r.err
 }
 
-// instrumentCode rewrites the code section: every function gets a counter
-// local, and every loop the check.
-func instrumentCode(b []byte, intr uint32, params func(int) (uint32, error)) ([]byte, error) {
+// instrumentCode rewrites the code section, inserting check after the
+// block type of every loop.
+func instrumentCode(b []byte, check []byte) ([]byte, error) {
 	r := reader{b: b}
 	n := r.u32()
-	out := appendU32(make([]byte, 0, len(b)+len(b)/4), n)
+	out := appendU32(make([]byte, 0, len(b)+len(b)/8), n)
 	var fn []byte
 	for i := uint32(0); i < n; i++ {
 		size := r.u32()
@@ -265,11 +243,8 @@ func instrumentCode(b []byte, intr uint32, params func(int) (uint32, error)) ([]
 		if r.err != nil {
 			return nil, r.err
 		}
-		np, err := params(int(i))
-		if err != nil {
-			return nil, err
-		}
-		fn, err = instrumentBody(fn[:0], body, intr, np)
+		var err error
+		fn, err = instrumentBody(fn[:0], body, check)
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", i, err)
 		}
@@ -282,25 +257,17 @@ func instrumentCode(b []byte, intr uint32, params func(int) (uint32, error)) ([]
 	return out, nil
 }
 
-func instrumentBody(dst, body []byte, intr, params uint32) ([]byte, error) {
+func instrumentBody(dst, body, check []byte) ([]byte, error) {
 	r := reader{b: body}
 	groups := r.u32()
-	locals := uint64(params)
 	for i := uint32(0); i < groups; i++ {
-		locals += uint64(r.u32())
+		r.u32()
 		r.byte()
 	}
 	if r.err != nil {
 		return nil, r.err
 	}
-	if locals >= 50000 {
-		return nil, fmt.Errorf("%d locals", locals)
-	}
-	// The local groups with one more: (1 × i32), the counter.
-	dst = appendU32(dst, groups+1)
-	dst = append(dst, body[len(appendU32(nil, groups)):r.off]...)
-	dst = append(dst, 0x01, 0x7F)
-	check := loopCheck(intr, uint32(locals))
+	dst = append(dst, body[:r.off]...)
 	for r.off < len(body) {
 		start := r.off
 		op := r.byte()

@@ -2,6 +2,7 @@
 // behaviour is picked at link time: -ldflags=-X main.mode=MODE.
 //
 //	loop       process never returns
+//	nested     process never returns, calling a function with a short loop
 //	membomb    process allocates without bound
 //	inittrap   init dies with a Go fatal error (a real trap, not a panic)
 //	proctrap   process dies with a Go fatal error on the 3rd batch
@@ -42,11 +43,26 @@ func (b *bad) Init(pipe.Config) error {
 
 var sink int
 
+// inner runs a loop far shorter than the host's check interval.
+//
+//go:noinline
+func inner() int {
+	s := 0
+	for i := range 1000 {
+		s += i
+	}
+	return s
+}
+
 func (b *bad) Process(r *pipe.Record, out *pipe.Out) {
 	switch mode {
 	case "loop":
 		for i := 0; ; i++ {
 			sink += i
+		}
+	case "nested":
+		for {
+			sink += inner()
 		}
 	case "membomb":
 		for {
