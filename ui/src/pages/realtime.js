@@ -193,9 +193,15 @@ export async function realtime(main, state, { key, view }) {
     let lo = Infinity, hi = -Infinity;
     for (const arr of ys.values()) for (const v of arr) if (v != null) { if (v < lo) lo = v; if (v > hi) hi = v; }
     if (lo > hi) { lo = 0; hi = 1; }
-    const [ymin, ymax] = uPlot.rangeNum(lo, hi, 0.1, true);
-    const ky = `${ymin}/${ymax}`;
-    if (ky !== shownY) { shownY = ky; plot.setScale('y', { min: ymin, max: ymax }); }
+    // y grows at once when the data leaves it, and shrinks only when the
+    // data uses less than half of it, so it does not twitch with each value.
+    const sc = plot.scales.y;
+    const fits = shownY && lo >= sc.min && hi <= sc.max && (hi - lo) >= (sc.max - sc.min) / 2;
+    if (!fits) {
+      const [ymin, ymax] = uPlot.rangeNum(lo, hi, 0.1, true);
+      const ky = `${ymin}/${ymax}`;
+      if (ky !== shownY) { shownY = ky; plot.setScale('y', { min: ymin, max: ymax }); }
+    }
   }
   windowSel.addEventListener('change', () => { win = Number(windowSel.value); sample(); });
   window.addEventListener('resize', debounce(() => { if (plot) plot.setSize({ width: Math.max(280, chartBox.clientWidth), height: 260 }); }, 150));
