@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/canopy-dev/canopy/sdk/abi"
@@ -49,5 +51,24 @@ func TestLines(t *testing.T) {
 	res := pipetest.Native(t, &statusCount{}, nil, recs)
 	if got := res.String(); got != "hits,2xx 1\nhits,5xx 1\nhits,largest,GET 2326\nhits,largest,POST 17\n" {
 		t.Errorf("got\n%s", got)
+	}
+}
+
+// TestReadmeShowsThisPipe keeps sdk/pipe/README.md's example identical to
+// this file, and under 40 lines.
+func TestReadmeShowsThisPipe(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```go\n"+string(src)+"```") {
+		t.Errorf("sdk/pipe/README.md does not show example/statuscount/main.go as it is")
+	}
+	if n := strings.Count(string(src), "\n"); n >= 40 {
+		t.Errorf("the example pipe has %d lines, want under 40", n)
 	}
 }
