@@ -251,7 +251,7 @@ function chartCard(key, range, widthOf, onRemove) {
     draw(align(r.series.map((s) => s.points)));
     c.drawn = performance.now();
     const n = r.series.reduce((a, s) => a + s.points.length, 0);
-    note.textContent = `${r.series.length} series, ${fmt(n)} points${markers.length ? `, ${markers.length} marker${markers.length > 1 ? 's' : ''}` : ''}. Drag on the small chart to zoom.`;
+    note.textContent = `${r.series.length} series, ${fmt(n)} point${n === 1 ? '' : 's'}${markers.length ? `, ${markers.length} marker${markers.length > 1 ? 's' : ''}` : ''}. Drag on the small chart to zoom.`;
   }
   function fail(e) {
     if (e.name === 'AbortError') return;

@@ -135,7 +135,7 @@ export async function trendView(main, state, name) {
       }
       draw();
       const n = series.reduce((a, s) => a + s.points.length, 0);
-      note.textContent = series.length ? `${series.length} series, ${fmt(n)} points${markers.length ? `, ${markers.length} marker${markers.length > 1 ? 's' : ''}` : ''}. Drag to zoom, double-click to reset.` : 'No history for these keys in this range.';
+      note.textContent = series.length ? `${series.length} series, ${fmt(n)} point${n === 1 ? '' : 's'}${markers.length ? `, ${markers.length} marker${markers.length > 1 ? 's' : ''}` : ''}. Drag to zoom, double-click to reset.` : 'No history for these keys in this range.';
     } catch (e) {
       if (e.name === 'AbortError') return;
       note.textContent = e.message;
