@@ -82,7 +82,8 @@ func (r *Relay) push(c *gin.Context, lim api.Limits) {
 		return
 	}
 	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	var jsons, logs []string
+	var jsons [][]byte
+	var logs []string
 	switch {
 	case mt == "text/plain":
 		logs = []string{string(data)}
@@ -92,19 +93,22 @@ func (r *Relay) push(c *gin.Context, lim api.Limits) {
 			fail(c, http.StatusBadRequest, "cannot read push form: %v", err)
 			return
 		}
-		jsons, logs = form["json"], form["accesslog"]
+		for _, j := range form["json"] {
+			jsons = append(jsons, []byte(j))
+		}
+		logs = form["accesslog"]
 		if len(jsons) == 0 && len(logs) == 0 {
 			fail(c, http.StatusBadRequest, `push form has neither a "json" nor an "accesslog" field`)
 			return
 		}
 	default:
-		jsons = []string{string(data)}
+		jsons = [][]byte{data}
 	}
 	// Validate everything before queueing anything: a push is all or nothing.
-	pushes := make([]*tree.Push, len(jsons))
+	pushes := make([]JSONPush, len(jsons))
 	res := api.PushResult{}
 	for i, j := range jsons {
-		if err := api.CheckJSON([]byte(j), lim.MaxJSONDepth, lim.MaxPushNodes); err != nil {
+		if err := api.CheckJSON(j, lim.MaxJSONDepth, lim.MaxPushNodes); err != nil {
 			code := http.StatusBadRequest
 			var le *api.LimitError
 			if errors.As(err, &le) {
@@ -113,16 +117,16 @@ func (r *Relay) push(c *gin.Context, lim api.Limits) {
 			fail(c, code, "%v", err)
 			return
 		}
-		p, err := tree.ParsePush([]byte(j))
+		jp, err := CheckJSON(j)
 		if err != nil {
 			fail(c, http.StatusBadRequest, "%v", err)
 			return
 		}
-		pushes[i] = p
-		res.Numbers += len(p.Deltas)
+		pushes[i] = jp
+		res.Numbers += jp.Deltas()
 	}
-	for i, p := range pushes {
-		if err := r.PushJSON([]byte(jsons[i]), p); err != nil {
+	for _, jp := range pushes {
+		if err := r.PushJSON(jp); err != nil {
 			fail(c, http.StatusInternalServerError, "cannot queue push: %v", err)
 			return
 		}

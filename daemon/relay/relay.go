@@ -10,11 +10,11 @@ import (
 	"crypto/md5"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -149,11 +149,31 @@ func (r *Relay) shard(path []string) int {
 	return r.ring.get(tree.JoinKey(path[:n]))
 }
 
-// PushJSON queues a JSON push (already validated by ParsePush) for its
-// upstreams. When it returns, the push is on disk.
-func (r *Relay) PushJSON(raw []byte, p *tree.Push) error {
+// JSONPush is a checked JSON push, ready to queue.
+type JSONPush struct {
+	raw     []byte
+	members []tree.PushMember
+	deltas  int
+}
+
+// Deltas returns the number of deltas (numbers and markers) in the push.
+func (jp JSONPush) Deltas() int { return jp.deltas }
+
+// CheckJSON checks a JSON push exactly as a daemon's ParsePush would, so
+// that what the relay acknowledges the upstreams take.
+func CheckJSON(raw []byte) (JSONPush, error) {
+	members, n, err := tree.ScanPush(raw)
+	if err != nil {
+		return JSONPush{}, err
+	}
+	return JSONPush{raw: raw, members: members, deltas: n}, nil
+}
+
+// PushJSON queues a checked JSON push for its upstreams. When it returns,
+// the push is on disk.
+func (r *Relay) PushJSON(jp JSONPush) error {
 	if r.cfg.Mode == "replicate" || len(r.ups) == 1 {
-		rec := append([]byte{kindJSON}, raw...)
+		rec := append([]byte{kindJSON}, jp.raw...)
 		for _, u := range r.ups {
 			if _, err := u.q.Append(rec); err != nil {
 				return err
@@ -161,19 +181,119 @@ func (r *Relay) PushJSON(raw []byte, p *tree.Push) error {
 		}
 		return nil
 	}
-	return r.pushSharded(p)
+	if r.cfg.ShardDepth > 1 {
+		p, err := tree.ParsePush(jp.raw)
+		if err != nil {
+			return err
+		}
+		return r.pushSharded(p)
+	}
+	return r.pushMembers(jp)
+}
+
+// pushMembers shards a push by top-level name without decoding it: each
+// upstream gets the members it owns, as they came, in their objects (with
+// the object's defaultaction, which rules them).
+func (r *Relay) pushMembers(jp JSONPush) error {
+	owner := make([]int, len(jp.members))
+	one, first := true, -1
+	for i, m := range jp.members {
+		owner[i] = -1
+		if m.Name == "defaultaction" {
+			continue
+		}
+		owner[i] = r.ring.get(m.Name)
+		if first < 0 {
+			first = owner[i]
+		} else if owner[i] != first {
+			one = false
+		}
+	}
+	if first < 0 {
+		return nil // nothing to merge
+	}
+	if one {
+		// The common case of a push from one source: forward it whole.
+		_, err := r.ups[first].q.Append(append([]byte{kindJSON}, jp.raw...))
+		return err
+	}
+	list := jp.members[len(jp.members)-1].Object > 0
+	for ui, u := range r.ups {
+		rec := make([]byte, 0, len(jp.raw)/len(r.ups)+64)
+		rec = append(rec, kindJSON)
+		if list {
+			rec = append(rec, '[')
+		}
+		objects := 0
+		for i := 0; i < len(jp.members); {
+			// one object: members i..j-1
+			j := i
+			for j < len(jp.members) && jp.members[j].Object == jp.members[i].Object {
+				j++
+			}
+			var action []byte
+			n := 0
+			for k := i; k < j; k++ {
+				switch owner[k] {
+				case -1:
+					action = jp.members[k].Raw
+				case ui:
+					if n == 0 {
+						if objects > 0 {
+							rec = append(rec, ',')
+						}
+						rec = append(rec, '{')
+					} else {
+						rec = append(rec, ',')
+					}
+					rec = append(rec, jp.members[k].Raw...)
+					n++
+				}
+			}
+			if n > 0 {
+				if action != nil {
+					rec = append(rec, ',')
+					rec = append(rec, action...)
+				}
+				rec = append(rec, '}')
+				objects++
+			}
+			i = j
+		}
+		if objects == 0 {
+			continue
+		}
+		if list {
+			rec = append(rec, ']')
+		}
+		if _, err := u.q.Append(rec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *Relay) pushSharded(p *tree.Push) error {
 	for i, u := range r.ups {
-		part := p.Filter(func(path []string) bool {
+		// Deltas come grouped by subtree: reuse the owner of the last
+		// prefix instead of hashing every path.
+		var lastPrefix []string
+		lastOwner := -1
+		mine := func(path []string) bool {
+			prefix := path[:min(r.cfg.ShardDepth, len(path))]
+			if lastOwner < 0 || !slices.Equal(prefix, lastPrefix) {
+				lastPrefix, lastOwner = prefix, r.shard(path)
+			}
+			return lastOwner == i
+		}
+		part := p.FilterKinds(func(path []string) bool {
 			// a defaultaction above the shard depth rules keys of every shard
-			return len(path) < r.cfg.ShardDepth || r.shard(path) == i
-		})
+			return len(path) < r.cfg.ShardDepth || mine(path)
+		}, mine)
 		if part.Len() == 0 {
 			continue
 		}
-		b, err := json.Marshal(part)
+		b, err := part.MarshalJSON()
 		if err != nil {
 			return err
 		}
@@ -187,11 +307,17 @@ func (r *Relay) pushSharded(p *tree.Push) error {
 // PushDeltas queues deltas (from sockets) like a push.
 func (r *Relay) PushDeltas(p *tree.Push) error {
 	if r.cfg.Mode == "replicate" || len(r.ups) == 1 {
-		b, err := json.Marshal(p)
+		b, err := p.MarshalJSON()
 		if err != nil {
 			return err
 		}
-		return r.PushJSON(b, p)
+		rec := append([]byte{kindJSON}, b...)
+		for _, u := range r.ups {
+			if _, err := u.q.Append(rec); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	return r.pushSharded(p)
 }

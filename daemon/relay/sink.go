@@ -29,11 +29,11 @@ func (s Sink) SetAction(path []string, a tree.Action) error {
 
 // MergeJSON validates and queues one JSON push.
 func (s Sink) MergeJSON(data []byte) (tree.MergeResult, error) {
-	p, err := tree.ParsePush(data)
+	jp, err := CheckJSON(data)
 	if err != nil {
 		return tree.MergeResult{}, err
 	}
-	return tree.MergeResult{Numbers: len(p.Deltas)}, s.r.PushJSON(data, p)
+	return tree.MergeResult{Numbers: jp.Deltas()}, s.r.PushJSON(jp)
 }
 
 // Get finds nothing: a relay holds no values (a StatsD gauge delta at a

@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -25,55 +26,111 @@ type Push struct {
 // "defaultaction" sets the action for that subtree. Numbers are JSON numbers;
 // strings are markers. The error names the offending path.
 func ParsePush(data []byte) (*Push, error) {
-	var parser fastjson.Parser
+	p := &Push{}
+	if _, err := walkPush(data, p, nil); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// parsers are reused: a parser keeps the values of its last document, so a
+// fresh one per push allocates (and clears) that space every time. Nothing
+// parsed is kept past walkPush: names and markers are copied out.
+var parsers fastjson.ParserPool
+
+// pushWalk is the state of one walk over a push document: into p when
+// set (paths come from a shared arena, one allocation per many deltas),
+// else only checked and counted.
+type pushWalk struct {
+	p      *Push
+	arena  []string
+	deltas int
+}
+
+// walkPush checks data as a push and, when p is set, fills p. With member
+// set it calls member for every top-level member of every object, in
+// order: the object's index (0 for a single object, else its list
+// position) and the member's name as read (defaultaction included). It
+// returns the number of deltas.
+func walkPush(data []byte, p *Push, member func(obj int, name string)) (int, error) {
+	parser := parsers.Get()
+	defer parsers.Put(parser)
 	v, err := parser.ParseBytes(data)
 	if err != nil {
-		return nil, fmt.Errorf("push is not valid JSON: %w", err)
+		return 0, fmt.Errorf("push is not valid JSON: %w", err)
 	}
-	p := &Push{}
+	w := &pushWalk{p: p}
+	if p != nil && p.Deltas == nil {
+		// Every delta is a member ("name":value), so colons bound the count;
+		// sizing once saves growing a large batch again and again.
+		n := min(bytes.Count(data, []byte{':'}), len(data)/4+1)
+		p.Deltas = make([]Delta, 0, n)
+	}
 	switch v.Type() {
 	case fastjson.TypeObject:
-		if err := p.object(v); err != nil {
-			return nil, err
+		if err := w.object(v, 0, member); err != nil {
+			return 0, err
 		}
 	case fastjson.TypeArray:
 		items, _ := v.Array()
 		for i, item := range items {
 			if item.Type() != fastjson.TypeObject {
-				return nil, fmt.Errorf("push list item %d is %s, want an object", i, jsonKind(item))
+				return 0, fmt.Errorf("push list item %d is %s, want an object", i, jsonKind(item))
 			}
-			if err := p.object(item); err != nil {
-				return nil, err
+			if err := w.object(item, i, member); err != nil {
+				return 0, err
 			}
 		}
 	default:
-		return nil, fmt.Errorf("push is %s, want an object or a list of objects", jsonKind(v))
+		return 0, fmt.Errorf("push is %s, want an object or a list of objects", jsonKind(v))
 	}
-	return p, nil
+	return w.deltas, nil
+}
+
+// path returns parent + name, from the arena.
+func (w *pushWalk) path(parent []string, name string) []string {
+	n := len(parent) + 1
+	if cap(w.arena)-len(w.arena) < n {
+		w.arena = make([]string, 0, max(4096, n))
+	}
+	i := len(w.arena)
+	w.arena = append(w.arena, parent...)
+	w.arena = append(w.arena, name)
+	return w.arena[i : i+n : i+n]
 }
 
 // object handles one top-level object: roots plus their defaultaction.
-func (p *Push) object(v *fastjson.Value) error {
+func (w *pushWalk) object(v *fastjson.Value, idx int, member func(obj int, name string)) error {
 	obj, _ := v.Object()
 	if raw := obj.Get("defaultaction"); raw != nil {
 		a, err := parseActionValue(raw, "defaultaction")
 		if err != nil {
 			return err
 		}
-		obj.Visit(func(name []byte, _ *fastjson.Value) {
-			if string(name) != "defaultaction" {
-				p.acts = append(p.acts, actionSet{path: []string{validUTF8(name)}, act: a})
-			}
-		})
+		if w.p != nil {
+			obj.Visit(func(name []byte, _ *fastjson.Value) {
+				if string(name) != "defaultaction" {
+					w.p.acts = append(w.p.acts, actionSet{path: w.path(nil, validUTF8(name)), act: a})
+				}
+			})
+		}
 	}
 	var err error
 	obj.Visit(func(name []byte, val *fastjson.Value) {
+		if err != nil {
+			return
+		}
+		if member != nil {
+			member(idx, validUTF8(name))
+		}
 		switch {
-		case err != nil || string(name) == "defaultaction":
+		case string(name) == "defaultaction":
 		case len(name) == 0:
 			err = fmt.Errorf("top level: empty name (an empty segment is a wildcard, never a node)")
+		case w.p == nil:
+			err = w.value(nil, val)
 		default:
-			err = p.value([]string{validUTF8(name)}, val)
+			err = w.value(w.path(nil, validUTF8(name)), val)
 		}
 	})
 	return err
@@ -100,18 +157,25 @@ func parseActionValue(raw *fastjson.Value, where string) (Action, error) {
 	return a, nil
 }
 
-// value handles the JSON value at path.
-func (p *Push) value(path []string, v *fastjson.Value) error {
+// value handles the JSON value at path. When only checking (w.p nil), path
+// is nil and errors carry no path: the caller parses again for the message.
+func (w *pushWalk) value(path []string, v *fastjson.Value) error {
 	switch v.Type() {
 	case fastjson.TypeNumber:
 		f, err := v.Float64()
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			return fmt.Errorf("%s: value %s is not a finite number", JoinKey(path), v)
 		}
-		p.Deltas = append(p.Deltas, Delta{Path: path, Value: f})
+		w.deltas++
+		if w.p != nil {
+			w.p.Deltas = append(w.p.Deltas, Delta{Path: path, Value: f})
+		}
 	case fastjson.TypeString:
-		s, _ := v.StringBytes()
-		p.Deltas = append(p.Deltas, Delta{Path: path, Marker: validUTF8(s), IsMarker: true})
+		w.deltas++
+		if w.p != nil {
+			s, _ := v.StringBytes()
+			w.p.Deltas = append(w.p.Deltas, Delta{Path: path, Marker: validUTF8(s), IsMarker: true})
+		}
 	case fastjson.TypeObject:
 		obj, _ := v.Object()
 		if raw := obj.Get("defaultaction"); raw != nil {
@@ -119,7 +183,9 @@ func (p *Push) value(path []string, v *fastjson.Value) error {
 			if err != nil {
 				return err
 			}
-			p.acts = append(p.acts, actionSet{path: path, act: a})
+			if w.p != nil {
+				w.p.acts = append(w.p.acts, actionSet{path: path, act: a})
+			}
 		}
 		var err error
 		obj.Visit(func(name []byte, child *fastjson.Value) {
@@ -134,13 +200,14 @@ func (p *Push) value(path []string, v *fastjson.Value) error {
 					err = fmt.Errorf("%s: the own value \"\" must be a number or marker, not an object", JoinKey(path))
 					return
 				}
-				err = p.value(path, child)
+				err = w.value(path, child)
 				return
 			}
-			cp := make([]string, len(path)+1)
-			copy(cp, path)
-			cp[len(path)] = validUTF8(name)
-			err = p.value(cp, child)
+			if w.p == nil {
+				err = w.value(nil, child)
+				return
+			}
+			err = w.value(w.path(path, validUTF8(name)), child)
 		})
 		return err
 	default:
@@ -174,6 +241,174 @@ func jsonText(v *fastjson.Value) string {
 	return string(b)
 }
 
+// PushMember is one top-level member of a push object, as sent.
+type PushMember struct {
+	Object int    // its object: 0 for a single object, else the list position
+	Name   string // the name as ParsePush reads it ("defaultaction" too)
+	Raw    []byte // `"name": value`, the bytes of the document
+}
+
+// ScanPush checks data exactly as ParsePush does, without building the
+// push, and returns its top-level members in order and the number of
+// deltas it holds. A relay sharding by top-level name forwards members as
+// they came instead of re-encoding parsed deltas. Raw slices point into data.
+func ScanPush(data []byte) ([]PushMember, int, error) {
+	var members []PushMember
+	n, err := walkPush(data, nil, func(obj int, name string) {
+		members = append(members, PushMember{Object: obj, Name: name})
+	})
+	if err != nil {
+		// The check walk keeps no paths; the parse names the offending one.
+		if _, perr := ParsePush(data); perr != nil {
+			return nil, 0, perr
+		}
+		return nil, 0, err
+	}
+	i := 0
+	ok := rawMembers(data, func(obj int, raw []byte) bool {
+		if i >= len(members) || members[i].Object != obj {
+			return false
+		}
+		members[i].Raw = raw
+		i++
+		return true
+	})
+	if !ok || i != len(members) {
+		return nil, 0, fmt.Errorf("push: cannot find the members of the parsed document")
+	}
+	return members, n, nil
+}
+
+// rawMembers calls fn with the bytes of every top-level member of the push
+// objects in data, which has been parsed as JSON already. It stops and
+// returns false when fn does, or when data is not shaped as expected.
+func rawMembers(data []byte, fn func(obj int, raw []byte) bool) bool {
+	i := skipWS(data, 0)
+	if i >= len(data) {
+		return false
+	}
+	switch data[i] {
+	case '{':
+		end := rawObject(data, i, 0, fn)
+		return end > 0 && skipWS(data, end) == len(data)
+	case '[':
+		i = skipWS(data, i+1)
+		if i < len(data) && data[i] == ']' {
+			return true
+		}
+		for obj := 0; ; obj++ {
+			if i >= len(data) || data[i] != '{' {
+				return false
+			}
+			if i = rawObject(data, i, obj, fn); i < 0 {
+				return false
+			}
+			if i = skipWS(data, i); i >= len(data) {
+				return false
+			}
+			if data[i] == ']' {
+				return skipWS(data, i+1) == len(data)
+			}
+			if data[i] != ',' {
+				return false
+			}
+			i = skipWS(data, i+1)
+		}
+	}
+	return false
+}
+
+// rawObject reads the object starting at data[i] ('{') and returns the
+// index after it, or -1.
+func rawObject(data []byte, i, obj int, fn func(int, []byte) bool) int {
+	if i = skipWS(data, i+1); i < len(data) && data[i] == '}' {
+		return i + 1
+	}
+	for {
+		if i >= len(data) || data[i] != '"' {
+			return -1
+		}
+		start := i
+		if i = skipString(data, i); i < 0 {
+			return -1
+		}
+		if i = skipWS(data, i); i >= len(data) || data[i] != ':' {
+			return -1
+		}
+		if i = skipValue(data, skipWS(data, i+1)); i < 0 {
+			return -1
+		}
+		if !fn(obj, data[start:i]) {
+			return -1
+		}
+		if i = skipWS(data, i); i >= len(data) {
+			return -1
+		}
+		switch data[i] {
+		case '}':
+			return i + 1
+		case ',':
+			i = skipWS(data, i+1)
+		default:
+			return -1
+		}
+	}
+}
+
+func skipWS(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\n' || data[i] == '\t' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at data[i] ('"').
+func skipString(data []byte, i int) int {
+	for j := i + 1; j < len(data); j++ {
+		switch data[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// skipValue returns the index after the value starting at data[i].
+func skipValue(data []byte, i int) int {
+	if i >= len(data) {
+		return -1
+	}
+	switch data[i] {
+	case '"':
+		return skipString(data, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(data); j++ {
+			switch data[j] {
+			case '"':
+				if j = skipString(data, j); j < 0 {
+					return -1
+				}
+				j--
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i // a number, true, false or null
+	for j < len(data) && data[j] != ',' && data[j] != '}' && data[j] != ']' && data[j] > ' ' {
+		j++
+	}
+	return j
+}
+
 // Merge merges a parsed push atomically under one version.
 func (t *Tree) Merge(p *Push) (MergeResult, error) {
 	return t.apply(p.acts, p.Deltas)
@@ -196,14 +431,21 @@ func (p *Push) Len() int { return len(p.acts) + len(p.Deltas) }
 // splits a push between shards. A defaultaction is offered to keep with its
 // own path.
 func (p *Push) Filter(keep func(path []string) bool) *Push {
+	return p.FilterKinds(keep, keep)
+}
+
+// FilterKinds is Filter with one test for defaultactions and another for
+// deltas (a relay gives a defaultaction above the shard depth to every
+// shard, a number there to one).
+func (p *Push) FilterKinds(keepAction, keepDelta func(path []string) bool) *Push {
 	out := &Push{}
 	for _, a := range p.acts {
-		if keep(a.path) {
+		if keepAction(a.path) {
 			out.acts = append(out.acts, a)
 		}
 	}
 	for _, d := range p.Deltas {
-		if keep(d.Path) {
+		if keepDelta(d.Path) {
 			out.Deltas = append(out.Deltas, d)
 		}
 	}

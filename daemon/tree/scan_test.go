@@ -1,0 +1,112 @@
+package tree
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+)
+
+var scanCases = []string{
+	seedPush,
+	`{"a": 1}`,
+	` [ {"a" : {"b": 2, "c": "m"} , "defaultaction" : "max"} , {"b": 3} ] `,
+	`{"a": 1, "a": 2, "b": {"": 3, "c": {"defaultaction": "last", "d": 4}}}`,
+	`{"a\"b": 1, "\u0041\\": {"x\ny": -1.5e3}, "k": "quote \" and ] } ,"}`,
+	`{"defaultaction": "min"}`,
+	`[]`,
+	`[{}, {"a": 1}, {}]`,
+	"{\"\xff\xfe\": 1, \"ok\": \"\xff\"}",
+	`{"a": [1]}`,
+	`{"": 1}`,
+	`{"a": {"b": true}}`,
+	`{"a": 1, "defaultaction": 7}`,
+	`{"a": {"": {"b": 1}}}`,
+	`[1]`,
+	`"x"`,
+	`{"a": 1} x`,
+	`{"a": 1`,
+	`{"a": 1e999}`,
+}
+
+// scanRebuild joins the members ScanPush found back into a push.
+func scanRebuild(members []PushMember) []byte {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, m := range members {
+		switch {
+		case i == 0:
+			b.WriteByte('{')
+		case m.Object != members[i-1].Object:
+			b.WriteString("},{")
+		default:
+			b.WriteByte(',')
+		}
+		b.Write(m.Raw)
+	}
+	if len(members) > 0 {
+		b.WriteByte('}')
+	}
+	b.WriteByte(']')
+	return b.Bytes()
+}
+
+// withActions dumps a tree with the action ruling each entry.
+func withActions(tr *Tree) string {
+	p, _ := ParsePattern("")
+	var b bytes.Buffer
+	for _, e := range tr.Get(p) {
+		fmt.Fprintf(&b, "%s=%v/%q/%v;", e.Key, e.Value, e.Marker, e.Action)
+	}
+	return b.String()
+}
+
+func checkScan(t *testing.T, data []byte) {
+	members, n, err := ScanPush(data)
+	p, perr := ParsePush(data)
+	if (err == nil) != (perr == nil) || err != nil && err.Error() != perr.Error() {
+		t.Fatalf("%q: ScanPush error %v, ParsePush error %v", data, err, perr)
+	}
+	if err != nil {
+		return
+	}
+	if n != len(p.Deltas) {
+		t.Fatalf("%q: ScanPush counts %d deltas, ParsePush finds %d", data, n, len(p.Deltas))
+	}
+	back := scanRebuild(members)
+	a, b := New(), New()
+	_, aerr := a.Merge(p)
+	_, berr := b.MergeJSON(back)
+	if (aerr == nil) != (berr == nil) {
+		t.Fatalf("%q: rebuilt as %s: merge error %v, want %v", data, back, berr, aerr)
+	}
+	if withActions(a) != withActions(b) {
+		t.Fatalf("%q: rebuilt as %s merges as %s, want %s", data, back, withActions(b), withActions(a))
+	}
+}
+
+func TestScanPush(t *testing.T) {
+	for _, c := range scanCases {
+		checkScan(t, []byte(c))
+	}
+	members, _, err := ScanPush([]byte(`[{"a": 1, "defaultaction": "max"}, {"b\u0021": {"c": 2}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range members {
+		got = append(got, fmt.Sprintf("%d %s %s", m.Object, m.Name, m.Raw))
+	}
+	want := []string{`0 a "a": 1`, `0 defaultaction "defaultaction": "max"`, `1 b! "b\u0021": {"c": 2}`}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("members: got %q, want %q", got, want)
+	}
+}
+
+// FuzzScanPush: ScanPush accepts what ParsePush accepts, counts the same,
+// and its members put back together merge the same.
+func FuzzScanPush(f *testing.F) {
+	for _, c := range scanCases {
+		f.Add([]byte(c))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { checkScan(t, data) })
+}
