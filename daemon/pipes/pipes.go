@@ -682,12 +682,8 @@ func (m *Manager) setPrefixActions(l *loaded, prefix []string) {
 	l.prefixes.Store(key, true)
 }
 
-// maxAverageCopies bounds how many samples one average delta expands to.
-const maxAverageCopies = 1 << 16
-
-// toTree converts validated ABI deltas to tree deltas under prefix. The
-// tree merges an average sample by sample, so an average delta of k
-// samples becomes k samples of its mean (the tree has no weighted merge).
+// toTree converts validated ABI deltas to tree deltas under prefix. An
+// average delta of k samples becomes one tree delta: their mean, weighted k.
 func (w *worker) toTree(dst []tree.Delta, ds []abi.Delta, man *abi.Manifest, prefix []string) []tree.Delta {
 	for i := range ds {
 		d := &ds[i]
@@ -699,15 +695,12 @@ func (w *worker) toTree(dst []tree.Delta, ds []abi.Delta, man *abi.Manifest, pre
 			dst = append(dst, tree.Delta{Path: path, Marker: d.Marker, IsMarker: true})
 			continue
 		}
-		copies := 1
-		v := d.Value
+		td := tree.Delta{Path: path, Value: d.Value}
 		if ri := man.RootFor(d.Path); ri >= 0 && man.Roots[ri].Action == abi.ActionAverage && d.Count > 1 {
-			copies = int(min(d.Count, maxAverageCopies))
-			v = d.Value / float64(d.Count)
+			// d.Value sums d.Count samples: merge their mean, weighted.
+			td.Value, td.Samples = d.Value/float64(d.Count), d.Count
 		}
-		for range copies {
-			dst = append(dst, tree.Delta{Path: path, Value: v})
-		}
+		dst = append(dst, td)
 	}
 	return dst
 }

@@ -236,10 +236,11 @@ func (t *Tree) merge(d *Delta, v uint64) {
 		return
 	}
 	x := d.Value
+	k := max(d.Samples, 1)
 	if n.flags&flagValue == 0 {
 		n.flags |= flagValue
 		n.val = x
-		n.n, n.epoch = 1, t.epoch
+		n.n, n.epoch = k, t.epoch
 		return
 	}
 	switch act {
@@ -249,8 +250,8 @@ func (t *Tree) merge(d *Delta, v uint64) {
 		if n.epoch != t.epoch {
 			n.epoch, n.n = t.epoch, 0
 		}
-		n.n++
-		n.val += (x - n.val) / float64(n.n)
+		n.n += k
+		n.val += (x - n.val) * float64(k) / float64(n.n)
 	case ActionMax:
 		n.val = math.Max(n.val, x)
 	case ActionMin:

@@ -395,3 +395,18 @@ func TestTake(t *testing.T) {
 		t.Errorf("action not carried by Take: %s", got)
 	}
 }
+
+func TestWeightedAverage(t *testing.T) {
+	tr := New()
+	tr.SetAction([]string{"rt"}, ActionAverage)
+	// 3 samples with mean 2, then 1 sample of 6: mean (6+6)/4 = 3.
+	if _, err := tr.Apply([]Delta{{Path: []string{"rt", "avg"}, Value: 2, Samples: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Apply([]Delta{{Path: []string{"rt", "avg"}, Value: 6}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := flat(t, tr, "rt,avg"); got != `[{"rt,avg":3}]` {
+		t.Errorf("weighted average = %s, want 3", got)
+	}
+}

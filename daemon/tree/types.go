@@ -56,6 +56,9 @@ type Delta struct {
 	Value    float64
 	Marker   string
 	IsMarker bool
+	// Samples, when more than 1, says Value is the mean of that many
+	// samples: an average node weighs it so (other actions ignore it).
+	Samples uint32
 }
 
 // Entry is one node in a read result.
