@@ -1,13 +1,17 @@
 package relay_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,6 +54,53 @@ func startRelay(b *testing.B, extra, upPipes, relayPipes string) (*testenv.Proc,
 	return relay, ups
 }
 
+// processCPU reads process_cpu_seconds_total from a canopyd's /metrics.
+func processCPU(b *testing.B, p *testenv.Proc) float64 {
+	resp, err := http.Get(p.URL() + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "process_cpu_seconds_total "); ok {
+			f, _ := strconv.ParseFloat(v, 64)
+			return f
+		}
+	}
+	b.Fatalf("%s/metrics has no process_cpu_seconds_total", p.URL())
+	return 0
+}
+
+// cpuMeter sums the CPU time of the relay, the upstreams and this process
+// (the clients) between start and stop, so that a run on a busy machine
+// still says what forwarding costs.
+type cpuMeter struct {
+	relay, ups, self float64
+}
+
+func readCPU(b *testing.B, relay *testenv.Proc, ups []*testenv.Proc) cpuMeter {
+	m := cpuMeter{relay: processCPU(b, relay), self: selfCPU().Seconds()}
+	for _, u := range ups {
+		m.ups += processCPU(b, u)
+	}
+	return m
+}
+
+// report adds CPU seconds per million deltas (or lines) to b.
+func (m cpuMeter) report(b *testing.B, end cpuMeter, n float64, unit string) {
+	per := n / 1e6
+	b.ReportMetric((end.relay-m.relay)/per, "relay-cpu-s/M"+unit)
+	b.ReportMetric((end.ups-m.ups)/per, "upstreams-cpu-s/M"+unit)
+	b.ReportMetric((end.self-m.self)/per, "clients-cpu-s/M"+unit)
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func drain(b *testing.B, relay *testenv.Proc) relayStats {
 	for {
 		st := relayStatus(b, relay)
@@ -68,7 +119,7 @@ func drain(b *testing.B, relay *testenv.Proc) relayStats {
 // two daemons (from the first push to the last delta delivered), and bytes
 // on the wire per delta.
 func BenchmarkRelayDeltas(b *testing.B) {
-	relay, _ := startRelay(b, "", b.TempDir(), b.TempDir())
+	relay, ups := startRelay(b, "", b.TempDir(), b.TempDir())
 	const perPush, clients = 5000, 4
 	bodies := make([][]byte, 20)
 	for i := range bodies {
@@ -84,6 +135,7 @@ func BenchmarkRelayDeltas(b *testing.B) {
 	}
 	pushes := max(b.N, 400) // at least 2M deltas per run
 	b.ResetTimer()
+	cpu := readCPU(b, relay, ups)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for c := 0; c < clients; c++ {
@@ -104,6 +156,7 @@ func BenchmarkRelayDeltas(b *testing.B) {
 	accepted := time.Since(start)
 	st := drain(b, relay)
 	elapsed := time.Since(start)
+	cpu.report(b, readCPU(b, relay, ups), float64(pushes*perPush), "delta")
 	deltas := float64(pushes * perPush)
 	var wire, raw uint64
 	for _, u := range st.Upstreams {
@@ -129,8 +182,9 @@ func BenchmarkRelayAccessLog(b *testing.B) {
 	}
 	for _, mode := range []string{"forward", "pipes"} {
 		b.Run(mode, func(b *testing.B) {
-			relay, _ := startRelay(b, "accesslog: "+mode+"\n", "../../pipes-wasm", "../../pipes-wasm")
+			relay, ups := startRelay(b, "accesslog: "+mode+"\n", "../../pipes-wasm", "../../pipes-wasm")
 			b.ResetTimer()
+			cpu := readCPU(b, relay, ups)
 			start := time.Now()
 			for _, c := range chunks {
 				resp, err := http.Post(relay.URL()+"/push", "text/plain", bytes.NewReader(c))
@@ -141,6 +195,7 @@ func BenchmarkRelayAccessLog(b *testing.B) {
 			}
 			st := drain(b, relay)
 			elapsed := time.Since(start)
+			cpu.report(b, readCPU(b, relay, ups), float64(len(lines)), "line")
 			var wire uint64
 			for _, u := range st.Upstreams {
 				wire += u.WireBytes

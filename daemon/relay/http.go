@@ -18,6 +18,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/canopy-dev/canopy/daemon/api"
@@ -47,7 +48,7 @@ func (r *Relay) Handler() http.Handler {
 		c.JSON(http.StatusOK, gin.H{"mode": r.cfg.Mode, "relay": r.source, "upstreams": r.Status()})
 	})
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(r.collector())
+	reg.MustRegister(r.collector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	return e
 }
