@@ -12,7 +12,7 @@ import (
 	"path/filepath"
 )
 
-// Snapshot file format, version 1 (all integers are unsigned varints unless
+// Snapshot file format, version 2 (all integers are unsigned varints unless
 // said otherwise):
 //
 //	magic      8 bytes "CANOPYT\x00"
@@ -24,6 +24,7 @@ import (
 //	nodes      count of nodes, then the root's children, each in preorder:
 //	             name length, name, flags byte, action byte,
 //	             [value: float64 little-endian bits]  if flags has value
+//	             [samples in the current averaging window] if flags has 8
 //	             [marker: length, bytes]              if flags has marker
 //	             child count
 //	crc        uint32 little-endian CRC-32C of everything above
@@ -32,11 +33,15 @@ import (
 // is refused whole.
 const (
 	snapMagic   = "CANOPYT\x00"
-	snapFormat  = 1
+	snapFormat  = 2
 	maxSnapName = 1 << 20
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// snapFlagWindow marks a node whose averaging-window sample count follows
+// its value in the file (never set in memory).
+const snapFlagWindow uint8 = 8
 
 // WriteSnapshot writes the tree and meta (opaque bytes, e.g. ingest offsets)
 // to path atomically: a temp file in the same folder is written, fsynced and
@@ -131,12 +136,21 @@ func (t *Tree) encode(w *bufio.Writer, meta []byte) error {
 
 func (t *Tree) encodeNode(s *snapWriter, n *node) {
 	s.bytes(n.name)
-	s.w.WriteByte(n.flags)
+	flags := n.flags
+	window := n.flags&flagValue != 0 && n.epoch == t.epoch && n.n > 0
+	if window {
+		flags |= snapFlagWindow
+	}
+	s.w.WriteByte(flags)
 	s.w.WriteByte(byte(n.act))
 	if n.flags&flagValue != 0 {
 		var b [8]byte
 		binary.LittleEndian.PutUint64(b[:], math.Float64bits(n.val))
 		s.w.Write(b[:])
+	}
+	if window {
+		// An average continues its window after a restart exactly.
+		s.uvarint(uint64(n.n))
 	}
 	if n.flags&flagMarker != 0 {
 		s.bytes(t.markers[n])
@@ -173,8 +187,9 @@ func decodeSnapshot(data []byte) (*Tree, []byte, error) {
 	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(tail) {
 		return nil, nil, fmt.Errorf("%w: checksum mismatch (truncated or damaged file)", ErrCorruptSnapshot)
 	}
-	if f := binary.LittleEndian.Uint32(body[len(snapMagic):]); f != snapFormat {
-		return nil, nil, fmt.Errorf("%w: format version %d, this canopy reads %d", ErrCorruptSnapshot, f, snapFormat)
+	format := binary.LittleEndian.Uint32(body[len(snapMagic):])
+	if format != snapFormat {
+		return nil, nil, fmt.Errorf("%w: format version %d, this canopy reads %d", ErrCorruptSnapshot, format, snapFormat)
 	}
 	r := &snapReader{b: body[len(snapMagic)+4:]}
 	meta := []byte(r.str())
@@ -261,7 +276,9 @@ func (t *Tree) decodeNode(r *snapReader, parent *node, depth int) {
 	if r.err != nil {
 		return
 	}
-	if name == "" || act > ActionLast || flags&^(flagValue|flagMarker|flagAction) != 0 {
+	window := flags&snapFlagWindow != 0
+	flags &^= snapFlagWindow
+	if name == "" || act > ActionLast || flags&^(flagValue|flagMarker|flagAction) != 0 || window && flags&flagValue == 0 {
 		r.err = fmt.Errorf("bad node %q (flags %#x, action %d)", name, flags, act)
 		return
 	}
@@ -278,6 +295,9 @@ func (t *Tree) decodeNode(r *snapReader, parent *node, depth int) {
 		}
 		n.val = math.Float64frombits(binary.LittleEndian.Uint64(r.b))
 		r.b = r.b[8:]
+	}
+	if window {
+		n.n, n.epoch = uint32(r.uvarint()), t.epoch
 	}
 	if flags&flagMarker != 0 {
 		t.markers[n] = r.str()

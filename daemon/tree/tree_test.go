@@ -410,3 +410,37 @@ func TestWeightedAverage(t *testing.T) {
 		t.Errorf("weighted average = %s, want 3", got)
 	}
 }
+
+// TestSnapshotKeepsAverageWindow: an average resumes its window after a
+// restart exactly as if the process had not stopped.
+func TestSnapshotKeepsAverageWindow(t *testing.T) {
+	live := New()
+	mustMerge(t, live, `{"rt": {"a": 2, "b": 5}, "defaultaction": "average"}`)
+	mustMerge(t, live, `{"rt": {"a": 4}}`)
+	path := filepath.Join(t.TempDir(), "s.snap")
+	if err := live.WriteSnapshot(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	back, _, err := LoadSnapshot(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range []*Tree{live, back} {
+		mustMerge(t, tr, `{"rt": {"a": 9}}`)
+	}
+	if got, want := dump(t, back), dump(t, live); got != want || !strings.Contains(got, `"rt,a":5`) {
+		t.Errorf("after restore: %s, want %s with rt,a = 5", got, want)
+	}
+	// After a tick the window starts over, restored or not.
+	live.Tick()
+	if err := live.WriteSnapshot(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	back, _, _ = LoadSnapshot(path)
+	for _, tr := range []*Tree{live, back} {
+		mustMerge(t, tr, `{"rt": {"b": 1}}`)
+	}
+	if got, want := dump(t, back), dump(t, live); got != want || !strings.Contains(got, `"rt,b":1`) {
+		t.Errorf("after tick and restore: %s, want %s with rt,b = 1", got, want)
+	}
+}
