@@ -67,6 +67,9 @@ func TestBrowser(t *testing.T) {
 		if !eval[bool](t, b, `window.__noReload === true`) {
 			t.Errorf("the page reloaded")
 		}
+		if !eval[bool](t, b, `performance.getEntriesByType('resource').some(r => r.name.includes('/pull/?key=br&since='))`) {
+			t.Errorf("the page did not follow the tree with /pull")
+		}
 		// Sorting by value puts the biggest number first.
 		do(t, b, chromedp.Click(`button.sort[data-col="value"]`, chromedp.NodeVisible))
 		vals := eval[[]float64](t, b, `[...document.querySelectorAll('#rt-table tbody tr td.val')].map(td => Number(td.textContent.replace(/,/g, '')))`)
@@ -163,6 +166,18 @@ func TestBrowser(t *testing.T) {
 		do(t, b, chromedp.SetValue(`#tv-shift`, "604800"))
 		eval[bool](t, b, `(document.querySelector('#tv-shift').dispatchEvent(new Event('change')), true)`)
 		waitJS(t, b, `canopy.charts[0].series.filter(s => / \(1 week earlier\)$/.test(s.label || '')).length === 2`, 10*time.Second)
+		// Dragging across the chart zooms it; Reset zoom shows the range again.
+		full := eval[[]float64](t, b, `[canopy.charts[0].scales.x.min, canopy.charts[0].scales.x.max]`)
+		box := eval[[]float64](t, b, `(() => { const r = canopy.charts[0].over.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
+		do(t, b, drag(box[0]+box[2]*0.2, box[0]+box[2]*0.4, box[1]+box[3]/2)...)
+		zoomed := eval[[]float64](t, b, `[canopy.charts[0].scales.x.min, canopy.charts[0].scales.x.max]`)
+		if r := (zoomed[1] - zoomed[0]) / (full[1] - full[0]); r < 0.1 || r > 0.3 {
+			t.Errorf("after dragging a fifth of the chart it shows %.2f of the range (%v of %v)", r, zoomed, full)
+		}
+		do(t, b, chromedp.Click(`#zoom-reset`, chromedp.NodeVisible))
+		if again := eval[[]float64](t, b, `[canopy.charts[0].scales.x.min, canopy.charts[0].scales.x.max]`); again[1]-again[0] < (full[1]-full[0])*0.99 {
+			t.Errorf("Reset zoom shows %v, want the full range %v", again, full)
+		}
 		b.screenshot(t, "trend-view")
 		b.checkClean(t, "/trend/view/synth")
 	})
