@@ -257,6 +257,7 @@ func TestBrowser(t *testing.T) {
 			{"/realtime/br", "phone-realtime"},
 			{"/setting/view", "phone-settings"},
 			{"/trend/view/?key=synthetic,a", "phone-trend-explorer"},
+			{"/trend/view/synth", "phone-trend-view"},
 		} {
 			b.open(t, p.path)
 			if w := eval[float64](t, b, `document.documentElement.scrollWidth`); w > 392 {
