@@ -135,6 +135,32 @@ func BenchmarkStages(b *testing.B) {
 		}
 		perOp(b)
 	})
+	// A relay's batch toward a daemon: a list of 20 pushes.
+	batch := append([]byte{'['}, body...)
+	for i := 1; i < 20; i++ {
+		batch = append(append(batch, ','), body...)
+	}
+	batch = append(batch, ']')
+	b.Run("ParseBatch", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu = cpuTime()
+		for i := 0; i < b.N; i++ {
+			if _, err := tree.ParsePush(batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/float64(b.N*5000*20), "cpu-ns/delta")
+	})
+	b.Run("ScanPush", func(b *testing.B) {
+		b.ReportAllocs()
+		cpu = cpuTime()
+		for i := 0; i < b.N; i++ {
+			if _, _, err := tree.ScanPush(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+		perOp(b)
+	})
 	p, _ := tree.ParsePush(body)
 	b.Run("MarshalJSON", func(b *testing.B) {
 		b.ReportAllocs()

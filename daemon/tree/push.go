@@ -45,6 +45,10 @@ type pushWalk struct {
 	p      *Push
 	arena  []string
 	deltas int
+	// names recently read, by a hash of their bytes: a push repeats names
+	// (the same metrics under every host, the same keys in every item of a
+	// relay's batch), and a hit costs no allocation.
+	names [512]string
 }
 
 // walkPush checks data as a push and, when p is set, fills p. With member
@@ -53,18 +57,37 @@ type pushWalk struct {
 // position) and the member's name as read (defaultaction included). It
 // returns the number of deltas.
 func walkPush(data []byte, p *Push, member func(obj int, name string)) (int, error) {
-	parser := parsers.Get()
-	defer parsers.Put(parser)
-	v, err := parser.ParseBytes(data)
-	if err != nil {
-		return 0, fmt.Errorf("push is not valid JSON: %w", err)
-	}
 	w := &pushWalk{p: p}
 	if p != nil && p.Deltas == nil {
 		// Every delta is a member ("name":value), so colons bound the count;
 		// sizing once saves growing a large batch again and again.
 		n := min(bytes.Count(data, []byte{':'}), len(data)/4+1)
 		p.Deltas = make([]Delta, 0, n)
+	}
+	parser := parsers.Get()
+	defer parsers.Put(parser)
+	if p != nil && member == nil {
+		// A list (a relay's batch) is parsed an item at a time, so the
+		// parser's space is that of an item, not of the whole. Any error
+		// is taken from parsing the whole, which reports it the same way
+		// whatever the split.
+		if items := listItems(data); len(items) > 1 {
+			for i, item := range items {
+				v, err := parser.ParseBytes(item)
+				if err == nil && v.Type() == fastjson.TypeObject {
+					err = w.object(v, i, nil)
+				}
+				if err != nil {
+					*p = Push{}
+					return walkPush(data[:len(data):len(data)], p, func(int, string) {})
+				}
+			}
+			return w.deltas, nil
+		}
+	}
+	v, err := parser.ParseBytes(data)
+	if err != nil {
+		return 0, fmt.Errorf("push is not valid JSON: %w", err)
 	}
 	switch v.Type() {
 	case fastjson.TypeObject:
@@ -85,6 +108,60 @@ func walkPush(data []byte, p *Push, member func(obj int, name string)) (int, err
 		return 0, fmt.Errorf("push is %s, want an object or a list of objects", jsonKind(v))
 	}
 	return w.deltas, nil
+}
+
+// listItems returns the items of data when it looks like a list of
+// objects, else nil. It only finds where the items are: each is parsed
+// after.
+func listItems(data []byte) [][]byte {
+	i := skipWS(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return nil
+	}
+	var items [][]byte
+	for i = skipWS(data, i+1); i < len(data) && data[i] == '{'; {
+		end := skipValue(data, i)
+		if end < 0 {
+			return nil
+		}
+		items = append(items, data[i:end])
+		if i = skipWS(data, end); i >= len(data) {
+			return nil
+		}
+		switch data[i] {
+		case ']':
+			if skipWS(data, i+1) != len(data) {
+				return nil
+			}
+			return items
+		case ',':
+			i = skipWS(data, i+1)
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// name returns b as a name: valid UTF-8, and the same string as the last
+// time these bytes were read when the cache still holds it.
+func (w *pushWalk) name(b []byte) string {
+	if len(b) > 64 {
+		return validUTF8(b)
+	}
+	h := uint32(2166136261)
+	for _, c := range b {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	slot := &w.names[h%uint32(len(w.names))]
+	if *slot == string(b) {
+		return *slot
+	}
+	s := validUTF8(b)
+	if s == string(b) {
+		*slot = s // (a name made valid is not what its bytes say)
+	}
+	return s
 }
 
 // path returns parent + name, from the arena.
@@ -110,7 +187,7 @@ func (w *pushWalk) object(v *fastjson.Value, idx int, member func(obj int, name 
 		if w.p != nil {
 			obj.Visit(func(name []byte, _ *fastjson.Value) {
 				if string(name) != "defaultaction" {
-					w.p.acts = append(w.p.acts, actionSet{path: w.path(nil, validUTF8(name)), act: a})
+					w.p.acts = append(w.p.acts, actionSet{path: w.path(nil, w.name(name)), act: a})
 				}
 			})
 		}
@@ -130,7 +207,7 @@ func (w *pushWalk) object(v *fastjson.Value, idx int, member func(obj int, name 
 		case w.p == nil:
 			err = w.value(nil, val)
 		default:
-			err = w.value(w.path(nil, validUTF8(name)), val)
+			err = w.value(w.path(nil, w.name(name)), val)
 		}
 	})
 	return err
@@ -207,7 +284,7 @@ func (w *pushWalk) value(path []string, v *fastjson.Value) error {
 				err = w.value(nil, child)
 				return
 			}
-			err = w.value(w.path(path, validUTF8(name)), child)
+			err = w.value(w.path(path, w.name(name)), child)
 		})
 		return err
 	default:
