@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/gin-gonic/gin"
 
@@ -37,17 +39,55 @@ func (s *Server) pushSeq(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"applied": applied, "durable": durable})
 }
 
+// Relay batches are large and come one after another: their buffers and
+// gzip readers are reused rather than allocated (and collected) per batch.
+var (
+	batchBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+	gzipReaders  sync.Pool
+)
+
+func putBatchBuffer(b *bytes.Buffer) {
+	if b.Cap() <= 64<<20 {
+		batchBuffers.Put(b)
+	}
+}
+
+// pooledGzip is a gzip reader that goes back to the pool when the request
+// body is closed (once).
+type pooledGzip struct{ zr *gzip.Reader }
+
+func (z *pooledGzip) Read(b []byte) (int, error) {
+	if z.zr == nil {
+		return 0, io.ErrClosedPipe
+	}
+	return z.zr.Read(b)
+}
+
+func (z *pooledGzip) Close() error {
+	if z.zr != nil {
+		gzipReaders.Put(z.zr)
+		z.zr = nil
+	}
+	return nil
+}
+
 // gzipBody replaces a gzip-encoded request body with its decoded form,
 // bounded like any body.
 func (s *Server) gzipBody(c *gin.Context) error {
 	if !strings.EqualFold(c.GetHeader("Content-Encoding"), "gzip") {
 		return nil
 	}
-	zr, err := gzip.NewReader(c.Request.Body)
+	zr, _ := gzipReaders.Get().(*gzip.Reader)
+	var err error
+	if zr == nil {
+		zr, err = gzip.NewReader(c.Request.Body)
+	} else {
+		err = zr.Reset(c.Request.Body)
+	}
 	if err != nil {
 		return fmt.Errorf("body is not gzip: %w", err)
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, io.NopCloser(zr), s.limits.MaxBodyBytes)
+	c.Request.Body = http.MaxBytesReader(c.Writer, &pooledGzip{zr}, s.limits.MaxBodyBytes)
 	c.Request.Header.Del("Content-Encoding")
 	c.Request.ContentLength = -1
 	return nil
@@ -72,11 +112,15 @@ func (s *Server) pushFrom(c *gin.Context) {
 		}
 		c.JSON(code, body)
 	}
-	body, err := io.ReadAll(c.Request.Body)
-	if err != nil {
+	buf := batchBuffers.Get().(*bytes.Buffer)
+	defer putBatchBuffer(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(c.Request.Body); err != nil {
 		s.bodyFail(c, err, "cannot read relay batch")
 		return
 	}
+	c.Request.Body.Close() // the gzip reader, if any, can serve the next batch
+	body := buf.Bytes()
 	empty := &tree.Push{}
 	if c.ContentType() == "text/plain" {
 		// Access-log lines run through the pipes here; the batch number is
@@ -103,15 +147,11 @@ func (s *Server) pushFrom(c *gin.Context) {
 		}
 		return
 	}
-	p, err := tree.ParsePush(body)
+	res, _, err := s.opt.Tree.MergeJSONFrom(src, first, last, body)
 	if err == nil {
-		var res tree.MergeResult
-		res, _, err = s.opt.Tree.MergeFrom(src, first, last, p)
-		if err == nil {
-			s.pushes.Add(1)
-			answer(http.StatusOK, PushResult{Numbers: res.Numbers, Markers: res.Markers, Version: res.Version})
-			return
-		}
+		s.pushes.Add(1)
+		answer(http.StatusOK, PushResult{Numbers: res.Numbers, Markers: res.Markers, Version: res.Version})
+		return
 	}
 	var ce *tree.SeqConflictError
 	if errors.As(err, &ce) {

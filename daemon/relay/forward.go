@@ -53,6 +53,7 @@ type upstream struct {
 	rawBytes  atomic.Uint64
 	failures  atomic.Uint64
 	up        atomic.Bool
+	zw        *gzip.Writer // reused: a new one allocates its tables anew
 	mu        sync.Mutex
 	lastErr   string
 	lastOK    time.Time
@@ -207,36 +208,48 @@ func (u *upstream) auth(req *http.Request) {
 
 // send posts records first..last as one request.
 func (u *upstream) send(ctx context.Context, recs [][]byte, first, last uint64) error {
-	var body bytes.Buffer
 	ct := "application/json"
-	var zw *gzip.Writer
-	var w io.Writer = &body
-	if u.compress {
-		zw, _ = gzip.NewWriterLevel(&body, gzip.BestSpeed)
-		w = zw
-	}
-	raw := 0
+	var pieces [][]byte
 	if recs[0][0] == kindAccessLog {
 		ct = "text/plain"
 		for _, r := range recs {
-			w.Write(r[1:])
-			raw += len(r) - 1
+			pieces = append(pieces, r[1:])
 			if r[len(r)-1] != '\n' {
-				w.Write([]byte{'\n'})
+				pieces = append(pieces, newline)
 			}
 		}
 	} else {
-		raw = writeJSONList(w, recs)
+		pieces = jsonList(recs)
 	}
-	if zw != nil {
-		zw.Close()
+	raw := 0
+	for _, p := range pieces {
+		raw += len(p)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(u.cfg.URL, "/")+"/push", bytes.NewReader(body.Bytes()))
+	var body io.Reader = newPiecesReader(pieces)
+	size := raw
+	if u.compress {
+		var zbuf bytes.Buffer
+		zbuf.Grow(raw/8 + 512)
+		if u.zw == nil {
+			u.zw, _ = gzip.NewWriterLevel(&zbuf, gzip.BestSpeed)
+		} else {
+			u.zw.Reset(&zbuf)
+		}
+		for _, p := range pieces {
+			u.zw.Write(p)
+		}
+		if err := u.zw.Close(); err != nil {
+			return err
+		}
+		body, size = bytes.NewReader(zbuf.Bytes()), zbuf.Len()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(u.cfg.URL, "/")+"/push", body)
 	if err != nil {
 		return err
 	}
+	req.ContentLength = int64(size)
 	req.Header.Set("Content-Type", ct)
-	if zw != nil {
+	if u.compress {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
 	req.Header.Set(HeaderSource, u.source)
@@ -256,7 +269,7 @@ func (u *upstream) send(ctx context.Context, recs [][]byte, first, last uint64) 
 		u.ok(applied, durable)
 		return errConflict{applied}
 	case resp.StatusCode == http.StatusOK:
-		u.sentBytes.Add(uint64(body.Len()))
+		u.sentBytes.Add(uint64(size))
 		u.rawBytes.Add(uint64(raw))
 		u.ok(applied, durable)
 		return nil
@@ -272,16 +285,19 @@ func (u *upstream) send(ctx context.Context, recs [][]byte, first, last uint64) 
 	}
 }
 
-// writeJSONList writes JSON push records as one list of objects and returns
-// the bytes written.
-func writeJSONList(w io.Writer, recs [][]byte) int {
-	n := 0
-	put := func(b []byte) {
-		w.Write(b)
-		n += len(b)
-	}
-	put([]byte{'['})
-	firstItem := true
+var (
+	newline   = []byte{'\n'}
+	comma     = []byte{','}
+	listOpen  = []byte{'['}
+	listClose = []byte{']'}
+)
+
+// jsonList returns the pieces of one JSON list holding the objects of the
+// JSON push records (each an object or a list of objects), without copying
+// them.
+func jsonList(recs [][]byte) [][]byte {
+	pieces := make([][]byte, 0, 2*len(recs)+1)
+	pieces = append(pieces, listOpen)
 	for _, r := range recs {
 		v := bytes.TrimSpace(r[1:])
 		if len(v) > 0 && v[0] == '[' {
@@ -290,12 +306,30 @@ func writeJSONList(w io.Writer, recs [][]byte) int {
 		if len(v) == 0 {
 			continue
 		}
-		if !firstItem {
-			put([]byte{','})
+		if len(pieces) > 1 {
+			pieces = append(pieces, comma)
 		}
-		firstItem = false
-		put(v)
+		pieces = append(pieces, v)
 	}
-	put([]byte{']'})
-	return n
+	return append(pieces, listClose)
+}
+
+// piecesReader reads a list of byte slices as one stream.
+type piecesReader struct{ pieces [][]byte }
+
+func newPiecesReader(pieces [][]byte) *piecesReader { return &piecesReader{pieces} }
+
+func (r *piecesReader) Read(b []byte) (int, error) {
+	n := 0
+	for n < len(b) && len(r.pieces) > 0 {
+		c := copy(b[n:], r.pieces[0])
+		n += c
+		if r.pieces[0] = r.pieces[0][c:]; len(r.pieces[0]) == 0 {
+			r.pieces = r.pieces[1:]
+		}
+	}
+	if n == 0 && len(r.pieces) == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
 }

@@ -77,7 +77,23 @@ func (r *Relay) push(c *gin.Context, lim api.Limits) {
 		}
 		body = io.LimitReader(zr, lim.MaxBodyBytes+1)
 	}
-	data, err := io.ReadAll(body)
+	// Bodies are read into reused buffers: nothing keeps them after the
+	// push is queued (records are copies).
+	buf, _ := r.bufs.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer func() {
+		if buf.Cap() <= 16<<20 {
+			r.bufs.Put(buf)
+		}
+	}()
+	buf.Reset()
+	if n := c.Request.ContentLength; n > 0 && n <= lim.MaxBodyBytes {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(body)
+	data := buf.Bytes()
 	if err != nil || int64(len(data)) > lim.MaxBodyBytes {
 		fail(c, http.StatusRequestEntityTooLarge, "push body over %d bytes", lim.MaxBodyBytes)
 		return

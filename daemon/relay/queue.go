@@ -40,6 +40,9 @@ type queue struct {
 	w       *bufio.Writer
 	notify  chan struct{}
 	cursor  readCursor // where the last Read stopped
+
+	readMu sync.Mutex    // one Read at a time (there is one forwarder)
+	rd     *bufio.Reader // Read's, reused: a new one allocates its buffer
 }
 
 type readCursor struct {
@@ -116,24 +119,36 @@ func scanSegment(path string, first uint64) (int64, uint64, error) {
 }
 
 func readRecord(r *bufio.Reader) (uint64, []byte, error) {
+	seq, payload, _, err := readRecordInto(r, nil)
+	return seq, payload, err
+}
+
+// readRecordInto reads a record's payload into the free end of buf (a new
+// chunk when it does not fit) and returns buf with it: one batch of
+// records takes a few allocations, not one each.
+func readRecordInto(r *bufio.Reader, buf []byte) (uint64, []byte, []byte, error) {
 	var h [recHeader]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return 0, nil, err
+		return 0, nil, buf, err
 	}
 	n := binary.LittleEndian.Uint32(h[0:])
 	sum := binary.LittleEndian.Uint32(h[4:])
 	if n < 8 || n > 1<<30 {
-		return 0, nil, errors.New("bad record length")
+		return 0, nil, buf, errors.New("bad record length")
 	}
-	body := make([]byte, n-8)
+	size := int(n - 8)
+	if cap(buf)-len(buf) < size {
+		buf = make([]byte, 0, max(size, min(2*cap(buf), 8<<20), 64<<10))
+	}
+	body := buf[len(buf) : len(buf)+size : len(buf)+size]
 	if _, err := io.ReadFull(r, body); err != nil {
-		return 0, nil, err
+		return 0, nil, buf, err
 	}
 	crc := crc32.Update(crc32.Checksum(h[8:16], crcTable), crcTable, body)
 	if crc != sum {
-		return 0, nil, errors.New("bad record checksum")
+		return 0, nil, buf, errors.New("bad record checksum")
 	}
-	return binary.LittleEndian.Uint64(h[8:]), body, nil
+	return binary.LittleEndian.Uint64(h[8:]), body, buf[:len(buf)+size], nil
 }
 
 // Append stores payload as the next record and returns its number.
@@ -226,6 +241,8 @@ func (q *queue) Release(seq uint64) {
 // returned. Records dropped for space are skipped. Reads that continue where
 // the last one stopped seek straight there.
 func (q *queue) Read(from uint64, maxBytes int) ([][]byte, uint64, error) {
+	q.readMu.Lock()
+	defer q.readMu.Unlock()
 	q.mu.Lock()
 	if q.w != nil {
 		q.w.Flush()
@@ -239,6 +256,7 @@ func (q *queue) Read(from uint64, maxBytes int) ([][]byte, uint64, error) {
 	cur := q.cursor
 	q.mu.Unlock()
 	var out [][]byte
+	var buf []byte
 	size := 0
 	next := from
 	for _, s := range segs {
@@ -257,10 +275,16 @@ func (q *queue) Read(from uint64, maxBytes int) ([][]byte, uint64, error) {
 				return nil, from, err
 			}
 		}
-		r := bufio.NewReaderSize(f, 1<<20)
+		if q.rd == nil {
+			q.rd = bufio.NewReaderSize(f, 1<<20)
+		} else {
+			q.rd.Reset(f)
+		}
+		r := q.rd
 		full := false
 		for {
-			seq, payload, err := readRecord(r)
+			seq, payload, b, err := readRecordInto(r, buf)
+			buf = b
 			if err != nil || seq > s.last {
 				break
 			}

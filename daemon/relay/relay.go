@@ -32,6 +32,7 @@ type Relay struct {
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 	client *http.Client
+	bufs   sync.Pool // request bodies (*bytes.Buffer)
 	// pipes, when set (accesslog: pipes), turns access-log lines into a
 	// push here, so deltas travel instead of lines.
 	pipes func(lines []string) (*tree.Push, error)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -18,6 +19,38 @@ import (
 type Push struct {
 	acts   []actionSet
 	Deltas []Delta
+	// parsing state kept for reuse (see getPush): the last path arena
+	// chunk and its unused end, and the names read lately.
+	chunk, arena []string
+	names        *nameCache
+}
+
+// nameCache holds names recently read, by a hash of their bytes: pushes
+// repeat names (the same metrics under every host, the same keys in every
+// item of a relay's batch), and a hit costs no allocation.
+type nameCache [512]string
+
+// pushes are reused by the merges that parse a push and drop it after
+// (MergeJSON, MergeJSONFrom): once a large batch's deltas and path arena
+// have been allocated, the next batches reuse them, and the collector,
+// with its write barriers, runs far less often.
+var pushes sync.Pool
+
+func getPush() *Push {
+	if p, ok := pushes.Get().(*Push); ok {
+		return p
+	}
+	return &Push{}
+}
+
+// putPush recycles p, which nobody may use after. Its deltas are kept as
+// they are (clearing them costs more than the few strings they hold on to).
+func putPush(p *Push) {
+	if cap(p.Deltas) > 1<<20 {
+		return // a freak: let it go
+	}
+	p.acts, p.Deltas, p.arena = p.acts[:0], p.Deltas[:0], p.chunk[:0]
+	pushes.Put(p)
 }
 
 // ParsePush parses the seed's push shape: an object, or a list of objects,
@@ -42,13 +75,10 @@ var parsers fastjson.ParserPool
 // set (paths come from a shared arena, one allocation per many deltas),
 // else only checked and counted.
 type pushWalk struct {
-	p      *Push
-	arena  []string
-	deltas int
-	// names recently read, by a hash of their bytes: a push repeats names
-	// (the same metrics under every host, the same keys in every item of a
-	// relay's batch), and a hit costs no allocation.
-	names [512]string
+	p            *Push
+	chunk, arena []string
+	deltas       int
+	names        *nameCache
 }
 
 // walkPush checks data as a push and, when p is set, fills p. With member
@@ -58,11 +88,17 @@ type pushWalk struct {
 // returns the number of deltas.
 func walkPush(data []byte, p *Push, member func(obj int, name string)) (int, error) {
 	w := &pushWalk{p: p}
-	if p != nil && p.Deltas == nil {
+	if p != nil {
 		// Every delta is a member ("name":value), so colons bound the count;
 		// sizing once saves growing a large batch again and again.
-		n := min(bytes.Count(data, []byte{':'}), len(data)/4+1)
-		p.Deltas = make([]Delta, 0, n)
+		if n := min(bytes.Count(data, []byte{':'}), len(data)/4+1); cap(p.Deltas)-len(p.Deltas) < n {
+			p.Deltas = slices.Grow(p.Deltas, n)
+		}
+		if p.names == nil {
+			p.names = new(nameCache)
+		}
+		w.chunk, w.arena, w.names = p.chunk, p.arena, p.names
+		defer func() { p.chunk, p.arena = w.chunk, w.arena[len(w.arena):] }()
 	}
 	parser := parsers.Get()
 	defer parsers.Put(parser)
@@ -146,7 +182,7 @@ func listItems(data []byte) [][]byte {
 // name returns b as a name: valid UTF-8, and the same string as the last
 // time these bytes were read when the cache still holds it.
 func (w *pushWalk) name(b []byte) string {
-	if len(b) > 64 {
+	if len(b) > 64 || w.names == nil {
 		return validUTF8(b)
 	}
 	h := uint32(2166136261)
@@ -168,7 +204,10 @@ func (w *pushWalk) name(b []byte) string {
 func (w *pushWalk) path(parent []string, name string) []string {
 	n := len(parent) + 1
 	if cap(w.arena)-len(w.arena) < n {
-		w.arena = make([]string, 0, max(4096, n))
+		// The next chunk is twice the last: a reused push soon has one
+		// chunk large enough for a whole batch.
+		w.chunk = make([]string, 0, max(4096, n, min(2*cap(w.chunk), 1<<21)))
+		w.arena = w.chunk
 	}
 	i := len(w.arena)
 	w.arena = append(w.arena, parent...)
@@ -494,11 +533,23 @@ func (t *Tree) Merge(p *Push) (MergeResult, error) {
 // MergeJSON parses and merges a push. Atomic: a push with any invalid part
 // merges nothing, and the error names the offending path.
 func (t *Tree) MergeJSON(data []byte) (MergeResult, error) {
-	p, err := ParsePush(data)
-	if err != nil {
+	p := getPush()
+	defer putPush(p)
+	if _, err := walkPush(data, p, nil); err != nil {
 		return MergeResult{}, err
 	}
 	return t.Merge(p)
+}
+
+// MergeJSONFrom parses a push and merges it exactly once as numbers
+// first..last of source, like MergeFrom.
+func (t *Tree) MergeJSONFrom(source string, first, last uint64, data []byte) (MergeResult, bool, error) {
+	p := getPush()
+	defer putPush(p)
+	if _, err := walkPush(data, p, nil); err != nil {
+		return MergeResult{}, false, err
+	}
+	return t.MergeFrom(source, first, last, p)
 }
 
 // Len returns the number of deltas and defaultactions in p.
