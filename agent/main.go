@@ -68,7 +68,7 @@ func run(configPath, server string, every time.Duration, hostName string, once b
 	if err != nil {
 		return err
 	}
-	eng, err := host.NewEngine(cfg.CacheDir)
+	eng, err := host.NewEngineWith(host.EngineOptions{CacheDir: cfg.CacheDir, LazyMemory: true})
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func flagSet(name string) bool {
 
 // runOnce is -once: one round of every configured module, printed.
 func runOnce(cfg *config.Config, logf func(string, ...any)) error {
-	eng, err := host.NewEngine(cfg.CacheDir)
+	eng, err := host.NewEngineWith(host.EngineOptions{CacheDir: cfg.CacheDir, LazyMemory: true})
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,9 @@ import (
 	"github.com/canopy-dev/canopy/sdk/host"
 )
 
+// guestGOGC is the GOGC of the modules' Go runtime (see compile).
+const guestGOGC = "10"
+
 // Options configures a Runtime.
 type Options struct {
 	// Dir is the module folder; relative module paths are taken from it.
@@ -176,6 +179,12 @@ func (f *file) compile(ctx context.Context) error {
 	}
 	sort.Slice(g.Mounts, func(i, j int) bool { return g.Mounts[i].HostDir < g.Mounts[j].HostDir })
 	g.Stderr = f.rt.opt.Stderr
+	// A Go guest's runtime starts collecting only once its heap reaches
+	// 4 MiB (at GOGC=100), and wasm memory never shrinks: at GOGC=10 it
+	// collects from 0.4 MiB on, so an instance touches ~1 MiB less of its
+	// linear memory. Collectors allocate little; the extra GC work is
+	// negligible. Other guests ignore the variable.
+	g.Env = map[string]string{"GOGC": guestGOGC}
 	g.HostModules = f.hostModule
 	hm, err := f.rt.opt.Engine.Compile(ctx, filepath.Base(f.path), wasm,
 		host.Limits{MemoryBytes: f.rt.opt.MemoryBytes, CallTimeout: f.rt.opt.CallTimeout}, g)

@@ -49,6 +49,9 @@ const (
 	secGlobal = 6
 	secExport = 7
 	secCode   = 10
+	secData   = 11
+	// secDataCount announces passive segments, addressed by index.
+	secDataCount = 12
 )
 
 // instrument returns wasm with the interrupt global and loop checks added.
@@ -76,7 +79,7 @@ func instrument(wasm []byte) ([]byte, error) {
 	}
 	importedGlobals := uint32(0)
 	definedGlobals := uint32(0)
-	hasGlobal, hasExport := false, false
+	hasGlobal, hasExport, hasDataCount := false, false, false
 	for _, s := range secs {
 		switch s.id {
 		case secImport:
@@ -94,6 +97,8 @@ func instrument(wasm []byte) ([]byte, error) {
 			}
 		case secExport:
 			hasExport = true
+		case secDataCount:
+			hasDataCount = true
 		}
 	}
 	gidx := importedGlobals + definedGlobals           // $intr; $fuel is gidx+1
@@ -163,6 +168,12 @@ func instrument(wasm []byte) ([]byte, error) {
 				return nil, fmt.Errorf("cannot instrument code: %w", err)
 			}
 			emit(secCode, body)
+		case secData:
+			if hasDataCount {
+				emit(secData, s.body)
+			} else {
+				emit(secData, mergeData(s.body)) // see datamerge.go
+			}
 		default:
 			emit(s.id, s.body)
 		}
