@@ -13,12 +13,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/canopy-dev/canopy/daemon/api"
 )
 
 // Record kinds: the first byte of a queue record.
 const (
 	kindJSON      = 'j' // a push: a JSON object or list of objects
 	kindAccessLog = 'a' // raw access-log lines
+	kindDeltas    = 'd' // parsed deltas, as api.MarshalDeltas writes them
 )
 
 // Headers of the exactly-once protocol between a relay and a daemon.
@@ -219,6 +222,9 @@ func (u *upstream) send(ctx context.Context, recs [][]byte, first, last uint64) 
 			}
 		}
 	} else {
+		if recs[0][0] == kindDeltas {
+			ct = api.ContentTypeDeltas
+		}
 		pieces = jsonList(recs)
 	}
 	raw := 0

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/canopy-dev/canopy/daemon/api"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -294,25 +295,34 @@ func (r *Relay) pushSharded(p *tree.Push) error {
 		if part.Len() == 0 {
 			continue
 		}
-		b, err := part.MarshalJSON()
+		rec, err := deltaRecord(part)
 		if err != nil {
 			return err
 		}
-		if _, err := u.q.Append(append([]byte{kindJSON}, b...)); err != nil {
+		if _, err := u.q.Append(rec); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// PushDeltas queues deltas (from sockets) like a push.
+// deltaRecord encodes parsed deltas as a queue record. Unlike a JSON push,
+// the encoding keeps the weight of averages (Delta.Samples).
+func deltaRecord(p *tree.Push) ([]byte, error) {
+	b, err := api.MarshalDeltas(p)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte{kindDeltas}, b...), nil
+}
+
+// PushDeltas queues parsed deltas (from sockets, or pipes run here).
 func (r *Relay) PushDeltas(p *tree.Push) error {
 	if r.cfg.Mode == "replicate" || len(r.ups) == 1 {
-		b, err := p.MarshalJSON()
+		rec, err := deltaRecord(p)
 		if err != nil {
 			return err
 		}
-		rec := append([]byte{kindJSON}, b...)
 		for _, u := range r.ups {
 			if _, err := u.q.Append(rec); err != nil {
 				return err

@@ -2,9 +2,12 @@ package relay
 
 import (
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/canopy-dev/canopy/daemon/api"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -18,6 +21,23 @@ func entriesByOwner(r *Relay, tr *tree.Tree) map[int]string {
 		out[r.shard(path)] += fmt.Sprintf("%s=%v/%q/%v;", e.Key, e.Value, e.Marker, e.Action)
 	}
 	return out
+}
+
+// mergeRecord merges a queue record as a daemon would.
+func mergeRecord(tr *tree.Tree, rec []byte) error {
+	switch rec[0] {
+	case kindJSON:
+		_, err := tr.MergeJSON(rec[1:])
+		return err
+	case kindDeltas:
+		p, err := api.UnmarshalDeltas(append(append([]byte{'['}, rec[1:]...), ']'))
+		if err != nil {
+			return err
+		}
+		_, err = tr.Merge(p)
+		return err
+	}
+	return fmt.Errorf("record kind %q", rec[0])
 }
 
 // TestShardRouting: whatever way a push is split (raw members at depth 1,
@@ -74,11 +94,8 @@ func TestShardRouting(t *testing.T) {
 				}
 				got := tree.New()
 				for _, rec := range recs {
-					if rec[0] != kindJSON {
-						t.Fatalf("record kind %q", rec[0])
-					}
-					if _, err := got.MergeJSON(rec[1:]); err != nil {
-						t.Fatalf("upstream %d cannot merge %s: %v", i, rec[1:], err)
+					if err := mergeRecord(got, rec); err != nil {
+						t.Fatalf("upstream %d cannot merge %s: %v", i, rec, err)
 					}
 				}
 				have := entriesByOwner(r, got)
@@ -92,5 +109,45 @@ func TestShardRouting(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestForwardedAverageWeight: deltas pushed to a relay (from sockets, or
+// from pipes run there) keep the weight of averages up to the daemon.
+func TestForwardedAverageWeight(t *testing.T) {
+	tr := tree.New()
+	srv := httptest.NewServer(api.New(api.Options{Tree: tr}))
+	defer srv.Close()
+	cfg := &Config{Upstreams: []Upstream{{URL: srv.URL}}}
+	if err := cfg.setDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(cfg, t.TempDir(), t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Start()
+	defer r.Close()
+	sink := r.Sink()
+	if err := sink.SetAction([]string{"rt"}, tree.ActionAverage); err != nil {
+		t.Fatal(err)
+	}
+	// 3 samples with mean 2, then 1 sample of 6: mean 3 (not 4).
+	for _, d := range []tree.Delta{{Path: []string{"rt", "avg"}, Value: 2, Samples: 3}, {Path: []string{"rt", "avg"}, Value: 6}, {Path: []string{"rt", "m"}, Marker: "x", IsMarker: true}} {
+		if _, err := sink.Apply([]tree.Delta{d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for r.Status()[0].Sent < 4 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	p, _ := tree.ParsePattern("rt,")
+	var got []string
+	for _, e := range tr.Get(p) {
+		got = append(got, fmt.Sprintf("%s=%v%s", e.Key, e.Value, e.Marker))
+	}
+	if want := "[rt,avg=3 rt,m=0x]"; fmt.Sprint(got) != want {
+		t.Errorf("upstream holds %v, want %s (3 samples of 2 and one of 6 average to 3)", got, want)
 	}
 }

@@ -748,7 +748,9 @@ func (t *Tree) Take() *Push {
 			}
 			switch {
 			case c.flags&flagValue != 0:
-				p.Deltas = append(p.Deltas, Delta{Path: cp, Value: c.val})
+				// An average keeps its weight: the number of samples
+				// it is the mean of (other actions ignore Samples).
+				p.Deltas = append(p.Deltas, Delta{Path: cp, Value: c.val, Samples: c.n})
 			case c.flags&flagMarker != 0:
 				p.Deltas = append(p.Deltas, Delta{Path: cp, Marker: t.markers[c], IsMarker: true})
 			}
@@ -764,6 +766,13 @@ func (t *Tree) Take() *Push {
 	t.order = map[*node][]*node{}
 	t.nodes = 0
 	return p
+}
+
+// Actions calls fn with every defaultaction p sets, in order.
+func (p *Push) Actions(fn func(path []string, a Action)) {
+	for _, a := range p.acts {
+		fn(a.path, a.act)
+	}
 }
 
 // AddAction makes p also set the defaultaction at path.

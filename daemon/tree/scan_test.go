@@ -110,3 +110,25 @@ func FuzzScanPush(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { checkScan(t, data) })
 }
+
+// TestTakeKeepsWeights: an average taken out of a scratch tree says how many
+// samples it stands for, so it merges elsewhere with that weight.
+func TestTakeKeepsWeights(t *testing.T) {
+	scratch := New()
+	scratch.SetAction([]string{"rt"}, ActionAverage)
+	for _, v := range []float64{1, 2, 3} {
+		if _, err := scratch.Apply([]Delta{{Path: []string{"rt", "avg"}, Value: v}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := New()
+	dst.SetAction([]string{"rt"}, ActionAverage)
+	dst.Apply([]Delta{{Path: []string{"rt", "avg"}, Value: 6}})
+	if _, err := dst.Merge(scratch.Take()); err != nil {
+		t.Fatal(err)
+	}
+	// (6 + 1 + 2 + 3) / 4 = 3
+	if got := flat(t, dst, "rt,avg"); got != `[{"rt,avg":3}]` {
+		t.Errorf("got %s, want 3", got)
+	}
+}
