@@ -68,14 +68,14 @@ func run(configPath, server string, every time.Duration, hostName string, once b
 	if err != nil {
 		return err
 	}
-	eng, err := host.NewEngineWith(host.EngineOptions{CacheDir: cfg.CacheDir, LazyMemory: true})
+	eng, err := host.NewEngineWith(host.EngineOptions{CacheDir: cfg.CacheDir, LazyMemory: true, DropCode: true})
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
 	rt := modules.New(modules.Options{Dir: cfg.ModulesDir, Engine: eng,
 		MemoryBytes: uint64(cfg.Limits.MemoryMB) << 20, CallTimeout: cfg.Limits.CallTimeout.D(),
-		HTTPTimeout: cfg.Limits.HTTPTimeout.D(), Stderr: os.Stderr, Logf: logf})
+		HTTPTimeout: cfg.Limits.HTTPTimeout.D(), Stderr: os.Stderr, Logf: logf, Loaded: afterLoad})
 	agent := collect.New(collect.Options{Host: cfg.Host, ConfigsDir: cfg.ConfigsDir, Every: cfg.Every.D(),
 		Rescan: cfg.Rescan.D(), Runtime: rt, Sink: client.Enqueue, Logf: logf})
 
@@ -121,7 +121,7 @@ func flagSet(name string) bool {
 
 // runOnce is -once: one round of every configured module, printed.
 func runOnce(cfg *config.Config, logf func(string, ...any)) error {
-	eng, err := host.NewEngineWith(host.EngineOptions{CacheDir: cfg.CacheDir, LazyMemory: true})
+	eng, err := host.NewEngineWith(host.EngineOptions{CacheDir: cfg.CacheDir, LazyMemory: true, DropCode: true})
 	if err != nil {
 		return err
 	}
@@ -134,4 +134,12 @@ func runOnce(cfg *config.Config, logf func(string, ...any)) error {
 	a := collect.New(collect.Options{Host: cfg.Host, ConfigsDir: cfg.ConfigsDir, Runtime: rt, Logf: logf,
 		Sink: func(b push.Batch) error { return enc.Encode(b) }})
 	return a.Once(context.Background())
+}
+
+// afterLoad returns to the OS at once the memory that compiling and
+// instantiating modules used only briefly (decoded sections, wazero's
+// compiler state: tens of MB at a cold start), rather than leaving it to
+// the background scavenger.
+func afterLoad() {
+	debug.FreeOSMemory()
 }

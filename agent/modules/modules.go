@@ -50,6 +50,8 @@ type Options struct {
 	Stderr io.Writer
 	// Logf logs failures (log.Printf style); nil is silent.
 	Logf func(format string, args ...any)
+	// Loaded, when set, runs after every Load.
+	Loaded func()
 }
 
 // Runtime loads and runs modules.
@@ -155,6 +157,9 @@ func (r *Runtime) Load(ctx context.Context, confs []pyconf.Module) []*Module {
 		if err != nil {
 			r.opt.Logf("module file %s: %v", p, err)
 		}
+	}
+	if r.opt.Loaded != nil {
+		r.opt.Loaded()
 	}
 	return out
 }

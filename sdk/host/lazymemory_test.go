@@ -8,12 +8,13 @@ import (
 	"github.com/canopy-dev/canopy/sdk/pipetest"
 )
 
-// TestLazyMemory: guests whose memory lives in its own mapping
-// (EngineOptions.LazyMemory, as canopy-agent runs them) work, hit the
-// memory cap as before, and are replaced after a trap.
+// TestLazyMemory: guests whose memory lives in its own mapping and whose
+// code bodies are dropped (EngineOptions.LazyMemory and DropCode, as
+// canopy-agent runs them) work, hit the memory cap as before, and are
+// replaced after a trap.
 func TestLazyMemory(t *testing.T) {
 	ctx := context.Background()
-	e, err := host.NewEngineWith(host.EngineOptions{CacheDir: pipetest.CacheDir(), LazyMemory: true})
+	e, err := host.NewEngineWith(host.EngineOptions{CacheDir: pipetest.CacheDir(), LazyMemory: true, DropCode: true})
 	if err != nil {
 		t.Fatal(err)
 	}

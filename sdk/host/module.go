@@ -86,6 +86,7 @@ type Grants struct {
 type Engine struct {
 	cache      wazero.CompilationCache
 	lazyMemory bool
+	dropCode   bool
 }
 
 // EngineOptions configure NewEngineWith.
@@ -98,6 +99,10 @@ type EngineOptions struct {
 	// view from Instance.Read may be used after Close, and Close must not
 	// race a call. Added for canopy-agent (issue 10).
 	LazyMemory bool
+	// DropCode frees each module's WebAssembly function bodies once they
+	// are compiled to machine code (≈2 MB of Go heap for a Go guest; see
+	// dropCodeBodies). Added for canopy-agent (issue 10).
+	DropCode bool
 }
 
 // NewEngine returns an engine whose compiled code is cached in cacheDir
@@ -110,7 +115,7 @@ func NewEngine(cacheDir string) (*Engine, error) {
 // NewEngineWith returns an engine configured by opt.
 func NewEngineWith(opt EngineOptions) (*Engine, error) {
 	if opt.CacheDir == "" {
-		return &Engine{cache: wazero.NewCompilationCache(), lazyMemory: opt.LazyMemory}, nil
+		return &Engine{cache: wazero.NewCompilationCache(), lazyMemory: opt.LazyMemory, dropCode: opt.DropCode}, nil
 	}
 	if err := os.MkdirAll(opt.CacheDir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create WASM compilation cache %q: %w", opt.CacheDir, err)
@@ -119,7 +124,7 @@ func NewEngineWith(opt EngineOptions) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open WASM compilation cache %q: %w", opt.CacheDir, err)
 	}
-	return &Engine{cache: c, lazyMemory: opt.LazyMemory}, nil
+	return &Engine{cache: c, lazyMemory: opt.LazyMemory, dropCode: opt.DropCode}, nil
 }
 
 // Close releases the cache.
@@ -171,6 +176,9 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte, limits L
 	if err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("cannot compile %s: %w", name, err)
+	}
+	if e.dropCode {
+		dropCodeBodies(cm)
 	}
 	if _, ok := cm.ExportedMemories()["memory"]; !ok {
 		rt.Close(ctx)
