@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canopy-dev/canopy/bench/loggen"
 	"github.com/canopy-dev/canopy/daemon/testenv"
 )
 
@@ -213,5 +215,94 @@ func TestRelayOutage(t *testing.T) {
 	want, _ := json.Marshal(get(t, c.ref, ""))
 	if string(got) != string(want) {
 		t.Errorf("after outages, counts through the relay differ from a single daemon:\n got %.400s\nwant %.400s", got, want)
+	}
+}
+
+// TestRelayPipes runs access-log lines through the pipes at a sharding
+// relay: the deltas it forwards add up, across the shards, to what one
+// daemon running the same pipes on the same lines holds (averages
+// included, which travel with their sample counts).
+func TestRelayPipes(t *testing.T) {
+	bin := testenv.BuildCanopyd(t)
+	empty := filepath.Join(t.TempDir(), "empty.yaml")
+	os.WriteFile(empty, []byte("{}\n"), 0o644)
+	daemon := func() *testenv.Proc {
+		return testenv.StartCanopyd(t, bin, "-data", t.TempDir(), "-config", empty, "-pipes", "../../pipes-wasm")
+	}
+	a, b, ref := daemon(), daemon(), daemon()
+	conf := filepath.Join(t.TempDir(), "relay.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf("mode: shard\naccesslog: pipes\nupstreams:\n  - url: %s\n  - url: %s\n", a.URL(), b.URL())), 0o644)
+	relay := testenv.StartCanopyd(t, bin, "--relay", "-config", conf, "-data", t.TempDir(), "-pipes", "../../pipes-wasm")
+	lines, _, err := loggen.Lines(loggen.Config{Lines: 20_000, Seed: 7, Format: "main"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(lines); i += 1000 {
+		chunk := bytes.Join(lines[i:min(i+1000, len(lines))], nil)
+		for _, p := range []*testenv.Proc{relay, ref} {
+			resp, err := http.Post(p.URL()+"/push", "text/plain", bytes.NewReader(chunk))
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("push to %s: %s: %s", p.Addr, resp.Status, msg)
+			}
+		}
+	}
+	waitDrained(t, relay, 2*time.Minute)
+	flat := func(p *testenv.Proc) map[string]any {
+		resp, err := http.Get(p.URL() + "/get/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var list []map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]any{}
+		for _, e := range list {
+			for k, v := range e {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	got, want := flat(relay), flat(ref)
+	// The url pipe keeps the first max_paths paths each of its instances
+	// sees: which ones depends on how lines fall on workers, so only the
+	// total of its hits is compared.
+	for _, m := range []map[string]any{got, want} {
+		sum := 0.0
+		for k, v := range m {
+			if strings.HasPrefix(k, "url,") {
+				sum += v.(float64)
+				delete(m, k)
+			}
+		}
+		m["url hits"] = sum
+	}
+	if len(want) < 50 {
+		t.Fatalf("reference holds only %d keys: are the pipes running?", len(want))
+	}
+	for k, w := range want {
+		g, ok := got[k]
+		wf, wok := w.(float64)
+		gf, gok := g.(float64)
+		switch {
+		case !ok:
+			t.Errorf("%s: missing through the relay (want %v)", k, w)
+		case wok && gok && math.Abs(gf-wf) > 1e-9*math.Max(1, math.Abs(wf)):
+			t.Errorf("%s = %v through the relay, want %v", k, g, w)
+		case !wok && fmt.Sprint(g) != fmt.Sprint(w):
+			t.Errorf("%s = %v through the relay, want %v", k, g, w)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s: through the relay only", k)
+		}
 	}
 }

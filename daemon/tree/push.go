@@ -731,10 +731,12 @@ func appendJSONString(buf []byte, s string) []byte {
 	return append(buf, '"')
 }
 
-// Take empties the tree and returns what it held as a push: every number
-// and marker, and every defaultaction. A relay running pipes collects their
-// output in a scratch tree and forwards it this way, so counters arrive
-// summed per batch.
+// Take empties the tree of its numbers and markers and returns what it
+// held as a push: every number and marker, and every defaultaction. A relay
+// running pipes collects their output in a scratch tree and forwards it
+// this way, so counters arrive summed per batch (and averages with their
+// sample counts). The defaultactions stay: they say how the numbers of the
+// next batch merge (pipes set them once, when they load).
 func (t *Tree) Take() *Push {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -765,6 +767,11 @@ func (t *Tree) Take() *Push {
 	t.markers = map[*node]string{}
 	t.order = map[*node][]*node{}
 	t.nodes = 0
+	for _, a := range p.acts {
+		path := t.walk(a.path, t.root.sub)
+		n := path[len(path)-1]
+		n.act, n.flags = a.act, n.flags|flagAction
+	}
 	return p
 }
 

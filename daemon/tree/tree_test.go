@@ -380,8 +380,14 @@ func TestTake(t *testing.T) {
 	tr := seedTree(t)
 	want := dump(t, tr)
 	p := tr.Take()
-	if tr.Len() != 0 || (dump(t, tr) != "null" && dump(t, tr) != "[]") {
-		t.Fatalf("tree not empty after Take: %d nodes, %s", tr.Len(), dump(t, tr))
+	if dump(t, tr) != "null" && dump(t, tr) != "[]" {
+		t.Fatalf("tree holds values after Take: %s", dump(t, tr))
+	}
+	// The defaultactions stay for what merges next.
+	mustMerge(t, tr, `{"cpu": {"h": {"idle": 2}}}`)
+	mustMerge(t, tr, `{"cpu": {"h": {"idle": 4}}}`)
+	if got := flat(t, tr, "cpu,h,idle"); got != `[{"cpu,h,idle":3}]` {
+		t.Errorf("defaultaction lost by Take: %s", got)
 	}
 	back := New()
 	if _, err := back.Merge(p); err != nil {
