@@ -478,15 +478,26 @@ func skipWS(data []byte, i int) int {
 	return i
 }
 
+// Bytes the raw scanners stop at (tables: a relay scans every byte it
+// forwards).
+var (
+	stringStops = [256]bool{'"': true, '\\': true}
+	nestStops   = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
+)
+
 // skipString returns the index after the string starting at data[i] ('"').
 func skipString(data []byte, i int) int {
 	for j := i + 1; j < len(data); j++ {
-		switch data[j] {
-		case '\\':
+		for j < len(data) && !stringStops[data[j]] {
 			j++
-		case '"':
+		}
+		if j == len(data) {
+			break
+		}
+		if data[j] == '"' {
 			return j + 1
 		}
+		j++ // the escaped byte
 	}
 	return -1
 }
@@ -502,6 +513,12 @@ func skipValue(data []byte, i int) int {
 	case '{', '[':
 		depth := 0
 		for j := i; j < len(data); j++ {
+			for j < len(data) && !nestStops[data[j]] {
+				j++
+			}
+			if j == len(data) {
+				break
+			}
 			switch data[j] {
 			case '"':
 				if j = skipString(data, j); j < 0 {
