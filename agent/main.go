@@ -139,7 +139,11 @@ func runOnce(cfg *config.Config, logf func(string, ...any)) error {
 // afterLoad returns to the OS at once the memory that compiling and
 // instantiating modules used only briefly (decoded sections, wazero's
 // compiler state: tens of MB at a cold start), rather than leaving it to
-// the background scavenger.
+// the background scavenger, and drops the binary's resident pages: at
+// start-up the kernel maps them in 64 KiB runs around every fault, most of
+// them code and tables used only while loading (wazero's compiler, config
+// parsing); the pages collecting needs come back from the page cache.
 func afterLoad() {
 	debug.FreeOSMemory()
+	pageOutBinary()
 }

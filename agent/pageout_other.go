@@ -1,0 +1,6 @@
+//go:build !linux
+
+package main
+
+// pageOutBinary is Linux-only.
+func pageOutBinary() {}
