@@ -278,7 +278,7 @@ func parseActionValue(raw *fastjson.Value, where string) (Action, error) {
 func (w *pushWalk) value(path []string, v *fastjson.Value) error {
 	switch v.Type() {
 	case fastjson.TypeNumber:
-		f, err := v.Float64()
+		f, err := parseNumber(v)
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			return fmt.Errorf("%s: value %s is not a finite number", JoinKey(path), v)
 		}
@@ -330,6 +330,18 @@ func (w *pushWalk) value(path []string, v *fastjson.Value) error {
 		return fmt.Errorf("%s: value %s is not a number or marker string", JoinKey(path), jsonText(v))
 	}
 	return nil
+}
+
+// parseNumber returns the value of a JSON number, correctly rounded:
+// fastjson's own parser rounds a fraction or an exponent twice (1.00802e+06
+// comes out as 1008019.9999999999), so those go through strconv.
+func parseNumber(v *fastjson.Value) (float64, error) {
+	var buf [32]byte
+	raw := v.MarshalTo(buf[:0])
+	if bytes.ContainsAny(raw, ".eE") {
+		return strconv.ParseFloat(string(raw), 64)
+	}
+	return v.Float64()
 }
 
 func jsonKind(v *fastjson.Value) string {

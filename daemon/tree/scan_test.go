@@ -3,6 +3,7 @@ package tree
 import (
 	"bytes"
 	"fmt"
+	"strconv"
 	"testing"
 )
 
@@ -130,5 +131,21 @@ func TestTakeKeepsWeights(t *testing.T) {
 	// (6 + 1 + 2 + 3) / 4 = 3
 	if got := flat(t, dst, "rt,avg"); got != `[{"rt,avg":3}]` {
 		t.Errorf("got %s, want 3", got)
+	}
+}
+
+// TestNumbersRoundedOnce: numbers parse as strconv.ParseFloat reads them
+// (fastjson alone rounds fractions and exponents twice).
+func TestNumbersRoundedOnce(t *testing.T) {
+	nums := []string{"1.00802e+06", "0.1", "1e-7", "123456789.123456789", "-2.5E3", "9007199254740993", "1e308", "4.35"}
+	for _, n := range nums {
+		p, err := ParsePush([]byte(`{"a": ` + n + `}`))
+		if err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		want, _ := strconv.ParseFloat(n, 64)
+		if got := p.Deltas[0].Value; got != want {
+			t.Errorf("%s parses as %v, want %v", n, got, want)
+		}
 	}
 }
