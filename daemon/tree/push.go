@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strconv"
@@ -28,7 +29,12 @@ type Push struct {
 // nameCache holds names recently read, by a hash of their bytes: pushes
 // repeat names (the same metrics under every host, the same keys in every
 // item of a relay's batch), and a hit costs no allocation.
-type nameCache [512]string
+// Two slots per hash, so that names that collide do not evict each other
+// on every use.
+type nameCache struct {
+	seed  maphash.Seed
+	slots [1024]string
+}
 
 // pushes are reused by the merges that parse a push and drop it after
 // (MergeJSON, MergeJSONFrom): once a large batch's deltas and path arena
@@ -79,6 +85,7 @@ type pushWalk struct {
 	chunk, arena []string
 	deltas       int
 	names        *nameCache
+	num          []byte
 }
 
 // walkPush checks data as a push and, when p is set, fills p. With member
@@ -94,8 +101,9 @@ func walkPush(data []byte, p *Push, member func(obj int, name string)) (int, err
 		if n := min(bytes.Count(data, []byte{':'}), len(data)/4+1); cap(p.Deltas)-len(p.Deltas) < n {
 			p.Deltas = slices.Grow(p.Deltas, n)
 		}
-		if p.names == nil {
-			p.names = new(nameCache)
+		if p.names == nil && len(data) >= 4<<10 {
+			// (a small push has too few names to repeat them much)
+			p.names = &nameCache{seed: maphash.MakeSeed()}
 		}
 		w.chunk, w.arena, w.names = p.chunk, p.arena, p.names
 		defer func() { p.chunk, p.arena = w.chunk, w.arena[len(w.arena):] }()
@@ -185,17 +193,18 @@ func (w *pushWalk) name(b []byte) string {
 	if len(b) > 64 || w.names == nil {
 		return validUTF8(b)
 	}
-	h := uint32(2166136261)
-	for _, c := range b {
-		h = (h ^ uint32(c)) * 16777619
+	i := maphash.Bytes(w.names.seed, b) % uint64(len(w.names.slots)) &^ 1
+	pair := w.names.slots[i : i+2 : i+2]
+	if pair[0] == string(b) {
+		return pair[0]
 	}
-	slot := &w.names[h%uint32(len(w.names))]
-	if *slot == string(b) {
-		return *slot
+	if pair[1] == string(b) {
+		pair[0], pair[1] = pair[1], pair[0] // the last used first
+		return pair[0]
 	}
 	s := validUTF8(b)
-	if s == string(b) {
-		*slot = s // (a name made valid is not what its bytes say)
+	if s == string(b) { // (a name made valid is not what its bytes say)
+		pair[0], pair[1] = s, pair[0]
 	}
 	return s
 }
@@ -278,7 +287,7 @@ func parseActionValue(raw *fastjson.Value, where string) (Action, error) {
 func (w *pushWalk) value(path []string, v *fastjson.Value) error {
 	switch v.Type() {
 	case fastjson.TypeNumber:
-		f, err := parseNumber(v)
+		f, err := w.number(v)
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
 			return fmt.Errorf("%s: value %s is not a finite number", JoinKey(path), v)
 		}
@@ -332,12 +341,12 @@ func (w *pushWalk) value(path []string, v *fastjson.Value) error {
 	return nil
 }
 
-// parseNumber returns the value of a JSON number, correctly rounded:
-// fastjson's own parser rounds a fraction or an exponent twice (1.00802e+06
-// comes out as 1008019.9999999999), so those go through strconv.
-func parseNumber(v *fastjson.Value) (float64, error) {
-	var buf [32]byte
-	raw := v.MarshalTo(buf[:0])
+// number returns the value of a JSON number, correctly rounded: fastjson's
+// own parser rounds a fraction or an exponent twice (1.00802e+06 comes out
+// as 1008019.9999999999), so those go through strconv.
+func (w *pushWalk) number(v *fastjson.Value) (float64, error) {
+	raw := v.MarshalTo(w.num[:0])
+	w.num = raw[:0] // the text is copied into one buffer per walk
 	if bytes.ContainsAny(raw, ".eE") {
 		return strconv.ParseFloat(string(raw), 64)
 	}

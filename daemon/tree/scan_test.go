@@ -149,3 +149,40 @@ func TestNumbersRoundedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestNameCache: a large push (read through the name cache) merges as its
+// parts do when pushed one by one (small pushes skip the cache).
+func TestNameCache(t *testing.T) {
+	var whole bytes.Buffer
+	var parts []string
+	whole.WriteString("{")
+	for r := 0; r < 20; r++ {
+		var part bytes.Buffer
+		fmt.Fprintf(&part, `"r%d": {`, r)
+		for k := 0; k < 300; k++ {
+			fmt.Fprintf(&part, `"m%d": %d, `, (k*7+r)%300, k)
+		}
+		part.WriteString("\"bad\xff\": 1, \"bad\xfe\": 2, \"a\\u00e9\": 3}")
+		if r > 0 {
+			whole.WriteString(", ")
+		}
+		whole.Write(part.Bytes())
+		parts = append(parts, "{"+part.String()+"}")
+	}
+	whole.WriteString("}")
+	a, b := New(), New()
+	if _, err := a.MergeJSON(whole.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
+		if _, err := b.MergeJSON([]byte(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if withActions(a) != withActions(b) {
+		t.Errorf("a large push merges differently from its parts")
+	}
+	if a.Len() != 20*(1+300+2) {
+		t.Errorf("%d nodes, want %d", a.Len(), 20*303)
+	}
+}
