@@ -131,7 +131,7 @@ func walkPush(data []byte, p *Push, member func(obj int, name string)) (int, err
 	}
 	v, err := parser.ParseBytes(data)
 	if err != nil {
-		return 0, fmt.Errorf("push is not valid JSON: %w", err)
+		return 0, jsonError(data, err)
 	}
 	switch v.Type() {
 	case fastjson.TypeObject:

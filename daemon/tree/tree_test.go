@@ -163,7 +163,7 @@ func TestBadPushChangesNothing(t *testing.T) {
 		{`"x"`, "push is a string"},
 		{`{"": 1}`, "empty name"},
 		{`{"a": {"": {"b": 1}}}`, "a: the own value"},
-		{`{"a":1} {"b":2}`, `unexpected tail`},
+		{`{"a":1} {"b":2}`, "data after the JSON value"},
 	}
 	for _, tc := range tests {
 		tr := seedTree(t)
