@@ -76,7 +76,7 @@ func (e *Engine) LoadPipe(ctx context.Context, source string, wasm []byte, opt P
 func NewPipe(ctx context.Context, source string, newGuest func(context.Context) (Guest, error), opt PipeOptions) (*Pipe, error) {
 	p := &Pipe{Source: source, newGuest: newGuest,
 		Breaker: &Breaker{Max: opt.MaxFailures, Window: opt.FailureWindow}}
-	p.config = encodeParams(opt.Params)
+	p.config = EncodeParams(opt.Params)
 	g, err := newGuest(ctx)
 	if err != nil {
 		return nil, err
@@ -298,7 +298,8 @@ func (p *Pipe) Stats() PipeStats {
 	return s
 }
 
-func encodeParams(params map[string]string) []byte {
+// EncodeParams encodes a pipe's params for init, sorted by key.
+func EncodeParams(params map[string]string) []byte {
 	keys := make([]string, 0, len(params))
 	for k := range params {
 		keys = append(keys, k)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/host"
 	"github.com/canopy-dev/canopy/sdk/pipe"
 )
 
@@ -188,19 +189,8 @@ func RunBatches(m *abi.Manifest, recs []abi.Record, process func([]byte) ([]byte
 	return res, nil
 }
 
-// EncodeConfig encodes params sorted by key.
-func EncodeConfig(cfg map[string]string) []byte {
-	keys := make([]string, 0, len(cfg))
-	for k := range cfg {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	vals := make([]string, len(keys))
-	for i, k := range keys {
-		vals[i] = cfg[k]
-	}
-	return abi.AppendConfig(nil, keys, vals)
-}
+// EncodeConfig encodes params sorted by key, as the host does.
+func EncodeConfig(cfg map[string]string) []byte { return host.EncodeParams(cfg) }
 
 func mustOK(t testing.TB, res []byte) []byte {
 	t.Helper()
