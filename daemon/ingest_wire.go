@@ -111,17 +111,8 @@ func startIngest(f *ingestFlags, cfg *config.Config, dataDir string, meta []byte
 		haveSyslog = haveSyslog || l.Format == "syslog"
 	}
 	if len(files) == 0 && !haveSyslog && f.defaults {
-		fh, openErr := os.Open(defaultNginxLog)
-		if openErr == nil {
-			// An empty log (nginx installed, no traffic yet) has nothing to
-			// show: the demo makes the first run useful; the message says
-			// how to follow the real log.
-			if fi, err := fh.Stat(); err == nil && fi.Size() == 0 {
-				openErr = fmt.Errorf("it is empty (pass -log %s to follow it anyway)", defaultNginxLog)
-			}
+		if fh, openErr := os.Open(defaultNginxLog); openErr == nil {
 			fh.Close()
-		}
-		if openErr == nil {
 			log.Printf("ingest: no sources configured: following %s", defaultNginxLog)
 			files = append(files, ingest.FileSource{Path: defaultNginxLog, Source: ingest.Source{Name: defaultNginxLog}})
 		} else {
@@ -131,7 +122,7 @@ func startIngest(f *ingestFlags, cfg *config.Config, dataDir string, meta []byte
 				return nil, err
 			}
 			r.demo = demo
-			log.Printf("ingest: DEMO SOURCE: no sources configured and %s cannot be used (%v); following generated lines in %s. "+
+			log.Printf("ingest: DEMO SOURCE: no sources configured and %s is not readable (%v); following generated lines in %s. "+
 				"Configure sources: in conf/canopyd.yaml or pass -log PATH (-default-source=false turns this off).", defaultNginxLog, openErr, demo)
 			files = append(files, ingest.FileSource{Path: demo, Source: ingest.Source{Name: "demo", LogFormat: "main"}})
 		}
