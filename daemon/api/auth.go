@@ -129,6 +129,18 @@ func bearer(r *http.Request) string {
 	return r.URL.Query().Get("access_token")
 }
 
+// CheckRequest checks a request's token (Authorization: Bearer, or
+// ?access_token=) against the scope its method needs: GET, HEAD and
+// OPTIONS read, everything else writes.
+func (a *Auth) CheckRequest(r *http.Request) *AuthError {
+	write := true
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		write = false
+	}
+	return a.Check(bearer(r), write)
+}
+
 // authMiddleware refuses requests without the token their method needs:
 // GET, HEAD and OPTIONS read, everything else writes.
 func (s *Server) authMiddleware() gin.HandlerFunc {
@@ -136,12 +148,7 @@ func (s *Server) authMiddleware() gin.HandlerFunc {
 		if !s.auth.Enabled() {
 			return
 		}
-		write := true
-		switch c.Request.Method {
-		case http.MethodGet, http.MethodHead, http.MethodOptions:
-			write = false
-		}
-		if err := s.auth.Check(bearer(c.Request), write); err != nil {
+		if err := s.auth.CheckRequest(c.Request); err != nil {
 			s.metrics.refused.WithLabelValues("auth").Inc()
 			if err.Code == http.StatusUnauthorized {
 				c.Header("WWW-Authenticate", `Bearer realm="canopy"`)

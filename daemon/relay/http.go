@@ -33,8 +33,7 @@ func (r *Relay) Handler() http.Handler {
 	auth := api.NewAuth(r.cfg.Tokens)
 	lim := api.LimitsFrom(r.cfg.Limits)
 	e.Use(gin.Recovery(), func(c *gin.Context) {
-		write := c.Request.Method != http.MethodGet && c.Request.Method != http.MethodHead
-		if err := auth.Check(bearerToken(c.Request), write); err != nil {
+		if err := auth.CheckRequest(c.Request); err != nil {
 			c.AbortWithStatusJSON(err.Code, gin.H{"error": err.Msg})
 		}
 	})
@@ -51,14 +50,6 @@ func (r *Relay) Handler() http.Handler {
 	reg.MustRegister(r.collector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
 	return e
-}
-
-func bearerToken(req *http.Request) string {
-	h := req.Header.Get("Authorization")
-	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		return strings.TrimSpace(h[7:])
-	}
-	return ""
 }
 
 func fail(c *gin.Context, code int, format string, args ...any) {
