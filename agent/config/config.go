@@ -5,16 +5,16 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/canopy-dev/canopy/daemon/config"
 )
 
 // Config is the whole agent.conf.
@@ -145,9 +145,7 @@ func Load(path string, optional bool) (*Config, error) {
 // Parse decodes an agent config; name is used in errors.
 func Parse(data []byte, name string) (*Config, error) {
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+	if err := config.DecodeStrict(data, &c); err != nil {
 		return nil, fmt.Errorf("cannot parse agent config %q: %w", name, err)
 	}
 	c.Defaults()

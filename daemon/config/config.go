@@ -126,9 +126,7 @@ func Load(path string, optional bool) (*Config, error) {
 // Parse decodes a config; name is used in errors.
 func Parse(data []byte, name string) (*Config, error) {
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+	if err := DecodeStrict(data, &c); err != nil {
 		return nil, fmt.Errorf("cannot parse config %q: %w", name, err)
 	}
 	if err := c.Validate(); err != nil {
@@ -185,6 +183,18 @@ func (c *Config) Validate() error {
 		if s.Path == "" {
 			return fmt.Errorf("sources[%d]: path is empty", i)
 		}
+	}
+	return nil
+}
+
+// DecodeStrict decodes YAML into v, refusing unknown keys so typos are
+// caught; an empty document leaves v as it is. canopyd.yaml, relay.conf and
+// agent.conf all decode through it.
+func DecodeStrict(data []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return err
 	}
 	return nil
 }

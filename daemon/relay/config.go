@@ -1,15 +1,11 @@
 package relay
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"time"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/canopy-dev/canopy/daemon/config"
 )
@@ -72,9 +68,7 @@ func LoadConfig(path string) (*Config, error) {
 		return nil, fmt.Errorf("cannot read relay config %q: %w", path, err)
 	}
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+	if err := config.DecodeStrict(data, &c); err != nil {
 		return nil, fmt.Errorf("cannot parse relay config %q: %w", path, err)
 	}
 	if err := c.setDefaults(); err != nil {
