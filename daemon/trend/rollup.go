@@ -93,13 +93,14 @@ func (r *Remote) instant(ctx context.Context, query string, ms int64) (map[strin
 }
 
 type bucketed struct {
-	kind Kind
-	last []float64 // NaN where the bucket is empty
-	agg  []float64
+	kind  Kind
+	last  []float64 // NaN where the bucket is empty
+	agg   []float64
+	first []float64 // first value in the bucket: rate's baseline
 }
 
 // rangeQuery evaluates fn over nb buckets of step from first into dst[key].
-func (r *Remote) rangeQuery(ctx context.Context, fnName, sel string, first, step int64, nb int, dst map[string]*bucketed, agg bool) error {
+func (r *Remote) rangeQuery(ctx context.Context, fnName, sel string, first, step int64, nb int, dst map[string]*bucketed, column func(*bucketed) []float64) error {
 	q := url.Values{
 		"query": {fmt.Sprintf("%s(%s[%dms])", fnName, sel, step)},
 		"start": {vmTime(first + step - 1)},
@@ -114,13 +115,10 @@ func (r *Remote) rangeQuery(ctx context.Context, fnName, sel string, first, step
 		key := res.Metric[labelKey]
 		b := dst[key]
 		if b == nil {
-			b = &bucketed{kind: parseKind(res.Metric[labelKind]), last: nanSlice(nb), agg: nanSlice(nb)}
+			b = &bucketed{kind: parseKind(res.Metric[labelKind]), last: nanSlice(nb), agg: nanSlice(nb), first: nanSlice(nb)}
 			dst[key] = b
 		}
-		col := b.last
-		if agg {
-			col = b.agg
-		}
+		col := column(b)
 		for _, p := range res.Values {
 			t, ok := promMS(p[0])
 			v, ok2 := promValue(p[1])
@@ -164,15 +162,21 @@ func (r *Remote) rollup(ctx context.Context, m *Matcher, fn Fn, first, step, fro
 	}
 	mid := first + step
 	byKey := map[string]*bucketed{}
-	if err := r.rangeQuery(ctx, "last_over_time", sel, mid, step, nR-1, byKey, false); err != nil {
+	if err := r.rangeQuery(ctx, "last_over_time", sel, mid, step, nR-1, byKey, func(b *bucketed) []float64 { return b.last }); err != nil {
 		return nil, false, err
 	}
-	// Rate needs each bucket's first value only for a gauge with nothing
-	// before it.
 	aggFn := map[Fn]string{FnAvg: "avg_over_time", FnAuto: "avg_over_time", FnMax: "max_over_time", FnMin: "min_over_time",
-		FnSum: "sum_over_time", FnRate: "first_over_time"}[fn]
+		FnSum: "sum_over_time"}[fn]
 	if aggFn != "" {
-		if err := r.rangeQuery(ctx, aggFn, sel, mid, step, nR-1, byKey, true); err != nil {
+		if err := r.rangeQuery(ctx, aggFn, sel, mid, step, nR-1, byKey, func(b *bucketed) []float64 { return b.agg }); err != nil {
+			return nil, false, err
+		}
+	}
+	// Rate (asked for, or what auto and sum mean for a counter) takes a
+	// bucket's first value as the baseline of a series with nothing before
+	// it; it has its own column so it never reads another fn's aggregate.
+	if fn == FnRate || fn == FnAuto || fn == FnSum {
+		if err := r.rangeQuery(ctx, "first_over_time", sel, mid, step, nR-1, byKey, func(b *bucketed) []float64 { return b.first }); err != nil {
 			return nil, false, err
 		}
 	}
@@ -266,7 +270,7 @@ func (b *bucketed) points(fn Fn, first, step, lookback int64, prev float64, hasP
 		case FnRate:
 			switch {
 			case !hasPrev:
-				v = last - b.agg[i] // first_over_time: the first point is a baseline
+				v = last - b.first[i] // the first point is a baseline
 			case b.kind == Counter && last < prev:
 				v = last
 			default:
