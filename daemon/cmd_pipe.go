@@ -175,10 +175,7 @@ func pipeTest(file, format string, params map[string]string, raw bool, batch int
 		if len(recs) == 0 {
 			return
 		}
-		buf := abi.AppendBatch(nil, len(recs))
-		for i := range recs {
-			buf = p.Layout.AppendRecord(buf, &recs[i])
-		}
+		buf := p.Layout.AppendBatch(nil, recs)
 		pi, err := p.Get(ctx)
 		if err != nil {
 			failed += len(recs)

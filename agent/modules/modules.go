@@ -221,8 +221,8 @@ func (f *file) instantiate(ctx context.Context) error {
 	if err != nil {
 		return f.fail(err)
 	}
-	if int32(v) != abi.Version {
-		err := fmt.Errorf("module speaks ABI %d, the agent %d", int32(v), abi.Version)
+	if int32(v) != abi.CollectorVersion {
+		err := fmt.Errorf("module speaks ABI %d, the agent %d", int32(v), abi.CollectorVersion)
 		f.breaker.Quarantine(err.Error())
 		f.setErr(err)
 		return err

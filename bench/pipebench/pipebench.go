@@ -68,10 +68,7 @@ func Encode(m *abi.Manifest, recs []abi.Record) ([]Batch, error) {
 	var out []Batch
 	for start := 0; start < len(recs); start += BatchSize {
 		end := min(start+BatchSize, len(recs))
-		buf := abi.AppendBatch(nil, end-start)
-		for i := start; i < end; i++ {
-			buf = l.AppendRecord(buf, &recs[i])
-		}
+		buf := l.AppendBatch(nil, recs[start:end])
 		out = append(out, Batch{buf, end - start})
 	}
 	return out, nil

@@ -618,10 +618,7 @@ func (m *Manager) runBatch(ctx context.Context, formats []*logformat.Format, pre
 		// Pipes asking for the same fields share one encoding.
 		buf := w.bufs[l.layout]
 		if !w.done[l.layout] {
-			buf = abi.AppendBatch(buf[:0], len(arecs))
-			for i := range arecs {
-				buf = l.p.Layout.AppendRecord(buf, &arecs[i])
-			}
+			buf = l.p.Layout.AppendBatch(buf[:0], arecs)
 			w.bufs[l.layout], w.done[l.layout] = buf, true
 		}
 		r, err := m.runPipe(ctx, w, l, buf, len(arecs), prefix)

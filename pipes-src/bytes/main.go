@@ -29,10 +29,12 @@ func (p *bytesPipe) Init(pipe.Config) error {
 	return nil
 }
 
-func (p *bytesPipe) Process(r *pipe.Record, out *pipe.Out) {
-	if r.Bytes >= 0 {
-		p.sum += float64(r.Bytes)
-		p.n++
+func (p *bytesPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
+	for _, v := range b.Int64s(pipe.FieldBytes) {
+		if v >= 0 {
+			p.sum += float64(v)
+			p.n++
+		}
 	}
 }
 

@@ -46,15 +46,18 @@ func (p *osPipe) Init(pipe.Config) error {
 	return nil
 }
 
-func (p *osPipe) Process(r *pipe.Record, out *pipe.Out) {
-	i, ok := p.byClass.Get(r.AgentClassHash)
-	if !ok {
-		i = p.learn(r.AgentClassHash, r.AgentClass)
+func (p *osPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
+	classes := b.Strings(pipe.FieldUAClass)
+	for r, h := range b.Int64s(pipe.FieldUAClassHash) {
+		i, ok := p.byClass.Get(uint64(h))
+		if !ok {
+			i = p.learn(uint64(h), classes.At(r))
+		}
+		if p.hits[i] == 0 {
+			p.used = append(p.used, i)
+		}
+		p.hits[i]++
 	}
-	if p.hits[i] == 0 {
-		p.used = append(p.used, i)
-	}
-	p.hits[i]++
 }
 
 // learn maps a class seen for the first time to its key.

@@ -57,19 +57,20 @@ func (p *reqtime) Init(cfg pipe.Config) error {
 	return nil
 }
 
-func (p *reqtime) Process(r *pipe.Record, out *pipe.Out) {
-	v := r.RequestTime
-	if math.IsNaN(v) || v < 0 {
-		return
+func (p *reqtime) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
+	for _, v := range b.Float64s(pipe.FieldRequestTime) {
+		if math.IsNaN(v) || v < 0 {
+			continue
+		}
+		// Most requests are fast: scanning from the smallest bound is short.
+		i := 0
+		for i < len(p.bounds) && v > p.bounds[i] {
+			i++
+		}
+		p.hits[i]++
+		p.total += v
+		p.n++
 	}
-	// Most requests are fast: scanning from the smallest bound is short.
-	i := 0
-	for i < len(p.bounds) && v > p.bounds[i] {
-		i++
-	}
-	p.hits[i]++
-	p.total += v
-	p.n++
 }
 
 func (p *reqtime) Flush(out *pipe.Out) {

@@ -63,22 +63,25 @@ func (p *statusPipe) Init(cfg pipe.Config) error {
 	return nil
 }
 
-func (p *statusPipe) Process(r *pipe.Record, out *pipe.Out) {
-	p.requests++
-	s := r.Status
-	if s < 100 || s > 999 {
-		return
-	}
-	if p.hits[s] == 0 {
-		p.used = append(p.used, s)
-	}
-	p.hits[s]++
-	switch s / 100 {
-	case 4:
-		p.err4xx++
-	case 5:
-		p.err5xx++
-		out.Emit(1, append(p.path[:0], "errors", p.codes[s], p.pathKey(r.Path))...)
+func (p *statusPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
+	statuses := b.Int64s(pipe.FieldStatus)
+	p.requests += uint32(len(statuses))
+	for r, v := range statuses {
+		if v < 100 || v > 999 {
+			continue
+		}
+		s := int(v)
+		if p.hits[s] == 0 {
+			p.used = append(p.used, s)
+		}
+		p.hits[s]++
+		switch s / 100 {
+		case 4:
+			p.err4xx++
+		case 5:
+			p.err5xx++
+			out.Emit(1, append(p.path[:0], "errors", p.codes[s], p.pathKey(b.Strings(pipe.FieldPath).At(r)))...)
+		}
 	}
 }
 

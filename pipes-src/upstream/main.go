@@ -60,27 +60,31 @@ func (p *upstream) Init(cfg pipe.Config) error {
 	return nil
 }
 
-func (p *upstream) Process(r *pipe.Record, out *pipe.Out) {
-	v, n := 0.0, 0
-	for _, t := range r.UpstreamTimes {
-		if !math.IsNaN(t) && t >= 0 {
-			v += t
-			n++
+func (p *upstream) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
+	lists := b.Float64Lists(pipe.FieldUpstream)
+	for r := range lists.Len() {
+		times := lists.At(r)
+		v, n := 0.0, 0
+		for _, t := range times {
+			if !math.IsNaN(t) && t >= 0 {
+				v += t
+				n++
+			}
 		}
-	}
-	if n == 0 {
-		return
-	}
-	// Most requests are fast: scanning from the smallest bound is short.
-	i := 0
-	for i < len(p.bounds) && v > p.bounds[i] {
-		i++
-	}
-	p.hits[i]++
-	p.total += v
-	p.n++
-	if len(r.UpstreamTimes) > 1 {
-		p.tries++
+		if n == 0 {
+			continue
+		}
+		// Most requests are fast: scanning from the smallest bound is short.
+		i := 0
+		for i < len(p.bounds) && v > p.bounds[i] {
+			i++
+		}
+		p.hits[i]++
+		p.total += v
+		p.n++
+		if len(times) > 1 {
+			p.tries++
+		}
 	}
 }
 

@@ -53,23 +53,27 @@ func (p *urlPipe) Init(cfg pipe.Config) error {
 	return nil
 }
 
-func (p *urlPipe) Process(r *pipe.Record, out *pipe.Out) {
-	if r.Path == "" { // no request line (a 408, a 400 for junk)
-		p.noPath++
-		return
+func (p *urlPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
+	paths := b.Strings(pipe.FieldPath)
+	for r, h := range b.Int64s(pipe.FieldPathHash) {
+		i, ok := p.byHash.Get(uint64(h))
+		if !ok {
+			path := paths.At(r)
+			if path == "" { // no request line (a 408, a 400 for junk)
+				p.noPath++
+				continue
+			}
+			i = p.learn(uint64(h), path)
+		}
+		if i < 0 {
+			p.other++
+			continue
+		}
+		if p.hits[i] == 0 {
+			p.used = append(p.used, i)
+		}
+		p.hits[i]++
 	}
-	i, ok := p.byHash.Get(r.PathHash)
-	if !ok {
-		i = p.learn(r.PathHash, r.Path)
-	}
-	if i < 0 {
-		p.other++
-		return
-	}
-	if p.hits[i] == 0 {
-		p.used = append(p.used, i)
-	}
-	p.hits[i]++
 }
 
 // maxHashes bounds the hash table (about 13 bytes a slot, under 2 MiB):

@@ -17,7 +17,13 @@ import (
 
 // Version is the ABI version a pipe reports through the export
 // canopy_api_version. The host refuses a pipe with any other value.
-const Version = 1
+// Version 2 made record batches column-major (version 1 sent records one
+// after another).
+const Version = 2
+
+// CollectorVersion is the ABI version a collector module (collector.go)
+// reports through canopy_api_version; the agent refuses any other value.
+const CollectorVersion = 1
 
 // Names of the functions a pipe exports (see README.md for signatures).
 const (

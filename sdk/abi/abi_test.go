@@ -1,7 +1,9 @@
 package abi
 
 import (
+	"fmt"
 	"math"
+	"slices"
 	"reflect"
 	"strings"
 	"testing"
@@ -72,19 +74,20 @@ func TestRecordRoundTrip(t *testing.T) {
 		Protocol: "HTTP/1.1", UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0", Referer: "r",
 		RemoteAddr: "10.0.0.1", Host: "h", Vars: []Var{{"y", "why"}, {"x", "ex"}},
 		Agent: Agent{"firefox", "120", "linux", "", "", ""}}
-	b := AppendBatch(nil, 2)
-	b = l.AppendRecord(b, &in)
-	b = l.AppendRecord(b, &in)
-	d := Decoder{B: b}
-	if n := d.U32(); n != 2 {
-		t.Fatalf("count %d", n)
+	recs := []Record{{Status: 200, Path: "/other"}, in}
+	b := l.AppendBatch(nil, recs)
+	var batch Batch
+	if err := l.DecodeBatch(b, &batch); err != nil {
+		t.Fatal(err)
+	}
+	if batch.Len() != 2 {
+		t.Fatalf("count %d", batch.Len())
 	}
 	var out Record
-	for range 2 {
-		l.DecodeRecord(&d, &out)
-	}
-	if d.Err != nil || d.Off != len(b) {
-		t.Fatalf("decode: err %v, off %d of %d", d.Err, d.Off, len(b))
+	for i := range 2 {
+		if err := batch.Record(i, &out); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if out.Time != in.Time || out.Status != 404 || out.Bytes != 1234 || out.RequestTime != 0.25 ||
 		out.Method != "GET" || out.Path != "/a" || out.Query != "b=1" || out.Host != "h" || out.Agent != in.Agent {
@@ -99,6 +102,84 @@ func TestRecordRoundTrip(t *testing.T) {
 	if out.Var("x") != "ex" || out.Var("y") != "why" {
 		t.Errorf("vars %+v", out.Vars)
 	}
+	// The column views agree with the rows.
+	if got := batch.Int64s(FieldStatus); !reflect.DeepEqual(got, []int64{200, 404}) {
+		t.Errorf("status column %v", got)
+	}
+	if p := batch.Strings(FieldPath); p.Len() != 2 || p.At(0) != "/other" || p.At(1) != "/a" {
+		t.Errorf("path column %d values: %q %q", p.Len(), p.At(0), p.At(1))
+	}
+	if u := batch.Float64Lists(FieldUpstream); len(u.At(0)) != 0 || len(u.At(1)) != 2 {
+		t.Errorf("upstream column: %v %v", u.At(0), u.At(1))
+	}
+	if v := batch.Strings("var:y"); v.At(1) != "why" || v.At(0) != "" {
+		t.Errorf("var:y column: %q %q", v.At(0), v.At(1))
+	}
+}
+
+// TestBatchColumnsAligned checks that every column starts 8-byte aligned
+// from the batch start and that a misaligned buffer decodes the same (by
+// copying instead of viewing in place).
+func TestBatchColumnsAligned(t *testing.T) {
+	l, err := NewLayout([]string{FieldMethod, FieldStatus, FieldUpstream, FieldRequestTime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []Record{
+		{Method: "GET", Status: 200, UpstreamTimes: []float64{0.5}, RequestTime: 1.5},
+		{Method: "POST", Status: 502, RequestTime: 0.25},
+		{Method: "PUT", Status: 201, UpstreamTimes: []float64{0.1, 0.2}, RequestTime: math.NaN()},
+	}
+	b := l.AppendBatch(nil, recs)
+	shifted := append(make([]byte, 1, len(b)+1), b...)[1:]
+	for name, in := range map[string][]byte{"aligned": b, "misaligned": shifted} {
+		var batch Batch
+		if err := l.DecodeBatch(in, &batch); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		st, rt, up := batch.Int64s(FieldStatus), batch.Float64s(FieldRequestTime), batch.Float64Lists(FieldUpstream)
+		if !reflect.DeepEqual(st, []int64{200, 502, 201}) || rt[0] != 1.5 || rt[1] != 0.25 || !math.IsNaN(rt[2]) ||
+			!reflect.DeepEqual(up.At(2), []float64{0.1, 0.2}) || batch.Strings(FieldMethod).At(1) != "POST" {
+			t.Errorf("%s: status %v, request_time %v, upstream %v", name, st, rt, up.At(2))
+		}
+	}
+}
+
+func TestBatchMalformed(t *testing.T) {
+	l, err := NewLayout([]string{FieldStatus, FieldPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := l.AppendBatch(nil, []Record{{Status: 200, Path: "/a"}, {Status: 404, Path: "/bb"}})
+	badOffset := slices.Clone(good)
+	badOffset[4+4+16+4] = 9 // the path column's second offset points past the data
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"empty", nil, "want at least a 4-byte count"},
+		{"huge count", []byte{0xff, 0xff, 0xff, 0x0f, 0, 0, 0, 0}, "cannot fit"},
+		{"truncated", good[:len(good)-1], "column 1 (path)"},
+		{"trailing", append(slices.Clone(good), 0), "1 trailing bytes"},
+		{"bad offset", badOffset, "column 1 (path)"},
+	} {
+		var batch Batch
+		err := l.DecodeBatch(tc.in, &batch)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: err %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	var batch Batch
+	if err := l.DecodeBatch(good, &batch); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if v := recover(); v == nil || !strings.Contains(fmt.Sprint(v), `field "bytes"`) {
+			t.Errorf("reading an unlisted field: recover() = %v", v)
+		}
+	}()
+	batch.Int64s(FieldBytes)
 }
 
 func TestTokenizeUA(t *testing.T) {
@@ -226,4 +307,18 @@ func FuzzTokenizeUA(f *testing.F) {
 			t.Fatalf("too many tokens: %d, %d", len(u.Products), len(u.Comments))
 		}
 	})
+}
+
+// TestBatchReadmeExample is the byte-level example of README.md's "Record
+// batch" section.
+func TestBatchReadmeExample(t *testing.T) {
+	l, err := NewLayout([]string{FieldStatus, FieldPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprintf("%x", l.AppendBatch(nil, []Record{{Status: 200, Path: "/a"}, {Status: 404, Path: "/bb"}}))
+	want := "02000000" + "00000000" + "c800000000000000" + "9401000000000000" + "00000000" + "02000000" + "05000000" + "2f612f6262"
+	if got != want {
+		t.Errorf("batch\n got %s\nwant %s", got, want)
+	}
 }

@@ -4,6 +4,9 @@ package abi
 
 import "unsafe"
 
+// littleEndian lets a batch column be used in place as []int64/[]float64.
+const littleEndian = true
+
 // Little-endian loads for the decoder. On these little-endian targets an
 // unaligned load is allowed and is one instruction; Go's wasm backend does
 // not merge the byte loads of binary.LittleEndian into one, so the generic

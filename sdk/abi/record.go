@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 	"strings"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // Field names of the record enumeration, as a manifest lists them. The
@@ -122,8 +120,14 @@ type Record struct {
 	// fields of the manifest, in manifest order).
 	Vars []Var
 
-	decodedBy *Layout // the layout of the last DecodeRecord into this record
+	rowOf  *Layout // the layout of the last Batch.Record into this record
+	hashed uint8   // host side: which of the hashes above are computed (hashPath, hashClass)
 }
+
+const (
+	hashPath uint8 = 1 << iota
+	hashClass
+)
 
 // Agent is a user agent classified by the host; "" fields are unknown.
 type Agent struct {
@@ -153,6 +157,7 @@ func (r *Record) Var(name string) string {
 // Layout is the compiled field list of one manifest: it encodes a host
 // record into a pipe's batch and decodes it in the guest.
 type Layout struct {
+	names []string // the manifest's field names, in order
 	kinds []fieldKind
 	vars  []string // names of var: fields, in order
 }
@@ -166,6 +171,7 @@ func NewLayout(fields []string) (*Layout, error) {
 			return nil, fmt.Errorf("field %q listed twice", f)
 		}
 		seen[f] = true
+		l.names = append(l.names, f)
 		if name, ok := strings.CutPrefix(f, FieldVarPrefix); ok {
 			if name == "" {
 				return nil, fmt.Errorf("field %q names no variable", f)
@@ -192,165 +198,4 @@ func (l *Layout) WantsUA() bool {
 		}
 	}
 	return false
-}
-
-// AppendBatch appends a batch header for n records; the records follow.
-func AppendBatch(dst []byte, n int) []byte { return AppendU32(dst, uint32(n)) }
-
-// AppendRecord appends r's requested fields to dst. It tokenises the user
-// agent into r.UA when the layout asks for it and that is not done yet.
-func (l *Layout) AppendRecord(dst []byte, r *Record) []byte {
-	vi := 0
-	for _, k := range l.kinds {
-		switch k {
-		case kindTime:
-			dst = AppendI64(dst, r.Time)
-		case kindStatus:
-			dst = AppendI64(dst, int64(r.Status))
-		case kindBytes:
-			dst = AppendI64(dst, r.Bytes)
-		case kindRequestTime:
-			dst = AppendF64(dst, r.RequestTime)
-		case kindUpstream:
-			dst = AppendU32(dst, uint32(len(r.UpstreamTimes)))
-			for _, v := range r.UpstreamTimes {
-				dst = AppendF64(dst, v)
-			}
-		case kindMethod:
-			dst = AppendString(dst, r.Method)
-		case kindPath:
-			dst = AppendString(dst, r.Path)
-		case kindQuery:
-			dst = AppendString(dst, r.Query)
-		case kindProtocol:
-			dst = AppendString(dst, r.Protocol)
-		case kindUserAgent:
-			dst = AppendString(dst, r.UserAgent)
-		case kindReferer:
-			dst = AppendString(dst, r.Referer)
-		case kindRemoteAddr:
-			dst = AppendString(dst, r.RemoteAddr)
-		case kindHost:
-			dst = AppendString(dst, r.Host)
-		case kindUA:
-			if !r.UAParsed {
-				r.UA = TokenizeUA(r.UA, r.UserAgent)
-				r.UAParsed = true
-			}
-			dst = AppendU32(dst, uint32(len(r.UA.Products)))
-			for _, p := range r.UA.Products {
-				dst = AppendString(dst, p.Name)
-				dst = AppendString(dst, p.Version)
-			}
-			dst = AppendU32(dst, uint32(len(r.UA.Comments)))
-			for _, c := range r.UA.Comments {
-				dst = AppendString(dst, c)
-			}
-		case kindVar:
-			dst = AppendString(dst, r.Var(l.vars[vi]))
-			vi++
-		case kindUABrowser:
-			dst = AppendString(dst, r.Agent.Browser)
-		case kindUABrowserMajor:
-			dst = AppendString(dst, r.Agent.BrowserMajor)
-		case kindUAOS:
-			dst = AppendString(dst, r.Agent.OS)
-		case kindUAOSVersion:
-			dst = AppendString(dst, r.Agent.OSVersion)
-		case kindUAVendor:
-			dst = AppendString(dst, r.Agent.Vendor)
-		case kindUABot:
-			dst = AppendString(dst, r.Agent.Bot)
-		case kindUAClass:
-			dst = AppendString(dst, r.AgentClass)
-		case kindUAClassHash:
-			dst = AppendI64(dst, int64(xxhash.Sum64String(r.AgentClass)))
-		case kindPathHash:
-			dst = AppendI64(dst, int64(xxhash.Sum64String(r.Path)))
-		}
-	}
-	return dst
-}
-
-// DecodeRecord reads one record laid out by l into r (which it resets).
-// Strings alias d.B. Unrequested fields are left zero.
-func (l *Layout) DecodeRecord(d *Decoder, r *Record) {
-	if r.decodedBy == l {
-		// The last decode used the same layout: every field it set is
-		// overwritten below and the others are still zero, so only the
-		// lists need emptying. Zeroing the whole record per line was most
-		// of a cheap pipe's cost in WASM (bytes pipe: 249 → 118 CPU ns/line).
-		r.UpstreamTimes, r.Vars = r.UpstreamTimes[:0], r.Vars[:0]
-		r.UA.Products, r.UA.Comments = r.UA.Products[:0], r.UA.Comments[:0]
-	} else {
-		r.Reset()
-		r.Bytes, r.RequestTime = 0, 0
-		r.decodedBy = l
-	}
-	vi := 0
-	for _, k := range l.kinds {
-		switch k {
-		case kindTime:
-			r.Time = d.I64()
-		case kindStatus:
-			r.Status = int(d.I64())
-		case kindBytes:
-			r.Bytes = d.I64()
-		case kindRequestTime:
-			r.RequestTime = d.F64()
-		case kindUpstream:
-			n := d.Count(8)
-			for i := 0; i < n; i++ {
-				r.UpstreamTimes = append(r.UpstreamTimes, d.F64())
-			}
-		case kindMethod:
-			r.Method = d.String()
-		case kindPath:
-			r.Path = d.String()
-		case kindQuery:
-			r.Query = d.String()
-		case kindProtocol:
-			r.Protocol = d.String()
-		case kindUserAgent:
-			r.UserAgent = d.String()
-		case kindReferer:
-			r.Referer = d.String()
-		case kindRemoteAddr:
-			r.RemoteAddr = d.String()
-		case kindHost:
-			r.Host = d.String()
-		case kindUA:
-			n := d.Count(8)
-			for i := 0; i < n; i++ {
-				name := d.String()
-				r.UA.Products = append(r.UA.Products, Product{Name: name, Version: d.String()})
-			}
-			n = d.Count(4)
-			for i := 0; i < n; i++ {
-				r.UA.Comments = append(r.UA.Comments, d.String())
-			}
-			r.UAParsed = true
-		case kindVar:
-			r.Vars = append(r.Vars, Var{Name: l.vars[vi], Value: d.String()})
-			vi++
-		case kindUABrowser:
-			r.Agent.Browser = d.String()
-		case kindUABrowserMajor:
-			r.Agent.BrowserMajor = d.String()
-		case kindUAOS:
-			r.Agent.OS = d.String()
-		case kindUAOSVersion:
-			r.Agent.OSVersion = d.String()
-		case kindUAVendor:
-			r.Agent.Vendor = d.String()
-		case kindUABot:
-			r.Agent.Bot = d.String()
-		case kindUAClass:
-			r.AgentClass = d.String()
-		case kindUAClassHash:
-			r.AgentClassHash = uint64(d.I64())
-		case kindPathHash:
-			r.PathHash = uint64(d.I64())
-		}
-	}
 }

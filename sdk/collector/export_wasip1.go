@@ -22,7 +22,7 @@ func init() {
 }
 
 //go:wasmexport canopy_api_version
-func apiVersion() int32 { return abi.Version }
+func apiVersion() int32 { return abi.CollectorVersion }
 
 //go:wasmexport canopy_alloc
 func alloc(size int32) int32 {

@@ -89,20 +89,20 @@ func wasmFile(t *testing.T, name string) []byte {
 
 func records(n int, status int) []byte {
 	l, _ := abi.NewLayout([]string{abi.FieldStatus, abi.FieldMethod, abi.FieldBytes})
-	b := abi.AppendBatch(nil, n)
-	for range n {
-		b = l.AppendRecord(b, &abi.Record{Status: status, Method: "GET", Bytes: 10})
-	}
-	return b
+	return l.AppendBatch(nil, sameRecords(n, status))
 }
 
 // batchFor encodes n records for p's own layout.
 func batchFor(p *host.Pipe, n, status int) []byte {
-	b := abi.AppendBatch(nil, n)
-	for range n {
-		b = p.Layout.AppendRecord(b, &abi.Record{Status: status, Method: "GET", Bytes: 10})
+	return p.Layout.AppendBatch(nil, sameRecords(n, status))
+}
+
+func sameRecords(n, status int) []abi.Record {
+	recs := make([]abi.Record, n)
+	for i := range recs {
+		recs[i] = abi.Record{Status: status, Method: "GET", Bytes: 10}
 	}
-	return b
+	return recs
 }
 
 const testTimeout = 500 * time.Millisecond
@@ -117,7 +117,7 @@ func TestContainment(t *testing.T) {
 		runErr  string // every batch must fail with this
 	}{
 		{name: "notwasm", loadErr: "cannot compile"},
-		{name: "version", loadErr: "ABI version 2"},
+		{name: "version", loadErr: "ABI version 3; this canopy speaks 2"},
 		{name: "badmanifest", loadErr: "manifest"},
 		{name: "inittrap", loadErr: "init"},
 		{name: "loop", runErr: "time limit"},

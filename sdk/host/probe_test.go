@@ -32,11 +32,12 @@ func BenchmarkGuestParts(b *testing.B) {
 			}
 			defer p.Put(ctx, pi)
 			const n = 512
-			batch := abi.AppendBatch(nil, n)
-			for i := range n {
-				batch = p.Layout.AppendRecord(batch, &abi.Record{Status: 200, Method: []string{"GET", "POST"}[i%2],
-					Path: "/some/path/x", RequestTime: 0.1, Agent: abi.Agent{Browser: "chrome"}})
+			recs := make([]abi.Record, n)
+			for i := range recs {
+				recs[i] = abi.Record{Status: 200, Method: []string{"GET", "POST"}[i%2],
+					Path: "/some/path/x", RequestTime: 0.1, Agent: abi.Agent{Browser: "chrome"}}
 			}
+			batch := p.Layout.AppendBatch(nil, recs)
 			var ds []abi.Delta
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()

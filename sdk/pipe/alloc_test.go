@@ -22,10 +22,11 @@ func (cnt) Process(r *pipe.Record, out *pipe.Out) {
 func TestAllocs(t *testing.T) {
 	run := pipe.NewRunner(cnt{})
 	l, _ := abi.NewLayout(run.Manifest().Fields)
-	b := abi.AppendBatch(nil, 256)
-	for range 256 {
-		b = l.AppendRecord(b, &abi.Record{Status: 200, Method: "GET", Bytes: 10})
+	recs := make([]abi.Record, 256)
+	for i := range recs {
+		recs[i] = abi.Record{Status: 200, Method: "GET", Bytes: 10}
 	}
+	b := l.AppendBatch(nil, recs)
 	in := run.Buffer(len(b))
 	copy(in, b)
 	run.Process(in)

@@ -8,9 +8,6 @@ import (
 	"github.com/canopy-dev/canopy/sdk/abi"
 )
 
-// maxBatchRecords bounds the record count a batch header may claim.
-const maxBatchRecords = 1 << 24
-
 // Runner drives a Pipe through the ABI's byte-level calls: it decodes
 // record batches, calls the pipe and encodes the merged deltas. The wasip1
 // exports are thin wrappers around one Runner; natively the host and
@@ -23,7 +20,10 @@ type Runner struct {
 	m      abi.Manifest
 	layout *abi.Layout
 	out    *Out
+	batch  abi.Batch
 	rec    abi.Record
+	bp     BatchProcessor // the pipe's ProcessBatch, else nil
+	rp     Processor      // the pipe's Process, else nil
 	in     []byte
 	res    []byte
 	err    error // manifest error, reported by every call
@@ -39,6 +39,12 @@ func NewRunner(p Pipe) *Runner {
 		return r
 	}
 	r.layout, _ = abi.NewLayout(r.m.Fields) // validated above
+	r.bp, _ = p.(BatchProcessor)
+	r.rp, _ = p.(Processor)
+	if r.bp == nil && r.rp == nil {
+		r.err = fmt.Errorf("pipe %q has neither a Process nor a ProcessBatch method", r.m.Name)
+		return r
+	}
 	r.out = newOut(&r.m)
 	return r
 }
@@ -84,21 +90,19 @@ func (r *Runner) Process(in []byte) []byte {
 	if r.err != nil {
 		return r.status(r.err)
 	}
-	d := abi.Decoder{B: in}
-	n := d.U32()
-	if d.Err != nil || n > maxBatchRecords {
-		return r.status(fmt.Errorf("malformed record batch header (%d bytes)", len(in)))
+	if err := r.layout.DecodeBatch(in, &r.batch); err != nil {
+		return r.status(err)
 	}
 	err := r.guard(func() error {
-		for i := uint32(0); i < n; i++ {
-			r.layout.DecodeRecord(&d, &r.rec)
-			if d.Err != nil {
-				return fmt.Errorf("malformed record %d of %d: %w", i, n, d.Err)
+		if r.bp != nil {
+			r.bp.ProcessBatch(&r.batch, r.out)
+		} else {
+			for i := range r.batch.Len() {
+				if err := r.batch.Record(i, &r.rec); err != nil {
+					return err
+				}
+				r.rp.Process(&r.rec, r.out)
 			}
-			r.p.Process(&r.rec, r.out)
-		}
-		if d.Off != len(in) {
-			return fmt.Errorf("malformed record batch: %d trailing bytes", len(in)-d.Off)
 		}
 		if f, ok := r.p.(Flusher); ok {
 			f.Flush(r.out)

@@ -172,10 +172,7 @@ func RunBatches(m *abi.Manifest, recs []abi.Record, process func([]byte) ([]byte
 	var ds []abi.Delta
 	for start := 0; start < len(recs); start += BatchSize {
 		end := min(start+BatchSize, len(recs))
-		buf = abi.AppendBatch(buf[:0], end-start)
-		for i := start; i < end; i++ {
-			buf = layout.AppendRecord(buf, &recs[i])
-		}
+		buf = layout.AppendBatch(buf[:0], recs[start:end])
 		out, err := process(buf)
 		if err != nil {
 			return nil, fmt.Errorf("process records %d–%d: %w", start, end-1, err)

@@ -110,10 +110,7 @@ func RunPipe(p *host.Pipe, recs []abi.Record) (*Result, error) {
 	var ds []abi.Delta
 	for start := 0; start < len(recs); start += BatchSize {
 		end := min(start+BatchSize, len(recs))
-		buf = abi.AppendBatch(buf[:0], end-start)
-		for i := start; i < end; i++ {
-			buf = p.Layout.AppendRecord(buf, &recs[i])
-		}
+		buf = p.Layout.AppendBatch(buf[:0], recs[start:end])
 		ds, err = pi.Process(ctx, buf, end-start, ds[:0])
 		if err != nil {
 			return nil, err

@@ -4,7 +4,7 @@
 //	garbage     process returns random bytes
 //	bigresult   process claims a 100 MB result
 //	bigalloc    process builds a real 100 MB result (past the memory cap)
-//	version     canopy_api_version returns 2
+//	version     canopy_api_version returns a version this canopy does not speak
 //	badmanifest the manifest does not decode
 package main
 
@@ -25,7 +25,7 @@ func pack(b []byte) uint64 {
 //go:wasmexport canopy_api_version
 func apiVersion() int32 {
 	if mode == "version" {
-		return 2
+		return abi.Version + 1
 	}
 	return abi.Version
 }

@@ -1,0 +1,480 @@
+package abi
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"unsafe"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// Record batches are column-major (README.md, "Record batch"): after the
+// record count comes one column per manifest field, each starting on an
+// 8-byte boundary. A guest then reads a numeric column in place as a Go
+// slice and a string column through an offset table, instead of decoding
+// field by field, record by record — which in Go's WASM build cost ~100 ns
+// per field, more than most pipes' own work.
+
+// MaxBatchRecords bounds the record count a batch header may claim.
+const MaxBatchRecords = 1 << 24
+
+// wire is how a field's column is laid out.
+type wire uint8
+
+const (
+	wireI64  wire = iota // n × i64
+	wireF64              // n × f64
+	wireStr              // (n+1) × u32 byte offsets, then the bytes
+	wireList             // (n+1) × u32 element offsets, pad to 8, then the f64s
+	wireUA               // like wireStr; each value is list<product> list<str>
+)
+
+func wireOf(k fieldKind) wire {
+	switch k {
+	case kindTime, kindStatus, kindBytes, kindUAClassHash, kindPathHash:
+		return wireI64
+	case kindRequestTime:
+		return wireF64
+	case kindUpstream:
+		return wireList
+	case kindUA:
+		return wireUA
+	}
+	return wireStr
+}
+
+// AppendBatch appends recs as one record batch laid out by l. It tokenises
+// a record's user agent and computes its hashes when the layout asks for
+// them and that is not done yet (the record keeps them for the next pipe).
+func (l *Layout) AppendBatch(dst []byte, recs []Record) []byte {
+	base := len(dst)
+	n := len(recs)
+	dst = AppendU32(dst, uint32(n))
+	vi := 0
+	for _, k := range l.kinds {
+		dst = pad8(dst, base)
+		switch wireOf(k) {
+		case wireI64:
+			for i := range recs {
+				dst = AppendI64(dst, recs[i].int64Field(k))
+			}
+		case wireF64:
+			for i := range recs {
+				dst = AppendF64(dst, recs[i].RequestTime)
+			}
+		case wireList:
+			offs := len(dst)
+			dst = reserve(dst, 4*(n+1))
+			total := 0
+			for i := range recs {
+				putU32(dst, offs+4*i, total)
+				total += len(recs[i].UpstreamTimes)
+			}
+			putU32(dst, offs+4*n, total)
+			dst = pad8(dst, base)
+			for i := range recs {
+				for _, v := range recs[i].UpstreamTimes {
+					dst = AppendF64(dst, v)
+				}
+			}
+		case wireUA:
+			offs := len(dst)
+			dst = reserve(dst, 4*(n+1))
+			data := len(dst)
+			for i := range recs {
+				putU32(dst, offs+4*i, len(dst)-data)
+				dst = appendUA(dst, &recs[i])
+			}
+			putU32(dst, offs+4*n, len(dst)-data)
+		case wireStr:
+			name := ""
+			if k == kindVar {
+				name = l.vars[vi]
+				vi++
+			}
+			offs := len(dst)
+			dst = reserve(dst, 4*(n+1))
+			data := len(dst)
+			for i := range recs {
+				putU32(dst, offs+4*i, len(dst)-data)
+				dst = append(dst, recs[i].stringField(k, name)...)
+			}
+			putU32(dst, offs+4*n, len(dst)-data)
+		}
+	}
+	return dst
+}
+
+func (r *Record) int64Field(k fieldKind) int64 {
+	switch k {
+	case kindTime:
+		return r.Time
+	case kindStatus:
+		return int64(r.Status)
+	case kindBytes:
+		return r.Bytes
+	case kindUAClassHash:
+		if r.hashed&hashClass == 0 {
+			r.AgentClassHash, r.hashed = xxhash.Sum64String(r.AgentClass), r.hashed|hashClass
+		}
+		return int64(r.AgentClassHash)
+	case kindPathHash:
+		if r.hashed&hashPath == 0 {
+			r.PathHash, r.hashed = xxhash.Sum64String(r.Path), r.hashed|hashPath
+		}
+		return int64(r.PathHash)
+	}
+	return 0
+}
+
+func (r *Record) stringField(k fieldKind, varName string) string {
+	switch k {
+	case kindMethod:
+		return r.Method
+	case kindPath:
+		return r.Path
+	case kindQuery:
+		return r.Query
+	case kindProtocol:
+		return r.Protocol
+	case kindUserAgent:
+		return r.UserAgent
+	case kindReferer:
+		return r.Referer
+	case kindRemoteAddr:
+		return r.RemoteAddr
+	case kindHost:
+		return r.Host
+	case kindVar:
+		return r.Var(varName)
+	case kindUABrowser:
+		return r.Agent.Browser
+	case kindUABrowserMajor:
+		return r.Agent.BrowserMajor
+	case kindUAOS:
+		return r.Agent.OS
+	case kindUAOSVersion:
+		return r.Agent.OSVersion
+	case kindUAVendor:
+		return r.Agent.Vendor
+	case kindUABot:
+		return r.Agent.Bot
+	case kindUAClass:
+		return r.AgentClass
+	}
+	return ""
+}
+
+func appendUA(dst []byte, r *Record) []byte {
+	if !r.UAParsed {
+		r.UA = TokenizeUA(r.UA, r.UserAgent)
+		r.UAParsed = true
+	}
+	dst = AppendU32(dst, uint32(len(r.UA.Products)))
+	for _, p := range r.UA.Products {
+		dst = AppendString(dst, p.Name)
+		dst = AppendString(dst, p.Version)
+	}
+	dst = AppendU32(dst, uint32(len(r.UA.Comments)))
+	for _, c := range r.UA.Comments {
+		dst = AppendString(dst, c)
+	}
+	return dst
+}
+
+// pad8 appends zero bytes until dst[base:] is a multiple of 8 long.
+func pad8(dst []byte, base int) []byte {
+	for (len(dst)-base)%8 != 0 {
+		dst = append(dst, 0)
+	}
+	return dst
+}
+
+// reserve extends dst by m bytes the caller overwrites.
+func reserve(dst []byte, m int) []byte { return slices.Grow(dst, m)[:len(dst)+m] }
+
+func putU32(b []byte, off, v int) { binary.LittleEndian.PutUint32(b[off:], uint32(v)) }
+
+// Batch is a decoded record batch: column views into the input buffer,
+// valid until the buffer is reused (the end of the call).
+type Batch struct {
+	n    int
+	l    *Layout
+	cols []column
+}
+
+type column struct {
+	i64  []int64
+	f64  []float64
+	offs []uint32
+	data []byte
+	// Copies for a host that is not little-endian or a misaligned buffer.
+	ownI []int64
+	ownF []float64
+	ownO []uint32
+}
+
+// DecodeBatch reads a record batch laid out by l into b, without copying
+// on little-endian targets when in is 8-byte aligned.
+func (l *Layout) DecodeBatch(in []byte, b *Batch) error {
+	if len(in) < 4 {
+		return fmt.Errorf("malformed record batch: %d bytes, want at least a 4-byte count", len(in))
+	}
+	n := int(le32(in, 0))
+	if n > MaxBatchRecords || len(l.kinds) > 0 && 4*n > len(in) {
+		return fmt.Errorf("malformed record batch: %d records cannot fit in %d bytes", n, len(in))
+	}
+	b.n, b.l = n, l
+	b.cols = slices.Grow(b.cols[:0], len(l.kinds))[:len(l.kinds)]
+	off := 4
+	for c, k := range l.kinds {
+		col := &b.cols[c]
+		off = (off + 7) &^ 7
+		var err error
+		switch wireOf(k) {
+		case wireI64, wireF64:
+			var raw []byte
+			if raw, off, err = take(in, off, 8*n); err == nil {
+				if wireOf(k) == wireI64 {
+					col.i64 = view(raw, &col.ownI, func(b []byte) int64 { return int64(binary.LittleEndian.Uint64(b)) })
+				} else {
+					col.f64 = view(raw, &col.ownF, func(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b)) })
+				}
+			}
+		case wireStr, wireUA, wireList:
+			var raw []byte
+			if raw, off, err = take(in, off, 4*(n+1)); err != nil {
+				break
+			}
+			col.offs = view(raw, &col.ownO, binary.LittleEndian.Uint32)
+			if err = checkOffsets(col.offs); err != nil {
+				break
+			}
+			size := int(col.offs[n])
+			if wireOf(k) != wireList {
+				col.data, off, err = take(in, off, size)
+				break
+			}
+			off = (off + 7) &^ 7
+			if raw, off, err = take(in, off, 8*size); err == nil {
+				col.f64 = view(raw, &col.ownF, func(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b)) })
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("malformed record batch: column %d (%s): %w", c, l.names[c], err)
+		}
+	}
+	if off < len(in) {
+		return fmt.Errorf("malformed record batch: %d trailing bytes", len(in)-off)
+	}
+	return nil
+}
+
+func take(in []byte, off, size int) ([]byte, int, error) {
+	if off > len(in) || size > len(in)-off {
+		return nil, off, errShort
+	}
+	return in[off : off+size], off + size, nil
+}
+
+func checkOffsets(offs []uint32) error {
+	if offs[0] != 0 {
+		return fmt.Errorf("first offset is %d, want 0", offs[0])
+	}
+	for i := 1; i < len(offs); i++ {
+		if offs[i] < offs[i-1] {
+			return fmt.Errorf("offset %d (%d) is below offset %d (%d)", i, offs[i], i-1, offs[i-1])
+		}
+	}
+	return nil
+}
+
+// view returns raw as a []T in place when the target is little-endian and
+// raw is aligned for T, else decoded into *own (reused).
+func view[T int64 | float64 | uint32](raw []byte, own *[]T, dec func([]byte) T) []T {
+	size := int(unsafe.Sizeof(T(0)))
+	n := len(raw) / size
+	if n == 0 {
+		return nil
+	}
+	if littleEndian && uintptr(unsafe.Pointer(&raw[0]))%uintptr(size) == 0 {
+		return unsafe.Slice((*T)(unsafe.Pointer(&raw[0])), n)
+	}
+	s := (*own)[:0]
+	for i := 0; i < n; i++ {
+		s = append(s, dec(raw[i*size:]))
+	}
+	*own = s
+	return s
+}
+
+// Len is the number of records in the batch.
+func (b *Batch) Len() int { return b.n }
+
+// column returns the column of field, which must be in the manifest with
+// wire type w. Asking for anything else is a bug in the pipe: it panics
+// with a message saying so (the SDK turns the panic into a failed batch).
+func (b *Batch) column(field string, w wire) *column {
+	for c, name := range b.l.names {
+		if name == field {
+			if wireOf(b.l.kinds[c]) != w {
+				break
+			}
+			return &b.cols[c]
+		}
+	}
+	panic(fmt.Sprintf("pipe reads field %q as a %s column, but its manifest does not list it or it has another type (see the field table of sdk/abi/README.md)", field, wireNames[w]))
+}
+
+var wireNames = [...]string{wireI64: "i64", wireF64: "f64", wireStr: "str", wireList: "list<f64>", wireUA: "ua"}
+
+// Int64s returns the column of an i64 field (time, status, bytes,
+// ua_class_hash, path_hash), one value per record, in place.
+func (b *Batch) Int64s(field string) []int64 { return b.column(field, wireI64).i64[:b.n:b.n] }
+
+// Float64s returns the column of an f64 field (request_time).
+func (b *Batch) Float64s(field string) []float64 { return b.column(field, wireF64).f64[:b.n:b.n] }
+
+// Strings returns the column of a str field (path, method, ua_class,
+// var:NAME, …).
+func (b *Batch) Strings(field string) Strings {
+	c := b.column(field, wireStr)
+	return Strings{offs: c.offs, data: c.data}
+}
+
+// Float64Lists returns the column of a list<f64> field
+// (upstream_response_time).
+func (b *Batch) Float64Lists(field string) Float64Lists {
+	c := b.column(field, wireList)
+	return Float64Lists{offs: c.offs, vals: c.f64}
+}
+
+// Strings is a string column. Its strings alias the batch: copy what you
+// keep past the call (strings.Clone).
+type Strings struct {
+	offs []uint32
+	data []byte
+}
+
+// Len is the number of values.
+func (s Strings) Len() int { return max(len(s.offs)-1, 0) }
+
+// At returns value i.
+func (s Strings) At(i int) string {
+	a, e := s.offs[i], s.offs[i+1]
+	if a == e {
+		return ""
+	}
+	return unsafe.String(&s.data[a], int(e-a))
+}
+
+// Float64Lists is a list<f64> column.
+type Float64Lists struct {
+	offs []uint32
+	vals []float64
+}
+
+// Len is the number of lists.
+func (l Float64Lists) Len() int { return max(len(l.offs)-1, 0) }
+
+// At returns list i (in place).
+func (l Float64Lists) At(i int) []float64 {
+	a, e := l.offs[i], l.offs[i+1]
+	return l.vals[a:e:e]
+}
+
+// Record fills r with record i of the batch (the row view, for pipes that
+// handle one record at a time). Strings alias the batch. Fields the
+// manifest does not list are zero.
+func (b *Batch) Record(i int, r *Record) error {
+	if r.rowOf == b.l {
+		// The last row used the same layout: every field it set is
+		// overwritten below and the others are still zero, so only the
+		// lists need emptying (zeroing the whole record per line was most
+		// of a cheap pipe's cost in WASM).
+		r.UpstreamTimes, r.Vars = r.UpstreamTimes[:0], r.Vars[:0]
+		r.UA.Products, r.UA.Comments = r.UA.Products[:0], r.UA.Comments[:0]
+	} else {
+		r.Reset()
+		r.Bytes, r.RequestTime = 0, 0
+		r.rowOf = b.l
+	}
+	vi := 0
+	for c, k := range b.l.kinds {
+		col := &b.cols[c]
+		switch k {
+		case kindTime:
+			r.Time = col.i64[i]
+		case kindStatus:
+			r.Status = int(col.i64[i])
+		case kindBytes:
+			r.Bytes = col.i64[i]
+		case kindUAClassHash:
+			r.AgentClassHash = uint64(col.i64[i])
+		case kindPathHash:
+			r.PathHash = uint64(col.i64[i])
+		case kindRequestTime:
+			r.RequestTime = col.f64[i]
+		case kindUpstream:
+			r.UpstreamTimes = append(r.UpstreamTimes, col.f64[col.offs[i]:col.offs[i+1]]...)
+		case kindUA:
+			d := Decoder{B: col.data[col.offs[i]:col.offs[i+1]]}
+			n := d.Count(8)
+			for j := 0; j < n; j++ {
+				name := d.String()
+				r.UA.Products = append(r.UA.Products, Product{Name: name, Version: d.String()})
+			}
+			n = d.Count(4)
+			for j := 0; j < n; j++ {
+				r.UA.Comments = append(r.UA.Comments, d.String())
+			}
+			if d.Err == nil && d.Off != len(d.B) {
+				d.Err = fmt.Errorf("%d trailing bytes", len(d.B)-d.Off)
+			}
+			if d.Err != nil {
+				return fmt.Errorf("malformed record %d: field ua: %w", i, d.Err)
+			}
+			r.UAParsed = true
+		default:
+			s := Strings{offs: col.offs, data: col.data}.At(i)
+			switch k {
+			case kindMethod:
+				r.Method = s
+			case kindPath:
+				r.Path = s
+			case kindQuery:
+				r.Query = s
+			case kindProtocol:
+				r.Protocol = s
+			case kindUserAgent:
+				r.UserAgent = s
+			case kindReferer:
+				r.Referer = s
+			case kindRemoteAddr:
+				r.RemoteAddr = s
+			case kindHost:
+				r.Host = s
+			case kindVar:
+				r.Vars = append(r.Vars, Var{Name: b.l.vars[vi], Value: s})
+				vi++
+			case kindUABrowser:
+				r.Agent.Browser = s
+			case kindUABrowserMajor:
+				r.Agent.BrowserMajor = s
+			case kindUAOS:
+				r.Agent.OS = s
+			case kindUAOSVersion:
+				r.Agent.OSVersion = s
+			case kindUAVendor:
+				r.Agent.Vendor = s
+			case kindUABot:
+				r.Agent.Bot = s
+			case kindUAClass:
+				r.AgentClass = s
+			}
+		}
+	}
+	return nil
+}
