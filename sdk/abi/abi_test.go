@@ -3,8 +3,8 @@ package abi
 import (
 	"fmt"
 	"math"
-	"slices"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
