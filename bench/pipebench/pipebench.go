@@ -28,7 +28,7 @@ import (
 // main format (combined + times), sent in batches as the daemon does.
 const (
 	Lines     = 20000
-	BatchSize = 256
+	BatchSize = 2048 // as daemon/pipes.DefaultBatchSize
 )
 
 // Records returns n generated main-format lines as host records (the

@@ -557,6 +557,7 @@ type worker struct {
 	parsers map[*logformat.Format]*logformat.Parser
 	lrecs   []logformat.Record
 	arecs   []abi.Record
+	enc     abi.Encoder
 	bufs    map[string][]byte // encode buffers by layout, reused
 	done    map[string]bool   // layouts encoded for the current batch
 	deltas  []abi.Delta
@@ -628,7 +629,7 @@ func (m *Manager) runBatch(ctx context.Context, formats []*logformat.Format, pre
 		// Pipes asking for the same fields share one encoding.
 		buf := w.bufs[l.layout]
 		if !w.done[l.layout] {
-			buf = l.p.Layout.AppendBatch(buf[:0], arecs)
+			buf = w.enc.AppendBatch(buf[:0], l.p.Layout, arecs)
 			w.bufs[l.layout], w.done[l.layout] = buf, true
 		}
 		r, err := m.runPipe(ctx, w, l, buf, len(arecs), prefix)

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/canopy-dev/canopy/pipes-src/internal/hashtab"
+	"github.com/canopy-dev/canopy/pipes-src/internal/tally"
 	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
 )
@@ -19,17 +20,18 @@ const maxClasses = 4096
 
 type key struct{ browser, major, vendor, bot string }
 
-// browser counts a batch by the host's agent class (the host hashes it:
-// one integer map lookup per line) and emits per browser once per batch
-// (pipe.Flusher): hashing several strings or an Emit per line would cost
-// far more in Go's WASM build.
+// browser counts a batch per distinct agent class (the host dictionary-encodes
+// the column and hashes each class: one table lookup per distinct class
+// per batch) and emits per browser once per batch (pipe.Flusher): hashing
+// strings or an Emit per line would cost far more in Go's WASM build.
 type browser struct {
+	tally   tally.Tally
 	byClass hashtab.Table // hash of the agent class → index in keys
 	byKey   map[key]int32
 	keys    []key
+	out     [][2]pipe.Key // the paths each key emits: br,… and its vender path
 	hits    []uint32
 	used    []int32 // key indexes hit in this batch
-	path    []string
 }
 
 func (*browser) Manifest() pipe.Manifest {
@@ -42,21 +44,27 @@ func (*browser) Manifest() pipe.Manifest {
 
 func (p *browser) Init(pipe.Config) error {
 	p.byKey = make(map[key]int32)
-	p.path = make([]string, 0, 6)
 	return nil
 }
 
+// ProcessBatch counts the batch per distinct agent class (the column is
+// dictionary-encoded), then looks each class up once by its hash.
 func (p *browser) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
-	classes := b.Strings(pipe.FieldUAClass)
-	for r, h := range b.Int64s(pipe.FieldUAClassHash) {
-		i, ok := p.byClass.Get(uint64(h))
+	classes, hashes := b.Strings(pipe.FieldUAClass), b.Int64s(pipe.FieldUAClassHash)
+	p.tally.Count(classes)
+	for d, c := range p.tally.Counts {
+		if c == 0 {
+			continue
+		}
+		h := uint64(hashes[p.tally.First[d]])
+		i, ok := p.byClass.Get(h)
 		if !ok {
-			i = p.learn(uint64(h), classes.At(r))
+			i = p.learn(h, classes.Value(d))
 		}
 		if p.hits[i] == 0 {
 			p.used = append(p.used, i)
 		}
-		p.hits[i]++
+		p.hits[i] += c
 	}
 }
 
@@ -82,36 +90,45 @@ func (p *browser) learn(hash uint64, class string) int32 {
 		i = int32(len(p.keys))
 		p.keys = append(p.keys, k)
 		p.hits = append(p.hits, 0)
+		p.out = append(p.out, outKeys(k))
 		p.byKey[k] = i
 	}
 	p.byClass.Put(hash, i)
 	return i
 }
 
+// outKeys returns the paths a key emits: br,bot,NAME; br,other; or
+// br,FAMILY,MAJOR and, for a vendor shell, br,FAMILY,MAJOR,venders,VENDOR.
+func outKeys(k key) (ks [2]pipe.Key) {
+	switch {
+	case k.bot != "":
+		ks[0] = pipe.NewKey("br", "bot", k.bot)
+	case k.browser == "other":
+		ks[0] = pipe.NewKey("br", "other")
+	default:
+		ks[0] = pipe.NewKey("br", k.browser, k.major)
+		if k.vendor != "" {
+			// "venders" is the seed's spelling; kept so its queries work.
+			ks[1] = pipe.NewKey("br", k.browser, k.major, "venders", k.vendor)
+		}
+	}
+	return ks
+}
+
 func (p *browser) Flush(out *pipe.Out) {
 	for _, i := range p.used {
-		k, n := &p.keys[i], float64(p.hits[i])
+		n := float64(p.hits[i])
 		p.hits[i] = 0
-		path := append(p.path[:0], "br")
-		switch {
-		case k.bot != "":
-			out.Emit(n, append(path, "bot", k.bot)...)
-		case k.browser == "other":
-			out.Emit(n, append(path, "other")...)
-		default:
-			path = append(path, k.browser, k.major)
-			out.Emit(n, path...)
-			if k.vendor != "" {
-				// "venders" is the seed's spelling; kept so its queries work.
-				out.Emit(n, append(path, "venders", k.vendor)...)
-			}
+		out.EmitKey(&p.out[i][0], n)
+		if p.keys[i].vendor != "" && p.keys[i].bot == "" && p.keys[i].browser != "other" {
+			out.EmitKey(&p.out[i][1], n)
 		}
 	}
 	p.used = p.used[:0]
 	if p.byClass.Len() > maxClasses {
 		p.byClass.Clear()
 		clear(p.byKey)
-		p.keys, p.hits = p.keys[:0], p.hits[:0]
+		p.keys, p.hits, p.out = p.keys[:0], p.hits[:0], p.out[:0]
 	}
 }
 

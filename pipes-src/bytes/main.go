@@ -8,7 +8,7 @@ import "github.com/canopy-dev/canopy/sdk/pipe"
 // bytesPipe sums a batch and emits it once (pipe.Flusher): two Emits per
 // batch instead of two per line.
 type bytesPipe struct {
-	total, avg []string
+	total, avg pipe.Key
 	sum        float64
 	n          uint32
 }
@@ -25,7 +25,7 @@ func (*bytesPipe) Manifest() pipe.Manifest {
 }
 
 func (p *bytesPipe) Init(pipe.Config) error {
-	p.total, p.avg = []string{"bytes", "total"}, []string{"bytes", "avg"}
+	p.total, p.avg = pipe.NewKey("bytes", "total"), pipe.NewKey("bytes", "avg")
 	return nil
 }
 
@@ -42,8 +42,8 @@ func (p *bytesPipe) Flush(out *pipe.Out) {
 	if p.n == 0 {
 		return
 	}
-	out.Emit(p.sum, p.total...)
-	out.EmitSamples(p.sum, p.n, p.avg...)
+	out.EmitKey(&p.total, p.sum)
+	out.EmitKeySamples(&p.avg, p.sum, p.n)
 	p.sum, p.n = 0, 0
 }
 

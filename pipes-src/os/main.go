@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/canopy-dev/canopy/pipes-src/internal/hashtab"
+	"github.com/canopy-dev/canopy/pipes-src/internal/tally"
 	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
 )
@@ -19,17 +20,18 @@ const maxClasses = 4096
 
 type key struct{ os, version string }
 
-// osPipe counts a batch by the host's agent class (the host hashes it: one
-// integer map lookup per line) and emits per OS once per batch (pipe.Flusher):
-// hashing several strings or an Emit per line would cost far more in Go's
-// WASM build.
+// osPipe counts a batch per distinct agent class (the host dictionary-encodes
+// the column and hashes each class: one table lookup per distinct class
+// per batch) and emits per OS once per batch (pipe.Flusher): hashing
+// strings or an Emit per line would cost far more in Go's WASM build.
 type osPipe struct {
+	tally   tally.Tally
 	byClass hashtab.Table // hash of the agent class → index in keys
 	byKey   map[key]int32
 	keys    []key
+	out     []pipe.Key // os,OS[,VERSION] of each key
 	hits    []uint32
 	used    []int32
-	path    []string
 }
 
 func (*osPipe) Manifest() pipe.Manifest {
@@ -42,21 +44,27 @@ func (*osPipe) Manifest() pipe.Manifest {
 
 func (p *osPipe) Init(pipe.Config) error {
 	p.byKey = make(map[key]int32)
-	p.path = make([]string, 0, 3)
 	return nil
 }
 
+// ProcessBatch counts the batch per distinct agent class (the column is
+// dictionary-encoded), then looks each class up once by its hash.
 func (p *osPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
-	classes := b.Strings(pipe.FieldUAClass)
-	for r, h := range b.Int64s(pipe.FieldUAClassHash) {
-		i, ok := p.byClass.Get(uint64(h))
+	classes, hashes := b.Strings(pipe.FieldUAClass), b.Int64s(pipe.FieldUAClassHash)
+	p.tally.Count(classes)
+	for d, c := range p.tally.Counts {
+		if c == 0 {
+			continue
+		}
+		h := uint64(hashes[p.tally.First[d]])
+		i, ok := p.byClass.Get(h)
 		if !ok {
-			i = p.learn(uint64(h), classes.At(r))
+			i = p.learn(h, classes.Value(d))
 		}
 		if p.hits[i] == 0 {
 			p.used = append(p.used, i)
 		}
-		p.hits[i]++
+		p.hits[i] += c
 	}
 }
 
@@ -83,6 +91,11 @@ func (p *osPipe) learn(hash uint64, class string) int32 {
 		i = int32(len(p.keys))
 		p.keys = append(p.keys, k)
 		p.hits = append(p.hits, 0)
+		if k.version != "" {
+			p.out = append(p.out, pipe.NewKey("os", k.os, k.version))
+		} else {
+			p.out = append(p.out, pipe.NewKey("os", k.os))
+		}
 		p.byKey[k] = i
 	}
 	p.byClass.Put(hash, i)
@@ -91,19 +104,14 @@ func (p *osPipe) learn(hash uint64, class string) int32 {
 
 func (p *osPipe) Flush(out *pipe.Out) {
 	for _, i := range p.used {
-		k := &p.keys[i]
-		path := append(p.path[:0], "os", k.os)
-		if k.version != "" {
-			path = append(path, k.version)
-		}
-		out.Emit(float64(p.hits[i]), path...)
+		out.EmitKey(&p.out[i], float64(p.hits[i]))
 		p.hits[i] = 0
 	}
 	p.used = p.used[:0]
 	if p.byClass.Len() > maxClasses {
 		p.byClass.Clear()
 		clear(p.byKey)
-		p.keys, p.hits = p.keys[:0], p.hits[:0]
+		p.keys, p.hits, p.out = p.keys[:0], p.hits[:0], p.out[:0]
 	}
 }
 

@@ -24,9 +24,9 @@ const defaultBuckets = "0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10"
 type reqtime struct {
 	bounds []float64
 	hits   []uint32   // hits[i]: times in (bounds[i-1], bounds[i]]; the last: above every bound
-	le     [][]string // reqtime,le,<bound>; the last is +Inf
-	avg    []string
-	sum    []string
+	le     []pipe.Key // reqtime,le,<bound>; the last is +Inf
+	avg    pipe.Key
+	sum    pipe.Key
 	total  float64
 	n      uint32
 }
@@ -51,9 +51,9 @@ func (p *reqtime) Init(cfg pipe.Config) error {
 	p.hits = make([]uint32, len(bounds)+1)
 	p.le = p.le[:0]
 	for _, l := range append(labels, "+Inf") {
-		p.le = append(p.le, []string{"reqtime", "le", l})
+		p.le = append(p.le, pipe.NewKey("reqtime", "le", l))
 	}
-	p.avg, p.sum = []string{"reqtime", "avg"}, []string{"reqtime", "sum"}
+	p.avg, p.sum = pipe.NewKey("reqtime", "avg"), pipe.NewKey("reqtime", "sum")
 	return nil
 }
 
@@ -77,13 +77,13 @@ func (p *reqtime) Flush(out *pipe.Out) {
 	if p.n == 0 {
 		return
 	}
-	out.EmitSamples(p.total, p.n, p.avg...)
-	out.Emit(p.total, p.sum...)
+	out.EmitKeySamples(&p.avg, p.total, p.n)
+	out.EmitKey(&p.sum, p.total)
 	var cum uint32 // cumulative, as Prometheus histograms: le,b counts every time <= b
 	for i, h := range p.hits {
 		cum += h
 		if cum > 0 {
-			out.Emit(float64(cum), p.le[i]...)
+			out.EmitKey(&p.le[i], float64(cum))
 		}
 		p.hits[i] = 0
 	}

@@ -21,14 +21,15 @@ type statusPipe struct {
 	maxLen   int
 	paths    map[string]struct{}
 
-	codes    [1000]string // "100".."999"
+	codes    [1000]string   // "100".."999"
+	keys     [1000]pipe.Key // status,<code>
 	hits     [1000]uint32
 	used     []int
 	requests uint32
 	err4xx   uint32
 	err5xx   uint32
 
-	pRequests, p4xx, p5xx []string
+	pRequests, p4xx, p5xx pipe.Key
 	path                  []string
 }
 
@@ -55,10 +56,11 @@ func (p *statusPipe) Init(cfg pipe.Config) error {
 	p.maxLen = min(max(p.maxLen, 1), abi.MaxSegmentBytes) // a longer segment is malformed output
 	for i := 100; i < len(p.codes); i++ {
 		p.codes[i] = strconv.Itoa(i)
+		p.keys[i] = pipe.NewKey("status", p.codes[i])
 	}
 	p.paths = make(map[string]struct{})
-	p.pRequests = []string{"requests"}
-	p.p4xx, p.p5xx = []string{"errors", "4xx"}, []string{"errors", "5xx"}
+	p.pRequests = pipe.NewKey("requests")
+	p.p4xx, p.p5xx = pipe.NewKey("errors", "4xx"), pipe.NewKey("errors", "5xx")
 	p.path = make([]string, 0, 3)
 	return nil
 }
@@ -87,17 +89,17 @@ func (p *statusPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
 
 func (p *statusPipe) Flush(out *pipe.Out) {
 	if p.requests > 0 {
-		out.Emit(float64(p.requests), p.pRequests...)
+		out.EmitKey(&p.pRequests, float64(p.requests))
 	}
 	for _, s := range p.used {
-		out.Emit(float64(p.hits[s]), append(p.path[:0], "status", p.codes[s])...)
+		out.EmitKey(&p.keys[s], float64(p.hits[s]))
 		p.hits[s] = 0
 	}
 	if p.err4xx > 0 {
-		out.Emit(float64(p.err4xx), p.p4xx...)
+		out.EmitKey(&p.p4xx, float64(p.err4xx))
 	}
 	if p.err5xx > 0 {
-		out.Emit(float64(p.err5xx), p.p5xx...)
+		out.EmitKey(&p.p5xx, float64(p.err5xx))
 	}
 	p.used = p.used[:0]
 	p.requests, p.err4xx, p.err5xx = 0, 0, 0

@@ -25,10 +25,10 @@ const defaultBuckets = "0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10"
 type upstream struct {
 	bounds []float64
 	hits   []uint32   // hits[i]: times in (bounds[i-1], bounds[i]]; the last: above every bound
-	le     [][]string // upstream,le,<bound>; the last is +Inf
-	avg    []string
-	sum    []string
-	retry  []string
+	le     []pipe.Key // upstream,le,<bound>; the last is +Inf
+	avg    pipe.Key
+	sum    pipe.Key
+	retry  pipe.Key
 	total  float64
 	n      uint32
 	tries  uint32
@@ -54,9 +54,9 @@ func (p *upstream) Init(cfg pipe.Config) error {
 	p.hits = make([]uint32, len(bounds)+1)
 	p.le = p.le[:0]
 	for _, l := range append(labels, "+Inf") {
-		p.le = append(p.le, []string{"upstream", "le", l})
+		p.le = append(p.le, pipe.NewKey("upstream", "le", l))
 	}
-	p.avg, p.sum, p.retry = []string{"upstream", "avg"}, []string{"upstream", "sum"}, []string{"upstream", "retries"}
+	p.avg, p.sum, p.retry = pipe.NewKey("upstream", "avg"), pipe.NewKey("upstream", "sum"), pipe.NewKey("upstream", "retries")
 	return nil
 }
 
@@ -92,18 +92,18 @@ func (p *upstream) Flush(out *pipe.Out) {
 	if p.n == 0 {
 		return
 	}
-	out.EmitSamples(p.total, p.n, p.avg...)
-	out.Emit(p.total, p.sum...)
+	out.EmitKeySamples(&p.avg, p.total, p.n)
+	out.EmitKey(&p.sum, p.total)
 	var cum uint32 // cumulative, as Prometheus histograms: le,b counts every time <= b
 	for i, h := range p.hits {
 		cum += h
 		if cum > 0 {
-			out.Emit(float64(cum), p.le[i]...)
+			out.EmitKey(&p.le[i], float64(cum))
 		}
 		p.hits[i] = 0
 	}
 	if p.tries > 0 {
-		out.Emit(float64(p.tries), p.retry...)
+		out.EmitKey(&p.retry, float64(p.tries))
 	}
 	p.total, p.n, p.tries = 0, 0, 0
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/canopy-dev/canopy/pipes-src/internal/hashtab"
+	"github.com/canopy-dev/canopy/pipes-src/internal/tally"
 	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
 )
@@ -21,9 +22,11 @@ import (
 type urlPipe struct {
 	maxPaths int
 	maxLen   int
+	tally    tally.Tally
 	byHash   hashtab.Table    // path hash → index in keys, -1 for _other
 	byKey    map[string]int32 // path (cut) → index in keys; at most maxPaths
 	keys     []string
+	outKeys  []pipe.Key // url,<path> for each of keys
 	hits     []uint32
 	used     []int32
 	other    uint32 // hits past the cap
@@ -53,26 +56,33 @@ func (p *urlPipe) Init(cfg pipe.Config) error {
 	return nil
 }
 
+// ProcessBatch counts the batch per distinct path (the column is
+// dictionary-encoded), then looks each distinct path up once by its hash.
 func (p *urlPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
-	paths := b.Strings(pipe.FieldPath)
-	for r, h := range b.Int64s(pipe.FieldPathHash) {
-		i, ok := p.byHash.Get(uint64(h))
+	paths, hashes := b.Strings(pipe.FieldPath), b.Int64s(pipe.FieldPathHash)
+	p.tally.Count(paths)
+	for d, c := range p.tally.Counts {
+		if c == 0 {
+			continue
+		}
+		path := paths.Value(d)
+		if path == "" { // no request line (a 408, a 400 for junk)
+			p.noPath += c
+			continue
+		}
+		h := uint64(hashes[p.tally.First[d]])
+		i, ok := p.byHash.Get(h)
 		if !ok {
-			path := paths.At(r)
-			if path == "" { // no request line (a 408, a 400 for junk)
-				p.noPath++
-				continue
-			}
-			i = p.learn(uint64(h), path)
+			i = p.learn(h, path)
 		}
 		if i < 0 {
-			p.other++
+			p.other += c
 			continue
 		}
 		if p.hits[i] == 0 {
 			p.used = append(p.used, i)
 		}
-		p.hits[i]++
+		p.hits[i] += c
 	}
 }
 
@@ -95,6 +105,7 @@ func (p *urlPipe) learn(hash uint64, path string) int32 {
 		path = strings.Clone(path) // the record's strings die with the call
 		i = int32(len(p.keys))
 		p.keys = append(p.keys, path)
+		p.outKeys = append(p.outKeys, pipe.NewKey("url", path))
 		p.hits = append(p.hits, 0)
 		p.byKey[path] = i
 	}
@@ -106,7 +117,7 @@ func (p *urlPipe) learn(hash uint64, path string) int32 {
 
 func (p *urlPipe) Flush(out *pipe.Out) {
 	for _, i := range p.used {
-		out.Emit(float64(p.hits[i]), append(p.path[:0], "url", p.keys[i])...)
+		out.EmitKey(&p.outKeys[i], float64(p.hits[i]))
 		p.hits[i] = 0
 	}
 	p.used = p.used[:0]

@@ -317,7 +317,7 @@ func TestBatchReadmeExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := fmt.Sprintf("%x", l.AppendBatch(nil, []Record{{Status: 200, Path: "/a"}, {Status: 404, Path: "/bb"}}))
-	want := "02000000" + "00000000" + "c800000000000000" + "9401000000000000" + "00000000" + "02000000" + "05000000" + "2f612f6262"
+	want := "02000000" + "00000000" + "c800000000000000" + "9401000000000000" + "00000000" + "01000000" + "02000000" + "00000000" + "02000000" + "05000000" + "2f612f6262"
 	if got != want {
 		t.Errorf("batch\n got %s\nwant %s", got, want)
 	}

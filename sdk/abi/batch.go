@@ -26,9 +26,9 @@ type wire uint8
 const (
 	wireI64  wire = iota // n × i64
 	wireF64              // n × f64
-	wireStr              // (n+1) × u32 byte offsets, then the bytes
+	wireStr              // n × u32 dictionary index, u32 d, (d+1) × u32 byte offsets, the bytes
 	wireList             // (n+1) × u32 element offsets, pad to 8, then the f64s
-	wireUA               // like wireStr; each value is list<product> list<str>
+	wireUA               // (n+1) × u32 byte offsets, then the bytes; each value is list<product> list<str>
 )
 
 func wireOf(k fieldKind) wire {
@@ -45,10 +45,24 @@ func wireOf(k fieldKind) wire {
 	return wireStr
 }
 
+// AppendBatch appends recs as one record batch laid out by l, with a
+// throw-away Encoder (hot paths keep one: Encoder.AppendBatch).
+func (l *Layout) AppendBatch(dst []byte, recs []Record) []byte {
+	var e Encoder
+	return e.AppendBatch(dst, l, recs)
+}
+
+// Encoder holds what encoding a batch reuses (the dictionary of a string
+// column). The zero Encoder is ready; it is not safe for concurrent use.
+type Encoder struct {
+	dict map[string]uint32
+	vals []string
+}
+
 // AppendBatch appends recs as one record batch laid out by l. It tokenises
 // a record's user agent and computes its hashes when the layout asks for
 // them and that is not done yet (the record keeps them for the next pipe).
-func (l *Layout) AppendBatch(dst []byte, recs []Record) []byte {
+func (e *Encoder) AppendBatch(dst []byte, l *Layout, recs []Record) []byte {
 	base := len(dst)
 	n := len(recs)
 	dst = AppendU32(dst, uint32(n))
@@ -94,16 +108,45 @@ func (l *Layout) AppendBatch(dst []byte, recs []Record) []byte {
 				name = l.vars[vi]
 				vi++
 			}
-			offs := len(dst)
-			dst = reserve(dst, 4*(n+1))
-			data := len(dst)
-			for i := range recs {
-				putU32(dst, offs+4*i, len(dst)-data)
-				dst = append(dst, recs[i].stringField(k, name)...)
-			}
-			putU32(dst, offs+4*n, len(dst)-data)
+			dst = e.appendDict(dst, recs, k, name)
 		}
 	}
+	return dst
+}
+
+// appendDict appends a string column dictionary-encoded: one index per
+// record into the column's distinct values, in order of first use. Log
+// fields repeat (paths, agents, methods), so a pipe counts by a small
+// integer and looks each distinct string up once per batch: in Go's WASM
+// build a hash lookup per record cost more than the rest of a pipe.
+func (e *Encoder) appendDict(dst []byte, recs []Record, k fieldKind, varName string) []byte {
+	if e.dict == nil {
+		e.dict = make(map[string]uint32)
+	}
+	clear(e.dict)
+	e.vals = e.vals[:0]
+	idx := len(dst)
+	dst = reserve(dst, 4*len(recs))
+	for i := range recs {
+		s := recs[i].stringField(k, varName)
+		d, ok := e.dict[s]
+		if !ok {
+			d = uint32(len(e.vals))
+			e.dict[s] = d
+			e.vals = append(e.vals, s)
+		}
+		putU32(dst, idx+4*i, int(d))
+	}
+	dst = AppendU32(dst, uint32(len(e.vals)))
+	offs := len(dst)
+	dst = reserve(dst, 4*(len(e.vals)+1))
+	data := len(dst)
+	for j, s := range e.vals {
+		putU32(dst, offs+4*j, len(dst)-data)
+		dst = append(dst, s...)
+	}
+	putU32(dst, offs+4*len(e.vals), len(dst)-data)
+	clear(e.vals) // drop references to the records' strings
 	return dst
 }
 
@@ -203,17 +246,20 @@ type Batch struct {
 	n    int
 	l    *Layout
 	cols []column
+	plan rowPlan // of the last Record call
 }
 
 type column struct {
 	i64  []int64
 	f64  []float64
+	idx  []uint32 // str: dictionary index per record
 	offs []uint32
 	data []byte
 	// Copies for a host that is not little-endian or a misaligned buffer.
 	ownI []int64
 	ownF []float64
 	ownO []uint32
+	ownX []uint32
 }
 
 // DecodeBatch reads a record batch laid out by l into b, without copying
@@ -243,7 +289,32 @@ func (l *Layout) DecodeBatch(in []byte, b *Batch) error {
 					col.f64 = view(raw, &col.ownF, func(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b)) })
 				}
 			}
-		case wireStr, wireUA, wireList:
+		case wireStr:
+			var raw []byte
+			if raw, off, err = take(in, off, 4*n); err != nil {
+				break
+			}
+			col.idx = view(raw, &col.ownX, binary.LittleEndian.Uint32)
+			if raw, off, err = take(in, off, 4); err != nil {
+				break
+			}
+			d := int(le32(raw, 0))
+			if d > n {
+				err = fmt.Errorf("%d distinct values for %d records", d, n)
+				break
+			}
+			if raw, off, err = take(in, off, 4*(d+1)); err != nil {
+				break
+			}
+			col.offs = view(raw, &col.ownO, binary.LittleEndian.Uint32)
+			if err = checkOffsets(col.offs); err != nil {
+				break
+			}
+			col.data, off, err = take(in, off, int(col.offs[d]))
+			if err == nil {
+				err = checkIndexes(col.idx, d)
+			}
+		case wireUA, wireList:
 			var raw []byte
 			if raw, off, err = take(in, off, 4*(n+1)); err != nil {
 				break
@@ -277,6 +348,27 @@ func take(in []byte, off, size int) ([]byte, int, error) {
 		return nil, off, errShort
 	}
 	return in[off : off+size], off + size, nil
+}
+
+// str returns record i's value of a str column.
+func (c *column) str(i int) string {
+	d := c.idx[i]
+	a, e := c.offs[d], c.offs[d+1]
+	if a == e {
+		return ""
+	}
+	return unsafe.String(&c.data[a], int(e-a))
+}
+
+// checkIndexes makes every dictionary index valid once, so Strings.At
+// needs no check of its own.
+func checkIndexes(idx []uint32, d int) error {
+	for i, x := range idx {
+		if int(x) >= d {
+			return fmt.Errorf("record %d uses value %d of %d", i, x, d)
+		}
+	}
+	return nil
 }
 
 func checkOffsets(offs []uint32) error {
@@ -341,7 +433,7 @@ func (b *Batch) Float64s(field string) []float64 { return b.column(field, wireF6
 // var:NAME, …).
 func (b *Batch) Strings(field string) Strings {
 	c := b.column(field, wireStr)
-	return Strings{offs: c.offs, data: c.data}
+	return Strings{idx: c.idx[:b.n:b.n], offs: c.offs, data: c.data}
 }
 
 // Float64Lists returns the column of a list<f64> field
@@ -351,19 +443,32 @@ func (b *Batch) Float64Lists(field string) Float64Lists {
 	return Float64Lists{offs: c.offs, vals: c.f64}
 }
 
-// Strings is a string column. Its strings alias the batch: copy what you
-// keep past the call (strings.Clone).
+// Strings is a dictionary-encoded string column: record i has distinct
+// value Indexes()[i]. Count by the index and look each distinct value up
+// once (Distinct, Value) instead of hashing a string per record. Its
+// strings alias the batch: copy what you keep past the call
+// (strings.Clone).
 type Strings struct {
+	idx  []uint32
 	offs []uint32
 	data []byte
 }
 
-// Len is the number of values.
-func (s Strings) Len() int { return max(len(s.offs)-1, 0) }
+// Len is the number of records.
+func (s Strings) Len() int { return len(s.idx) }
 
-// At returns value i.
-func (s Strings) At(i int) string {
-	a, e := s.offs[i], s.offs[i+1]
+// At returns record i's value.
+func (s Strings) At(i int) string { return s.Value(int(s.idx[i])) }
+
+// Indexes returns each record's index into the distinct values.
+func (s Strings) Indexes() []uint32 { return s.idx }
+
+// Distinct is the number of distinct values in the column.
+func (s Strings) Distinct() int { return max(len(s.offs)-1, 0) }
+
+// Value returns distinct value d.
+func (s Strings) Value(d int) string {
+	a, e := s.offs[d], s.offs[d+1]
 	if a == e {
 		return ""
 	}
@@ -389,92 +494,148 @@ func (l Float64Lists) At(i int) []float64 {
 // handle one record at a time). Strings alias the batch. Fields the
 // manifest does not list are zero.
 func (b *Batch) Record(i int, r *Record) error {
-	if r.rowOf == b.l {
-		// The last row used the same layout: every field it set is
+	p := &b.plan
+	if p.r != r || p.l != b.l || r.rowOf != b.l {
+		b.planRows(r)
+	} else {
+		// The last row used the same plan: every field it set is
 		// overwritten below and the others are still zero, so only the
 		// lists need emptying (zeroing the whole record per line was most
 		// of a cheap pipe's cost in WASM).
 		r.UpstreamTimes, r.Vars = r.UpstreamTimes[:0], r.Vars[:0]
 		r.UA.Products, r.UA.Comments = r.UA.Products[:0], r.UA.Comments[:0]
-	} else {
-		r.Reset()
-		r.Bytes, r.RequestTime = 0, 0
-		r.rowOf = b.l
 	}
-	vi := 0
+	// Typed slot lists instead of a switch per field: a switch over the
+	// field kinds is a chain of compares in Go's WASM build.
+	for _, sl := range p.str {
+		*sl.dst = b.cols[sl.col].str(i)
+	}
+	for _, sl := range p.i64 {
+		*sl.dst = b.cols[sl.col].i64[i]
+	}
+	for _, sl := range p.f64 {
+		*sl.dst = b.cols[sl.col].f64[i]
+	}
+	for _, c := range p.other {
+		if err := b.otherField(c, i, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rowPlan says where each column of a layout goes in one Record.
+type rowPlan struct {
+	r     *Record
+	l     *Layout
+	str   []slot[string]
+	i64   []slot[int64]
+	f64   []slot[float64]
+	other []int // columns set by otherField
+}
+
+type slot[T any] struct {
+	col int
+	dst *T
+}
+
+// planRows resets r and plans the row view of b's layout into it.
+func (b *Batch) planRows(r *Record) {
+	r.Reset()
+	r.Bytes, r.RequestTime = 0, 0
+	r.rowOf = b.l
+	p := &b.plan
+	*p = rowPlan{r: r, l: b.l, str: p.str[:0], i64: p.i64[:0], f64: p.f64[:0], other: p.other[:0]}
 	for c, k := range b.l.kinds {
-		col := &b.cols[c]
+		var s *string
+		var n *int64
 		switch k {
 		case kindTime:
-			r.Time = col.i64[i]
+			n = &r.Time
 		case kindStatus:
-			r.Status = int(col.i64[i])
+			n = (*int64)(unsafe.Pointer(&r.Status)) // int is 64 bits on every target Go builds pipes for
 		case kindBytes:
-			r.Bytes = col.i64[i]
+			n = &r.Bytes
 		case kindUAClassHash:
-			r.AgentClassHash = uint64(col.i64[i])
+			n = (*int64)(unsafe.Pointer(&r.AgentClassHash))
 		case kindPathHash:
-			r.PathHash = uint64(col.i64[i])
+			n = (*int64)(unsafe.Pointer(&r.PathHash))
 		case kindRequestTime:
-			r.RequestTime = col.f64[i]
-		case kindUpstream:
-			r.UpstreamTimes = append(r.UpstreamTimes, col.f64[col.offs[i]:col.offs[i+1]]...)
-		case kindUA:
-			d := Decoder{B: col.data[col.offs[i]:col.offs[i+1]]}
-			n := d.Count(8)
-			for j := 0; j < n; j++ {
-				name := d.String()
-				r.UA.Products = append(r.UA.Products, Product{Name: name, Version: d.String()})
-			}
-			n = d.Count(4)
-			for j := 0; j < n; j++ {
-				r.UA.Comments = append(r.UA.Comments, d.String())
-			}
-			if d.Err == nil && d.Off != len(d.B) {
-				d.Err = fmt.Errorf("%d trailing bytes", len(d.B)-d.Off)
-			}
-			if d.Err != nil {
-				return fmt.Errorf("malformed record %d: field ua: %w", i, d.Err)
-			}
-			r.UAParsed = true
-		default:
-			s := Strings{offs: col.offs, data: col.data}.At(i)
-			switch k {
-			case kindMethod:
-				r.Method = s
-			case kindPath:
-				r.Path = s
-			case kindQuery:
-				r.Query = s
-			case kindProtocol:
-				r.Protocol = s
-			case kindUserAgent:
-				r.UserAgent = s
-			case kindReferer:
-				r.Referer = s
-			case kindRemoteAddr:
-				r.RemoteAddr = s
-			case kindHost:
-				r.Host = s
-			case kindVar:
-				r.Vars = append(r.Vars, Var{Name: b.l.vars[vi], Value: s})
+			p.f64 = append(p.f64, slot[float64]{c, &r.RequestTime})
+		case kindUpstream, kindUA, kindVar:
+			p.other = append(p.other, c)
+		case kindMethod:
+			s = &r.Method
+		case kindPath:
+			s = &r.Path
+		case kindQuery:
+			s = &r.Query
+		case kindProtocol:
+			s = &r.Protocol
+		case kindUserAgent:
+			s = &r.UserAgent
+		case kindReferer:
+			s = &r.Referer
+		case kindRemoteAddr:
+			s = &r.RemoteAddr
+		case kindHost:
+			s = &r.Host
+		case kindUABrowser:
+			s = &r.Agent.Browser
+		case kindUABrowserMajor:
+			s = &r.Agent.BrowserMajor
+		case kindUAOS:
+			s = &r.Agent.OS
+		case kindUAOSVersion:
+			s = &r.Agent.OSVersion
+		case kindUAVendor:
+			s = &r.Agent.Vendor
+		case kindUABot:
+			s = &r.Agent.Bot
+		case kindUAClass:
+			s = &r.AgentClass
+		}
+		if s != nil {
+			p.str = append(p.str, slot[string]{c, s})
+		}
+		if n != nil {
+			p.i64 = append(p.i64, slot[int64]{c, n})
+		}
+	}
+}
+
+// otherField sets the list and var fields of record i from column c.
+func (b *Batch) otherField(c, i int, r *Record) error {
+	col := &b.cols[c]
+	switch b.l.kinds[c] {
+	case kindUpstream:
+		r.UpstreamTimes = append(r.UpstreamTimes, col.f64[col.offs[i]:col.offs[i+1]]...)
+	case kindVar:
+		vi := 0 // the var's position among the layout's vars
+		for _, k := range b.l.kinds[:c] {
+			if k == kindVar {
 				vi++
-			case kindUABrowser:
-				r.Agent.Browser = s
-			case kindUABrowserMajor:
-				r.Agent.BrowserMajor = s
-			case kindUAOS:
-				r.Agent.OS = s
-			case kindUAOSVersion:
-				r.Agent.OSVersion = s
-			case kindUAVendor:
-				r.Agent.Vendor = s
-			case kindUABot:
-				r.Agent.Bot = s
-			case kindUAClass:
-				r.AgentClass = s
 			}
 		}
+		r.Vars = append(r.Vars, Var{Name: b.l.vars[vi], Value: col.str(i)})
+	case kindUA:
+		d := Decoder{B: col.data[col.offs[i]:col.offs[i+1]]}
+		n := d.Count(8)
+		for j := 0; j < n; j++ {
+			name := d.String()
+			r.UA.Products = append(r.UA.Products, Product{Name: name, Version: d.String()})
+		}
+		n = d.Count(4)
+		for j := 0; j < n; j++ {
+			r.UA.Comments = append(r.UA.Comments, d.String())
+		}
+		if d.Err == nil && d.Off != len(d.B) {
+			d.Err = fmt.Errorf("%d trailing bytes", len(d.B)-d.Off)
+		}
+		if d.Err != nil {
+			return fmt.Errorf("malformed record %d: field ua: %w", i, d.Err)
+		}
+		r.UAParsed = true
 	}
 	return nil
 }

@@ -61,3 +61,41 @@ func TestOutTable(t *testing.T) {
 		t.Errorf("a path outside the roots was accepted")
 	}
 }
+
+// TestOutKeys checks that EmitKey merges like Emit, shares entries with it,
+// and survives the table being dropped (more than maxPaths paths).
+func TestOutKeys(t *testing.T) {
+	m := &abi.Manifest{Name: "t", Roots: []abi.Root{{Path: []string{"a"}, Action: abi.ActionAdd},
+		{Path: []string{"a", "avg"}, Action: abi.ActionAverage}}}
+	o := newOut(m)
+	k, avg, bad := NewKey("a", "k"), NewKey("a", "avg"), NewKey("b")
+	for batch := range 3 {
+		o.EmitKey(&k, 2)
+		o.Emit(3, "a", "k")
+		o.EmitKey(&k, 4)
+		o.EmitKeySamples(&avg, 10, 4)
+		if batch == 1 { // drop the table: every Key must find its entry again
+			for i := range maxPaths + 1 {
+				o.Emit(1, "a", "x", strconv.Itoa(i))
+			}
+		}
+		ds, err := abi.DecodeDeltas(nil, o.flush(nil), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]abi.Delta{}
+		for _, d := range ds {
+			got[joinPath(d.Path)] = d
+		}
+		if d := got["a,k"]; d.Value != 9 || d.Count != 3 {
+			t.Errorf("batch %d: a,k = %+v, want 9×3", batch, d)
+		}
+		if d := got["a,avg"]; d.Value != 10 || d.Count != 4 {
+			t.Errorf("batch %d: a,avg = %+v, want 10×4", batch, d)
+		}
+	}
+	o.EmitKey(&bad, 1)
+	if o.Err() == nil {
+		t.Errorf("a key outside the roots was accepted")
+	}
+}
