@@ -115,6 +115,9 @@ func runNativeInProcess(b *testing.B) {
 				if f[i+1] == "cpu-ns/line" && wasmCPUPerLine > 0 {
 					b.ReportMetric(wasmCPUPerLine/v, "wasm/native")
 				}
+				if f[i+1] == "lines/s" && wasmLinesPerSec > 0 {
+					b.ReportMetric(v/wasmLinesPerSec, "wasm/native-wall")
+				}
 			}
 		}
 		return
@@ -202,9 +205,10 @@ func BenchmarkNative(b *testing.B) {
 }
 `
 
-// wasmCPUPerLine carries the wasm run's CPU per line to the native run
-// (they run in that order) for the ratio.
-var wasmCPUPerLine float64
+// wasmCPUPerLine and wasmLinesPerSec carry the wasm run's CPU per line and
+// throughput to the native run (they run in that order) for the ratios:
+// wasm/native by CPU time, wasm/native-wall by elapsed time.
+var wasmCPUPerLine, wasmLinesPerSec float64
 
 // processCPU is the CPU time used by this process and its live children
 // (the native pipes), from /proc.
@@ -282,7 +286,7 @@ func runPipeline(b *testing.B, m *Manager, lines [][]byte) {
 	b.ReportMetric(cpuPerLine, "cpu-ns/line")
 	b.ReportMetric(1e9/cpuPerLine, "lines/cpu-s")
 	if strings.HasSuffix(b.Name(), "/wasm") {
-		wasmCPUPerLine = cpuPerLine
+		wasmCPUPerLine, wasmLinesPerSec = cpuPerLine, float64(n)/b.Elapsed().Seconds()
 	} else if wasmCPUPerLine > 0 {
 		b.ReportMetric(wasmCPUPerLine/cpuPerLine, "wasm/native")
 	}
