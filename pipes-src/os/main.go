@@ -6,79 +6,38 @@
 package main
 
 import (
-	"strings"
-
-	"github.com/canopy-dev/canopy/pipes-src/internal/hashtab"
-	"github.com/canopy-dev/canopy/pipes-src/internal/tally"
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/pipes-src/internal/uaclass"
 	"github.com/canopy-dev/canopy/sdk/pipe"
 )
 
-// maxClasses bounds the distinct agent classes an instance remembers; past
-// it the tables start over after a batch.
-const maxClasses = 4096
-
 type key struct{ os, version string }
 
-// osPipe counts a batch per distinct agent class (the host dictionary-encodes
-// the column and hashes each class: one table lookup per distinct class
-// per batch) and emits per OS once per batch (pipe.Flusher): hashing
-// strings or an Emit per line would cost far more in Go's WASM build.
-type osPipe struct {
-	tally   tally.Tally
-	byClass hashtab.Table // hash of the agent class → index in keys
-	byKey   map[key]int32
-	keys    []key
-	out     []pipe.Key // os,OS[,VERSION] of each key
-	hits    []uint32
-	used    []int32
-}
+type osPipe struct{ c uaclass.Counter[key] }
 
 func (*osPipe) Manifest() pipe.Manifest {
 	return pipe.Manifest{
 		Name: "os", Version: "1.0.0",
-		Fields: []string{abi.FieldUAClassHash, abi.FieldUAClass},
+		Fields: uaclass.Fields,
 		Roots:  []pipe.Root{{Path: []string{"os"}, Action: pipe.Add}},
 	}
 }
 
 func (p *osPipe) Init(pipe.Config) error {
-	p.byKey = make(map[key]int32)
+	p.c = uaclass.Counter[key]{Group: group, Paths: paths}
 	return nil
 }
 
-// ProcessBatch counts the batch per distinct agent class (the column is
-// dictionary-encoded), then looks each class up once by its hash.
-func (p *osPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
-	classes, hashes := b.Strings(pipe.FieldUAClass), b.Int64s(pipe.FieldUAClassHash)
-	p.tally.Count(classes)
-	for d, c := range p.tally.Counts {
-		if c == 0 {
-			continue
-		}
-		h := uint64(hashes[p.tally.First[d]])
-		i, ok := p.byClass.Get(h)
-		if !ok {
-			i = p.learn(h, classes.Value(d))
-		}
-		if p.hits[i] == 0 {
-			p.used = append(p.used, i)
-		}
-		p.hits[i] += c
-	}
-}
+func (p *osPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) { p.c.Count(b) }
 
-// learn maps a class seen for the first time to its key.
-func (p *osPipe) learn(hash uint64, class string) int32 {
-	class = strings.Clone(class) // the record's strings die with the call
-	// browser|major|os|version|vendor|bot
-	f := strings.Split(class, "|")
-	var k key
+func (p *osPipe) Flush(out *pipe.Out) { p.c.Flush(out) }
+
+// group reads browser|major|os|version|vendor|bot.
+func group(f []string) (k key) {
 	switch {
-	case len(f) == 6 && f[5] != "":
+	case f != nil && f[5] != "":
 		// A crawler's OS token is a disguise (Googlebot claims Android).
 		k.os = "bot"
-	case len(f) != 6 || f[2] == "":
+	case f == nil || f[2] == "":
 		k.os = "other"
 	default:
 		k.os, k.version = f[2], f[3]
@@ -86,33 +45,15 @@ func (p *osPipe) learn(hash uint64, class string) int32 {
 			k.version = "unknown"
 		}
 	}
-	i, ok := p.byKey[k]
-	if !ok {
-		i = int32(len(p.keys))
-		p.keys = append(p.keys, k)
-		p.hits = append(p.hits, 0)
-		if k.version != "" {
-			p.out = append(p.out, pipe.NewKey("os", k.os, k.version))
-		} else {
-			p.out = append(p.out, pipe.NewKey("os", k.os))
-		}
-		p.byKey[k] = i
-	}
-	p.byClass.Put(hash, i)
-	return i
+	return k
 }
 
-func (p *osPipe) Flush(out *pipe.Out) {
-	for _, i := range p.used {
-		out.EmitKey(&p.out[i], float64(p.hits[i]))
-		p.hits[i] = 0
+// paths: os,OS,VERSION, or os,bot / os,other.
+func paths(k key) []pipe.Key {
+	if k.version != "" {
+		return []pipe.Key{pipe.NewKey("os", k.os, k.version)}
 	}
-	p.used = p.used[:0]
-	if p.byClass.Len() > maxClasses {
-		p.byClass.Clear()
-		clear(p.byKey)
-		p.keys, p.hits, p.out = p.keys[:0], p.hits[:0], p.out[:0]
-	}
+	return []pipe.Key{pipe.NewKey("os", k.os)}
 }
 
 func init() { pipe.Register(&osPipe{}) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
@@ -173,41 +174,50 @@ func (r *Record) int64Field(k fieldKind) int64 {
 }
 
 func (r *Record) stringField(k fieldKind, varName string) string {
-	switch k {
-	case kindMethod:
-		return r.Method
-	case kindPath:
-		return r.Path
-	case kindQuery:
-		return r.Query
-	case kindProtocol:
-		return r.Protocol
-	case kindUserAgent:
-		return r.UserAgent
-	case kindReferer:
-		return r.Referer
-	case kindRemoteAddr:
-		return r.RemoteAddr
-	case kindHost:
-		return r.Host
-	case kindVar:
+	if k == kindVar {
 		return r.Var(varName)
-	case kindUABrowser:
-		return r.Agent.Browser
-	case kindUABrowserMajor:
-		return r.Agent.BrowserMajor
-	case kindUAOS:
-		return r.Agent.OS
-	case kindUAOSVersion:
-		return r.Agent.OSVersion
-	case kindUAVendor:
-		return r.Agent.Vendor
-	case kindUABot:
-		return r.Agent.Bot
-	case kindUAClass:
-		return r.AgentClass
+	}
+	if p := r.strField(k); p != nil {
+		return *p
 	}
 	return ""
+}
+
+// strField returns the Record field of a str kind (nil for other kinds).
+func (r *Record) strField(k fieldKind) *string {
+	switch k {
+	case kindMethod:
+		return &r.Method
+	case kindPath:
+		return &r.Path
+	case kindQuery:
+		return &r.Query
+	case kindProtocol:
+		return &r.Protocol
+	case kindUserAgent:
+		return &r.UserAgent
+	case kindReferer:
+		return &r.Referer
+	case kindRemoteAddr:
+		return &r.RemoteAddr
+	case kindHost:
+		return &r.Host
+	case kindUABrowser:
+		return &r.Agent.Browser
+	case kindUABrowserMajor:
+		return &r.Agent.BrowserMajor
+	case kindUAOS:
+		return &r.Agent.OS
+	case kindUAOSVersion:
+		return &r.Agent.OSVersion
+	case kindUAVendor:
+		return &r.Agent.Vendor
+	case kindUABot:
+		return &r.Agent.Bot
+	case kindUAClass:
+		return &r.AgentClass
+	}
+	return nil
 }
 
 func appendUA(dst []byte, r *Record) []byte {
@@ -553,7 +563,11 @@ func (b *Batch) planRows(r *Record) {
 		case kindTime:
 			n = &r.Time
 		case kindStatus:
-			n = (*int64)(unsafe.Pointer(&r.Status)) // int is 64 bits on every target Go builds pipes for
+			if strconv.IntSize == 64 { // wasm and 64-bit hosts
+				n = (*int64)(unsafe.Pointer(&r.Status))
+			} else {
+				p.other = append(p.other, c)
+			}
 		case kindBytes:
 			n = &r.Bytes
 		case kindUAClassHash:
@@ -564,36 +578,8 @@ func (b *Batch) planRows(r *Record) {
 			p.f64 = append(p.f64, slot[float64]{c, &r.RequestTime})
 		case kindUpstream, kindUA, kindVar:
 			p.other = append(p.other, c)
-		case kindMethod:
-			s = &r.Method
-		case kindPath:
-			s = &r.Path
-		case kindQuery:
-			s = &r.Query
-		case kindProtocol:
-			s = &r.Protocol
-		case kindUserAgent:
-			s = &r.UserAgent
-		case kindReferer:
-			s = &r.Referer
-		case kindRemoteAddr:
-			s = &r.RemoteAddr
-		case kindHost:
-			s = &r.Host
-		case kindUABrowser:
-			s = &r.Agent.Browser
-		case kindUABrowserMajor:
-			s = &r.Agent.BrowserMajor
-		case kindUAOS:
-			s = &r.Agent.OS
-		case kindUAOSVersion:
-			s = &r.Agent.OSVersion
-		case kindUAVendor:
-			s = &r.Agent.Vendor
-		case kindUABot:
-			s = &r.Agent.Bot
-		case kindUAClass:
-			s = &r.AgentClass
+		default:
+			s = r.strField(k)
 		}
 		if s != nil {
 			p.str = append(p.str, slot[string]{c, s})
@@ -608,6 +594,8 @@ func (b *Batch) planRows(r *Record) {
 func (b *Batch) otherField(c, i int, r *Record) error {
 	col := &b.cols[c]
 	switch b.l.kinds[c] {
+	case kindStatus: // on a 32-bit host
+		r.Status = int(col.i64[i])
 	case kindUpstream:
 		r.UpstreamTimes = append(r.UpstreamTimes, col.f64[col.offs[i]:col.offs[i+1]]...)
 	case kindVar:

@@ -121,17 +121,17 @@ func (d *Decoder) String() string {
 		d.short()
 		return ""
 	}
-	n := int(le32(d.B, d.Off))
+	n := le32(d.B, d.Off)
 	d.Off += 4
 	if n == 0 {
 		return ""
 	}
-	if n > len(d.B)-d.Off {
+	if uint64(n) > uint64(len(d.B)-d.Off) { // as unsigned: int is 32 bits on some hosts
 		d.short()
 		return ""
 	}
-	s := unsafe.String(&d.B[d.Off], n)
-	d.Off += n
+	s := unsafe.String(&d.B[d.Off], int(n))
+	d.Off += int(n)
 	return s
 }
 
