@@ -22,25 +22,7 @@ func TestCopyTruncateWhileConsuming(t *testing.T) {
 	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c := newLineCounter(300)
-	block := make(chan struct{})
-	first := true
-	consumer := ConsumerFunc(func(bt *Batch) error {
-		if first {
-			first = false
-			<-block
-		}
-		return c.Consume(bt)
-	})
-	in, err := New(Options{Files: []FileSource{{Path: path}}, Consumer: consumer, BatchLines: 10,
-		PollInterval: 10 * time.Millisecond, RotateWait: 100 * time.Millisecond, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { in.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	c, block := followBlocked(t, path)
 
 	time.Sleep(100 * time.Millisecond) // the reader is blocked in its first Consume
 	data, _ := os.ReadFile(path)
@@ -83,25 +65,7 @@ func TestBehindAcrossRotations(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // distinct modification times
 	}
 	write(path, 0, 100, os.O_APPEND)
-	c := newLineCounter(300)
-	block := make(chan struct{})
-	first := true
-	consumer := ConsumerFunc(func(bt *Batch) error {
-		if first {
-			first = false
-			<-block
-		}
-		return c.Consume(bt)
-	})
-	in, err := New(Options{Files: []FileSource{{Path: path}}, Consumer: consumer, BatchLines: 10,
-		PollInterval: 10 * time.Millisecond, RotateWait: 100 * time.Millisecond, Logf: t.Logf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { in.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	c, block := followBlocked(t, path)
 	time.Sleep(100 * time.Millisecond)
 
 	os.Rename(path, path+".1") // rename rotation: R -> .1, B created
@@ -129,4 +93,38 @@ func TestBehindAcrossRotations(t *testing.T) {
 	if c.total.Load() != 200 {
 		t.Errorf("counted %d lines, want 200", c.total.Load())
 	}
+}
+
+// followBlocked follows path in batches of 10 lines into a counter, with
+// the reader stuck in its first Consume until block is closed. The
+// follower stops when the test ends.
+func followBlocked(t *testing.T, path string) (*lineCounter, chan struct{}) {
+	c := newLineCounter(300)
+	block := make(chan struct{})
+	first := true
+	consumer := ConsumerFunc(func(bt *Batch) error {
+		if first {
+			first = false
+			<-block
+		}
+		return c.Consume(bt)
+	})
+	in, err := New(Options{Files: []FileSource{{Path: path}}, Consumer: consumer, BatchLines: 10,
+		PollInterval: 10 * time.Millisecond, RotateWait: 100 * time.Millisecond, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { in.Run(ctx); close(done) }()
+	t.Cleanup(func() {
+		select {
+		case <-block:
+		default:
+			close(block) // let the reader out, or Run cannot return
+		}
+		cancel()
+		<-done
+	})
+	return c, block
 }

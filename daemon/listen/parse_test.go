@@ -40,29 +40,42 @@ func TestParseStatsD(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var s Stat
-		err := ParseStatsD([]byte(tt.line), &s)
-		if tt.error != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.error) {
-				t.Errorf("%q: got error %v, want %q", tt.line, err, tt.error)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%q: %v", tt.line, err)
+		if !checkParseError(t, tt.line, ParseStatsD([]byte(tt.line), &s), tt.error) {
 			continue
 		}
 		if string(s.Name) != string(tt.want.Name) || s.Kind != tt.want.Kind || s.Value != tt.want.Value ||
 			s.Rate != tt.want.Rate || s.Delta != tt.want.Delta {
 			t.Errorf("%q: got %+v, want %+v", tt.line, s, tt.want)
 		}
-		var tags []string
-		for _, tg := range s.Tags {
-			tags = append(tags, string(tg))
-		}
-		if got := strings.Join(tags, " "); got != tt.tags {
+		if got := joinTags(s.Tags); got != tt.tags {
 			t.Errorf("%q: got tags %q, want %q", tt.line, got, tt.tags)
 		}
 	}
+}
+
+// checkParseError checks err against want (a substring; "" = no error) and
+// reports whether the parsed value should be checked too.
+func checkParseError(t *testing.T, line string, err error, want string) bool {
+	t.Helper()
+	switch {
+	case want != "":
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got error %v, want %q", line, err, want)
+		}
+		return false
+	case err != nil:
+		t.Errorf("%q: %v", line, err)
+		return false
+	}
+	return true
+}
+
+func joinTags(tags [][]byte) string {
+	s := make([]string, len(tags))
+	for i, tg := range tags {
+		s[i] = string(tg)
+	}
+	return strings.Join(s, " ")
 }
 
 func TestParseGraphite(t *testing.T) {
@@ -89,22 +102,10 @@ func TestParseGraphite(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var m Metric
-		err := ParseGraphite([]byte(tt.line), &m)
-		if tt.error != "" {
-			if err == nil || !strings.Contains(err.Error(), tt.error) {
-				t.Errorf("%q: got error %v, want %q", tt.line, err, tt.error)
-			}
+		if !checkParseError(t, tt.line, ParseGraphite([]byte(tt.line), &m), tt.error) {
 			continue
 		}
-		if err != nil {
-			t.Errorf("%q: %v", tt.line, err)
-			continue
-		}
-		var tags []string
-		for _, tg := range m.Tags {
-			tags = append(tags, string(tg))
-		}
-		if string(m.Name) != tt.name || m.Value != tt.value || m.Time != tt.time || strings.Join(tags, " ") != tt.tags {
+		if tags := joinTags(m.Tags); string(m.Name) != tt.name || m.Value != tt.value || m.Time != tt.time || tags != tt.tags {
 			t.Errorf("%q: got %s %v %v %q, want %s %v %v %q", tt.line, m.Name, m.Value, m.Time, tags, tt.name, tt.value, tt.time, tt.tags)
 		}
 	}

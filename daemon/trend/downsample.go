@@ -111,14 +111,7 @@ func downsample(rs *RawSeries, fn Fn, from, until, first, step, lookback, now in
 			if !hasPrev || bs-prevTS > lookback || bs > fillEnd {
 				continue
 			}
-			switch fn {
-			case FnRate:
-				out = append(out, Point{bs, 0})
-			case FnSum:
-				// The sum of no samples is not a sample; leave a gap.
-			default:
-				out = append(out, Point{bs, prev})
-			}
+			out = appendGap(out, fn, bs, prev)
 			continue
 		}
 		var v float64
@@ -139,4 +132,18 @@ func downsample(rs *RawSeries, fn Fn, from, until, first, step, lookback, now in
 		out = append(out, Point{bs, v})
 	}
 	return out
+}
+
+// appendGap appends the point of an empty bucket at bs inside the lookback
+// of the last sample prev: a rate of 0, the last value carried for the
+// other functions, and nothing for sum (the sum of no samples is not a
+// sample; leave a gap).
+func appendGap(out []Point, fn Fn, bs int64, prev float64) []Point {
+	switch fn {
+	case FnRate:
+		return append(out, Point{bs, 0})
+	case FnSum:
+		return out
+	}
+	return append(out, Point{bs, prev})
 }

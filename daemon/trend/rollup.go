@@ -253,13 +253,7 @@ func (b *bucketed) points(fn Fn, first, step, lookback int64, prev float64, hasP
 			if !hasPrev || bs-prevEnd > lookback {
 				continue
 			}
-			switch fn {
-			case FnRate:
-				out = append(out, Point{bs, 0})
-			case FnSum:
-			default:
-				out = append(out, Point{bs, prev})
-			}
+			out = appendGap(out, fn, bs, prev)
 			continue
 		}
 		if hasPrev && bs-prevEnd > lookback {
