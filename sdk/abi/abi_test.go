@@ -322,3 +322,41 @@ func TestBatchReadmeExample(t *testing.T) {
 		t.Errorf("batch\n got %s\nwant %s", got, want)
 	}
 }
+
+// FuzzDecodeBatch: any bytes either decode as a batch whose every record
+// and column can be read, or are refused; nothing panics. Valid batches
+// from the encoder are seeds.
+func FuzzDecodeBatch(f *testing.F) {
+	fields := []string{FieldStatus, FieldPath, FieldUpstream, FieldRequestTime, FieldUA, "var:x"}
+	l, err := NewLayout(fields)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(l.AppendBatch(nil, []Record{
+		{Status: 200, Path: "/a", UpstreamTimes: []float64{0.1}, RequestTime: 0.2, UserAgent: "Mozilla/5.0 (X11) Firefox/1"},
+		{Status: 404, Path: "/a", Vars: []Var{{"x", "y"}}},
+	}))
+	f.Add(l.AppendBatch(nil, nil))
+	f.Add([]byte{1, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var b Batch
+		if err := l.DecodeBatch(in, &b); err != nil {
+			return
+		}
+		var r Record
+		for i := range b.Len() {
+			b.Record(i, &r) // a malformed ua value is an error, not a panic
+		}
+		paths, ups := b.Strings(FieldPath), b.Float64Lists(FieldUpstream)
+		for i := range b.Len() {
+			_ = paths.At(i)
+			_ = ups.At(i)
+		}
+		for d := range paths.Distinct() {
+			_ = paths.Value(d)
+		}
+		if n := len(b.Int64s(FieldStatus)) + len(b.Float64s(FieldRequestTime)); n != 2*b.Len() {
+			t.Fatalf("columns hold %d values for %d records", n, b.Len())
+		}
+	})
+}
