@@ -105,6 +105,7 @@ func (s *Server) push(c *gin.Context) {
 		}
 	}
 	res, lerr, err := s.merge(jsons, logs, "http")
+	s.notify.kick() // even on an error: the parts before it merged
 	if lerr != nil {
 		s.limitFail(c, lerr, "")
 		return

@@ -160,6 +160,7 @@ func (s *Server) pushFrom(c *gin.Context) {
 	}
 	if err == nil {
 		s.pushes.Add(1)
+		s.notify.kick()
 		answer(http.StatusOK, PushResult{Numbers: res.Numbers, Markers: res.Markers, Version: res.Version})
 		return
 	}
