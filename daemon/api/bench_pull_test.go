@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -31,6 +32,21 @@ import (
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
+// pullResult is what one client saw.
+type pullResult struct {
+	lat    []time.Duration // delivery latencies, in arrival order
+	ver    []uint16        // the pushed node of each latency
+	seen   []uint16        // deliveries per pushed node
+	errors int
+	polls  int
+}
+
+func (r *pullResult) record(i int, now int64, sentAt []atomic.Int64) {
+	r.seen[i]++
+	r.lat = append(r.lat, time.Duration(now-sentAt[i].Load()))
+	r.ver = append(r.ver, uint16(i))
+}
+
 func envInt(name string, def int) int {
 	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
 		return v
@@ -43,6 +59,17 @@ func TestBenchPull(t *testing.T) {
 	pushes := envInt("PULL_SECONDS", 60) * 10
 	// PULL_MODE=sse runs the same load over Server-Sent Events.
 	sse := os.Getenv("PULL_MODE") == "sse"
+	// The long-poll clients speak HTTP/1.1 over their own keep-alive
+	// connection with a hand-written request and a minimal response
+	// parser: they share the 2 cores with the server, and net/http's client
+	// (three goroutines and a dozen allocations per request) took more CPU
+	// than the server it measured. PULL_CLIENT=nethttp uses net/http.
+	netHTTP := os.Getenv("PULL_CLIENT") == "nethttp"
+	// PULL_CLIENT_PROCS caps the clients' GOMAXPROCS (the server child keeps
+	// the default).
+	if n := envInt("PULL_CLIENT_PROCS", 0); n > 0 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))
+	}
 	addr := freeAddr(t)
 	child := exec.Command(os.Args[0], "-test.run", "^TestBenchPullServer$")
 	child.Env = append(os.Environ(), "CANOPY_PULL_SERVER="+addr)
@@ -62,13 +89,8 @@ func TestBenchPull(t *testing.T) {
 	// The pusher records when each node is sent; clients read it.
 	sentAt := make([]atomic.Int64, pushes)
 	var stop atomic.Bool
-	type result struct {
-		lat    []time.Duration
-		seen   []uint16
-		errors int
-		polls  int
-	}
-	results := make([]result, clients)
+	pushRTT := make([]atomic.Int64, pushes)
+	results := make([]pullResult, clients)
 	res0, err := hc.Get(base + "/get/bench")
 	if err != nil {
 		t.Fatal(err)
@@ -80,13 +102,18 @@ func TestBenchPull(t *testing.T) {
 	var wg sync.WaitGroup
 	for c := 0; c < clients; c++ {
 		wg.Add(1)
-		go func(r *result) {
+		go func(r *pullResult) {
 			defer wg.Done()
 			r.seen = make([]uint16, pushes)
 			r.lat = make([]time.Duration, 0, pushes)
+			r.ver = make([]uint16, 0, pushes)
 			since := v0
 			if sse {
-				streamClient(hc, base, since, pushes, sentAt, &stop, &r.seen, &r.lat, &r.errors, &r.polls)
+				streamClient(hc, base, since, pushes, sentAt, &stop, r)
+				return
+			}
+			if !netHTTP {
+				rawPullClient(addr, since, pushes, sentAt, &stop, r)
 				return
 			}
 			for !stop.Load() {
@@ -125,8 +152,7 @@ func TestBenchPull(t *testing.T) {
 					if err != nil || i < 0 || i >= pushes {
 						continue
 					}
-					r.seen[i]++
-					r.lat = append(r.lat, time.Duration(now-sentAt[i].Load()))
+					r.record(i, now, sentAt)
 				}
 				since = res.Header.Get("X-Canopy-Version")
 			}
@@ -145,6 +171,7 @@ func TestBenchPull(t *testing.T) {
 	cpu0 := procSeconds(child.Process.Pid)
 	run0, wait0 := schedStat(child.Process.Pid)
 	self0 := procSeconds(os.Getpid())
+	busy0 := machineBusySeconds()
 	start := time.Now()
 	tick := time.NewTicker(100 * time.Millisecond)
 	// Pushes go out on the ticker whatever their round trip, so the run
@@ -160,6 +187,7 @@ func TestBenchPull(t *testing.T) {
 			t0 := time.Now()
 			sentAt[i].Store(t0.UnixNano())
 			res, err := hc.Post(base+"/push", "application/json", strings.NewReader(fmt.Sprintf(`{"bench": {"s%d": %d}}`, i, i)))
+			pushRTT[i].Store(int64(time.Since(t0)))
 			postNanos.Add(int64(time.Since(t0)))
 			if err != nil {
 				pushErrors.Add(1)
@@ -178,6 +206,8 @@ func TestBenchPull(t *testing.T) {
 	cpu := (procSeconds(child.Process.Pid) - cpu0) / elapsed.Seconds() * 100
 	run1, wait1 := schedStat(child.Process.Pid)
 	selfCPU := (procSeconds(os.Getpid()) - self0) / elapsed.Seconds() * 100
+	otherCPU := (machineBusySeconds()-busy0)/elapsed.Seconds()*100 - cpu - selfCPU
+	load, _ := os.ReadFile("/proc/loadavg")
 	// Give the last updates time to arrive (at most 20 s), then let the
 	// clients go.
 	for wait := time.Now().Add(20 * time.Second); time.Now().Before(wait); time.Sleep(100 * time.Millisecond) {
@@ -214,6 +244,32 @@ func TestBenchPull(t *testing.T) {
 			}
 		}
 	}
+	if os.Getenv("PULL_DEBUG") != "" {
+		// The versions with the slowest deliveries: is the tail a few bad
+		// versions or every version's last clients?
+		per := make([][]time.Duration, pushes)
+		for _, r := range results {
+			for j, i := range r.ver {
+				per[i] = append(per[i], r.lat[j])
+			}
+		}
+		type vs struct {
+			i             int
+			p50, p99, max time.Duration
+		}
+		var vv []vs
+		for i, l := range per {
+			slices.Sort(l)
+			if len(l) > 0 {
+				vv = append(vv, vs{i, l[len(l)/2], l[len(l)*99/100], l[len(l)-1]})
+			}
+		}
+		slices.SortFunc(vv, func(a, b vs) int { return int(a.p99 - b.p99) })
+		for _, v := range vv[max(0, len(vv)-15):] {
+			fmt.Printf("version s%d: p50 %v p99 %v max %v push %v\n", v.i, v.p50.Round(time.Millisecond), v.p99.Round(time.Millisecond), v.max.Round(time.Millisecond), time.Duration(pushRTT[v.i].Load()).Round(time.Millisecond))
+		}
+		fmt.Printf("median version p99 %v\n", vv[len(vv)/2].p99)
+	}
 	slices.Sort(all)
 	pct := func(p float64) time.Duration {
 		if len(all) == 0 {
@@ -221,11 +277,20 @@ func TestBenchPull(t *testing.T) {
 		}
 		return all[min(len(all)-1, int(p*float64(len(all))))]
 	}
+	client := "raw HTTP/1.1 keep-alive connections"
+	switch {
+	case sse:
+		client = "net/http event streams"
+	case netHTTP:
+		client = "net/http client"
+	}
+	fmt.Printf("load: %d long-poll clients (%s) in the test process, GOMAXPROCS %d; server in a child process\n", clients, client, runtime.GOMAXPROCS(0))
 	fmt.Printf("clients %d, updates %d, deliveries %d (want %d), missed %d, duplicates %d, client errors %d, push errors %d, responses %d\n",
 		clients, pushes, len(all), clients*pushes, missed, dup, errs, pushErrors.Load(), polls)
 	fmt.Printf("delivery latency: p50 %v  p90 %v  p99 %v  max %v\n", pct(0.50), pct(0.90), pct(0.99), all[len(all)-1])
 	fmt.Printf("server CPU %.0f%% of one core over %v; clients+pusher CPU %.0f%%; mean push round trip %v\n",
 		cpu, elapsed.Round(time.Second), selfCPU, (time.Duration(postNanos.Load()) / time.Duration(pushes)).Round(time.Microsecond))
+	fmt.Printf("other processes CPU %.0f%% (of %d cores); load average at the end %s\n", max(0, otherCPU), runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
 	if run1 > run0 {
 		// How long the server's threads sat runnable without a CPU, per
 		// unit of running: the machine's load, not the server's work.
@@ -266,14 +331,13 @@ func TestBenchPullServer(t *testing.T) {
 
 // streamClient is one Server-Sent Events client: it reads events until
 // stop, recording when each pushed node arrives.
-func streamClient(hc *http.Client, base, since string, pushes int, sentAt []atomic.Int64, stop *atomic.Bool,
-	seen *[]uint16, lat *[]time.Duration, errs, events *int) {
+func streamClient(hc *http.Client, base, since string, pushes int, sentAt []atomic.Int64, stop *atomic.Bool, r *pullResult) {
 	for !stop.Load() {
 		req, _ := http.NewRequest("GET", base+"/pull/bench?since="+since+"&timeout=5", nil)
 		req.Header.Set("Accept", "text/event-stream")
 		res, err := hc.Do(req)
 		if err != nil {
-			*errs++
+			r.errors++
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
@@ -292,7 +356,7 @@ func streamClient(hc *http.Client, base, since string, pushes int, sentAt []atom
 				continue
 			}
 			now := time.Now().UnixNano()
-			*events++
+			r.polls++
 			for rest := data; ; {
 				j := strings.Index(rest, `"bench,s`)
 				if j < 0 {
@@ -307,11 +371,165 @@ func streamClient(hc *http.Client, base, since string, pushes int, sentAt []atom
 				if err != nil || i < 0 || i >= pushes {
 					continue
 				}
-				(*seen)[i]++
-				*lat = append(*lat, time.Duration(now-sentAt[i].Load()))
+				r.record(i, now, sentAt)
 			}
 		}
 		res.Body.Close()
+	}
+}
+
+// rawPullClient is one long-poll client on its own keep-alive connection:
+// it writes each GET by hand and reads the answer with a minimal HTTP/1.1
+// parser (status, Content-Length or chunked body, X-Canopy-Version,
+// Connection: close), checks the body is JSON, and records when each pushed
+// node arrives. Any error redials.
+func rawPullClient(addr, since string, pushes int, sentAt []atomic.Int64, stop *atomic.Bool, r *pullResult) {
+	var conn net.Conn
+	var br *bufio.Reader
+	req := make([]byte, 0, 128)
+	body := make([]byte, 0, 4096)
+	drop := func() {
+		if conn != nil {
+			conn.Close()
+			conn = nil
+		}
+		r.errors++
+		time.Sleep(10 * time.Millisecond)
+	}
+	for !stop.Load() {
+		if conn == nil {
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				drop()
+				continue
+			}
+			conn = c
+			if br == nil {
+				br = bufio.NewReaderSize(conn, 4096)
+			} else {
+				br.Reset(conn)
+			}
+		}
+		req = append(req[:0], "GET /pull/?key=bench&timeout=5&since="...)
+		req = append(req, since...)
+		req = append(req, " HTTP/1.1\r\nHost: "...)
+		req = append(req, addr...)
+		req = append(req, "\r\n\r\n"...)
+		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		if _, err := conn.Write(req); err != nil {
+			drop()
+			continue
+		}
+		var err error
+		var ver string
+		var closing bool
+		body, ver, closing, err = readResponse(br, body[:0])
+		now := time.Now().UnixNano()
+		if err != nil {
+			drop()
+			continue
+		}
+		if closing {
+			conn.Close()
+			conn = nil
+		}
+		r.polls++
+		if !json.Valid(body) || ver == "" {
+			r.errors++
+			continue
+		}
+		for rest := body; ; {
+			j := bytesIndex(rest, `"bench,s`)
+			if j < 0 {
+				break
+			}
+			rest = rest[j+len(`"bench,s`):]
+			k := 0
+			for k < len(rest) && rest[k] >= '0' && rest[k] <= '9' {
+				k++
+			}
+			i, err := strconv.Atoi(string(rest[:k]))
+			if err != nil || i < 0 || i >= pushes {
+				continue
+			}
+			r.record(i, now, sentAt)
+		}
+		since = ver
+	}
+	if conn != nil {
+		conn.Close()
+	}
+}
+
+// readResponse reads one HTTP/1.1 response whose status must be 200,
+// appending its body to body. It returns the X-Canopy-Version header and
+// whether the server will close the connection.
+func readResponse(br *bufio.Reader, body []byte) ([]byte, string, bool, error) {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return body, "", false, err
+	}
+	if !strings.HasPrefix(string(line), "HTTP/1.1 200 ") {
+		return body, "", false, fmt.Errorf("status line %q", line)
+	}
+	length, chunked, closing, ver := -1, false, false, ""
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return body, "", false, err
+		}
+		h := strings.TrimRight(string(line), "\r\n")
+		if h == "" {
+			break
+		}
+		name, value, ok := strings.Cut(h, ":")
+		if !ok {
+			return body, "", false, fmt.Errorf("header line %q", h)
+		}
+		value = strings.TrimSpace(value)
+		switch {
+		case strings.EqualFold(name, "Content-Length"):
+			length, err = strconv.Atoi(value)
+			if err != nil {
+				return body, "", false, fmt.Errorf("content-length %q", value)
+			}
+		case strings.EqualFold(name, "Transfer-Encoding"):
+			chunked = strings.EqualFold(value, "chunked")
+		case strings.EqualFold(name, "Connection"):
+			closing = strings.EqualFold(value, "close")
+		case strings.EqualFold(name, versionHeader):
+			ver = value
+		}
+	}
+	if !chunked {
+		if length < 0 {
+			return body, "", false, fmt.Errorf("response without length")
+		}
+		n := len(body)
+		body = slices.Grow(body, length)[:n+length]
+		_, err := io.ReadFull(br, body[n:])
+		return body, ver, closing, err
+	}
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return body, "", false, err
+		}
+		size, err := strconv.ParseUint(strings.TrimRight(string(line), "\r\n"), 16, 31)
+		if err != nil {
+			return body, "", false, fmt.Errorf("chunk size %q", line)
+		}
+		n := len(body)
+		body = slices.Grow(body, int(size))[:n+int(size)]
+		if _, err := io.ReadFull(br, body[n:]); err != nil {
+			return body, "", false, err
+		}
+		if _, err := br.Discard(2); err != nil {
+			return body, "", false, err
+		}
+		if size == 0 {
+			return body, ver, closing, nil // no trailers from canopy
+		}
 	}
 }
 
@@ -372,6 +590,25 @@ func schedStat(pid int) (run, wait float64) {
 		wait += w / 1e9
 	}
 	return run, wait
+}
+
+// machineBusySeconds is the CPU time all processes used (/proc/stat: user,
+// nice, system, irq, softirq), so the report can say what else ran.
+func machineBusySeconds() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fs := strings.Fields(line)
+	var busy float64
+	for i, f := range fs[1:] {
+		v, _ := strconv.ParseFloat(f, 64)
+		if i < 3 || i == 5 || i == 6 {
+			busy += v
+		}
+	}
+	return busy / 100
 }
 
 func procSeconds(pid int) float64 {
