@@ -158,6 +158,10 @@ const maxCachedChanges = 1024
 func (s *Server) changes(p *tree.Pattern, since uint64) ([]byte, int, uint64, error) {
 	t := s.opt.Tree
 	v := t.Version()
+	if since >= v {
+		// Nothing newer: how every client comes back after a wake-up.
+		return []byte("[]"), 0, v, nil
+	}
 	snap := s.cache.snap.Load()
 	if snap == nil || snap.ver != v {
 		fresh := &cacheSnap{ver: v}
@@ -367,13 +371,13 @@ func (s *Server) pull(c *gin.Context) {
 	s.metrics.pullSent.Inc()
 	// The headers go straight into the map, canonical and backed by one
 	// array: the same bytes go to every waking client, and the answer's
-	// cost is mostly net/http's.
-	vals := [...]string{"application/json; charset=utf-8", strconv.FormatUint(cur, 10), "no-store", strconv.Itoa(len(body))}
+	// cost is mostly net/http's (which adds Content-Length itself, outside
+	// the map, to a body this small).
+	vals := [...]string{"application/json; charset=utf-8", strconv.FormatUint(cur, 10), "no-store"}
 	h := c.Writer.Header()
 	h["Content-Type"] = vals[0:1:1]
 	h[versionHeader] = vals[1:2:2]
 	h["Cache-Control"] = vals[2:3:3]
-	h["Content-Length"] = vals[3:4:4]
 	c.Status(http.StatusOK)
 	c.Writer.Write(body)
 }
