@@ -6,7 +6,14 @@ package api
 // /pull on one key of a server in a child process (this test binary
 // re-run) while a pusher POSTs a new node under that key 10 times a second
 // for 60 s. Each client passes back the version it got, records when every
-// pushed node reached it, and must see every one exactly once.
+// pushed node reached it, and must see every one exactly once. Latency runs
+// from just before the push is sent to the client having read the answer.
+//
+// Knobs: PULL_CLIENTS, PULL_SECONDS, PULL_MODE=sse, PULL_CLIENT=nethttp,
+// PULL_CLIENT_PROCS (clients' GOMAXPROCS), PULL_PROFILE and
+// PULL_PROFILE_SECONDS (server CPU profile), PULL_CLIENT_PROFILE, PULL_DEBUG
+// (the slowest versions). The machine has 2 cores shared by server, clients
+// and anything else running: the report gives each one's CPU.
 
 import (
 	"bufio"
@@ -172,6 +179,16 @@ func TestBenchPull(t *testing.T) {
 	run0, wait0 := schedStat(child.Process.Pid)
 	self0 := procSeconds(os.Getpid())
 	busy0 := machineBusySeconds()
+	if prof := os.Getenv("PULL_CLIENT_PROFILE"); prof != "" {
+		// A CPU profile of the clients and the pusher while they push.
+		f, err := os.Create(prof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer f.Close()
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	tick := time.NewTicker(100 * time.Millisecond)
 	// Pushes go out on the ticker whatever their round trip, so the run
@@ -277,14 +294,14 @@ func TestBenchPull(t *testing.T) {
 		}
 		return all[min(len(all)-1, int(p*float64(len(all))))]
 	}
-	client := "raw HTTP/1.1 keep-alive connections"
+	client := "long-poll clients on raw HTTP/1.1 keep-alive connections"
 	switch {
 	case sse:
-		client = "net/http event streams"
+		client = "event-stream clients on net/http"
 	case netHTTP:
-		client = "net/http client"
+		client = "long-poll clients on net/http"
 	}
-	fmt.Printf("load: %d long-poll clients (%s) in the test process, GOMAXPROCS %d; server in a child process\n", clients, client, runtime.GOMAXPROCS(0))
+	fmt.Printf("load: %d %s in the test process (GOMAXPROCS %d); server in a child process\n", clients, client, runtime.GOMAXPROCS(0))
 	fmt.Printf("clients %d, updates %d, deliveries %d (want %d), missed %d, duplicates %d, client errors %d, push errors %d, responses %d\n",
 		clients, pushes, len(all), clients*pushes, missed, dup, errs, pushErrors.Load(), polls)
 	fmt.Printf("delivery latency: p50 %v  p90 %v  p99 %v  max %v\n", pct(0.50), pct(0.90), pct(0.99), all[len(all)-1])
