@@ -42,20 +42,18 @@ func (s *Server) pushSeq(c *gin.Context) {
 
 // Relay batches are large and come one after another: their buffers and
 // gzip readers are reused rather than allocated (and collected) per batch.
-var (
-	batchBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-	gzipReaders  sync.Pool
-)
-
-func putBatchBuffer(b *bytes.Buffer) {
+func (s *Server) putBatchBuffer(b *bytes.Buffer) {
 	if b.Cap() <= 64<<20 {
-		batchBuffers.Put(b)
+		s.batchBuffers.Put(b)
 	}
 }
 
 // pooledGzip is a gzip reader that goes back to the pool when the request
 // body is closed (once).
-type pooledGzip struct{ zr *gzip.Reader }
+type pooledGzip struct {
+	zr   *gzip.Reader
+	pool *sync.Pool
+}
 
 func (z *pooledGzip) Read(b []byte) (int, error) {
 	if z.zr == nil {
@@ -66,7 +64,7 @@ func (z *pooledGzip) Read(b []byte) (int, error) {
 
 func (z *pooledGzip) Close() error {
 	if z.zr != nil {
-		gzipReaders.Put(z.zr)
+		z.pool.Put(z.zr)
 		z.zr = nil
 	}
 	return nil
@@ -78,7 +76,7 @@ func (s *Server) gzipBody(c *gin.Context) error {
 	if !strings.EqualFold(c.GetHeader("Content-Encoding"), "gzip") {
 		return nil
 	}
-	zr, _ := gzipReaders.Get().(*gzip.Reader)
+	zr, _ := s.gzipReaders.Get().(*gzip.Reader)
 	var err error
 	if zr == nil {
 		zr, err = gzip.NewReader(c.Request.Body)
@@ -88,7 +86,7 @@ func (s *Server) gzipBody(c *gin.Context) error {
 	if err != nil {
 		return fmt.Errorf("body is not gzip: %w", err)
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, &pooledGzip{zr}, s.limits.MaxBodyBytes)
+	c.Request.Body = http.MaxBytesReader(c.Writer, &pooledGzip{zr, &s.gzipReaders}, s.limits.MaxBodyBytes)
 	c.Request.Header.Del("Content-Encoding")
 	c.Request.ContentLength = -1
 	return nil
@@ -113,8 +111,11 @@ func (s *Server) pushFrom(c *gin.Context) {
 		}
 		c.JSON(code, body)
 	}
-	buf := batchBuffers.Get().(*bytes.Buffer)
-	defer putBatchBuffer(buf)
+	buf, _ := s.batchBuffers.Get().(*bytes.Buffer)
+	if buf == nil {
+		buf = new(bytes.Buffer)
+	}
+	defer s.putBatchBuffer(buf)
 	buf.Reset()
 	if _, err := buf.ReadFrom(c.Request.Body); err != nil {
 		s.bodyFail(c, err, "cannot read relay batch")

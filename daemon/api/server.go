@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,11 +39,13 @@ type Options struct {
 
 // Server is canopyd's HTTP front.
 type Server struct {
-	opt     Options
-	engine  *gin.Engine
-	started time.Time
-	pushes  atomic.Uint64
-	errors  atomic.Uint64
+	opt Options
+	// Reused by relay batches (relayin.go): bodies and gzip readers.
+	batchBuffers, gzipReaders sync.Pool
+	engine                    *gin.Engine
+	started                   time.Time
+	pushes                    atomic.Uint64
+	errors                    atomic.Uint64
 
 	auth    *Auth
 	limits  Limits

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
@@ -20,7 +19,7 @@ import (
 type Push struct {
 	acts   []actionSet
 	Deltas []Delta
-	// parsing state kept for reuse (see getPush): the last path arena
+	// parsing state kept for reuse (see Tree.getPush): the last path arena
 	// chunk and its unused end, and the names read lately.
 	chunk, arena []string
 	names        *nameCache
@@ -36,14 +35,13 @@ type nameCache struct {
 	slots [1024]string
 }
 
-// pushes are reused by the merges that parse a push and drop it after
-// (MergeJSON, MergeJSONFrom): once a large batch's deltas and path arena
-// have been allocated, the next batches reuse them, and the collector,
-// with its write barriers, runs far less often.
-var pushes sync.Pool
-
-func getPush() *Push {
-	if p, ok := pushes.Get().(*Push); ok {
+// getPush returns a Push from the tree's pool. Pushes are reused by the
+// merges that parse a push and drop it after (MergeJSON, MergeJSONFrom):
+// once a large batch's deltas and path arena have been allocated, the next
+// batches reuse them, and the collector, with its write barriers, runs far
+// less often.
+func (t *Tree) getPush() *Push {
+	if p, ok := t.pushes.Get().(*Push); ok {
 		return p
 	}
 	return &Push{}
@@ -51,12 +49,12 @@ func getPush() *Push {
 
 // putPush recycles p, which nobody may use after. Its deltas are kept as
 // they are (clearing them costs more than the few strings they hold on to).
-func putPush(p *Push) {
+func (t *Tree) putPush(p *Push) {
 	if cap(p.Deltas) > 1<<20 {
 		return // a freak: let it go
 	}
 	p.acts, p.Deltas, p.arena = p.acts[:0], p.Deltas[:0], p.chunk[:0]
-	pushes.Put(p)
+	t.pushes.Put(p)
 }
 
 // ParsePush parses the seed's push shape: an object, or a list of objects,
@@ -571,8 +569,8 @@ func (t *Tree) Merge(p *Push) (MergeResult, error) {
 // MergeJSON parses and merges a push. Atomic: a push with any invalid part
 // merges nothing, and the error names the offending path.
 func (t *Tree) MergeJSON(data []byte) (MergeResult, error) {
-	p := getPush()
-	defer putPush(p)
+	p := t.getPush()
+	defer t.putPush(p)
 	if _, err := walkPush(data, p, nil); err != nil {
 		return MergeResult{}, err
 	}
@@ -582,8 +580,8 @@ func (t *Tree) MergeJSON(data []byte) (MergeResult, error) {
 // MergeJSONFrom parses a push and merges it exactly once as numbers
 // first..last of source, like MergeFrom.
 func (t *Tree) MergeJSONFrom(source string, first, last uint64, data []byte) (MergeResult, bool, error) {
-	p := getPush()
-	defer putPush(p)
+	p := t.getPush()
+	defer t.putPush(p)
 	if _, err := walkPush(data, p, nil); err != nil {
 		return MergeResult{}, false, err
 	}
