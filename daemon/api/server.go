@@ -42,6 +42,7 @@ type Server struct {
 	opt Options
 	// Reused by relay batches (relayin.go): bodies and gzip readers.
 	batchBuffers, gzipReaders sync.Pool
+	getBuffers                sync.Pool // /get answers (*[]byte)
 	engine                    *gin.Engine
 	started                   time.Time
 	pushes                    atomic.Uint64
@@ -121,12 +122,18 @@ func (s *Server) get(c *gin.Context) {
 		c.JSON(http.StatusOK, s.opt.Tree.GetTree(p))
 		return
 	}
-	entries := s.opt.Tree.Get(p)
-	if entries == nil {
-		entries = []tree.Entry{}
+	// Straight from the tree into JSON: a wide read builds no entries.
+	buf, _ := s.getBuffers.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
 	}
-	c.Header("X-Canopy-Version", strconv.FormatUint(s.opt.Tree.Version(), 10))
-	c.JSON(http.StatusOK, entries)
+	body, ver := s.opt.Tree.AppendJSON((*buf)[:0], p)
+	c.Header("X-Canopy-Version", strconv.FormatUint(ver, 10))
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+	if cap(body) <= 4<<20 { // a huge read's buffer is not kept
+		*buf = body
+		s.getBuffers.Put(buf)
+	}
 }
 
 func (s *Server) status(c *gin.Context) {

@@ -85,6 +85,27 @@ func benchGet(b *testing.B, key string) {
 	b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/1e3/float64(b.N), "cpu-µs/read")
 }
 
+// benchGetJSON reads key as the API's /get does: straight into a reused
+// JSON buffer (AppendJSON).
+func benchGetJSON(b *testing.B, key string) {
+	tr := sharedBig()
+	p, err := ParsePattern(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf []byte
+	b.ResetTimer()
+	cpu := cpuTime()
+	for i := 0; i < b.N; i++ {
+		buf, _ = tr.AppendJSON(buf[:0], p)
+	}
+	b.ReportMetric(float64(len(buf)), "bytes")
+	b.ReportMetric(float64((cpuTime()-cpu).Nanoseconds())/1e3/float64(b.N), "cpu-µs/read")
+}
+
+func BenchmarkGetOneLevelJSON(b *testing.B) { benchGetJSON(b, "cpu,host500,") }
+func BenchmarkGetAll1MJSON(b *testing.B)    { benchGetJSON(b, "**") }
+
 func BenchmarkGetExact(b *testing.B)    { benchGet(b, "cpu,host500,metric500") }
 func BenchmarkGetOneLevel(b *testing.B) { benchGet(b, "cpu,host500,") }
 func BenchmarkGetAll1M(b *testing.B)    { benchGet(b, "**") }

@@ -54,6 +54,10 @@ func FuzzMergeJSON(f *testing.F) {
 				t.Fatalf("re-encoded push %s of %q merges differently", enc, data)
 			}
 		}
+		// The flat JSON the API writes is what encoding/json makes of Get.
+		for _, key := range []string{"**", "", "*,*", "br,**"} {
+			checkAppendJSON(t, tr, key)
+		}
 		// Whatever merged must read back and round-trip through GetTree.
 		p, _ := ParsePattern("")
 		nested, err := json.Marshal(tr.GetTree(p))

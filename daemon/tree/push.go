@@ -499,6 +499,16 @@ func skipWS(data []byte, i int) int {
 
 // Bytes the raw scanners stop at (tables: a relay scans every byte it
 // forwards).
+// jsonEscapes are the bytes encoding/json writes other than as themselves
+// (controls, quote, backslash, HTML characters; bytes >= 0x80 may be
+// invalid UTF-8): appendJSONString hands a string with one to json.Marshal.
+var jsonEscapes = func() (t [256]bool) {
+	for c := range t {
+		t[c] = c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&'
+	}
+	return t
+}()
+
 var (
 	stringStops = [256]bool{'"': true, '\\': true}
 	nestStops   = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
@@ -755,9 +765,11 @@ func appendPushValue(buf []byte, d *Delta) []byte {
 	return strconv.AppendFloat(buf, d.Value, 'g', -1, 64)
 }
 
+// appendJSONString appends s as a JSON string, byte for byte as
+// encoding/json writes it (HTML characters escaped too).
 func appendJSONString(buf []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+		if jsonEscapes[s[i]] {
 			b, _ := json.Marshal(s)
 			return append(buf, b...)
 		}

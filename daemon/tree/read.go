@@ -1,8 +1,11 @@
 package tree
 
 import (
+	"math"
 	"math/bits"
 	"slices"
+	"strconv"
+	"unsafe"
 )
 
 // stateSet is a set of positions in a pattern's segments: the pattern runs
@@ -82,6 +85,11 @@ type reader struct {
 	// allocation instead of one a node.
 	keys []byte
 	ends []int
+	// JSON mode (AppendJSON): entries go straight into js as the flat
+	// list, instead of into out.
+	asJSON bool
+	js     []byte
+	n      int // entries written to js
 }
 
 // finish turns the gathered key spans into the entries' Key strings.
@@ -123,7 +131,7 @@ func (t *Tree) Since(p *Pattern, v uint64) ([]Entry, uint64) {
 func (r *reader) run() {
 	s := r.p.start()
 	if r.p.accepts(s) {
-		if r.since == 0 {
+		if r.since == 0 && !r.asJSON {
 			// The whole tree: size the result once instead of growing it.
 			r.out = make([]Entry, 0, r.t.nodes)
 			r.ends = make([]int, 0, r.t.nodes)
@@ -138,8 +146,8 @@ func (r *reader) run() {
 // grow makes room for about n more entries at once, rather than growing the
 // slices step by step.
 func (r *reader) grow(n int) {
-	if r.since > 0 {
-		return // a "since" read usually returns few entries
+	if r.since > 0 || r.asJSON {
+		return // a "since" read usually returns few entries; JSON builds none
 	}
 	r.out = slices.Grow(r.out, n)
 	r.ends = slices.Grow(r.ends, n)
@@ -226,6 +234,10 @@ func (r *reader) emit(n *node, act Action) {
 	if r.since > 0 && n.ver <= r.since {
 		return
 	}
+	if r.asJSON {
+		r.emitJSON(n)
+		return
+	}
 	switch {
 	case n.flags&flagValue != 0:
 		r.out = append(r.out, Entry{Value: n.val, Action: act, Version: n.ver})
@@ -236,6 +248,57 @@ func (r *reader) emit(n *node, act Action) {
 	}
 	r.keys = append(r.keys, r.key...)
 	r.ends = append(r.ends, len(r.keys))
+}
+
+// AppendJSON appends what Get returns as its JSON form, the seed's flat
+// list ([{"br,ie,7":8},…], byte for byte what encoding/json makes of the
+// entries), and returns the version it is current to. It builds no
+// entries: on a wide read this is several times cheaper than Get and a
+// JSON encoder, and allocates nothing when dst has room.
+func (t *Tree) AppendJSON(dst []byte, p *Pattern) ([]byte, uint64) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	r := reader{t: t, p: p, asJSON: true, js: append(dst, '[')}
+	r.run()
+	return append(r.js, ']'), t.version.Load()
+}
+
+func (r *reader) emitJSON(n *node) {
+	var marker string
+	switch {
+	case n.flags&flagValue != 0:
+	case n.flags&flagMarker != 0:
+		marker = r.t.markers[n]
+	default:
+		return
+	}
+	if r.n > 0 {
+		r.js = append(r.js, ',')
+	}
+	r.n++
+	r.js = append(r.js, '{')
+	if len(r.key) > 0 {
+		r.js = appendJSONString(r.js, unsafe.String(&r.key[0], len(r.key)))
+	} else {
+		r.js = append(r.js, `""`...)
+	}
+	r.js = append(r.js, ':')
+	if n.flags&flagMarker != 0 {
+		r.js = appendJSONString(r.js, marker)
+	} else {
+		r.js = appendNumber(r.js, n.val)
+	}
+	r.js = append(r.js, '}')
+}
+
+// appendNumber appends v as strconv's 'g' shortest form (what Entry's
+// MarshalJSON writes). Counters are mostly small integers, which that
+// form writes as plain digits: AppendInt does those several times faster.
+func appendNumber(dst []byte, v float64) []byte {
+	if i := int64(v); float64(i) == v && i > -1e6 && i < 1e6 && (i != 0 || !math.Signbit(v)) {
+		return strconv.AppendInt(dst, i, 10)
+	}
+	return strconv.AppendFloat(dst, v, 'g', -1, 64)
 }
 
 // GetTree returns the matched nodes nested, in push shape: "" holds a node's

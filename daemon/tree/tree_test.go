@@ -450,3 +450,35 @@ func TestSnapshotKeepsAverageWindow(t *testing.T) {
 		t.Errorf("after tick and restore: %s, want %s with rt,b = 1", got, want)
 	}
 }
+
+// checkAppendJSON compares AppendJSON with encoding/json of Get for key.
+func checkAppendJSON(t *testing.T, tr *Tree, key string) {
+	t.Helper()
+	p, err := ParsePattern(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := tr.Get(p)
+	if entries == nil {
+		entries = []Entry{}
+	}
+	want, err := json.Marshal(entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ver := tr.AppendJSON([]byte("prefix"), p)
+	if string(got) != "prefix"+string(want) {
+		t.Errorf("AppendJSON(%q)\n got %s\nwant prefix%s", key, got, want)
+	}
+	if ver != tr.Version() {
+		t.Errorf("AppendJSON(%q) version %d, tree at %d", key, ver, tr.Version())
+	}
+}
+
+func TestAppendJSON(t *testing.T) {
+	tr := seedTree(t)
+	mustMerge(t, tr, `{"odd": {"a<b>&c": 1, "quote\"d": "m<1>", "ünï": 2.5e-7, "big": 1e21, "x%2Cy": 3}, "cpu": {"marker": "on"}}`)
+	for _, key := range []string{"", "**", "odd", "odd,", "odd,*", "br,ie,7", "cpu,*,marker", "nothing,here", "br,**"} {
+		checkAppendJSON(t, tr, key)
+	}
+}
