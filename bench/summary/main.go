@@ -5,7 +5,9 @@
 //
 // A target is "BENCHNAME UNIT OP VALUE" with OP one of >=, <=. The exit
 // status is 0 even when a target is missed: benchmarks on a shared machine
-// are a report, not a gate.
+// are a report, not a gate. A benchmark run several times (-count N) is
+// summarised by the median of each metric, with the spread beside it: on a
+// shared machine one slow run should not decide a target.
 package main
 
 import (
@@ -37,7 +39,7 @@ func main() {
 		}
 		targets = append(targets, target{f[0], f[1], f[2], v})
 	}
-	metrics := map[string]map[string]float64{}
+	runs := map[string]map[string][]float64{}
 	var order []string
 	sc := bufio.NewScanner(os.Stdin)
 	for sc.Scan() {
@@ -49,21 +51,36 @@ func main() {
 		if i := strings.LastIndexByte(name, '-'); i > 0 {
 			name = name[:i]
 		}
-		if metrics[name] == nil {
-			metrics[name] = map[string]float64{}
+		if i := strings.LastIndexByte(name, '#'); i > 0 { // a repeated sub-benchmark: wasm#01
+			name = name[:i]
+		}
+		if runs[name] == nil {
+			runs[name] = map[string][]float64{}
 			order = append(order, name)
 		}
 		for i := 2; i+1 < len(f); i += 2 {
 			if v, err := strconv.ParseFloat(f[i], 64); err == nil {
-				metrics[name][f[i+1]] = v
+				runs[name][f[i+1]] = append(runs[name][f[i+1]], v)
 			}
 		}
 	}
+	metrics := map[string]map[string]float64{}
 	fmt.Println("\nsummary")
 	for _, name := range order {
 		var parts []string
-		for unit, v := range metrics[name] {
-			parts = append(parts, fmt.Sprintf("%s %s", strconv.FormatFloat(v, 'g', 4, 64), unit))
+		metrics[name] = map[string]float64{}
+		for unit, vs := range runs[name] {
+			slices.Sort(vs)
+			v := vs[len(vs)/2]
+			if len(vs)%2 == 0 {
+				v = (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
+			}
+			metrics[name][unit] = v
+			p := fmt.Sprintf("%s %s", strconv.FormatFloat(v, 'g', 4, 64), unit)
+			if len(vs) > 1 {
+				p += fmt.Sprintf(" (median of %d, %s–%s)", len(vs), strconv.FormatFloat(vs[0], 'g', 4, 64), strconv.FormatFloat(vs[len(vs)-1], 'g', 4, 64))
+			}
+			parts = append(parts, p)
 		}
 		slices.Sort(parts)
 		fmt.Printf("  %-24s %s\n", name, strings.Join(parts, ", "))
