@@ -66,7 +66,7 @@ func (p *statusPipe) Init(cfg pipe.Config) error {
 }
 
 func (p *statusPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
-	statuses := b.Int64s(pipe.FieldStatus)
+	statuses, paths := b.Int64s(pipe.FieldStatus), b.Strings(pipe.FieldPath)
 	p.requests += uint32(len(statuses))
 	for r, v := range statuses {
 		if v < 100 || v > 999 {
@@ -82,7 +82,7 @@ func (p *statusPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
 			p.err4xx++
 		case 5:
 			p.err5xx++
-			out.Emit(1, append(p.path[:0], "errors", p.codes[s], p.pathKey(b.Strings(pipe.FieldPath).At(r)))...)
+			out.Emit(1, append(p.path[:0], "errors", p.codes[s], p.pathKey(paths.At(r)))...)
 		}
 	}
 }

@@ -25,8 +25,7 @@ type urlPipe struct {
 	tally    tally.Tally
 	byHash   hashtab.Table    // path hash → index in keys, -1 for _other
 	byKey    map[string]int32 // path (cut) → index in keys; at most maxPaths
-	keys     []string
-	outKeys  []pipe.Key // url,<path> for each of keys
+	keys     []pipe.Key       // url,<path> of each kept path
 	hits     []uint32
 	used     []int32
 	other    uint32 // hits past the cap
@@ -104,8 +103,7 @@ func (p *urlPipe) learn(hash uint64, path string) int32 {
 	default:
 		path = strings.Clone(path) // the record's strings die with the call
 		i = int32(len(p.keys))
-		p.keys = append(p.keys, path)
-		p.outKeys = append(p.outKeys, pipe.NewKey("url", path))
+		p.keys = append(p.keys, pipe.NewKey("url", path))
 		p.hits = append(p.hits, 0)
 		p.byKey[path] = i
 	}
@@ -117,7 +115,7 @@ func (p *urlPipe) learn(hash uint64, path string) int32 {
 
 func (p *urlPipe) Flush(out *pipe.Out) {
 	for _, i := range p.used {
-		out.EmitKey(&p.outKeys[i], float64(p.hits[i]))
+		out.EmitKey(&p.keys[i], float64(p.hits[i]))
 		p.hits[i] = 0
 	}
 	p.used = p.used[:0]

@@ -67,8 +67,7 @@ func (e *Encoder) AppendBatch(dst []byte, l *Layout, recs []Record) []byte {
 	base := len(dst)
 	n := len(recs)
 	dst = AppendU32(dst, uint32(n))
-	vi := 0
-	for _, k := range l.kinds {
+	for c, k := range l.kinds {
 		dst = pad8(dst, base)
 		switch wireOf(k) {
 		case wireI64:
@@ -106,8 +105,7 @@ func (e *Encoder) AppendBatch(dst []byte, l *Layout, recs []Record) []byte {
 		case wireStr:
 			name := ""
 			if k == kindVar {
-				name = l.vars[vi]
-				vi++
+				name = l.varName(c)
 			}
 			dst = e.appendDict(dst, recs, k, name)
 		}
@@ -294,9 +292,9 @@ func (l *Layout) DecodeBatch(in []byte, b *Batch) error {
 			var raw []byte
 			if raw, off, err = take(in, off, 8*n); err == nil {
 				if wireOf(k) == wireI64 {
-					col.i64 = view(raw, &col.ownI, func(b []byte) int64 { return int64(binary.LittleEndian.Uint64(b)) })
+					col.i64 = view(raw, &col.ownI, decI64)
 				} else {
-					col.f64 = view(raw, &col.ownF, func(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b)) })
+					col.f64 = view(raw, &col.ownF, decF64)
 				}
 			}
 		case wireStr:
@@ -313,11 +311,7 @@ func (l *Layout) DecodeBatch(in []byte, b *Batch) error {
 				err = fmt.Errorf("%d distinct values for %d records", d, n)
 				break
 			}
-			if raw, off, err = take(in, off, 4*(d+1)); err != nil {
-				break
-			}
-			col.offs = view(raw, &col.ownO, binary.LittleEndian.Uint32)
-			if err = checkOffsets(col.offs); err != nil {
+			if col.offs, off, err = takeOffsets(in, off, d, &col.ownO); err != nil {
 				break
 			}
 			col.data, off, err = take(in, off, int(col.offs[d]))
@@ -325,22 +319,18 @@ func (l *Layout) DecodeBatch(in []byte, b *Batch) error {
 				err = checkIndexes(col.idx, d)
 			}
 		case wireUA, wireList:
-			var raw []byte
-			if raw, off, err = take(in, off, 4*(n+1)); err != nil {
-				break
-			}
-			col.offs = view(raw, &col.ownO, binary.LittleEndian.Uint32)
-			if err = checkOffsets(col.offs); err != nil {
+			if col.offs, off, err = takeOffsets(in, off, n, &col.ownO); err != nil {
 				break
 			}
 			size := int(col.offs[n])
+			var raw []byte
 			if wireOf(k) != wireList {
 				col.data, off, err = take(in, off, size)
 				break
 			}
 			off = (off + 7) &^ 7
 			if raw, off, err = take(in, off, 8*size); err == nil {
-				col.f64 = view(raw, &col.ownF, func(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b)) })
+				col.f64 = view(raw, &col.ownF, decF64)
 			}
 		}
 		if err != nil {
@@ -353,6 +343,10 @@ func (l *Layout) DecodeBatch(in []byte, b *Batch) error {
 	return nil
 }
 
+// Decoders of one little-endian value, for view's copying path.
+func decI64(b []byte) int64   { return int64(binary.LittleEndian.Uint64(b)) }
+func decF64(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(b)) }
+
 func take(in []byte, off, size int) ([]byte, int, error) {
 	if off > len(in) || size > len(in)-off {
 		return nil, off, errShort
@@ -360,14 +354,27 @@ func take(in []byte, off, size int) ([]byte, int, error) {
 	return in[off : off+size], off + size, nil
 }
 
+// takeOffsets reads an offset table of n+1 entries at off and checks it.
+func takeOffsets(in []byte, off, n int, own *[]uint32) ([]uint32, int, error) {
+	raw, off, err := take(in, off, 4*(n+1))
+	if err != nil {
+		return nil, off, err
+	}
+	offs := view(raw, own, binary.LittleEndian.Uint32)
+	return offs, off, checkOffsets(offs)
+}
+
 // str returns record i's value of a str column.
-func (c *column) str(i int) string {
-	d := c.idx[i]
-	a, e := c.offs[d], c.offs[d+1]
+func (c *column) str(i int) string { return dictValue(c.offs, c.data, c.idx[i]) }
+
+// dictValue returns distinct value d of a str column: data[offs[d]:offs[d+1]]
+// in place.
+func dictValue(offs []uint32, data []byte, d uint32) string {
+	a, e := offs[d], offs[d+1]
 	if a == e {
 		return ""
 	}
-	return unsafe.String(&c.data[a], int(e-a))
+	return unsafe.String(&data[a], int(e-a))
 }
 
 // checkIndexes makes every dictionary index valid once, so Strings.At
@@ -477,13 +484,7 @@ func (s Strings) Indexes() []uint32 { return s.idx }
 func (s Strings) Distinct() int { return max(len(s.offs)-1, 0) }
 
 // Value returns distinct value d.
-func (s Strings) Value(d int) string {
-	a, e := s.offs[d], s.offs[d+1]
-	if a == e {
-		return ""
-	}
-	return unsafe.String(&s.data[a], int(e-a))
-}
+func (s Strings) Value(d int) string { return dictValue(s.offs, s.data, uint32(d)) }
 
 // Float64Lists is a list<f64> column.
 type Float64Lists struct {
@@ -597,15 +598,9 @@ func (b *Batch) otherField(c, i int, r *Record) error {
 	case kindStatus: // on a 32-bit host
 		r.Status = int(col.i64[i])
 	case kindUpstream:
-		r.UpstreamTimes = append(r.UpstreamTimes, col.f64[col.offs[i]:col.offs[i+1]]...)
+		r.UpstreamTimes = append(r.UpstreamTimes, Float64Lists{col.offs, col.f64}.At(i)...)
 	case kindVar:
-		vi := 0 // the var's position among the layout's vars
-		for _, k := range b.l.kinds[:c] {
-			if k == kindVar {
-				vi++
-			}
-		}
-		r.Vars = append(r.Vars, Var{Name: b.l.vars[vi], Value: col.str(i)})
+		r.Vars = append(r.Vars, Var{Name: b.l.varName(c), Value: col.str(i)})
 	case kindUA:
 		d := Decoder{B: col.data[col.offs[i]:col.offs[i+1]]}
 		n := d.Count(8)

@@ -159,8 +159,10 @@ func (r *Record) Var(name string) string {
 type Layout struct {
 	names []string // the manifest's field names, in order
 	kinds []fieldKind
-	vars  []string // names of var: fields, in order
 }
+
+// varName is the log_format variable of column c, a var: field.
+func (l *Layout) varName(c int) string { return l.names[c][len(FieldVarPrefix):] }
 
 // NewLayout compiles a manifest's field names.
 func NewLayout(fields []string) (*Layout, error) {
@@ -177,7 +179,6 @@ func NewLayout(fields []string) (*Layout, error) {
 				return nil, fmt.Errorf("field %q names no variable", f)
 			}
 			l.kinds = append(l.kinds, kindVar)
-			l.vars = append(l.vars, name)
 			continue
 		}
 		k, ok := fieldKinds[f]

@@ -23,7 +23,6 @@ type Out struct {
 	ents    []entry
 	touched []int32
 	gen     uint32 // changes when ents are dropped, invalidating Keys
-	last    int32  // index of the entry the last entry() call returned
 	err     error
 }
 
@@ -60,12 +59,15 @@ type Key struct {
 }
 
 // NewKey returns a Key for path (copied).
-func NewKey(path ...string) Key {
+func NewKey(path ...string) Key { return Key{path: clonePath(path)} }
+
+// clonePath copies path's segments, which may alias a batch.
+func clonePath(path []string) []string {
 	own := make([]string, len(path))
 	for i, s := range path {
 		own[i] = strings.Clone(s)
 	}
-	return Key{path: own}
+	return own
 }
 
 // EmitKey is Emit(v, k's path...).
@@ -77,10 +79,11 @@ func (o *Out) EmitKeySamples(k *Key, v float64, n uint32) {
 		return
 	}
 	if k.gen != o.gen {
-		if o.entry(abi.KindNumber, k.path) == nil {
+		i := o.find(abi.KindNumber, k.path)
+		if i < 0 {
 			return
 		}
-		k.e, k.gen = o.last, o.gen
+		k.e, k.gen = i, o.gen
 	} else if e := &o.ents[k.e]; e.count == 0 {
 		o.touched = append(o.touched, k.e)
 	}
@@ -147,6 +150,14 @@ func (o *Out) fail(err error) {
 // no allocation and few calls (Go's map with a string key costs ~1 µs per
 // lookup in WASM; this is several times cheaper).
 func (o *Out) entry(kind byte, path []string) *entry {
+	if i := o.find(kind, path); i >= 0 {
+		return &o.ents[i]
+	}
+	return nil
+}
+
+// find is entry by index into ents; -1 when the path is refused.
+func (o *Out) find(kind byte, path []string) int32 {
 	h := hashPath(kind, path)
 	if len(o.slots) == 0 {
 		o.slots = make([]int32, 64)
@@ -162,8 +173,7 @@ func (o *Out) entry(kind byte, path []string) *entry {
 			if e.count == 0 {
 				o.touched = append(o.touched, s-1)
 			}
-			o.last = s - 1
-			return e
+			return s - 1
 		}
 	}
 }
@@ -181,37 +191,32 @@ func samePath(a, b []string) bool {
 }
 
 // insert adds a new entry for path at free slot i.
-func (o *Out) insert(i int, h uint64, kind byte, path []string) *entry {
+func (o *Out) insert(i int, h uint64, kind byte, path []string) int32 {
 	root := o.m.RootFor(path)
 	if root < 0 {
 		o.fail(fmt.Errorf("path %q is outside the roots the manifest declares", joinPath(path)))
-		return nil
+		return -1
 	}
 	for _, s := range path {
 		if s == "" {
 			o.fail(fmt.Errorf("path %q has an empty segment", joinPath(path)))
-			return nil
+			return -1
 		}
 	}
 	if len(path) > abi.MaxPathSegments {
 		o.fail(fmt.Errorf("path %q is deeper than %d", joinPath(path), abi.MaxPathSegments))
-		return nil
+		return -1
 	}
-	// Own copies: path may alias the input batch.
-	own := make([]string, len(path))
-	for j, seg := range path {
-		own[j] = strings.Clone(seg)
-	}
+	own := clonePath(path) // path may alias the input batch
 	wire := abi.AppendPath([]byte{kind}, own...)
 	o.ents = append(o.ents, entry{hash: h, kind: kind, path: own, key: string(wire), action: o.m.Roots[root].Action})
 	n := int32(len(o.ents))
 	o.slots[i] = n
 	o.touched = append(o.touched, n-1)
-	o.last = n - 1
 	if int(n)*2 > len(o.slots) {
 		o.grow()
 	}
-	return &o.ents[n-1]
+	return n - 1
 }
 
 // grow doubles the slot table.
