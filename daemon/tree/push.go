@@ -499,6 +499,11 @@ func skipWS(data []byte, i int) int {
 
 // Bytes the raw scanners stop at (tables: a relay scans every byte it
 // forwards).
+var (
+	stringStops = [256]bool{'"': true, '\\': true}
+	nestStops   = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
+)
+
 // jsonEscapes are the bytes encoding/json writes other than as themselves
 // (controls, quote, backslash, HTML characters; bytes >= 0x80 may be
 // invalid UTF-8): appendJSONString hands a string with one to json.Marshal.
@@ -508,11 +513,6 @@ var jsonEscapes = func() (t [256]bool) {
 	}
 	return t
 }()
-
-var (
-	stringStops = [256]bool{'"': true, '\\': true}
-	nestStops   = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
-)
 
 // skipString returns the index after the string starting at data[i] ('"').
 func skipString(data []byte, i int) int {

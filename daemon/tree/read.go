@@ -89,7 +89,6 @@ type reader struct {
 	// list, instead of into out.
 	asJSON bool
 	js     []byte
-	n      int // entries written to js
 }
 
 // finish turns the gathered key spans into the entries' Key strings.
@@ -264,36 +263,37 @@ func (t *Tree) AppendJSON(dst []byte, p *Pattern) ([]byte, uint64) {
 }
 
 func (r *reader) emitJSON(n *node) {
-	var marker string
-	switch {
-	case n.flags&flagValue != 0:
-	case n.flags&flagMarker != 0:
-		marker = r.t.markers[n]
-	default:
+	if n.flags&(flagValue|flagMarker) == 0 {
 		return
 	}
-	if r.n > 0 {
+	if r.js[len(r.js)-1] != '[' { // not the list's first entry
 		r.js = append(r.js, ',')
 	}
-	r.n++
-	r.js = append(r.js, '{')
-	if len(r.key) > 0 {
-		r.js = appendJSONString(r.js, unsafe.String(&r.key[0], len(r.key)))
-	} else {
-		r.js = append(r.js, `""`...)
+	key := unsafe.String(unsafe.SliceData(r.key), len(r.key)) // used before r.key changes
+	isMarker, marker := n.flags&flagValue == 0, ""            // a value wins, as in emit
+	if isMarker {
+		marker = r.t.markers[n]
 	}
-	r.js = append(r.js, ':')
-	if n.flags&flagMarker != 0 {
-		r.js = appendJSONString(r.js, marker)
-	} else {
-		r.js = appendNumber(r.js, n.val)
-	}
-	r.js = append(r.js, '}')
+	r.js = appendEntryJSON(r.js, key, isMarker, marker, n.val)
 }
 
-// appendNumber appends v as strconv's 'g' shortest form (what Entry's
-// MarshalJSON writes). Counters are mostly small integers, which that
-// form writes as plain digits: AppendInt does those several times faster.
+// appendEntryJSON appends one entry of the flat list, {"KEY":VALUE}: the
+// form of Entry.MarshalJSON and of AppendJSON.
+func appendEntryJSON(dst []byte, key string, isMarker bool, marker string, v float64) []byte {
+	dst = append(dst, '{')
+	dst = appendJSONString(dst, key)
+	dst = append(dst, ':')
+	if isMarker {
+		dst = appendJSONString(dst, marker)
+	} else {
+		dst = appendNumber(dst, v)
+	}
+	return append(dst, '}')
+}
+
+// appendNumber appends v as strconv's 'g' shortest form. Counters are
+// mostly small integers, which that form writes as plain digits: AppendInt
+// does those several times faster.
 func appendNumber(dst []byte, v float64) []byte {
 	if i := int64(v); float64(i) == v && i > -1e6 && i < 1e6 && (i != 0 || !math.Signbit(v)) {
 		return strconv.AppendInt(dst, i, 10)

@@ -8,7 +8,6 @@
 package tree
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 )
@@ -73,19 +72,7 @@ type Entry struct {
 
 // MarshalJSON writes the seed's flat form: {"br,ie,7": 8}.
 func (e Entry) MarshalJSON() ([]byte, error) {
-	k, _ := json.Marshal(e.Key)
-	var v []byte
-	if e.IsMarker {
-		v, _ = json.Marshal(e.Marker)
-	} else {
-		v = strconv.AppendFloat(nil, e.Value, 'g', -1, 64)
-	}
-	out := make([]byte, 0, len(k)+len(v)+3)
-	out = append(out, '{')
-	out = append(out, k...)
-	out = append(out, ':')
-	out = append(out, v...)
-	return append(out, '}'), nil
+	return appendEntryJSON(make([]byte, 0, len(e.Key)+len(e.Marker)+16), e.Key, e.IsMarker, e.Marker, e.Value), nil
 }
 
 // MergeResult says what a push merged.
