@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/testenv"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -99,7 +100,7 @@ func TestBenchPull(t *testing.T) {
 	if n := envInt("PULL_CLIENT_PROCS", 0); n > 0 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))
 	}
-	addr := freeAddr(t)
+	addr := testenv.FreePort(t)
 	child := exec.Command(os.Args[0], "-test.run", "^TestBenchPullServer$")
 	child.Env = append(os.Environ(), "CANOPY_PULL_SERVER="+addr)
 	child.Stdout, child.Stderr = os.Stderr, os.Stderr
@@ -108,7 +109,9 @@ func TestBenchPull(t *testing.T) {
 	}
 	defer func() { child.Process.Kill(); child.Wait() }()
 	base := "http://" + addr
-	waitUp(t, base+"/status")
+	if !testenv.Answers(base+"/status", 30*time.Second) {
+		t.Fatalf("%s did not answer", base)
+	}
 
 	tr := &http.Transport{MaxIdleConnsPerHost: clients + 10, MaxConnsPerHost: 0, DisableCompression: true,
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}
@@ -543,27 +546,6 @@ func readResponse(br *bufio.Reader, body []byte) ([]byte, string, bool, error) {
 }
 
 func bytesIndex(b []byte, s string) int { return strings.Index(string(b), s) }
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-func waitUp(t *testing.T, u string) {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if res, err := http.Get(u); err == nil {
-			res.Body.Close()
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s did not answer", u)
-}
 
 func gauge(t *testing.T, hc *http.Client, base, name string) float64 {
 	res, err := hc.Get(base + "/metrics")

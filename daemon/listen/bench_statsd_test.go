@@ -64,7 +64,9 @@ func TestBenchStatsD(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { canopy.Process.Kill(); canopy.Wait() }()
-	waitHTTP(t, "http://"+httpAddr+"/get/statsd,counters,bench")
+	if u := "http://" + httpAddr + "/get/statsd,counters,bench"; !testenv.Answers(u, 30*time.Second) {
+		t.Fatalf("%s did not answer", u)
+	}
 
 	// collectd with only the statsd plugin, on loopback.
 	kPort := freeUDPPort(t)
@@ -303,16 +305,4 @@ func freeUDPPort(t *testing.T) int {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port
-}
-
-func waitHTTP(t *testing.T, u string) {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if res, err := http.Get(u); err == nil {
-			res.Body.Close()
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s did not answer", u)
 }

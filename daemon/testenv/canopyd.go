@@ -85,13 +85,21 @@ func (p *Proc) Start() {
 		p.cmd = nil
 		p.t.Fatalf("cannot start canopyd: %v", err)
 	}
-	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get("http://" + p.Addr + "/status"); err == nil {
+	if !Answers("http://"+p.Addr+"/status", 3*time.Minute) {
+		p.t.Fatalf("canopyd %v did not answer on %s", p.Args, p.Addr)
+	}
+}
+
+// Answers polls url until a GET gets an answer (any status) and reports
+// whether one came within timeout.
+func Answers(url string, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(url); err == nil {
 			resp.Body.Close()
-			return
+			return true
 		}
 	}
-	p.t.Fatalf("canopyd %v did not answer on %s", p.Args, p.Addr)
+	return false
 }
 
 // Kill stops the process with SIGKILL (a crash) and waits for it.
