@@ -19,7 +19,7 @@ import (
 // (cpu, mem, load, net, disk, nginx, url, accesslog; the example configs,
 // collect_every 10 s) pushing into canopyd, and gmond with its default
 // metrics beside it in the same run: CPU in percent of one core and RSS.
-// Run it with `go tool task bench:agent` (AGENT_BENCH_DURATION, default 2m).
+// Run it with `go tool -modfile=tools/go.mod task bench:agent` (AGENT_BENCH_DURATION, default 2m).
 func BenchmarkAgentResources(b *testing.B) {
 	dur := 2 * time.Minute
 	if s := os.Getenv("AGENT_BENCH_DURATION"); s != "" {

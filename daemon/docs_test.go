@@ -71,7 +71,7 @@ func TestReadmeExamples(t *testing.T) {
 		"-default-source=false", "-pipes", t.TempDir()).Addr
 	for _, ex := range examples {
 		if !strings.HasPrefix(ex.cmd, "curl ") {
-			continue // set-up commands (go run, go tool task) are not API examples
+			continue // set-up commands (go run, go tool -modfile=tools/go.mod task) are not API examples
 		}
 		cmd := strings.ReplaceAll(ex.cmd, "localhost:8080", addr)
 		out, err := exec.Command("bash", "-c", cmd).CombinedOutput()

@@ -87,7 +87,7 @@ func TestLayout(t *testing.T) {
 			t.Errorf("pipes-src/%s has no testdata/ files", n)
 		}
 		if _, err := os.Stat(n + ".wasm"); err != nil {
-			t.Errorf("pipes-src/%s is not built: no pipes-wasm/%s.wasm (run go tool task pipes)", n, n)
+			t.Errorf("pipes-src/%s is not built: no pipes-wasm/%s.wasm (run go tool -modfile=tools/go.mod task pipes)", n, n)
 		}
 		if !slices.Contains(taskPipes, n) {
 			t.Errorf("the pipes task in Taskfile.yml does not build %s (it builds %q)", n, taskPipes)
@@ -134,7 +134,7 @@ func TestNoDrift(t *testing.T) {
 			continue
 		}
 		if !bytes.Equal(fresh, committed) {
-			t.Errorf("pipes-wasm/%s.wasm (%d bytes) differs from a fresh build of pipes-src/%s (%d bytes): run go tool task pipes and commit it", n, len(committed), n, len(fresh))
+			t.Errorf("pipes-wasm/%s.wasm (%d bytes) differs from a fresh build of pipes-src/%s (%d bytes): run go tool -modfile=tools/go.mod task pipes and commit it", n, len(committed), n, len(fresh))
 		}
 	}
 }

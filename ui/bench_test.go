@@ -20,7 +20,7 @@ func uiRig(b *testing.B) (*daemon, *browser) {
 
 // BenchmarkExplorer20x2000 loads /trend/view/ with 20 series of 2,000
 // points each and reports the time until the page is interactive.
-// go tool task bench:ui
+// go tool -modfile=tools/go.mod task bench:ui
 func BenchmarkExplorer20x2000(b *testing.B) {
 	_, br := uiRig(b)
 	explorerLoad(b, br, 20) // warm the browser's caches, as a returning user has them

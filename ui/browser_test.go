@@ -299,7 +299,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("realtime heap stays flat (short)", func(t *testing.T) {
-		// The 60 s run is `go tool task bench:ui`; CI runs 12 s.
+		// The 60 s run is `go tool -modfile=tools/go.mod task bench:ui`; CI runs 12 s.
 		r := realtimeSoak(t, b, d, 20, 12*time.Second)
 		t.Logf("realtime at 20 updates/s for 12 s: %s", r)
 		if growth := r.heapEnd - r.heapStart; growth > 1e6 {

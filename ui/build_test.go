@@ -13,7 +13,7 @@ import (
 
 // TestBuildIsFresh rebuilds the UI from src/ and fails when the result
 // differs from the committed dist/: someone changed a source and forgot
-// `go tool task ui:build`, or the build stopped being reproducible.
+// `go tool -modfile=tools/go.mod task ui:build`, or the build stopped being reproducible.
 func TestBuildIsFresh(t *testing.T) {
 	npm := testenv.NeedCommand(t, "npm", "npm")
 	node := testenv.NeedCommand(t, "node", "nodejs")
@@ -46,9 +46,9 @@ func TestBuildIsFresh(t *testing.T) {
 		b, err := fs.ReadFile(committed, p)
 		switch {
 		case err != nil:
-			t.Errorf("dist/%s is missing: run `go tool task ui:build` and commit ui/dist", p)
+			t.Errorf("dist/%s is missing: run `go tool -modfile=tools/go.mod task ui:build` and commit ui/dist", p)
 		case !bytes.Equal(a, b):
-			t.Errorf("dist/%s differs from a fresh build (%d vs %d bytes): run `go tool task ui:build` and commit ui/dist", p, len(b), len(a))
+			t.Errorf("dist/%s differs from a fresh build (%d vs %d bytes): run `go tool -modfile=tools/go.mod task ui:build` and commit ui/dist", p, len(b), len(a))
 		}
 		return nil
 	})

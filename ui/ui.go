@@ -2,7 +2,7 @@
 // /realtime/view/NAME, /trend/view/, /trend/view/NAME, /setting/view), their
 // built assets, and the saved-views API (/api/views).
 //
-// The assets are built with npm (`go tool task ui:build`, sources in src/)
+// The assets are built with npm (`go tool -modfile=tools/go.mod task ui:build`, sources in src/)
 // and committed in dist/, which this package embeds: running the daemon
 // never needs node. Every page is the same HTML shell; the script picks the
 // page from the URL, so the daemon needs no templates.

@@ -12,7 +12,7 @@ import (
 // The committed builtin.wasm must be what its sources build to (Go builds
 // with -trimpath and no build ID are reproducible), so it is never stale
 // and is committed again only when a source changed. Rebuild with
-// `go tool task build:modules`.
+// `go tool -modfile=tools/go.mod task build:modules`.
 func TestBuiltinWasmIsCurrent(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a WASM module")
@@ -27,7 +27,7 @@ func TestBuiltinWasmIsCurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(built, committed) {
-		t.Errorf("pipes-wasm/modules/builtin.wasm (%d bytes) differs from a build of pipes-src/mod-builtin (%d bytes): run go tool task build:modules and commit it",
+		t.Errorf("pipes-wasm/modules/builtin.wasm (%d bytes) differs from a build of pipes-src/mod-builtin (%d bytes): run go tool -modfile=tools/go.mod task build:modules and commit it",
 			len(committed), len(built))
 	}
 }

@@ -2,7 +2,7 @@
 // access log, in one run: it times GoAccess's JSON report and `canopyd
 // replay` (all pipes in the pipes folder) of the same file, prints both
 // rates and their ratio, and cross-checks the total of valid requests and
-// every status code count. Run it with `go tool task bench:goaccess`.
+// every status code count. Run it with `go tool -modfile=tools/go.mod task bench:goaccess`.
 package main
 
 import (

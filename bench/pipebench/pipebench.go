@@ -4,7 +4,7 @@
 //
 // A pipe's Go value lives in its package main (pipes-src/NAME), which no
 // other package can import; so each pipe's own benchmark calls Pipe with
-// its value and its committed .wasm, and `go tool task bench:pipes` adds the
+// its value and its committed .wasm, and `go tool -modfile=tools/go.mod task bench:pipes` adds the
 // per-pipe figures up.
 package pipebench
 

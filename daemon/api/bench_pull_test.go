@@ -2,7 +2,7 @@
 
 package api
 
-// The long-poll benchmark (go tool task bench:pull): 2,000 clients hold
+// The long-poll benchmark (go tool -modfile=tools/go.mod task bench:pull): 2,000 clients hold
 // /pull on one key of a server in a child process (this test binary
 // re-run) while a pusher POSTs a new node under that key 10 times a second
 // for 60 s. Each client passes back the version it got, records when every

@@ -41,7 +41,7 @@ func report(b *testing.B, cpu0 time.Duration) {
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 }
 
-// BenchmarkRender is `go tool task bench:graph`: render and encode in each
+// BenchmarkRender is `go tool -modfile=tools/go.mod task bench:graph`: render and encode in each
 // format (targets: png ≤ 30 ms, svg ≤ 10 ms).
 func BenchmarkRender(b *testing.B) {
 	ch := benchChart()

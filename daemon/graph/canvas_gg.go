@@ -7,17 +7,18 @@ import (
 	"image/draw"
 	"math"
 
-	"github.com/fogleman/gg"
+	"git.sr.ht/~sbinet/gg"
 	xfont "golang.org/x/image/font"
 	"golang.org/x/image/math/fixed"
 	"gonum.org/v1/plot/font"
 	"gonum.org/v1/plot/vg"
 )
 
-// ggCanvas is a vg.Canvas that rasterizes with fogleman/gg. Unlike
-// plot's vgimg it keeps one font face per font and size for the whole
-// drawing (vgimg builds a new face, with an empty glyph cache, for every
-// string), which is most of the difference in speed.
+// ggCanvas is a vg.Canvas that rasterizes with sbinet/gg, the maintained
+// fork of fogleman/gg that gonum/plot links already. Unlike plot's vgimg
+// it keeps one font face per font and size for the whole drawing (vgimg
+// builds a new face, with an empty glyph cache, for every string), which
+// is most of the difference in speed.
 type ggCanvas struct {
 	ctx   *gg.Context
 	w, h  vg.Length

@@ -5,7 +5,7 @@
 //
 // One drawing model feeds every format: gonum.org/v1/plot lays out axes,
 // ticks and titles and draws through its vg.Canvas interface; a vg.Canvas
-// over github.com/fogleman/gg rasterizes PNG and JPEG, and plot's own vgsvg
+// over git.sr.ht/~sbinet/gg (the fork plot links) rasterizes PNG and JPEG, and plot's own vgsvg
 // and vgpdf backends write SVG and PDF. Fonts are Liberation, embedded in
 // the binary.
 package graph

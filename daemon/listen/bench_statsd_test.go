@@ -2,7 +2,7 @@
 
 package listen
 
-// The StatsD ingest benchmark (go tool task bench:statsd): canopyd and
+// The StatsD ingest benchmark (go tool -modfile=tools/go.mod task bench:statsd): canopyd and
 // collectd's statsd plugin on loopback, fed by the same sender (1,000
 // counter names, 40 lines a datagram) at rising rates. For each rate and
 // daemon: lines sent, kernel receive-buffer drops (/proc/net/udp), lines

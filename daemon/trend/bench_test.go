@@ -16,7 +16,7 @@ import (
 	"github.com/canopy-dev/canopy/daemon/trend/trendtest"
 )
 
-// Benchmarks for `go tool task bench:trend`. Each runs once (-benchtime 1x)
+// Benchmarks for `go tool -modfile=tools/go.mod task bench:trend`. Each runs once (-benchtime 1x)
 // and reports its figure with b.ReportMetric.
 
 func openBenchStore(b *testing.B, dir string) (*Store, *Embedded) {
