@@ -11,8 +11,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/auth"
 	"github.com/canopy-dev/canopy/daemon/listen"
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/relay"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
@@ -63,8 +64,8 @@ func runRelay(listenFlag, dataDir, configPath string, pipeFl *pipeFlags) error {
 		}
 	}()
 	for _, lc := range cfg.Listeners {
-		l, err := listen.Start(listen.Options{Tree: r.Sink(), Config: lc, Auth: api.NewAuth(cfg.Tokens),
-			Limits: api.LimitsFrom(cfg.Limits), AccessLog: r.AccessLog(), Logf: log.Printf})
+		l, err := listen.Start(listen.Options{Tree: r.Sink(), Config: lc, Auth: auth.New(cfg.Tokens),
+			Limits: push.LimitsFrom(cfg.Limits), AccessLog: r.AccessLog(), Logf: log.Printf})
 		if err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/canopy-dev/canopy/daemon/api"
 	"github.com/canopy-dev/canopy/daemon/pipes"
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/sdk/pipetest"
 )
@@ -61,7 +62,7 @@ func TestPushAllBuiltins(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("push: %s: %s", resp.Status, b)
 	}
-	var res api.PushResult
+	var res push.Result
 	if err := json.Unmarshal(b, &res); err != nil {
 		t.Fatalf("push answer %s: %v", b, err)
 	}

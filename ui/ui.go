@@ -24,6 +24,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/canopy-dev/canopy/daemon/auth"
 	"github.com/canopy-dev/canopy/daemon/config"
 )
 
@@ -192,12 +193,7 @@ func (u *UI) user(c *gin.Context) (string, bool) {
 	if len(u.users) == 0 {
 		return "", true
 	}
-	tok := ""
-	if h := c.GetHeader("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		tok = strings.TrimSpace(h[7:])
-	} else {
-		tok = c.Query("access_token")
-	}
+	tok := auth.Token(c.Request)
 	if tok == "" {
 		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "views are kept per user: send Authorization: Bearer TOKEN (set it in /setting/view)"})
 		return "", false
@@ -217,23 +213,23 @@ func (u *UI) User(r *http.Request) (string, bool) {
 	if len(u.users) == 0 {
 		return "", true
 	}
-	tok := r.URL.Query().Get("access_token")
-	if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
-		tok = strings.TrimSpace(h[7:])
-	}
+	tok := auth.Token(r)
 	name, ok := u.users[sha256.Sum256([]byte(tok))]
 	return name, ok && tok != ""
 }
 
+// viewError answers a views error: the client's mistakes are 4xx, the
+// store's failures 500.
 func viewError(c *gin.Context, err error) {
-	code := http.StatusBadRequest
+	code := http.StatusInternalServerError
+	var invalid *InvalidViewError
 	switch {
+	case errors.As(err, &invalid):
+		code = http.StatusBadRequest
 	case errors.Is(err, ErrViewNotFound):
 		code = http.StatusNotFound
 	case errors.Is(err, ErrViewExists):
 		code = http.StatusConflict
-	case errors.Is(err, fs.ErrPermission), strings.HasPrefix(err.Error(), "cannot "):
-		code = http.StatusInternalServerError
 	}
 	c.AbortWithStatusJSON(code, gin.H{"error": err.Error()})
 }

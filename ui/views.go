@@ -40,7 +40,7 @@ const (
 // Validate checks v and fills defaults (chart line, range -1d).
 func (v *View) Validate() error {
 	if !viewNameRE.MatchString(v.Name) {
-		return fmt.Errorf("view name %q: want 1-64 letters, digits, '.', '-' or '_', starting with a letter or digit", v.Name)
+		return invalidView("view name %q: want 1-64 letters, digits, '.', '-' or '_', starting with a letter or digit", v.Name)
 	}
 	keys := v.Keys[:0:0]
 	for _, k := range v.Keys {
@@ -49,17 +49,17 @@ func (v *View) Validate() error {
 			continue
 		}
 		if len(k) > maxViewKeyLen {
-			return fmt.Errorf("view %q: key longer than %d bytes", v.Name, maxViewKeyLen)
+			return invalidView("view %q: key longer than %d bytes", v.Name, maxViewKeyLen)
 		}
 		if !slices.Contains(keys, k) {
 			keys = append(keys, k)
 		}
 	}
 	if len(keys) == 0 {
-		return fmt.Errorf("view %q has no keys", v.Name)
+		return invalidView("view %q has no keys", v.Name)
 	}
 	if len(keys) > maxViewKeys {
-		return fmt.Errorf("view %q has %d keys (at most %d)", v.Name, len(keys), maxViewKeys)
+		return invalidView("view %q has %d keys (at most %d)", v.Name, len(keys), maxViewKeys)
 	}
 	v.Keys = keys
 	switch v.Chart {
@@ -67,14 +67,23 @@ func (v *View) Validate() error {
 		v.Chart = "line"
 	case "line", "area", "bar":
 	default:
-		return fmt.Errorf("view %q: chart %q: want line, area or bar", v.Name, v.Chart)
+		return invalidView("view %q: chart %q: want line, area or bar", v.Name, v.Chart)
 	}
 	if v.Range == "" {
 		v.Range = "-1d"
 	} else if !viewRangeRE.MatchString(v.Range) {
-		return fmt.Errorf("view %q: range %q: want a relative time such as -1h, -7d or -1y", v.Name, v.Range)
+		return invalidView("view %q: range %q: want a relative time such as -1h, -7d or -1y", v.Name, v.Range)
 	}
 	return nil
+}
+
+// InvalidViewError is a view that Validate refuses.
+type InvalidViewError struct{ Msg string }
+
+func (e *InvalidViewError) Error() string { return e.Msg }
+
+func invalidView(format string, args ...any) error {
+	return &InvalidViewError{Msg: fmt.Sprintf(format, args...)}
 }
 
 // ErrViewNotFound is returned for a view that does not exist.

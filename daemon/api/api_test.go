@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -59,9 +60,9 @@ func do(t *testing.T, method, u, ctype, body string, hdr ...string) reply {
 
 func TestPushForms(t *testing.T) {
 	var gotLines []string
-	fake := func(lines []string) (AccessLogResult, error) {
+	fake := func(lines []string) (push.AccessLogResult, error) {
 		gotLines = append(gotLines, lines...)
-		return AccessLogResult{Lines: len(lines), Bad: 1, Numbers: 2 * (len(lines) - 1), Errors: []string{"line 2: bad"}}, nil
+		return push.AccessLogResult{Lines: len(lines), Bad: 1, Numbers: 2 * (len(lines) - 1), Errors: []string{"line 2: bad"}}, nil
 	}
 	s, hs := newServer(t, Options{AccessLog: fake})
 	u := hs.URL + "/push"
@@ -124,7 +125,9 @@ func mustPattern(t *testing.T, k string) *tree.Pattern {
 
 func TestLimits(t *testing.T) {
 	lim := config.Limits{MaxBodyBytes: 1000, MaxLineBytes: 10, MaxJSONDepth: 3, MaxPushNodes: 4, MaxLongPolls: 1}
-	fake := func(lines []string) (AccessLogResult, error) { return AccessLogResult{Lines: len(lines)}, nil }
+	fake := func(lines []string) (push.AccessLogResult, error) {
+		return push.AccessLogResult{Lines: len(lines)}, nil
+	}
 	srv, hs := newServer(t, Options{Limits: lim, AccessLog: fake})
 	u := hs.URL + "/push"
 	tests := []struct {
@@ -220,7 +223,7 @@ func TestAuth(t *testing.T) {
 func TestPull(t *testing.T) {
 	s, hs := newServer(t, Options{})
 	tr := s.opt.Tree
-	if _, err := tr.MergeJSON([]byte(`{"br": {"ie": {"7": 1}}, "os": {"linux": 1}}`)); err != nil {
+	if _, err := push.Merge(tr, []byte(`{"br": {"ie": {"7": 1}}, "os": {"linux": 1}}`)); err != nil {
 		t.Fatal(err)
 	}
 	v0 := tr.Version()
@@ -239,9 +242,9 @@ func TestPull(t *testing.T) {
 	done := make(chan reply)
 	go func() { done <- do(t, "GET", hs.URL+"/pull/?key=br&since="+strconv.FormatUint(v0, 10), "", "") }()
 	time.Sleep(50 * time.Millisecond)
-	tr.MergeJSON([]byte(`{"os": {"linux": 1}}`))
+	push.Merge(tr, []byte(`{"os": {"linux": 1}}`))
 	time.Sleep(50 * time.Millisecond)
-	tr.MergeJSON([]byte(`{"br": {"ie": {"8": 5}}}`))
+	push.Merge(tr, []byte(`{"br": {"ie": {"8": 5}}}`))
 	select {
 	case r = <-done:
 	case <-time.After(5 * time.Second):
@@ -289,7 +292,7 @@ func TestPullNeverMisses(t *testing.T) {
 		}()
 	}
 	for i := 0; i < n; i++ {
-		tr.MergeJSON([]byte(fmt.Sprintf(`{"k": {"n%d": 1}}`, i)))
+		push.Merge(tr, []byte(fmt.Sprintf(`{"k": {"n%d": 1}}`, i)))
 		if i%20 == 0 {
 			time.Sleep(time.Millisecond)
 		}
@@ -300,7 +303,7 @@ func TestPullNeverMisses(t *testing.T) {
 func TestPullSSE(t *testing.T) {
 	s, hs := newServer(t, Options{})
 	tr := s.opt.Tree
-	tr.MergeJSON([]byte(`{"cpu": {"idle": 32}}`))
+	push.Merge(tr, []byte(`{"cpu": {"idle": 32}}`))
 	req, _ := http.NewRequest("GET", hs.URL+"/pull/cpu?timeout=5", nil)
 	req.Header.Set("Accept", "text/event-stream")
 	res, err := http.DefaultClient.Do(req)
@@ -332,7 +335,7 @@ func TestPullSSE(t *testing.T) {
 	if id, data := readEvent(); data != `[{"cpu,idle":32}]` || id != strconv.FormatUint(tr.Version(), 10) {
 		t.Errorf("first event: id %s data %s", id, data)
 	}
-	tr.MergeJSON([]byte(`{"cpu": {"user": 900}}`))
+	push.Merge(tr, []byte(`{"cpu": {"user": 900}}`))
 	if _, data := readEvent(); data != `[{"cpu,user":900}]` {
 		t.Errorf("second event: %s", data)
 	}
@@ -340,7 +343,7 @@ func TestPullSSE(t *testing.T) {
 
 func TestDiff(t *testing.T) {
 	s, hs := newServer(t, Options{})
-	s.opt.Tree.MergeJSON([]byte(`{"cpu": {"web1": {"idle": 10, "user": 5}, "web2": {"idle": 7, "sys": 1}}, "url": {"a/b": {"x": 1}, "c": {"x": 3}}}`))
+	push.Merge(s.opt.Tree, []byte(`{"cpu": {"web1": {"idle": 10, "user": 5}, "web2": {"idle": 7, "sys": 1}}, "url": {"a/b": {"x": 1}, "c": {"x": 3}}}`))
 	r := do(t, "GET", hs.URL+"/diff/cpu,web1/cpu,web2", "", "")
 	want := `[{"key":"idle","a":10,"b":7,"diff":3},{"key":"sys","a":null,"b":1,"diff":-1},{"key":"user","a":5,"b":null,"diff":5}]`
 	if r.code != 200 || r.body != want {
@@ -363,7 +366,7 @@ func TestDiff(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	s, hs := newServer(t, Options{})
-	s.opt.Tree.MergeJSON([]byte(`{"a": {"b": 1}}`))
+	push.Merge(s.opt.Tree, []byte(`{"a": {"b": 1}}`))
 	do(t, "POST", hs.URL+"/push", "application/json", `{"a": {"b": 1}}`)
 	do(t, "POST", hs.URL+"/push", "application/json", `{`)
 	r := do(t, "GET", hs.URL+"/metrics", "", "")
@@ -381,13 +384,15 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-func FuzzPush(f *testing.F) {
+func FuzzPushHTTP(f *testing.F) {
 	for _, s := range []string{`{"br": {"ie": {"7": 8}}, "defaultaction": "add"}`, `[{"a": 1}, {"b": {"": 2, "c": "m"}}]`, `{"a": {"b": {"c": {"d": {"e": 1}}}}}`, `{"a": "\"}{"}`, `[[[[[`, `{"a": 1e999}`} {
 		f.Add(s, "application/json")
 		f.Add(s, "text/plain")
 	}
 	s := New(Options{Tree: tree.New(), Limits: config.Limits{MaxJSONDepth: 8, MaxPushNodes: 50, MaxBodyBytes: 4096},
-		AccessLog: func(lines []string) (AccessLogResult, error) { return AccessLogResult{Lines: len(lines)}, nil }})
+		AccessLog: func(lines []string) (push.AccessLogResult, error) {
+			return push.AccessLogResult{Lines: len(lines)}, nil
+		}})
 	f.Fuzz(func(t *testing.T, body, ctype string) {
 		req := httptest.NewRequest("POST", "/push", strings.NewReader(body))
 		req.Header.Set("Content-Type", ctype)

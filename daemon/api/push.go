@@ -5,49 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
+	"mime/multipart"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/canopy-dev/canopy/daemon/push"
 )
-
-// AccessLogResult says what running access-log lines through the pipes did.
-type AccessLogResult struct {
-	Lines   int    `json:"lines"`     // lines read
-	Bad     int    `json:"bad_lines"` // lines that did not parse
-	Numbers int    `json:"numbers"`   // numbers the pipes merged
-	Markers int    `json:"markers"`
-	Version uint64 `json:"version"`
-	// Errors samples why lines were bad ("line 3: ..."), a few at most.
-	Errors []string `json:"errors,omitempty"`
-}
-
-// AccessLogFunc parses access-log lines, runs them through the pipes and
-// merges what the pipes emit. The pipes engine provides it; sockets with
-// format accesslog use it too.
-type AccessLogFunc func(lines []string) (AccessLogResult, error)
-
-// PushResult is the answer to a push: what merged.
-type PushResult struct {
-	Numbers  int      `json:"numbers"`
-	Markers  int      `json:"markers"`
-	Lines    int      `json:"lines"`
-	BadLines int      `json:"bad_lines"`
-	Version  uint64   `json:"version"`
-	Errors   []string `json:"errors,omitempty"`
-}
 
 // push takes JSON and access-log lines: form fields json and accesslog
 // (urlencoded or multipart), a raw JSON body, or a text/plain body of
-// access-log lines. POST and PUT alike.
+// access-log lines (push.DecodeBody). POST and PUT alike.
 func (s *Server) push(c *gin.Context) {
-	max := s.limits.MaxBodyBytes
-	if c.Request.ContentLength > max {
-		s.limitFail(c, bodyTooLarge(max), "max_body_bytes")
+	if c.Request.ContentLength > s.limits.MaxBodyBytes {
+		s.limitFail(c, s.limits.BodyTooLarge())
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, max)
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.limits.MaxBodyBytes)
 	if err := s.gzipBody(c); err != nil {
 		s.fail(c, http.StatusBadRequest, err.Error())
 		return
@@ -56,58 +31,20 @@ func (s *Server) push(c *gin.Context) {
 		s.pushFrom(c)
 		return
 	}
-	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	var jsons, logs []string
-	if mt == "application/x-www-form-urlencoded" {
-		// `curl -d '{...}'` sends raw JSON labelled as a form: take it as JSON.
-		b, err := io.ReadAll(c.Request.Body)
-		if err != nil {
-			s.bodyFail(c, err, "cannot read push body")
-			return
-		}
-		if t := bytes.TrimSpace(b); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
-			mt = "application/json"
-		}
-		c.Request.Body = io.NopCloser(bytes.NewReader(b))
+	b, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		s.bodyFail(c, fmt.Errorf("cannot read push body: %w", err))
+		return
 	}
-	switch mt {
-	case "application/x-www-form-urlencoded", "multipart/form-data":
-		var err error
-		if mt == "multipart/form-data" {
-			err = c.Request.ParseMultipartForm(max)
-		} else {
-			err = c.Request.ParseForm()
-		}
-		if err != nil {
-			s.bodyFail(c, err, "cannot read push form")
-			return
-		}
-		jsons = c.Request.PostForm["json"]
-		logs = c.Request.PostForm["accesslog"]
-		if c.Request.MultipartForm != nil {
-			jsons = append(jsons, formFiles(c, "json")...)
-			logs = append(logs, formFiles(c, "accesslog")...)
-		}
-		if len(jsons) == 0 && len(logs) == 0 {
-			s.fail(c, http.StatusBadRequest, `push form has neither a "json" nor an "accesslog" field`)
-			return
-		}
-	default:
-		b, err := io.ReadAll(c.Request.Body)
-		if err != nil {
-			s.bodyFail(c, err, "cannot read push body")
-			return
-		}
-		if mt == "text/plain" {
-			logs = []string{string(b)}
-		} else {
-			jsons = []string{string(b)}
-		}
+	parts, err := push.DecodeBody(c.GetHeader("Content-Type"), b, s.limits.MaxBodyBytes)
+	if err != nil {
+		s.bodyFail(c, err)
+		return
 	}
-	res, lerr, err := s.merge(jsons, logs, "http")
+	res, lerr, err := s.merge(parts, "http")
 	s.notify.kick() // even on an error: the parts before it merged
 	if lerr != nil {
-		s.limitFail(c, lerr, "")
+		s.limitFail(c, lerr)
 		return
 	}
 	if err != nil {
@@ -130,33 +67,17 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.msg }
 
-// formFiles reads uploaded files of a multipart field (curl -F json=@f).
-func formFiles(c *gin.Context, field string) []string {
-	var out []string
-	for _, fh := range c.Request.MultipartForm.File[field] {
-		f, err := fh.Open()
-		if err != nil {
-			continue
-		}
-		b, err := io.ReadAll(f)
-		f.Close()
-		if err == nil {
-			out = append(out, string(b))
-		}
-	}
-	return out
-}
-
 // merge checks every part against the limits first, then merges the JSON
 // documents and runs the access-log lines through the pipes.
-func (s *Server) merge(jsons, logs []string, source string) (PushResult, *LimitError, error) {
-	var res PushResult
+func (s *Server) merge(parts push.Parts, source string) (push.Result, *push.LimitError, error) {
+	var res push.Result
+	jsons, logs := parts.JSON, parts.Logs
 	for i, j := range jsons {
-		if strings.TrimSpace(j) == "" {
+		if len(bytes.TrimSpace(j)) == 0 {
 			return res, nil, fmt.Errorf("push %s is empty", partName("json", i, len(jsons)))
 		}
-		if err := CheckJSON([]byte(j), s.limits.MaxJSONDepth, s.limits.MaxPushNodes); err != nil {
-			return res, err.(*LimitError), nil
+		if lerr := s.limits.CheckJSON(j); lerr != nil {
+			return res, lerr, nil
 		}
 	}
 	var lines []string
@@ -164,7 +85,7 @@ func (s *Server) merge(jsons, logs []string, source string) (PushResult, *LimitE
 		for ln := range strings.Lines(l) {
 			ln = strings.TrimRight(ln, "\r\n")
 			if len(ln) > s.limits.MaxLineBytes {
-				return res, lineTooLong(len(lines)+1, len(ln), s.limits.MaxLineBytes), nil
+				return res, s.limits.LineTooLong(len(lines)+1, len(ln)), nil
 			}
 			if ln != "" {
 				lines = append(lines, ln)
@@ -179,7 +100,7 @@ func (s *Server) merge(jsons, logs []string, source string) (PushResult, *LimitE
 	}
 	for i, j := range jsons {
 		s.metrics.LinesIn.WithLabelValues(source, "json").Inc()
-		r, err := s.opt.Tree.MergeJSON([]byte(j))
+		r, err := s.decoder.Merge(s.opt.Tree, j)
 		if err != nil {
 			s.metrics.BadLines.WithLabelValues(source, "json").Inc()
 			if len(jsons) > 1 {
@@ -216,33 +137,19 @@ func partName(field string, i, n int) string {
 	return fmt.Sprintf("%s #%d", field, i+1)
 }
 
-// bodyFail answers a body read error: 413 when it hit the size limit.
-func (s *Server) bodyFail(c *gin.Context, err error, what string) {
+// bodyFail answers a body or form read error: 413 when it hit the size
+// limit, else 400 saying what failed.
+func (s *Server) bodyFail(c *gin.Context, err error) {
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) || strings.Contains(err.Error(), "too large") {
-		s.limitFail(c, bodyTooLarge(s.limits.MaxBodyBytes), "max_body_bytes")
+	if errors.As(err, &mbe) || errors.Is(err, multipart.ErrMessageTooLarge) {
+		s.limitFail(c, s.limits.BodyTooLarge())
 		return
 	}
-	s.fail(c, http.StatusBadRequest, what+": "+err.Error())
+	s.fail(c, http.StatusBadRequest, err.Error())
 }
 
-func (s *Server) limitFail(c *gin.Context, e *LimitError, reason string) {
-	if reason == "" {
-		reason = limitReason(e.Msg)
-	}
-	s.metrics.refused.WithLabelValues(reason).Inc()
+// limitFail answers a request over a limit, counted by the limit's key.
+func (s *Server) limitFail(c *gin.Context, e *push.LimitError) {
+	s.metrics.refused.WithLabelValues(e.Key).Inc()
 	s.fail(c, e.Code, e.Msg)
-}
-
-// limitReason pulls the config key out of a limit message for the metric.
-func limitReason(msg string) string {
-	i := strings.LastIndex(msg, "(limits.")
-	if i < 0 {
-		return "limit"
-	}
-	r := msg[i+len("(limits."):]
-	if j := strings.IndexByte(r, ')'); j >= 0 {
-		r = r[:j]
-	}
-	return r
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -118,7 +118,7 @@ func (s *Server) pushFrom(c *gin.Context) {
 	defer s.putBatchBuffer(buf)
 	buf.Reset()
 	if _, err := buf.ReadFrom(c.Request.Body); err != nil {
-		s.bodyFail(c, err, "cannot read relay batch")
+		s.bodyFail(c, fmt.Errorf("cannot read relay batch: %w", err))
 		return
 	}
 	c.Request.Body.Close() // the gzip reader, if any, can serve the next batch
@@ -129,13 +129,13 @@ func (s *Server) pushFrom(c *gin.Context) {
 		// recorded after them (exactly once unless this process dies in
 		// between).
 		if applied, _ := s.opt.Tree.SourceSeq(src); last <= applied {
-			answer(http.StatusOK, PushResult{Version: s.opt.Tree.Version()})
+			answer(http.StatusOK, push.Result{Version: s.opt.Tree.Version()})
 			return
 		} else if first != applied+1 {
 			answer(http.StatusConflict, (&tree.SeqConflictError{Source: src, Applied: applied, First: first, Last: last}).Error())
 			return
 		}
-		res, lerr, err := s.merge(nil, []string{string(body)}, "relay")
+		res, lerr, err := s.merge(push.Parts{Logs: []string{string(body)}}, "relay")
 		if _, _, serr := s.opt.Tree.MergeFrom(src, first, last, empty); serr != nil && err == nil {
 			err = serr
 		}
@@ -151,18 +151,18 @@ func (s *Server) pushFrom(c *gin.Context) {
 	}
 	var res tree.MergeResult
 	var err error
-	if c.ContentType() == ContentTypeDeltas {
+	if c.ContentType() == push.ContentTypeDeltas {
 		var p *tree.Push
-		if p, err = UnmarshalDeltas(body); err == nil {
+		if p, err = push.UnmarshalDeltas(body); err == nil {
 			res, _, err = s.opt.Tree.MergeFrom(src, first, last, p)
 		}
 	} else {
-		res, _, err = s.opt.Tree.MergeJSONFrom(src, first, last, body)
+		res, _, err = s.decoder.MergeFrom(s.opt.Tree, src, first, last, body)
 	}
 	if err == nil {
 		s.pushes.Add(1)
 		s.notify.kick()
-		answer(http.StatusOK, PushResult{Numbers: res.Numbers, Markers: res.Markers, Version: res.Version})
+		answer(http.StatusOK, push.Result{Numbers: res.Numbers, Markers: res.Markers, Version: res.Version})
 		return
 	}
 	var ce *tree.SeqConflictError
@@ -174,74 +174,4 @@ func (s *Server) pushFrom(c *gin.Context) {
 	// on instead of resending it forever, and say why.
 	s.opt.Tree.MergeFrom(src, first, last, empty)
 	answer(http.StatusBadRequest, err.Error())
-}
-
-// ContentTypeDeltas labels relay batches of parsed deltas (from pipes run
-// at the relay, or from push sockets): a JSON list of objects
-// {"actions": [{"p": path, "a": action}], "deltas": [{"p": path, "v": value,
-// "n": samples} or {"p": path, "m": marker}]}. Unlike a JSON push, it keeps
-// how many samples an average stands for, so an average forwarded per batch
-// weighs as much as the samples it was made of.
-const ContentTypeDeltas = "application/x-canopy-deltas+json"
-
-type wireDeltas struct {
-	Actions []wireAction `json:"actions,omitempty"`
-	Deltas  []wireDelta  `json:"deltas"`
-}
-
-type wireAction struct {
-	Path   []string `json:"p"`
-	Action string   `json:"a"`
-}
-
-type wireDelta struct {
-	Path    []string `json:"p"`
-	Value   float64  `json:"v,omitempty"`
-	Marker  *string  `json:"m,omitempty"`
-	Samples uint32   `json:"n,omitempty"`
-}
-
-// MarshalDeltas encodes p as one object of a ContentTypeDeltas batch.
-func MarshalDeltas(p *tree.Push) ([]byte, error) {
-	w := wireDeltas{Deltas: make([]wireDelta, len(p.Deltas))}
-	p.Actions(func(path []string, a tree.Action) {
-		w.Actions = append(w.Actions, wireAction{path, a.String()})
-	})
-	for i, d := range p.Deltas {
-		w.Deltas[i] = wireDelta{Path: d.Path, Value: d.Value}
-		if d.IsMarker {
-			m := d.Marker
-			w.Deltas[i] = wireDelta{Path: d.Path, Marker: &m}
-		} else if d.Samples > 1 {
-			w.Deltas[i].Samples = d.Samples
-		}
-	}
-	return json.Marshal(w)
-}
-
-// UnmarshalDeltas decodes a ContentTypeDeltas batch into one push (the tree
-// checks paths and values when it merges).
-func UnmarshalDeltas(data []byte) (*tree.Push, error) {
-	var list []wireDeltas
-	if err := json.Unmarshal(data, &list); err != nil {
-		return nil, fmt.Errorf("relay deltas: %w", err)
-	}
-	p := &tree.Push{}
-	for _, w := range list {
-		for _, a := range w.Actions {
-			act, err := tree.ParseAction(a.Action)
-			if err != nil {
-				return nil, fmt.Errorf("relay deltas: %s: %w", tree.JoinKey(a.Path), err)
-			}
-			p.AddAction(a.Path, act)
-		}
-		for _, d := range w.Deltas {
-			if d.Marker != nil {
-				p.Deltas = append(p.Deltas, tree.Delta{Path: d.Path, Marker: *d.Marker, IsMarker: true})
-			} else {
-				p.Deltas = append(p.Deltas, tree.Delta{Path: d.Path, Value: d.Value, Samples: d.Samples})
-			}
-		}
-	}
-	return p, nil
 }

@@ -13,7 +13,9 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/canopy-dev/canopy/daemon/auth"
 	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -29,7 +31,7 @@ type Options struct {
 	Tokens []config.Token
 	// AccessLog runs access-log lines through the pipes (form field
 	// accesslog, text/plain bodies); nil answers such pushes with 503.
-	AccessLog AccessLogFunc
+	AccessLog push.AccessLogFunc
 	// Registry is the private Prometheus registry served at /metrics
 	// (a new one when nil); see Server.Metrics.
 	Registry *prometheus.Registry
@@ -48,8 +50,9 @@ type Server struct {
 	pushes                    atomic.Uint64
 	errors                    atomic.Uint64
 
-	auth    *Auth
-	limits  Limits
+	decoder push.Decoder // JSON pushes and relay batches
+	auth    *auth.Checker
+	limits  push.Limits
 	metrics *Metrics
 	notify  *notifier
 	polls   atomic.Int64 // clients holding a long-poll slot
@@ -60,11 +63,11 @@ type Server struct {
 func New(opt Options) *Server {
 	gin.SetMode(gin.ReleaseMode)
 	s := &Server{opt: opt, engine: gin.New(), started: time.Now()}
-	s.limits = LimitsFrom(opt.Limits)
+	s.limits = push.LimitsFrom(opt.Limits)
 	if opt.MaxBodyBytes > 0 {
 		s.limits.MaxBodyBytes = opt.MaxBodyBytes
 	}
-	s.auth = NewAuth(opt.Tokens)
+	s.auth = auth.New(opt.Tokens)
 	s.metrics = NewMetrics(opt.Registry)
 	s.registerTree()
 	s.notify = newNotifier(opt.Tree)
@@ -88,13 +91,13 @@ func New(opt Options) *Server {
 func (s *Server) Metrics() *Metrics { return s.metrics }
 
 // Auth returns the token checker (sockets use it for non-loopback peers).
-func (s *Server) Auth() *Auth { return s.auth }
+func (s *Server) Auth() *auth.Checker { return s.auth }
 
 // AccessLog returns the pipes hook (nil without the pipes engine).
-func (s *Server) AccessLog() AccessLogFunc { return s.opt.AccessLog }
+func (s *Server) AccessLog() push.AccessLogFunc { return s.opt.AccessLog }
 
 // Limits returns the limits in force, defaults applied.
-func (s *Server) Limits() Limits { return s.limits }
+func (s *Server) Limits() push.Limits { return s.limits }
 
 // Close ends waiting long-polls and event streams (call it on shutdown,
 // e.g. from http.Server.RegisterOnShutdown).

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -188,7 +189,7 @@ func TestHandlerNoData(t *testing.T) {
 
 func TestHandlerTreeFallback(t *testing.T) {
 	tr := tree.New()
-	if _, err := tr.MergeJSON([]byte(`{"br": {"ie": {"6": 3, "7": {"": 8, "venders": {"sogou": 2}}}, "webkit": {"14.0": 40}}, "defaultaction": "add"}`)); err != nil {
+	if _, err := push.Merge(tr, []byte(`{"br": {"ie": {"6": 3, "7": {"": 8, "venders": {"sogou": 2}}}, "webkit": {"14.0": 40}}, "defaultaction": "add"}`)); err != nil {
 		t.Fatal(err)
 	}
 	h := newTestServer(t, Options{Trend: &fakeTrend{}, Tree: tr})

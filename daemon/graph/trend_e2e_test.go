@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/daemon/trend"
 )
@@ -45,8 +46,8 @@ func TestGraphOverTrendStore(t *testing.T) {
 		if i >= 20 && i < 30 {
 			marker = `, "marker": "sth. wrong happened"`
 		}
-		push := fmt.Sprintf(`{"cpu": {"10.3.1.12": {"idle": %d, "sytem": %d, "user": %d%s}}, "defaultaction": "average"}`, 60+i%20, 10+i%5, 30-i%20, marker)
-		if _, err := tr.MergeJSON([]byte(push)); err != nil {
+		body := fmt.Sprintf(`{"cpu": {"10.3.1.12": {"idle": %d, "sytem": %d, "user": %d%s}}, "defaultaction": "average"}`, 60+i%20, 10+i%5, 30-i%20, marker)
+		if _, err := push.Merge(tr, []byte(body)); err != nil {
 			t.Fatal(err)
 		}
 		version = store.TickOnce(tr, version)

@@ -29,8 +29,9 @@ import (
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
-	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/auth"
 	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -50,9 +51,9 @@ const (
 type Options struct {
 	Tree      Merger
 	Config    config.Listener
-	Auth      *api.Auth // nil or no tokens: everyone may push
-	Limits    api.Limits
-	AccessLog api.AccessLogFunc // required for format accesslog
+	Auth      *auth.Checker // nil or no tokens: everyone may push
+	Limits    push.Limits
+	AccessLog push.AccessLogFunc // required for format accesslog
 	// LinesIn and BadLines (labels source, format) count lines; nil: not
 	// counted.
 	LinesIn, BadLines *prometheus.CounterVec
@@ -72,6 +73,7 @@ type Listener struct {
 	done   chan struct{}
 	linesC prometheus.Counter
 	badC   prometheus.Counter
+	dec    push.Decoder // format json
 
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{}
@@ -278,10 +280,7 @@ func (r *reader) line(ln []byte) {
 	case "graphite":
 		err = r.b.graphite(ln, r.l.act)
 	case "json":
-		lim := r.l.opt.Limits
-		if err = api.CheckJSON(ln, lim.MaxJSONDepth, lim.MaxPushNodes); err == nil {
-			_, err = r.l.opt.Tree.MergeJSON(ln)
-		}
+		err = r.l.mergeJSON(ln)
 	case "accesslog":
 		r.logs = append(r.logs, string(ln))
 		if len(r.logs) >= 1024 {
@@ -291,6 +290,21 @@ func (r *reader) line(ln []byte) {
 	if err != nil {
 		r.fail("%v", err)
 	}
+}
+
+// mergeJSON checks one JSON push (a line, or a UDP datagram) against the
+// limits and merges it.
+func (l *Listener) mergeJSON(data []byte) error {
+	if lerr := l.opt.Limits.CheckJSON(data); lerr != nil {
+		return lerr
+	}
+	var err error
+	if jm, ok := l.opt.Tree.(JSONMerger); ok {
+		_, err = jm.MergeJSON(data)
+	} else {
+		_, err = l.dec.Merge(l.opt.Tree, data)
+	}
+	return err
 }
 
 // fail counts a bad line; the first few per minute are logged.

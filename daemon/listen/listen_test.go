@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/auth"
 	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -145,9 +146,9 @@ func TestJSONSockets(t *testing.T) {
 func TestAccessLogSocket(t *testing.T) {
 	tr := tree.New()
 	got := make(chan []string, 4)
-	fake := func(lines []string) (api.AccessLogResult, error) {
+	fake := func(lines []string) (push.AccessLogResult, error) {
 		got <- append([]string(nil), lines...)
-		return api.AccessLogResult{Lines: len(lines)}, nil
+		return push.AccessLogResult{Lines: len(lines)}, nil
 	}
 	l := start(t, tr, config.Listener{Proto: "tcp", Format: "accesslog"}, func(o *Options) { o.AccessLog = fake })
 	sendTCP(t, l.Addr(), "line one\nline two\n")
@@ -199,9 +200,9 @@ func TestMaxConns(t *testing.T) {
 // Sockets trust loopback peers; others must open with "auth TOKEN" (a write
 // token) when tokens are configured.
 func TestSocketAuth(t *testing.T) {
-	auth := api.NewAuth([]config.Token{{Name: "w", Token: "wtok", Scopes: []string{"write"}}, {Name: "r", Token: "rtok", Scopes: []string{"read"}}})
+	checker := auth.New([]config.Token{{Name: "w", Token: "wtok", Scopes: []string{"write"}}, {Name: "r", Token: "rtok", Scopes: []string{"read"}}})
 	tr := tree.New()
-	l := start(t, tr, config.Listener{Proto: "udp", Format: "statsd"}, func(o *Options) { o.Auth = auth })
+	l := start(t, tr, config.Listener{Proto: "udp", Format: "statsd"}, func(o *Options) { o.Auth = checker })
 	r := l.newReader(100)
 	remote := &net.UDPAddr{IP: net.ParseIP("192.0.2.7"), Port: 5000}
 	local := &net.UDPAddr{IP: net.ParseIP("127.0.0.1"), Port: 5000}

@@ -422,6 +422,12 @@ func (b *batch) full() bool { return len(b.deltas) >= maxFlushDeltas }
 type Merger interface {
 	Apply(deltas []tree.Delta) (tree.MergeResult, error)
 	SetAction(path []string, a tree.Action) error
-	MergeJSON(data []byte) (tree.MergeResult, error)
+	Merge(p *tree.Push) (tree.MergeResult, error) // a decoded JSON push
 	Get(p *tree.Pattern) []tree.Entry
+}
+
+// JSONMerger is a Merger that takes JSON pushes as they came rather than
+// decoded: a relay checks and forwards them without decoding.
+type JSONMerger interface {
+	MergeJSON(data []byte) (tree.MergeResult, error)
 }

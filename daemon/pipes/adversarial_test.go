@@ -108,7 +108,7 @@ func TestAdversarial(t *testing.T) {
 	lines := strings.Count(logs, "\n")
 
 	// The reference: one push with only good pipes.
-	if r := push(t, srv.URL, logs); r.Lines != lines || r.BadLines != 0 {
+	if r := postLines(t, srv.URL, logs); r.Lines != lines || r.BadLines != 0 {
 		t.Fatalf("reference push: %+v", r)
 	}
 	ref := entries(tr)
@@ -130,7 +130,7 @@ func TestAdversarial(t *testing.T) {
 			}
 			before := entries(tr)
 			for range pushes {
-				if r := push(t, srv.URL, logs); r.Lines != lines {
+				if r := postLines(t, srv.URL, logs); r.Lines != lines {
 					t.Fatalf("push: %+v", r)
 				}
 			}

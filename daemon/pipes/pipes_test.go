@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/daemon/api"
 	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/sdk/host"
 	"github.com/canopy-dev/canopy/sdk/pipetest"
@@ -62,7 +62,7 @@ func newManager(t testing.TB, dir string, cfg config.PipesConfig, tr *tree.Tree)
 	return m
 }
 
-func push(t *testing.T, url, body string) api.PushResult {
+func postLines(t *testing.T, url, body string) push.Result {
 	t.Helper()
 	resp, err := http.Post(url+"/push", "text/plain", strings.NewReader(body))
 	if err != nil {
@@ -73,7 +73,7 @@ func push(t *testing.T, url, body string) api.PushResult {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("push: %s: %s", resp.Status, b)
 	}
-	var r api.PushResult
+	var r push.Result
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatal(err)
 	}

@@ -14,14 +14,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/push"
 )
 
 // Record kinds: the first byte of a queue record.
 const (
 	kindJSON      = 'j' // a push: a JSON object or list of objects
 	kindAccessLog = 'a' // raw access-log lines
-	kindDeltas    = 'd' // parsed deltas, as api.MarshalDeltas writes them
+	kindDeltas    = 'd' // parsed deltas, as push.MarshalDeltas writes them
 )
 
 // Headers of the exactly-once protocol between a relay and a daemon.
@@ -223,7 +223,7 @@ func (u *upstream) send(ctx context.Context, recs [][]byte, first, last uint64) 
 		}
 	} else {
 		if recs[0][0] == kindDeltas {
-			ct = api.ContentTypeDeltas
+			ct = push.ContentTypeDeltas
 		}
 		pieces = jsonList(recs)
 	}

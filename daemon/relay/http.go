@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,54 +15,65 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/auth"
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
 // Handler serves the relay's HTTP side: /push (as canopyd's), fan-out
 // /get and /pull, /status and /metrics.
 func (r *Relay) Handler() http.Handler {
-	gin.SetMode(gin.ReleaseMode)
-	e := gin.New()
-	auth := api.NewAuth(r.cfg.Tokens)
-	lim := api.LimitsFrom(r.cfg.Limits)
-	e.Use(gin.Recovery(), func(c *gin.Context) {
-		if err := auth.CheckRequest(c.Request); err != nil {
-			c.AbortWithStatusJSON(err.Code, gin.H{"error": err.Msg})
-		}
-	})
-	push := func(c *gin.Context) { r.push(c, lim) }
-	e.POST("/push", push)
-	e.PUT("/push", push)
-	e.GET("/get/*key", r.get)
-	e.GET("/pull", r.pull)
-	e.GET("/pull/*key", r.pull)
-	e.GET("/status", func(c *gin.Context) {
-		c.JSON(http.StatusOK, gin.H{"mode": r.cfg.Mode, "relay": r.source, "upstreams": r.Status()})
+	checker := auth.New(r.cfg.Tokens)
+	lim := push.LimitsFrom(r.cfg.Limits)
+	mux := http.NewServeMux()
+	pushH := func(w http.ResponseWriter, req *http.Request) { r.push(w, req, lim) }
+	mux.HandleFunc("POST /push", pushH)
+	mux.HandleFunc("PUT /push", pushH)
+	mux.HandleFunc("GET /get/{key...}", r.get)
+	mux.HandleFunc("GET /pull", r.pull)
+	mux.HandleFunc("GET /pull/{key...}", r.pull)
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"mode": r.cfg.Mode, "relay": r.source, "upstreams": r.Status()})
 	})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(r.collector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
-	e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})))
-	return e
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if err := checker.CheckRequest(req); err != nil {
+			writeJSON(w, err.Code, map[string]string{"error": err.Msg})
+			return
+		}
+		mux.ServeHTTP(w, req)
+	})
 }
 
-func fail(c *gin.Context, code int, format string, args ...any) {
-	c.AbortWithStatusJSON(code, gin.H{"error": fmt.Sprintf(format, args...)})
+// writeJSON answers with v as JSON, as canopyd's API does.
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = http.StatusInternalServerError, []byte(`{"error":"cannot encode the answer"}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write(b)
+}
+
+func fail(w http.ResponseWriter, code int, format string, args ...any) {
+	writeJSON(w, code, map[string]string{"error": fmt.Sprintf(format, args...)})
 }
 
 // push accepts what canopyd's /push accepts; the answer comes once the push
 // is in every target queue on disk.
-func (r *Relay) push(c *gin.Context, lim api.Limits) {
-	var body io.Reader = http.MaxBytesReader(c.Writer, c.Request.Body, lim.MaxBodyBytes)
-	if strings.EqualFold(c.GetHeader("Content-Encoding"), "gzip") {
+func (r *Relay) push(w http.ResponseWriter, req *http.Request, lim push.Limits) {
+	var body io.Reader = http.MaxBytesReader(w, req.Body, lim.MaxBodyBytes)
+	if strings.EqualFold(req.Header.Get("Content-Encoding"), "gzip") {
 		zr, err := gzip.NewReader(body)
 		if err != nil {
-			fail(c, http.StatusBadRequest, "body is not gzip: %v", err)
+			fail(w, http.StatusBadRequest, "body is not gzip: %v", err)
 			return
 		}
 		body = io.LimitReader(zr, lim.MaxBodyBytes+1)
@@ -80,54 +90,31 @@ func (r *Relay) push(c *gin.Context, lim api.Limits) {
 		}
 	}()
 	buf.Reset()
-	if n := c.Request.ContentLength; n > 0 && n <= lim.MaxBodyBytes {
+	if n := req.ContentLength; n > 0 && n <= lim.MaxBodyBytes {
 		buf.Grow(int(n) + bytes.MinRead)
 	}
 	_, err := buf.ReadFrom(body)
 	data := buf.Bytes()
 	if err != nil || int64(len(data)) > lim.MaxBodyBytes {
-		fail(c, http.StatusRequestEntityTooLarge, "push body over %d bytes", lim.MaxBodyBytes)
+		fail(w, http.StatusRequestEntityTooLarge, "push body over %d bytes", lim.MaxBodyBytes)
 		return
 	}
-	mt, _, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	var jsons [][]byte
-	var logs []string
-	switch {
-	case mt == "text/plain":
-		logs = []string{string(data)}
-	case mt == "application/x-www-form-urlencoded" && !looksJSON(data):
-		form, err := url.ParseQuery(string(data))
-		if err != nil {
-			fail(c, http.StatusBadRequest, "cannot read push form: %v", err)
-			return
-		}
-		for _, j := range form["json"] {
-			jsons = append(jsons, []byte(j))
-		}
-		logs = form["accesslog"]
-		if len(jsons) == 0 && len(logs) == 0 {
-			fail(c, http.StatusBadRequest, `push form has neither a "json" nor an "accesslog" field`)
-			return
-		}
-	default:
-		jsons = [][]byte{data}
+	parts, err := push.DecodeBody(req.Header.Get("Content-Type"), data, lim.MaxBodyBytes)
+	if err != nil {
+		fail(w, http.StatusBadRequest, "%v", err)
+		return
 	}
 	// Validate everything before queueing anything: a push is all or nothing.
-	pushes := make([]JSONPush, len(jsons))
-	res := api.PushResult{}
-	for i, j := range jsons {
-		if err := api.CheckJSON(j, lim.MaxJSONDepth, lim.MaxPushNodes); err != nil {
-			code := http.StatusBadRequest
-			var le *api.LimitError
-			if errors.As(err, &le) {
-				code = le.Code
-			}
-			fail(c, code, "%v", err)
+	pushes := make([]JSONPush, len(parts.JSON))
+	res := push.Result{}
+	for i, j := range parts.JSON {
+		if lerr := lim.CheckJSON(j); lerr != nil {
+			fail(w, lerr.Code, "%v", lerr)
 			return
 		}
-		jp, err := CheckJSON(j)
+		jp, err := r.CheckJSON(j)
 		if err != nil {
-			fail(c, http.StatusBadRequest, "%v", err)
+			fail(w, http.StatusBadRequest, "%v", err)
 			return
 		}
 		pushes[i] = jp
@@ -135,26 +122,21 @@ func (r *Relay) push(c *gin.Context, lim api.Limits) {
 	}
 	for _, jp := range pushes {
 		if err := r.PushJSON(jp); err != nil {
-			fail(c, http.StatusInternalServerError, "cannot queue push: %v", err)
+			fail(w, http.StatusInternalServerError, "cannot queue push: %v", err)
 			return
 		}
 	}
-	for _, l := range logs {
+	for _, l := range parts.Logs {
 		if strings.TrimSpace(l) == "" {
 			continue
 		}
 		res.Lines += strings.Count(strings.TrimRight(l, "\n"), "\n") + 1
 		if err := r.PushAccessLog(l); err != nil {
-			fail(c, http.StatusInternalServerError, "cannot queue access-log lines: %v", err)
+			fail(w, http.StatusInternalServerError, "cannot queue access-log lines: %v", err)
 			return
 		}
 	}
-	c.JSON(http.StatusOK, res)
-}
-
-func looksJSON(b []byte) bool {
-	t := bytes.TrimSpace(b)
-	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
+	writeJSON(w, http.StatusOK, res)
 }
 
 // owners returns the upstreams that can hold keys matching key: one shard
@@ -191,10 +173,10 @@ func (r *Relay) owners(key string) []int {
 }
 
 // get answers /get/KEY from the shards that own it, merged in key order.
-func (r *Relay) get(c *gin.Context) {
-	key := strings.TrimPrefix(c.Param("key"), "/")
-	if c.Query("format") == "tree" {
-		fail(c, http.StatusBadRequest, "format=tree is not served by a relay; ask without it")
+func (r *Relay) get(w http.ResponseWriter, req *http.Request) {
+	key := req.PathValue("key")
+	if req.URL.Query().Get("format") == "tree" {
+		fail(w, http.StatusBadRequest, "format=tree is not served by a relay; ask without it")
 		return
 	}
 	var (
@@ -208,7 +190,7 @@ func (r *Relay) get(c *gin.Context) {
 		go func(u *upstream) {
 			defer wg.Done()
 			var part []map[string]json.RawMessage
-			_, e := r.fetch(c.Request.Context(), u, "/get/"+escapePath(key), &part)
+			_, e := r.fetch(req.Context(), u, "/get/"+escapePath(key), &part)
 			mu.Lock()
 			defer mu.Unlock()
 			if e != nil {
@@ -220,14 +202,14 @@ func (r *Relay) get(c *gin.Context) {
 	}
 	wg.Wait()
 	if err != nil {
-		fail(c, http.StatusBadGateway, "%v", err)
+		fail(w, http.StatusBadGateway, "%v", err)
 		return
 	}
 	sortEntries(out)
 	if out == nil {
 		out = []map[string]json.RawMessage{}
 	}
-	c.JSON(http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 func escapePath(key string) string {
@@ -269,20 +251,24 @@ func (r *Relay) fetch(ctx context.Context, u *upstream, path string, v any) (htt
 // pull long-polls the owning shards. With several, the version is a list
 // of per-shard versions ("v1.v2", in upstream order) and the answer comes as
 // soon as any shard has changes.
-func (r *Relay) pull(c *gin.Context) {
-	key := c.Query("key")
+func (r *Relay) pull(w http.ResponseWriter, req *http.Request) {
+	query := req.URL.Query()
+	key := query.Get("key")
 	if key == "" {
-		key = strings.TrimPrefix(c.Param("key"), "/")
+		key = req.PathValue("key")
 	}
 	own := r.owners(key)
 	since := make([]string, len(r.ups))
-	for i, v := range strings.Split(c.Query("since"), ".") {
+	for i, v := range strings.Split(query.Get("since"), ".") {
 		if i < len(since) {
 			since[i] = v
 		}
 	}
-	timeout := c.DefaultQuery("timeout", "30")
-	ctx, cancel := context.WithCancel(c.Request.Context())
+	timeout := "30"
+	if t, ok := query["timeout"]; ok && len(t) > 0 {
+		timeout = t[0]
+	}
+	ctx, cancel := context.WithCancel(req.Context())
 	defer cancel()
 	type answer struct {
 		i       int
@@ -339,7 +325,7 @@ func (r *Relay) pull(c *gin.Context) {
 		}
 	}
 	if len(out) == 0 && firstErr != nil && !errors.Is(firstErr, context.Canceled) {
-		fail(c, http.StatusBadGateway, "%v", firstErr)
+		fail(w, http.StatusBadGateway, "%v", firstErr)
 		return
 	}
 	sortEntries(out)
@@ -347,11 +333,11 @@ func (r *Relay) pull(c *gin.Context) {
 		out = []map[string]json.RawMessage{}
 	}
 	if len(r.ups) == 1 {
-		c.Header("X-Canopy-Version", versions[0])
+		w.Header().Set("X-Canopy-Version", versions[0])
 	} else {
-		c.Header("X-Canopy-Version", strings.Join(versions, "."))
+		w.Header().Set("X-Canopy-Version", strings.Join(versions, "."))
 	}
-	c.JSON(http.StatusOK, out)
+	writeJSON(w, http.StatusOK, out)
 }
 
 // collector exposes queue depth, lag and drops per upstream.

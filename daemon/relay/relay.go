@@ -19,7 +19,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -33,7 +33,8 @@ type Relay struct {
 	wg     sync.WaitGroup
 	cancel context.CancelFunc
 	client *http.Client
-	bufs   sync.Pool // request bodies (*bytes.Buffer)
+	bufs   sync.Pool    // request bodies (*bytes.Buffer)
+	dec    push.Decoder // JSON pushes: checked, and decoded to shard deeper than one level
 	// pipes, when set (accesslog: pipes), turns access-log lines into a
 	// push here, so deltas travel instead of lines.
 	pipes func(lines []string) (*tree.Push, error)
@@ -154,17 +155,17 @@ func (r *Relay) shard(path []string) int {
 // JSONPush is a checked JSON push, ready to queue.
 type JSONPush struct {
 	raw     []byte
-	members []tree.PushMember
+	members []push.Member
 	deltas  int
 }
 
 // Deltas returns the number of deltas (numbers and markers) in the push.
 func (jp JSONPush) Deltas() int { return jp.deltas }
 
-// CheckJSON checks a JSON push exactly as a daemon's ParsePush would, so
+// CheckJSON checks a JSON push exactly as a daemon's decoder would, so
 // that what the relay acknowledges the upstreams take.
-func CheckJSON(raw []byte) (JSONPush, error) {
-	members, n, err := tree.ScanPush(raw)
+func (r *Relay) CheckJSON(raw []byte) (JSONPush, error) {
+	members, n, err := r.dec.Scan(raw)
 	if err != nil {
 		return JSONPush{}, err
 	}
@@ -184,7 +185,7 @@ func (r *Relay) PushJSON(jp JSONPush) error {
 		return nil
 	}
 	if r.cfg.ShardDepth > 1 {
-		p, err := tree.ParsePush(jp.raw)
+		p, err := r.dec.Decode(jp.raw)
 		if err != nil {
 			return err
 		}
@@ -309,7 +310,7 @@ func (r *Relay) pushSharded(p *tree.Push) error {
 // deltaRecord encodes parsed deltas as a queue record. Unlike a JSON push,
 // the encoding keeps the weight of averages (Delta.Samples).
 func deltaRecord(p *tree.Push) ([]byte, error) {
-	b, err := api.MarshalDeltas(p)
+	b, err := push.MarshalDeltas(p)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -27,10 +28,10 @@ func entriesByOwner(r *Relay, tr *tree.Tree) map[int]string {
 func mergeRecord(tr *tree.Tree, rec []byte) error {
 	switch rec[0] {
 	case kindJSON:
-		_, err := tr.MergeJSON(rec[1:])
+		_, err := push.Merge(tr, rec[1:])
 		return err
 	case kindDeltas:
-		p, err := api.UnmarshalDeltas(append(append([]byte{'['}, rec[1:]...), ']'))
+		p, err := push.UnmarshalDeltas(append(append([]byte{'['}, rec[1:]...), ']'))
 		if err != nil {
 			return err
 		}
@@ -75,14 +76,14 @@ func TestShardRouting(t *testing.T) {
 			defer r.Close()
 			ref := tree.New()
 			for _, p := range pushes {
-				jp, err := CheckJSON([]byte(p))
+				jp, err := r.CheckJSON([]byte(p))
 				if err != nil {
 					t.Fatalf("%s: %v", p, err)
 				}
 				if err := r.PushJSON(jp); err != nil {
 					t.Fatal(err)
 				}
-				if _, err := ref.MergeJSON([]byte(p)); err != nil {
+				if _, err := push.Merge(ref, []byte(p)); err != nil {
 					t.Fatal(err)
 				}
 			}

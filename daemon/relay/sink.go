@@ -3,7 +3,7 @@ package relay
 import (
 	"strings"
 
-	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -11,7 +11,7 @@ import (
 // as if it were a tree.
 func (r *Relay) Sink() Sink { return Sink{r} }
 
-// Sink implements listen.Merger over a Relay.
+// Sink implements listen.Merger (and listen.JSONMerger) over a Relay.
 type Sink struct{ r *Relay }
 
 // Apply queues deltas.
@@ -27,9 +27,15 @@ func (s Sink) SetAction(path []string, a tree.Action) error {
 	return s.r.PushDeltas(p)
 }
 
-// MergeJSON validates and queues one JSON push.
+// Merge queues a decoded push.
+func (s Sink) Merge(p *tree.Push) (tree.MergeResult, error) {
+	return tree.MergeResult{Numbers: len(p.Deltas)}, s.r.PushDeltas(p)
+}
+
+// MergeJSON validates and queues one JSON push as it came
+// (listen.JSONMerger).
 func (s Sink) MergeJSON(data []byte) (tree.MergeResult, error) {
-	jp, err := CheckJSON(data)
+	jp, err := s.r.CheckJSON(data)
 	if err != nil {
 		return tree.MergeResult{}, err
 	}
@@ -41,11 +47,11 @@ func (s Sink) MergeJSON(data []byte) (tree.MergeResult, error) {
 func (s Sink) Get(*tree.Pattern) []tree.Entry { return nil }
 
 // AccessLog queues access-log lines from sockets for the upstreams' pipes.
-func (r *Relay) AccessLog() api.AccessLogFunc {
-	return func(lines []string) (api.AccessLogResult, error) {
+func (r *Relay) AccessLog() push.AccessLogFunc {
+	return func(lines []string) (push.AccessLogResult, error) {
 		if err := r.PushAccessLog(strings.Join(lines, "\n") + "\n"); err != nil {
-			return api.AccessLogResult{}, err
+			return push.AccessLogResult{}, err
 		}
-		return api.AccessLogResult{Lines: len(lines)}, nil
+		return push.AccessLogResult{Lines: len(lines)}, nil
 	}
 }

@@ -43,7 +43,6 @@ type Tree struct {
 	order   map[*node][]*node // cached child order for readers
 	epoch   uint32
 	version atomic.Uint64
-	pushes  sync.Pool // parsed pushes for reuse (getPush)
 }
 
 // New returns an empty tree.

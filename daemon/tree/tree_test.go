@@ -1,28 +1,29 @@
-package tree
+package tree_test
 
 import (
 	"encoding/json"
 	"errors"
-	"math"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/canopy-dev/canopy/daemon/push"
+	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
 const seedPush = `[{"cpu": {"10.3.1.12": {"idle": 32, "system": 29, "user": 900, "marker": "sth. wrong happened"}}, "defaultaction": "average"}, {"br": {"ie": {"6": 3, "7": {"": 8, "venders": {"sogou": 2}}}, "webkit": {"14.0": 40, "13.0": 20}}, "defaultaction": "add"}]`
 
-func mustMerge(t testing.TB, tr *Tree, push string) {
+func mustMerge(t testing.TB, tr *tree.Tree, body string) {
 	t.Helper()
-	if _, err := tr.MergeJSON([]byte(push)); err != nil {
-		t.Fatalf("merge %s: %v", push, err)
+	if _, err := push.Merge(tr, []byte(body)); err != nil {
+		t.Fatalf("merge %s: %v", body, err)
 	}
 }
 
-func flat(t *testing.T, tr *Tree, key string) string {
+func flat(t *testing.T, tr *tree.Tree, key string) string {
 	t.Helper()
-	p, err := ParsePattern(key)
+	p, err := tree.ParsePattern(key)
 	if err != nil {
 		t.Fatalf("pattern %q: %v", key, err)
 	}
@@ -34,10 +35,10 @@ func flat(t *testing.T, tr *Tree, key string) string {
 }
 
 // dump is the whole tree as flat JSON, for comparing trees.
-func dump(t *testing.T, tr *Tree) string { return flat(t, tr, "") }
+func dump(t *testing.T, tr *tree.Tree) string { return flat(t, tr, "") }
 
-func seedTree(t testing.TB) *Tree {
-	tr := New()
+func seedTree(t testing.TB) *tree.Tree {
+	tr := tree.New()
 	mustMerge(t, tr, seedPush)
 	mustMerge(t, tr, `{"br": {"ie": {"7": {"venders": {"sogou": 1}}}}}`)
 	return tr
@@ -72,7 +73,7 @@ func TestGet(t *testing.T) {
 }
 
 func TestEscaping(t *testing.T) {
-	tr := New()
+	tr := tree.New()
 	mustMerge(t, tr, `{"url": {"/a,b": 1, "50%": 2, "*": 3}}`)
 	tests := []struct{ key, want string }{
 		{"url,/a%2Cb", `[{"url,/a%2Cb":1}]`},
@@ -86,11 +87,11 @@ func TestEscaping(t *testing.T) {
 			t.Errorf("Get(%q) = %s, want %s", tc.key, got, tc.want)
 		}
 	}
-	names, err := SplitKey("url,/a%2Cb,50%25")
+	names, err := tree.SplitKey("url,/a%2Cb,50%25")
 	if err != nil || strings.Join(names, "|") != "url|/a,b|50%" {
 		t.Errorf("SplitKey = %q, %v", names, err)
 	}
-	if got := JoinKey(names); got != "url,/a%2Cb,50%25" {
+	if got := tree.JoinKey(names); got != "url,/a%2Cb,50%25" {
 		t.Errorf("JoinKey = %q", got)
 	}
 }
@@ -108,7 +109,7 @@ func TestActions(t *testing.T) {
 		{"last", []float64{4, 9, 2}, 2},
 	}
 	for _, tc := range tests {
-		tr := New()
+		tr := tree.New()
 		for _, v := range tc.values {
 			b, _ := json.Marshal(map[string]any{"m": map[string]any{"x": v}, "defaultaction": tc.action})
 			mustMerge(t, tr, string(b))
@@ -122,7 +123,7 @@ func TestActions(t *testing.T) {
 func jsonNum(f float64) string { b, _ := json.Marshal(f); return string(b) }
 
 func TestAverageWindow(t *testing.T) {
-	tr := New()
+	tr := tree.New()
 	mustMerge(t, tr, `{"load": {"a": 2}, "defaultaction": "average"}`)
 	mustMerge(t, tr, `{"load": {"a": 4}}`)
 	if got := flat(t, tr, "load,a"); got != `[{"load,a":3}]` {
@@ -140,7 +141,7 @@ func TestAverageWindow(t *testing.T) {
 }
 
 func TestDeepAction(t *testing.T) {
-	tr := New()
+	tr := tree.New()
 	mustMerge(t, tr, `{"srv": {"hits": 1, "temp": {"defaultaction": "max", "a": 5}}, "defaultaction": "add"}`)
 	mustMerge(t, tr, `{"srv": {"hits": 1, "temp": {"a": 3}}}`)
 	if got := flat(t, tr, "srv"); got != `[{"srv,hits":2},{"srv,temp,a":5}]` {
@@ -148,41 +149,9 @@ func TestDeepAction(t *testing.T) {
 	}
 }
 
-func TestBadPushChangesNothing(t *testing.T) {
-	tests := []struct {
-		push, wantErr string
-	}{
-		{`{"br": {"ie": {"7": true}}}`, "br,ie,7: value true is not a number or marker string"},
-		{`{"br": {"ie": {"7": null}}}`, "br,ie,7: value null"},
-		{`{"br": {"ie": {"7": [1]}}}`, "br,ie,7: value [1]"},
-		{`{"br": {"ie": {"6": 1, "7": 1}}, "defaultaction": "sum"}`, `unknown defaultaction "sum"`},
-		{`{"br": {"ie": {"6": 1, "7": 1, "defaultaction": 3}}}`, "br,ie: defaultaction is a number"},
-		{`{"cpu": {"10.3.1.12": {"marker": 5}}}`, "cpu,10.3.1.12,marker: a number where a marker is"},
-		{`{"br": {"ie": {"6": "x"}}}`, "br,ie,6: a marker where a number is"},
-		{`{"new": {"a": 1}, "new2": {"a": "x"}, "x": {"y": 1e999}}`, "x,y: value 1e999 is not a finite number"},
-		{`{"br": {"ie": 1`, "push is not valid JSON"},
-		{`[1]`, "push list item 0 is a number"},
-		{`"x"`, "push is a string"},
-		{`{"": 1}`, "empty name"},
-		{`{"a": {"": {"b": 1}}}`, "a: the own value"},
-		{`{"a":1} {"b":2}`, "data after the JSON value"},
-	}
-	for _, tc := range tests {
-		tr := seedTree(t)
-		before, ver := dump(t, tr), tr.Version()
-		_, err := tr.MergeJSON([]byte(tc.push))
-		if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-			t.Errorf("push %s: err = %v, want containing %q", tc.push, err, tc.wantErr)
-		}
-		if after := dump(t, tr); after != before || tr.Version() != ver {
-			t.Errorf("push %s changed the tree", tc.push)
-		}
-	}
-}
-
 func TestConflictWithinOnePush(t *testing.T) {
-	tr := New()
-	_, err := tr.Apply([]Delta{{Path: []string{"a", "b"}, Value: 1}, {Path: []string{"a", "b"}, Marker: "m", IsMarker: true}})
+	tr := tree.New()
+	_, err := tr.Apply([]tree.Delta{{Path: []string{"a", "b"}, Value: 1}, {Path: []string{"a", "b"}, Marker: "m", IsMarker: true}})
 	if err == nil || tr.Len() != 0 {
 		t.Fatalf("err = %v, nodes = %d; want an error and no nodes", err, tr.Len())
 	}
@@ -192,21 +161,21 @@ func TestGetTreeRoundTrip(t *testing.T) {
 	tr := seedTree(t)
 	mustMerge(t, tr, `{"srv": {"temp": {"defaultaction": "max", "a": 5}, "hits": {"": 3, "x": 1}}}`)
 	for _, key := range []string{"", "br", "br,ie,7", "cpu,**", "srv"} {
-		p, _ := ParsePattern(key)
+		p, _ := tree.ParsePattern(key)
 		nested, err := json.Marshal(tr.GetTree(p))
 		if err != nil {
 			t.Fatal(err)
 		}
-		back := New()
+		back := tree.New()
 		mustMerge(t, back, string(nested))
 		if got, want := dump(t, back), flat(t, tr, key); strings.TrimSpace(got) != strings.TrimSpace(want) {
 			t.Errorf("key %q: round trip via %s\n got %s\nwant %s", key, nested, got, want)
 		}
 	}
 	// The actions survive too: another max sample below the maximum keeps it.
-	p, _ := ParsePattern("srv")
+	p, _ := tree.ParsePattern("srv")
 	nested, _ := json.Marshal(tr.GetTree(p))
-	back := New()
+	back := tree.New()
 	mustMerge(t, back, string(nested))
 	mustMerge(t, back, `{"srv": {"temp": {"a": 1}}}`)
 	if got := flat(t, back, "srv,temp,a"); got != `[{"srv,temp,a":5}]` {
@@ -231,7 +200,7 @@ func TestSince(t *testing.T) {
 		{"**", v + 2, `null`},
 	}
 	for _, tc := range tests {
-		p, _ := ParsePattern(tc.key)
+		p, _ := tree.ParsePattern(tc.key)
 		got, cur := tr.Since(p, tc.v)
 		b, _ := json.Marshal(got)
 		if string(b) != tc.want || cur != v+2 {
@@ -242,7 +211,7 @@ func TestSince(t *testing.T) {
 
 func TestBadPatterns(t *testing.T) {
 	for _, key := range []string{"a,%zz", "a,[b", "a,b%", strings.Repeat("a,", 64) + "a"} {
-		if _, err := ParsePattern(key); err == nil {
+		if _, err := tree.ParsePattern(key); err == nil {
 			t.Errorf("ParsePattern(%q) succeeded, want an error", key)
 		}
 	}
@@ -254,7 +223,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if err := tr.WriteSnapshot(path, []byte("offsets")); err != nil {
 		t.Fatal(err)
 	}
-	back, meta, err := LoadSnapshot(path)
+	back, meta, err := tree.LoadSnapshot(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +235,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if got := flat(t, back, "cpu,*,idle"); got != `[{"cpu,10.3.1.12,idle":0}]` && got != `[{"cpu,10.3.1.12,idle":16}]` {
 		t.Errorf("average after restore: %s", got)
 	}
-	p, _ := ParsePattern("")
+	p, _ := tree.ParsePattern("")
 	if got, _ := back.Since(p, tr.Version()-1); len(got) == 0 {
 		t.Errorf("a reader from before the restart must see restored nodes as changed")
 	}
@@ -292,11 +261,11 @@ func TestSnapshotCorrupt(t *testing.T) {
 	for name, data := range tests {
 		bad := filepath.Join(dir, "bad.snap")
 		os.WriteFile(bad, data, 0o644)
-		if _, _, err := LoadSnapshot(bad); !errors.Is(err, ErrCorruptSnapshot) {
+		if _, _, err := tree.LoadSnapshot(bad); !errors.Is(err, tree.ErrCorruptSnapshot) {
 			t.Errorf("%s: err = %v, want ErrCorruptSnapshot", name, err)
 		}
 	}
-	if _, _, err := LoadSnapshot(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+	if _, _, err := tree.LoadSnapshot(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing: err = %v, want ErrNotExist", err)
 	}
 	// A failed write keeps the previous snapshot.
@@ -309,7 +278,7 @@ func TestSnapshotCorrupt(t *testing.T) {
 }
 
 func TestMergeFromExactlyOnce(t *testing.T) {
-	tr := New()
+	tr := tree.New()
 	steps := []struct {
 		first, last uint64
 		merged      bool
@@ -324,12 +293,12 @@ func TestMergeFromExactlyOnce(t *testing.T) {
 		{5, 6, true, false},
 	}
 	for _, s := range steps {
-		p, err := ParsePush([]byte(`{"hits": 1}`))
+		p, err := push.Decode([]byte(`{"hits": 1}`))
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, merged, err := tr.MergeFrom("relay-a", s.first, s.last, p)
-		var ce *SeqConflictError
+		var ce *tree.SeqConflictError
 		if merged != s.merged || errors.As(err, &ce) != s.conflict {
 			t.Errorf("batch %d-%d: merged %v err %v; want merged %v conflict %v", s.first, s.last, merged, err, s.merged, s.conflict)
 		}
@@ -347,34 +316,12 @@ func TestMergeFromExactlyOnce(t *testing.T) {
 	if _, durable := tr.SourceSeq("relay-a"); durable != 6 {
 		t.Errorf("after snapshot: durable %d, want 6", durable)
 	}
-	back, _, err := LoadSnapshot(path)
+	back, _, err := tree.LoadSnapshot(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if applied, durable := back.SourceSeq("relay-a"); applied != 6 || durable != 6 {
 		t.Errorf("restored: applied %d durable %d, want 6 6", applied, durable)
-	}
-}
-
-func TestPushFilterAndMarshal(t *testing.T) {
-	p, err := ParsePush([]byte(`[{"cpu": {"h": {"idle": 3, "marker": "m"}}, "defaultaction": "average"}, {"br": {"ie": {"7": 1}}}, {"br": {"ie": {"7": {"": 2, "venders": {"sogou": 1}}}}}]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, root := range []string{"cpu", "br"} {
-		part := p.Filter(func(path []string) bool { return path[0] == root })
-		b, err := json.Marshal(part)
-		if err != nil {
-			t.Fatal(err)
-		}
-		direct, via := New(), New()
-		if _, err := direct.Merge(part); err != nil {
-			t.Fatal(err)
-		}
-		mustMerge(t, via, string(b))
-		if dump(t, direct) != dump(t, via) {
-			t.Errorf("%s: re-encoded push %s merges to\n%s\nwant\n%s", root, b, dump(t, via), dump(t, direct))
-		}
 	}
 }
 
@@ -391,7 +338,7 @@ func TestTake(t *testing.T) {
 	if got := flat(t, tr, "cpu,h,idle"); got != `[{"cpu,h,idle":3}]` {
 		t.Errorf("defaultaction lost by Take: %s", got)
 	}
-	back := New()
+	back := tree.New()
 	if _, err := back.Merge(p); err != nil {
 		t.Fatal(err)
 	}
@@ -405,13 +352,13 @@ func TestTake(t *testing.T) {
 }
 
 func TestWeightedAverage(t *testing.T) {
-	tr := New()
-	tr.SetAction([]string{"rt"}, ActionAverage)
+	tr := tree.New()
+	tr.SetAction([]string{"rt"}, tree.ActionAverage)
 	// 3 samples with mean 2, then 1 sample of 6: mean (6+6)/4 = 3.
-	if _, err := tr.Apply([]Delta{{Path: []string{"rt", "avg"}, Value: 2, Samples: 3}}); err != nil {
+	if _, err := tr.Apply([]tree.Delta{{Path: []string{"rt", "avg"}, Value: 2, Samples: 3}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Apply([]Delta{{Path: []string{"rt", "avg"}, Value: 6}}); err != nil {
+	if _, err := tr.Apply([]tree.Delta{{Path: []string{"rt", "avg"}, Value: 6}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := flat(t, tr, "rt,avg"); got != `[{"rt,avg":3}]` {
@@ -422,18 +369,18 @@ func TestWeightedAverage(t *testing.T) {
 // TestSnapshotKeepsAverageWindow: an average resumes its window after a
 // restart exactly as if the process had not stopped.
 func TestSnapshotKeepsAverageWindow(t *testing.T) {
-	live := New()
+	live := tree.New()
 	mustMerge(t, live, `{"rt": {"a": 2, "b": 5}, "defaultaction": "average"}`)
 	mustMerge(t, live, `{"rt": {"a": 4}}`)
 	path := filepath.Join(t.TempDir(), "s.snap")
 	if err := live.WriteSnapshot(path, nil); err != nil {
 		t.Fatal(err)
 	}
-	back, _, err := LoadSnapshot(path)
+	back, _, err := tree.LoadSnapshot(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tr := range []*Tree{live, back} {
+	for _, tr := range []*tree.Tree{live, back} {
 		mustMerge(t, tr, `{"rt": {"a": 9}}`)
 	}
 	if got, want := dump(t, back), dump(t, live); got != want || !strings.Contains(got, `"rt,a":5`) {
@@ -444,8 +391,8 @@ func TestSnapshotKeepsAverageWindow(t *testing.T) {
 	if err := live.WriteSnapshot(path, nil); err != nil {
 		t.Fatal(err)
 	}
-	back, _, _ = LoadSnapshot(path)
-	for _, tr := range []*Tree{live, back} {
+	back, _, _ = tree.LoadSnapshot(path)
+	for _, tr := range []*tree.Tree{live, back} {
 		mustMerge(t, tr, `{"rt": {"b": 1}}`)
 	}
 	if got, want := dump(t, back), dump(t, live); got != want || !strings.Contains(got, `"rt,b":1`) {
@@ -454,15 +401,15 @@ func TestSnapshotKeepsAverageWindow(t *testing.T) {
 }
 
 // checkAppendJSON compares AppendJSON with encoding/json of Get for key.
-func checkAppendJSON(t *testing.T, tr *Tree, key string) {
+func checkAppendJSON(t *testing.T, tr *tree.Tree, key string) {
 	t.Helper()
-	p, err := ParsePattern(key)
+	p, err := tree.ParsePattern(key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	entries := tr.Get(p)
 	if entries == nil {
-		entries = []Entry{}
+		entries = []tree.Entry{}
 	}
 	want, err := json.Marshal(entries)
 	if err != nil {
@@ -485,20 +432,24 @@ func TestAppendJSON(t *testing.T) {
 	}
 }
 
-// TestEntryJSONPieces checks the flat list's pieces against the standard
-// library directly (Entry.MarshalJSON and AppendJSON share them, so
-// comparing those two alone would not): numbers as strconv's 'g' shortest
-// form, strings as encoding/json writes them.
-func TestEntryJSONPieces(t *testing.T) {
-	for _, v := range []float64{0, math.Copysign(0, -1), 1, -1, 7, 999999, -999999, 1e6, 1234567, 0.5, 1e-7, 2.5e-7, 1e21, -3.25, math.MaxInt64, math.SmallestNonzeroFloat64} {
-		if got, want := string(appendNumber(nil, v)), strconv.FormatFloat(v, 'g', -1, 64); got != want {
-			t.Errorf("appendNumber(%v) = %s, want %s", v, got, want)
+// TestTakeKeepsWeights: an average taken out of a scratch tree says how many
+// samples it stands for, so it merges elsewhere with that weight.
+func TestTakeKeepsWeights(t *testing.T) {
+	scratch := tree.New()
+	scratch.SetAction([]string{"rt"}, tree.ActionAverage)
+	for _, v := range []float64{1, 2, 3} {
+		if _, err := scratch.Apply([]tree.Delta{{Path: []string{"rt", "avg"}, Value: v}}); err != nil {
+			t.Fatal(err)
 		}
 	}
-	for _, s := range []string{"", "br,ie,7", "a<b>&c", `quote"d`, `back\slash`, "ünï", "tab\t", "\xff bad utf-8", "x%2Cy"} {
-		want, _ := json.Marshal(s)
-		if got := string(appendJSONString(nil, s)); got != string(want) {
-			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
-		}
+	dst := tree.New()
+	dst.SetAction([]string{"rt"}, tree.ActionAverage)
+	dst.Apply([]tree.Delta{{Path: []string{"rt", "avg"}, Value: 6}})
+	if _, err := dst.Merge(scratch.Take()); err != nil {
+		t.Fatal(err)
+	}
+	// (6 + 1 + 2 + 3) / 4 = 3
+	if got := flat(t, dst, "rt,avg"); got != `[{"rt,avg":3}]` {
+		t.Errorf("got %s, want 3", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -44,7 +45,7 @@ func crashHelper() int {
 				fmt.Fprintf(&b, `"s%d": 1`, i)
 			}
 			b.WriteString("}}")
-			if _, err := tr.MergeJSON([]byte(b.String())); err != nil {
+			if _, err := push.Merge(tr, []byte(b.String())); err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				return 1
 			}

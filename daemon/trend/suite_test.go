@@ -17,6 +17,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/testenv"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/daemon/trend/trendtest"
@@ -366,13 +367,13 @@ func testTreeTicks(t *testing.T, b backend) {
 	for i := 0; i < 30; i++ {
 		n := float64(i%4 + 1)
 		total += n
-		push := fmt.Sprintf(`[{%q: {"requests": %v}, "defaultaction": "add"}, {"%s_cpu": {"idle": %d}, "defaultaction": "average"}]`, p, n, p, 50+i)
-		if _, err := tr.MergeJSON([]byte(push)); err != nil {
+		body := fmt.Sprintf(`[{%q: {"requests": %v}, "defaultaction": "add"}, {"%s_cpu": {"idle": %d}, "defaultaction": "average"}]`, p, n, p, 50+i)
+		if _, err := push.Merge(tr, []byte(body)); err != nil {
 			t.Fatal(err)
 		}
 		if i%3 == 0 {
 			// A marker now and then.
-			if _, err := tr.MergeJSON([]byte(fmt.Sprintf(`{"%s_cpu": {"marker": "tick %d"}}`, p, i))); err != nil {
+			if _, err := push.Merge(tr, []byte(fmt.Sprintf(`{"%s_cpu": {"marker": "tick %d"}}`, p, i))); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -556,11 +557,11 @@ func testRestartBaseline(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	tr := tree.New()
-	if _, err := tr.MergeJSON([]byte(fmt.Sprintf(`{%q: {"requests": 1000, "marker": "set long ago"}, "defaultaction": "add"}`, p))); err != nil {
+	if _, err := push.Merge(tr, []byte(fmt.Sprintf(`{%q: {"requests": 1000, "marker": "set long ago"}, "defaultaction": "add"}`, p))); err != nil {
 		t.Fatal(err)
 	}
 	version := s.Baseline(tr)
-	if _, err := tr.MergeJSON([]byte(fmt.Sprintf(`{%q: {"requests": 5}, "defaultaction": "add"}`, p))); err != nil {
+	if _, err := push.Merge(tr, []byte(fmt.Sprintf(`{%q: {"requests": 5}, "defaultaction": "add"}`, p))); err != nil {
 		t.Fatal(err)
 	}
 	clock = clock.Add(10 * time.Second)

@@ -1,10 +1,12 @@
-package tree
+package push
 
 import (
 	"bytes"
 	"fmt"
 	"strconv"
 	"testing"
+
+	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
 var scanCases = []string{
@@ -29,8 +31,8 @@ var scanCases = []string{
 	`{"a": 1e999}`,
 }
 
-// scanRebuild joins the members ScanPush found back into a push.
-func scanRebuild(members []PushMember) []byte {
+// scanRebuild joins the members Scan found back into a push.
+func scanRebuild(members []Member) []byte {
 	var b bytes.Buffer
 	b.WriteByte('[')
 	for i, m := range members {
@@ -52,8 +54,8 @@ func scanRebuild(members []PushMember) []byte {
 }
 
 // withActions dumps a tree with the action ruling each entry.
-func withActions(tr *Tree) string {
-	p, _ := ParsePattern("")
+func withActions(tr *tree.Tree) string {
+	p, _ := tree.ParsePattern("")
 	var b bytes.Buffer
 	for _, e := range tr.Get(p) {
 		fmt.Fprintf(&b, "%s=%v/%q/%v;", e.Key, e.Value, e.Marker, e.Action)
@@ -62,21 +64,21 @@ func withActions(tr *Tree) string {
 }
 
 func checkScan(t *testing.T, data []byte) {
-	members, n, err := ScanPush(data)
-	p, perr := ParsePush(data)
+	members, n, err := Scan(data)
+	p, perr := Decode(data)
 	if (err == nil) != (perr == nil) || err != nil && err.Error() != perr.Error() {
-		t.Fatalf("%q: ScanPush error %v, ParsePush error %v", data, err, perr)
+		t.Fatalf("%q: Scan error %v, Decode error %v", data, err, perr)
 	}
 	if err != nil {
 		return
 	}
 	if n != len(p.Deltas) {
-		t.Fatalf("%q: ScanPush counts %d deltas, ParsePush finds %d", data, n, len(p.Deltas))
+		t.Fatalf("%q: Scan counts %d deltas, Decode finds %d", data, n, len(p.Deltas))
 	}
 	back := scanRebuild(members)
-	a, b := New(), New()
+	a, b := tree.New(), tree.New()
 	_, aerr := a.Merge(p)
-	_, berr := b.MergeJSON(back)
+	_, berr := Merge(b, back)
 	if (aerr == nil) != (berr == nil) {
 		t.Fatalf("%q: rebuilt as %s: merge error %v, want %v", data, back, berr, aerr)
 	}
@@ -85,11 +87,11 @@ func checkScan(t *testing.T, data []byte) {
 	}
 }
 
-func TestScanPush(t *testing.T) {
+func TestScan(t *testing.T) {
 	for _, c := range scanCases {
 		checkScan(t, []byte(c))
 	}
-	members, _, err := ScanPush([]byte(`[{"a": 1, "defaultaction": "max"}, {"b\u0021": {"c": 2}}]`))
+	members, _, err := Scan([]byte(`[{"a": 1, "defaultaction": "max"}, {"b\u0021": {"c": 2}}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,35 +105,13 @@ func TestScanPush(t *testing.T) {
 	}
 }
 
-// FuzzScanPush: ScanPush accepts what ParsePush accepts, counts the same,
+// FuzzScanPush: Scan accepts what Decode accepts, counts the same,
 // and its members put back together merge the same.
-func FuzzScanPush(f *testing.F) {
+func FuzzScan(f *testing.F) {
 	for _, c := range scanCases {
 		f.Add([]byte(c))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { checkScan(t, data) })
-}
-
-// TestTakeKeepsWeights: an average taken out of a scratch tree says how many
-// samples it stands for, so it merges elsewhere with that weight.
-func TestTakeKeepsWeights(t *testing.T) {
-	scratch := New()
-	scratch.SetAction([]string{"rt"}, ActionAverage)
-	for _, v := range []float64{1, 2, 3} {
-		if _, err := scratch.Apply([]Delta{{Path: []string{"rt", "avg"}, Value: v}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dst := New()
-	dst.SetAction([]string{"rt"}, ActionAverage)
-	dst.Apply([]Delta{{Path: []string{"rt", "avg"}, Value: 6}})
-	if _, err := dst.Merge(scratch.Take()); err != nil {
-		t.Fatal(err)
-	}
-	// (6 + 1 + 2 + 3) / 4 = 3
-	if got := flat(t, dst, "rt,avg"); got != `[{"rt,avg":3}]` {
-		t.Errorf("got %s, want 3", got)
-	}
 }
 
 // TestNumbersRoundedOnce: numbers parse as strconv.ParseFloat reads them
@@ -139,7 +119,7 @@ func TestTakeKeepsWeights(t *testing.T) {
 func TestNumbersRoundedOnce(t *testing.T) {
 	nums := []string{"1.00802e+06", "0.1", "1e-7", "123456789.123456789", "-2.5E3", "9007199254740993", "1e308", "4.35"}
 	for _, n := range nums {
-		p, err := ParsePush([]byte(`{"a": ` + n + `}`))
+		p, err := Decode([]byte(`{"a": ` + n + `}`))
 		if err != nil {
 			t.Fatalf("%s: %v", n, err)
 		}
@@ -170,12 +150,12 @@ func TestNameCache(t *testing.T) {
 		parts = append(parts, "{"+part.String()+"}")
 	}
 	whole.WriteString("}")
-	a, b := New(), New()
-	if _, err := a.MergeJSON(whole.Bytes()); err != nil {
+	a, b := tree.New(), tree.New()
+	if _, err := Merge(a, whole.Bytes()); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range parts {
-		if _, err := b.MergeJSON([]byte(p)); err != nil {
+		if _, err := Merge(b, []byte(p)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package api
+package push
 
 import (
 	"fmt"
@@ -52,19 +52,25 @@ func (l Limits) WithDefaults() Limits {
 	return l
 }
 
-// LimitError is a request over a limit; Code is the HTTP status.
+// LimitError is a request over a limit: Code is the HTTP status, Key the
+// limit's config key (max_json_depth), Msg what the client is told.
 type LimitError struct {
 	Code int
+	Key  string
 	Msg  string
 }
 
 func (e *LimitError) Error() string { return e.Msg }
 
-// CheckJSON refuses a push nested deeper than maxDepth or with more than
-// maxNodes object members, in one pass without decoding, so the tree's
-// decoder never sees a document that would cost too much. Syntax errors are
-// left to the decoder, which reports them with their position.
-func CheckJSON(data []byte, maxDepth, maxNodes int) error {
+func limitError(code int, key, format string, args ...any) *LimitError {
+	return &LimitError{Code: code, Key: key, Msg: fmt.Sprintf(format, args...) + " (limits." + key + ")"}
+}
+
+// CheckJSON refuses a push nested deeper than MaxJSONDepth or with more
+// than MaxPushNodes object members, in one pass without decoding, so the
+// decoder never sees a document that would cost too much. Syntax errors
+// are left to the decoder, which reports them with their position.
+func (l Limits) CheckJSON(data []byte) *LimitError {
 	depth, nodes := 0, 0
 	inStr, esc := false, false
 	for _, c := range data {
@@ -84,29 +90,27 @@ func CheckJSON(data []byte, maxDepth, maxNodes int) error {
 			inStr = true
 		case '{', '[':
 			depth++
-			if depth > maxDepth {
-				return &LimitError{http.StatusBadRequest,
-					fmt.Sprintf("JSON is nested deeper than %d levels (limits.max_json_depth)", maxDepth)}
+			if depth > l.MaxJSONDepth {
+				return limitError(http.StatusBadRequest, "max_json_depth", "JSON is nested deeper than %d levels", l.MaxJSONDepth)
 			}
 		case '}', ']':
 			depth--
 		case ':':
 			nodes++
-			if nodes > maxNodes {
-				return &LimitError{http.StatusRequestEntityTooLarge,
-					fmt.Sprintf("push has more than %d nodes (limits.max_push_nodes)", maxNodes)}
+			if nodes > l.MaxPushNodes {
+				return limitError(http.StatusRequestEntityTooLarge, "max_push_nodes", "push has more than %d nodes", l.MaxPushNodes)
 			}
 		}
 	}
 	return nil
 }
 
-func bodyTooLarge(max int64) *LimitError {
-	return &LimitError{http.StatusRequestEntityTooLarge,
-		fmt.Sprintf("request body is larger than %d bytes (limits.max_body_bytes)", max)}
+// BodyTooLarge is the answer to a body over MaxBodyBytes.
+func (l Limits) BodyTooLarge() *LimitError {
+	return limitError(http.StatusRequestEntityTooLarge, "max_body_bytes", "request body is larger than %d bytes", l.MaxBodyBytes)
 }
 
-func lineTooLong(n, size, max int) *LimitError {
-	return &LimitError{http.StatusRequestEntityTooLarge,
-		fmt.Sprintf("line %d is %d bytes, longer than %d (limits.max_line_bytes)", n, size, max)}
+// LineTooLong is the answer to line n of size bytes, over MaxLineBytes.
+func (l Limits) LineTooLong(n, size int) *LimitError {
+	return limitError(http.StatusRequestEntityTooLarge, "max_line_bytes", "line %d is %d bytes, longer than %d", n, size, l.MaxLineBytes)
 }

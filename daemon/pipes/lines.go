@@ -5,32 +5,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/canopy-dev/canopy/daemon/api"
-	"github.com/canopy-dev/canopy/daemon/ingest"
-	"github.com/canopy-dev/canopy/daemon/tree"
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/sdk/logformat"
 )
-
-// Consume runs an ingest batch through the pipes (ingest.Consumer). It
-// returns when the batch's deltas are in the tree.
-func (m *Manager) Consume(b *ingest.Batch) error {
-	var spec, prefix string
-	if b.Source != nil {
-		spec, prefix = b.Source.LogFormat, b.Source.Prefix
-	}
-	f, err := m.Format(spec)
-	if err != nil {
-		return fmt.Errorf("source %s: log_format: %w", b.Source.Name, err)
-	}
-	var pre []string
-	if prefix != "" {
-		if pre, err = tree.SplitKey(prefix); err != nil {
-			return fmt.Errorf("source %s: prefix %q: %w", b.Source.Name, prefix, err)
-		}
-	}
-	m.Run(context.Background(), []*logformat.Format{f}, pre, b.Lines)
-	return nil
-}
 
 // PushFormats are the formats tried, in order, for lines pushed over HTTP
 // when the config names none: nginx's "main" with times, then "combined",
@@ -61,10 +38,10 @@ func (m *Manager) Lines(ctx context.Context, formats []string, lines []string) (
 }
 
 // PushHook adapts Lines to the /push hook; formats as for Lines.
-func (m *Manager) PushHook(formats []string) api.AccessLogFunc {
-	return func(lines []string) (api.AccessLogResult, error) {
+func (m *Manager) PushHook(formats []string) push.AccessLogFunc {
+	return func(lines []string) (push.AccessLogResult, error) {
 		r, err := m.Lines(context.Background(), formats, lines)
-		return api.AccessLogResult{Lines: r.Lines, Bad: r.Bad, Numbers: r.Numbers, Markers: r.Markers,
+		return push.AccessLogResult{Lines: r.Lines, Bad: r.Bad, Numbers: r.Numbers, Markers: r.Markers,
 			Version: r.Version, Errors: r.Errors}, err
 	}
 }
