@@ -14,6 +14,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/canopy-dev/canopy/daemon/api"
 	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/ingest"
 	"github.com/canopy-dev/canopy/daemon/pipes"
@@ -155,14 +156,14 @@ func replayOptions(src ingest.Source, c ingest.Consumer, pm *pipes.Manager, t *t
 
 // routes adds the replay API to the running daemon.
 func (r *ingestRun) routes(router gin.IRouter, t *tree.Tree, store *trend.Store) {
-	api := &ingest.ReplayAPI{Options: func(src ingest.Source) ingest.ReplayOptions {
+	rp := &ingest.Replayer{Options: func(src ingest.Source) ingest.ReplayOptions {
 		opt, err := replayOptions(src, r.consumer, r.consumer.pm, t, store)
 		if err != nil {
 			opt, _ = replayOptions(src, r.consumer, r.consumer.pm, t, nil)
 		}
 		return opt
 	}}
-	api.Routes(router)
+	api.ReplayRoutes(router, rp)
 }
 
 // progressReporter shows a replay's progress: a bar with lines/s and ETA

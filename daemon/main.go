@@ -113,14 +113,14 @@ func run(listen, dataDir, configPath string, snapEvery time.Duration, trendFlags
 			return map[string]any{"trend": trendStore.Status(), "pipes": pm.Status(), "ingest": ingestRun.status()}
 		}})
 	registerSubsystemMetrics(srv.Metrics().Registry(), pm.Status, trendStore.Status, ingestRun.status)
-	trendStore.Routes(srv.Router())
+	api.TrendRoutes(srv.Router(), trendStore)
 	ingestRun.routes(srv.Router(), t, trendStore)
 	webUI, err := ui.New(ui.Options{ViewsDir: filepath.Join(dataDir, "views"), Tokens: cfg.Tokens})
 	if err != nil {
 		return err
 	}
 	webUI.Routes(srv.Router())
-	graph.New(graph.Options{Trend: graph.FromTrend(trendStore), Tree: t, Views: graphViews(webUI)}).Routes(srv.Router())
+	api.GraphRoutes(srv.Router(), graph.New(graph.Options{Trend: graph.FromTrend(trendStore), Tree: t}), graphViews(webUI))
 	stopListeners, err := startListeners(cfg.Listeners, t, srv)
 	if err != nil {
 		return err

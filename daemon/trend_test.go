@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/canopy-dev/canopy/bench/loggen"
+	"github.com/canopy-dev/canopy/daemon/api"
 	"github.com/canopy-dev/canopy/daemon/testenv"
 	"github.com/canopy-dev/canopy/daemon/trend"
 	"github.com/canopy-dev/canopy/daemon/trend/trendtest"
@@ -86,7 +87,7 @@ func TestReplayTrendRequestsSumToGoodLines(t *testing.T) {
 			defer store.Close()
 			gin.SetMode(gin.ReleaseMode)
 			r := gin.New()
-			store.Routes(r)
+			api.TrendRoutes(r, store)
 			q := url.Values{
 				"fn":     {"rate"},
 				"from":   {start.Add(-time.Hour).Format(time.RFC3339)},

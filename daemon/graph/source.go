@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"net/http"
 	"sort"
 	"time"
 
@@ -29,17 +28,6 @@ type View struct {
 	Type Type   // "" = the style's default
 	From string // default start, e.g. "-1d"; "" = the graph default
 }
-
-// ViewSource looks up a saved view by name for the user of request r.
-type ViewSource interface {
-	GraphView(r *http.Request, name string) (v View, ok bool, err error)
-}
-
-// ViewFunc adapts a function to ViewSource.
-type ViewFunc func(r *http.Request, name string) (View, bool, error)
-
-// GraphView implements ViewSource.
-func (f ViewFunc) GraphView(r *http.Request, name string) (View, bool, error) { return f(r, name) }
 
 // TrendQuerier is the query side of *trend.Store.
 type TrendQuerier interface {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,12 +56,8 @@ func TestGraphOverTrendStore(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	h := newTestServer(t, Options{Trend: FromTrend(store), Tree: tr})
-	w := get(t, h, "/graph/cpu,10.3.1.12,*.svg?style=cpu&from=-1h&until=now")
-	if w.Code != http.StatusOK {
-		t.Fatalf("status %d: %s", w.Code, w.Body)
-	}
-	texts := svgTexts(t, w.Body.Bytes())
+	g := newTestGraphs(Options{Trend: FromTrend(store), Tree: tr})
+	texts := svgTexts(t, mustDraw(t, g, "/graph/cpu,10.3.1.12,*.svg?style=cpu&from=-1h&until=now", nil))
 	for _, want := range []string{"cpu,10.3.1.12,*", "user", "sytem", "idle", "100%", "sth. wrong happened"} {
 		if !slices.Contains(texts, want) {
 			t.Errorf("graph over the trend store lacks %q: %q", want, texts)
@@ -73,9 +68,9 @@ func TestGraphOverTrendStore(t *testing.T) {
 	}
 	if dir := os.Getenv("GRAPH_SAMPLES"); dir != "" {
 		for _, q := range []string{"cpu,10.3.1.12,*.png?style=cpu&from=-1h", "cpu,10.3.1.12,*.png?from=-1h&type=area&theme=dark&title=", "cpu,10.3.1.12.png?style=url"} {
-			w := get(t, h, "/graph/"+q)
+			body := mustDraw(t, g, "/graph/"+q, nil)
 			name := strings.NewReplacer("/", "_", "?", "_", "&", "_", "*", "x").Replace(q)
-			if err := os.WriteFile(filepath.Join(dir, "e2e-"+name+".png"), w.Body.Bytes(), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, "e2e-"+name+".png"), body, 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -4,18 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/gin-gonic/gin"
 )
 
 // writeLog writes n numbered lines, one second apart from t0, gzipped
@@ -87,51 +82,36 @@ func TestReplay(t *testing.T) {
 	}
 }
 
-func TestReplayAPI(t *testing.T) {
+func TestReplayer(t *testing.T) {
 	dir := t.TempDir()
 	writeLog(t, filepath.Join(dir, "old.log.gz"), 0, 1000, time.Now(), true)
 	c := newLineCounter(1000)
-	var mu sync.Mutex
-	api := &ReplayAPI{Options: func(src Source) ReplayOptions {
-		mu.Lock()
-		defer mu.Unlock()
+	release := make(chan struct{})
+	rp := &Replayer{Options: func(src Source) ReplayOptions {
 		if src.LogFormat != "combined" || src.Prefix != "old" {
 			t.Errorf("source = %+v, want log_format combined, prefix old", src)
 		}
-		return ReplayOptions{Source: src, Consumer: c}
+		return ReplayOptions{Source: src, Consumer: ConsumerFunc(func(b *Batch) error {
+			<-release // hold the replay until the second Start is refused
+			return c.Consume(b)
+		})}
 	}}
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	api.Routes(r)
-	srv := httptest.NewServer(r)
-	defer srv.Close()
-
-	body := fmt.Sprintf(`{"files": [%q], "log_format": "combined", "prefix": "old"}`, filepath.Join(dir, "old.log.gz"))
-	resp, err := http.Post(srv.URL+"/replay", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
+	src := Source{Name: "replay", LogFormat: "combined", Prefix: "old"}
+	files := []string{filepath.Join(dir, "old.log.gz")}
+	st, err := rp.Start(files, src)
+	if err != nil || !st.Running || len(st.Files) != 1 {
+		t.Fatalf("Start: %+v %v, want a running replay of one file", st, err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("POST /replay: %s", resp.Status)
+	if _, err := rp.Start(files, src); !errors.Is(err, ErrReplayRunning) {
+		t.Errorf("second Start: %v, want ErrReplayRunning", err)
 	}
-	var st replayState
+	close(release)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		resp, err := http.Get(srv.URL + "/replay")
-		if err != nil {
-			t.Fatal(err)
-		}
-		json.NewDecoder(resp.Body).Decode(&st)
-		resp.Body.Close()
-		if !st.Running {
+		if st = rp.State(); !st.Running {
 			break
 		}
 	}
-	if st.Running || st.Lines != 1000 || st.Error != "" || c.total.Load() != 1000 {
+	if st.Running || st.Lines != 1000 || st.Error != "" || st.Finished == nil || c.total.Load() != 1000 {
 		t.Fatalf("replay state %+v, consumer saw %d; want 1000 lines done", st, c.total.Load())
-	}
-	resp, _ = http.Post(srv.URL+"/replay", "application/json", strings.NewReader(`{}`))
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("POST /replay {}: %s, want 400", resp.Status)
 	}
 }

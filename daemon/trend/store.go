@@ -113,6 +113,13 @@ func (s *Store) Backend() Backend { return s.be }
 // Interval returns the tick.
 func (s *Store) Interval() time.Duration { return s.opt.Interval }
 
+// Retention returns how far back history is kept.
+func (s *Store) Retention() time.Duration { return s.opt.Retention }
+
+// Now returns the store's clock (Options.Now), which relative query times
+// are read against.
+func (s *Store) Now() time.Time { return s.opt.Now() }
+
 func (s *Store) writer() {
 	defer close(s.done)
 	var flushed time.Time

@@ -2,20 +2,13 @@ package trend
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/testenv"
@@ -133,7 +126,7 @@ var suite = []struct {
 	{"CounterReset", testCounterReset},
 	{"RetentionRefused", testRetention},
 	{"TreeTicks", testTreeTicks},
-	{"HTTP", testHTTP},
+	{"Graphite", testGraphite},
 	{"RestartBaseline", testRestartBaseline},
 }
 
@@ -397,18 +390,9 @@ func testTreeTicks(t *testing.T, b backend) {
 	}
 }
 
-func get(t *testing.T, h http.Handler, target string, want int) []byte {
-	t.Helper()
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
-	if w.Code != want {
-		t.Fatalf("GET %s: %d %s, want %d", target, w.Code, w.Body, want)
-	}
-	return w.Body.Bytes()
-}
-
-// testHTTP drives /trend/KEY, /metrics/find and /render as Grafana would.
-func testHTTP(t *testing.T, b backend) {
+// testGraphite reads the tree as Grafana's Graphite data source does:
+// level by level, then render. (The HTTP side is in daemon/api.)
+func testGraphite(t *testing.T, b backend) {
 	s := b.open(t, Options{})
 	p := uniq(t)
 	rows := []Row{
@@ -419,91 +403,56 @@ func testHTTP(t *testing.T, b backend) {
 		ts := base.Add(time.Duration(i) * 10 * time.Second).UnixMilli()
 		rows = append(rows,
 			Row{Key: p + ",br,ie,7", Kind: Counter, TS: ts, Value: float64(2 * (i + 1))},
-			Row{Key: p + ",br,webkit,14.0", Kind: Counter, TS: ts, Value: float64(i + 1)},
-			Row{Key: p + ",load", Kind: Gauge, TS: ts, Value: float64(i % 5)})
+			Row{Key: p + ",br,webkit,14.0", Kind: Counter, TS: ts, Value: float64(i + 1)})
 	}
-	rows = append(rows, Row{Key: p + ",marker", Kind: Marker, TS: base.Add(time.Minute).UnixMilli(), Text: "deploy"})
 	if err := s.WriteRows(rows); err != nil {
 		t.Fatal(err)
 	}
 	flush(t, s)
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	s.Routes(r)
-	from, until := strconv.FormatInt(base.Unix(), 10), base.Add(10*time.Minute).Format(time.RFC3339)
+	ctx := context.Background()
+	from, until := base, base.Add(10*time.Minute)
 
-	var res Result
-	body := get(t, r, "/trend/"+p+",br,*,*?fn=rate&points=10&from="+from+"&until="+until, http.StatusOK)
-	if err := json.Unmarshal(body, &res); err != nil {
+	nodes, err := s.FindGraphite(ctx, p+".br.*", from, until)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Series) != 2 || sumPoints(res.Series[0]) != 120 || sumPoints(res.Series[1]) != 60 {
-		t.Errorf("rate of br,*,*: %s", body)
-	}
-	if len(res.Markers) != 1 || res.Markers[0].Text != "deploy" {
-		t.Errorf("markers: %+v, want the top-level deploy marker", res.Markers)
-	}
-	// Keys holding a slash go in the query string.
-	body = get(t, r, "/trend?key="+url.QueryEscape(p+",load")+"&fn=max&points=1&from="+from+"&until="+until, http.StatusOK)
-	if err := json.Unmarshal(body, &res); err != nil || len(res.Series) != 1 || res.Series[0].Points[0].V != 4 {
-		t.Errorf("max of load: %s %v", body, err)
-	}
-	for _, bad := range []string{
-		"/trend/" + p + "?fn=median",
-		"/trend/" + p + "?from=yesterday",
-		"/trend/" + p + "?points=0",
-		"/trend/" + p + "?from=-1h&until=-2h",
-		"/trend/" + p + ",[?from=-1h",
-	} {
-		get(t, r, bad, http.StatusBadRequest)
-	}
-
-	// Grafana: find the tree level by level, then render.
-	var nodes []findNode
-	body = get(t, r, "/metrics/find?query="+p+".br.*&from="+from+"&until="+until, http.StatusOK)
-	if err := json.Unmarshal(body, &nodes); err != nil {
-		t.Fatal(err)
-	}
-	if fmt.Sprint(nodes) != fmt.Sprint([]findNode{
+	if fmt.Sprint(nodes) != fmt.Sprint([]FindNode{
 		{ID: p + ".br.ie", Text: "ie", Expandable: 1, AllowChildren: 1},
 		{ID: p + ".br.webkit", Text: "webkit", Expandable: 1, AllowChildren: 1},
 	}) {
-		t.Errorf("find %s.br.*: %s", p, body)
+		t.Errorf("find %s.br.*: %+v", p, nodes)
 	}
-	body = get(t, r, "/metrics/find?query="+p+".br.webkit.*&from="+from+"&until="+until, http.StatusOK)
-	if err := json.Unmarshal(body, &nodes); err != nil || len(nodes) != 1 || nodes[0].ID != p+".br.webkit.14%2E0" || nodes[0].Leaf != 1 {
-		t.Errorf("find webkit.*: %s", body)
+	nodes, err = s.FindGraphite(ctx, p+".br.webkit.*", from, until)
+	if err != nil || len(nodes) != 1 || nodes[0].ID != p+".br.webkit.14%2E0" || nodes[0].Leaf != 1 {
+		t.Errorf("find webkit.*: %+v %v", nodes, err)
 	}
-	var rendered []struct {
-		Target     string       `json:"target"`
-		Datapoints [][2]float64 `json:"datapoints"`
-	}
-	body = get(t, r, "/render?format=json&maxDataPoints=20&target="+url.QueryEscape(p+".br.{ie,webkit}.*")+"&from="+from+"&until="+url.QueryEscape(until), http.StatusOK)
-	if err := json.Unmarshal(body, &rendered); err != nil {
+	rendered, err := s.RenderGraphite(ctx, p+".br.{ie,webkit}.*", from, until, 20)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rendered) != 2 || rendered[1].Target != p+".br.webkit.14%2E0" {
-		t.Fatalf("render: %s", body)
+		t.Fatalf("render: %+v", rendered)
 	}
 	total := 0.0
 	for _, dp := range rendered[0].Datapoints {
-		total += dp[0]
+		total += dp[0].(float64)
 		// Buckets are aligned to their width, so the first may start a
 		// little before base; milliseconds would be 1000 times off.
-		if dp[1] < float64(base.Unix()-600) || dp[1] > float64(base.Unix()+1200) {
-			t.Errorf("render timestamp %v is not unix seconds in range", dp[1])
+		if ts := dp[1].(int64); ts < base.Unix()-600 || ts > base.Unix()+1200 {
+			t.Errorf("render timestamp %v is not unix seconds in range", ts)
 		}
 	}
 	if total != 120 {
 		t.Errorf("render br.ie.7 sums to %v, want 120", total)
 	}
-	// Grafana's "Save & test".
-	body = get(t, r, "/render?target=constantLine(100)&from=-1h&until=now&format=json&maxDataPoints=300", http.StatusOK)
-	if !strings.HasPrefix(string(body), `[{"target":"constantLine(100)"`) || !strings.Contains(string(body), "[100,") {
-		t.Errorf("constantLine(100): %s", body)
+	for _, bad := range []string{"sumSeries(a.b)", "a..b", "a.{b", "constantLine(x)"} {
+		if _, err := s.RenderGraphite(ctx, bad, from, until, 20); !errors.Is(err, ErrBadQuery) {
+			t.Errorf("render %q: %v, want ErrBadQuery", bad, err)
+		}
 	}
-	get(t, r, "/render?format=png&target=a", http.StatusBadRequest)
-	get(t, r, "/render?target=sumSeries(a.b)", http.StatusBadRequest)
+	if _, err := s.FindGraphite(ctx, "", from, until); !errors.Is(err, ErrBadQuery) {
+		t.Errorf("find of nothing: %v, want ErrBadQuery", err)
+	}
 }
 
 // TestRemoteOutage: points written while the server is down are kept and

@@ -8,9 +8,20 @@ package trend
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 )
+
+// ErrBadQuery is in the chain of errors about what was asked (a pattern or
+// value that cannot be read), as opposed to a backend that failed.
+var ErrBadQuery = errors.New("bad query")
+
+// badQuery marks err as ErrBadQuery and keeps its message.
+type badQuery struct{ error }
+
+func (e badQuery) Is(target error) bool { return target == ErrBadQuery }
+func (e badQuery) Unwrap() error        { return e.error }
 
 // Backend stores rows and returns them raw. Both backends pass the same
 // test suite; downsampling happens above them in Store so both answer

@@ -1,88 +1,15 @@
 package trend
 
 import (
+	"context"
 	"fmt"
 	"math"
-	"net/http"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/gin-gonic/gin"
 )
-
-// Routes registers GET /trend/KEY (and /trend?key=KEY for keys holding a
-// slash), plus Graphite's /metrics/find and /render so Grafana's Graphite
-// data source can read canopy. /trend/view/… belongs to the UI; gin routes
-// the static "view" segment before the :key parameter.
-func (s *Store) Routes(r gin.IRouter) {
-	r.GET("/trend", s.handleTrend)
-	r.GET("/trend/:key", s.handleTrend)
-	r.GET("/metrics/find", s.handleFind)
-	r.POST("/metrics/find", s.handleFind)
-	r.GET("/render", s.handleRender)
-	r.POST("/render", s.handleRender)
-	// Grafana asks which Graphite functions exist; none are.
-	r.GET("/functions", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{}) })
-}
-
-func httpError(c *gin.Context, code int, err error) {
-	c.AbortWithStatusJSON(code, gin.H{"error": err.Error()})
-}
-
-func (s *Store) handleTrend(c *gin.Context) {
-	key := c.Param("key")
-	if q := c.Query("key"); q != "" {
-		key = q
-	}
-	if key == "" {
-		httpError(c, http.StatusBadRequest, fmt.Errorf("no key: use /trend/KEY or /trend?key=KEY"))
-		return
-	}
-	now := s.opt.Now()
-	from, err := ParseTime(c.Query("from"), now, now.Add(-24*time.Hour))
-	if err != nil {
-		httpError(c, http.StatusBadRequest, fmt.Errorf("from: %w", err))
-		return
-	}
-	until, err := ParseTime(c.Query("until"), now, now)
-	if err != nil {
-		httpError(c, http.StatusBadRequest, fmt.Errorf("until: %w", err))
-		return
-	}
-	points := 0
-	if p := c.Query("points"); p != "" {
-		points, err = strconv.Atoi(p)
-		if err != nil || points < 1 {
-			httpError(c, http.StatusBadRequest, fmt.Errorf("points=%q: want a positive number", p))
-			return
-		}
-	}
-	fn, err := ParseFn(c.Query("fn"))
-	if err != nil {
-		httpError(c, http.StatusBadRequest, err)
-		return
-	}
-	res, err := s.Query(c.Request.Context(), key, from, until, points, fn)
-	if err != nil {
-		httpError(c, queryErrorCode(err), err)
-		return
-	}
-	c.JSON(http.StatusOK, res)
-}
-
-// queryErrorCode tells a bad request from a failing backend.
-func queryErrorCode(err error) int {
-	msg := err.Error()
-	for _, p := range []string{"bad key", "empty key", "unknown fn", "points=", "is before from"} {
-		if strings.Contains(msg, p) {
-			return http.StatusBadRequest
-		}
-	}
-	return http.StatusBadGateway
-}
 
 var relTime = regexp.MustCompile(`^(?:now)?\s*([-+])\s*(\d+)\s*([a-z]+)$`)
 
@@ -237,7 +164,8 @@ func graphiteSegment(seg string) (string, error) {
 	return b.String(), nil
 }
 
-type findNode struct {
+// FindNode is one node of a Graphite /metrics/find answer.
+type FindNode struct {
 	ID            string `json:"id"`
 	Text          string `json:"text"`
 	Leaf          int    `json:"leaf"`
@@ -245,38 +173,24 @@ type findNode struct {
 	AllowChildren int    `json:"allowChildren"`
 }
 
-func (s *Store) handleFind(c *gin.Context) {
-	query := c.Query("query")
-	if v, ok := c.GetPostForm("query"); ok {
-		query = v
-	}
-	now := s.opt.Now()
-	from, err := ParseTime(formOrQuery(c, "from"), now, now.Add(-s.opt.Retention))
-	if err != nil {
-		httpError(c, http.StatusBadRequest, fmt.Errorf("from: %w", err))
-		return
-	}
-	until, err := ParseTime(formOrQuery(c, "until"), now, now)
-	if err != nil {
-		httpError(c, http.StatusBadRequest, fmt.Errorf("until: %w", err))
-		return
-	}
+// FindGraphite answers Graphite's /metrics/find: the nodes at the depth of
+// query (a Graphite path expression) with history in [from, until],
+// sorted by id.
+func (s *Store) FindGraphite(ctx context.Context, query string, from, until time.Time) ([]FindNode, error) {
 	m, err := graphiteMatcher(query)
 	if err != nil {
-		httpError(c, http.StatusBadRequest, err)
-		return
+		return nil, badQuery{err}
 	}
 	depth := strings.Count(query, ".") + 1
 	// Everything at or below the matching nodes: the query plus any
 	// number of further levels.
 	below := &Matcher{Pattern: m.Pattern + ",**", Regexp: m.Regexp + `(?:,[^,]+)*`}
 	below.re = regexp.MustCompile("^(?:" + below.Regexp + ")$")
-	keys, err := s.be.Keys(c.Request.Context(), below, from.UnixMilli(), until.UnixMilli())
+	keys, err := s.be.Keys(ctx, below, from.UnixMilli(), until.UnixMilli())
 	if err != nil {
-		httpError(c, http.StatusBadGateway, err)
-		return
+		return nil, err
 	}
-	nodes := map[string]*findNode{}
+	nodes := map[string]*FindNode{}
 	for _, k := range keys {
 		segs := strings.Split(k, ",")
 		if len(segs) < depth {
@@ -286,7 +200,7 @@ func (s *Store) handleFind(c *gin.Context) {
 		n := nodes[prefix]
 		if n == nil {
 			id := keyToGraphite(prefix)
-			n = &findNode{ID: id, Text: id[strings.LastIndexByte(id, '.')+1:]}
+			n = &FindNode{ID: id, Text: id[strings.LastIndexByte(id, '.')+1:]}
 			nodes[prefix] = n
 		}
 		if len(segs) == depth {
@@ -295,93 +209,53 @@ func (s *Store) handleFind(c *gin.Context) {
 			n.Expandable, n.AllowChildren = 1, 1
 		}
 	}
-	out := make([]findNode, 0, len(nodes))
+	out := make([]FindNode, 0, len(nodes))
 	for _, n := range nodes {
 		out = append(out, *n)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	c.JSON(http.StatusOK, out)
+	return out, nil
 }
 
-func formOrQuery(c *gin.Context, name string) string {
-	if v, ok := c.GetPostForm(name); ok {
-		return v
-	}
-	return c.Query(name)
-}
-
-type renderSeries struct {
+// GraphiteSeries is one series of a Graphite /render answer (format=json).
+type GraphiteSeries struct {
 	Target     string            `json:"target"`
 	Tags       map[string]string `json:"tags"`
 	Datapoints [][2]any          `json:"datapoints"`
 }
 
-// handleRender answers Graphite's /render with format=json: plain paths
-// (with wildcards) as targets; of the functions only constantLine, which
-// Grafana uses to test a data source.
 var constantLine = regexp.MustCompile(`^constantLine\(\s*([^)\s]+)\s*\)$`)
 
-func (s *Store) handleRender(c *gin.Context) {
-	if err := c.Request.ParseForm(); err != nil {
-		httpError(c, http.StatusBadRequest, err)
-		return
-	}
-	form := c.Request.Form
-	if f := form.Get("format"); f != "" && f != "json" {
-		httpError(c, http.StatusBadRequest, fmt.Errorf("format=%s: only json is served here (use /graph for images)", f))
-		return
-	}
-	now := s.opt.Now()
-	from, err := ParseTime(form.Get("from"), now, now.Add(-24*time.Hour))
-	if err != nil {
-		httpError(c, http.StatusBadRequest, fmt.Errorf("from: %w", err))
-		return
-	}
-	until, err := ParseTime(form.Get("until"), now, now)
-	if err != nil {
-		httpError(c, http.StatusBadRequest, fmt.Errorf("until: %w", err))
-		return
-	}
-	points := 1000
-	if p := form.Get("maxDataPoints"); p != "" {
-		if points, err = strconv.Atoi(p); err != nil || points < 1 {
-			httpError(c, http.StatusBadRequest, fmt.Errorf("maxDataPoints=%q: want a positive number", p))
-			return
-		}
-		points = min(points, MaxPoints)
-	}
-	out := []renderSeries{}
-	for _, target := range form["target"] {
-		if cl := constantLine.FindStringSubmatch(target); cl != nil {
-			// Grafana's "Save & test" renders constantLine(100).
-			v, err := strconv.ParseFloat(cl[1], 64)
-			if err != nil {
-				httpError(c, http.StatusBadRequest, fmt.Errorf("bad constantLine value %q", cl[1]))
-				return
-			}
-			f, u := from.Unix(), until.Unix()
-			out = append(out, renderSeries{Target: target, Tags: map[string]string{"name": target},
-				Datapoints: [][2]any{{v, f}, {v, (f + u) / 2}, {v, u}}})
-			continue
-		}
-		m, err := graphiteMatcher(target)
+// RenderGraphite reads one target of Graphite's /render: a plain path
+// (with wildcards) or, of the functions, only constantLine, which Grafana
+// uses to test a data source.
+func (s *Store) RenderGraphite(ctx context.Context, target string, from, until time.Time, points int) ([]GraphiteSeries, error) {
+	if cl := constantLine.FindStringSubmatch(target); cl != nil {
+		// Grafana's "Save & test" renders constantLine(100).
+		v, err := strconv.ParseFloat(cl[1], 64)
 		if err != nil {
-			httpError(c, http.StatusBadRequest, err)
-			return
+			return nil, badQuery{fmt.Errorf("bad constantLine value %q", cl[1])}
 		}
-		res, err := s.query(c.Request.Context(), m, from, until, points, FnAuto)
-		if err != nil {
-			httpError(c, queryErrorCode(err), err)
-			return
-		}
-		for _, sr := range res.Series {
-			id := keyToGraphite(sr.Key)
-			rs := renderSeries{Target: id, Tags: map[string]string{"name": id}, Datapoints: make([][2]any, len(sr.Points))}
-			for i, p := range sr.Points {
-				rs.Datapoints[i] = [2]any{p.V, p.T / 1000}
-			}
-			out = append(out, rs)
-		}
+		f, u := from.Unix(), until.Unix()
+		return []GraphiteSeries{{Target: target, Tags: map[string]string{"name": target},
+			Datapoints: [][2]any{{v, f}, {v, (f + u) / 2}, {v, u}}}}, nil
 	}
-	c.JSON(http.StatusOK, out)
+	m, err := graphiteMatcher(target)
+	if err != nil {
+		return nil, badQuery{err}
+	}
+	res, err := s.query(ctx, m, from, until, points, FnAuto)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]GraphiteSeries, 0, len(res.Series))
+	for _, sr := range res.Series {
+		id := keyToGraphite(sr.Key)
+		rs := GraphiteSeries{Target: id, Tags: map[string]string{"name": id}, Datapoints: make([][2]any, len(sr.Points))}
+		for i, p := range sr.Points {
+			rs.Datapoints[i] = [2]any{p.V, p.T / 1000}
+		}
+		out = append(out, rs)
+	}
+	return out, nil
 }

@@ -6,16 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
@@ -62,21 +58,44 @@ func (f *fakeTrend) Series(_ context.Context, key string, from, until time.Time,
 	return out, f.markers, nil
 }
 
-func newTestServer(t *testing.T, opt Options) *gin.Engine {
-	t.Helper()
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
+func newTestGraphs(opt Options) *Graphs {
 	opt.Now = func() time.Time { return testNow }
 	opt.Location = time.UTC
-	New(opt).Routes(r)
-	return r
+	return New(opt)
 }
 
-func get(t *testing.T, h http.Handler, target string) *httptest.ResponseRecorder {
+// drawTarget reads target ("/graph/NAME?QUERY") and draws it as GET /graph
+// does; views are the saved views.
+func drawTarget(g *Graphs, target string, views map[string]View) ([]byte, error) {
+	name, query, _ := strings.Cut(strings.TrimPrefix(target, "/graph/"), "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, err
+	}
+	req, err := g.Parse(name, q)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := views[req.Name]; ok {
+		g.UseView(req, v)
+	}
+	if err := req.CheckKeys(); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := g.Draw(context.Background(), &buf, req); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func mustDraw(t *testing.T, g *Graphs, target string, views map[string]View) []byte {
 	t.Helper()
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
-	return w
+	body, err := drawTarget(g, target, views)
+	if err != nil {
+		t.Fatalf("%s: %v", target, err)
+	}
+	return body
 }
 
 func svgTexts(t *testing.T, body []byte) []string {
@@ -85,38 +104,35 @@ func svgTexts(t *testing.T, body []byte) []string {
 	return texts
 }
 
-func TestHandlerFormats(t *testing.T) {
+func TestDrawFormats(t *testing.T) {
 	src := &fakeTrend{series: fixtures()["cpu"].Series}
-	h := newTestServer(t, Options{Trend: src})
+	g := newTestGraphs(Options{Trend: src})
 	tests := []struct {
-		target, ctype, magic string
+		target, magic string
 	}{
-		{"/graph/cpu,10.3.1.12,*", "image/png", "\x89PNG"},
-		{"/graph/cpu,10.3.1.12,*.png?style=cpu", "image/png", "\x89PNG"},
-		{"/graph/cpu,10.3.1.12,*.jpg?style=cpu", "image/jpeg", "\xff\xd8\xff"},
-		{"/graph/cpu,10.3.1.12,*.jpeg", "image/jpeg", "\xff\xd8\xff"},
-		{"/graph/cpu,10.3.1.12,*.svg?theme=dark", "image/svg+xml", "<?xml"},
-		{"/graph/cpu,10.3.1.12,*.pdf?type=line", "application/pdf", "%PDF-"},
-		{"/graph/cpu,10.3.1.12,*?format=svg", "image/svg+xml", "<?xml"},
-		{"/graph/cpu,10.3.1.12,*.png?tz=Asia/Tokyo", "image/png", "\x89PNG"},
+		{"/graph/cpu,10.3.1.12,*", "\x89PNG"},
+		{"/graph/cpu,10.3.1.12,*.png?style=cpu", "\x89PNG"},
+		{"/graph/cpu,10.3.1.12,*.jpg?style=cpu", "\xff\xd8\xff"},
+		{"/graph/cpu,10.3.1.12,*.jpeg", "\xff\xd8\xff"},
+		{"/graph/cpu,10.3.1.12,*.svg?theme=dark", "<?xml"},
+		{"/graph/cpu,10.3.1.12,*.pdf?type=line", "%PDF-"},
+		{"/graph/cpu,10.3.1.12,*?format=svg", "<?xml"},
+		{"/graph/cpu,10.3.1.12,*.png?tz=Asia/Tokyo", "\x89PNG"},
 	}
 	for _, tc := range tests {
-		w := get(t, h, tc.target)
-		if w.Code != http.StatusOK {
-			t.Errorf("GET %s: status %d, want 200: %s", tc.target, w.Code, w.Body)
+		body, err := drawTarget(g, tc.target, nil)
+		if err != nil {
+			t.Errorf("%s: %v", tc.target, err)
 			continue
 		}
-		if got := w.Header().Get("Content-Type"); got != tc.ctype {
-			t.Errorf("GET %s: Content-Type %q, want %q", tc.target, got, tc.ctype)
-		}
-		if !bytes.HasPrefix(w.Body.Bytes(), []byte(tc.magic)) {
-			t.Errorf("GET %s: body starts %.8q, want %q", tc.target, w.Body.Bytes(), tc.magic)
+		if !bytes.HasPrefix(body, []byte(tc.magic)) {
+			t.Errorf("%s: body starts %.8q, want %q", tc.target, body, tc.magic)
 		}
 	}
 }
 
-func TestHandlerBadInput(t *testing.T) {
-	h := newTestServer(t, Options{Trend: &fakeTrend{}})
+func TestParseBadInput(t *testing.T) {
+	g := newTestGraphs(Options{Trend: &fakeTrend{}})
 	tests := []struct {
 		target string
 		want   []string // in the error message
@@ -137,21 +153,21 @@ func TestHandlerBadInput(t *testing.T) {
 		{"/graph/a,[b", []string{"bad key", "unclosed ["}},
 	}
 	for _, tc := range tests {
-		w := get(t, h, tc.target)
-		if w.Code != http.StatusBadRequest {
-			t.Errorf("GET %s: status %d, want 400", tc.target, w.Code)
+		_, err := drawTarget(g, tc.target, nil)
+		if err == nil {
+			t.Errorf("%s: drawn, want an error", tc.target)
 			continue
 		}
 		for _, s := range tc.want {
-			if !strings.Contains(w.Body.String(), s) {
-				t.Errorf("GET %s: error %q does not say %q", tc.target, w.Body.String(), s)
+			if !strings.Contains(err.Error(), s) {
+				t.Errorf("%s: error %q does not say %q", tc.target, err, s)
 			}
 		}
 	}
 }
 
-func TestHandlerSizeClamped(t *testing.T) {
-	h := newTestServer(t, Options{})
+func TestDrawSizeClamped(t *testing.T) {
+	g := newTestGraphs(Options{})
 	tests := []struct {
 		query string
 		w, h  int
@@ -162,11 +178,8 @@ func TestHandlerSizeClamped(t *testing.T) {
 		{"width=320&height=0", 320, DefaultHeight},
 	}
 	for _, tc := range tests {
-		w := get(t, h, "/graph/x.png?"+tc.query)
-		if w.Code != http.StatusOK {
-			t.Fatalf("%s: status %d: %s", tc.query, w.Code, w.Body)
-		}
-		cfg, err := png.DecodeConfig(w.Body)
+		body := mustDraw(t, g, "/graph/x.png?"+tc.query, nil)
+		cfg, err := png.DecodeConfig(bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,28 +189,21 @@ func TestHandlerSizeClamped(t *testing.T) {
 	}
 }
 
-func TestHandlerNoData(t *testing.T) {
-	h := newTestServer(t, Options{Trend: &fakeTrend{}, Tree: tree.New()})
-	w := get(t, h, "/graph/nothing,here.svg")
-	if w.Code != http.StatusOK {
-		t.Fatalf("status %d, want 200: %s", w.Code, w.Body)
-	}
-	if texts := svgTexts(t, w.Body.Bytes()); !slices.Contains(texts, "no data") {
+func TestDrawNoData(t *testing.T) {
+	g := newTestGraphs(Options{Trend: &fakeTrend{}, Tree: tree.New()})
+	body := mustDraw(t, g, "/graph/nothing,here.svg", nil)
+	if texts := svgTexts(t, body); !slices.Contains(texts, "no data") {
 		t.Errorf("empty result does not say no data: %q", texts)
 	}
 }
 
-func TestHandlerTreeFallback(t *testing.T) {
+func TestDrawTreeFallback(t *testing.T) {
 	tr := tree.New()
 	if _, err := push.Merge(tr, []byte(`{"br": {"ie": {"6": 3, "7": {"": 8, "venders": {"sogou": 2}}}, "webkit": {"14.0": 40}}, "defaultaction": "add"}`)); err != nil {
 		t.Fatal(err)
 	}
-	h := newTestServer(t, Options{Trend: &fakeTrend{}, Tree: tr})
-	w := get(t, h, "/graph/br.svg")
-	if w.Code != http.StatusOK {
-		t.Fatalf("status %d: %s", w.Code, w.Body)
-	}
-	texts := svgTexts(t, w.Body.Bytes())
+	g := newTestGraphs(Options{Trend: &fakeTrend{}, Tree: tr})
+	texts := svgTexts(t, mustDraw(t, g, "/graph/br.svg", nil))
 	for _, want := range []string{"br", "ie,6", "ie,7", "ie,7,venders,sogou", "webkit,14.0", "40"} {
 		if !slices.Contains(texts, want) {
 			t.Errorf("tree bars lack %q: %q", want, texts)
@@ -205,24 +211,12 @@ func TestHandlerTreeFallback(t *testing.T) {
 	}
 }
 
-func TestHandlerWildcardAndView(t *testing.T) {
+func TestDrawWildcardAndView(t *testing.T) {
 	src := &fakeTrend{series: fixtures()["net"].Series, markers: []Marker{{From: testNow.Add(-time.Hour).UnixMilli(), Text: "shared"}}}
-	views := ViewFunc(func(r *http.Request, name string) (View, bool, error) {
-		switch name {
-		case "traffic":
-			return View{Keys: []string{"net,eth0,in", "net,eth0,out"}, Type: TypeLine, From: "-2h"}, true, nil
-		case "broken":
-			return View{}, false, errors.New("disk on fire")
-		}
-		return View{}, false, nil
-	})
-	h := newTestServer(t, Options{Trend: src, Views: views})
+	views := map[string]View{"traffic": {Keys: []string{"net,eth0,in", "net,eth0,out"}, Type: TypeLine, From: "-2h"}}
+	g := newTestGraphs(Options{Trend: src})
 
-	w := get(t, h, "/graph/net,eth0,*.svg?style=net")
-	if w.Code != http.StatusOK {
-		t.Fatalf("wildcard: status %d: %s", w.Code, w.Body)
-	}
-	texts := svgTexts(t, w.Body.Bytes())
+	texts := svgTexts(t, mustDraw(t, g, "/graph/net,eth0,*.svg?style=net", views))
 	for _, want := range []string{"in", "out", "net,eth0,*"} {
 		if !slices.Contains(texts, want) {
 			t.Errorf("wildcard graph lacks %q: %q", want, texts)
@@ -230,14 +224,10 @@ func TestHandlerWildcardAndView(t *testing.T) {
 	}
 
 	src.asked = nil
-	w = get(t, h, "/graph/traffic.svg?title=Traffic")
-	if w.Code != http.StatusOK {
-		t.Fatalf("view: status %d: %s", w.Code, w.Body)
-	}
+	texts = svgTexts(t, mustDraw(t, g, "/graph/traffic.svg?title=Traffic", views))
 	if want := []string{"net,eth0,in", "net,eth0,out"}; !slices.Equal(src.asked, want) {
 		t.Errorf("view queried %q, want %q", src.asked, want)
 	}
-	texts = svgTexts(t, w.Body.Bytes())
 	if !slices.Contains(texts, "Traffic") {
 		t.Errorf("view graph lacks its title: %q", texts)
 	}
@@ -248,17 +238,17 @@ func TestHandlerWildcardAndView(t *testing.T) {
 	if !slices.Contains(texts, "13:30") || slices.Contains(texts, "Nov 20") {
 		t.Errorf("view graph does not span the view's 2 hours: %q", texts)
 	}
-
-	if w := get(t, h, "/graph/broken.png"); w.Code != http.StatusInternalServerError {
-		t.Errorf("view error: status %d, want 500", w.Code)
+	// A from in the request wins over the view's.
+	texts = svgTexts(t, mustDraw(t, g, "/graph/traffic.svg?from=-1d", views))
+	if !slices.Contains(texts, "Nov 20") {
+		t.Errorf("from=-1d does not span a day: %q", texts)
 	}
 }
 
-func TestHandlerTrendError(t *testing.T) {
-	h := newTestServer(t, Options{Trend: &fakeTrend{err: errors.New("storage gone")}})
-	w := get(t, h, "/graph/a.png")
-	if w.Code != http.StatusInternalServerError || !strings.Contains(w.Body.String(), "storage gone") {
-		t.Errorf("status %d body %q, want 500 naming the cause", w.Code, w.Body)
+func TestDrawTrendError(t *testing.T) {
+	g := newTestGraphs(Options{Trend: &fakeTrend{err: errors.New("storage gone")}})
+	if _, err := drawTarget(g, "/graph/a.png", nil); err == nil || !strings.Contains(err.Error(), "storage gone") {
+		t.Errorf("error %v, want one naming the cause", err)
 	}
 }
 
@@ -282,30 +272,30 @@ func TestSplitFormat(t *testing.T) {
 	}
 }
 
-// FuzzGraphQuery feeds arbitrary paths and query strings to the request
+// FuzzGraphQuery feeds arbitrary names and query strings to the request
 // parser: it may refuse them, never panic, and what it accepts is sane.
 func FuzzGraphQuery(f *testing.F) {
 	for _, s := range []string{
-		"/br?style=cpu&type=stacked&width=800&height=300",
-		"/net,eth0,*.svg?from=-1d&until=now&theme=dark&fn=rate",
-		"/x.pdf?width=99999&height=-5&title=",
-		"/a?from=20261120&until=1763650800",
-		"/a?style=%00&type=\xff",
+		"br?style=cpu&type=stacked&width=800&height=300",
+		"net,eth0,*.svg?from=-1d&until=now&theme=dark&fn=rate",
+		"x.pdf?width=99999&height=-5&title=",
+		"a?from=20261120&until=1763650800",
+		"a?style=%00&type=\xff",
 	} {
 		f.Add(s)
 	}
-	h := New(Options{Now: func() time.Time { return testNow }, Location: time.UTC})
+	g := newTestGraphs(Options{})
 	f.Fuzz(func(t *testing.T, s string) {
-		path, query, _ := strings.Cut(s, "?")
+		name, query, _ := strings.Cut(s, "?")
 		q, err := url.ParseQuery(query)
 		if err != nil {
 			return
 		}
-		req, err := h.parse(path, q)
+		req, err := g.Parse(name, q)
 		if err != nil {
 			return
 		}
-		if req.name == "" || req.chart.Width < MinSize || req.chart.Width > MaxSize || req.chart.Height < MinSize || req.chart.Height > MaxSize {
+		if req.Name == "" || req.chart.Width < MinSize || req.chart.Width > MaxSize || req.chart.Height < MinSize || req.chart.Height > MaxSize {
 			t.Fatalf("accepted %q as %+v", s, req)
 		}
 		if !req.from.Before(req.until) {
@@ -314,16 +304,13 @@ func FuzzGraphQuery(f *testing.F) {
 	})
 }
 
-func TestHandlerTimeZone(t *testing.T) {
+func TestDrawTimeZone(t *testing.T) {
 	src := &fakeTrend{series: fixtures()["default"].Series}
-	h := newTestServer(t, Options{Trend: src})
+	g := newTestGraphs(Options{Trend: src})
 	from := fixtureStart / 1000
 	for _, tc := range []struct{ tz, want string }{{"UTC", "12:00"}, {"Asia/Tokyo", "21:00"}} {
-		w := get(t, h, fmt.Sprintf("/graph/upstream,time,*.svg?from=%d&until=%d&tz=%s", from, from+6*3600, tc.tz))
-		if w.Code != http.StatusOK {
-			t.Fatalf("tz=%s: status %d: %s", tc.tz, w.Code, w.Body)
-		}
-		if texts := svgTexts(t, w.Body.Bytes()); !slices.Contains(texts, tc.want) {
+		body := mustDraw(t, g, fmt.Sprintf("/graph/upstream,time,*.svg?from=%d&until=%d&tz=%s", from, from+6*3600, tc.tz), nil)
+		if texts := svgTexts(t, body); !slices.Contains(texts, tc.want) {
 			t.Errorf("tz=%s: no tick %q: %q", tc.tz, tc.want, texts)
 		}
 	}

@@ -1,36 +1,32 @@
 package graph
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
-	"net/http"
+	"io"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/gin-gonic/gin"
-
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/daemon/trend"
 )
 
-// Options configures a Handler. Any source may be nil.
+// Options configures Graphs. Any source may be nil.
 type Options struct {
 	Trend SeriesSource
 	Tree  TreeSource
-	Views ViewSource
 	// Location is the time zone of time axes (default: the machine's).
 	Location *time.Location
 	// Now is the clock (tests).
 	Now func() time.Time
 }
 
-// Handler serves GET /graph/NAME[.png|.jpg|.svg|.pdf]. NAME is a saved
-// view of the requesting user or a key (wildcards: one series per match).
-// Query parameters:
+// Graphs draws the graphs of GET /graph/NAME[.png|.jpg|.svg|.pdf]. NAME is
+// a saved view or a key (wildcards: one series per match). Parameters:
 //
 //	from, until  time range as GET /trend: now, -15min, -6h, -1d, -1w,
 //	             -1mon, -1y, Unix seconds or ms, RFC 3339, YYYYMMDD
@@ -46,79 +42,73 @@ type Options struct {
 //	tz           time zone of the time axis, e.g. Europe/Berlin (default:
 //	             the daemon's)
 //
-// Unknown values are 400 errors that list the valid ones. Without history
-// the current tree under NAME is drawn as bars; with nothing at all, a
-// "no data" image.
-type Handler struct {
+// Unknown values are errors that list the valid ones. Without history the
+// current tree under NAME is drawn as bars; with nothing at all, a "no
+// data" image.
+type Graphs struct {
 	opt Options
 	r   *Renderer
 }
 
-// New returns a Handler.
-func New(opt Options) *Handler {
+// New returns Graphs drawing from opt's sources.
+func New(opt Options) *Graphs {
 	if opt.Location == nil {
 		opt.Location = time.Local
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Handler{opt: opt, r: NewRenderer()}
+	return &Graphs{opt: opt, r: NewRenderer()}
 }
 
-// Routes registers GET /graph/*name.
-func (h *Handler) Routes(r gin.IRouter) {
-	r.GET("/graph/*name", h.serve)
-}
-
-// request is a parsed /graph request.
-type request struct {
-	name        string
-	format      Format
+// Request is one graph to draw: read by Parse, maybe changed by UseView,
+// drawn by Draw.
+type Request struct {
+	// Name is the key or view named, without the image extension.
+	Name   string
+	Format Format
+	// Keys are the keys drawn: Name, or a view's keys.
+	Keys        []string
 	chart       Chart
 	from, until time.Time
 	fn          string
+	fromSet     bool // from given: a view's range does not override it
 }
 
-func (h *Handler) serve(c *gin.Context) {
-	req, err := h.parse(c.Param("name"), c.Request.URL.Query())
-	if err != nil {
-		c.String(http.StatusBadRequest, "%s\n", err)
-		return
+// UseView draws v's keys for req, in v's chart type and range unless req
+// names its own.
+func (g *Graphs) UseView(req *Request, v View) {
+	req.Keys = v.Keys
+	if req.chart.Type == "" {
+		req.chart.Type = v.Type
 	}
-	keys := []string{req.name}
-	if h.opt.Views != nil {
-		v, ok, err := h.opt.Views.GraphView(c.Request, req.name)
-		if err != nil {
-			c.String(http.StatusInternalServerError, "cannot read view %q: %s\n", req.name, err)
-			return
-		}
-		if ok {
-			keys = v.Keys
-			if req.chart.Type == "" {
-				req.chart.Type = v.Type
-			}
-			if v.From != "" && c.Query("from") == "" {
-				if f, err := trend.ParseTime(v.From, h.opt.Now(), req.from); err == nil && f.Before(req.until) {
-					req.from = f
-					req.chart.From = f.UnixMilli()
-				}
-			}
+	if v.From != "" && !req.fromSet {
+		if f, err := trend.ParseTime(v.From, g.opt.Now(), req.from); err == nil && f.Before(req.until) {
+			req.from = f
+			req.chart.From = f.UnixMilli()
 		}
 	}
-	for _, k := range keys {
+}
+
+// CheckKeys tells whether every key of req is a valid pattern.
+func (req *Request) CheckKeys() error {
+	for _, k := range req.Keys {
 		if _, err := tree.ParsePattern(k); err != nil {
-			c.String(http.StatusBadRequest, "bad key %q: %s\n", k, err)
-			return
+			return fmt.Errorf("bad key %q: %w", k, err)
 		}
 	}
-	ch := &req.chart
-	if h.opt.Trend != nil {
+	return nil
+}
+
+// Draw draws req (its keys checked by CheckKeys) to w in req.Format.
+func (g *Graphs) Draw(ctx context.Context, w io.Writer, req *Request) error {
+	ch := req.chart // a request can be drawn more than once
+	if g.opt.Trend != nil {
 		points := ClampSize(ch.Width, DefaultWidth)
-		for _, k := range keys {
-			series, markers, err := h.opt.Trend.Series(c.Request.Context(), k, req.from, req.until, points, req.fn)
+		for _, k := range req.Keys {
+			series, markers, err := g.opt.Trend.Series(ctx, k, req.from, req.until, points, req.fn)
 			if err != nil {
-				c.String(http.StatusInternalServerError, "cannot read the history of %q: %s\n", k, err)
-				return
+				return fmt.Errorf("cannot read the history of %q: %w", k, err)
 			}
 			ch.Series = append(ch.Series, series...)
 			for _, m := range markers { // keys of one view may share markers
@@ -128,44 +118,44 @@ func (h *Handler) serve(c *gin.Context) {
 			}
 		}
 	}
-	if len(usableSeries(ch.Series)) == 0 && h.opt.Tree != nil {
+	if len(usableSeries(ch.Series)) == 0 && g.opt.Tree != nil {
 		// No history: bars of what the tree holds now.
-		for _, k := range keys {
-			p, _ := tree.ParsePattern(k)
-			for _, e := range h.opt.Tree.Get(p) {
+		for _, k := range req.Keys {
+			p, err := tree.ParsePattern(k)
+			if err != nil {
+				return fmt.Errorf("bad key %q: %w", k, err)
+			}
+			for _, e := range g.opt.Tree.Get(p) {
 				if !e.IsMarker {
 					ch.Bars = append(ch.Bars, Bar{Label: e.Key, Value: e.Value})
 				}
 			}
 		}
 	}
-	var buf bytes.Buffer
-	if err := h.r.Render(&buf, ch, req.format); err != nil {
-		c.String(http.StatusInternalServerError, "cannot draw %q: %s\n", req.name, err)
-		return
+	if err := g.r.Render(w, &ch, req.Format); err != nil {
+		return fmt.Errorf("cannot draw %q: %w", req.Name, err)
 	}
-	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, req.format.ContentType(), buf.Bytes())
+	return nil
 }
 
-// parse reads the path and query of a /graph request.
-func (h *Handler) parse(path string, q url.Values) (*request, error) {
-	name := strings.TrimPrefix(path, "/")
-	req := &request{}
+// Parse reads a graph's name (a key or view, maybe with an image
+// extension) and its parameters.
+func (g *Graphs) Parse(name string, q url.Values) (*Request, error) {
+	req := &Request{}
 	var err error
 	if f := q.Get("format"); f != "" {
-		if req.format, err = ParseFormat(f); err != nil {
+		if req.Format, err = ParseFormat(f); err != nil {
 			return nil, err
 		}
 	} else {
-		name, req.format = splitFormat(name)
+		name, req.Format = splitFormat(name)
 	}
 	if name == "" {
 		return nil, errors.New("no key or view: want /graph/NAME[.png|.jpg|.svg|.pdf]")
 	}
-	req.name = name
+	req.Name, req.Keys = name, []string{name}
 	ch := &req.chart
-	ch.Location = h.opt.Location
+	ch.Location = g.opt.Location
 	if tz := q.Get("tz"); tz != "" {
 		loc, err := time.LoadLocation(tz)
 		if err != nil || tz == "Local" {
@@ -195,11 +185,12 @@ func (h *Handler) parse(path string, q url.Values) (*request, error) {
 		return nil, err
 	}
 	req.fn = q.Get("fn")
-	now := h.opt.Now()
+	now := g.opt.Now()
 	// Times read as GET /trend reads them.
 	if req.until, err = trend.ParseTime(q.Get("until"), now, now); err != nil {
 		return nil, fmt.Errorf("until: %w", err)
 	}
+	req.fromSet = q.Get("from") != ""
 	if req.from, err = trend.ParseTime(q.Get("from"), now, now.AddDate(0, 0, -1)); err != nil {
 		return nil, fmt.Errorf("from: %w", err)
 	}

@@ -1,0 +1,91 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/canopy-dev/canopy/daemon/trend"
+)
+
+// TrendRoutes registers GET /trend/KEY (and /trend?key=KEY for keys
+// holding a slash), plus Graphite's /metrics/find and /render so Grafana's
+// Graphite data source can read canopy. /trend/view/… belongs to the UI;
+// gin routes the static "view" segment before the :key parameter.
+func TrendRoutes(r gin.IRouter, s *trend.Store) {
+	h := trendHandler{s}
+	r.GET("/trend", h.trend)
+	r.GET("/trend/:key", h.trend)
+	r.GET("/metrics/find", h.find)
+	r.POST("/metrics/find", h.find)
+	r.GET("/render", h.render)
+	r.POST("/render", h.render)
+	// Grafana asks which Graphite functions exist; none are.
+	r.GET("/functions", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{}) })
+}
+
+type trendHandler struct{ s *trend.Store }
+
+func abortJSON(c *gin.Context, code int, err error) {
+	c.AbortWithStatusJSON(code, gin.H{"error": err.Error()})
+}
+
+func (h trendHandler) trend(c *gin.Context) {
+	key := c.Param("key")
+	if q := c.Query("key"); q != "" {
+		key = q
+	}
+	if key == "" {
+		abortJSON(c, http.StatusBadRequest, fmt.Errorf("no key: use /trend/KEY or /trend?key=KEY"))
+		return
+	}
+	now := h.s.Now()
+	from, err := trend.ParseTime(c.Query("from"), now, now.Add(-24*time.Hour))
+	if err != nil {
+		abortJSON(c, http.StatusBadRequest, fmt.Errorf("from: %w", err))
+		return
+	}
+	until, err := trend.ParseTime(c.Query("until"), now, now)
+	if err != nil {
+		abortJSON(c, http.StatusBadRequest, fmt.Errorf("until: %w", err))
+		return
+	}
+	points := 0
+	if p := c.Query("points"); p != "" {
+		points, err = strconv.Atoi(p)
+		if err != nil || points < 1 {
+			abortJSON(c, http.StatusBadRequest, fmt.Errorf("points=%q: want a positive number", p))
+			return
+		}
+	}
+	fn, err := trend.ParseFn(c.Query("fn"))
+	if err != nil {
+		abortJSON(c, http.StatusBadRequest, err)
+		return
+	}
+	res, err := h.s.Query(c.Request.Context(), key, from, until, points, fn)
+	if err != nil {
+		abortJSON(c, queryErrorCode(err), err)
+		return
+	}
+	c.JSON(http.StatusOK, res)
+}
+
+// queryErrorCode tells a bad request from a failing backend.
+func queryErrorCode(err error) int {
+	if errors.Is(err, trend.ErrBadQuery) {
+		return http.StatusBadRequest
+	}
+	msg := err.Error()
+	for _, p := range []string{"bad key", "empty key", "unknown fn", "points=", "is before from"} {
+		if strings.Contains(msg, p) {
+			return http.StatusBadRequest
+		}
+	}
+	return http.StatusBadGateway
+}
