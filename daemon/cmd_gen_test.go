@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/bench/loggen"
+	"github.com/canopy-dev/canopy/daemon/loggen"
 )
 
 // TestGen checks `canopyd gen` writes what loggen writes for the same

@@ -15,8 +15,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/canopy-dev/canopy/bench/loggen"
 	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/loggen"
 	"github.com/canopy-dev/canopy/daemon/testenv"
 	"github.com/canopy-dev/canopy/daemon/trend"
 	"github.com/canopy-dev/canopy/daemon/trend/trendtest"

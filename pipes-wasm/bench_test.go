@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/bench/loggen"
+	"github.com/canopy-dev/canopy/daemon/loggen"
 	"github.com/canopy-dev/canopy/daemon/pipes"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/sdk/logformat"

@@ -1,5 +1,5 @@
 // Package pipebench measures log pipes natively and as WASM in the same run,
-// on lines from bench/loggen parsed once up front, so ns/line is the pipe's
+// on lines from daemon/loggen parsed once up front, so ns/line is the pipe's
 // own cost (decode the batch, run the pipe, encode and decode the deltas).
 //
 // A pipe's Go value lives in its package main (pipes-src/NAME), which no
@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/bench/loggen"
+	"github.com/canopy-dev/canopy/daemon/loggen"
 	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/host"
 	"github.com/canopy-dev/canopy/sdk/logformat"

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/bench/loggen"
+	"github.com/canopy-dev/canopy/daemon/loggen"
 )
 
 // TestBadInput feeds the real canopyd binary garbage, a 1 MiB line, invalid

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/bench/loggen"
+	"github.com/canopy-dev/canopy/daemon/loggen"
 )
 
 // BenchmarkReplayRead measures ingest's own cost per line (reading,

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/bench/loggen"
+	"github.com/canopy-dev/canopy/daemon/loggen"
 )
 
 // crashLines is the log size of TestCrashRecovery (CANOPY_CRASH_LINES

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/bench/loggen"
+	"github.com/canopy-dev/canopy/daemon/loggen"
 )
 
 // TestReplayEndpoint asks a running canopyd to replay a gzipped log and

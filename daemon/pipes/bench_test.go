@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/bench/loggen"
+	"github.com/canopy-dev/canopy/daemon/loggen"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/sdk/host"
 	"github.com/canopy-dev/canopy/sdk/logformat"
@@ -155,7 +155,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/bench/loggen"
+	"github.com/canopy-dev/canopy/daemon/loggen"
 	"github.com/canopy-dev/canopy/daemon/pipes"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/sdk/host"

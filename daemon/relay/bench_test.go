@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/bench/loggen"
+	"github.com/canopy-dev/canopy/daemon/loggen"
 	"github.com/canopy-dev/canopy/daemon/testenv"
 )
 
