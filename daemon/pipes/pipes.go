@@ -64,6 +64,11 @@ type Options struct {
 	// Limits are the defaults for every pipe (per-pipe config overrides).
 	Limits host.Limits
 	Log    *log.Logger
+	// Observe, when set, sees every pipe call on a batch: the pipe, how
+	// many records it got, the deltas it emitted and why the batch
+	// failed (a skipped quarantined pipe fails with host.ErrQuarantined).
+	// `canopyd pipe test` prints from it; it runs on the batch's worker.
+	Observe func(p *host.Pipe, records int, ds []abi.Delta, err error)
 }
 
 // Manager owns the loaded pipes. Safe for concurrent use.
@@ -517,6 +522,12 @@ func (r *Result) add(o *Result) {
 // everything is in the tree. Lines alias the caller's buffers only for the
 // duration of the call.
 func (m *Manager) Run(ctx context.Context, formats []*logformat.Format, prefix []string, lines [][]byte) Result {
+	return m.RunFrom(ctx, formats, prefix, lines, 0)
+}
+
+// RunFrom is Run for lines that follow first others of the same input:
+// bad-line samples count from first+1.
+func (m *Manager) RunFrom(ctx context.Context, formats []*logformat.Format, prefix []string, lines [][]byte, first int) Result {
 	var total Result
 	if len(lines) == 0 {
 		return total
@@ -529,7 +540,7 @@ func (m *Manager) Run(ctx context.Context, formats []*logformat.Format, prefix [
 	}
 	if len(lines) <= bs {
 		m.sem <- struct{}{}
-		total = m.runBatch(ctx, formats, prefix, lines, 0)
+		total = m.runBatch(ctx, formats, prefix, lines, first)
 		<-m.sem
 		return total
 	}
@@ -541,7 +552,7 @@ func (m *Manager) Run(ctx context.Context, formats []*logformat.Format, prefix [
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := m.runBatch(ctx, formats, prefix, lines[start:end], start)
+			r := m.runBatch(ctx, formats, prefix, lines[start:end], first+start)
 			<-m.sem
 			mu.Lock()
 			total.add(&r)
@@ -624,6 +635,7 @@ func (m *Manager) runBatch(ctx context.Context, formats []*logformat.Format, pre
 	clear(w.done)
 	for _, l := range set.pipes {
 		if l.p.Breaker.Quarantined() {
+			m.observe(l.p, len(arecs), nil, host.ErrQuarantined)
 			continue
 		}
 		// Pipes asking for the same fields share one encoding.
@@ -644,16 +656,29 @@ func (m *Manager) runBatch(ctx context.Context, formats []*logformat.Format, pre
 	return res
 }
 
+func (m *Manager) observe(p *host.Pipe, n int, ds []abi.Delta, err error) {
+	if m.opt.Observe != nil {
+		m.opt.Observe(p, n, ds, err)
+	}
+}
+
 // runPipe runs one pipe on an encoded batch and merges its deltas.
 func (m *Manager) runPipe(ctx context.Context, w *worker, l *loaded, batch []byte, n int, prefix []string) (tree.MergeResult, error) {
+	r, err := m.callPipe(ctx, w, l, batch, n, prefix)
+	m.observe(l.p, n, w.deltas, err)
+	if errors.Is(err, host.ErrQuarantined) {
+		return r, nil // not news: Status says so
+	}
+	return r, err
+}
+
+func (m *Manager) callPipe(ctx context.Context, w *worker, l *loaded, batch []byte, n int, prefix []string) (tree.MergeResult, error) {
+	w.deltas = w.deltas[:0]
 	pi, err := l.p.Get(ctx)
 	if err != nil {
-		if errors.Is(err, host.ErrQuarantined) {
-			return tree.MergeResult{}, nil
-		}
 		return tree.MergeResult{}, fmt.Errorf("pipe %s: %w", l.file, err)
 	}
-	w.deltas, err = pi.Process(ctx, batch, n, w.deltas[:0])
+	w.deltas, err = pi.Process(ctx, batch, n, w.deltas)
 	l.p.Put(ctx, pi)
 	if err != nil {
 		return tree.MergeResult{}, err

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"encoding/json"
@@ -45,7 +45,7 @@ func TestReplayTrendRequestsSumToGoodLines(t *testing.T) {
 	// Only the status pipe (it counts requests): compiling the others
 	// would triple the test's time.
 	pipesDir := t.TempDir()
-	wasm, err := os.ReadFile("../pipes-wasm/status.wasm")
+	wasm, err := os.ReadFile("../../pipes-wasm/status.wasm")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -10,11 +10,9 @@ import (
 	"os/signal"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
-	"github.com/canopy-dev/canopy/daemon/api"
 	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/ingest"
 	"github.com/canopy-dev/canopy/daemon/pipes"
@@ -39,10 +37,11 @@ func cmdReplay(args []string) error {
 	backfill := fs.Bool("trend", false, "back-fill the trend store in --data at the lines' own times (stop the daemon first)")
 	progress := fs.String("progress", "auto", "progress display: bar, plain, none or auto (bar on a terminal)")
 	trendFlags := trend.RegisterFlags(fs)
-	pipeFl := registerPipeFlags(fs)
+	pipeFl := RegisterPipeFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	pipeFl.DirFromFlag = flagSetIn(fs, "pipes")
 	if fs.NArg() == 0 {
 		return fmt.Errorf("usage: canopyd replay [--log-format F] [--print] FILE...")
 	}
@@ -56,11 +55,12 @@ func cmdReplay(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	t := tree.New()
-	pm, closePipes, err := pipeFl.start(ctx, *dataDir, cfg.Pipes, t)
+	pm, err := pipeFl.open(*dataDir, cfg.Pipes, t)
 	if err != nil {
 		return err
 	}
-	defer closePipes()
+	defer pm.close()
+	pm.Watch(ctx)
 	var store *trend.Store
 	if *backfill {
 		if store, err = trendFlags.Open(*dataDir, cfg.Trend.Remote, cfg.Trend.RemoteRead); err != nil {
@@ -68,8 +68,8 @@ func cmdReplay(args []string) error {
 		}
 		defer store.Close()
 	}
-	consumer := &logConsumer{pm: pm}
-	opt, err := replayOptions(ingest.Source{Name: "replay", LogFormat: *logFormat, Prefix: *prefix}, consumer, pm, t, store)
+	feed := NewFeed(pm.Manager)
+	opt, err := replayOptions(ingest.Source{Name: "replay", LogFormat: *logFormat, Prefix: *prefix}, feed, t, store)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func cmdReplay(args []string) error {
 		}
 	}
 	fmt.Fprintf(os.Stderr, "canopyd replay: %d lines (%d bad, %d too long, %d invalid UTF-8) in %.2fs: %.0f lines/s",
-		res.Lines, consumer.bad.Load(), res.TooLong, res.InvalidUTF8, el.Seconds(), float64(res.Lines)/el.Seconds())
+		res.Lines, feed.Bad(), res.TooLong, res.InvalidUTF8, el.Seconds(), float64(res.Lines)/el.Seconds())
 	if res.Ticks > 0 {
 		fmt.Fprintf(os.Stderr, "; %d trend points back-filled from %s to %s", res.Ticks, res.First.Format(time.RFC3339), res.Last.Format(time.RFC3339))
 	}
@@ -116,10 +116,10 @@ func flagSetIn(fs *flag.FlagSet, name string) bool {
 	return set
 }
 
-// replayOptions wires a replay to the pipes and, when store is set, to the
+// replayOptions wires a replay to the feed and, when store is set, to the
 // trend store: the log's clock ticks it at every interval boundary.
-func replayOptions(src ingest.Source, c ingest.Consumer, pm *pipes.Manager, t *tree.Tree, store *trend.Store) (ingest.ReplayOptions, error) {
-	opt := ingest.ReplayOptions{Source: src, Consumer: c}
+func replayOptions(src ingest.Source, feed *Feed, t *tree.Tree, store *trend.Store) (ingest.ReplayOptions, error) {
+	opt := ingest.ReplayOptions{Source: src, Consumer: feed}
 	if store == nil {
 		return opt, nil
 	}
@@ -129,7 +129,7 @@ func replayOptions(src ingest.Source, c ingest.Consumer, pm *pipes.Manager, t *t
 	}
 	var parsers []*logformat.Parser
 	for _, s := range specs {
-		f, err := pm.Format(s)
+		f, err := feed.pipes.Format(s)
 		if err != nil {
 			return opt, fmt.Errorf("log_format %q: %w", s, err)
 		}
@@ -154,16 +154,16 @@ func replayOptions(src ingest.Source, c ingest.Consumer, pm *pipes.Manager, t *t
 	return opt, nil
 }
 
-// routes adds the replay API to the running daemon.
-func (r *ingestRun) routes(router gin.IRouter, t *tree.Tree, store *trend.Store) {
-	rp := &ingest.Replayer{Options: func(src ingest.Source) ingest.ReplayOptions {
-		opt, err := replayOptions(src, r.consumer, r.consumer.pm, t, store)
+// replayer serves the daemon's /replay: replays run through feed into
+// t and, when the store takes them, back-fill it.
+func replayer(feed *Feed, t *tree.Tree, store *trend.Store) *ingest.Replayer {
+	return &ingest.Replayer{Options: func(src ingest.Source) ingest.ReplayOptions {
+		opt, err := replayOptions(src, feed, t, store)
 		if err != nil {
-			opt, _ = replayOptions(src, r.consumer, r.consumer.pm, t, nil)
+			opt, _ = replayOptions(src, feed, t, nil)
 		}
 		return opt
 	}}
-	api.ReplayRoutes(router, rp)
 }
 
 // progressReporter shows a replay's progress: a bar with lines/s and ETA

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"bufio"
@@ -10,69 +10,18 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/ingest"
 	"github.com/canopy-dev/canopy/daemon/pipes"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/host"
 	"github.com/canopy-dev/canopy/sdk/logformat"
-	"github.com/canopy-dev/canopy/sdk/pipetest"
 )
-
-// pipeFlags are the daemon's pipe settings.
-type pipeFlags struct {
-	dir, cache string
-	workers    int
-}
-
-func registerPipeFlags(fs *flag.FlagSet) *pipeFlags {
-	f := &pipeFlags{}
-	fs.StringVar(&f.dir, "pipes", "pipes-wasm", "WASM pipes folder (every .wasm in it runs; changes apply live)")
-	fs.StringVar(&f.cache, "pipes.cache", "", "WASM compilation cache folder (default DATA/wasm-cache)")
-	fs.IntVar(&f.workers, "pipes.workers", 0, "batches run in parallel (default: the number of CPUs)")
-	return f
-}
-
-// start loads the pipes folder and watches it until ctx ends.
-func (f *pipeFlags) start(ctx context.Context, dataDir string, cfg config.PipesConfig, t *tree.Tree) (*pipes.Manager, func(), error) {
-	dir := f.dir
-	if cfg.Dir != "" && !flagSet("pipes") {
-		dir = cfg.Dir
-	}
-	cache := f.cache
-	if cache == "" {
-		cache = filepath.Join(dataDir, "wasm-cache")
-	}
-	eng, err := host.NewEngine(cache)
-	if err != nil {
-		return nil, nil, err
-	}
-	if _, err := os.Stat(dir); err != nil {
-		log.Printf("pipes folder %s: %v (no pipes until it exists)", dir, err)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			eng.Close()
-			return nil, nil, fmt.Errorf("cannot create pipes folder %q: %w", dir, err)
-		}
-	}
-	m, err := pipes.New(pipes.Options{Dir: dir, Tree: t, Engine: eng, Config: cfg, Workers: f.workers})
-	if err != nil {
-		eng.Close()
-		return nil, nil, err
-	}
-	m.Watch(ctx)
-	return m, func() { m.Close(); eng.Close() }, nil
-}
-
-// pushFormats is the format list for pushed access-log lines.
-func pushFormats(cfg config.PipesConfig) []string {
-	if cfg.PushLogFormat != "" {
-		return []string{cfg.PushLogFormat}
-	}
-	return nil
-}
 
 // cmdPipe is `canopyd pipe test FILE.wasm [--log-format F] < access.log`.
 func cmdPipe(args []string) error {
@@ -117,16 +66,15 @@ func (p *paramList) Set(s string) error {
 	return nil
 }
 
+// pipeTest runs one pipe over in through the daemon's ingest path (Feed:
+// parse, pipe, merge into a fresh tree) and writes the tree as "key value"
+// lines, or with raw every batch's deltas as the pipe emits them.
 func pipeTest(file, format string, params map[string]string, raw bool, batch int, in io.Reader, out, errOut io.Writer) error {
-	f, err := logformat.Compile(format)
-	if err != nil {
-		return fmt.Errorf("log format: %w", err)
-	}
 	wasm, err := os.ReadFile(file)
 	if err != nil {
 		return err
 	}
-	cache := pipetest.CacheDir()
+	cache := filepath.Join(os.TempDir(), "canopy-wazero-cache")
 	if d, err := os.UserCacheDir(); err == nil {
 		cache = filepath.Join(d, "canopy", "wasm-cache")
 	}
@@ -141,64 +89,55 @@ func pipeTest(file, format string, params map[string]string, raw bool, batch int
 	if err != nil {
 		return err
 	}
-	defer p.Close(ctx)
 	fmt.Fprintf(errOut, "pipe %s %s: fields %s; loaded in %v\n", p.Name(), p.Manifest.Version,
 		strings.Join(p.Manifest.Fields, ","), time.Since(start).Round(time.Millisecond))
 
-	parser := f.NewParser()
-	total := pipetest.NewResult(p.Manifest)
-	var lrecs []logformat.Record
-	var recs []abi.Record
-	var lines [][]byte
-	var ds []abi.Delta
-	var n, bad, failed int
 	bw := bufio.NewWriter(out)
 	defer bw.Flush()
-	flush := func() {
-		if len(lines) == 0 {
-			return
-		}
-		lrecs = append(lrecs[:0], make([]logformat.Record, len(lines))...)
-		recs = recs[:0]
-		for i, l := range lines {
-			if err := parser.Parse(l, &lrecs[i]); err != nil {
-				bad++
-				if bad <= 5 {
-					fmt.Fprintf(errOut, "bad line %d: %v\n", n-len(lines)+i+1, err)
-				}
-				continue
+	failed := 0
+	t := tree.New()
+	m, err := pipes.New(pipes.Options{Tree: t, Engine: eng, Workers: 1, BatchSize: batch, TickEvery: -1,
+		Log: log.New(io.Discard, "", 0), // Observe reports
+		Observe: func(_ *host.Pipe, n int, ds []abi.Delta, err error) {
+			switch {
+			case errors.Is(err, host.ErrQuarantined):
+				failed += n
+				fmt.Fprintf(errOut, "pipe: %v\n", err)
+				return
+			case err != nil:
+				failed += n
+				fmt.Fprintf(errOut, "batch failed: %v\n", err)
+				return
 			}
-			recs = append(recs, abi.Record{})
-			host.FromLog(&recs[len(recs)-1], &lrecs[i])
+			if raw {
+				writeDeltas(bw, ds)
+			}
+		}})
+	if err != nil {
+		p.Close(ctx)
+		return err
+	}
+	defer m.Close()
+	if err := m.Add(filepath.Base(file), p); err != nil {
+		return err
+	}
+	if _, err := m.Format(format); err != nil {
+		return fmt.Errorf("log format: %w", err)
+	}
+	feed := NewFeed(m)
+	src := &ingest.Source{Name: "stdin", LogFormat: format}
+	var lines [][]byte
+	n, bad := 0, 0
+	flush := func() error {
+		r, err := feed.Run(ctx, src, lines, n-len(lines))
+		for _, e := range r.Errors {
+			if bad++; bad <= 5 {
+				fmt.Fprintf(errOut, "bad %s\n", e)
+			}
 		}
+		bad += r.Bad - len(r.Errors)
 		lines = lines[:0]
-		if len(recs) == 0 {
-			return
-		}
-		buf := p.Layout.AppendBatch(nil, recs)
-		pi, err := p.Get(ctx)
-		if err != nil {
-			failed += len(recs)
-			fmt.Fprintf(errOut, "pipe: %v\n", err)
-			return
-		}
-		ds, err = pi.Process(ctx, buf, len(recs), ds[:0])
-		p.Put(ctx, pi)
-		if err != nil {
-			failed += len(recs)
-			fmt.Fprintf(errOut, "batch failed: %v\n", err)
-			return
-		}
-		if raw {
-			for _, d := range ds {
-				if d.IsMarker {
-					fmt.Fprintf(bw, "%s %q\n", pipetest.Key(d.Path), d.Marker)
-				} else {
-					fmt.Fprintf(bw, "%s %g samples=%d\n", pipetest.Key(d.Path), d.Value, d.Count)
-				}
-			}
-		}
-		total.Merge(ds)
+		return err
 	}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), logformat.MaxLineLen+2)
@@ -209,15 +148,19 @@ func pipeTest(file, format string, params map[string]string, raw bool, batch int
 		n++
 		lines = append(lines, append([]byte(nil), sc.Bytes()...))
 		if len(lines) >= batch {
-			flush()
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
-	flush()
+	if err := flush(); err != nil {
+		return err
+	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("cannot read lines: %w", err)
 	}
 	if !raw {
-		bw.WriteString(total.String())
+		writeTree(bw, t)
 	}
 	st := p.Stats()
 	fmt.Fprintf(errOut, "%d lines, %d bad, %d in failed batches; %.0f ns/line in the pipe; instance memory %d KiB; failures %d\n",
@@ -226,4 +169,30 @@ func pipeTest(file, format string, params map[string]string, raw bool, batch int
 		return fmt.Errorf("pipe quarantined: %s", st.QuarantineReason)
 	}
 	return nil
+}
+
+// writeDeltas lists a batch's deltas: "key value samples=N" or key "marker".
+func writeDeltas(w io.Writer, ds []abi.Delta) {
+	for _, d := range ds {
+		if d.IsMarker {
+			fmt.Fprintf(w, "%s %q\n", tree.JoinKey(d.Path), d.Marker)
+		} else {
+			fmt.Fprintf(w, "%s %g samples=%d\n", tree.JoinKey(d.Path), d.Value, d.Count)
+		}
+	}
+}
+
+// writeTree lists every number and marker of t as "key value" or key
+// "marker" lines in key order: stable enough for golden files.
+func writeTree(w io.Writer, t *tree.Tree) {
+	all, _ := tree.ParsePattern("**")
+	es := t.Get(all)
+	slices.SortStableFunc(es, func(a, b tree.Entry) int { return strings.Compare(a.Key, b.Key) })
+	for _, e := range es {
+		if e.IsMarker {
+			fmt.Fprintf(w, "%s %q\n", e.Key, e.Marker)
+		} else {
+			fmt.Fprintf(w, "%s %s\n", e.Key, strconv.FormatFloat(e.Value, 'g', 10, 64))
+		}
+	}
 }

@@ -1,0 +1,281 @@
+// Package app is canopyd put together: a Daemon owns every subsystem
+// (tree, ingest, pipes, trend, listeners, api, ui, graph, or the relay in
+// relay mode), starts them in order and stops them in reverse. The
+// subcommands (replay, pipe test, gen) live here too and feed lines
+// through the same path as the live daemon (Feed).
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/graph"
+	"github.com/canopy-dev/canopy/daemon/listen"
+	"github.com/canopy-dev/canopy/daemon/relay"
+	"github.com/canopy-dev/canopy/daemon/tree"
+	"github.com/canopy-dev/canopy/daemon/trend"
+	"github.com/canopy-dev/canopy/ui"
+)
+
+// Config is everything canopyd's flags and config files say.
+type Config struct {
+	Listen        string        // HTTP address
+	DataDir       string        // snapshot, trend store, views, WASM cache
+	SnapshotEvery time.Duration // how often the tree is checkpointed
+	// File is canopyd.yaml (nil: defaults).
+	File *config.Config
+	// Relay, when set, makes the daemon a relay: pushes are forwarded to
+	// its upstreams instead of kept in a tree (File is then unused).
+	Relay  *relay.Config
+	Trend  *trend.Flags
+	Pipes  PipeFlags
+	Ingest IngestFlags
+}
+
+// Daemon is a running canopyd. New opens it, Start serves, Stop ends it.
+type Daemon struct {
+	cfg      Config
+	tree     *tree.Tree
+	snapPath string
+	trend    *trend.Store
+	pipes    *loadedPipes
+	ingest   *ingestRun
+	api      *api.Server
+	relay    *relay.Relay
+	handler  http.Handler
+
+	listeners []*listen.Listener
+	http      *http.Server
+	ln        net.Listener
+	errc      chan error
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup // the loops Start runs
+	stopOnce  sync.Once
+	stopErr   error
+}
+
+// New opens every subsystem (the snapshot is restored, the trend store
+// opened, the pipes loaded) without serving yet.
+func New(cfg Config) (d *Daemon, err error) {
+	if cfg.File == nil {
+		cfg.File = &config.Config{}
+	}
+	if cfg.Trend == nil {
+		cfg.Trend = &trend.Flags{Interval: 10 * time.Second, Retention: trend.Duration(365 * 24 * time.Hour), Memory: 256 << 20}
+	}
+	if cfg.SnapshotEvery <= 0 {
+		cfg.SnapshotEvery = 30 * time.Second
+	}
+	d = &Daemon{cfg: cfg, errc: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			d.Stop()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create data folder %q: %w", cfg.DataDir, err)
+	}
+	if cfg.Relay != nil {
+		return d, d.openRelay()
+	}
+	return d, d.open()
+}
+
+// open builds the tree-keeping daemon.
+func (d *Daemon) open() error {
+	cfg := d.cfg.File
+	d.snapPath = filepath.Join(d.cfg.DataDir, "tree.snap")
+	t, meta, err := tree.LoadSnapshot(d.snapPath)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		t = tree.New()
+	case err != nil:
+		return fmt.Errorf("cannot restore the tree: %w (move the file away to start empty)", err)
+	default:
+		log.Printf("restored %d nodes from %s", t.Len(), d.snapPath)
+	}
+	d.tree = t
+	if d.trend, err = d.cfg.Trend.Open(d.cfg.DataDir, cfg.Trend.Remote, cfg.Trend.RemoteRead); err != nil {
+		return err
+	}
+	if d.pipes, err = d.cfg.Pipes.open(d.cfg.DataDir, cfg.Pipes, t); err != nil {
+		return err
+	}
+	feed := NewFeed(d.pipes.Manager)
+	if d.ingest, err = newIngest(d.cfg.Ingest, cfg, d.cfg.DataDir, meta, feed); err != nil {
+		return err
+	}
+	srv := api.New(api.Options{Tree: t, Limits: cfg.Limits, Tokens: cfg.Tokens,
+		AccessLog: d.pipes.PushHook(pushFormats(cfg.Pipes)), Status: d.status})
+	d.api = srv
+	registerSubsystemMetrics(srv.Metrics().Registry(), d.pipes.Status, d.trend.Status, d.ingest.status)
+	api.TrendRoutes(srv.Router(), d.trend)
+	api.ReplayRoutes(srv.Router(), replayer(feed, t, d.trend))
+	webUI, err := ui.New(ui.Options{ViewsDir: filepath.Join(d.cfg.DataDir, "views"), Tokens: cfg.Tokens})
+	if err != nil {
+		return err
+	}
+	webUI.Routes(srv.Router())
+	api.GraphRoutes(srv.Router(), graph.New(graph.Options{Trend: graph.FromTrend(d.trend), Tree: t}), graphViews(webUI))
+	d.handler = webUI.Wrap(srv)
+	return nil
+}
+
+// status is /status beyond the tree's own fields.
+func (d *Daemon) status() map[string]any {
+	return map[string]any{"trend": d.trend.Status(), "pipes": d.pipes.Status(), "ingest": d.ingest.status()}
+}
+
+// Start opens the sockets and runs the loops (ingest, trend ticks,
+// snapshots, HTTP) until ctx ends or Stop. Errors of the running HTTP
+// server arrive on Err.
+func (d *Daemon) Start(ctx context.Context) error {
+	ctx, d.cancel = context.WithCancel(ctx)
+	if d.relay != nil {
+		return d.startRelay(ctx)
+	}
+	d.pipes.Watch(ctx)
+	if err := d.ingest.start(ctx); err != nil {
+		return err
+	}
+	m := d.api.Metrics()
+	base := listen.Options{Tree: d.tree, Auth: d.api.Auth(), Limits: d.api.Limits(), AccessLog: d.api.AccessLog(),
+		LinesIn: m.LinesIn, BadLines: m.BadLines}
+	if err := d.startListeners(d.cfg.File.Listeners, base, ""); err != nil {
+		return err
+	}
+	if err := d.serve(d.handler, d.api.Close); err != nil { // Close ends long-polls so shutdown is quick
+		return err
+	}
+	d.loop(func() { d.trend.Run(ctx, d.tree) })
+	d.loop(func() { d.snapshots(ctx) })
+	log.Printf("canopyd listening on http://%s (data %s)", d.Addr(), d.cfg.DataDir)
+	return nil
+}
+
+// loop runs f on its own goroutine; Stop waits for it.
+func (d *Daemon) loop(f func()) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		f()
+	}()
+}
+
+// serve listens on cfg.Listen and serves h; onShutdown runs when Stop
+// begins the HTTP shutdown.
+func (d *Daemon) serve(h http.Handler, onShutdown func()) error {
+	ln, err := net.Listen("tcp", d.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot serve HTTP on %s: %w", d.cfg.Listen, err)
+	}
+	d.ln = ln
+	d.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	if onShutdown != nil {
+		d.http.RegisterOnShutdown(onShutdown)
+	}
+	go func() {
+		if err := d.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.errc <- fmt.Errorf("cannot serve HTTP on %s: %w", d.cfg.Listen, err)
+		}
+	}()
+	return nil
+}
+
+// Addr is the address HTTP is served on (after Start).
+func (d *Daemon) Addr() string {
+	if d.ln == nil {
+		return d.cfg.Listen
+	}
+	return d.ln.Addr().String()
+}
+
+// Err delivers an error that ended serving HTTP.
+func (d *Daemon) Err() <-chan error { return d.errc }
+
+// snapshots checkpoints the tree every SnapshotEvery until ctx ends.
+func (d *Daemon) snapshots(ctx context.Context) {
+	tick := time.NewTicker(d.cfg.SnapshotEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := d.ingest.snapshot(d.tree, d.snapPath); err != nil {
+				log.Printf("snapshot failed: %v", err)
+			}
+		}
+	}
+}
+
+// Stop ends serving, applies every line read, writes the final snapshot
+// and closes the subsystems. It is safe to call more than once and after
+// a failed New or Start.
+func (d *Daemon) Stop() error {
+	d.stopOnce.Do(func() { d.stopErr = d.stop() })
+	return d.stopErr
+}
+
+func (d *Daemon) stop() error {
+	if d.http != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = d.http.Shutdown(sctx)
+		cancel()
+	}
+	for _, l := range d.listeners {
+		l.Close()
+	}
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.wg.Wait()
+	var err error
+	if d.ingest != nil {
+		d.ingest.stop() // every line read is applied before the last checkpoint
+		if err = d.ingest.snapshot(d.tree, d.snapPath); err != nil {
+			err = fmt.Errorf("final snapshot failed: %w", err)
+		}
+	}
+	if d.pipes != nil {
+		d.pipes.close()
+	}
+	if d.trend != nil {
+		d.trend.Close()
+	}
+	if d.relay != nil {
+		d.relay.Close()
+	}
+	return err
+}
+
+// startListeners opens the `listeners` sockets (except syslog, which
+// ingest serves) with base's settings (sink, auth, limits, pipes hook,
+// counters); who names the server in the log line.
+func (d *Daemon) startListeners(cfgs []config.Listener, base listen.Options, who string) error {
+	for _, c := range cfgs {
+		if c.Format == "syslog" {
+			continue
+		}
+		opt := base
+		opt.Config = c
+		l, err := listen.Start(opt)
+		if err != nil {
+			return err
+		}
+		log.Printf("%slistening on %s %s (%s)", who, c.Proto, l.Addr(), c.Format)
+		d.listeners = append(d.listeners, l)
+	}
+	return nil
+}

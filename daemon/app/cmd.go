@@ -1,0 +1,15 @@
+package app
+
+// Subcommand returns the non-daemon mode named name (`canopyd replay …`,
+// `canopyd pipe test …`, `canopyd gen …`), or nil.
+func Subcommand(name string) func(args []string) error {
+	switch name {
+	case "gen":
+		return cmdGen
+	case "pipe":
+		return cmdPipe
+	case "replay":
+		return cmdReplay
+	}
+	return nil
+}

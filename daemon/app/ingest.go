@@ -1,0 +1,163 @@
+package app
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/ingest"
+	"github.com/canopy-dev/canopy/daemon/tree"
+)
+
+// defaultNginxLog is followed when nothing else is configured.
+const defaultNginxLog = "/var/log/nginx/access.log"
+
+// IngestFlags are the command-line settings of log following.
+type IngestFlags struct {
+	Log        string
+	LogFormat  string
+	FromEnd    bool
+	RotateWait time.Duration
+	Poll       time.Duration
+	Defaults   bool
+}
+
+// RegisterIngestFlags adds the -log* and -default-source flags to fs.
+func RegisterIngestFlags(fs *flag.FlagSet) *IngestFlags {
+	f := &IngestFlags{}
+	fs.StringVar(&f.Log, "log", "", "access log (path or glob) to follow, in addition to the config's sources")
+	fs.StringVar(&f.LogFormat, "log.format", "", "log_format of -log (default: nginx's main, combined or JSON, whichever parses)")
+	fs.BoolVar(&f.FromEnd, "log.from-end", false, "start files that have no checkpoint at their end (like tail -F) instead of their beginning")
+	fs.DurationVar(&f.RotateWait, "log.rotate-wait", 5*time.Second, "keep reading a renamed-away log this long after its last growth")
+	fs.DurationVar(&f.Poll, "log.poll", 250*time.Millisecond, "how often followed files are checked (file notifications also wake the reader)")
+	fs.BoolVar(&f.Defaults, "default-source", true, "with no log configured, follow "+defaultNginxLog+" when readable, else a generated, labelled demo log")
+	return f
+}
+
+// ingestRun is the log side of the daemon: followed files and nginx
+// syslog listeners, fed to the pipes through feed.
+type ingestRun struct {
+	ing     *ingest.Ingester
+	cfg     *config.Config
+	feed    *Feed
+	demo    *demoLog // when following one
+	syslogs []*ingest.SyslogListener
+	done    chan struct{}
+	cancel  context.CancelFunc
+	once    sync.Once
+}
+
+// newIngest sets up following the configured sources (plus -log) from the
+// offsets in the snapshot's meta; start runs it.
+func newIngest(f IngestFlags, cfg *config.Config, dataDir string, meta []byte, feed *Feed) (*ingestRun, error) {
+	r := &ingestRun{cfg: cfg, feed: feed}
+	var files []ingest.FileSource
+	for _, s := range cfg.Sources {
+		files = append(files, ingest.FileSource{Path: s.Path, Source: ingest.Source{Name: s.Path, LogFormat: s.LogFormat, Prefix: s.Prefix}})
+	}
+	if f.Log != "" {
+		files = append(files, ingest.FileSource{Path: f.Log, Source: ingest.Source{Name: f.Log, LogFormat: f.LogFormat}})
+	}
+	haveSyslog := false
+	for _, l := range cfg.Listeners {
+		haveSyslog = haveSyslog || l.Format == "syslog"
+	}
+	if len(files) == 0 && !haveSyslog && f.Defaults {
+		if fh, openErr := os.Open(defaultNginxLog); openErr == nil {
+			fh.Close()
+			log.Printf("ingest: no sources configured: following %s", defaultNginxLog)
+			files = append(files, ingest.FileSource{Path: defaultNginxLog, Source: ingest.Source{Name: defaultNginxLog}})
+		} else {
+			demo, err := openDemo(dataDir)
+			if err != nil {
+				return nil, err
+			}
+			r.demo = demo
+			log.Printf("ingest: DEMO SOURCE: no sources configured and %s is not readable (%v); following generated lines in %s. "+
+				"Configure sources: in conf/canopyd.yaml or pass -log PATH (-default-source=false turns this off).", defaultNginxLog, openErr, demo.path)
+			files = append(files, ingest.FileSource{Path: demo.path, Source: ingest.Source{Name: "demo", LogFormat: "main"}})
+		}
+	}
+	ing, err := ingest.New(ingest.Options{Files: files, Consumer: feed, Checkpoint: meta, FromEnd: f.FromEnd,
+		RotateWait: f.RotateWait, PollInterval: f.Poll, MaxLineBytes: cfg.Limits.MaxLineBytes})
+	if err != nil {
+		r.demo.close()
+		return nil, err
+	}
+	r.ing = ing
+	return r, nil
+}
+
+// start serves the syslog listeners and follows the files until stop.
+func (r *ingestRun) start(ctx context.Context) error {
+	ctx, r.cancel = context.WithCancel(ctx)
+	for _, l := range r.cfg.Listeners {
+		if l.Format != "syslog" {
+			continue
+		}
+		if l.Proto != "udp" {
+			return fmt.Errorf("listener %s: nginx sends syslog over udp, not %s", l.Listen, l.Proto)
+		}
+		sl, err := ingest.ListenSyslog(ctx, l.Listen, ingest.Source{Prefix: l.Prefix}, r.feed, log.Printf)
+		if err != nil {
+			return err
+		}
+		log.Printf("listening on udp %s (nginx syslog)", sl.Addr())
+		r.syslogs = append(r.syslogs, sl)
+	}
+	r.demo.start(ctx)
+	r.done = make(chan struct{})
+	go func() {
+		defer close(r.done)
+		r.ing.Run(ctx)
+	}()
+	return nil
+}
+
+// stop ends following; when it returns every line read is applied, so a
+// final checkpoint is exact.
+func (r *ingestRun) stop() {
+	r.once.Do(func() {
+		if r.cancel != nil {
+			r.cancel()
+		}
+		if r.done != nil {
+			<-r.done
+		}
+		for _, s := range r.syslogs {
+			s.Close()
+		}
+		r.demo.close()
+	})
+}
+
+// snapshot writes the tree with the ingest offsets, applying paused.
+func (r *ingestRun) snapshot(t *tree.Tree, path string) error {
+	return r.ing.Checkpoint(func(meta []byte) error { return t.WriteSnapshot(path, meta) })
+}
+
+// status is the ingest section of /status.
+func (r *ingestRun) status() map[string]any {
+	st := r.ing.Status()
+	bad := r.feed.Bad() + r.ing.Stats().TooLong.Load() + r.ing.Stats().InvalidUTF8.Load()
+	for _, s := range r.syslogs {
+		bad += s.BadFrames.Load()
+	}
+	st["bad_lines"] = bad
+	if r.demo != nil {
+		st["demo"] = "DEMO SOURCE: generated lines in " + r.demo.path + " (no log configured)"
+	}
+	var sl []map[string]any
+	for _, s := range r.syslogs {
+		sl = append(sl, s.Status())
+	}
+	if sl != nil {
+		st["syslog"] = sl
+	}
+	return st
+}
