@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/clock"
 	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/graph"
 	"github.com/canopy-dev/canopy/daemon/listen"
@@ -137,7 +138,7 @@ func (d *Daemon) status() map[string]any {
 	return map[string]any{"trend": d.trend.Status(), "pipes": d.pipes.Status(), "ingest": d.ingest.status()}
 }
 
-// Start opens the sockets and runs the loops (ingest, trend ticks,
+// Start opens the sockets and runs the loops (ingest, the clock,
 // snapshots, HTTP) until ctx ends or Stop. Errors of the running HTTP
 // server arrive on Err.
 func (d *Daemon) Start(ctx context.Context) error {
@@ -158,7 +159,12 @@ func (d *Daemon) Start(ctx context.Context) error {
 	if err := d.serve(d.handler, d.api.Close); err != nil { // Close ends long-polls so shutdown is quick
 		return err
 	}
-	d.loop(func() { d.trend.Run(ctx, d.tree) })
+	// One clock: pipe ticks land in the tree, the trend store writes what
+	// changed, then the tree starts a new averaging window.
+	follower := d.trend.Follow(d.tree)
+	d.loop(func() {
+		clock.Run(ctx, d.trend.Interval(), func(now time.Time) { d.pipes.Tick(ctx, now) }, follower.Flush, func(time.Time) { d.tree.Tick() })
+	})
 	d.loop(func() { d.snapshots(ctx) })
 	log.Printf("canopyd listening on http://%s (data %s)", d.Addr(), d.cfg.DataDir)
 	return nil

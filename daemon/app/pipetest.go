@@ -96,7 +96,7 @@ func pipeTest(file, format string, params map[string]string, raw bool, batch int
 	defer bw.Flush()
 	failed := 0
 	t := tree.New()
-	m, err := pipes.New(pipes.Options{Tree: t, Engine: eng, Workers: 1, BatchSize: batch, TickEvery: -1,
+	m, err := pipes.New(pipes.Options{Tree: t, Engine: eng, Workers: 1, BatchSize: batch,
 		Log: log.New(io.Discard, "", 0), // Observe reports
 		Observe: func(_ *host.Pipe, n int, ds []abi.Delta, err error) {
 			switch {

@@ -147,8 +147,9 @@ func replayOptions(src ingest.Source, feed *Feed, t *tree.Tree, store *trend.Sto
 	var version uint64
 	opt.Interval = store.Interval()
 	opt.Tick = func(boundary time.Time) error {
-		v, err := store.TickAt(t, version, boundary)
+		v, err := store.ReplayChanges(t, version, boundary)
 		version = v
+		t.Tick() // a new averaging window, as the live clock does
 		return err
 	}
 	return opt, nil

@@ -49,7 +49,8 @@ func TestGraphOverTrendStore(t *testing.T) {
 		if _, err := push.Merge(tr, []byte(body)); err != nil {
 			t.Fatal(err)
 		}
-		version = store.TickOnce(tr, version)
+		version = store.WriteChanges(tr, version, store.Now())
+		tr.Tick()
 		clock = clock.Add(time.Minute)
 	}
 	if err := store.Flush(context.Background()); err != nil {

@@ -58,9 +58,6 @@ type Options struct {
 	BatchSize int
 	// Poll is how often the folder is rescanned (default 250 ms).
 	Poll time.Duration
-	// TickEvery is how often pipes that export canopy_tick are ticked
-	// (default 10 s, the trend interval); negative disables ticks.
-	TickEvery time.Duration
 	// Limits are the defaults for every pipe (per-pipe config overrides).
 	Limits host.Limits
 	Log    *log.Logger
@@ -134,9 +131,6 @@ func New(opt Options) (*Manager, error) {
 	if opt.Poll <= 0 {
 		opt.Poll = DefaultPoll
 	}
-	if opt.TickEvery == 0 {
-		opt.TickEvery = 10 * time.Second
-	}
 	m := &Manager{opt: opt, log: opt.Log, set: &pipeSet{}, files: map[string]*fileState{},
 		sem: make(chan struct{}, opt.Workers), closed: make(chan struct{})}
 	if m.log == nil {
@@ -151,22 +145,17 @@ func New(opt Options) (*Manager, error) {
 	return m, nil
 }
 
-// Watch rescans the folder every Poll and ticks the pipes every TickEvery
-// until ctx ends or Close.
+// Watch rescans the folder every Poll until ctx ends or Close. (Ticks come
+// from the daemon's clock: see Tick.)
 func (m *Manager) Watch(ctx context.Context) {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		var scan, tick <-chan time.Time
+		var scan <-chan time.Time
 		if m.opt.Dir != "" {
 			t := time.NewTicker(m.opt.Poll)
 			defer t.Stop()
 			scan = t.C
-		}
-		if m.opt.TickEvery > 0 {
-			t := time.NewTicker(m.opt.TickEvery)
-			defer t.Stop()
-			tick = t.C
 		}
 		for {
 			select {
@@ -178,8 +167,6 @@ func (m *Manager) Watch(ctx context.Context) {
 				if err := m.Scan(ctx); err != nil {
 					m.log.Printf("%v", err)
 				}
-			case now := <-tick:
-				m.Tick(ctx, now)
 			}
 		}
 	}()
@@ -187,7 +174,9 @@ func (m *Manager) Watch(ctx context.Context) {
 
 // Tick calls canopy_tick on one instance of every pipe and merges what
 // they emit. Each instance sees only its share of the lines, so a pipe's
-// tick should emit per-interval values derived from what it saw.
+// tick should emit per-interval values derived from what it saw. The
+// daemon's one clock calls it every trend interval, before the trend store
+// collects the tree.
 func (m *Manager) Tick(ctx context.Context, now time.Time) {
 	set := m.acquire()
 	defer set.inflight.Done()

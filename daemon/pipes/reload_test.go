@@ -46,7 +46,7 @@ func TestHotReload(t *testing.T) {
 	dir := t.TempDir()
 	copyFile(t, filepath.Join(bin, "counter1.wasm"), filepath.Join(dir, "counter.wasm"))
 	tr := tree.New()
-	m, err := New(Options{Dir: dir, Tree: tr, Engine: pipetest.Engine(t), TickEvery: -1, Log: log.New(io.Discard, "", 0)})
+	m, err := New(Options{Dir: dir, Tree: tr, Engine: pipetest.Engine(t), Log: log.New(io.Discard, "", 0)})
 	if err != nil {
 		t.Fatal(err)
 	}

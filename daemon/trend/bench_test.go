@@ -259,7 +259,8 @@ func BenchmarkTick10k(b *testing.B) {
 		}
 		clock = clock.Add(10 * time.Second)
 		c0 := cpuTime()
-		version = s.TickOnce(tr, version)
+		version = s.WriteChanges(tr, version, s.Now())
+		tr.Tick()
 		if err := s.Flush(ctx); err != nil {
 			b.Fatal(err)
 		}

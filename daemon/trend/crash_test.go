@@ -53,7 +53,8 @@ func crashHelper() int {
 			time.Sleep(50 * time.Millisecond)
 		}
 		next = next.Add(10 * time.Second)
-		version = s.TickOnce(tr, version)
+		version = s.WriteChanges(tr, version, s.Now())
+		tr.Tick()
 		fmt.Printf("tick %d %d\n", n, total)
 	}
 }

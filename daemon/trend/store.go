@@ -180,39 +180,36 @@ func permanent(err error) bool {
 	return errors.As(err, &re)
 }
 
-// Run ticks every Interval until ctx ends: the numbers and markers of t
-// that changed since the previous tick are queued for writing, then a new
-// averaging window starts. At start the whole tree is written as a
-// baseline, so after a restart every series has a fresh point to count
-// from; a counter that appears later starts from an explicit zero.
-func (s *Store) Run(ctx context.Context, t *tree.Tree) error {
-	all, err := tree.ParsePattern("**")
-	if err != nil {
-		return fmt.Errorf("trend: %w", err)
-	}
-	version := s.Baseline(t)
-	tk := time.NewTicker(s.opt.Interval)
-	defer tk.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tk.C:
-			version = s.tick(t, all, version)
-		}
-	}
+// Follower writes the changes of one tree to the store, step after step
+// of the daemon's clock.
+type Follower struct {
+	s       *Store
+	t       *tree.Tree
+	version uint64
+}
+
+// Follow writes t as it is now as a baseline (see Baseline), so after a
+// restart every series has a fresh point to count from, and returns the
+// Follower that writes t's changes from then on.
+func (s *Store) Follow(t *tree.Tree) *Follower {
+	return &Follower{s: s, t: t, version: s.Baseline(t)}
+}
+
+// Flush queues the numbers and markers of the tree that changed since the
+// last Flush (or the baseline) as points at now; a counter that appears
+// later starts from an explicit zero. The clock ticks the tree (a new
+// averaging window) after it.
+func (f *Follower) Flush(now time.Time) {
+	f.version = f.s.WriteChanges(f.t, f.version, now)
 }
 
 // Baseline writes every number of t as it is now, without a zero before
-// new counters, and returns the version to tick from. Run does it at
-// start: the tree as restored is where series continue after a restart;
-// increments while canopyd was down are unknown, so none are invented.
+// new counters, and returns the version to write changes from. Follow does
+// it at start: the tree as restored is where series continue after a
+// restart; increments while canopyd was down are unknown, so none are
+// invented.
 func (s *Store) Baseline(t *tree.Tree) uint64 {
-	all, err := tree.ParsePattern("**")
-	if err != nil {
-		panic(err) // "**" is always valid
-	}
-	entries, version := t.Since(all, 0)
+	entries, version := t.Since(allKeys, 0)
 	// Markers in a restored tree were written when they were set; writing
 	// them again would date them to the restart.
 	entries = slices.DeleteFunc(entries, func(e tree.Entry) bool { return e.IsMarker })
@@ -221,41 +218,35 @@ func (s *Store) Baseline(t *tree.Tree) uint64 {
 	return version
 }
 
-// TickOnce collects what changed in t since version, starts a new averaging
-// window and queues the points at the current time; it returns the version
-// to pass next time (0 the first time: everything is written).
-func (s *Store) TickOnce(t *tree.Tree, version uint64) uint64 {
-	all, err := tree.ParsePattern("**")
+// allKeys selects the whole tree.
+var allKeys = func() *tree.Pattern {
+	p, err := tree.ParsePattern("**")
 	if err != nil {
 		panic(err) // "**" is always valid
 	}
-	return s.tick(t, all, version)
-}
+	return p
+}()
 
-// TickAt is a tick at a given time: replay calls it whenever the log's own
-// clock passes a tick boundary, with the boundary's time, and gets the
-// version to pass next time. Unlike the live tick it waits for room in the
-// queue, and it says when the points fall outside the retention (see
-// WriteAt).
-func (s *Store) TickAt(t *tree.Tree, version uint64, ts time.Time) (uint64, error) {
-	all, err := tree.ParsePattern("**")
-	if err != nil {
-		return version, fmt.Errorf("trend: %w", err)
-	}
-	entries, v := t.Since(all, version)
-	t.Tick()
-	return v, s.WriteAt(ts, entries)
-}
-
-func (s *Store) tick(t *tree.Tree, all *tree.Pattern, version uint64) uint64 {
+// WriteChanges queues what changed in t since version as points at now
+// and returns the version to pass next time (0 the first time: everything
+// is written). It never waits: when the queue is full the points are
+// dropped and counted, so a slow backend cannot stall the clock.
+func (s *Store) WriteChanges(t *tree.Tree, version uint64, now time.Time) uint64 {
 	start := time.Now()
-	entries, v := t.Since(all, version)
-	t.Tick()
-	rows, _ := s.rowsFor(s.opt.Now().UnixMilli(), entries, true)
+	entries, v := t.Since(allKeys, version)
+	rows, _ := s.rowsFor(now.UnixMilli(), entries, true)
 	s.enqueue(rows, false)
 	s.ticks.Add(1)
 	s.tickNanos.Store(int64(time.Since(start)))
 	return v
+}
+
+// ReplayChanges is WriteChanges for replay, at a tick boundary of the
+// log's own clock: it waits for room in the queue, and it says when the
+// points fall outside the retention (see WriteAt).
+func (s *Store) ReplayChanges(t *tree.Tree, version uint64, ts time.Time) (uint64, error) {
+	entries, v := t.Since(allKeys, version)
+	return v, s.WriteAt(ts, entries)
 }
 
 // WriteAt queues entries as points at ts: replay calls it with the log

@@ -371,7 +371,8 @@ func testTreeTicks(t *testing.T, b backend) {
 			}
 		}
 		clock = clock.Add(10 * time.Second)
-		version = s.TickOnce(tr, version)
+		version = s.WriteChanges(tr, version, s.Now())
+		tr.Tick()
 	}
 	flush(t, s)
 	res := query(t, s, p+",requests", base, clock, 1000, FnRate)
@@ -514,7 +515,8 @@ func testRestartBaseline(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	clock = clock.Add(10 * time.Second)
-	s.TickOnce(tr, version)
+	s.WriteChanges(tr, version, s.Now())
+	tr.Tick()
 	flush(t, s)
 	res := query(t, s, p+",requests", base.Add(-4*time.Hour), base.Add(time.Minute), 500, FnRate)
 	if len(res.Series) != 1 || sumPoints(res.Series[0]) != 995 {
