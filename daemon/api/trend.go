@@ -14,19 +14,14 @@ import (
 )
 
 // TrendRoutes registers GET /trend/KEY (and /trend?key=KEY for keys
-// holding a slash), plus Graphite's /metrics/find and /render so Grafana's
+// holding a slash), plus graphite-web's API (graphite.go) so Grafana's
 // Graphite data source can read canopy. /trend/view/… belongs to the UI;
 // gin routes the static "view" segment before the :key parameter.
 func TrendRoutes(r gin.IRouter, s *trend.Store) {
 	h := trendHandler{s}
 	r.GET("/trend", h.trend)
 	r.GET("/trend/:key", h.trend)
-	r.GET("/metrics/find", h.find)
-	r.POST("/metrics/find", h.find)
-	r.GET("/render", h.render)
-	r.POST("/render", h.render)
-	// Grafana asks which Graphite functions exist; none are.
-	r.GET("/functions", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{}) })
+	graphiteRoutes(r, s)
 }
 
 type trendHandler struct{ s *trend.Store }

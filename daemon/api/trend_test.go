@@ -113,32 +113,55 @@ func TestTrendHTTP(t *testing.T) {
 		Target     string       `json:"target"`
 		Datapoints [][2]float64 `json:"datapoints"`
 	}
-	body = getStatus(t, r, "/render?format=json&maxDataPoints=20&target="+url.QueryEscape(p+".br.{ie,webkit}.*")+"&from="+from+"&until="+url.QueryEscape(until), http.StatusOK)
-	if err := json.Unmarshal(body, &rendered); err != nil {
-		t.Fatal(err)
-	}
-	if len(rendered) != 2 || rendered[1].Target != p+".br.webkit.14%2E0" {
-		t.Fatalf("render: %s", body)
-	}
-	total := 0.0
-	for _, dp := range rendered[0].Datapoints {
-		total += dp[0]
-		// Buckets are aligned to their width, so the first may start a
-		// little before base; milliseconds would be 1000 times off.
-		if dp[1] < float64(base.Unix()-600) || dp[1] > float64(base.Unix()+1200) {
-			t.Errorf("render timestamp %v is not unix seconds in range", dp[1])
+	// Graphite reads the slots after from's: from = base-1 starts at base.
+	rfrom := strconv.FormatInt(base.Unix()-1, 10)
+	for _, target := range []string{
+		p + ".br.{ie,webkit}.*",
+		// 60 points folded 3 to a point keep their total when summed.
+		"consolidateBy(" + p + ".br.{ie,webkit}.*,'sum')&maxDataPoints=20",
+	} {
+		body = getStatus(t, r, "/render?format=json&target="+strings.ReplaceAll(url.QueryEscape(target), "%26", "&")+"&from="+rfrom+"&until="+url.QueryEscape(until), http.StatusOK)
+		if err := json.Unmarshal(body, &rendered); err != nil {
+			t.Fatal(err)
+		}
+		if len(rendered) != 2 || !strings.Contains(rendered[1].Target, p+".br.webkit.14%2E0") {
+			t.Fatalf("render %s: %s", target, body)
+		}
+		total := 0.0
+		for _, dp := range rendered[0].Datapoints {
+			total += dp[0]
+			// Milliseconds would be 1000 times off.
+			if dp[1] < float64(base.Unix()-600) || dp[1] > float64(base.Unix()+1200) {
+				t.Errorf("render timestamp %v is not unix seconds in range", dp[1])
+			}
+		}
+		if total != 120 {
+			t.Errorf("render %s: br.ie.7 sums to %v, want 120", target, total)
 		}
 	}
-	if total != 120 {
-		t.Errorf("render br.ie.7 sums to %v, want 120", total)
-	}
-	// Grafana's "Save & test".
+	// Grafana's "Save & test"; graphite-web names the line by its value.
 	body = getStatus(t, r, "/render?target=constantLine(100)&from=-1h&until=now&format=json&maxDataPoints=300", http.StatusOK)
-	if !strings.HasPrefix(string(body), `[{"target":"constantLine(100)"`) || !strings.Contains(string(body), "[100,") {
+	if !strings.HasPrefix(string(body), `[{"target": "100.0"`) || !strings.Contains(string(body), "[100.0, ") {
 		t.Errorf("constantLine(100): %s", body)
 	}
-	getStatus(t, r, "/render?format=png&target=a", http.StatusBadRequest)
-	getStatus(t, r, "/render?target=sumSeries(a.b)", http.StatusBadRequest)
+	// Grafana's other calls.
+	for path, want := range map[string]string{
+		"/version":                            "1.1.",
+		"/functions":                          `"sumSeries":{"name":"sumSeries"`,
+		"/functions/movingAverage":            `"function":"movingAverage(seriesList, windowSize, xFilesFactor=None)"`,
+		"/tags/autoComplete/tags":             "[]",
+		"/tags/findSeries?expr=a%3Db":         "[]",
+		"/metrics/index.json":                 `"http.br.webkit.14%2E0"`,
+		"/metrics/expand?query=http.br.*":     `{"results":["http.br.ie","http.br.webkit"]}`,
+		"/metrics/find?query=http.*&from=-1y": `"id":"http.load"`,
+	} {
+		if body := getStatus(t, r, path, http.StatusOK); !strings.Contains(string(body), want) {
+			t.Errorf("%s: %s, want %s in it", path, body, want)
+		}
+	}
+	for _, bad := range []string{"nosuchFunction(a.b)", "scale(a.b,'x')", "sumSeries(a.b", "scale(a.b)"} {
+		getStatus(t, r, "/render?format=json&target="+url.QueryEscape(bad), http.StatusBadRequest)
+	}
 }
 
 func sumPoints(s trend.Series) float64 {
