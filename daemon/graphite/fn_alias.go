@@ -51,7 +51,7 @@ func addAlias(add func(*Func)) {
 		fn: legendValue})
 	add(&Func{Name: "cactiStyle", Group: "Special", Description: "Appends Current, Max and Min to each series' name, in aligned columns.",
 		Params: []Param{sl("seriesList"), {Name: "system", Type: TString, Options: []string{"si", "binary"}}, opt("units", TString, nil)},
-		fn: cactiStyle})
+		fn:     cactiStyle})
 }
 
 func aggregatorNamesPlain() []string {

@@ -26,7 +26,7 @@ func Functions() []*Func {
 	return out
 }
 
-func sl(name string) Param  { return Param{Name: name, Type: TSeriesList, Required: true} }
+func sl(name string) Param               { return Param{Name: name, Type: TSeriesList, Required: true} }
 func req(name string, t ParamType) Param { return Param{Name: name, Type: t, Required: true} }
 func opt(name string, t ParamType, def any) Param {
 	return Param{Name: name, Type: t, Default: def}

@@ -11,7 +11,7 @@ import (
 // Memory is a Source over points held in memory: the differential test
 // feeds it the points it writes to whisper, and docs examples use it.
 type Memory struct {
-	Step   int64                      // seconds, like a whisper archive's
+	Step   int64                        // seconds, like a whisper archive's
 	Points map[string]map[int64]float64 // name -> unix second -> value
 }
 
