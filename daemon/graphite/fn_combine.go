@@ -127,13 +127,13 @@ func addCombine(add func(*Func)) {
 	add(&Func{Name: "groupByNode", Group: "Combine",
 		Description: "Groups the series by one node of their names and aggregates each group.",
 		Params: []Param{sl("seriesList"), req("nodeNum", TNodeOrTag),
-			{Name: "callback", Type: "aggOrSeriesFunc", Default: "average", Options: aggregatorNames()}},
+			{Name: "callback", Type: TAggOrSeriesFunc, Default: "average", Options: aggregatorNames()}},
 		fn: func(ec *evalContext, c *call) (any, error) {
 			return groupByNodes(ec, c.series(0), c.str(2, "average"), []any{c.vals[1]})
 		}})
 	add(&Func{Name: "groupByNodes", Group: "Combine",
 		Description: "Groups the series by some nodes of their names and aggregates each group.",
-		Params: []Param{sl("seriesList"), {Name: "callback", Type: "aggOrSeriesFunc", Required: true, Options: aggregatorNames()},
+		Params: []Param{sl("seriesList"), {Name: "callback", Type: TAggOrSeriesFunc, Required: true, Options: aggregatorNames()},
 			many("nodes", TNodeOrTag, false)},
 		fn: func(ec *evalContext, c *call) (any, error) {
 			return groupByNodes(ec, c.series(0), c.str(1, ""), c.multi(2))

@@ -25,7 +25,10 @@ const (
 	TSeriesLists   ParamType = "seriesLists"
 	TString        ParamType = "string"
 	TAggFunc       ParamType = "aggFunc"
-	TAny           ParamType = "any"
+	// TAggOrSeriesFunc: an aggregation function or an aggregating series
+	// function's name (groupByNode's callback).
+	TAggOrSeriesFunc ParamType = "aggOrSeriesFunc"
+	TAny             ParamType = "any"
 )
 
 // Param is one parameter of a function.
@@ -63,7 +66,7 @@ func AggFuncNames() []string {
 
 func (p Param) options() []string {
 	opts := p.Options
-	if p.Type == TAggFunc {
+	if p.Type == TAggFunc || p.Type == TAggOrSeriesFunc {
 		opts = append(append([]string(nil), opts...), aggFuncNames...)
 	}
 	if len(opts) == 0 {
