@@ -89,12 +89,50 @@ func (h graphiteHandler) find(c *gin.Context) {
 		graphiteError(c, err)
 		return
 	}
-	nodes, err := h.s.FindGraphite(c.Request.Context(), formOrQuery(c, "query"), from, until)
+	query := formOrQuery(c, "query")
+	nodes, err := h.s.FindGraphite(c.Request.Context(), query, from, until)
 	if err != nil {
 		graphiteError(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, nodes)
+	leavesOnly := formOrQuery(c, "leavesOnly") == "1"
+	c.JSON(http.StatusOK, treeJSON(nodes, query, leavesOnly, formOrQuery(c, "wildcards") == "1"))
+}
+
+// treeJSON shapes find's nodes as graphite-web's treejson does: one node
+// per name (a wildcard before the last segment matches the same name
+// under several parents), its id the query's parent path plus the name,
+// branches before leaves, each sorted by name; with wildcards=1 a "*"
+// node first when more than one matched.
+func treeJSON(nodes []trend.FindNode, query string, leavesOnly, wildcards bool) []trend.FindNode {
+	base := ""
+	if i := strings.LastIndexByte(query, '.'); i >= 0 {
+		base = query[:i+1]
+	}
+	sort.SliceStable(nodes, func(i, j int) bool { return nodes[i].Text < nodes[j].Text })
+	seen := map[string]bool{}
+	var branches, leaves []trend.FindNode
+	for _, n := range nodes {
+		if seen[n.Text] || (leavesOnly && n.Leaf == 0) {
+			continue
+		}
+		seen[n.Text] = true
+		n.ID = base + n.Text
+		if n.Expandable == 1 {
+			branches = append(branches, n)
+		} else {
+			leaves = append(leaves, n)
+		}
+	}
+	out := make([]trend.FindNode, 0, len(nodes)+1)
+	if wildcards && len(branches)+len(leaves) > 1 {
+		w := trend.FindNode{ID: base + "*", Text: "*", Leaf: 1}
+		if len(branches) > 0 {
+			w = trend.FindNode{ID: base + "*", Text: "*", Expandable: 1, AllowChildren: 1}
+		}
+		out = append(out, w)
+	}
+	return append(append(out, branches...), leaves...)
 }
 
 // expand answers /metrics/expand: the paths every query matches

@@ -230,7 +230,12 @@ func addTransform(add func(*Func)) {
 				}
 			}
 			for _, s := range c.series(0) {
-				s.Tags["transformNull"] = pyFloat(def)
+				// An absent default stays Python's int 0 (defaults are not
+				// validated, so not made floats).
+				s.Tags["transformNull"] = pyNum(c.vals[1])
+				if !c.has(1) {
+					s.Tags["transformNull"] = "0"
+				}
 				if len(ref) > 0 {
 					s.Tags["referenceSeries"] = "1"
 					s.rename(fmt.Sprintf("transformNull(%s,%s,referenceSeries)", s.Name, pyG(def)))

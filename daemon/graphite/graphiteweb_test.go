@@ -9,59 +9,16 @@ package graphite
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"math"
 	"net/http"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/daemon/testenv"
+	"github.com/canopy-dev/canopy/daemon/graphite/graphitetest"
 )
-
-// diffStep is the whisper archive's and canopy's step.
-const diffStep = 10
-
-// shapes are the data the functions are compared over: steady values,
-// values with gaps (single nulls, a long hole, a sparse series), and
-// running counters with resets (as carbon receives them from collectd).
-func diffShapes(first, last int64) map[string]map[int64]float64 {
-	out := map[string]map[int64]float64{}
-	put := func(name string, t int64, v float64) {
-		if out[name] == nil {
-			out[name] = map[int64]float64{}
-		}
-		out[name][t] = v
-	}
-	counters := []float64{0, 0, 0}
-	for t, i := first, 0; t <= last; t, i = t+diffStep, i+1 {
-		for h := 1; h <= 3; h++ {
-			v := 10 + float64(h) + 1.5*float64((i*h)%7) + 0.25*float64(i%3)
-			put(fmt.Sprintf("steady.web%d.v", h), t, v)
-			gap := (h == 1 && i%5 == 3) || (h == 2 && i%100 >= 40 && i%100 < 70) || (h == 3 && i%4 != 0)
-			if !gap {
-				put(fmt.Sprintf("gaps.web%d.v", h), t, v)
-			}
-			counters[h-1] += float64((i*h)%11) + 0.5
-			if (h == 1 && i%250 == 200) || (h == 2 && i%150 == 100) {
-				counters[h-1] = float64(i % 3) // restart
-			}
-			if h == 3 && i%9 == 4 {
-				continue // a counter with missing samples too
-			}
-			put(fmt.Sprintf("counter.web%d.v", h), t, counters[h-1])
-		}
-	}
-	return out
-}
 
 // diffCase is one target, with %s for the shape; gw, when set, is the
 // target graphite-web is asked instead (see diffExceptions).
@@ -212,24 +169,17 @@ var diffSkip = map[[2]string]bool{
 	{"nonNegativeDerivative(%s.*.v,300)", "counter"}: true,
 }
 
-type gwSeries struct {
-	Target     string               `json:"target"`
-	Tags       map[string]string    `json:"tags"`
-	Datapoints [][2]json.RawMessage `json:"datapoints"`
-}
-
 func TestGraphiteWebDifferential(t *testing.T) {
-	testenv.InstallPackages(t, "graphite-web", "graphite-carbon", "python3-whisper", "gunicorn")
 	dir := t.TempDir()
 	now := time.Now().Unix()
 	// The compared range: one hour ending ten minutes ago, data from two
 	// hours before it (movingAverage and timeShift read further back).
-	until := now - mod(now, diffStep) - 600
+	until := now - mod(now, graphitetest.Step) - 600
 	from := until - 3600
-	data := diffShapes(from-7200, until)
-	writeWhisper(t, dir, data)
-	gw := startGraphiteWeb(t, dir)
-	ev := &Evaluator{Src: &Memory{Step: diffStep, Points: data}}
+	data := graphitetest.Shapes(from-7200, until)
+	graphitetest.WriteWhisper(t, dir, data)
+	gw := graphitetest.Start(t, dir)
+	ev := &Evaluator{Src: &Memory{Step: graphitetest.Step, Points: data}}
 	reqNow := until + 300
 
 	compared, failed := 0, 0
@@ -255,7 +205,7 @@ func TestGraphiteWebDifferential(t *testing.T) {
 			for k, v := range extra {
 				q[k] = v
 			}
-			want, code := gwGet(t, gw+"/render?"+q.Encode())
+			want, code := graphitetest.Get(t, gw+"/render?"+q.Encode())
 			if code != http.StatusOK {
 				t.Errorf("graphite-web %s: %d %s", gwTarget, code, want)
 				failed++
@@ -264,10 +214,10 @@ func TestGraphiteWebDifferential(t *testing.T) {
 			q.Set("target", target)
 			got := canopyRender(t, ev, q, time.Unix(reqNow, 0))
 			compared++
-			if !hasValues(want) && !diffEmpty[[2]string{c.target, shape}] {
+			if !graphitetest.HasValues(want) && !diffEmpty[[2]string{c.target, shape}] {
 				t.Errorf("graphite-web has no values for %s (%s): the case compares nothing: %.300s", gwTarget, c.params, want)
 			}
-			if msg := diffJSON(want, got); msg != "" {
+			if msg := graphitetest.DiffJSON(want, got); msg != "" {
 				failed++
 				t.Errorf("%s (%s) differs from graphite-web: %s\n graphite-web: %.600s\n canopy:       %.600s", target, c.params, msg, want, got)
 			}
@@ -278,7 +228,7 @@ func TestGraphiteWebDifferential(t *testing.T) {
 	}
 	for _, target := range diffErrors {
 		q := url.Values{"target": {target}, "format": {"json"}, "from": {strconv.FormatInt(from, 10)}, "until": {strconv.FormatInt(until, 10)}, "noCache": {"1"}}
-		body, code := gwGet(t, gw+"/render?"+q.Encode())
+		body, code := graphitetest.Get(t, gw+"/render?"+q.Encode())
 		_, err := ev.Eval(context.Background(), mustParseRender(t, q, time.Unix(reqNow, 0)))
 		if code != http.StatusBadRequest || err == nil {
 			t.Errorf("%s: graphite-web %d %.200s, canopy error %v; want both 400", target, code, body, err)
@@ -314,173 +264,4 @@ func canopyRender(t *testing.T, ev *Evaluator, q url.Values, now time.Time) []by
 		t.Fatal(err)
 	}
 	return b.Bytes()
-}
-
-// diffJSON compares two format=json answers; "" when they agree.
-func diffJSON(want, got []byte) string {
-	var w, g []gwSeries
-	if err := json.Unmarshal(want, &w); err != nil {
-		return "graphite-web answer: " + err.Error()
-	}
-	if err := json.Unmarshal(got, &g); err != nil {
-		return "canopy answer: " + err.Error()
-	}
-	names := func(l []gwSeries) []string {
-		var n []string
-		for _, s := range l {
-			n = append(n, s.Target)
-		}
-		return n
-	}
-	if fmt.Sprint(names(w)) != fmt.Sprint(names(g)) {
-		return fmt.Sprintf("series %q, want %q", names(g), names(w))
-	}
-	for i := range w {
-		ws, gs := w[i], g[i]
-		if len(ws.Datapoints) != len(gs.Datapoints) {
-			return fmt.Sprintf("%s: %d points, want %d", ws.Target, len(gs.Datapoints), len(ws.Datapoints))
-		}
-		for j := range ws.Datapoints {
-			wv, wt := ws.Datapoints[j][0], ws.Datapoints[j][1]
-			gv, gt := gs.Datapoints[j][0], gs.Datapoints[j][1]
-			if string(wt) != string(gt) {
-				return fmt.Sprintf("%s point %d: time %s, want %s", ws.Target, j, gt, wt)
-			}
-			if !sameValue(wv, gv) {
-				return fmt.Sprintf("%s point %d (t=%s): %s, want %s", ws.Target, j, wt, gv, wv)
-			}
-		}
-	}
-	return ""
-}
-
-// hasValues reports whether a format=json answer has a non-null value.
-func hasValues(body []byte) bool {
-	var l []gwSeries
-	if json.Unmarshal(body, &l) != nil {
-		return false
-	}
-	for _, s := range l {
-		for _, d := range s.Datapoints {
-			if string(d[0]) != "null" {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-func sameValue(a, b json.RawMessage) bool {
-	an, bn := string(a) == "null", string(b) == "null"
-	if an || bn {
-		return an == bn
-	}
-	x, errx := strconv.ParseFloat(string(a), 64)
-	y, erry := strconv.ParseFloat(string(b), 64)
-	if errx != nil || erry != nil {
-		// 1e9999 (infinity) parses as ±Inf with a range error.
-		return math.IsInf(x, 0) && x == y
-	}
-	if x == y {
-		return true
-	}
-	return math.Abs(x-y) <= 1e-9*math.Max(math.Abs(x), math.Abs(y))
-}
-
-func gwGet(t *testing.T, u string) ([]byte, int) {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatalf("graphite-web: %v", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return b, resp.StatusCode
-}
-
-// writeWhisper creates one whisper file per series (a single archive of
-// diffStep seconds for two days) with python3's whisper module.
-func writeWhisper(t *testing.T, dir string, data map[string]map[int64]float64) {
-	t.Helper()
-	type file struct {
-		Path   string       `json:"path"`
-		Points [][2]float64 `json:"points"`
-	}
-	var files []file
-	for name, pts := range data {
-		f := file{Path: filepath.Join(dir, "storage", "whisper", filepath.Join(strings.Split(name, ".")...)) + ".wsp"}
-		for ts, v := range pts {
-			f.Points = append(f.Points, [2]float64{float64(ts), v})
-		}
-		sort.Slice(f.Points, func(i, j int) bool { return f.Points[i][0] < f.Points[j][0] })
-		files = append(files, f)
-	}
-	in, err := json.Marshal(files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := fmt.Sprintf(`
-import json, os, sys, whisper
-for f in json.load(sys.stdin):
-    os.makedirs(os.path.dirname(f["path"]), exist_ok=True)
-    whisper.create(f["path"], [(%d, 2 * 8640)], xFilesFactor=0.5, aggregationMethod="average")
-    whisper.update_many(f["path"], [(int(t), v) for t, v in f["points"]])
-`, diffStep)
-	cmd := exec.Command("/usr/bin/python3", "-c", script)
-	cmd.Stdin = bytes.NewReader(in)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("cannot write whisper files: %v\n%s", err, out)
-	}
-}
-
-// startGraphiteWeb runs Debian's graphite-web under gunicorn on a
-// loopback port with its storage in dir, and returns its URL.
-func startGraphiteWeb(t *testing.T, dir string) string {
-	t.Helper()
-	storage := filepath.Join(dir, "storage")
-	for _, d := range []string{"whisper", "log/webapp"} {
-		if err := os.MkdirAll(filepath.Join(storage, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	settings := fmt.Sprintf(`SECRET_KEY = 'canopy-differential-test'
-STORAGE_DIR = %[1]q
-WHISPER_DIR = %[1]q + '/whisper'
-LOG_DIR = %[1]q + '/log/webapp'
-INDEX_FILE = %[1]q + '/index'
-TIME_ZONE = 'UTC'
-DEFAULT_CACHE_DURATION = 0
-ENFORCE_INPUT_VALIDATION = True
-DATABASES = {'default': {'NAME': %[1]q + '/graphite.db', 'ENGINE': 'django.db.backends.sqlite3'}}
-`, storage)
-	if err := os.WriteFile(filepath.Join(dir, "canopy_gw_settings.py"), []byte(settings), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(), "PYTHONPATH="+dir, "GRAPHITE_SETTINGS_MODULE=canopy_gw_settings", "DJANGO_SETTINGS_MODULE=graphite.settings")
-	mig := exec.Command("/usr/bin/python3", "-m", "django", "migrate", "--run-syncdb", "-v0")
-	mig.Env = env
-	if out, err := mig.CombinedOutput(); err != nil {
-		t.Fatalf("graphite-web's database: %v\n%s", err, out)
-	}
-	addr := testenv.FreePort(t)
-	logf, err := os.Create(filepath.Join(dir, "gunicorn.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("/usr/bin/python3", "-m", "gunicorn", "--bind", addr, "--workers", "2", "graphite.wsgi:application")
-	cmd.Env, cmd.Stdout, cmd.Stderr, cmd.Dir = env, logf, logf, dir
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("cannot start gunicorn: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-	})
-	u := "http://" + addr
-	if !testenv.Answers(u+"/version", 60*time.Second) {
-		log, _ := os.ReadFile(logf.Name())
-		t.Fatalf("graphite-web did not answer on %s:\n%s", addr, log)
-	}
-	return u
 }
