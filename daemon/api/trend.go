@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -63,7 +62,12 @@ func (h trendHandler) trend(c *gin.Context) {
 		abortJSON(c, http.StatusBadRequest, err)
 		return
 	}
-	res, err := h.s.Query(c.Request.Context(), key, from, until, points, fn)
+	as, err := trend.ParseAs(c.Query("as"))
+	if err != nil {
+		abortJSON(c, http.StatusBadRequest, err)
+		return
+	}
+	res, err := h.s.Read(c.Request.Context(), key, trend.ReadOptions{From: from, Until: until, Points: points, Fn: fn, As: as})
 	if err != nil {
 		abortJSON(c, queryErrorCode(err), err)
 		return
@@ -75,12 +79,6 @@ func (h trendHandler) trend(c *gin.Context) {
 func queryErrorCode(err error) int {
 	if errors.Is(err, trend.ErrBadQuery) {
 		return http.StatusBadRequest
-	}
-	msg := err.Error()
-	for _, p := range []string{"bad key", "empty key", "unknown fn", "points=", "is before from"} {
-		if strings.Contains(msg, p) {
-			return http.StatusBadRequest
-		}
 	}
 	return http.StatusBadGateway
 }

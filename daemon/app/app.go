@@ -146,6 +146,10 @@ func (d *Daemon) Start(ctx context.Context) error {
 	if d.relay != nil {
 		return d.startRelay(ctx)
 	}
+	// The trend baseline comes before anything can change the tree: a
+	// counter made by the first line or push then starts from an explicit
+	// zero, so its first increment is counted (the baseline itself is not).
+	follower := d.trend.Follow(d.tree)
 	d.pipes.Watch(ctx)
 	if err := d.ingest.start(ctx); err != nil {
 		return err
@@ -161,7 +165,6 @@ func (d *Daemon) Start(ctx context.Context) error {
 	}
 	// One clock: pipe ticks land in the tree, the trend store writes what
 	// changed, then the tree starts a new averaging window.
-	follower := d.trend.Follow(d.tree)
 	d.loop(func() {
 		clock.Run(ctx, d.trend.Interval(), func(now time.Time) { d.pipes.Tick(ctx, now) }, follower.Flush, func(time.Time) { d.tree.Tick() })
 	})

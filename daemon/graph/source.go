@@ -58,8 +58,8 @@ func (t trendSource) Series(ctx context.Context, key string, from, until time.Ti
 			pts[i] = Point{T: p.T, V: p.V}
 		}
 		ser := Series{Name: s.Key, Points: pts}
-		if s.Fn == trend.FnRate {
-			ser.StepMS = res.StepMS
+		if s.As == trend.AsCount {
+			ser.StepMS = res.StepMS // counts per step; per-second units divide
 		}
 		series = append(series, ser)
 	}

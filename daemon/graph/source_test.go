@@ -25,7 +25,7 @@ func TestFromTrend(t *testing.T) {
 		StepMS: 10 * s,
 		Series: []trend.Series{
 			{Key: "cpu,h,user", Fn: trend.FnAvg, Points: []trend.Point{{T: 0, V: 1}, {T: 10 * s, V: 2}}},
-			{Key: "net,eth0,in", Fn: trend.FnRate, Points: []trend.Point{{T: 0, V: 5000}}},
+			{Key: "net,eth0,in", As: trend.AsCount, Points: []trend.Point{{T: 0, V: 5000}}},
 			{Key: "cpu,h,idle", Points: []trend.Point{{T: 0, V: 9}}},
 		},
 		Markers: []trend.MarkerEvent{

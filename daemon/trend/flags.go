@@ -17,6 +17,7 @@ import (
 // (-loggerLevel, -memory.allowedPercent, …).
 type Flags struct {
 	Interval  time.Duration
+	Stale     time.Duration // 0: two ticks
 	Retention Duration
 	Memory    Bytes
 }
@@ -25,6 +26,7 @@ type Flags struct {
 func RegisterFlags(fs *flag.FlagSet) *Flags {
 	f := &Flags{Retention: Duration(365 * 24 * time.Hour), Memory: 256 << 20}
 	fs.DurationVar(&f.Interval, "trend.interval", 10*time.Second, "how often the numbers that changed are written to the trend store")
+	fs.DurationVar(&f.Stale, "trend.stale", 0, "how long a gauge's (average, max, min, last) sample stands when no new one comes; then it reads as null (default two -trend.interval)")
 	fs.Var(&f.Retention, "trend.retention", "how long trend points are kept (h, d, w, y suffixes: 90d, 1y)")
 	fs.Var(&f.Memory, "trend.memory", "memory the embedded trend store's caches may use (KB, MB, GB, KiB, MiB, GiB suffixes) unless -memory.allowedBytes or -memory.allowedPercent is set")
 	return f
@@ -60,7 +62,7 @@ func (f *Flags) Open(dataDir, remote, remoteRead string) (*Store, error) {
 		}
 		be = e
 	}
-	return New(Options{Backend: be, Interval: f.Interval, Retention: time.Duration(f.Retention)}), nil
+	return New(Options{Backend: be, Interval: f.Interval, Stale: f.Stale, Retention: time.Duration(f.Retention)}), nil
 }
 
 // Duration is a flag value taking Go durations plus d (days), w (weeks)

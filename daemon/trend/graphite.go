@@ -240,11 +240,7 @@ func (s *Store) RenderGraphite(ctx context.Context, target string, from, until t
 		return []GraphiteSeries{{Target: target, Tags: map[string]string{"name": target},
 			Datapoints: [][2]any{{v, f}, {v, (f + u) / 2}, {v, u}}}}, nil
 	}
-	m, err := graphiteMatcher(target)
-	if err != nil {
-		return nil, badQuery{err}
-	}
-	res, err := s.query(ctx, m, from, until, points, FnAuto)
+	res, err := s.ReadGraphite(ctx, target, ReadOptions{From: from, Until: until, Points: points})
 	if err != nil {
 		return nil, err
 	}
@@ -253,9 +249,28 @@ func (s *Store) RenderGraphite(ctx context.Context, target string, from, until t
 		id := keyToGraphite(sr.Key)
 		rs := GraphiteSeries{Target: id, Tags: map[string]string{"name": id}, Datapoints: make([][2]any, len(sr.Points))}
 		for i, p := range sr.Points {
-			rs.Datapoints[i] = [2]any{p.V, p.T / 1000}
+			var v any = p.V
+			if math.IsNaN(p.V) {
+				v = nil // no sample: Graphite's null
+			}
+			rs.Datapoints[i] = [2]any{v, p.T / 1000}
 		}
 		out = append(out, rs)
 	}
 	return out, nil
 }
+
+// ReadGraphite is Read for a Graphite path expression (dots for commas,
+// %2E for a dot in a name; *, ?, [...] and {a,b} within a segment).
+// Series keys are tree keys; GraphiteName gives their Graphite names.
+func (s *Store) ReadGraphite(ctx context.Context, path string, opt ReadOptions) (*Result, error) {
+	m, err := graphiteMatcher(path)
+	if err != nil {
+		return nil, badQuery{err}
+	}
+	return s.read(ctx, m, opt)
+}
+
+// GraphiteName is the Graphite name of a tree key (br,webkit,14.0 is
+// br.webkit.14%2E0).
+func GraphiteName(key string) string { return keyToGraphite(key) }

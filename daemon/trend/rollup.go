@@ -30,8 +30,11 @@ const rollupMinSpan = 24 * time.Hour
 const rollupMaxBuckets = 30_000
 
 // rollupReader is implemented by backends that can downsample themselves.
+// rollup hands each series' bucket summaries to add (false: the backend
+// cannot do this range; read raw points instead).
 type rollupReader interface {
-	rollup(ctx context.Context, m *Matcher, fn Fn, first, step, from, until, lookback, now int64) ([]Series, bool, error)
+	rollup(ctx context.Context, m *Matcher, fn Fn, k kernel, first, step int64, nb int, from, until, now int64,
+		add func(key string, kind Kind, stats []bucketStats, prev sample)) (bool, error)
 }
 
 type promResponse struct {
@@ -77,26 +80,11 @@ func promMS(v any) (int64, bool) {
 	return int64(math.Round(f * 1000)), ok
 }
 
-// instant evaluates query at ms and returns each key's value.
-func (r *Remote) instant(ctx context.Context, query string, ms int64) (map[string]float64, error) {
-	pr, err := r.prom(ctx, "/api/v1/query", url.Values{"query": {query}, "time": {vmTime(ms)}})
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]float64{}
-	for _, res := range pr.Data.Result {
-		if v, ok := promValue(res.Value[1]); ok {
-			out[res.Metric[labelKey]] = v
-		}
-	}
-	return out, nil
-}
-
 type bucketed struct {
 	kind  Kind
 	last  []float64 // NaN where the bucket is empty
 	agg   []float64
-	first []float64 // first value in the bucket: rate's baseline
+	first []float64 // first value in the bucket: a counter's in-bucket increase
 }
 
 // rangeQuery evaluates fn over nb buckets of step from first into dst[key].
@@ -142,145 +130,123 @@ func nanSlice(n int) []float64 {
 	return s
 }
 
-func (r *Remote) rollup(ctx context.Context, m *Matcher, fn Fn, first, step, from, until, lookback, now int64) ([]Series, bool, error) {
+func (r *Remote) rollup(ctx context.Context, m *Matcher, fn Fn, k kernel, first, step int64, nb int, from, until, now int64,
+	add func(key string, kind Kind, stats []bucketStats, prev sample)) (bool, error) {
 	sel := selector(metricNumbers, m)
-	nb := int((until-first)/step + 1)
 	if nb > rollupMaxBuckets {
-		return nil, false, nil
+		return false, nil
 	}
 	// Counting the raw points first would cost the server a full scan;
 	// the span decides instead.
 	if until-from < r.rollupMinSpan.Milliseconds() {
-		return nil, false, nil
+		return false, nil
 	}
 	// The first bucket (it may start before from) and the buckets of the
 	// last two minutes come from raw points; the server does the rest.
 	nR := int(floorDiv(now-2*time.Minute.Milliseconds()-first, step))
 	nR = min(nR, nb)
 	if nR < 2 {
-		return nil, false, nil
+		return false, nil
 	}
 	mid := first + step
 	byKey := map[string]*bucketed{}
-	if err := r.rangeQuery(ctx, "last_over_time", sel, mid, step, nR-1, byKey, func(b *bucketed) []float64 { return b.last }); err != nil {
-		return nil, false, err
+	cols := []struct {
+		fn  string
+		col func(*bucketed) []float64
+	}{
+		{"last_over_time", func(b *bucketed) []float64 { return b.last }},
+		{"first_over_time", func(b *bucketed) []float64 { return b.first }},
 	}
-	aggFn := map[Fn]string{FnAvg: "avg_over_time", FnAuto: "avg_over_time", FnMax: "max_over_time", FnMin: "min_over_time",
-		FnSum: "sum_over_time"}[fn]
-	if aggFn != "" {
-		if err := r.rangeQuery(ctx, aggFn, sel, mid, step, nR-1, byKey, func(b *bucketed) []float64 { return b.agg }); err != nil {
-			return nil, false, err
+	if agg := map[Fn]string{FnAvg: "avg_over_time", FnAuto: "avg_over_time", FnMax: "max_over_time", FnMin: "min_over_time",
+		FnSum: "sum_over_time"}[fn]; agg != "" {
+		cols = append(cols, struct {
+			fn  string
+			col func(*bucketed) []float64
+		}{agg, func(b *bucketed) []float64 { return b.agg }})
+	}
+	for _, c := range cols {
+		if err := r.rangeQuery(ctx, c.fn, sel, mid, step, nR-1, byKey, c.col); err != nil {
+			return false, err
 		}
 	}
-	// Rate (asked for, or what auto and sum mean for a counter) takes a
-	// bucket's first value as the baseline of a series with nothing before
-	// it; it has its own column so it never reads another fn's aggregate.
-	if fn == FnRate || fn == FnAuto || fn == FnSum {
-		if err := r.rangeQuery(ctx, "first_over_time", sel, mid, step, nR-1, byKey, func(b *bucketed) []float64 { return b.first }); err != nil {
-			return nil, false, err
-		}
-	}
-	prev, err := r.instant(ctx, fmt.Sprintf("last_over_time(%s[%dms])", sel, lookback), mid-1)
+	// Raw points for the head (with the history before from) and the tail.
+	head, err := r.Read(ctx, m, from-k.lookback, mid-1)
 	if err != nil {
-		return nil, false, err
-	}
-	rawPart := func(lo, hi int64) (map[string]*RawSeries, error) {
-		out := map[string]*RawSeries{}
-		if lo > hi {
-			return out, nil
-		}
-		raw, err := r.Read(ctx, m, lo-lookback, hi)
-		if err != nil {
-			return nil, err
-		}
-		for i := range raw {
-			out[raw[i].Key] = &raw[i]
-		}
-		return out, nil
-	}
-	head, err := rawPart(from, mid-1)
-	if err != nil {
-		return nil, false, err
+		return false, err
 	}
 	tailFrom := first + int64(nR)*step
-	tail, err := rawPart(tailFrom, until)
-	if err != nil {
-		return nil, false, err
-	}
-	keys := map[string]bool{}
-	for _, part := range []map[string]*RawSeries{head, tail} {
-		for k := range part {
-			keys[k] = true
+	var tail []RawSeries
+	if tailFrom <= until {
+		if tail, err = r.Read(ctx, m, tailFrom, until); err != nil {
+			return false, err
 		}
 	}
-	for k := range byKey {
-		keys[k] = true
+	type parts struct {
+		kind       Kind
+		head, tail *RawSeries
+		mid        *bucketed
 	}
-	var out []Series
+	all := map[string]*parts{}
+	get := func(key string) *parts {
+		p := all[key]
+		if p == nil {
+			p = &parts{}
+			all[key] = p
+		}
+		return p
+	}
+	for i := range head {
+		p := get(head[i].Key)
+		p.head, p.kind = &head[i], head[i].Kind
+	}
+	for key, b := range byKey {
+		p := get(key)
+		p.mid, p.kind = b, b.kind
+	}
+	for i := range tail {
+		p := get(tail[i].Key)
+		p.tail, p.kind = &tail[i], tail[i].Kind
+	}
+	keys := make(map[string]bool, len(all))
+	for key := range all {
+		keys[key] = true
+	}
 	for _, key := range sortedKeys(keys) {
-		var pts []Point
-		kind := Gauge
-		if rs := head[key]; rs != nil {
-			kind = rs.Kind
-			pts = downsample(rs, fn, from, min(until, mid-1), first, step, lookback, now)
+		p := all[key]
+		stats := make([]bucketStats, nb)
+		var prev sample
+		if p.head != nil {
+			var hs []bucketStats
+			hs, prev = k.summarize(p.head, from, min(until, mid-1), first, step, 1)
+			stats[0] = hs[0]
 		}
-		if b := byKey[key]; b != nil {
-			kind = b.kind
-			pv, has := prev[key]
-			pts = append(pts, b.points(effectiveFn(fn, kind), mid, step, lookback, pv, has)...)
-		}
-		if rs := tail[key]; rs != nil {
-			kind = rs.Kind
-			pts = append(pts, downsample(rs, fn, tailFrom, until, tailFrom, step, lookback, now)...)
-		}
-		if len(pts) > 0 {
-			out = append(out, Series{Key: key, Kind: kind.String(), Fn: effectiveFn(fn, kind), Points: pts})
-		}
-	}
-	return out, true, nil
-}
-
-// points turns server buckets into output points with the embedded
-// store's rules: counters' increments (resets counted from zero), empty
-// buckets within lookback repeat the last value or show no increase.
-func (b *bucketed) points(fn Fn, first, step, lookback int64, prev float64, hasPrev bool) []Point {
-	var out []Point
-	prevEnd := first - 1 // time of prev, as far as buckets can tell
-	for i := range b.last {
-		bs := first + int64(i)*step
-		last := b.last[i]
-		if math.IsNaN(last) {
-			if !hasPrev || bs-prevEnd > lookback {
-				continue
+		if b := p.mid; b != nil {
+			for i := range b.last {
+				if math.IsNaN(b.last[i]) {
+					continue
+				}
+				bs := mid + int64(i)*step
+				st := &stats[1+i]
+				st.n, st.last, st.first = 1, b.last[i], b.first[i]
+				if math.IsNaN(st.first) {
+					st.first = st.last
+				}
+				st.firstTS, st.lastTS = bs, bs+step-1
+				st.inc = increase(st.first, st.last) // a reset inside loses what came before it
+				a := b.agg[i]
+				if math.IsNaN(a) {
+					a = st.last
+				}
+				st.sum, st.min, st.max = a, a, a
 			}
-			out = appendGap(out, fn, bs, prev)
-			continue
 		}
-		if hasPrev && bs-prevEnd > lookback {
-			hasPrev = false // a stop: see downsample
+		if p.tail != nil {
+			ts, _ := k.summarize(p.tail, tailFrom, until, tailFrom, step, nb-nR)
+			copy(stats[nR:], ts)
 		}
-		var v float64
-		switch fn {
-		case FnRate:
-			switch {
-			case !hasPrev:
-				v = last - b.first[i] // the first point is a baseline
-			case b.kind == Counter && last < prev:
-				v = last
-			default:
-				v = last - prev
-			}
-		case FnLast:
-			v = last
-		default:
-			v = b.agg[i]
-		}
-		if !math.IsNaN(v) {
-			out = append(out, Point{bs, v})
-		}
-		prev, hasPrev, prevEnd = last, true, bs+step-1
+		add(key, p.kind, stats, prev)
 	}
-	return out
+	return true, nil
 }
 
 func sortedKeys(m map[string]bool) []string {

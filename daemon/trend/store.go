@@ -23,10 +23,14 @@ type Options struct {
 	// Retention is how long points are kept (default one year). Points
 	// older, or more than two days ahead, are refused with an error.
 	Retention time.Duration
-	// Refresh rewrites numbers that did not change for this long (default
-	// one hour), so a read never needs to look further back than that to
-	// know a counter's previous total or a gauge's current value.
+	// Refresh rewrites counters that did not change for this long
+	// (default one hour), so a read never needs to look further back than
+	// that to know a counter's previous total. Gauges are not rewritten: a
+	// gauge that stops receiving goes stale.
 	Refresh time.Duration
+	// Stale is how long a gauge's sample stands when no other comes
+	// (default two ticks); then it has no value (see kernel.go).
+	Stale time.Duration
 	// QueueBatches bounds the batches waiting for the backend (default 256).
 	// A live tick that finds the queue full is dropped and counted rather
 	// than wait: ingest never waits on disk.
@@ -86,6 +90,9 @@ func New(opt Options) *Store {
 	}
 	if opt.Refresh <= 0 {
 		opt.Refresh = time.Hour
+	}
+	if opt.Stale <= 0 {
+		opt.Stale = 2 * opt.Interval
 	}
 	if opt.QueueBatches <= 0 {
 		opt.QueueBatches = 256
@@ -203,16 +210,17 @@ func (f *Follower) Flush(now time.Time) {
 	f.version = f.s.WriteChanges(f.t, f.version, now)
 }
 
-// Baseline writes every number of t as it is now, without a zero before
-// new counters, and returns the version to write changes from. Follow does
-// it at start: the tree as restored is where series continue after a
-// restart; increments while canopyd was down are unknown, so none are
-// invented.
+// Baseline writes every counter of t as it is now, without a zero before
+// it, and returns the version to write changes from. Follow does it at
+// start, before anything is ingested: the tree as restored is where
+// counters continue after a restart; increments while canopyd was down are
+// unknown, so none are invented.
 func (s *Store) Baseline(t *tree.Tree) uint64 {
 	entries, version := t.Since(allKeys, 0)
 	// Markers in a restored tree were written when they were set; writing
-	// them again would date them to the restart.
-	entries = slices.DeleteFunc(entries, func(e tree.Entry) bool { return e.IsMarker })
+	// them again would date them to the restart. Gauges restored from a
+	// snapshot received nothing now: they come back with their next sample.
+	entries = slices.DeleteFunc(entries, func(e tree.Entry) bool { return e.IsMarker || !e.Action.IsCounter() })
 	rows, _ := s.rowsFor(s.opt.Now().UnixMilli(), entries, false)
 	s.enqueue(rows, false)
 	return version
@@ -315,7 +323,7 @@ func (s *Store) window() (lo, hi int64) {
 	return now.Add(-s.opt.Retention).UnixMilli(), now.Add(futureLimit).UnixMilli()
 }
 
-// rowsFor turns entries into rows at ts and adds refresh rows for numbers
+// rowsFor turns entries into rows at ts and adds refresh rows for counters
 // unchanged for Refresh. With fromZero, a counter this store has not seen
 // yet gets a 0 just before its first value: a series' first point is a
 // baseline for readers (see downsample), and a new counter did start at 0.
@@ -348,13 +356,13 @@ func (s *Store) rowsFor(ts int64, entries []tree.Entry, fromZero bool) ([]Row, i
 			s.last[e.Key] = lastPoint{v: e.Value, kind: k, ts: ts}
 		}
 	}
-	// Scanning for stale numbers a dozen times per Refresh keeps the
+	// Scanning for quiet counters a dozen times per Refresh keeps the
 	// longest silence under 13/12 of it at a small cost per tick.
 	if ts-s.lastRefresh >= s.opt.Refresh.Milliseconds()/12 {
 		s.lastRefresh = ts
 		limit := ts - s.opt.Refresh.Milliseconds()
 		for k, lp := range s.last {
-			if lp.ts < limit {
+			if lp.kind == Counter && lp.ts < limit {
 				rows = append(rows, Row{Key: k, Kind: lp.kind, TS: ts, Value: lp.v})
 				lp.ts = ts
 				s.last[k] = lp
@@ -457,59 +465,86 @@ func (s *Store) lookback() int64 {
 // MaxPoints caps the points one series may return.
 const MaxPoints = 100_000
 
+// Stale returns how long a gauge's sample stands.
+func (s *Store) Stale() time.Duration { return s.opt.Stale }
+
+func (s *Store) kernel() kernel {
+	return kernel{lookback: s.lookback(), stale: s.opt.Stale.Milliseconds(), now: s.opt.Now().UnixMilli()}
+}
+
 // Query returns the history of every key matching key (a tree pattern) in
 // [from, until], downsampled with fn to at most points points per series
 // (default 1,000), with the markers that annotate those series: a marker
 // annotates every series under its parent (the seed's cpu,host,marker
-// annotates cpu,host,idle).
+// annotates cpu,host,idle). Counters read as fn says (see resolve); Read
+// takes every option.
 func (s *Store) Query(ctx context.Context, key string, from, until time.Time, points int, fn Fn) (*Result, error) {
-	m, err := CompileKey(key)
-	if err != nil {
-		return nil, err
-	}
-	return s.query(ctx, m, from, until, points, fn)
+	return s.Read(ctx, key, ReadOptions{From: from, Until: until, Points: points, Fn: fn})
 }
 
-func (s *Store) query(ctx context.Context, m *Matcher, from, until time.Time, points int, fn Fn) (*Result, error) {
-	if _, err := ParseFn(string(fn)); err != nil {
+// Read returns the history of every key matching key (a tree pattern) as
+// opt says: every series has a point for every bucket from Result.First
+// to Until (NaN where there is none; see kernel.go for the rules).
+func (s *Store) Read(ctx context.Context, key string, opt ReadOptions) (*Result, error) {
+	m, err := CompileKey(key)
+	if err != nil {
+		return nil, badQuery{err}
+	}
+	return s.read(ctx, m, opt)
+}
+
+func (s *Store) read(ctx context.Context, m *Matcher, opt ReadOptions) (*Result, error) {
+	if _, err := ParseFn(string(opt.Fn)); err != nil {
 		return nil, err
 	}
-	f, u := from.UnixMilli(), until.UnixMilli()
-	if u < f {
-		return nil, fmt.Errorf("until (%s) is before from (%s)", until.UTC().Format(time.RFC3339), from.UTC().Format(time.RFC3339))
+	if _, err := ParseAs(string(opt.As)); err != nil {
+		return nil, err
 	}
+	f, u := opt.From.UnixMilli(), opt.Until.UnixMilli()
+	if u < f {
+		return nil, badQuery{fmt.Errorf("until (%s) is before from (%s)", opt.Until.UTC().Format(time.RFC3339), opt.From.UTC().Format(time.RFC3339))}
+	}
+	points := opt.Points
 	if points <= 0 {
 		points = 1000
 	}
 	if points > MaxPoints {
-		return nil, fmt.Errorf("points=%d: at most %d", points, MaxPoints)
+		return nil, badQuery{fmt.Errorf("points=%d: at most %d", points, MaxPoints)}
 	}
 	first, step := grid(f, u, points)
-	lb := s.lookback()
-	now := s.opt.Now().UnixMilli()
-	res := &Result{From: f, Until: u, StepMS: step, Series: []Series{}, Markers: []MarkerEvent{}}
+	if opt.Step > 0 {
+		step = max(opt.Step.Milliseconds(), 1)
+		first = floorDiv(f, step) * step
+		if (u-first)/step+1 > MaxPoints {
+			return nil, badQuery{fmt.Errorf("step %s over %s: more than %d points", opt.Step, opt.Until.Sub(opt.From), MaxPoints)}
+		}
+	}
+	nb := int((u-first)/step + 1)
+	k := s.kernel()
+	res := &Result{From: f, Until: u, First: first, StepMS: step, Series: []Series{}, Markers: []MarkerEvent{}}
+	add := func(key string, kind Kind, stats []bucketStats, prev sample) {
+		fn, as := resolve(opt.Fn, opt.As, kind)
+		pts := k.points(kind, fn, as, stats, first, step, prev)
+		if opt.KeepEmpty || hasValue(pts) {
+			res.Series = append(res.Series, Series{Key: key, Kind: kind.String(), Fn: fn, As: as, Points: pts})
+		}
+	}
 	done := false
 	if rr, ok := s.be.(rollupReader); ok {
-		series, ok, err := rr.rollup(ctx, m, fn, first, step, f, u, lb, now)
+		ok, err := rr.rollup(ctx, m, opt.Fn, k, first, step, nb, f, u, s.opt.Now().UnixMilli(), add)
 		if err != nil {
 			return nil, err
 		}
-		if ok {
-			res.Series, done = append(res.Series, series...), true
-		}
+		done = ok
 	}
 	if !done {
-		raw, err := s.be.Read(ctx, m, f-lb, u)
+		raw, err := s.be.Read(ctx, m, f-k.lookback, u)
 		if err != nil {
 			return nil, err
 		}
 		for i := range raw {
-			rs := &raw[i]
-			pts := downsample(rs, fn, f, u, first, step, lb, now)
-			if len(pts) == 0 {
-				continue
-			}
-			res.Series = append(res.Series, Series{Key: rs.Key, Kind: rs.Kind.String(), Fn: effectiveFn(fn, rs.Kind), Points: pts})
+			stats, prev := k.summarize(&raw[i], f, u, first, step, nb)
+			add(raw[i].Key, raw[i].Kind, stats, prev)
 		}
 	}
 	markers, err := s.be.Markers(ctx, nil, f, u)

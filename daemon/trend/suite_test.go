@@ -84,10 +84,34 @@ func query(t *testing.T, s *Store, key string, from, until time.Time, points int
 	return res
 }
 
+// counts reads key's counts per bucket (as=count).
+func counts(t *testing.T, s *Store, key string, from, until time.Time, points int) *Result {
+	t.Helper()
+	res, err := s.Read(context.Background(), key, ReadOptions{From: from, Until: until, Points: points, As: AsCount})
+	if err != nil {
+		t.Fatalf("Read(%q): %v", key, err)
+	}
+	return res
+}
+
+// valued drops the points without a value.
+func valued(pts []Point) []Point {
+	var out []Point
+	for _, p := range pts {
+		if !math.IsNaN(p.V) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// sumPoints adds the values of the points that have one.
 func sumPoints(s Series) float64 {
 	var t float64
 	for _, p := range s.Points {
-		t += p.V
+		if !math.IsNaN(p.V) {
+			t += p.V
+		}
 	}
 	return t
 }
@@ -128,6 +152,107 @@ var suite = []struct {
 	{"TreeTicks", testTreeTicks},
 	{"Graphite", testGraphite},
 	{"RestartBaseline", testRestartBaseline},
+	{"ZoomIndependent", testZoom},
+	{"GaugeGoesStale", testGaugeStale},
+}
+
+// testZoom: the same hour of a counter (with a reset in it) read at
+// 1-minute, 10-minute and 1-hour steps gives the same count, the same
+// mean rate and the same final total.
+func testZoom(t *testing.T, b backend) {
+	s := b.open(t, Options{})
+	key := uniq(t) + ",hits"
+	hour := base.Add(-time.Hour)
+	rows := []Row{{Key: key, Kind: Counter, TS: hour.Add(-5 * time.Minute).UnixMilli(), Value: 1000}}
+	total, count := 1000.0, 0.0
+	for i := 1; i < 360; i++ { // every 10 s, not on bucket edges
+		n := float64(i%5 + 1)
+		if i == 200 && b.name != "remote-rollup" {
+			// A restart without the snapshot. (The server's roll-ups lose
+			// a bucket's increments before a reset inside it: README.)
+			total = 0
+		}
+		total += n
+		count += n
+		rows = append(rows, Row{Key: key, Kind: Counter, TS: hour.Add(time.Duration(i)*10*time.Second - 3*time.Second).UnixMilli(), Value: total})
+	}
+	if err := s.WriteRows(rows); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, s)
+	until := hour.Add(time.Hour - time.Millisecond)
+	for _, step := range []time.Duration{time.Minute, 10 * time.Minute, time.Hour} {
+		read := func(as As) Series {
+			res, err := s.Read(context.Background(), key, ReadOptions{From: hour, Until: until, Step: step, As: as})
+			if err != nil || len(res.Series) != 1 {
+				t.Fatalf("step %s as=%s: %+v %v", step, as, res, err)
+			}
+			if n := len(res.Series[0].Points); n != int(time.Hour/step) {
+				t.Fatalf("step %s: %d points, want %d", step, n, time.Hour/step)
+			}
+			return res.Series[0]
+		}
+		c, r, tot := read(AsCount), read(AsRate), read(AsTotal)
+		if got := sumPoints(c); got != count {
+			t.Errorf("step %s: count = %v, want %v", step, got, count)
+		}
+		for _, p := range c.Points {
+			if p.V < 0 {
+				t.Errorf("step %s: negative count %v", step, p)
+			}
+		}
+		if got, want := sumPoints(r)/float64(len(r.Points)), count/3600; math.Abs(got-want) > 1e-9 {
+			t.Errorf("step %s: mean rate = %v/s, want %v/s", step, got, want)
+		}
+		if got := tot.Points[len(tot.Points)-1].V; got != total {
+			t.Errorf("step %s: total at the hour's end = %v, want %v", step, got, total)
+		}
+	}
+}
+
+// testGaugeStale: a gauge pushed for a few ticks and then silent reads as
+// values while it was pushed and null from two ticks after its last
+// sample, over several more ticks, while a counter beside it reads 0.
+func testGaugeStale(t *testing.T, b backend) {
+	clock := base
+	s := b.open(t, Options{Interval: 10 * time.Second, Now: func() time.Time { return clock }})
+	p := uniq(t)
+	tr := tree.New()
+	version := s.Follow(tr).version
+	for i := 0; i < 12; i++ {
+		if i < 4 {
+			body := fmt.Sprintf(`[{%q: {"load": %d}, "defaultaction": "average"}, {"%s_c": {"n": 1}, "defaultaction": "add"}]`, p, 10+i, p)
+			if _, err := push.Merge(tr, []byte(body)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clock = clock.Add(10 * time.Second)
+		version = s.WriteChanges(tr, version, s.Now())
+		tr.Tick()
+	}
+	flush(t, s)
+	for _, step := range []time.Duration{5 * time.Second, 10 * time.Second} {
+		res, err := s.Read(context.Background(), p+",load", ReadOptions{From: base, Until: clock, Step: step})
+		if err != nil || len(res.Series) != 1 {
+			t.Fatalf("step %s: %+v %v", step, res, err)
+		}
+		lastSample := base.Add(40 * time.Second).UnixMilli()
+		for _, pt := range res.Series[0].Points {
+			switch {
+			case pt.T >= base.Add(10*time.Second).UnixMilli() && pt.T+step.Milliseconds() <= lastSample+20_000 && math.IsNaN(pt.V):
+				t.Errorf("step %s: no value at %d, inside the stale time", step, pt.T-base.UnixMilli())
+			case pt.T >= lastSample+20_000 && !math.IsNaN(pt.V):
+				t.Errorf("step %s: value %v at %d s, after the gauge went stale", step, pt.V, (pt.T-base.UnixMilli())/1000)
+			}
+		}
+	}
+	c := counts(t, s, p+"_c,n", base, clock, 12)
+	if got := sumPoints(c.Series[0]); got != 4 {
+		t.Errorf("counter beside it: %v, want 4 (the first increment included)", got)
+	}
+	if last := c.Series[0].Points[len(c.Series[0].Points)-1]; last.V != 0 {
+		t.Errorf("a quiet counter reads %v, want 0", last)
+	}
 }
 
 func testCounterRate(t *testing.T, b backend) {
@@ -146,7 +271,7 @@ func testCounterRate(t *testing.T, b backend) {
 	flush(t, s)
 	from, until := base.Add(-time.Minute), base.Add(2000*10*time.Second)
 	for _, points := range []int{1, 7, 50, 1000, 5000} {
-		res := query(t, s, key, from, until, points, FnRate)
+		res := counts(t, s, key, from, until, points)
 		if len(res.Series) != 1 {
 			t.Fatalf("points=%d: got %d series, want 1", points, len(res.Series))
 		}
@@ -157,13 +282,18 @@ func testCounterRate(t *testing.T, b backend) {
 		if len(sr.Points) > points {
 			t.Errorf("points=%d: got %d points", points, len(sr.Points))
 		}
-		if sr.Kind != "counter" || sr.Fn != FnRate {
-			t.Errorf("kind/fn = %s/%s, want counter/rate", sr.Kind, sr.Fn)
+		if sr.Kind != "counter" || sr.As != AsCount {
+			t.Errorf("kind/as = %s/%s, want counter/count", sr.Kind, sr.As)
+		}
+		// Rate is per second: times the step it gives the counts back.
+		rate := query(t, s, key, from, until, points, FnAuto)
+		if got := sumPoints(rate.Series[0]) * float64(rate.StepMS) / 1000; math.Abs(got-total) > 1e-6*total {
+			t.Errorf("points=%d: sum of rate × step = %v, want %v", points, got, total)
 		}
 	}
-	// Auto picks rate for counters; last reads the running total.
-	if got := sumPoints(query(t, s, key, from, until, 100, FnAuto).Series[0]); got != total {
-		t.Errorf("fn=auto: sum = %v, want %v", got, total)
+	// fn=sum is the count; last reads the running total.
+	if got := sumPoints(query(t, s, key, from, until, 100, FnSum).Series[0]); got != total {
+		t.Errorf("fn=sum: sum = %v, want %v", got, total)
 	}
 	last := query(t, s, key, from, until, 10, FnLast).Series[0]
 	if got := last.Points[len(last.Points)-1].V; got != total {
@@ -175,7 +305,7 @@ func testCounterRate(t *testing.T, b backend) {
 	for i := 1000; i < 2000; i++ {
 		want += float64(i%7 + 1)
 	}
-	if got := sumPoints(query(t, s, key, mid, until, 10, FnRate).Series[0]); got != want {
+	if got := sumPoints(counts(t, s, key, mid, until, 10).Series[0]); got != want {
 		t.Errorf("half range: sum = %v, want %v", got, want)
 	}
 }
@@ -222,11 +352,16 @@ func testGaugeFns(t *testing.T, b backend) {
 			t.Errorf("point %d = %v, want [%d %v]", i, p, base.Add(time.Duration(i)*time.Second).UnixMilli(), vals[i])
 		}
 	}
-	// A gauge's value stays until new samples come: empty buckets repeat it.
+	// A gauge's last sample stands for the stale time (two ticks, 20 s)
+	// and then has no value: 1 s buckets up to 26 s repeat it, later ones
+	// are null.
 	res = query(t, s, key, from, base.Add(time.Minute-time.Millisecond), 60, FnAvg)
 	pts := res.Series[0].Points
-	if got := pts[len(pts)-1]; got.V != 6 || got.T != base.Add(59*time.Second).UnixMilli() {
-		t.Errorf("last filled point = %v, want [%d 6]", got, base.Add(59*time.Second).UnixMilli())
+	if len(pts) != 60 {
+		t.Fatalf("60 one-second buckets: got %d points", len(pts))
+	}
+	if pts[26].V != 6 || !math.IsNaN(pts[27].V) || !math.IsNaN(pts[59].V) {
+		t.Errorf("after the last sample at 7 s: 26 s = %v, 27 s = %v, 59 s = %v; want 6, null, null", pts[26], pts[27], pts[59])
 	}
 }
 
@@ -322,7 +457,12 @@ func testCounterReset(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	flush(t, s)
-	res := query(t, s, key, base, base.Add(time.Minute), 100, FnRate)
+	res := counts(t, s, key, base, base.Add(time.Minute), 100)
+	for _, p := range res.Series[0].Points {
+		if p.V < 0 {
+			t.Errorf("negative count %v across a reset", p)
+		}
+	}
 	if got := sumPoints(res.Series[0]); got != 35 {
 		t.Errorf("rate across a reset: sum = %v, want 10+10+5+10 = 35", got)
 	}
@@ -375,7 +515,7 @@ func testTreeTicks(t *testing.T, b backend) {
 		tr.Tick()
 	}
 	flush(t, s)
-	res := query(t, s, p+",requests", base, clock, 1000, FnRate)
+	res := counts(t, s, p+",requests", base, clock, 1000)
 	if len(res.Series) != 1 || sumPoints(res.Series[0]) != total {
 		t.Fatalf("requests: got %+v, want one series summing to %v", res.Series, total)
 	}
@@ -383,7 +523,7 @@ func testTreeTicks(t *testing.T, b backend) {
 	if len(res.Series) != 1 || res.Series[0].Kind != "gauge" {
 		t.Fatalf("cpu idle: got %+v, want one gauge", res.Series)
 	}
-	if pts := res.Series[0].Points; pts[0].V != 50 || pts[len(pts)-1].V != 79 {
+	if pts := valued(res.Series[0].Points); pts[0].V != 50 || pts[len(pts)-1].V != 79 {
 		t.Errorf("cpu idle: from %v to %v, want 50 to 79", pts[0], pts[len(pts)-1])
 	}
 	if len(res.Markers) != 10 {
@@ -434,17 +574,22 @@ func testGraphite(t *testing.T, b backend) {
 	if len(rendered) != 2 || rendered[1].Target != p+".br.webkit.14%2E0" {
 		t.Fatalf("render: %+v", rendered)
 	}
+	// Counters render as rates per second: times the step they sum to the
+	// count.
 	total := 0.0
+	step := rendered[0].Datapoints[1][1].(int64) - rendered[0].Datapoints[0][1].(int64)
 	for _, dp := range rendered[0].Datapoints {
-		total += dp[0].(float64)
+		if v, ok := dp[0].(float64); ok {
+			total += v * float64(step)
+		}
 		// Buckets are aligned to their width, so the first may start a
 		// little before base; milliseconds would be 1000 times off.
 		if ts := dp[1].(int64); ts < base.Unix()-600 || ts > base.Unix()+1200 {
 			t.Errorf("render timestamp %v is not unix seconds in range", ts)
 		}
 	}
-	if total != 120 {
-		t.Errorf("render br.ie.7 sums to %v, want 120", total)
+	if math.Abs(total-120) > 1e-9 {
+		t.Errorf("render br.ie.7: rate × step sums to %v, want 120", total)
 	}
 	for _, bad := range []string{"sumSeries(a.b)", "a..b", "a.{b", "constantLine(x)"} {
 		if _, err := s.RenderGraphite(ctx, bad, from, until, 20); !errors.Is(err, ErrBadQuery) {
@@ -482,7 +627,7 @@ func TestRemoteOutage(t *testing.T) {
 	}
 	trendtest.StartVictoriaMetricsOn(t, addr)
 	flush(t, s)
-	res := query(t, s, "outage", base.Add(-time.Minute), base.Add(time.Minute), 10, FnRate)
+	res := counts(t, s, "outage", base.Add(-time.Minute), base.Add(time.Minute), 10)
 	if len(res.Series) != 1 || sumPoints(res.Series[0]) != 10 {
 		t.Errorf("after the outage: %+v, want the 10 counts", res.Series)
 	}
@@ -518,11 +663,11 @@ func testRestartBaseline(t *testing.T, b backend) {
 	s.WriteChanges(tr, version, s.Now())
 	tr.Tick()
 	flush(t, s)
-	res := query(t, s, p+",requests", base.Add(-4*time.Hour), base.Add(time.Minute), 500, FnRate)
+	res := counts(t, s, p+",requests", base.Add(-4*time.Hour), base.Add(time.Minute), 500)
 	if len(res.Series) != 1 || sumPoints(res.Series[0]) != 995 {
 		t.Fatalf("rate across the restart: %+v, want 990 before and 5 after", res.Series)
 	}
-	after := query(t, s, p+",requests", base.Add(-time.Minute), base.Add(time.Minute), 10, FnRate)
+	after := counts(t, s, p+",requests", base.Add(-time.Minute), base.Add(time.Minute), 10)
 	if got := sumPoints(after.Series[0]); got != 5 {
 		t.Errorf("rate after the restart = %v, want 5", got)
 	}

@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
+	"time"
 )
 
 // ErrBadQuery is in the chain of errors about what was asked (a pattern or
@@ -54,18 +56,18 @@ type RawSeries struct {
 	Values []float64
 }
 
-// Fn is how points are combined into one output point.
+// Fn is how a gauge's samples in one bucket are combined into its point.
 type Fn string
 
 // The read functions of GET /trend/KEY?fn=.
 const (
-	FnAuto Fn = ""     // rate for counters, avg for gauges
+	FnAuto Fn = ""     // avg for gauges; counters follow as (see As)
 	FnAvg  Fn = "avg"  // mean of the values in the interval
 	FnMax  Fn = "max"  // largest value
 	FnMin  Fn = "min"  // smallest value
-	FnSum  Fn = "sum"  // sum of the values (for counters: same as rate)
+	FnSum  Fn = "sum"  // sum of the values (counters: as=count)
 	FnLast Fn = "last" // last value
-	FnRate Fn = "rate" // increase during the interval (counter resets handled)
+	FnRate Fn = "rate" // gauges: change during the interval; counters: as=rate
 )
 
 // ParseFn checks a fn query parameter.
@@ -74,7 +76,46 @@ func ParseFn(s string) (Fn, error) {
 	case FnAuto, FnAvg, FnMax, FnMin, FnSum, FnLast, FnRate:
 		return f, nil
 	}
-	return "", fmt.Errorf("unknown fn %q (want avg, max, min, sum, last or rate)", s)
+	return "", badQuery{fmt.Errorf("unknown fn %q (want avg, max, min, sum, last or rate)", s)}
+}
+
+// As is what a counter's points mean (GET /trend/KEY?as=).
+type As string
+
+// The readings of a counter.
+const (
+	AsAuto  As = ""      // rate, unless fn says otherwise (see resolve)
+	AsRate  As = "rate"  // increase per second over each interval
+	AsCount As = "count" // increase during each interval
+	AsTotal As = "total" // running total at the end of each interval
+)
+
+// ParseAs checks an as query parameter.
+func ParseAs(s string) (As, error) {
+	switch a := As(s); a {
+	case AsAuto, AsRate, AsCount, AsTotal:
+		return a, nil
+	}
+	return "", badQuery{fmt.Errorf("unknown as %q (want rate, count or total)", s)}
+}
+
+// ReadOptions say what a read returns.
+type ReadOptions struct {
+	From, Until time.Time
+	// Points is the most buckets per series (default 1,000, at most
+	// MaxPoints); the step is the smallest that fits, rounded.
+	Points int
+	// Step, when > 0, is the bucket width itself (whole milliseconds;
+	// Points is ignored): buckets start at multiples of it since the
+	// epoch, as Graphite's do.
+	Step time.Duration
+	// Fn combines a gauge's samples in a bucket (default avg).
+	Fn Fn
+	// As is what a counter's points are (default rate per second).
+	As As
+	// KeepEmpty keeps series that have history before the range but no
+	// value inside it (all points NaN), as Graphite lists them.
+	KeepEmpty bool
 }
 
 // Point is one output point, written as [unix_ms, value].
@@ -83,32 +124,52 @@ type Point struct {
 	V float64
 }
 
-// MarshalJSON writes [t, v].
+// MarshalJSON writes [t, v], with null for a NaN (no sample).
 func (p Point) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 32)
 	b = append(b, '[')
 	b = strconv.AppendInt(b, p.T, 10)
 	b = append(b, ',')
-	b = strconv.AppendFloat(b, p.V, 'g', -1, 64)
+	if math.IsNaN(p.V) || math.IsInf(p.V, 0) {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendFloat(b, p.V, 'g', -1, 64)
+	}
 	return append(b, ']'), nil
 }
 
-// UnmarshalJSON reads [t, v].
+// UnmarshalJSON reads [t, v]; a null v is NaN.
 func (p *Point) UnmarshalJSON(b []byte) error {
-	var a [2]float64
-	if err := json.Unmarshal(b, &a); err != nil {
-		return fmt.Errorf("trend point: want [unix_ms, value]: %w", err)
+	var a [2]*float64
+	if err := json.Unmarshal(b, &a); err != nil || a[0] == nil {
+		return fmt.Errorf("trend point: want [unix_ms, value]: %s", b)
 	}
-	p.T, p.V = int64(a[0]), a[1]
+	p.T, p.V = int64(*a[0]), math.NaN()
+	if a[1] != nil {
+		p.V = *a[1]
+	}
 	return nil
 }
 
-// Series is one key's downsampled history.
+// Series is one key's downsampled history: a point for every bucket from
+// Result.First to Until, step by step, V NaN (JSON null) where there is
+// no value (see the rules in kernel.go).
 type Series struct {
 	Key    string  `json:"key"`
-	Kind   string  `json:"kind"` // counter or gauge
-	Fn     Fn      `json:"fn"`
+	Kind   string  `json:"kind"`         // counter or gauge
+	Fn     Fn      `json:"fn,omitempty"` // gauges: how samples were combined
+	As     As      `json:"as,omitempty"` // counters: rate, count or total
 	Points []Point `json:"points"`
+}
+
+// Values returns the points' values (NaN: none), for callers that keep
+// series as a start, a step and values.
+func (s *Series) Values() []float64 {
+	out := make([]float64, len(s.Points))
+	for i, p := range s.Points {
+		out[i] = p.V
+	}
+	return out
 }
 
 // MarkerEvent is a marker set at a time.
@@ -122,6 +183,7 @@ type MarkerEvent struct {
 type Result struct {
 	From    int64         `json:"from"`  // unix ms
 	Until   int64         `json:"until"` // unix ms
+	First   int64         `json:"first"` // unix ms: the first bucket's start
 	StepMS  int64         `json:"step_ms"`
 	Series  []Series      `json:"series"`
 	Markers []MarkerEvent `json:"markers"`

@@ -180,28 +180,58 @@ func TestGrid(t *testing.T) {
 	}
 }
 
-func TestDownsampleCounter(t *testing.T) {
-	rs := &RawSeries{Kind: Counter, TS: []int64{-10, 0, 10, 20, 30, 40}, Values: []float64{100, 105, 110, 3, 8, 8}}
-	// From 0: the point at -10 is history; increments 5, 5, 3 (reset), 5, 0.
-	pts := downsample(rs, FnRate, 0, 49, 0, 10, 100, 1000)
-	want := []Point{{0, 5}, {10, 5}, {20, 3}, {30, 5}, {40, 0}}
-	if b, _ := json.Marshal(pts); string(b) != mustJSON(want) {
-		t.Errorf("rate = %s, want %s", b, mustJSON(want))
-	}
-	// The first point is a baseline. Empty buckets inside the lookback read
-	// as no increase; beyond it they are left out.
-	rs = &RawSeries{Kind: Counter, TS: []int64{0, 100}, Values: []float64{1, 2}}
-	pts = downsample(rs, FnRate, 0, 399, 0, 50, 150, 1000)
-	want = []Point{{0, 0}, {50, 0}, {100, 1}, {150, 0}, {200, 0}, {250, 0}}
-	if b, _ := json.Marshal(pts); string(b) != mustJSON(want) {
-		t.Errorf("gaps = %s, want %s", b, mustJSON(want))
-	}
-	// A point after a silence longer than the lookback (canopyd was down)
-	// is a new baseline: the increase across the stop is unknown.
-	pts = downsample(rs, FnRate, 0, 399, 0, 50, 60, 1000)
-	want = []Point{{0, 0}, {50, 0}, {100, 0}, {150, 0}}
-	if b, _ := json.Marshal(pts); string(b) != mustJSON(want) {
-		t.Errorf("after a stop = %s, want %s", b, mustJSON(want))
+// read runs the kernel over raw points as the store does.
+func read(k kernel, rs *RawSeries, fn Fn, as As, from, until, first, step int64) []Point {
+	nb := int((until-first)/step + 1)
+	stats, prev := k.summarize(rs, from, until, first, step, nb)
+	f, a := resolve(fn, as, rs.Kind)
+	return k.points(rs.Kind, f, a, stats, first, step, prev)
+}
+
+func TestKernel(t *testing.T) {
+	nan := math.NaN()
+	counter := &RawSeries{Kind: Counter, TS: []int64{-10, 0, 10, 20, 30, 40}, Values: []float64{100, 105, 110, 3, 8, 8}}
+	quiet := &RawSeries{Kind: Counter, TS: []int64{0, 100}, Values: []float64{1, 2}}
+	gauge := &RawSeries{Kind: Gauge, TS: []int64{0, 10, 20}, Values: []float64{4, 6, 5}}
+	for _, c := range []struct {
+		name        string
+		k           kernel
+		rs          *RawSeries
+		fn          Fn
+		as          As
+		from, until int64
+		first, step int64
+		want        []Point
+	}{
+		// From 0: the point at -10 is history; increments 5, 5, 3 (a reset
+		// counts from zero, never negative), 5, 0.
+		{"count", kernel{lookback: 100}, counter, "", AsCount, 0, 49, 0, 10,
+			[]Point{{0, 5}, {10, 5}, {20, 3}, {30, 5}, {40, 0}}},
+		{"rate per second", kernel{lookback: 100}, counter, "", AsRate, 0, 49, 0, 10,
+			[]Point{{0, 500}, {10, 500}, {20, 300}, {30, 500}, {40, 0}}},
+		{"total", kernel{lookback: 100}, counter, "", AsTotal, 0, 49, 0, 10,
+			[]Point{{0, 105}, {10, 110}, {20, 3}, {30, 8}, {40, 8}}},
+		{"fn=sum is count", kernel{lookback: 100}, counter, FnSum, "", 0, 49, 0, 20,
+			[]Point{{0, 10}, {20, 8}, {40, 0}}},
+		// The first point is a baseline. Empty buckets inside the lookback
+		// counted nothing; beyond it there is no point.
+		{"quiet counter", kernel{lookback: 150}, quiet, "", AsCount, 0, 399, 0, 50,
+			[]Point{{0, 0}, {50, 0}, {100, 1}, {150, 0}, {200, 0}, {250, 0}, {300, nan}, {350, nan}}},
+		// A point after a silence longer than the lookback (canopyd was
+		// down) is a new baseline: the increase across the stop is unknown.
+		{"after a stop", kernel{lookback: 60}, quiet, "", AsCount, 0, 199, 0, 50,
+			[]Point{{0, 0}, {50, 0}, {100, 0}, {150, 0}}},
+		// A gauge's sample stands for stale (here 15 ms): finer buckets
+		// wholly inside it repeat it, later ones are null.
+		{"gauge stale", kernel{lookback: 1000, stale: 15}, gauge, "", "", 0, 59, 0, 5,
+			[]Point{{0, 4}, {5, 4}, {10, 6}, {15, 6}, {20, 5}, {25, 5}, {30, 5}, {35, nan}, {40, nan}, {45, nan}, {50, nan}, {55, nan}}},
+		{"gauge max", kernel{lookback: 1000, stale: 15}, gauge, FnMax, "", 0, 59, 0, 20,
+			[]Point{{0, 6}, {20, 5}, {40, nan}}},
+	} {
+		got := read(c.k, c.rs, c.fn, c.as, c.from, c.until, c.first, c.step)
+		if mustJSON(got) != mustJSON(c.want) {
+			t.Errorf("%s = %s, want %s", c.name, mustJSON(got), mustJSON(c.want))
+		}
 	}
 }
 
