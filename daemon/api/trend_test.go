@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -68,7 +69,7 @@ func TestTrendHTTP(t *testing.T) {
 	from, until := strconv.FormatInt(base.Unix(), 10), base.Add(10*time.Minute).Format(time.RFC3339)
 
 	var res trend.Result
-	body := getStatus(t, r, "/trend/"+p+",br,*,*?fn=rate&points=10&from="+from+"&until="+until, http.StatusOK)
+	body := getStatus(t, r, "/trend/"+p+",br,*,*?as=count&points=10&from="+from+"&until="+until, http.StatusOK)
 	if err := json.Unmarshal(body, &res); err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +90,7 @@ func TestTrendHTTP(t *testing.T) {
 		"/trend/" + p + "?points=0",
 		"/trend/" + p + "?from=-1h&until=-2h",
 		"/trend/" + p + ",[?from=-1h",
+		"/trend/" + p + "?as=median",
 	} {
 		getStatus(t, r, bad, http.StatusBadRequest)
 	}
@@ -167,7 +169,9 @@ func TestTrendHTTP(t *testing.T) {
 func sumPoints(s trend.Series) float64 {
 	var t float64
 	for _, p := range s.Points {
-		t += p.V
+		if !math.IsNaN(p.V) {
+			t += p.V
+		}
 	}
 	return t
 }

@@ -22,7 +22,7 @@ import (
 // silent is null (a gap) after the stale time in /trend, /render and the
 // graph package's series, never its last value repeated.
 func TestTrendOverTime(t *testing.T) {
-	const tick = 250 * time.Millisecond
+	const tick = 500 * time.Millisecond
 	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Pipes: PipeFlags{Dir: t.TempDir()},
 		Ingest: IngestFlags{Poll: 50 * time.Millisecond},
 		Trend:  &trend.Flags{Interval: tick, Retention: trend.Duration(24 * time.Hour), Memory: 32 << 20}}
@@ -56,7 +56,7 @@ func TestTrendOverTime(t *testing.T) {
 	}
 	stopped := time.Now()
 	// Several ticks of silence, well past the stale time (two ticks).
-	time.Sleep(8 * tick)
+	time.Sleep(10 * tick)
 	if err := d.trend.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -20,8 +20,8 @@ type GridSeries struct {
 // GraphiteGrid reads the series that the Graphite path expression
 // pattern selects over the buckets [start, end) of step (unix ms; start
 // and step multiples of step, as Graphite aligns them), counters as
-// their increase per bucket and gauges as their mean, as /trend reads
-// them.
+// their increase per bucket (as=count) and gauges as their mean, with the
+// read rules of kernel.go (NaN where there is no sample, stale gauges).
 func (s *Store) GraphiteGrid(ctx context.Context, pattern string, start, end, step int64) ([]GridSeries, error) {
 	m, err := graphiteMatcher(pattern)
 	if err != nil {
@@ -34,7 +34,10 @@ func (s *Store) GraphiteGrid(ctx context.Context, pattern string, start, end, st
 	if n > MaxPoints {
 		return nil, badQuery{fmt.Errorf("%d points: at most %d", n, MaxPoints)}
 	}
-	res, err := s.query(ctx, m, time.UnixMilli(start), time.UnixMilli(end-1), n, FnAuto)
+	// Counters as counts: what carbon holds for a counter sent per
+	// interval (statsd's stats_counts); perSecond/scaleToSeconds give rates.
+	res, err := s.read(ctx, m, ReadOptions{From: time.UnixMilli(start), Until: time.UnixMilli(end - 1),
+		Step: time.Duration(step) * time.Millisecond, As: AsCount})
 	if err != nil {
 		return nil, err
 	}
