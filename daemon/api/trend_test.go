@@ -161,6 +161,13 @@ func TestTrendHTTP(t *testing.T) {
 			t.Errorf("%s: %s, want %s in it", path, body, want)
 		}
 	}
+	// Images through the graph package.
+	for format, magic := range map[string]string{"png": "\x89PNG", "svg": "<?xml"} {
+		body := getStatus(t, r, "/render?format="+format+"&width=400&height=200&target="+url.QueryEscape("sumSeries("+p+".br.*.*)")+"&from="+rfrom+"&until="+url.QueryEscape(until), http.StatusOK)
+		if !strings.HasPrefix(string(body), magic) {
+			t.Errorf("format=%s: %.40q", format, body)
+		}
+	}
 	for _, bad := range []string{"nosuchFunction(a.b)", "scale(a.b,'x')", "sumSeries(a.b", "scale(a.b)"} {
 		getStatus(t, r, "/render?format=json&target="+url.QueryEscape(bad), http.StatusBadRequest)
 	}

@@ -150,8 +150,15 @@ func (e *Evaluator) Eval(ctx context.Context, r Request) ([]*Series, error) {
 	return out, nil
 }
 
+// maxSpan bounds the range one fetch reads (a window or shift far
+// beyond any retention is a mistake, not a query).
+const maxSpan = 20 * 366 * 86400
+
 // fetch reads a path expression, its series sorted by name.
 func (ec *evalContext) fetch(pattern string) ([]*Series, error) {
+	if ec.until-ec.from > maxSpan || ec.from < 0 {
+		return nil, inputErrorf("time range %d..%d: at most 20 years, after 1970", ec.from, ec.until)
+	}
 	// Whisper reads nothing after now, and nothing at all from a range
 	// that starts later.
 	if ec.from > ec.now {

@@ -283,6 +283,9 @@ func addTransform(add func(*Func)) {
 		}})
 }
 
+// maxBuckets bounds summarize's and hitcount's output.
+const maxBuckets = 1_000_000
+
 func nonNegativeDelta(v, prev, maxV, minV float64) (float64, float64) {
 	if !isNull(maxV) && !isNull(v) && v > maxV {
 		return nan, nan
@@ -372,6 +375,9 @@ func summarize(ec *evalContext, c *call) (any, error) {
 		return nil, inputErrorf("Unsupported aggregation function: %s", fn)
 	}
 	align := c.bool(3, false)
+	if (ec.until-ec.from)/interval > maxBuckets {
+		return nil, inputErrorf("summarize: interval %s makes more than %d buckets", is, maxBuckets)
+	}
 	out := []*Series{}
 	for _, s := range c.series(0) {
 		var ns, ne int64
@@ -443,6 +449,9 @@ func hitcount(ec *evalContext, c *call) (any, error) {
 		return nil, inputErrorf(`Invalid "interval" value specified for function "hitcount" parameter "intervalString": '%s'`, is)
 	}
 	align := c.bool(2, false)
+	if (ec.until-ec.from)/interval > maxBuckets {
+		return nil, inputErrorf("hitcount: interval %s makes more than %d buckets", is, maxBuckets)
+	}
 	list := c.series(0)
 	if align {
 		st := time.Unix(ec.from, 0).In(ec.loc)
