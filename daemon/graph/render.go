@@ -218,10 +218,14 @@ func drawChart(dc draw.Canvas, ch *Chart) {
 	p.X.Tick.Label.XAlign = draw.XCenter
 	p.X.Tick.Label.YAlign = draw.YTop
 
-	series := perSecond(usableSeries(ch.Series), ch.Unit)
+	counts := usableSeries(ch.Series)
+	series := perSecond(counts, ch.Unit)
+	if ch.Unit == UnitNone && len(counts) > 0 && ch.Style != StyleURL && allCounts(counts) {
+		ch.Unit = UnitPerSec // counters are drawn as rates
+	}
 	switch {
 	case len(series) > 0 && ch.Style == StyleURL:
-		drawBars(dc, p, ch, pal, barsFromSeries(series), true)
+		drawBars(dc, p, ch, pal, barsFromSeries(counts), true)
 	case len(series) > 0:
 		drawTimeChart(dc, p, ch, pal, series)
 	case len(ch.Bars) > 0:
@@ -248,12 +252,18 @@ func drawChart(dc draw.Canvas, ch *Chart) {
 	}
 }
 
-// perSecond turns increases per step into rates per second for the
-// per-second units (net's bytes/s).
-func perSecond(in []Series, u Unit) []Series {
-	if u != UnitBytesPerSec && u != UnitPerSec {
-		return in
+func allCounts(in []Series) bool {
+	for _, s := range in {
+		if s.StepMS <= 0 {
+			return false
+		}
 	}
+	return true
+}
+
+// perSecond turns a counter's increases per step into rates per second:
+// time charts draw counters as rates, whatever the zoom.
+func perSecond(in []Series, _ Unit) []Series {
 	out := make([]Series, len(in))
 	for i, s := range in {
 		out[i] = s
@@ -284,7 +294,7 @@ func usableSeries(in []Series) []Series {
 }
 
 // barsFromSeries reduces each series to the sum of its points: for the
-// counters a url chart shows, read as increases per step (fn=rate, the
+// counters a url chart shows, read as counts per step (the trend source's
 // default), that is the hits in the time range.
 func barsFromSeries(series []Series) []Bar {
 	bars := make([]Bar, 0, len(series))

@@ -31,7 +31,7 @@ type View struct {
 
 // TrendQuerier is the query side of *trend.Store.
 type TrendQuerier interface {
-	Query(ctx context.Context, key string, from, until time.Time, points int, fn trend.Fn) (*trend.Result, error)
+	Read(ctx context.Context, key string, opt trend.ReadOptions) (*trend.Result, error)
 }
 
 // FromTrend adapts the trend store to a SeriesSource. Marker events of one
@@ -47,7 +47,13 @@ func (t trendSource) Series(ctx context.Context, key string, from, until time.Ti
 		// data, and a counter's rate over them comes out as spikes.
 		points = max(1, min(points, int(until.Sub(from)/iv.Interval())))
 	}
-	res, err := t.q.Query(ctx, key, from, until, points, trend.Fn(fn))
+	// Counters come as counts per step (StepMS): bars sum them to the
+	// hits in the range, time charts divide them into rates per second.
+	opt := trend.ReadOptions{From: from, Until: until, Points: points, Fn: trend.Fn(fn)}
+	if opt.Fn == trend.FnAuto || opt.Fn == trend.FnRate {
+		opt.As = trend.AsCount
+	}
+	res, err := t.q.Read(ctx, key, opt)
 	if err != nil {
 		return nil, nil, err
 	}

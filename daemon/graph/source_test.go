@@ -14,8 +14,8 @@ type fakeQuerier struct {
 	args []any
 }
 
-func (f *fakeQuerier) Query(_ context.Context, key string, from, until time.Time, points int, fn trend.Fn) (*trend.Result, error) {
-	f.args = []any{key, from, until, points, fn}
+func (f *fakeQuerier) Read(_ context.Context, key string, opt trend.ReadOptions) (*trend.Result, error) {
+	f.args = []any{key, opt.From, opt.Until, opt.Points, opt.Fn, opt.As}
 	return f.res, nil
 }
 
@@ -49,7 +49,7 @@ func TestFromTrend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []any{"cpu,h,*", from, until, 640, trend.FnAvg}; !slices.Equal(q.args, want) {
+	if want := []any{"cpu,h,*", from, until, 640, trend.FnAvg, trend.As("")}; !slices.Equal(q.args, want) {
 		t.Errorf("Query got %v, want %v", q.args, want)
 	}
 	if len(series) != 3 || series[0].Name != "cpu,h,user" || !slices.Equal(series[0].Points, []Point{{0, 1}, {10 * s, 2}}) || series[0].StepMS != 0 {
