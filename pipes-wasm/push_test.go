@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/pipes"
 	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
@@ -78,7 +79,7 @@ func TestPushAllBuiltins(t *testing.T) {
 	}
 	got := map[string]float64{}
 	for _, root := range []string{"br", "os", "requests", "status", "errors", "reqtime", "upstream", "bytes", "url"} {
-		pat, err := tree.ParsePattern(root)
+		pat, err := key.Parse(root)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
@@ -114,9 +115,9 @@ func TestPushAccessLogWithoutPipes(t *testing.T) {
 	}
 }
 
-func mustPattern(t *testing.T, k string) *tree.Pattern {
+func mustPattern(t *testing.T, k string) *key.Pattern {
 	t.Helper()
-	p, err := tree.ParsePattern(k)
+	p, err := key.Parse(k)
 	if err != nil {
 		t.Fatal(err)
 	}

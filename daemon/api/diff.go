@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -80,19 +81,17 @@ func Diff(t *tree.Tree, a, b string) ([]DiffRow, error) {
 	return rows, nil
 }
 
-func relative(t *tree.Tree, key string) (map[string]float64, error) {
-	if key == "" {
+func relative(t *tree.Tree, k string) (map[string]float64, error) {
+	if k == "" {
 		return nil, fmt.Errorf("diff needs two non-empty keys")
 	}
-	segs := strings.Split(key, ",")
-	for _, s := range segs {
-		if s == "**" {
-			return nil, fmt.Errorf("key %q: ** cannot be lined up child by child", key)
-		}
-	}
-	p, err := tree.ParsePattern(key)
+	p, err := key.Parse(k)
 	if err != nil {
 		return nil, err
+	}
+	depth, ok := p.Depth()
+	if !ok {
+		return nil, fmt.Errorf("key %q: ** cannot be lined up child by child", k)
 	}
 	out := map[string]float64{}
 	for _, e := range t.Get(p) {
@@ -100,10 +99,10 @@ func relative(t *tree.Tree, key string) (map[string]float64, error) {
 			continue
 		}
 		// Escaped keys never hold a raw comma inside a name.
-		parts := strings.SplitN(e.Key, ",", len(segs)+1)
+		parts := strings.SplitN(e.Key, ",", depth+1)
 		rel := ""
-		if len(parts) > len(segs) {
-			rel = parts[len(segs)]
+		if len(parts) > depth {
+			rel = parts[depth]
 		}
 		out[rel] += e.Value
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -155,7 +156,7 @@ const maxCachedChanges = 1024
 
 // changes returns the JSON change list under p after since, the number of
 // entries and the version it is current to.
-func (s *Server) changes(p *tree.Pattern, since uint64) ([]byte, int, uint64, error) {
+func (s *Server) changes(p *key.Pattern, since uint64) ([]byte, int, uint64, error) {
 	t := s.opt.Tree
 	v := t.Version()
 	if since >= v {
@@ -194,7 +195,7 @@ func (s *Server) changes(p *tree.Pattern, since uint64) ([]byte, int, uint64, er
 // computeChanges reads the tree into c. Any answer read after the caller
 // asked is a correct one: it is current to c.cur, which the client passes
 // back.
-func (s *Server) computeChanges(p *tree.Pattern, since uint64, c *cachedChanges) ([]byte, int, uint64, error) {
+func (s *Server) computeChanges(p *key.Pattern, since uint64, c *cachedChanges) ([]byte, int, uint64, error) {
 	entries, cur := s.opt.Tree.Since(p, since)
 	if entries == nil {
 		entries = []tree.Entry{}
@@ -206,7 +207,7 @@ func (s *Server) computeChanges(p *tree.Pattern, since uint64, c *cachedChanges)
 
 // pullArgs are the parsed /pull parameters.
 type pullArgs struct {
-	p        *tree.Pattern
+	p        *key.Pattern
 	since    uint64
 	hasSince bool
 	timeout  time.Duration
@@ -215,11 +216,11 @@ type pullArgs struct {
 func (s *Server) pullArgs(c *gin.Context) (pullArgs, error) {
 	var a pullArgs
 	raw := c.Request.URL.RawQuery
-	key := query(raw, "key")
-	if key == "" {
-		key = strings.TrimPrefix(c.Param("key"), "/")
+	k := query(raw, "key")
+	if k == "" {
+		k = strings.TrimPrefix(c.Param("key"), "/")
 	}
-	p, err := tree.ParsePattern(key)
+	p, err := key.Parse(k)
 	if err != nil {
 		return a, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/canopy-dev/canopy/daemon/auth"
 	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
@@ -115,8 +116,7 @@ func (s *Server) fail(c *gin.Context, code int, msg string) {
 }
 
 func (s *Server) get(c *gin.Context) {
-	key := strings.TrimPrefix(c.Param("key"), "/")
-	p, err := tree.ParsePattern(key)
+	p, err := key.Parse(strings.TrimPrefix(c.Param("key"), "/"))
 	if err != nil {
 		s.fail(c, http.StatusBadRequest, err.Error())
 		return

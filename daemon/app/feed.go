@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/ingest"
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/pipes"
-	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/sdk/logformat"
 )
 
@@ -45,7 +45,7 @@ func (f *Feed) Run(ctx context.Context, src *ingest.Source, lines [][]byte, firs
 	var pre []string
 	if src.Prefix != "" {
 		var err error
-		if pre, err = tree.SplitKey(src.Prefix); err != nil {
+		if pre, err = key.Split(src.Prefix); err != nil {
 			return pipes.Result{}, fmt.Errorf("source %s: prefix %q: %w", src.Name, src.Prefix, err)
 		}
 	}

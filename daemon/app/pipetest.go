@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/ingest"
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/pipes"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/sdk/abi"
@@ -175,9 +176,9 @@ func pipeTest(file, format string, params map[string]string, raw bool, batch int
 func writeDeltas(w io.Writer, ds []abi.Delta) {
 	for _, d := range ds {
 		if d.IsMarker {
-			fmt.Fprintf(w, "%s %q\n", tree.JoinKey(d.Path), d.Marker)
+			fmt.Fprintf(w, "%s %q\n", key.Join(d.Path), d.Marker)
 		} else {
-			fmt.Fprintf(w, "%s %g samples=%d\n", tree.JoinKey(d.Path), d.Value, d.Count)
+			fmt.Fprintf(w, "%s %g samples=%d\n", key.Join(d.Path), d.Value, d.Count)
 		}
 	}
 }
@@ -185,7 +186,7 @@ func writeDeltas(w io.Writer, ds []abi.Delta) {
 // writeTree lists every number and marker of t as "key value" or key
 // "marker" lines in key order: stable enough for golden files.
 func writeTree(w io.Writer, t *tree.Tree) {
-	all, _ := tree.ParsePattern("**")
+	all, _ := key.Parse("**")
 	es := t.Get(all)
 	slices.SortStableFunc(es, func(a, b tree.Entry) int { return strings.Compare(a.Key, b.Key) })
 	for _, e := range es {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/ingest"
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/pipes"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/daemon/trend"
@@ -99,7 +100,7 @@ func cmdReplay(args []string) error {
 	}
 	fmt.Fprintln(os.Stderr)
 	if *print {
-		all, _ := tree.ParsePattern("**")
+		all, _ := key.Parse("**")
 		entries := t.Get(all)
 		if entries == nil {
 			entries = []tree.Entry{}

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/canopy-dev/canopy/daemon/tree"
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/trend"
 )
 
@@ -93,7 +93,7 @@ func (g *Graphs) UseView(req *Request, v View) {
 // CheckKeys tells whether every key of req is a valid pattern.
 func (req *Request) CheckKeys() error {
 	for _, k := range req.Keys {
-		if _, err := tree.ParsePattern(k); err != nil {
+		if _, err := key.Parse(k); err != nil {
 			return fmt.Errorf("bad key %q: %w", k, err)
 		}
 	}
@@ -121,7 +121,7 @@ func (g *Graphs) Draw(ctx context.Context, w io.Writer, req *Request) error {
 	if len(usableSeries(ch.Series)) == 0 && g.opt.Tree != nil {
 		// No history: bars of what the tree holds now.
 		for _, k := range req.Keys {
-			p, err := tree.ParsePattern(k)
+			p, err := key.Parse(k)
 			if err != nil {
 				return fmt.Errorf("bad key %q: %w", k, err)
 			}

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
@@ -28,21 +29,21 @@ type fakeTrend struct {
 	err     error
 }
 
-func (f *fakeTrend) Series(_ context.Context, key string, from, until time.Time, points int, fn string) ([]Series, []Marker, error) {
+func (f *fakeTrend) Series(_ context.Context, k string, from, until time.Time, points int, fn string) ([]Series, []Marker, error) {
 	f.mu.Lock()
-	f.asked = append(f.asked, key)
+	f.asked = append(f.asked, k)
 	f.mu.Unlock()
 	if f.err != nil {
 		return nil, nil, f.err
 	}
-	p, err := tree.ParsePattern(key)
+	p, err := key.Parse(k)
 	if err != nil {
 		return nil, nil, err
 	}
 	// Match by putting the names in a tree: the same wildcard rules.
 	t := tree.New()
 	for _, s := range f.series {
-		parts, _ := tree.SplitKey(s.Name)
+		parts, _ := key.Split(s.Name)
 		if _, err := t.Apply([]tree.Delta{{Path: parts, Value: 1}}); err != nil {
 			return nil, nil, err
 		}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/daemon/trend"
 )
@@ -19,7 +20,7 @@ type SeriesSource interface {
 
 // TreeSource supplies the current values under a key: *tree.Tree.
 type TreeSource interface {
-	Get(p *tree.Pattern) []tree.Entry
+	Get(p *key.Pattern) []tree.Entry
 }
 
 // View is what a graph needs of a saved view.

@@ -31,6 +31,7 @@ import (
 
 	"github.com/canopy-dev/canopy/daemon/auth"
 	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
@@ -102,7 +103,7 @@ func Start(opt Options) (*Listener, error) {
 			p = c.Format
 		}
 		var err error
-		if prefix, err = tree.SplitKey(p); err != nil {
+		if prefix, err = key.Split(p); err != nil {
 			return nil, fmt.Errorf("listener %s %s: prefix: %w", c.Proto, c.Listen, err)
 		}
 	case "json":

@@ -10,6 +10,7 @@ import (
 
 	"github.com/canopy-dev/canopy/daemon/auth"
 	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
@@ -32,9 +33,9 @@ func start(t *testing.T, tr *tree.Tree, c config.Listener, mod func(*Options)) *
 }
 
 // values reads the tree under key as key → value.
-func values(t *testing.T, tr *tree.Tree, key string) map[string]float64 {
+func values(t *testing.T, tr *tree.Tree, k string) map[string]float64 {
 	t.Helper()
-	p, err := tree.ParsePattern(key)
+	p, err := key.Parse(k)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -349,13 +350,13 @@ func (s *shared) timerAction(base *cached) error {
 // current reads a gauge's value from the tree (0 when absent), for a +/-
 // delta to a gauge this listener has not seen yet.
 func (s *shared) current(path []string) float64 {
-	key := tree.JoinKey(path)
-	p, err := tree.ParsePattern(key)
+	k := key.Join(path)
+	p, err := key.Parse(k)
 	if err != nil {
 		return 0
 	}
 	for _, e := range s.t.Get(p) {
-		if e.Key == key && !e.IsMarker {
+		if e.Key == k && !e.IsMarker {
 			return e.Value
 		}
 	}
@@ -423,7 +424,7 @@ type Merger interface {
 	Apply(deltas []tree.Delta) (tree.MergeResult, error)
 	SetAction(path []string, a tree.Action) error
 	Merge(p *tree.Push) (tree.MergeResult, error) // a decoded JSON push
-	Get(p *tree.Pattern) []tree.Entry
+	Get(p *key.Pattern) []tree.Entry
 }
 
 // JSONMerger is a Merger that takes JSON pushes as they came rather than

@@ -13,6 +13,7 @@ import (
 
 	"github.com/canopy-dev/canopy/daemon/api"
 	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/sdk/pipetest"
 )
@@ -59,7 +60,7 @@ func allLogs(t *testing.T) string {
 }
 
 func entries(tr *tree.Tree) map[string]tree.Entry {
-	p, _ := tree.ParsePattern("**")
+	p, _ := key.Parse("**")
 	out := map[string]tree.Entry{}
 	for _, e := range tr.Get(p) {
 		out[e.Key] = e

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/sdk/logformat"
 	"github.com/canopy-dev/canopy/sdk/pipetest"
@@ -98,7 +99,7 @@ func TestHotReload(t *testing.T) {
 	if worst > 60*time.Second {
 		t.Errorf("a reload took %v", worst)
 	}
-	p, _ := tree.ParsePattern("lines,total")
+	p, _ := key.Parse("lines,total")
 	got := tr.Get(p)
 	if len(got) != 1 || got[0].Value != float64(sent.Load()) {
 		t.Fatalf("lines,total = %+v, want %d", got, sent.Load())
@@ -108,7 +109,7 @@ func TestHotReload(t *testing.T) {
 	}
 	// Ticks reach every idle instance (two workers made two).
 	m.Tick(ctx, time.Now())
-	p, _ = tree.ParsePattern("lines,ticks")
+	p, _ = key.Parse("lines,ticks")
 	if got := tr.Get(p); len(got) != 1 || got[0].Value != float64(m.Status().Pipes[0].Instances) {
 		t.Errorf("lines,ticks = %+v, want one per instance (%d)", got, m.Status().Pipes[0].Instances)
 	}

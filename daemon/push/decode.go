@@ -25,6 +25,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -352,7 +353,7 @@ func (w *walker) value(path []string, v *fastjson.Value) error {
 	case fastjson.TypeNumber:
 		f, err := w.number(v)
 		if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-			return fmt.Errorf("%s: value %s is not a finite number", tree.JoinKey(path), v)
+			return fmt.Errorf("%s: value %s is not a finite number", key.Join(path), v)
 		}
 		w.deltas++
 		if w.p != nil {
@@ -367,7 +368,7 @@ func (w *walker) value(path []string, v *fastjson.Value) error {
 	case fastjson.TypeObject:
 		obj, _ := v.Object()
 		if raw := obj.Get("defaultaction"); raw != nil {
-			a, err := parseActionValue(raw, tree.JoinKey(path))
+			a, err := parseActionValue(raw, key.Join(path))
 			if err != nil {
 				return err
 			}
@@ -385,7 +386,7 @@ func (w *walker) value(path []string, v *fastjson.Value) error {
 				return
 			case "":
 				if child.Type() == fastjson.TypeObject {
-					err = fmt.Errorf("%s: the own value \"\" must be a number or marker, not an object", tree.JoinKey(path))
+					err = fmt.Errorf("%s: the own value \"\" must be a number or marker, not an object", key.Join(path))
 					return
 				}
 				err = w.value(path, child)
@@ -399,7 +400,7 @@ func (w *walker) value(path []string, v *fastjson.Value) error {
 		})
 		return err
 	default:
-		return fmt.Errorf("%s: value %s is not a number or marker string", tree.JoinKey(path), jsonText(v))
+		return fmt.Errorf("%s: value %s is not a number or marker string", key.Join(path), jsonText(v))
 	}
 	return nil
 }

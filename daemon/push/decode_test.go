@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -28,7 +29,7 @@ func seedTree(t testing.TB) *tree.Tree {
 // dump is the whole tree as the flat JSON list, for comparing trees.
 func dump(t testing.TB, tr *tree.Tree) string {
 	t.Helper()
-	p, _ := tree.ParsePattern("")
+	p, _ := key.Parse("")
 	b, err := json.Marshal(tr.Get(p))
 	if err != nil {
 		t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -62,7 +63,7 @@ func UnmarshalDeltas(data []byte) (*tree.Push, error) {
 		for _, a := range w.Actions {
 			act, err := tree.ParseAction(a.Action)
 			if err != nil {
-				return nil, fmt.Errorf("relay deltas: %s: %w", tree.JoinKey(a.Path), err)
+				return nil, fmt.Errorf("relay deltas: %s: %w", key.Join(a.Path), err)
 			}
 			p.AddAction(a.Path, act)
 		}

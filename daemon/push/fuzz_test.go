@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -35,19 +36,19 @@ func FuzzMergeJSON(f *testing.F) {
 			}
 		}
 		// The flat JSON the API writes is what encoding/json makes of Get.
-		for _, key := range []string{"**", "", "*,*", "br,**"} {
-			p, _ := tree.ParsePattern(key)
+		for _, k := range []string{"**", "", "*,*", "br,**"} {
+			p, _ := key.Parse(k)
 			entries := tr.Get(p)
 			if entries == nil {
 				entries = []tree.Entry{}
 			}
 			want, _ := json.Marshal(entries)
 			if got, _ := tr.AppendJSON(nil, p); string(got) != string(want) {
-				t.Fatalf("AppendJSON(%q) after %q\n got %s\nwant %s", key, data, got, want)
+				t.Fatalf("AppendJSON(%q) after %q\n got %s\nwant %s", k, data, got, want)
 			}
 		}
 		// Whatever merged must read back and round-trip through GetTree.
-		p, _ := tree.ParsePattern("")
+		p, _ := key.Parse("")
 		nested, err := json.Marshal(tr.GetTree(p))
 		if err != nil {
 			t.Fatalf("cannot encode tree after %q: %v", data, err)

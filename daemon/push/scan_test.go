@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -55,7 +56,7 @@ func scanRebuild(members []Member) []byte {
 
 // withActions dumps a tree with the action ruling each entry.
 func withActions(tr *tree.Tree) string {
-	p, _ := tree.ParsePattern("")
+	p, _ := key.Parse("")
 	var b bytes.Buffer
 	for _, e := range tr.Get(p) {
 		fmt.Fprintf(&b, "%s=%v/%q/%v;", e.Key, e.Value, e.Marker, e.Action)

@@ -20,8 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/canopy-dev/canopy/daemon/auth"
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/push"
-	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
 // Handler serves the relay's HTTP side: /push (as canopyd's), fan-out
@@ -139,10 +139,10 @@ func (r *Relay) push(w http.ResponseWriter, req *http.Request, lim push.Limits) 
 	writeJSON(w, http.StatusOK, res)
 }
 
-// owners returns the upstreams that can hold keys matching key: one shard
-// when the key's leading segments are exact names, else all (in replicate
+// owners returns the upstreams that can hold keys matching k: one shard
+// when the pattern's leading segments are exact names, else all (in replicate
 // mode, just the first that is up).
-func (r *Relay) owners(key string) []int {
+func (r *Relay) owners(k string) []int {
 	if r.cfg.Mode == "replicate" {
 		for i, u := range r.ups {
 			if u.up.Load() {
@@ -151,18 +151,9 @@ func (r *Relay) owners(key string) []int {
 		}
 		return []int{0}
 	}
-	segs := strings.Split(key, ",")
-	if key != "" && len(segs) >= r.cfg.ShardDepth {
-		exact := true
-		for _, s := range segs[:r.cfg.ShardDepth] {
-			if s == "" || strings.ContainsAny(s, "*?[\\") {
-				exact = false
-			}
-		}
-		if exact {
-			if names, err := tree.SplitKey(strings.Join(segs[:r.cfg.ShardDepth], ",")); err == nil {
-				return []int{r.shard(names)}
-			}
+	if p, err := key.Parse(k); err == nil {
+		if names := p.Prefix(); r.cfg.ShardDepth > 0 && len(names) >= r.cfg.ShardDepth {
+			return []int{r.shard(names[:r.cfg.ShardDepth])}
 		}
 	}
 	all := make([]int, len(r.ups))

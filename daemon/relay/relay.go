@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
@@ -149,7 +150,7 @@ func (r *Relay) closeQueues() {
 // shard returns the upstream index that owns path.
 func (r *Relay) shard(path []string) int {
 	n := min(r.cfg.ShardDepth, len(path))
-	return r.ring.get(tree.JoinKey(path[:n]))
+	return r.ring.get(key.Join(path[:n]))
 }
 
 // JSONPush is a checked JSON push, ready to queue.

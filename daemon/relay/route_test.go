@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/api"
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
@@ -15,10 +16,10 @@ import (
 // entriesByOwner dumps a tree's entries (with their ruling action) per
 // owning upstream.
 func entriesByOwner(r *Relay, tr *tree.Tree) map[int]string {
-	p, _ := tree.ParsePattern("")
+	p, _ := key.Parse("")
 	out := map[int]string{}
 	for _, e := range tr.Get(p) {
-		path, _ := tree.SplitKey(e.Key)
+		path, _ := key.Split(e.Key)
 		out[r.shard(path)] += fmt.Sprintf("%s=%v/%q/%v;", e.Key, e.Value, e.Marker, e.Action)
 	}
 	return out
@@ -143,7 +144,7 @@ func TestForwardedAverageWeight(t *testing.T) {
 	for r.Status()[0].Sent < 4 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	p, _ := tree.ParsePattern("rt,")
+	p, _ := key.Parse("rt,")
 	var got []string
 	for _, e := range tr.Get(p) {
 		got = append(got, fmt.Sprintf("%s=%v%s", e.Key, e.Value, e.Marker))

@@ -3,6 +3,7 @@ package relay
 import (
 	"strings"
 
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
@@ -44,7 +45,7 @@ func (s Sink) MergeJSON(data []byte) (tree.MergeResult, error) {
 
 // Get finds nothing: a relay holds no values (a StatsD gauge delta at a
 // relay starts from zero).
-func (s Sink) Get(*tree.Pattern) []tree.Entry { return nil }
+func (s Sink) Get(*key.Pattern) []tree.Entry { return nil }
 
 // AccessLog queues access-log lines from sockets for the upstreams' pipes.
 func (r *Relay) AccessLog() push.AccessLogFunc {

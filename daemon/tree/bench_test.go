@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/canopy-dev/canopy/daemon/key"
 )
 
 // bigTree builds 1,000 hosts × 1,000 metrics (1,001,001 nodes), as in the
@@ -69,9 +71,9 @@ func BenchmarkMemory1M(b *testing.B) {
 	}
 }
 
-func benchGet(b *testing.B, key string) {
+func benchGet(b *testing.B, k string) {
 	tr := sharedBig()
-	p, err := ParsePattern(key)
+	p, err := key.Parse(k)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,9 +89,9 @@ func benchGet(b *testing.B, key string) {
 
 // benchGetJSON reads key as the API's /get does: straight into a reused
 // JSON buffer (AppendJSON).
-func benchGetJSON(b *testing.B, key string) {
+func benchGetJSON(b *testing.B, k string) {
 	tr := sharedBig()
-	p, err := ParsePattern(key)
+	p, err := key.Parse(k)
 	if err != nil {
 		b.Fatal(err)
 	}

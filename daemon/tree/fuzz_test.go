@@ -3,7 +3,7 @@ package tree_test
 import (
 	"testing"
 
-	"github.com/canopy-dev/canopy/daemon/tree"
+	"github.com/canopy-dev/canopy/daemon/key"
 )
 
 func FuzzParsePattern(f *testing.F) {
@@ -11,15 +11,15 @@ func FuzzParsePattern(f *testing.F) {
 		f.Add(s)
 	}
 	tr := seedTree(f)
-	f.Fuzz(func(t *testing.T, key string) {
-		p, err := tree.ParsePattern(key)
+	f.Fuzz(func(t *testing.T, k string) {
+		p, err := key.Parse(k)
 		if err != nil {
 			return
 		}
 		got := tr.Get(p)
 		for i := 1; i < len(got); i++ {
 			if got[i-1].Key == got[i].Key {
-				t.Fatalf("key %q: %s emitted twice", key, got[i].Key)
+				t.Fatalf("key %q: %s emitted twice", k, got[i].Key)
 			}
 		}
 		tr.Since(p, 1)

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/canopy-dev/canopy/daemon/key"
 )
 
 // TestHammer runs writers, wildcard readers, "since" readers and a
@@ -44,7 +46,7 @@ func TestHammer(t *testing.T) {
 		rg.Add(1)
 		go func(r int) {
 			defer rg.Done()
-			p, _ := ParsePattern(patterns[r%len(patterns)])
+			p, _ := key.Parse(patterns[r%len(patterns)])
 			var last uint64
 			for {
 				select {
@@ -96,11 +98,11 @@ func TestHammer(t *testing.T) {
 	close(done)
 	rg.Wait()
 
-	p, _ := ParsePattern("hits,total")
+	p, _ := key.Parse("hits,total")
 	if got := tr.Get(p); len(got) != 1 || got[0].Value != writers*pushes {
 		t.Errorf("total = %v, want %d", got, writers*pushes)
 	}
-	p, _ = ParsePattern("hits,*,*")
+	p, _ = key.Parse("hits,*,*")
 	sum := 0.0
 	for _, e := range tr.Get(p) {
 		sum += e.Value

@@ -2,82 +2,18 @@ package tree
 
 import (
 	"math"
-	"math/bits"
 	"slices"
 	"strconv"
 	"unsafe"
+
+	"github.com/canopy-dev/canopy/daemon/key"
 )
-
-// stateSet is a set of positions in a pattern's segments: the pattern runs
-// as an NFA over the names along a path ("**" stays or moves on), which
-// handles any mix of wildcards without emitting a node twice.
-type stateSet uint64
-
-// maxSegments bounds a pattern so its state set fits a word.
-const maxSegments = 63
-
-func (p *Pattern) closure(s stateSet) stateSet {
-	for i := range p.segs {
-		if s&(1<<i) != 0 && p.segs[i].kind == segAny {
-			s |= 1 << (i + 1)
-		}
-	}
-	return s
-}
-
-func (p *Pattern) start() stateSet { return p.closure(1) }
-
-func (p *Pattern) step(s stateSet, name string) stateSet {
-	var next stateSet
-	for s != 0 {
-		i := bits.TrailingZeros64(uint64(s))
-		s &^= 1 << i
-		if i >= len(p.segs) {
-			continue
-		}
-		seg := &p.segs[i]
-		if seg.kind == segAny {
-			next |= 1 << i
-		} else if seg.match(name) {
-			next |= 1 << (i + 1)
-		}
-	}
-	return p.closure(next)
-}
-
-// uniformStep reports the states every name reaches from s when s is a
-// single one-level wildcard state.
-func (p *Pattern) uniformStep(s stateSet) (stateSet, bool) {
-	if bits.OnesCount64(uint64(s)) != 1 {
-		return 0, false
-	}
-	i := bits.TrailingZeros64(uint64(s))
-	if i >= len(p.segs) || p.segs[i].kind != segOne {
-		return 0, false
-	}
-	return p.closure(1 << (i + 1)), true
-}
-
-func (p *Pattern) accepts(s stateSet) bool { return s&(1<<len(p.segs)) != 0 }
-
-// only returns the name when s is exactly one exact-name state, so the walk
-// can look one child up instead of visiting all.
-func (p *Pattern) only(s stateSet) (string, bool) {
-	if bits.OnesCount64(uint64(s)) != 1 {
-		return "", false
-	}
-	i := bits.TrailingZeros64(uint64(s))
-	if i < len(p.segs) && p.segs[i].kind == segExact {
-		return p.segs[i].text, true
-	}
-	return "", false
-}
 
 // reader collects the entries a pattern selects. A matched node is emitted
 // with its whole subtree, and matching stops there.
 type reader struct {
 	t     *Tree
-	p     *Pattern
+	p     *key.Pattern
 	since uint64 // only nodes changed after this version (0 = all)
 	out   []Entry
 	key   []byte
@@ -104,7 +40,7 @@ func (r *reader) finish() []Entry {
 
 // Get returns every node matching p, and all its descendants, that holds a
 // number or a marker. Children come in name order.
-func (t *Tree) Get(p *Pattern) []Entry {
+func (t *Tree) Get(p *key.Pattern) []Entry {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	r := reader{t: t, p: p}
@@ -115,7 +51,7 @@ func (t *Tree) Get(p *Pattern) []Entry {
 // Since returns what Get would, restricted to nodes changed after version
 // v, plus the version the result is current to. Subtrees unchanged since v
 // are not visited.
-func (t *Tree) Since(p *Pattern, v uint64) ([]Entry, uint64) {
+func (t *Tree) Since(p *key.Pattern, v uint64) ([]Entry, uint64) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	cur := t.version.Load()
@@ -128,8 +64,8 @@ func (t *Tree) Since(p *Pattern, v uint64) ([]Entry, uint64) {
 }
 
 func (r *reader) run() {
-	s := r.p.start()
-	if r.p.accepts(s) {
+	s := r.p.Start()
+	if r.p.Accepts(s) {
 		if r.since == 0 && !r.asJSON {
 			// The whole tree: size the result once instead of growing it.
 			r.out = make([]Entry, 0, r.t.nodes)
@@ -156,11 +92,11 @@ func (r *reader) grow(n int) {
 func (r *reader) changed(n *node) bool { return n.sub > r.since }
 
 // visitKids matches n's children with the states s reached at n.
-func (r *reader) visitKids(n *node, s stateSet, act Action) {
+func (r *reader) visitKids(n *node, s key.State, act Action) {
 	if len(n.kids) == 0 || !r.changed(n) {
 		return
 	}
-	if name, ok := r.p.only(s); ok {
+	if name, ok := r.p.Only(s); ok {
 		if c := n.kids[name]; c != nil {
 			r.visit(c, s, act)
 		}
@@ -170,7 +106,7 @@ func (r *reader) visitKids(n *node, s stateSet, act Action) {
 	r.grow(len(kids))
 	// When every child moves to the same states ("*" or an empty segment),
 	// step once for all of them.
-	next, uniform := r.p.uniformStep(s)
+	next, uniform := r.p.UniformStep(s)
 	for _, c := range kids {
 		if uniform {
 			r.enter(c, next, act)
@@ -180,15 +116,15 @@ func (r *reader) visitKids(n *node, s stateSet, act Action) {
 	}
 }
 
-func (r *reader) visit(c *node, s stateSet, act Action) {
+func (r *reader) visit(c *node, s key.State, act Action) {
 	if !r.changed(c) {
 		return
 	}
-	r.enter(c, r.p.step(s, c.name), act)
+	r.enter(c, r.p.Step(s, c.name), act)
 }
 
 // enter handles c, which moved the pattern to states next.
-func (r *reader) enter(c *node, next stateSet, act Action) {
+func (r *reader) enter(c *node, next key.State, act Action) {
 	if next == 0 || !r.changed(c) {
 		return
 	}
@@ -196,8 +132,8 @@ func (r *reader) enter(c *node, next stateSet, act Action) {
 		act = c.act
 	}
 	mark := len(r.key)
-	r.key = appendKey(r.key, c.name)
-	if r.p.accepts(next) {
+	r.key = key.AppendName(r.key, c.name)
+	if r.p.Accepts(next) {
 		r.emit(c, act)
 		r.subtree(c, act)
 	} else {
@@ -222,7 +158,7 @@ func (r *reader) subtree(n *node, act Action) {
 			a = c.act
 		}
 		mark := len(r.key)
-		r.key = appendKey(r.key, c.name)
+		r.key = key.AppendName(r.key, c.name)
 		r.emit(c, a)
 		r.subtree(c, a)
 		r.key = r.key[:mark]
@@ -254,7 +190,7 @@ func (r *reader) emit(n *node, act Action) {
 // entries), and returns the version it is current to. It builds no
 // entries: on a wide read this is several times cheaper than Get and a
 // JSON encoder, and allocates nothing when dst has room.
-func (t *Tree) AppendJSON(dst []byte, p *Pattern) ([]byte, uint64) {
+func (t *Tree) AppendJSON(dst []byte, p *key.Pattern) ([]byte, uint64) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	r := reader{t: t, p: p, asJSON: true, js: append(dst, '[')}
@@ -305,14 +241,14 @@ func appendNumber(dst []byte, v float64) []byte {
 // own number or marker when it also has children, "defaultaction" appears
 // where one is set. Merging the result into an empty tree reproduces the
 // matched subtrees.
-func (t *Tree) GetTree(p *Pattern) map[string]any {
+func (t *Tree) GetTree(p *key.Pattern) map[string]any {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	r := reader{t: t, p: p}
 	r.run()
 	out := map[string]any{}
 	for _, e := range r.finish() {
-		names, err := SplitKey(e.Key)
+		names, err := key.Split(e.Key)
 		if err != nil {
 			continue
 		}

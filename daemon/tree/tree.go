@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/canopy-dev/canopy/daemon/key"
 )
 
 // node flags
@@ -95,7 +97,7 @@ func validPath(p []string) error {
 	}
 	for i, n := range p {
 		if n == "" {
-			return fmt.Errorf("%s: empty name at level %d", JoinKey(p), i+1)
+			return fmt.Errorf("%s: empty name at level %d", key.Join(p), i+1)
 		}
 	}
 	return nil
@@ -114,7 +116,7 @@ func (t *Tree) applyWith(acts []actionSet, deltas []Delta, gate func() bool) (Me
 			return MergeResult{}, err
 		}
 		if a.act > ActionLast {
-			return MergeResult{}, fmt.Errorf("%s: unknown defaultaction %d", JoinKey(a.path), a.act)
+			return MergeResult{}, fmt.Errorf("%s: unknown defaultaction %d", key.Join(a.path), a.act)
 		}
 	}
 	for i := range deltas {
@@ -123,7 +125,7 @@ func (t *Tree) applyWith(acts []actionSet, deltas []Delta, gate func() bool) (Me
 			return MergeResult{}, err
 		}
 		if !d.IsMarker && (math.IsNaN(d.Value) || math.IsInf(d.Value, 0)) {
-			return MergeResult{}, fmt.Errorf("%s: value %v is not a finite number", JoinKey(d.Path), d.Value)
+			return MergeResult{}, fmt.Errorf("%s: value %v is not a finite number", key.Join(d.Path), d.Value)
 		}
 	}
 	t.mu.Lock()
@@ -135,10 +137,10 @@ func (t *Tree) applyWith(acts []actionSet, deltas []Delta, gate func() bool) (Me
 		d := &deltas[i]
 		if n := t.find(d.Path); n != nil {
 			if n.flags&flagMarker != 0 && !d.IsMarker {
-				return MergeResult{}, fmt.Errorf("%s: a number where a marker is", JoinKey(d.Path))
+				return MergeResult{}, fmt.Errorf("%s: a number where a marker is", key.Join(d.Path))
 			}
 			if n.flags&flagValue != 0 && d.IsMarker {
-				return MergeResult{}, fmt.Errorf("%s: a marker where a number is", JoinKey(d.Path))
+				return MergeResult{}, fmt.Errorf("%s: a marker where a number is", key.Join(d.Path))
 			}
 			if n.flags&(flagMarker|flagValue) != 0 {
 				continue
@@ -147,7 +149,7 @@ func (t *Tree) applyWith(acts []actionSet, deltas []Delta, gate func() bool) (Me
 		if pending == nil {
 			pending = map[string]bool{}
 		}
-		k := JoinKey(d.Path)
+		k := key.Join(d.Path)
 		if m, ok := pending[k]; ok && m != d.IsMarker {
 			return MergeResult{}, fmt.Errorf("%s: both a number and a marker in one push", k)
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
@@ -21,11 +22,11 @@ func mustMerge(t testing.TB, tr *tree.Tree, body string) {
 	}
 }
 
-func flat(t *testing.T, tr *tree.Tree, key string) string {
+func flat(t *testing.T, tr *tree.Tree, k string) string {
 	t.Helper()
-	p, err := tree.ParsePattern(key)
+	p, err := key.Parse(k)
 	if err != nil {
-		t.Fatalf("pattern %q: %v", key, err)
+		t.Fatalf("pattern %q: %v", k, err)
 	}
 	b, err := json.Marshal(tr.Get(p))
 	if err != nil {
@@ -87,11 +88,11 @@ func TestEscaping(t *testing.T) {
 			t.Errorf("Get(%q) = %s, want %s", tc.key, got, tc.want)
 		}
 	}
-	names, err := tree.SplitKey("url,/a%2Cb,50%25")
+	names, err := key.Split("url,/a%2Cb,50%25")
 	if err != nil || strings.Join(names, "|") != "url|/a,b|50%" {
 		t.Errorf("SplitKey = %q, %v", names, err)
 	}
-	if got := tree.JoinKey(names); got != "url,/a%2Cb,50%25" {
+	if got := key.Join(names); got != "url,/a%2Cb,50%25" {
 		t.Errorf("JoinKey = %q", got)
 	}
 }
@@ -160,20 +161,20 @@ func TestConflictWithinOnePush(t *testing.T) {
 func TestGetTreeRoundTrip(t *testing.T) {
 	tr := seedTree(t)
 	mustMerge(t, tr, `{"srv": {"temp": {"defaultaction": "max", "a": 5}, "hits": {"": 3, "x": 1}}}`)
-	for _, key := range []string{"", "br", "br,ie,7", "cpu,**", "srv"} {
-		p, _ := tree.ParsePattern(key)
+	for _, k := range []string{"", "br", "br,ie,7", "cpu,**", "srv"} {
+		p, _ := key.Parse(k)
 		nested, err := json.Marshal(tr.GetTree(p))
 		if err != nil {
 			t.Fatal(err)
 		}
 		back := tree.New()
 		mustMerge(t, back, string(nested))
-		if got, want := dump(t, back), flat(t, tr, key); strings.TrimSpace(got) != strings.TrimSpace(want) {
-			t.Errorf("key %q: round trip via %s\n got %s\nwant %s", key, nested, got, want)
+		if got, want := dump(t, back), flat(t, tr, k); strings.TrimSpace(got) != strings.TrimSpace(want) {
+			t.Errorf("key %q: round trip via %s\n got %s\nwant %s", k, nested, got, want)
 		}
 	}
 	// The actions survive too: another max sample below the maximum keeps it.
-	p, _ := tree.ParsePattern("srv")
+	p, _ := key.Parse("srv")
 	nested, _ := json.Marshal(tr.GetTree(p))
 	back := tree.New()
 	mustMerge(t, back, string(nested))
@@ -200,7 +201,7 @@ func TestSince(t *testing.T) {
 		{"**", v + 2, `null`},
 	}
 	for _, tc := range tests {
-		p, _ := tree.ParsePattern(tc.key)
+		p, _ := key.Parse(tc.key)
 		got, cur := tr.Since(p, tc.v)
 		b, _ := json.Marshal(got)
 		if string(b) != tc.want || cur != v+2 {
@@ -210,9 +211,9 @@ func TestSince(t *testing.T) {
 }
 
 func TestBadPatterns(t *testing.T) {
-	for _, key := range []string{"a,%zz", "a,[b", "a,b%", strings.Repeat("a,", 64) + "a"} {
-		if _, err := tree.ParsePattern(key); err == nil {
-			t.Errorf("ParsePattern(%q) succeeded, want an error", key)
+	for _, k := range []string{"a,%zz", "a,[b", "a,b%", strings.Repeat("a,", 64) + "a"} {
+		if _, err := key.Parse(k); err == nil {
+			t.Errorf("key.Parse(%q) succeeded, want an error", k)
 		}
 	}
 }
@@ -235,7 +236,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if got := flat(t, back, "cpu,*,idle"); got != `[{"cpu,10.3.1.12,idle":0}]` && got != `[{"cpu,10.3.1.12,idle":16}]` {
 		t.Errorf("average after restore: %s", got)
 	}
-	p, _ := tree.ParsePattern("")
+	p, _ := key.Parse("")
 	if got, _ := back.Since(p, tr.Version()-1); len(got) == 0 {
 		t.Errorf("a reader from before the restart must see restored nodes as changed")
 	}
@@ -401,9 +402,9 @@ func TestSnapshotKeepsAverageWindow(t *testing.T) {
 }
 
 // checkAppendJSON compares AppendJSON with encoding/json of Get for key.
-func checkAppendJSON(t *testing.T, tr *tree.Tree, key string) {
+func checkAppendJSON(t *testing.T, tr *tree.Tree, k string) {
 	t.Helper()
-	p, err := tree.ParsePattern(key)
+	p, err := key.Parse(k)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,10 +418,10 @@ func checkAppendJSON(t *testing.T, tr *tree.Tree, key string) {
 	}
 	got, ver := tr.AppendJSON([]byte("prefix"), p)
 	if string(got) != "prefix"+string(want) {
-		t.Errorf("AppendJSON(%q)\n got %s\nwant prefix%s", key, got, want)
+		t.Errorf("AppendJSON(%q)\n got %s\nwant prefix%s", k, got, want)
 	}
 	if ver != tr.Version() {
-		t.Errorf("AppendJSON(%q) version %d, tree at %d", key, ver, tr.Version())
+		t.Errorf("AppendJSON(%q) version %d, tree at %d", k, ver, tr.Version())
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/canopy-dev/canopy/daemon/key"
 )
 
 var relTime = regexp.MustCompile(`^(?:now)?\s*([-+])\s*(\d+)\s*([a-z]+)$`)
@@ -76,92 +78,17 @@ func ParseTime(s string, now, def time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("bad time %q: want unix seconds, RFC 3339 or a relative time like -1h, -7d, -1y", s)
 }
 
-// Graphite names are dotted; canopy's keys are comma paths whose names may
-// hold dots (br,webkit,14.0). A name's dots are written %2E in Graphite ids
-// so the mapping stays reversible.
-
-func keyToGraphite(key string) string {
-	segs := strings.Split(key, ",")
-	for i, s := range segs {
-		segs[i] = strings.ReplaceAll(s, ".", "%2E")
-	}
-	return strings.Join(segs, ".")
-}
-
-func graphiteToKey(id string) string {
-	segs := strings.Split(id, ".")
-	for i, s := range segs {
-		segs[i] = strings.ReplaceAll(s, "%2E", ".")
-	}
-	return strings.Join(segs, ",")
-}
-
-// graphiteMatcher compiles a Graphite path expression (*, ?, [..], {a,b}
-// within one segment) into a Matcher over keys.
+// graphiteMatcher compiles a Graphite path expression (key.ParseGraphite)
+// into a Matcher over keys.
 func graphiteMatcher(query string) (*Matcher, error) {
-	if query == "" {
-		return nil, fmt.Errorf("empty query")
-	}
 	if strings.ContainsAny(query, "()") {
 		return nil, fmt.Errorf("graphite functions are not supported: %q", query)
 	}
-	segs := strings.Split(query, ".")
-	var parts []string
-	for _, seg := range segs {
-		if seg == "" {
-			return nil, fmt.Errorf("bad graphite path %q: empty segment", query)
-		}
-		seg = strings.ReplaceAll(seg, "%2E", ".")
-		re, err := graphiteSegment(seg)
-		if err != nil {
-			return nil, fmt.Errorf("bad graphite path %q: %w", query, err)
-		}
-		parts = append(parts, re)
-	}
-	expr := strings.Join(parts, ",")
-	re, err := regexp.Compile("^(?:" + expr + ")$")
+	p, err := key.ParseGraphite(query)
 	if err != nil {
-		return nil, fmt.Errorf("bad graphite path %q: %w", query, err)
+		return nil, err
 	}
-	return &Matcher{Pattern: graphiteToKey(query), Regexp: expr, re: re}, nil
-}
-
-func graphiteSegment(seg string) (string, error) {
-	var b strings.Builder
-	for len(seg) > 0 {
-		i := strings.IndexByte(seg, '{')
-		if i < 0 {
-			g, err := globToRegexp(seg)
-			if err != nil {
-				return "", err
-			}
-			b.WriteString(g)
-			break
-		}
-		j := strings.IndexByte(seg[i:], '}')
-		if j < 0 {
-			return "", fmt.Errorf("unterminated {")
-		}
-		g, err := globToRegexp(seg[:i])
-		if err != nil {
-			return "", err
-		}
-		b.WriteString(g)
-		b.WriteString("(?:")
-		for k, alt := range strings.Split(seg[i+1:i+j], ",") {
-			if k > 0 {
-				b.WriteByte('|')
-			}
-			g, err := globToRegexp(alt)
-			if err != nil {
-				return "", err
-			}
-			b.WriteString(g)
-		}
-		b.WriteString(")")
-		seg = seg[i+j+1:]
-	}
-	return b.String(), nil
+	return NewMatcher(p), nil
 }
 
 // FindNode is one node of a Graphite /metrics/find answer.
@@ -181,11 +108,14 @@ func (s *Store) FindGraphite(ctx context.Context, query string, from, until time
 	if err != nil {
 		return nil, badQuery{err}
 	}
-	depth := strings.Count(query, ".") + 1
+	depth := m.p.Len()
 	// Everything at or below the matching nodes: the query plus any
 	// number of further levels.
-	below := &Matcher{Pattern: m.Pattern + ",**", Regexp: m.Regexp + `(?:,[^,]+)*`}
-	below.re = regexp.MustCompile("^(?:" + below.Regexp + ")$")
+	all, err := key.ParseGraphite(query + ".**")
+	if err != nil {
+		return nil, badQuery{err}
+	}
+	below := NewMatcher(all)
 	keys, err := s.be.Keys(ctx, below, from.UnixMilli(), until.UnixMilli())
 	if err != nil {
 		return nil, err
@@ -199,7 +129,7 @@ func (s *Store) FindGraphite(ctx context.Context, query string, from, until time
 		prefix := strings.Join(segs[:depth], ",")
 		n := nodes[prefix]
 		if n == nil {
-			id := keyToGraphite(prefix)
+			id := key.ToGraphite(prefix)
 			n = &FindNode{ID: id, Text: id[strings.LastIndexByte(id, '.')+1:]}
 			nodes[prefix] = n
 		}
@@ -246,7 +176,7 @@ func (s *Store) RenderGraphite(ctx context.Context, target string, from, until t
 	}
 	out := make([]GraphiteSeries, 0, len(res.Series))
 	for _, sr := range res.Series {
-		id := keyToGraphite(sr.Key)
+		id := key.ToGraphite(sr.Key)
 		rs := GraphiteSeries{Target: id, Tags: map[string]string{"name": id}, Datapoints: make([][2]any, len(sr.Points))}
 		for i, p := range sr.Points {
 			var v any = p.V
@@ -273,4 +203,4 @@ func (s *Store) ReadGraphite(ctx context.Context, path string, opt ReadOptions) 
 
 // GraphiteName is the Graphite name of a tree key (br,webkit,14.0 is
 // br.webkit.14%2E0).
-func GraphiteName(key string) string { return keyToGraphite(key) }
+func GraphiteName(k string) string { return key.ToGraphite(k) }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/canopy-dev/canopy/daemon/key"
 )
 
 // GridSeries is one series read onto a fixed grid for the Graphite
@@ -46,7 +48,7 @@ func (s *Store) GraphiteGrid(ctx context.Context, pattern string, start, end, st
 	}
 	out := make([]GridSeries, 0, len(res.Series))
 	for _, sr := range res.Series {
-		g := GridSeries{Name: keyToGraphite(sr.Key), Start: start, Step: step, Values: make([]float64, n)}
+		g := GridSeries{Name: key.ToGraphite(sr.Key), Start: start, Step: step, Values: make([]float64, n)}
 		for i := range g.Values {
 			g.Values[i] = math.NaN()
 		}
@@ -70,7 +72,7 @@ func (s *Store) GraphiteNames(ctx context.Context, from, until time.Time) ([]str
 	}
 	out := make([]string, len(keys))
 	for i, k := range keys {
-		out[i] = keyToGraphite(k)
+		out[i] = key.ToGraphite(k)
 	}
 	sort.Strings(out)
 	return out, nil

@@ -1,10 +1,13 @@
 package trend
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
 	"strings"
+
+	"github.com/canopy-dev/canopy/daemon/key"
 )
 
 // Series naming. Every tree key maps to one series in both backends:
@@ -68,13 +71,13 @@ type Row struct {
 	Text  string // marker text when Kind == Marker
 }
 
-// Matcher selects keys: an exact key, or a tree pattern compiled to an
-// anchored regular expression over escaped keys.
+// Matcher selects keys for a backend: an exact key, or a key pattern with
+// its regular expression over escaped keys (key.Pattern.Regexp).
 type Matcher struct {
-	Pattern string // the key as the user wrote it
-	Exact   bool   // Pattern has no wildcard; compare literally
+	Pattern string // the pattern as the user wrote it; the escaped key when Exact
+	Exact   bool   // no wildcard: compare Pattern literally
 	Regexp  string // anchored-by-convention regexp (VictoriaMetrics anchors label regexps)
-	re      *regexp.Regexp
+	p       *key.Pattern
 }
 
 // Match reports whether the escaped key k is selected.
@@ -82,106 +85,29 @@ func (m *Matcher) Match(k string) bool {
 	if m.Exact {
 		return k == m.Pattern
 	}
-	return m.re.MatchString(k)
+	return m.p.MatchKey(k)
 }
 
-// CompileKey turns a tree key into a Matcher. Segments are separated by
-// commas; an empty segment or "*" matches exactly one level, "**" any number
-// of levels (zero included), and "*", "?" and "[...]" are globs inside one
-// segment. Names are compared in their escaped form (%2C, %25), so an
-// escaped comma never acts as a separator.
-func CompileKey(key string) (*Matcher, error) {
-	if key == "" {
-		return nil, fmt.Errorf("empty key")
+// NewMatcher selects the keys p selects.
+func NewMatcher(p *key.Pattern) *Matcher {
+	if k, ok := p.Exact(); ok {
+		return &Matcher{Pattern: k, Exact: true, Regexp: regexp.QuoteMeta(k), p: p}
 	}
-	if !strings.ContainsAny(key, "*?[") && !strings.Contains(","+key+",", ",,") {
-		return &Matcher{Pattern: key, Exact: true, Regexp: regexp.QuoteMeta(key)}, nil
+	return &Matcher{Pattern: p.String(), Regexp: p.Regexp(), p: p}
+}
+
+// compileKey parses a key pattern for a query; unlike a tree read, the
+// empty pattern is an error (it would select the root, which has no
+// history).
+func compileKey(k string) (*Matcher, error) {
+	if k == "" {
+		return nil, badQuery{errors.New("empty key")}
 	}
-	var segs []string
-	for _, s := range strings.Split(key, ",") {
-		if s == "**" && len(segs) > 0 && segs[len(segs)-1] == "**" {
-			continue // "**,**" is "**"
-		}
-		segs = append(segs, s)
-	}
-	var b strings.Builder
-	const oneLevel = `[^,]+`
-	for i, s := range segs {
-		switch {
-		case s == "**":
-			// Zero or more levels. The comma before it belongs to the
-			// repetition so "br,**" matches "br" too.
-			if i == 0 {
-				if len(segs) == 1 {
-					b.WriteString(`.+`)
-				} else {
-					b.WriteString(`(?:[^,]+,)*`)
-				}
-				continue
-			}
-			b.WriteString(`(?:,[^,]+)*`)
-			continue
-		case i > 0 && segs[i-1] == "**" && i-1 == 0:
-			// "**,x": the separator is already in the repetition.
-		case i > 0:
-			b.WriteString(",")
-		}
-		if s == "" || s == "*" {
-			b.WriteString(oneLevel)
-			continue
-		}
-		seg, err := globToRegexp(s)
-		if err != nil {
-			return nil, fmt.Errorf("bad key %q: segment %q: %w", key, s, err)
-		}
-		b.WriteString(seg)
-	}
-	expr := b.String()
-	re, err := regexp.Compile("^(?:" + expr + ")$")
+	p, err := key.Parse(k)
 	if err != nil {
-		return nil, fmt.Errorf("bad key %q: %w", key, err)
+		return nil, badQuery{fmt.Errorf("bad %w", err)} // bad key "…": …
 	}
-	return &Matcher{Pattern: key, Regexp: expr, re: re}, nil
-}
-
-// globToRegexp converts one segment with *, ? and [...] to a regexp that
-// never crosses a comma.
-func globToRegexp(s string) (string, error) {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
-		case '*':
-			b.WriteString(`[^,]*`)
-		case '?':
-			b.WriteString(`[^,]`)
-		case '[':
-			j := strings.IndexByte(s[i+1:], ']')
-			if j < 0 {
-				return "", fmt.Errorf("unterminated [")
-			}
-			class := s[i+1 : i+1+j]
-			if class == "" || class == "!" || class == "^" {
-				return "", fmt.Errorf("empty character class")
-			}
-			b.WriteByte('[')
-			if class[0] == '!' || class[0] == '^' {
-				b.WriteString("^,")
-				class = class[1:]
-			}
-			for k := 0; k < len(class); k++ {
-				if class[k] == '\\' || class[k] == '[' || class[k] == ']' {
-					b.WriteByte('\\')
-				}
-				b.WriteByte(class[k])
-			}
-			b.WriteByte(']')
-			i += 1 + j
-		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
-		}
-	}
-	return b.String(), nil
+	return NewMatcher(p), nil
 }
 
 // parentKey returns the key of k's parent ("" for a top-level key).

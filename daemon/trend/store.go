@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -227,8 +228,8 @@ func (s *Store) Baseline(t *tree.Tree) uint64 {
 }
 
 // allKeys selects the whole tree.
-var allKeys = func() *tree.Pattern {
-	p, err := tree.ParsePattern("**")
+var allKeys = func() *key.Pattern {
+	p, err := key.Parse("**")
 	if err != nil {
 		panic(err) // "**" is always valid
 	}
@@ -472,23 +473,23 @@ func (s *Store) kernel() kernel {
 	return kernel{lookback: s.lookback(), stale: s.opt.Stale.Milliseconds(), now: s.opt.Now().UnixMilli()}
 }
 
-// Query returns the history of every key matching key (a tree pattern) in
+// Query returns the history of every key matching k (a key pattern) in
 // [from, until], downsampled with fn to at most points points per series
 // (default 1,000), with the markers that annotate those series: a marker
 // annotates every series under its parent (the seed's cpu,host,marker
 // annotates cpu,host,idle). Counters read as fn says (see resolve); Read
 // takes every option.
-func (s *Store) Query(ctx context.Context, key string, from, until time.Time, points int, fn Fn) (*Result, error) {
-	return s.Read(ctx, key, ReadOptions{From: from, Until: until, Points: points, Fn: fn})
+func (s *Store) Query(ctx context.Context, k string, from, until time.Time, points int, fn Fn) (*Result, error) {
+	return s.Read(ctx, k, ReadOptions{From: from, Until: until, Points: points, Fn: fn})
 }
 
-// Read returns the history of every key matching key (a tree pattern) as
-// opt says: every series has a point for every bucket from Result.First
-// to Until (NaN where there is none; see kernel.go for the rules).
-func (s *Store) Read(ctx context.Context, key string, opt ReadOptions) (*Result, error) {
-	m, err := CompileKey(key)
+// Read returns the history of every key matching the pattern k as opt
+// says: every series has a point for every bucket from Result.First to
+// Until (NaN where there is none; see kernel.go for the rules).
+func (s *Store) Read(ctx context.Context, k string, opt ReadOptions) (*Result, error) {
+	m, err := compileKey(k)
 	if err != nil {
-		return nil, badQuery{err}
+		return nil, err
 	}
 	return s.read(ctx, m, opt)
 }
@@ -572,9 +573,9 @@ func annotates(markerKey string, m *Matcher, series []Series) bool {
 	return false
 }
 
-// Keys lists the keys with history matching key in [from, until].
-func (s *Store) Keys(ctx context.Context, key string, from, until time.Time) ([]string, error) {
-	m, err := CompileKey(key)
+// Keys lists the keys with history matching the pattern k in [from, until].
+func (s *Store) Keys(ctx context.Context, k string, from, until time.Time) ([]string, error) {
+	m, err := compileKey(k)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/canopy-dev/canopy/daemon/key"
 )
 
 func TestCompileKey(t *testing.T) {
@@ -27,13 +29,13 @@ func TestCompileKey(t *testing.T) {
 		{"x%2Cy,a.b", true, []string{"x%2Cy,a.b"}, []string{"x%2Cy,aXb"}},
 		{"a+b,(c)", true, []string{"a+b,(c)"}, []string{"aab,c"}},
 	} {
-		m, err := CompileKey(c.key)
+		m, err := compileKey(c.key)
 		if err != nil {
-			t.Errorf("CompileKey(%q): %v", c.key, err)
+			t.Errorf("compileKey(%q): %v", c.key, err)
 			continue
 		}
 		if m.Exact != c.exact {
-			t.Errorf("CompileKey(%q).Exact = %v, want %v", c.key, m.Exact, c.exact)
+			t.Errorf("compileKey(%q).Exact = %v, want %v", c.key, m.Exact, c.exact)
 		}
 		for _, k := range c.match {
 			if !m.Match(k) {
@@ -47,18 +49,18 @@ func TestCompileKey(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "br,[", "br,[]"} {
-		if _, err := CompileKey(bad); err == nil {
-			t.Errorf("CompileKey(%q): no error", bad)
+		if _, err := compileKey(bad); err == nil {
+			t.Errorf("compileKey(%q): no error", bad)
 		}
 	}
 }
 
-func FuzzCompileKey(f *testing.F) {
+func FuzzMatcher(f *testing.F) {
 	for _, s := range []string{"br,ie,7", "br,**", "**,x", "a,,b", "a,[b-c]*,?", "x%2Cy", "[", "a,**,**"} {
 		f.Add(s, "br,ie,7")
 	}
 	f.Fuzz(func(t *testing.T, key, k string) {
-		m, err := CompileKey(key)
+		m, err := compileKey(key)
 		if err != nil {
 			return
 		}
@@ -245,8 +247,8 @@ func mustJSON(v any) string {
 
 func TestGraphiteNames(t *testing.T) {
 	for _, k := range []string{"br,ie,7", "br,webkit,14.0", "a", "x%2Cy,v1.2.3"} {
-		if got := graphiteToKey(keyToGraphite(k)); got != k {
-			t.Errorf("%q -> %q -> %q", k, keyToGraphite(k), got)
+		if got := key.FromGraphite(key.ToGraphite(k)); got != k {
+			t.Errorf("%q -> %q -> %q", k, key.ToGraphite(k), got)
 		}
 	}
 	m, err := graphiteMatcher("br.{ie,ff}.1*")
