@@ -121,6 +121,7 @@ func (d *Daemon) open() error {
 		AccessLog: d.pipes.PushHook(pushFormats(cfg.Pipes)), Status: d.status})
 	d.api = srv
 	registerSubsystemMetrics(srv.Metrics().Registry(), d.pipes.Status, d.trend.Status, d.ingest.status)
+	srv.Metrics().Registry().MustRegister(listenerMetrics{d.listenerList})
 	api.TrendRoutes(srv.Router(), d.trend)
 	api.ReplayRoutes(srv.Router(), replayer(feed, t, d.trend))
 	webUI, err := ui.New(ui.Options{ViewsDir: filepath.Join(d.cfg.DataDir, "views"), Tokens: cfg.Tokens})
@@ -135,8 +136,16 @@ func (d *Daemon) open() error {
 
 // status is /status beyond the tree's own fields.
 func (d *Daemon) status() map[string]any {
-	return map[string]any{"trend": d.trend.Status(), "pipes": d.pipes.Status(), "ingest": d.ingest.status()}
+	ls := []map[string]any{}
+	for _, l := range d.listenerList() {
+		ls = append(ls, l.Stats())
+	}
+	return map[string]any{"trend": d.trend.Status(), "pipes": d.pipes.Status(), "ingest": d.ingest.status(), "listeners": ls}
 }
+
+// listenerList is the listeners Start opened (none before it: /status and
+// /metrics are served only after).
+func (d *Daemon) listenerList() []*listen.Listener { return d.listeners }
 
 // Start opens the sockets and runs the loops (ingest, the clock,
 // snapshots, HTTP) until ctx ends or Stop. Errors of the running HTTP
@@ -156,7 +165,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	}
 	m := d.api.Metrics()
 	base := listen.Options{Tree: d.tree, Auth: d.api.Auth(), Limits: d.api.Limits(), AccessLog: d.api.AccessLog(),
-		LinesIn: m.LinesIn, BadLines: m.BadLines}
+		LinesIn: m.LinesIn, BadLines: m.BadLines, Backfill: d.trend, Live: d.trend.Interval()}
 	if err := d.startListeners(d.cfg.File.Listeners, base, ""); err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/canopy-dev/canopy/daemon/listen"
 	"github.com/canopy-dev/canopy/daemon/pipes"
 )
 
@@ -141,5 +142,29 @@ func statusGauges(ch chan<- prometheus.Metric, prefix, help string, st map[strin
 			}
 			ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(prefix+"behind_bytes", "Bytes of followed files not read yet (ingest lag).", nil, nil), prometheus.GaugeValue, behind)
 		}
+	}
+}
+
+// listenerMetrics exports what the socket listeners did with Graphite
+// timestamps.
+type listenerMetrics struct{ list func() []*listen.Listener }
+
+var (
+	listenTSRefused  = prometheus.NewDesc("canopy_listen_timestamp_refused_total", "Graphite lines refused for a timestamp outside the listener's window (older than max_age or over a minute ahead).", []string{"proto", "listen"}, nil)
+	listenBackfilled = prometheus.NewDesc("canopy_listen_backfilled_lines_total", "Graphite lines written to the trend store at their own, past, time.", []string{"proto", "listen"}, nil)
+)
+
+// Describe sends nothing: listeners open after registration (unchecked).
+func (listenerMetrics) Describe(chan<- *prometheus.Desc) {}
+
+func (m listenerMetrics) Collect(ch chan<- prometheus.Metric) {
+	for _, l := range m.list() {
+		st := l.Stats()
+		if st["format"] != "graphite" {
+			continue
+		}
+		proto, addr := st["proto"].(string), l.Addr().String()
+		ch <- prometheus.MustNewConstMetric(listenTSRefused, prometheus.CounterValue, float64(st["timestamp_refused_lines"].(uint64)), proto, addr)
+		ch <- prometheus.MustNewConstMetric(listenBackfilled, prometheus.CounterValue, float64(st["backfilled_lines"].(uint64)), proto, addr)
 	}
 }

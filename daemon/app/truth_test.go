@@ -3,15 +3,19 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/graph"
+	"github.com/canopy-dev/canopy/daemon/testenv"
 	"github.com/canopy-dev/canopy/daemon/trend"
 )
 
@@ -154,4 +158,86 @@ func sum(pts []trend.Point) float64 {
 func jsonNum(v float64) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// TestGraphiteBackfill: a carbon sender catching up sends lines with their
+// own past times; /trend reads them back at those times, minute after
+// minute, while lines outside the window are refused and counted in
+// /status and /metrics.
+func TestGraphiteBackfill(t *testing.T) {
+	gaddr := testenv.FreePort(t)
+	file, err := config.Parse([]byte("listeners:\n  - {proto: tcp, listen: \""+gaddr+"\", format: graphite, max_age: 1h}\n"), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Pipes: PipeFlags{Dir: t.TempDir()}, File: file,
+		Ingest: IngestFlags{Poll: 50 * time.Millisecond},
+		Trend:  &trend.Flags{Interval: time.Second, Retention: trend.Duration(24 * time.Hour), Memory: 32 << 20}}
+	d, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		d.Stop()
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	now := time.Now().Truncate(time.Minute)
+	var b strings.Builder
+	for i := 0; i < 10; i++ { // 30 to 21 minutes ago, one a minute
+		fmt.Fprintf(&b, "app.load %d %d\n", 10+i, now.Add(time.Duration(i-30)*time.Minute).Unix())
+	}
+	fmt.Fprintf(&b, "app.load 99 %d\n", now.Add(-2*time.Hour).Unix()) // older than max_age
+	fmt.Fprintf(&b, "app.load 99 %d\n", now.Add(time.Hour).Unix())    // an hour ahead
+	c, err := net.Dial("tcp", gaddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, b.String()); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	base := "http://" + d.Addr()
+	var st struct {
+		Listeners []map[string]any `json:"listeners"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		getJSON(t, base+"/status", &st)
+		if len(st.Listeners) == 1 && st.Listeners[0]["backfilled_lines"] == float64(10) && st.Listeners[0]["timestamp_refused_lines"] == float64(2) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/status listeners = %v, want 10 backfilled and 2 refused", st.Listeners)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := d.trend.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var res trend.Result
+	getJSON(t, base+"/trend/graphite,app,load?fn=last&from="+fmt.Sprint(now.Add(-31*time.Minute).Unix())+"&until="+url.QueryEscape(now.Add(-20*time.Minute-time.Millisecond).Format(time.RFC3339Nano))+"&points=11", &res)
+	if len(res.Series) != 1 {
+		t.Fatalf("/trend: %+v", res)
+	}
+	got := map[int64]float64{}
+	for _, p := range res.Series[0].Points {
+		if !math.IsNaN(p.V) {
+			got[(p.T-now.UnixMilli())/60000] = p.V
+		}
+	}
+	for i := 0; i < 10; i++ {
+		if v := got[int64(i-30)]; v != float64(10+i) {
+			t.Errorf("minute %d: %v, want %d (all: %v)", i-30, v, 10+i, got)
+		}
+	}
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `canopy_listen_timestamp_refused_total{listen="` + gaddr + `",proto="tcp"} 2`; !strings.Contains(string(body), want) {
+		t.Errorf("/metrics lacks %s", want)
+	}
 }

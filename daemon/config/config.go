@@ -70,6 +70,10 @@ type Listener struct {
 	// Action is how Graphite values merge: last (default), add, average,
 	// max or min.
 	Action string `yaml:"action"`
+	// MaxAge is how old a Graphite line's own timestamp may be (a Go
+	// duration, default 24h); older lines, and lines more than a minute
+	// ahead, are refused and counted.
+	MaxAge string `yaml:"max_age"`
 	// ReadBuffer is the UDP socket receive buffer asked for, in bytes
 	// (default 16 MiB).
 	ReadBuffer int `yaml:"read_buffer"`

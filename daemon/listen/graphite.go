@@ -11,8 +11,9 @@ import (
 type Metric struct {
 	Name  []byte
 	Value float64
-	// Time is the Unix timestamp sent (0 when absent or -1). The tree holds
-	// current values only, so it is validated and otherwise unused.
+	// Time is the Unix timestamp sent (0 when absent or -1): current
+	// lines merge into the tree, older ones go to the trend store at that
+	// time (see timeWindow).
 	Time int64
 	Tags [][]byte // "tag=value" from the tagged form a.b;tag=value
 }

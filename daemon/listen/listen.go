@@ -23,6 +23,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -60,7 +61,14 @@ type Options struct {
 	LinesIn, BadLines *prometheus.CounterVec
 	// SetWindow is how long StatsD set members are remembered (default 10 s).
 	SetWindow time.Duration
-	Logf      func(format string, args ...any)
+	// Backfill takes Graphite lines whose own timestamp is older than Live
+	// (and within the listener's max_age) at that time: the trend store.
+	// nil: such lines merge into the tree like current ones.
+	Backfill Backfiller
+	// Live is how old a Graphite timestamp may be and still count as now
+	// (merged into the tree; default 10 s, the trend tick).
+	Live time.Duration
+	Logf func(format string, args ...any)
 }
 
 // Listener is one running socket.
@@ -74,7 +82,10 @@ type Listener struct {
 	done   chan struct{}
 	linesC prometheus.Counter
 	badC   prometheus.Counter
-	dec    push.Decoder // format json
+	// Graphite timestamps: lines written at their own time, and lines
+	// refused for a timestamp outside [now-max_age, now+1m].
+	backfilled, tsRefused atomic.Uint64
+	dec                   push.Decoder // format json
 
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{}
@@ -133,6 +144,17 @@ func Start(opt Options) (*Listener, error) {
 			act = a
 		}
 		l.act = act
+		l.sh.window = timeWindow{maxAge: DefaultMaxAge, ahead: maxAhead, live: opt.Live, backfill: opt.Backfill, act: act}
+		if l.sh.window.live <= 0 {
+			l.sh.window.live = 10 * time.Second
+		}
+		if c.MaxAge != "" {
+			d, err := time.ParseDuration(c.MaxAge)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("listener %s %s: max_age %q: want a duration like 24h", c.Proto, c.Listen, c.MaxAge)
+			}
+			l.sh.window.maxAge = d
+		}
 		if err := opt.Tree.SetAction(prefix, act); err != nil {
 			return nil, fmt.Errorf("listener %s %s: %w", c.Proto, c.Listen, err)
 		}
@@ -192,6 +214,16 @@ func (l *Listener) Addr() net.Addr {
 	}
 	return l.udp.LocalAddr()
 }
+
+// Stats says what the listener did with Graphite timestamps (/status).
+func (l *Listener) Stats() map[string]any {
+	c := l.opt.Config
+	return map[string]any{"proto": c.Proto, "listen": c.Listen, "format": c.Format,
+		"backfilled_lines": l.backfilled.Load(), "timestamp_refused_lines": l.tsRefused.Load()}
+}
+
+// TimestampRefused counts Graphite lines refused for their timestamp.
+func (l *Listener) TimestampRefused() uint64 { return l.tsRefused.Load() }
 
 // Close stops the listener; what was read is merged before it returns.
 func (l *Listener) Close() error {
@@ -311,6 +343,11 @@ func (l *Listener) mergeJSON(data []byte) error {
 // fail counts a bad line; the first few per minute are logged.
 func (r *reader) fail(format string, args ...any) {
 	r.bad++
+	for _, a := range args {
+		if err, ok := a.(error); ok && errors.Is(err, ErrTimestamp) {
+			r.l.tsRefused.Add(1)
+		}
+	}
 	r.l.logBad(format, args...)
 }
 
@@ -333,6 +370,11 @@ func (l *Listener) logBad(format string, args ...any) {
 
 // flush merges what the reader holds.
 func (r *reader) flush() {
+	if n, err := r.b.flushTimed(); err != nil {
+		r.l.logBad("cannot write %d timestamped lines to the trend store: %v", n, err)
+	} else {
+		r.l.backfilled.Add(uint64(n))
+	}
 	r.b.flush()
 	r.bad += r.b.errs
 	r.b.errs = 0

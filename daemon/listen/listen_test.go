@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,19 +119,68 @@ func TestStatsDTCPAndGraphite(t *testing.T) {
 	sendTCP(t, s.Addr(), "a.b:1|c\na.b:1|c\n")
 	waitFor(t, tr, "app,counters,a,b", 2)
 
+	now := time.Now().Unix()
+	ts := func(s string) string { return strings.ReplaceAll(s, "NOW", fmt.Sprint(now)) }
 	g := start(t, tr, config.Listener{Proto: "tcp", Format: "graphite"}, nil)
-	sendTCP(t, g.Addr(), "servers.web1.load 0.5 1700000000\nservers.web1.load 0.7 1700000010\ncpu;host=a 3 1700000000\n")
+	sendTCP(t, g.Addr(), ts("servers.web1.load 0.5 NOW\nservers.web1.load 0.7 NOW\ncpu;host=a 3 NOW\n"))
 	waitFor(t, tr, "graphite,servers,web1,load", 0.7)
 	waitFor(t, tr, "graphite,cpu,host=a", 3)
 
 	gu := start(t, tr, config.Listener{Proto: "udp", Format: "graphite", Prefix: "carbon", Action: "add"}, nil)
-	sendUDP(t, gu.Addr(), "x 1 1700000000\nx 2 1700000000")
+	sendUDP(t, gu.Addr(), ts("x 1 NOW\nx 2 NOW"))
 	waitFor(t, tr, "carbon,x", 3)
 
 	// max sees every sample, not only the last of a batch.
 	gm := start(t, tr, config.Listener{Proto: "tcp", Format: "graphite", Prefix: "peak", Action: "max"}, nil)
-	sendTCP(t, gm.Addr(), "x 1 1700000000\nx 9 1700000000\nx 2 1700000000\n")
+	sendTCP(t, gm.Addr(), ts("x 1 NOW\nx 9 NOW\nx 2 NOW\n"))
 	waitFor(t, tr, "peak,x", 9)
+}
+
+// fakeBackfill records what a listener writes at past times.
+type fakeBackfill struct {
+	mu  sync.Mutex
+	got map[int64][]tree.Entry
+}
+
+func (f *fakeBackfill) WriteAt(ts time.Time, entries []tree.Entry) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.got[ts.Unix()] = append(f.got[ts.Unix()], entries...)
+	return nil
+}
+
+// TestGraphiteTimestamps: a line's own time is used. Current lines merge
+// into the tree; older ones within max_age go to the trend store at their
+// time and leave the tree alone; lines outside the window are refused and
+// counted.
+func TestGraphiteTimestamps(t *testing.T) {
+	tr := tree.New()
+	bf := &fakeBackfill{got: map[int64][]tree.Entry{}}
+	g := start(t, tr, config.Listener{Proto: "tcp", Format: "graphite", MaxAge: "2h"}, func(o *Options) { o.Backfill = bf })
+	now := time.Now().Unix()
+	var b strings.Builder
+	fmt.Fprintf(&b, "load 5 %d\n", now)                         // current
+	fmt.Fprintf(&b, "load 1 %d\nload 2 %d\n", now-600, now-590) // ten minutes ago: backfill
+	fmt.Fprintf(&b, "load 9 %d\n", now-3*3600)                  // older than max_age
+	fmt.Fprintf(&b, "load 9 %d\n", now+3600)                    // an hour ahead
+	fmt.Fprintf(&b, "load 7\n")                                 // no timestamp: now
+	sendTCP(t, g.Addr(), b.String())
+	waitFor(t, tr, "graphite,load", 7)
+	deadline := time.Now().Add(5 * time.Second)
+	for g.TimestampRefused() < 2 || g.Stats()["backfilled_lines"] != uint64(2) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %v, want 2 backfilled and 2 refused", g.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	bf.mu.Lock()
+	defer bf.mu.Unlock()
+	if got := fmt.Sprint(bf.got); got != fmt.Sprintf("map[%d:[{graphite,load 1  false last 0}] %d:[{graphite,load 2  false last 0}]]", now-600, now-590) {
+		t.Errorf("backfilled %s", got)
+	}
+	if _, err := Start(Options{Tree: tr, Config: config.Listener{Proto: "tcp", Listen: "127.0.0.1:0", Format: "graphite", MaxAge: "soon"}}); err == nil {
+		t.Errorf("max_age soon accepted")
+	}
 }
 
 func TestJSONSockets(t *testing.T) {

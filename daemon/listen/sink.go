@@ -2,10 +2,14 @@ package listen
 
 import (
 	"bytes"
+	"cmp"
+	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/tree"
@@ -43,6 +47,43 @@ type shared struct {
 	// (and memory) without bound.
 	series    map[string]struct{}
 	maxSeries int
+
+	window timeWindow // graphite timestamps
+}
+
+// Graphite timestamps. A line's own time is used: within live of now it
+// is current and merges into the tree (the trend store writes it at the
+// next tick); older, up to maxAge, it is history and goes straight to
+// the trend store at that time (backfill: collectd or carbon-relay
+// catching up), leaving the tree's current values alone. Lines older than
+// maxAge or more than ahead in the future are refused (ErrTimestamp) and
+// counted. An add listener merges in-window lines at arrival: a running
+// total cannot be rewritten in the past.
+type timeWindow struct {
+	maxAge, ahead, live time.Duration
+	backfill            Backfiller
+	act                 tree.Action // the listener's (a gauge's) action
+}
+
+// DefaultMaxAge is how old a Graphite timestamp may be by default.
+const DefaultMaxAge = 24 * time.Hour
+
+// maxAhead is how far ahead a Graphite timestamp may be (clock skew).
+const maxAhead = time.Minute
+
+// ErrTimestamp is in the chain of a line refused for its timestamp.
+var ErrTimestamp = errors.New("timestamp outside the accepted window")
+
+// Backfiller writes tree entries at a past time: *trend.Store.
+type Backfiller interface {
+	WriteAt(ts time.Time, entries []tree.Entry) error
+}
+
+// timed is a Graphite value for the trend store at its own time.
+type timed struct {
+	ts  int64 // unix seconds
+	key string
+	v   float64
 }
 
 // admit records a new series key, or refuses it past the cap.
@@ -105,10 +146,12 @@ type batch struct {
 	// errs counts deltas the tree refused at merge time.
 	errs     int
 	cacheCap int
+	timed    []timed // graphite lines for the trend store
+	now      func() time.Time
 }
 
 func newBatch(sh *shared) *batch {
-	return &batch{sh: sh, gen: 1, cache: map[string]*cached{}, cacheCap: maxPathCache}
+	return &batch{sh: sh, gen: 1, cache: map[string]*cached{}, cacheCap: maxPathCache, now: time.Now}
 }
 
 // path returns the cached path for kind+name(+tag+suffix...). The scratch
@@ -378,6 +421,20 @@ func (b *batch) graphite(line []byte, act tree.Action) error {
 	case tree.ActionLast:
 		merge = b.set
 	}
+	if m.Time > 0 {
+		w := &b.sh.window
+		now := b.now()
+		age := now.Sub(time.Unix(m.Time, 0))
+		switch {
+		case age > w.maxAge || -age > w.ahead:
+			return fmt.Errorf("%w: %s is %s from now (max_age %s, at most %s ahead)", ErrTimestamp,
+				time.Unix(m.Time, 0).UTC().Format(time.RFC3339), age.Round(time.Second), w.maxAge, w.ahead)
+		case age > w.live && act != tree.ActionAdd && w.backfill != nil:
+			merge = func(c *cached, v float64) {
+				b.timed = append(b.timed, timed{ts: m.Time, key: key.Join(c.path), v: v})
+			}
+		}
+	}
 	for i := -1; i < len(m.Tags); i++ {
 		var tag []byte
 		if i >= 0 {
@@ -413,6 +470,30 @@ func (b *batch) flush() {
 	b.deltas = b.deltas[:0]
 	b.gen++
 	b.lines = 0
+}
+
+// flushTimed writes the batch's backfilled Graphite values to the trend
+// store, one write per timestamp, and says how many there were.
+func (b *batch) flushTimed() (int, error) {
+	n := len(b.timed)
+	if n == 0 {
+		return 0, nil
+	}
+	defer func() { b.timed = b.timed[:0] }()
+	slices.SortStableFunc(b.timed, func(x, y timed) int { return cmp.Compare(x.ts, y.ts) })
+	var errs []error
+	for i := 0; i < n; {
+		j := i
+		var entries []tree.Entry
+		for ; j < n && b.timed[j].ts == b.timed[i].ts; j++ {
+			entries = append(entries, tree.Entry{Key: b.timed[j].key, Value: b.timed[j].v, Action: b.sh.window.act})
+		}
+		if err := b.sh.window.backfill.WriteAt(time.Unix(b.timed[i].ts, 0), entries); err != nil {
+			errs = append(errs, err)
+		}
+		i = j
+	}
+	return n, errors.Join(errs...)
 }
 
 // full reports whether the batch should be merged before reading more.
