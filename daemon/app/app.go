@@ -165,7 +165,8 @@ func (d *Daemon) Start(ctx context.Context) error {
 	}
 	m := d.api.Metrics()
 	base := listen.Options{Tree: d.tree, Auth: d.api.Auth(), Limits: d.api.Limits(), AccessLog: d.api.AccessLog(),
-		LinesIn: m.LinesIn, BadLines: m.BadLines, Backfill: d.trend, Live: d.trend.Interval()}
+		LinesIn: m.LinesIn, BadLines: m.BadLines, Backfill: d.trend, Live: d.trend.Interval(),
+		SetWindow: d.trend.Interval()} // StatsD flushes once a tick
 	if err := d.startListeners(d.cfg.File.Listeners, base, ""); err != nil {
 		return err
 	}

@@ -74,6 +74,9 @@ type Listener struct {
 	// duration, default 24h); older lines, and lines more than a minute
 	// ahead, are refused and counted.
 	MaxAge string `yaml:"max_age"`
+	// Percentiles are the StatsD timer percent thresholds (etsy's
+	// percentThreshold, default [90]): each adds upper_P, mean_P, … .
+	Percentiles []float64 `yaml:"percentiles"`
 	// ReadBuffer is the UDP socket receive buffer asked for, in bytes
 	// (default 16 MiB).
 	ReadBuffer int `yaml:"read_buffer"`

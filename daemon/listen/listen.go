@@ -4,8 +4,9 @@
 //
 // StatsD lands under the listener's prefix (default "statsd"): counters in
 // counters,NAME (add, scaled by 1/rate), gauges in gauges,NAME (last; a
-// +N/-N value changes the gauge), timers in timers,NAME,avg (average) and
-// cumulative buckets timers,NAME,le,BOUND (add), sets in sets,NAME (the
+// +N/-N value changes the gauge), timers as etsy/statsd's fields per flush
+// in timers,NAME,{count,count_ps,sum,mean,lower,upper,median,std,upper_90,…}
+// (see timers.go) and cumulative buckets timers,NAME,le,BOUND (add), sets in sets,NAME (the
 // count of distinct members in the current window). Dots in a name are tree
 // levels; each tag adds a child (counters,NAME,env:prod) that merges the
 // same value, so the parent holds the total, like the seed's venders.
@@ -59,7 +60,8 @@ type Options struct {
 	// LinesIn and BadLines (labels source, format) count lines; nil: not
 	// counted.
 	LinesIn, BadLines *prometheus.CounterVec
-	// SetWindow is how long StatsD set members are remembered (default 10 s).
+	// SetWindow is StatsD's flush interval (default 10 s): how long set
+	// members are remembered and timer samples gathered.
 	SetWindow time.Duration
 	// Backfill takes Graphite lines whose own timestamp is older than Live
 	// (and within the listener's max_age) at that time: the trend store.
@@ -133,6 +135,14 @@ func Start(opt Options) (*Listener, error) {
 	case "statsd":
 		if err := l.sh.setupStatsD(); err != nil {
 			return nil, err
+		}
+		if len(c.Percentiles) > 0 {
+			for _, p := range c.Percentiles {
+				if !(p > 0 && p <= 100) {
+					return nil, fmt.Errorf("listener %s %s: percentile %g: want a percent in (0, 100]", c.Proto, c.Listen, p)
+				}
+			}
+			l.sh.percentiles = c.Percentiles
 		}
 	case "graphite":
 		act := tree.ActionLast
@@ -258,6 +268,7 @@ func (l *Listener) windows() {
 		case <-l.done:
 			return
 		case <-tk.C:
+			l.sh.flushTimers(l.opt.SetWindow)
 			l.sh.resetSets()
 		}
 	}

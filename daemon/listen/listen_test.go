@@ -94,7 +94,7 @@ func sendTCP(t *testing.T, addr net.Addr, text string) string {
 
 func TestStatsDUDP(t *testing.T) {
 	tr := tree.New()
-	l := start(t, tr, config.Listener{Proto: "udp", Format: "statsd"}, nil)
+	l := start(t, tr, config.Listener{Proto: "udp", Format: "statsd"}, func(o *Options) { o.SetWindow = time.Hour })
 	sendUDP(t, l.Addr(),
 		"hits:1|c\nhits:2|c|@0.5\npage.views:3|c|#env:prod",
 		"temp:20|g\ntemp:+5|g\ntemp:-2|g",
@@ -106,7 +106,9 @@ func TestStatsDUDP(t *testing.T) {
 	waitFor(t, tr, "statsd,counters,page,views", 3)
 	waitFor(t, tr, "statsd,counters,page,views,env:prod", 3)
 	waitFor(t, tr, "statsd,gauges,temp", 23)
-	waitFor(t, tr, "statsd,timers,req,avg", 20)
+	waitFor(t, tr, "statsd,timers,req,le,+Inf", 2)
+	l.sh.flushTimers(10 * time.Second)
+	waitFor(t, tr, "statsd,timers,req,mean", 20)
 	waitFor(t, tr, "statsd,timers,req,le,10", 1)
 	waitFor(t, tr, "statsd,timers,req,le,50", 2)
 	waitFor(t, tr, "statsd,timers,req,le,+Inf", 2)

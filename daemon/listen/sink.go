@@ -49,6 +49,9 @@ type shared struct {
 	maxSeries int
 
 	window timeWindow // graphite timestamps
+
+	timers      map[string]*timerAcc // statsd: this window's samples
+	percentiles []float64
 }
 
 // Graphite timestamps. A line's own time is used: within live of now it
@@ -103,7 +106,8 @@ func (s *shared) admit(key []byte) error {
 func newShared(t Merger, prefix []string, buckets []float64) *shared {
 	s := &shared{t: t, prefix: prefix, buckets: buckets,
 		gauges: map[string]float64{}, sets: map[string]map[string]struct{}{}, acted: map[string]bool{},
-		series: map[string]struct{}{}, maxSeries: DefaultMaxSeries}
+		series: map[string]struct{}{}, maxSeries: DefaultMaxSeries,
+		timers: map[string]*timerAcc{}, percentiles: DefaultPercentiles}
 	for _, b := range buckets {
 		s.bucketN = append(s.bucketN, strconv.FormatFloat(b, 'g', -1, 64))
 	}
@@ -251,7 +255,7 @@ func (s *shared) setupStatsD() error {
 	for _, r := range []struct {
 		name string
 		act  tree.Action
-	}{{rootCounters, tree.ActionAdd}, {rootGauges, tree.ActionLast}, {rootTimers, tree.ActionAverage}, {rootSets, tree.ActionLast}} {
+	}{{rootCounters, tree.ActionAdd}, {rootGauges, tree.ActionLast}, {rootTimers, tree.ActionLast}, {rootSets, tree.ActionLast}} {
 		if err := s.t.SetAction(append(append([]string(nil), s.prefix...), r.name), r.act); err != nil {
 			return fmt.Errorf("cannot set the defaultaction of %s: %w", r.name, err)
 		}
@@ -327,9 +331,7 @@ func (b *batch) statsdOne(s *Stat, tag []byte) error {
 		if err := sh.timerAction(base); err != nil {
 			return err
 		}
-		b.key('t', s.Name, tag, []byte("avg"))
-		avg, _ := b.lookup(func() ([]string, error) { return appendPath(base.path, "avg"), nil })
-		b.sample(avg, s.Value)
+		sh.addTimer(base, s.Value, s.Rate)
 		w := 1 / s.Rate
 		for i, name := range sh.bucketN {
 			if i < len(sh.buckets) && s.Value > sh.buckets[i] {
