@@ -22,7 +22,7 @@ import (
 	"github.com/canopy-dev/canopy/agent/modules"
 	"github.com/canopy-dev/canopy/agent/push"
 	"github.com/canopy-dev/canopy/agent/pyconf"
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/collectorabi"
 )
 
 // Options configures an Agent.
@@ -285,7 +285,7 @@ func (a *Agent) Round(ctx context.Context, now time.Time) error {
 		}
 		lines = append(lines, v.Forward...)
 		for i, x := range v.Values {
-			if x.Kind == abi.ValueMissing || !t.due(i, x, now) {
+			if x.Kind == collectorabi.ValueMissing || !t.due(i, x, now) {
 				continue
 			}
 			obj := trees[t.action]
@@ -294,10 +294,10 @@ func (a *Agent) Round(ctx context.Context, now time.Time) error {
 				trees[t.action] = obj
 			}
 			var val any = x.Number
-			if x.Kind == abi.ValueText {
+			if x.Kind == collectorabi.ValueText {
 				val = x.Text // a marker in the tree
 			}
-			path := append([]string{t.mod.Name(), a.opt.Host}, strings.Split(t.mod.Metrics[t.idx[i]].Name, abi.MetricPathSep)...)
+			path := append([]string{t.mod.Name(), a.opt.Host}, strings.Split(t.mod.Metrics[t.idx[i]].Name, collectorabi.MetricPathSep)...)
 			insert(obj, path, val)
 		}
 	}
@@ -325,11 +325,11 @@ func (a *Agent) Round(ctx context.Context, now time.Time) error {
 // due applies gmond's thresholds: send when never sent, when the value
 // moved more than value_threshold (any change when 0), or when
 // time_threshold passed since it was last sent.
-func (t *task) due(i int, x abi.MetricValue, now time.Time) bool {
+func (t *task) due(i int, x collectorabi.MetricValue, now time.Time) bool {
 	l := &t.last[i]
 	send := !l.ok || now.Sub(l.at) >= t.thresh
 	if !send {
-		if x.Kind == abi.ValueText {
+		if x.Kind == collectorabi.ValueText {
 			send = x.Text != l.text
 		} else if th := t.rules[i].ValueThreshold; th > 0 {
 			send = math.Abs(x.Number-l.num) > th

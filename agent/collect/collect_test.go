@@ -13,14 +13,16 @@ import (
 	"github.com/canopy-dev/canopy/agent/modules"
 	"github.com/canopy-dev/canopy/agent/push"
 	"github.com/canopy-dev/canopy/agent/pyconf"
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/collectorabi"
 	"github.com/canopy-dev/canopy/sdk/host"
 )
 
 func TestThresholds(t *testing.T) {
 	t0 := time.Unix(0, 0)
 	tk := &task{thresh: time.Minute, rules: []pyconf.MetricRule{{ValueThreshold: 1}}, last: make([]sent, 1)}
-	num := func(v float64) abi.MetricValue { return abi.MetricValue{Kind: abi.ValueNumber, Number: v} }
+	num := func(v float64) collectorabi.MetricValue {
+		return collectorabi.MetricValue{Kind: collectorabi.ValueNumber, Number: v}
+	}
 	steps := []struct {
 		at   time.Duration
 		v    float64

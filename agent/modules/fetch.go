@@ -7,13 +7,13 @@ import (
 	"net/http/httptrace"
 	"time"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/collectorabi"
 )
 
 // fetch GETs u and measures time to first byte and total time, as an HTTP
 // check (Telegraf's http_response, curl's -w) does.
-func fetch(ctx context.Context, c *http.Client, u string, timeout time.Duration) abi.HTTPResponse {
-	var r abi.HTTPResponse
+func fetch(ctx context.Context, c *http.Client, u string, timeout time.Duration) collectorabi.HTTPResponse {
+	var r collectorabi.HTTPResponse
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
@@ -37,7 +37,7 @@ func fetch(ctx context.Context, c *http.Client, u string, timeout time.Duration)
 	for {
 		n, err := resp.Body.Read(tmp)
 		r.Bytes += int64(n)
-		if room := abi.MaxHTTPBody - len(buf); room > 0 {
+		if room := collectorabi.MaxHTTPBody - len(buf); room > 0 {
 			buf = append(buf, tmp[:min(n, room)]...)
 		}
 		if err == io.EOF {

@@ -23,8 +23,9 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/canopy-dev/canopy/agent/pyconf"
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/collectorabi"
 	"github.com/canopy-dev/canopy/sdk/host"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 // guestGOGC is the GOGC of the modules' Go runtime (see compile).
@@ -88,7 +89,7 @@ func New(opt Options) *Runtime {
 // metric_init, and the file it runs in.
 type Module struct {
 	Conf    pyconf.Module
-	Metrics []abi.Descriptor
+	Metrics []collectorabi.Descriptor
 	// Err is why the module is not running (load, init or quarantine).
 	Err error
 
@@ -196,7 +197,7 @@ func (f *file) compile(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, fn := range []string{abi.ExportAPIVersion, abi.ExportAlloc, abi.ExportCollectorModules, abi.ExportMetricInit, abi.ExportMetricValues} {
+	for _, fn := range []string{wire.ExportAPIVersion, wire.ExportAlloc, collectorabi.ExportCollectorModules, collectorabi.ExportMetricInit, collectorabi.ExportMetricValues} {
 		if !hm.Exports(fn) {
 			hm.Close(ctx)
 			return fmt.Errorf("not a collector module: it does not export %s", fn)
@@ -217,22 +218,22 @@ func (f *file) instantiate(ctx context.Context) error {
 		return f.fail(err)
 	}
 	f.inst, f.bufPtr, f.bufSize = in, 0, 0
-	v, err := in.Call(ctx, in.Func(abi.ExportAPIVersion))
+	v, err := in.Call(ctx, in.Func(wire.ExportAPIVersion))
 	if err != nil {
 		return f.fail(err)
 	}
-	if int32(v) != abi.CollectorVersion {
-		err := fmt.Errorf("module speaks ABI %d, the agent %d", int32(v), abi.CollectorVersion)
+	if int32(v) != collectorabi.Version {
+		err := fmt.Errorf("module speaks ABI %d, the agent %d", int32(v), collectorabi.Version)
 		f.breaker.Quarantine(err.Error())
 		f.setErr(err)
 		return err
 	}
-	names, err := f.call(ctx, abi.ExportCollectorModules, nil)
+	names, err := f.call(ctx, collectorabi.ExportCollectorModules, nil)
 	if err != nil {
 		return f.fail(err)
 	}
 	have := map[string]bool{}
-	d := abi.Decoder{B: names}
+	d := wire.Decoder{B: names}
 	n := d.Count(4)
 	for i := 0; i < n && d.Err == nil; i++ {
 		have[d.String()] = true
@@ -253,7 +254,7 @@ func (f *file) instantiate(ctx context.Context) error {
 			vals[i] = m.Conf.Params[k]
 		}
 		f.cur = m
-		res, err := f.call(ctx, abi.ExportMetricInit, abi.AppendModuleRequest(nil, m.Conf.Name, keys, vals))
+		res, err := f.call(ctx, collectorabi.ExportMetricInit, collectorabi.AppendModuleRequest(nil, m.Conf.Name, keys, vals))
 		f.cur = nil
 		if err != nil {
 			if f.inst.Dead() != nil {
@@ -262,7 +263,7 @@ func (f *file) instantiate(ctx context.Context) error {
 			m.Err = err // metric_init said no: this module only
 			continue
 		}
-		ds, err := abi.DecodeDescriptors(res)
+		ds, err := collectorabi.DecodeDescriptors(res)
 		if err != nil {
 			return f.fail(fmt.Errorf("metric_init of %s: %w", m.Conf.Name, err))
 		}
@@ -306,7 +307,7 @@ func (f *file) call(ctx context.Context, fn string, in []byte) ([]byte, error) {
 		packed, err = inst.Call(ctx, inst.Func(fn))
 	} else {
 		if uint32(len(in)) > f.bufSize || f.bufPtr == 0 {
-			p, err := inst.Call(ctx, inst.Func(abi.ExportAlloc), uint64(len(in)))
+			p, err := inst.Call(ctx, inst.Func(wire.ExportAlloc), uint64(len(in)))
 			if err != nil {
 				return nil, err
 			}
@@ -331,10 +332,10 @@ func (f *file) call(ctx context.Context, fn string, in []byte) ([]byte, error) {
 		return nil, inst.Fail(fmt.Errorf("%s returned an empty result", fn))
 	}
 	switch b[0] {
-	case abi.StatusOK:
+	case wire.StatusOK:
 		return append([]byte(nil), b[1:]...), nil
-	case abi.StatusError:
-		d := abi.Decoder{B: b[1:]}
+	case wire.StatusError:
+		d := wire.Decoder{B: b[1:]}
 		msg := d.String()
 		if d.Err != nil {
 			return nil, inst.Fail(fmt.Errorf("%s returned a malformed error", fn))
@@ -348,7 +349,7 @@ func (f *file) call(ctx context.Context, fn string, in []byte) ([]byte, error) {
 // Values asks the module for the metrics at idx (indexes into Metrics).
 // A dead instance is replaced first (metric_init runs again for every
 // module of the file); a quarantined file answers with an error.
-func (m *Module) Values(ctx context.Context, idx []uint32) (*abi.Values, error) {
+func (m *Module) Values(ctx context.Context, idx []uint32) (*collectorabi.Values, error) {
 	f := m.file
 	if f == nil || f.hm == nil {
 		return nil, m.Err
@@ -367,7 +368,7 @@ func (m *Module) Values(ctx context.Context, idx []uint32) (*abi.Values, error) 
 		return nil, m.Err
 	}
 	f.cur = m
-	res, err := f.call(ctx, abi.ExportMetricValues, abi.AppendValuesRequest(nil, m.Conf.Name, idx))
+	res, err := f.call(ctx, collectorabi.ExportMetricValues, collectorabi.AppendValuesRequest(nil, m.Conf.Name, idx))
 	f.cur = nil
 	if err != nil {
 		if f.inst.Dead() != nil {
@@ -375,7 +376,7 @@ func (m *Module) Values(ctx context.Context, idx []uint32) (*abi.Values, error) 
 		}
 		return nil, err
 	}
-	v, err := abi.DecodeValues(res, len(idx))
+	v, err := collectorabi.DecodeValues(res, len(idx))
 	if err != nil {
 		f.inst.Fail(err)
 		return nil, f.fail(fmt.Errorf("metric_values of %s: %w", m.Conf.Name, err))
@@ -397,9 +398,9 @@ func Close(ctx context.Context, mods []*Module) {
 		}
 		files[f] = true
 		f.mu.Lock()
-		if f.inst != nil && f.inst.Dead() == nil && m.Err == nil && f.hm.Exports(abi.ExportMetricCleanup) {
+		if f.inst != nil && f.inst.Dead() == nil && m.Err == nil && f.hm.Exports(collectorabi.ExportMetricCleanup) {
 			f.cur = m
-			f.call(ctx, abi.ExportMetricCleanup, abi.AppendModuleRequest(nil, m.Conf.Name, nil, nil))
+			f.call(ctx, collectorabi.ExportMetricCleanup, collectorabi.AppendModuleRequest(nil, m.Conf.Name, nil, nil))
 			f.cur = nil
 		}
 		f.mu.Unlock()
@@ -448,11 +449,11 @@ func (m *Module) Status() Status {
 
 // hostModule registers the canopy_collector imports in the file's runtime.
 func (f *file) hostModule(ctx context.Context, rt wazero.Runtime) error {
-	_, err := rt.NewHostModuleBuilder(abi.CollectorHostModule).
-		NewFunctionBuilder().WithFunc(f.httpGet).Export(abi.ImportHTTPGet).
-		NewFunctionBuilder().WithFunc(f.tailRead).Export(abi.ImportTailRead).
-		NewFunctionBuilder().WithFunc(f.statfs).Export(abi.ImportStatfs).
-		NewFunctionBuilder().WithFunc(f.resultRead).Export(abi.ImportResultRead).
+	_, err := rt.NewHostModuleBuilder(collectorabi.CollectorHostModule).
+		NewFunctionBuilder().WithFunc(f.httpGet).Export(collectorabi.ImportHTTPGet).
+		NewFunctionBuilder().WithFunc(f.tailRead).Export(collectorabi.ImportTailRead).
+		NewFunctionBuilder().WithFunc(f.statfs).Export(collectorabi.ImportStatfs).
+		NewFunctionBuilder().WithFunc(f.resultRead).Export(collectorabi.ImportResultRead).
 		Instantiate(ctx)
 	return err
 }
@@ -461,13 +462,13 @@ func (f *file) hostModule(ctx context.Context, rt wazero.Runtime) error {
 // caller of that call, so they touch f.cur and f.result without locking.
 
 func (f *file) httpGet(ctx context.Context, mod api.Module, urlPtr, urlLen, timeoutMs uint32) int32 {
-	var r abi.HTTPResponse
+	var r collectorabi.HTTPResponse
 	b, ok := mod.Memory().Read(urlPtr, urlLen)
 	switch {
 	case !ok:
 		r.Err = "URL lies outside module memory"
 	case f.cur == nil || !grantedURL(f.cur.Conf.Grants.HTTPGet, string(b)):
-		r.Err = fmt.Sprintf("http_get %q: %v", string(b), abi.ErrNotGranted)
+		r.Err = fmt.Sprintf("http_get %q: %v", string(b), collectorabi.ErrNotGranted)
 	default:
 		to := time.Duration(timeoutMs) * time.Millisecond
 		if to <= 0 || to > f.rt.opt.HTTPTimeout {
@@ -475,7 +476,7 @@ func (f *file) httpGet(ctx context.Context, mod api.Module, urlPtr, urlLen, time
 		}
 		r = fetch(ctx, f.rt.opt.Client, string(b), to)
 	}
-	f.result = abi.AppendHTTPResponse(f.result[:0], &r)
+	f.result = collectorabi.AppendHTTPResponse(f.result[:0], &r)
 	return int32(len(f.result))
 }
 
@@ -491,7 +492,7 @@ func grantedURL(grants []string, u string) bool {
 func (f *file) tailRead(ctx context.Context, mod api.Module, pathPtr, pathLen, max uint32) int32 {
 	b, ok := mod.Memory().Read(pathPtr, pathLen)
 	fail := func(msg string) int32 {
-		f.result = append(append(f.result[:0], abi.StatusError), msg...)
+		f.result = append(append(f.result[:0], wire.StatusError), msg...)
 		return int32(len(f.result))
 	}
 	if !ok {
@@ -499,7 +500,7 @@ func (f *file) tailRead(ctx context.Context, mod api.Module, pathPtr, pathLen, m
 	}
 	p := string(b)
 	if f.cur == nil || !contains(f.cur.Conf.Grants.Tail, p) {
-		return fail(fmt.Sprintf("tail_read %q: %v", p, abi.ErrNotGranted))
+		return fail(fmt.Sprintf("tail_read %q: %v", p, collectorabi.ErrNotGranted))
 	}
 	t := f.cur.tails[p]
 	if t == nil {
@@ -509,7 +510,7 @@ func (f *file) tailRead(ctx context.Context, mod api.Module, pathPtr, pathLen, m
 	if max <= 0 || max > 8<<20 {
 		max = 8 << 20
 	}
-	lines, err := t.read(int(max), append(f.result[:0], abi.StatusOK))
+	lines, err := t.read(int(max), append(f.result[:0], wire.StatusOK))
 	if err != nil {
 		return fail(err.Error())
 	}
@@ -539,7 +540,7 @@ func (f *file) resultRead(ctx context.Context, mod api.Module, ptr, n uint32) in
 func (f *file) statfs(ctx context.Context, mod api.Module, pathPtr, pathLen uint32) int32 {
 	b, ok := mod.Memory().Read(pathPtr, pathLen)
 	fail := func(msg string) int32 {
-		f.result = append(append(f.result[:0], abi.StatusError), msg...)
+		f.result = append(append(f.result[:0], wire.StatusError), msg...)
 		return int32(len(f.result))
 	}
 	if !ok {
@@ -547,19 +548,19 @@ func (f *file) statfs(ctx context.Context, mod api.Module, pathPtr, pathLen uint
 	}
 	p := string(b)
 	if f.cur == nil || !contains(f.cur.Conf.Grants.Statfs, p) {
-		return fail(fmt.Sprintf("statfs %q: %v", p, abi.ErrNotGranted))
+		return fail(fmt.Sprintf("statfs %q: %v", p, collectorabi.ErrNotGranted))
 	}
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(p, &st); err != nil {
 		return fail(fmt.Sprintf("statfs %q: %v", p, err))
 	}
 	bs := uint64(st.Bsize)
-	r := append(f.result[:0], abi.StatusOK)
-	r = abi.AppendI64(r, int64(st.Blocks*bs))
-	r = abi.AppendI64(r, int64(st.Bfree*bs))
-	r = abi.AppendI64(r, int64(st.Bavail*bs))
-	r = abi.AppendI64(r, int64(st.Files))
-	r = abi.AppendI64(r, int64(st.Ffree))
+	r := append(f.result[:0], wire.StatusOK)
+	r = wire.AppendI64(r, int64(st.Blocks*bs))
+	r = wire.AppendI64(r, int64(st.Bfree*bs))
+	r = wire.AppendI64(r, int64(st.Bavail*bs))
+	r = wire.AppendI64(r, int64(st.Files))
+	r = wire.AppendI64(r, int64(st.Ffree))
 	f.result = r
 	return int32(len(r))
 }

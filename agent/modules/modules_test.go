@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/canopy-dev/canopy/agent/pyconf"
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/collectorabi"
 	"github.com/canopy-dev/canopy/sdk/host"
 )
 
@@ -45,13 +45,13 @@ func all(m *Module) []uint32 {
 	return idx
 }
 
-func values(t *testing.T, m *Module) map[string]abi.MetricValue {
+func values(t *testing.T, m *Module) map[string]collectorabi.MetricValue {
 	t.Helper()
 	v, err := m.Values(context.Background(), all(m))
 	if err != nil {
 		t.Fatalf("%s: %v", m.Name(), err)
 	}
-	out := map[string]abi.MetricValue{}
+	out := map[string]collectorabi.MetricValue{}
 	for i, x := range v.Values {
 		out[m.Metrics[i].Name] = x
 	}
@@ -77,7 +77,7 @@ func TestBuiltinSystemModules(t *testing.T) {
 	cpu := values(t, mods[0])
 	var sum float64
 	for k, v := range cpu {
-		if v.Kind != abi.ValueNumber {
+		if v.Kind != collectorabi.ValueNumber {
 			t.Fatalf("cpu %s: %+v", k, v)
 		}
 		sum += v.Number
@@ -129,11 +129,11 @@ func TestGrantsAreEnforced(t *testing.T) {
 	if u["ok/status"].Number != 200 || u["ok/bytes"].Number != 5 {
 		t.Errorf("granted URL: %+v", u)
 	}
-	if u["no/status"].Kind != abi.ValueMissing || !strings.Contains(u["no/status"].Text, "not granted") {
+	if u["no/status"].Kind != collectorabi.ValueMissing || !strings.Contains(u["no/status"].Text, "not granted") {
 		t.Errorf("URL outside the grant: %+v", u["no/status"])
 	}
 	d := values(t, mods[2])
-	if d["space/root/total"].Kind != abi.ValueMissing {
+	if d["space/root/total"].Kind != collectorabi.ValueMissing {
 		t.Errorf("statfs of / without a grant: %+v", d["space/root/total"])
 	}
 }
@@ -183,7 +183,7 @@ func TestBadFileIsReported(t *testing.T) {
 	}
 }
 
-// A module written in C against COLLECTOR.md alone runs like a Go one.
+// A module written in C against the collector ABI spec (sdk/collectorabi/README.md) alone runs like a Go one.
 func TestCModule(t *testing.T) {
 	rt := newRuntime(t)
 	ctx := context.Background()
@@ -198,7 +198,7 @@ func TestCModule(t *testing.T) {
 	}
 	var sum float64
 	for _, v := range values(t, m) {
-		if v.Kind != abi.ValueNumber {
+		if v.Kind != collectorabi.ValueNumber {
 			t.Fatalf("value %+v", v)
 		}
 		sum += v.Number

@@ -17,11 +17,12 @@ import (
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/loggen"
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/host"
 	"github.com/canopy-dev/canopy/sdk/logformat"
 	"github.com/canopy-dev/canopy/sdk/pipe"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 	"github.com/canopy-dev/canopy/sdk/pipetest"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 // Lines and BatchSize shape the workload: a day of generated traffic in the
@@ -34,19 +35,19 @@ const (
 // Records returns n generated main-format lines as host records (the
 // user agent classified as the daemon's parser does). Bad lines are left
 // out: they never reach a pipe.
-func Records(n int, seed uint64) ([]abi.Record, error) {
+func Records(n int, seed uint64) ([]pipeabi.Record, error) {
 	lines, _, err := loggen.Lines(loggen.Config{Lines: n, Seed: seed, Format: "main", Span: 24 * time.Hour})
 	if err != nil {
 		return nil, err
 	}
 	p := logformat.MustCompile("main").NewParser()
-	recs := make([]abi.Record, 0, n)
+	recs := make([]pipeabi.Record, 0, n)
 	for _, l := range lines {
 		lr := new(logformat.Record) // each record keeps its own parse alive
 		if err := p.Parse(l, lr); err != nil {
 			continue
 		}
-		var r abi.Record
+		var r pipeabi.Record
 		host.FromLog(&r, lr)
 		recs = append(recs, r)
 	}
@@ -60,8 +61,8 @@ type Batch struct {
 }
 
 // Encode encodes recs for a pipe's manifest in batches of BatchSize.
-func Encode(m *abi.Manifest, recs []abi.Record) ([]Batch, error) {
-	l, err := abi.NewLayout(m.Fields)
+func Encode(m *pipeabi.Manifest, recs []pipeabi.Record) ([]Batch, error) {
+	l, err := pipeabi.NewLayout(m.Fields)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +86,7 @@ func Pipe(b *testing.B, p pipe.Pipe, wasmFile string) {
 	}
 	run := pipe.NewRunner(p)
 	m := run.Manifest()
-	if _, err := abi.CheckStatus(run.Init(pipetest.EncodeConfig(nil))); err != nil {
+	if _, err := wire.CheckStatus(run.Init(pipetest.EncodeConfig(nil))); err != nil {
 		b.Fatal(err)
 	}
 	batches, err := Encode(m, recs)
@@ -94,10 +95,10 @@ func Pipe(b *testing.B, p pipe.Pipe, wasmFile string) {
 	}
 	var native float64 // ns/line of the native run, for the ratio
 	b.Run(m.Name+"/native", func(b *testing.B) {
-		var ds []abi.Delta
+		var ds []pipeabi.Delta
 		native = loop(b, batches, func(bt Batch) error {
 			var err error
-			ds, err = abi.DecodeDeltas(ds[:0], run.Process(bt.Buf), m)
+			ds, err = pipeabi.DecodeDeltas(ds[:0], run.Process(bt.Buf), m)
 			return err
 		})
 	})
@@ -109,7 +110,7 @@ func Pipe(b *testing.B, p pipe.Pipe, wasmFile string) {
 			b.Fatal(err)
 		}
 		defer wp.Put(ctx, pi)
-		var ds []abi.Delta
+		var ds []pipeabi.Delta
 		ns := loop(b, batches, func(bt Batch) error {
 			var err error
 			ds, err = pi.Process(ctx, bt.Buf, bt.N, ds[:0])

@@ -19,9 +19,9 @@ import (
 	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/pipes"
 	"github.com/canopy-dev/canopy/daemon/tree"
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/host"
 	"github.com/canopy-dev/canopy/sdk/logformat"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 )
 
 // cmdPipe is `canopyd pipe test FILE.wasm [--log-format F] < access.log`.
@@ -99,7 +99,7 @@ func pipeTest(file, format string, params map[string]string, raw bool, batch int
 	t := tree.New()
 	m, err := pipes.New(pipes.Options{Tree: t, Engine: eng, Workers: 1, BatchSize: batch,
 		Log: log.New(io.Discard, "", 0), // Observe reports
-		Observe: func(_ *host.Pipe, n int, ds []abi.Delta, err error) {
+		Observe: func(_ *host.Pipe, n int, ds []pipeabi.Delta, err error) {
 			switch {
 			case errors.Is(err, host.ErrQuarantined):
 				failed += n
@@ -173,7 +173,7 @@ func pipeTest(file, format string, params map[string]string, raw bool, batch int
 }
 
 // writeDeltas lists a batch's deltas: "key value samples=N" or key "marker".
-func writeDeltas(w io.Writer, ds []abi.Delta) {
+func writeDeltas(w io.Writer, ds []pipeabi.Delta) {
 	for _, d := range ds {
 		if d.IsMarker {
 			fmt.Fprintf(w, "%s %q\n", key.Join(d.Path), d.Marker)

@@ -26,9 +26,9 @@ import (
 
 	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/tree"
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/host"
 	"github.com/canopy-dev/canopy/sdk/logformat"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 )
 
 // Defaults of Options.
@@ -65,7 +65,7 @@ type Options struct {
 	// many records it got, the deltas it emitted and why the batch
 	// failed (a skipped quarantined pipe fails with host.ErrQuarantined).
 	// `canopyd pipe test` prints from it; it runs on the batch's worker.
-	Observe func(p *host.Pipe, records int, ds []abi.Delta, err error)
+	Observe func(p *host.Pipe, records int, ds []pipeabi.Delta, err error)
 }
 
 // Manager owns the loaded pipes. Safe for concurrent use.
@@ -447,7 +447,7 @@ func (m *Manager) Add(name string, p *host.Pipe) error {
 	return nil
 }
 
-func wantsUA(man *abi.Manifest) bool {
+func wantsUA(man *pipeabi.Manifest) bool {
 	for _, f := range man.Fields {
 		if strings.HasPrefix(f, "ua_") {
 			return true
@@ -556,11 +556,11 @@ func (m *Manager) RunFrom(ctx context.Context, formats []*logformat.Format, pref
 type worker struct {
 	parsers map[*logformat.Format]*logformat.Parser
 	lrecs   []logformat.Record
-	arecs   []abi.Record
-	enc     abi.Encoder
+	arecs   []pipeabi.Record
+	enc     pipeabi.Encoder
 	bufs    map[string][]byte // encode buffers by layout, reused
 	done    map[string]bool   // layouts encoded for the current batch
-	deltas  []abi.Delta
+	deltas  []pipeabi.Delta
 	tdeltas []tree.Delta
 	paths   []string
 }
@@ -585,7 +585,7 @@ func (m *Manager) runBatch(ctx context.Context, formats []*logformat.Format, pre
 	var res Result
 	if len(w.lrecs) < len(lines) {
 		w.lrecs = make([]logformat.Record, len(lines))
-		w.arecs = make([]abi.Record, 0, len(lines))
+		w.arecs = make([]pipeabi.Record, 0, len(lines))
 	}
 	lrecs, arecs := w.lrecs[:len(lines)], w.arecs[:0]
 	for i, line := range lines {
@@ -645,7 +645,7 @@ func (m *Manager) runBatch(ctx context.Context, formats []*logformat.Format, pre
 	return res
 }
 
-func (m *Manager) observe(p *host.Pipe, n int, ds []abi.Delta, err error) {
+func (m *Manager) observe(p *host.Pipe, n int, ds []pipeabi.Delta, err error) {
 	if m.opt.Observe != nil {
 		m.opt.Observe(p, n, ds, err)
 	}
@@ -706,7 +706,7 @@ func (m *Manager) setPrefixActions(l *loaded, prefix []string) {
 
 // toTree converts validated ABI deltas to tree deltas under prefix. An
 // average delta of k samples becomes one tree delta: their mean, weighted k.
-func (w *worker) toTree(dst []tree.Delta, ds []abi.Delta, man *abi.Manifest, prefix []string) []tree.Delta {
+func (w *worker) toTree(dst []tree.Delta, ds []pipeabi.Delta, man *pipeabi.Manifest, prefix []string) []tree.Delta {
 	for i := range ds {
 		d := &ds[i]
 		path := d.Path
@@ -718,7 +718,7 @@ func (w *worker) toTree(dst []tree.Delta, ds []abi.Delta, man *abi.Manifest, pre
 			continue
 		}
 		td := tree.Delta{Path: path, Value: d.Value}
-		if ri := man.RootFor(d.Path); ri >= 0 && man.Roots[ri].Action == abi.ActionAverage && d.Count > 1 {
+		if ri := man.RootFor(d.Path); ri >= 0 && man.Roots[ri].Action == pipeabi.ActionAverage && d.Count > 1 {
 			// d.Value sums d.Count samples: merge their mean, weighted.
 			td.Value, td.Samples = d.Value/float64(d.Count), d.Count
 		}

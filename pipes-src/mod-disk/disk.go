@@ -17,8 +17,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/collector"
+	"github.com/canopy-dev/canopy/sdk/collectorabi"
 )
 
 // IO is one device's counters from /proc/diskstats.
@@ -93,9 +93,9 @@ type state struct {
 	now         func() time.Time
 	prev, cur   map[string]IO
 	prevT, curT time.Time
-	space       map[string]*abi.Statfs
+	space       map[string]*collectorabi.Statfs
 	spaceErr    map[string]error
-	statfs      func(string) (*abi.Statfs, error)
+	statfs      func(string) (*collectorabi.Statfs, error)
 }
 
 func (s *state) read() error {
@@ -127,14 +127,14 @@ func (s *state) rate(dev string, get func(IO) uint64, scale float64) (any, error
 
 // Module returns the disk module; now and statfs default to the real clock
 // and the agent's statfs call.
-func Module(now func() time.Time, statfs func(string) (*abi.Statfs, error)) collector.Module {
+func Module(now func() time.Time, statfs func(string) (*collectorabi.Statfs, error)) collector.Module {
 	if now == nil {
 		now = time.Now
 	}
 	if statfs == nil {
 		statfs = collector.Statfs
 	}
-	s := &state{now: now, statfs: statfs, space: map[string]*abi.Statfs{}, spaceErr: map[string]error{}}
+	s := &state{now: now, statfs: statfs, space: map[string]*collectorabi.Statfs{}, spaceErr: map[string]error{}}
 	var mounts []string
 	return collector.Module{
 		Init: func(params map[string]string) ([]collector.Metric, error) {
@@ -175,7 +175,7 @@ func Module(now func() time.Time, statfs func(string) (*abi.Statfs, error)) coll
 				}
 				mounts = append(mounts, m)
 				l := Label(m)
-				add := func(name, units string, get func(*abi.Statfs) float64) {
+				add := func(name, units string, get func(*collectorabi.Statfs) float64) {
 					ms = append(ms, collector.Metric{Name: "space/" + l + "/" + name, ValueType: "double", Units: units,
 						Slope: "both", Groups: "disk", Description: name + " of " + m,
 						CallBack: func(string) (any, error) {
@@ -186,10 +186,10 @@ func Module(now func() time.Time, statfs func(string) (*abi.Statfs, error)) coll
 							return get(st), nil
 						}})
 				}
-				add("total", "bytes", func(x *abi.Statfs) float64 { return float64(x.TotalBytes) })
-				add("free", "bytes", func(x *abi.Statfs) float64 { return float64(x.FreeBytes) })
-				add("avail", "bytes", func(x *abi.Statfs) float64 { return float64(x.AvailBytes) })
-				add("used_percent", "%", func(x *abi.Statfs) float64 {
+				add("total", "bytes", func(x *collectorabi.Statfs) float64 { return float64(x.TotalBytes) })
+				add("free", "bytes", func(x *collectorabi.Statfs) float64 { return float64(x.FreeBytes) })
+				add("avail", "bytes", func(x *collectorabi.Statfs) float64 { return float64(x.AvailBytes) })
+				add("used_percent", "%", func(x *collectorabi.Statfs) float64 {
 					used := float64(x.TotalBytes - x.FreeBytes)
 					if used+float64(x.AvailBytes) == 0 {
 						return 0

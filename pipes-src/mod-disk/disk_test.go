@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/collectorabi"
 )
 
 func TestWholeDisks(t *testing.T) {
@@ -31,8 +31,8 @@ func TestCollect(t *testing.T) {
 	src, _ := os.ReadFile("testdata/proc/diskstats")
 	os.WriteFile(p, src, 0o644)
 	clock := time.Unix(0, 0)
-	fs := func(m string) (*abi.Statfs, error) {
-		return &abi.Statfs{TotalBytes: 1000, FreeBytes: 400, AvailBytes: 300}, nil
+	fs := func(m string) (*collectorabi.Statfs, error) {
+		return &collectorabi.Statfs{TotalBytes: 1000, FreeBytes: 400, AvailBytes: 300}, nil
 	}
 	m := Module(func() time.Time { return clock }, fs)
 	ms, err := m.Init(map[string]string{"root": root, "devices": "sda"})

@@ -9,8 +9,8 @@ package main
 import (
 	"strconv"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 // statusPipe counts a batch in arrays and emits it once (pipe.Flusher), so
@@ -53,7 +53,7 @@ func (p *statusPipe) Init(cfg pipe.Config) error {
 	if p.maxLen, err = cfg.Int("max_path_len", 256); err != nil {
 		return err
 	}
-	p.maxLen = min(max(p.maxLen, 1), abi.MaxSegmentBytes) // a longer segment is malformed output
+	p.maxLen = min(max(p.maxLen, 1), wire.MaxSegmentBytes) // a longer segment is malformed output
 	for i := 100; i < len(p.codes); i++ {
 		p.codes[i] = strconv.Itoa(i)
 		p.keys[i] = pipe.NewKey("status", p.codes[i])

@@ -11,8 +11,9 @@ import (
 
 	"github.com/canopy-dev/canopy/pipes-src/internal/hashtab"
 	"github.com/canopy-dev/canopy/pipes-src/internal/tally"
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 // urlPipe counts a batch in its path table and emits it once
@@ -36,7 +37,7 @@ type urlPipe struct {
 func (*urlPipe) Manifest() pipe.Manifest {
 	return pipe.Manifest{
 		Name: "url", Version: "1.0.0",
-		Fields: []string{abi.FieldPathHash, pipe.FieldPath},
+		Fields: []string{pipeabi.FieldPathHash, pipe.FieldPath},
 		Roots:  []pipe.Root{{Path: []string{"url"}, Action: pipe.Add}},
 	}
 }
@@ -49,7 +50,7 @@ func (p *urlPipe) Init(cfg pipe.Config) error {
 	if p.maxLen, err = cfg.Int("max_path_len", 256); err != nil {
 		return err
 	}
-	p.maxLen = min(max(p.maxLen, 1), abi.MaxSegmentBytes) // a longer segment is malformed output
+	p.maxLen = min(max(p.maxLen, 1), wire.MaxSegmentBytes) // a longer segment is malformed output
 	p.byKey = make(map[string]int32)
 	p.path = make([]string, 0, 2)
 	return nil

@@ -16,7 +16,8 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/collectorabi"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 // Metric is one metric descriptor returned by Init, as in a Ganglia Python
@@ -91,22 +92,22 @@ func Forward(module string, lines ...string) {
 }
 
 func errResult(dst []byte, err error) []byte {
-	dst = append(dst[:0], abi.StatusError)
-	return abi.AppendString(dst, err.Error())
+	dst = append(dst[:0], wire.StatusError)
+	return wire.AppendString(dst, err.Error())
 }
 
 func (r *registry) modules() []byte {
-	out := append(r.out[:0], abi.StatusOK)
-	out = abi.AppendU32(out, uint32(len(r.names)))
+	out := append(r.out[:0], wire.StatusOK)
+	out = wire.AppendU32(out, uint32(len(r.names)))
 	for _, n := range r.names {
-		out = abi.AppendString(out, n)
+		out = wire.AppendString(out, n)
 	}
 	r.out = out
 	return out
 }
 
 func (r *registry) init(in []byte) []byte {
-	name, params, err := abi.DecodeModuleRequest(in)
+	name, params, err := collectorabi.DecodeModuleRequest(in)
 	if err != nil {
 		r.out = errResult(r.out, err)
 		return r.out
@@ -121,7 +122,7 @@ func (r *registry) init(in []byte) []byte {
 		r.out = errResult(r.out, fmt.Errorf("metric_init of %s: %w", name, err))
 		return r.out
 	}
-	ds := make([]abi.Descriptor, len(metrics))
+	ds := make([]collectorabi.Descriptor, len(metrics))
 	for i, mt := range metrics {
 		d, err := describe(mt)
 		if err != nil {
@@ -131,40 +132,40 @@ func (r *registry) init(in []byte) []byte {
 		ds[i] = d
 	}
 	m.metrics = metrics
-	out := append(r.out[:0], abi.StatusOK)
-	r.out = abi.AppendDescriptors(out, ds)
+	out := append(r.out[:0], wire.StatusOK)
+	r.out = collectorabi.AppendDescriptors(out, ds)
 	return r.out
 }
 
-func describe(m Metric) (abi.Descriptor, error) {
+func describe(m Metric) (collectorabi.Descriptor, error) {
 	if m.Name == "" {
-		return abi.Descriptor{}, errors.New("a metric has no name")
+		return collectorabi.Descriptor{}, errors.New("a metric has no name")
 	}
 	if m.CallBack == nil {
-		return abi.Descriptor{}, fmt.Errorf("metric %q has no CallBack", m.Name)
+		return collectorabi.Descriptor{}, fmt.Errorf("metric %q has no CallBack", m.Name)
 	}
 	vt := m.ValueType
 	if vt == "" {
 		vt = "double"
 	}
-	t, err := abi.ParseValueType(vt)
+	t, err := collectorabi.ParseValueType(vt)
 	if err != nil {
-		return abi.Descriptor{}, fmt.Errorf("metric %q: %w", m.Name, err)
+		return collectorabi.Descriptor{}, fmt.Errorf("metric %q: %w", m.Name, err)
 	}
-	s, err := abi.ParseSlope(m.Slope)
+	s, err := collectorabi.ParseSlope(m.Slope)
 	if err != nil {
-		return abi.Descriptor{}, fmt.Errorf("metric %q: %w", m.Name, err)
+		return collectorabi.Descriptor{}, fmt.Errorf("metric %q: %w", m.Name, err)
 	}
 	tm := m.TimeMax
 	if tm <= 0 {
 		tm = 60
 	}
-	return abi.Descriptor{Name: m.Name, ValueType: t, Units: m.Units, Slope: s, TimeMax: uint32(tm),
+	return collectorabi.Descriptor{Name: m.Name, ValueType: t, Units: m.Units, Slope: s, TimeMax: uint32(tm),
 		Format: m.Format, Groups: m.Groups, Description: m.Description}, nil
 }
 
 func (r *registry) values(in []byte) []byte {
-	name, idx, err := abi.DecodeValuesRequest(in)
+	name, idx, err := collectorabi.DecodeValuesRequest(in)
 	if err != nil {
 		r.out = errResult(r.out, err)
 		return r.out
@@ -174,8 +175,8 @@ func (r *registry) values(in []byte) []byte {
 		r.out = errResult(r.out, fmt.Errorf("module %q was not initialised", name))
 		return r.out
 	}
-	var v abi.Values
-	v.Values = make([]abi.MetricValue, len(idx))
+	var v collectorabi.Values
+	v.Values = make([]collectorabi.MetricValue, len(idx))
 	var collectErr error
 	if m.mod.Collect != nil {
 		collectErr = m.mod.Collect()
@@ -186,29 +187,29 @@ func (r *registry) values(in []byte) []byte {
 			return r.out
 		}
 		if collectErr != nil {
-			v.Values[i] = abi.MetricValue{Kind: abi.ValueMissing, Text: collectErr.Error()}
+			v.Values[i] = collectorabi.MetricValue{Kind: collectorabi.ValueMissing, Text: collectErr.Error()}
 			continue
 		}
 		mt := m.metrics[x]
 		v.Values[i] = toValue(mt.CallBack(mt.Name))
 	}
 	v.Forward = m.forward
-	out := append(r.out[:0], abi.StatusOK)
-	r.out = abi.AppendValues(out, &v)
+	out := append(r.out[:0], wire.StatusOK)
+	r.out = collectorabi.AppendValues(out, &v)
 	m.forward = m.forward[:0]
 	return r.out
 }
 
-func toValue(x any, err error) abi.MetricValue {
+func toValue(x any, err error) collectorabi.MetricValue {
 	if err != nil {
-		return abi.MetricValue{Kind: abi.ValueMissing, Text: err.Error()}
+		return collectorabi.MetricValue{Kind: collectorabi.ValueMissing, Text: err.Error()}
 	}
 	var f float64
 	switch v := x.(type) {
 	case nil:
-		return abi.MetricValue{Kind: abi.ValueMissing, Text: "no value"}
+		return collectorabi.MetricValue{Kind: collectorabi.ValueMissing, Text: "no value"}
 	case string:
-		return abi.MetricValue{Kind: abi.ValueText, Text: v}
+		return collectorabi.MetricValue{Kind: collectorabi.ValueText, Text: v}
 	case float64:
 		f = v
 	case float32:
@@ -226,16 +227,16 @@ func toValue(x any, err error) abi.MetricValue {
 	case uint64:
 		f = float64(v)
 	default:
-		return abi.MetricValue{Kind: abi.ValueMissing, Text: fmt.Sprintf("callback returned %T", x)}
+		return collectorabi.MetricValue{Kind: collectorabi.ValueMissing, Text: fmt.Sprintf("callback returned %T", x)}
 	}
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return abi.MetricValue{Kind: abi.ValueMissing, Text: "not finite: " + strconv.FormatFloat(f, 'g', -1, 64)}
+		return collectorabi.MetricValue{Kind: collectorabi.ValueMissing, Text: "not finite: " + strconv.FormatFloat(f, 'g', -1, 64)}
 	}
-	return abi.MetricValue{Kind: abi.ValueNumber, Number: f}
+	return collectorabi.MetricValue{Kind: collectorabi.ValueNumber, Number: f}
 }
 
 func (r *registry) cleanup(in []byte) []byte {
-	name, _, err := abi.DecodeModuleRequest(in)
+	name, _, err := collectorabi.DecodeModuleRequest(in)
 	if err != nil {
 		r.out = errResult(r.out, err)
 		return r.out
@@ -247,6 +248,6 @@ func (r *registry) cleanup(in []byte) []byte {
 		m.metrics = nil
 		m.forward = nil
 	}
-	r.out = append(r.out[:0], abi.StatusOK)
+	r.out = append(r.out[:0], wire.StatusOK)
 	return r.out
 }

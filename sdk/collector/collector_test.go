@@ -6,7 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/collectorabi"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 func TestRegistryRoundTrip(t *testing.T) {
@@ -27,33 +28,33 @@ func TestRegistryRoundTrip(t *testing.T) {
 		Collect: func() error { collected++; return nil },
 	}}
 	r.names = []string{"m"}
-	out := r.init(abi.AppendModuleRequest(nil, "m", []string{"k"}, []string{"v"}))
-	if out[0] != abi.StatusOK {
+	out := r.init(collectorabi.AppendModuleRequest(nil, "m", []string{"k"}, []string{"v"}))
+	if out[0] != wire.StatusOK {
 		t.Fatalf("init: %q", out)
 	}
-	ds, err := abi.DecodeDescriptors(out[1:])
-	if err != nil || len(ds) != 4 || ds[0].ValueType != abi.TypeUint || ds[2].ValueType != abi.TypeDouble || ds[0].TimeMax != 60 {
+	ds, err := collectorabi.DecodeDescriptors(out[1:])
+	if err != nil || len(ds) != 4 || ds[0].ValueType != collectorabi.TypeUint || ds[2].ValueType != collectorabi.TypeDouble || ds[0].TimeMax != 60 {
 		t.Fatalf("descriptors %+v, %v", ds, err)
 	}
 	Forward("x") // unknown module: ignored
 	r.mods["m"].forward = append(r.mods["m"].forward, "line")
-	out = r.values(abi.AppendValuesRequest(nil, "m", []uint32{0, 1, 2, 3}))
-	v, err := abi.DecodeValues(out[1:], 4)
+	out = r.values(collectorabi.AppendValuesRequest(nil, "m", []uint32{0, 1, 2, 3}))
+	v, err := collectorabi.DecodeValues(out[1:], 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Values[0].Number != 7 || v.Values[1].Text != "up" || v.Values[2].Kind != abi.ValueMissing || v.Values[3].Text != "no data" {
+	if v.Values[0].Number != 7 || v.Values[1].Text != "up" || v.Values[2].Kind != collectorabi.ValueMissing || v.Values[3].Text != "no data" {
 		t.Errorf("values = %+v", v.Values)
 	}
 	if len(v.Forward) != 1 || collected != 1 {
 		t.Errorf("forward %q, collected %d", v.Forward, collected)
 	}
-	out = r.values(abi.AppendValuesRequest(nil, "m", []uint32{9}))
-	if out[0] != abi.StatusError {
+	out = r.values(collectorabi.AppendValuesRequest(nil, "m", []uint32{9}))
+	if out[0] != wire.StatusError {
 		t.Errorf("an index out of range answered OK")
 	}
-	out = r.init(abi.AppendModuleRequest(nil, "nope", nil, nil))
-	if out[0] != abi.StatusError || !strings.Contains(string(out), "holds no module") {
+	out = r.init(collectorabi.AppendModuleRequest(nil, "nope", nil, nil))
+	if out[0] != wire.StatusError || !strings.Contains(string(out), "holds no module") {
 		t.Errorf("init of an unknown module: %q", out)
 	}
 }

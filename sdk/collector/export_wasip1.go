@@ -8,7 +8,8 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/collectorabi"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 var inbuf []byte
@@ -22,7 +23,7 @@ func init() {
 }
 
 //go:wasmexport canopy_api_version
-func apiVersion() int32 { return abi.CollectorVersion }
+func apiVersion() int32 { return collectorabi.Version }
 
 //go:wasmexport canopy_alloc
 func alloc(size int32) int32 {
@@ -133,7 +134,7 @@ func hostStatus(b []byte) ([]byte, error) {
 	if len(b) == 0 {
 		return nil, errors.New("empty host answer")
 	}
-	if b[0] != abi.StatusOK {
+	if b[0] != wire.StatusOK {
 		return nil, errors.New(string(b[1:]))
 	}
 	return b[1:], nil

@@ -4,7 +4,8 @@ import (
 	"errors"
 	"time"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/collectorabi"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 // Response is the answer of HTTPGet.
@@ -25,7 +26,7 @@ func HTTPGet(url string, timeout time.Duration) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := abi.DecodeHTTPResponse(b)
+	r, err := collectorabi.DecodeHTTPResponse(b)
 	if err != nil {
 		return nil, err
 	}
@@ -46,13 +47,13 @@ func TailRead(path string, max int) ([]byte, error) {
 
 // Statfs returns the space of a mount point the module's config grants
 // (grant { statfs = "/" }); WASI has no statvfs of its own.
-func Statfs(path string) (*abi.Statfs, error) {
+func Statfs(path string) (*collectorabi.Statfs, error) {
 	b, err := hostStatfs(path)
 	if err != nil {
 		return nil, err
 	}
-	d := abi.Decoder{B: b}
-	s := &abi.Statfs{TotalBytes: uint64(d.I64()), FreeBytes: uint64(d.I64()), AvailBytes: uint64(d.I64()),
+	d := wire.Decoder{B: b}
+	s := &collectorabi.Statfs{TotalBytes: uint64(d.I64()), FreeBytes: uint64(d.I64()), AvailBytes: uint64(d.I64()),
 		Inodes: uint64(d.I64()), FreeInodes: uint64(d.I64())}
 	if d.Err != nil {
 		return nil, errors.New("malformed statfs answer")

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"reflect"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 // Guest is one pipe instance at the ABI's byte level: a WASM instance, the
@@ -41,9 +42,9 @@ func NewWASMGuest(ctx context.Context, m *Module) (Guest, error) {
 }
 
 func (g *wasmGuest) APIVersion(ctx context.Context) (uint32, error) {
-	fn := g.in.Func(abi.ExportAPIVersion)
+	fn := g.in.Func(wire.ExportAPIVersion)
 	if fn == nil {
-		return 0, g.in.Fail(fmt.Errorf("not a canopy pipe: no export %s", abi.ExportAPIVersion))
+		return 0, g.in.Fail(fmt.Errorf("not a canopy pipe: no export %s", wire.ExportAPIVersion))
 	}
 	v, err := g.in.Call(ctx, fn)
 	return uint32(v), err
@@ -68,12 +69,12 @@ func (g *wasmGuest) input(ctx context.Context, b []byte) (uint32, error) {
 		return 0, g.in.Fail(fmt.Errorf("input of %d bytes exceeds the memory cap", len(b)))
 	}
 	if uint32(len(b)) > g.bufCap || g.bufPtr == 0 {
-		ptr, err := g.in.Call(ctx, g.in.Func(abi.ExportAlloc), uint64(max(len(b), 1)))
+		ptr, err := g.in.Call(ctx, g.in.Func(wire.ExportAlloc), uint64(max(len(b), 1)))
 		if err != nil {
 			return 0, err
 		}
 		if uint32(ptr) == 0 {
-			return 0, g.in.Fail(fmt.Errorf("%s(%d) returned 0", abi.ExportAlloc, len(b)))
+			return 0, g.in.Fail(fmt.Errorf("%s(%d) returned 0", wire.ExportAlloc, len(b)))
 		}
 		g.bufPtr, g.bufCap = uint32(ptr), uint32(max(len(b), 1))
 	}
@@ -81,7 +82,7 @@ func (g *wasmGuest) input(ctx context.Context, b []byte) (uint32, error) {
 }
 
 func (g *wasmGuest) Manifest(ctx context.Context) ([]byte, error) {
-	return g.result(ctx, abi.ExportManifest)
+	return g.result(ctx, pipeabi.ExportManifest)
 }
 
 func (g *wasmGuest) Init(ctx context.Context, cfg []byte) ([]byte, error) {
@@ -89,7 +90,7 @@ func (g *wasmGuest) Init(ctx context.Context, cfg []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return g.result(ctx, abi.ExportInit, uint64(ptr), uint64(len(cfg)))
+	return g.result(ctx, pipeabi.ExportInit, uint64(ptr), uint64(len(cfg)))
 }
 
 func (g *wasmGuest) Process(ctx context.Context, batch []byte) ([]byte, error) {
@@ -97,18 +98,18 @@ func (g *wasmGuest) Process(ctx context.Context, batch []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return g.result(ctx, abi.ExportProcess, uint64(ptr), uint64(len(batch)))
+	return g.result(ctx, pipeabi.ExportProcess, uint64(ptr), uint64(len(batch)))
 }
 
 func (g *wasmGuest) Tick(ctx context.Context, now int64) ([]byte, error) {
-	if g.in.Func(abi.ExportTick) == nil {
+	if g.in.Func(pipeabi.ExportTick) == nil {
 		return okNoDeltas, nil
 	}
-	return g.result(ctx, abi.ExportTick, uint64(now))
+	return g.result(ctx, pipeabi.ExportTick, uint64(now))
 }
 
 func (g *wasmGuest) Cleanup(ctx context.Context) ([]byte, error) {
-	return g.result(ctx, abi.ExportCleanup)
+	return g.result(ctx, pipeabi.ExportCleanup)
 }
 
 func (g *wasmGuest) MemoryBytes() uint32 { return g.in.MemoryBytes() }
@@ -116,7 +117,7 @@ func (g *wasmGuest) MemoryBytes() uint32 { return g.in.MemoryBytes() }
 func (g *wasmGuest) Close(ctx context.Context) error { return g.in.Close(ctx) }
 
 // okNoDeltas is the result of a tick for a pipe without one.
-var okNoDeltas = abi.AppendDeltaCount(abi.AppendOK(nil), 0)
+var okNoDeltas = pipeabi.AppendDeltaCount(wire.AppendOK(nil), 0)
 
 // runnerGuest runs a pipe's Go value in-process through the same ABI
 // encoding (unit tests, the native side of benchmarks).
@@ -143,7 +144,7 @@ func RunnerFactory(p pipe.Pipe) func(context.Context) (Guest, error) {
 	}
 }
 
-func (g *runnerGuest) APIVersion(context.Context) (uint32, error) { return abi.Version, nil }
+func (g *runnerGuest) APIVersion(context.Context) (uint32, error) { return pipeabi.Version, nil }
 func (g *runnerGuest) Manifest(context.Context) ([]byte, error)   { return g.r.ManifestResult(), nil }
 func (g *runnerGuest) Init(_ context.Context, cfg []byte) ([]byte, error) {
 	return g.r.Init(cfg), nil

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/host"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 	"github.com/canopy-dev/canopy/sdk/pipetest"
 )
 
@@ -88,7 +88,7 @@ func wasmFile(t *testing.T, name string) []byte {
 }
 
 func records(n int, status int) []byte {
-	l, _ := abi.NewLayout([]string{abi.FieldStatus, abi.FieldMethod, abi.FieldBytes})
+	l, _ := pipeabi.NewLayout([]string{pipeabi.FieldStatus, pipeabi.FieldMethod, pipeabi.FieldBytes})
 	return l.AppendBatch(nil, sameRecords(n, status))
 }
 
@@ -97,10 +97,10 @@ func batchFor(p *host.Pipe, n, status int) []byte {
 	return p.Layout.AppendBatch(nil, sameRecords(n, status))
 }
 
-func sameRecords(n, status int) []abi.Record {
-	recs := make([]abi.Record, n)
+func sameRecords(n, status int) []pipeabi.Record {
+	recs := make([]pipeabi.Record, n)
 	for i := range recs {
-		recs[i] = abi.Record{Status: status, Method: "GET", Bytes: 10}
+		recs[i] = pipeabi.Record{Status: status, Method: "GET", Bytes: 10}
 	}
 	return recs
 }

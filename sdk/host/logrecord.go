@@ -4,14 +4,14 @@ import (
 	"math"
 	"unsafe"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/logformat"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 )
 
 // FromLog fills dst (reset first) from a parsed line, applying the ABI's
 // conventions for absent values. Strings alias src's byte slices (the line
 // and src's own buffer): dst is valid while both are unchanged.
-func FromLog(dst *abi.Record, src *logformat.Record) {
+func FromLog(dst *pipeabi.Record, src *logformat.Record) {
 	dst.Reset()
 	has := src.Has
 	if has&logformat.FieldTime != 0 {
@@ -40,11 +40,11 @@ func FromLog(dst *abi.Record, src *logformat.Record) {
 	dst.RemoteAddr = str(src.RemoteAddr)
 	dst.Host = str(src.Host)
 	ua := &src.UA
-	dst.Agent = abi.Agent{Browser: ua.Browser, BrowserMajor: ua.BrowserMajor, OS: ua.OS,
+	dst.Agent = pipeabi.Agent{Browser: ua.Browser, BrowserMajor: ua.BrowserMajor, OS: ua.OS,
 		OSVersion: ua.OSVersion, Vendor: ua.Vendor, Bot: ua.Bot}
 	dst.AgentClass = ua.Class
 	for _, v := range src.Vars {
-		dst.Vars = append(dst.Vars, abi.Var{Name: v.Name, Value: str(v.Value)})
+		dst.Vars = append(dst.Vars, pipeabi.Var{Name: v.Name, Value: str(v.Value)})
 	}
 }
 

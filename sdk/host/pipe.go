@@ -9,7 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 // PipeOptions configures a loaded pipe.
@@ -30,8 +31,8 @@ type PipeOptions struct {
 type Pipe struct {
 	// Source names where the pipe came from (a file path) in errors.
 	Source   string
-	Manifest *abi.Manifest
-	Layout   *abi.Layout
+	Manifest *pipeabi.Manifest
+	Layout   *pipeabi.Layout
 	Breaker  *Breaker
 
 	newGuest func(context.Context) (Guest, error)
@@ -86,22 +87,22 @@ func NewPipe(ctx context.Context, source string, newGuest func(context.Context) 
 		g.Close(ctx)
 		return nil, fmt.Errorf("pipe %s: %w", source, err)
 	}
-	if v != abi.Version {
+	if v != pipeabi.Version {
 		g.Close(ctx)
-		return nil, fmt.Errorf("pipe %s speaks ABI version %d; this canopy speaks %d", source, v, abi.Version)
+		return nil, fmt.Errorf("pipe %s speaks ABI version %d; this canopy speaks %d", source, v, pipeabi.Version)
 	}
 	res, err := g.Manifest(ctx)
 	if err == nil {
-		res, err = abi.CheckStatus(res)
+		res, err = wire.CheckStatus(res)
 	}
 	if err == nil {
-		p.Manifest, err = abi.DecodeManifest(res)
+		p.Manifest, err = pipeabi.DecodeManifest(res)
 	}
 	if err != nil {
 		g.Close(ctx)
 		return nil, fmt.Errorf("pipe %s: manifest: %w", source, err)
 	}
-	p.Layout, _ = abi.NewLayout(p.Manifest.Fields) // validated by DecodeManifest
+	p.Layout, _ = pipeabi.NewLayout(p.Manifest.Fields) // validated by DecodeManifest
 	pi, err := p.initGuest(ctx, g)
 	if err != nil {
 		return nil, err
@@ -113,7 +114,7 @@ func NewPipe(ctx context.Context, source string, newGuest func(context.Context) 
 func (p *Pipe) initGuest(ctx context.Context, g Guest) (*PipeInstance, error) {
 	res, err := g.Init(ctx, p.config)
 	if err == nil {
-		_, err = abi.CheckStatus(res)
+		_, err = wire.CheckStatus(res)
 	}
 	if err != nil {
 		g.Close(ctx)
@@ -188,7 +189,7 @@ func (p *Pipe) fail(err error) { p.Breaker.Fail(err) }
 // cap, an error result, malformed deltas — kills the instance (the next
 // Get makes a fresh one) and counts against the breaker; the batch's
 // deltas are dropped.
-func (pi *PipeInstance) Process(ctx context.Context, batch []byte, n int, dst []abi.Delta) ([]abi.Delta, error) {
+func (pi *PipeInstance) Process(ctx context.Context, batch []byte, n int, dst []pipeabi.Delta) ([]pipeabi.Delta, error) {
 	p := pi.p
 	if pi.g == nil {
 		return dst, errClosed
@@ -197,7 +198,7 @@ func (pi *PipeInstance) Process(ctx context.Context, batch []byte, n int, dst []
 	res, err := pi.g.Process(ctx, batch)
 	if err == nil {
 		keep := len(dst)
-		dst, err = abi.DecodeDeltas(dst, res, p.Manifest)
+		dst, err = pipeabi.DecodeDeltas(dst, res, p.Manifest)
 		if err != nil {
 			dst = dst[:keep]
 		}
@@ -215,7 +216,7 @@ func (pi *PipeInstance) Process(ctx context.Context, batch []byte, n int, dst []
 }
 
 // Tick runs the pipe's tick (if any) and appends its deltas.
-func (pi *PipeInstance) Tick(ctx context.Context, now time.Time, dst []abi.Delta) ([]abi.Delta, error) {
+func (pi *PipeInstance) Tick(ctx context.Context, now time.Time, dst []pipeabi.Delta) ([]pipeabi.Delta, error) {
 	p := pi.p
 	if pi.g == nil {
 		return dst, errClosed
@@ -223,7 +224,7 @@ func (pi *PipeInstance) Tick(ctx context.Context, now time.Time, dst []abi.Delta
 	res, err := pi.g.Tick(ctx, now.UnixNano())
 	if err == nil {
 		keep := len(dst)
-		dst, err = abi.DecodeDeltas(dst, res, p.Manifest)
+		dst, err = pipeabi.DecodeDeltas(dst, res, p.Manifest)
 		if err != nil {
 			dst = dst[:keep]
 		}
@@ -309,5 +310,5 @@ func EncodeParams(params map[string]string) []byte {
 	for i, k := range keys {
 		vals[i] = params[k]
 	}
-	return abi.AppendConfig(nil, keys, vals)
+	return wire.AppendConfig(nil, keys, vals)
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 	"github.com/canopy-dev/canopy/sdk/pipetest"
 )
 
@@ -32,13 +32,13 @@ func BenchmarkGuestParts(b *testing.B) {
 			}
 			defer p.Put(ctx, pi)
 			const n = 512
-			recs := make([]abi.Record, n)
+			recs := make([]pipeabi.Record, n)
 			for i := range recs {
-				recs[i] = abi.Record{Status: 200, Method: []string{"GET", "POST"}[i%2],
-					Path: "/some/path/x", RequestTime: 0.1, Agent: abi.Agent{Browser: "chrome"}}
+				recs[i] = pipeabi.Record{Status: 200, Method: []string{"GET", "POST"}[i%2],
+					Path: "/some/path/x", RequestTime: 0.1, Agent: pipeabi.Agent{Browser: "chrome"}}
 			}
 			batch := p.Layout.AppendBatch(nil, recs)
-			var ds []abi.Delta
+			var ds []pipeabi.Delta
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			c0 := threadCPU()

@@ -3,8 +3,8 @@ package pipe_test
 import (
 	"testing"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 )
 
 type cnt struct{}
@@ -21,10 +21,10 @@ func (cnt) Process(r *pipe.Record, out *pipe.Out) {
 
 func TestAllocs(t *testing.T) {
 	run := pipe.NewRunner(cnt{})
-	l, _ := abi.NewLayout(run.Manifest().Fields)
-	recs := make([]abi.Record, 256)
+	l, _ := pipeabi.NewLayout(run.Manifest().Fields)
+	recs := make([]pipeabi.Record, 256)
 	for i := range recs {
-		recs[i] = abi.Record{Status: 200, Method: "GET", Bytes: 10}
+		recs[i] = pipeabi.Record{Status: 200, Method: "GET", Bytes: 10}
 	}
 	b := l.AppendBatch(nil, recs)
 	in := run.Buffer(len(b))

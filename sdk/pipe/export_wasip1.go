@@ -5,7 +5,8 @@ package pipe
 import (
 	"unsafe"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 // runner is the registered pipe. WASM exports are package-level functions,
@@ -28,10 +29,10 @@ func pack(b []byte) uint64 {
 	return uint64(uintptr(unsafe.Pointer(&b[0])))<<32 | uint64(len(b))
 }
 
-func noPipe() uint64 { return pack(abi.AppendError(nil, errNoPipe.Error())) }
+func noPipe() uint64 { return pack(wire.AppendError(nil, errNoPipe.Error())) }
 
 //go:wasmexport canopy_api_version
-func exportAPIVersion() int32 { return abi.Version }
+func exportAPIVersion() int32 { return pipeabi.Version }
 
 //go:wasmexport canopy_manifest
 func exportManifest() uint64 {
@@ -70,7 +71,7 @@ func exportInit(ptr, size int32) uint64 {
 	}
 	in, ok := input(ptr, size)
 	if !ok {
-		return pack(abi.AppendError(nil, "canopy_init: input is not the canopy_alloc buffer"))
+		return pack(wire.AppendError(nil, "canopy_init: input is not the canopy_alloc buffer"))
 	}
 	return pack(runner.Init(in))
 }
@@ -82,7 +83,7 @@ func exportProcess(ptr, size int32) uint64 {
 	}
 	in, ok := input(ptr, size)
 	if !ok {
-		return pack(abi.AppendError(nil, "canopy_process: input is not the canopy_alloc buffer"))
+		return pack(wire.AppendError(nil, "canopy_process: input is not the canopy_alloc buffer"))
 	}
 	return pack(runner.Process(in))
 }

@@ -10,7 +10,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 )
 
 // registered are the pipes of a native program: normally one (a pipe
@@ -72,7 +72,7 @@ func Serve(p Pipe, r io.Reader, w io.Writer) error {
 		var res []byte
 		switch hdr[0] {
 		case OpAPIVersion:
-			res = binary.LittleEndian.AppendUint32(nil, abi.Version)
+			res = binary.LittleEndian.AppendUint32(nil, pipeabi.Version)
 		case OpManifest:
 			res = run.ManifestResult()
 		case OpInit:

@@ -5,7 +5,8 @@ import (
 	"math"
 	"strings"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 // maxPaths bounds the paths Out remembers between batches; past it the
@@ -18,7 +19,7 @@ const maxPaths = 1 << 16
 // for average, max, min, last), so a batch hands the host one delta per
 // distinct path however many lines it had.
 type Out struct {
-	m       *abi.Manifest
+	m       *pipeabi.Manifest
 	slots   []int32 // open addressing: ents index + 1, 0 = free
 	ents    []entry
 	touched []int32
@@ -31,19 +32,19 @@ type entry struct {
 	kind   byte
 	path   []string
 	key    string // kind byte + wire path, written verbatim to the result
-	action abi.Action
+	action pipeabi.Action
 	value  float64
 	count  uint32
 	marker string
 }
 
-func newOut(m *abi.Manifest) *Out {
+func newOut(m *pipeabi.Manifest) *Out {
 	return &Out{m: m, gen: 1}
 }
 
 // Emit merges number v at path (its segments, unescaped; none empty).
 func (o *Out) Emit(v float64, path ...string) {
-	if e := o.entry(abi.KindNumber, path); e != nil {
+	if e := o.entry(pipeabi.KindNumber, path); e != nil {
 		o.merge(e, v, 1)
 	}
 }
@@ -79,7 +80,7 @@ func (o *Out) EmitKeySamples(k *Key, v float64, n uint32) {
 		return
 	}
 	if k.gen != o.gen {
-		i := o.find(abi.KindNumber, k.path)
+		i := o.find(pipeabi.KindNumber, k.path)
 		if i < 0 {
 			return
 		}
@@ -100,11 +101,11 @@ func (o *Out) merge(e *entry, v float64, n uint32) {
 		e.value = v
 	} else {
 		switch e.action {
-		case abi.ActionAdd, abi.ActionAverage:
+		case pipeabi.ActionAdd, pipeabi.ActionAverage:
 			e.value += v
-		case abi.ActionMax:
+		case pipeabi.ActionMax:
 			e.value = max(e.value, v)
-		case abi.ActionMin:
+		case pipeabi.ActionMin:
 			e.value = min(e.value, v)
 		default:
 			e.value = v
@@ -121,14 +122,14 @@ func (o *Out) EmitSamples(v float64, n uint32, path ...string) {
 	if n == 0 {
 		return
 	}
-	if e := o.entry(abi.KindNumber, path); e != nil {
+	if e := o.entry(pipeabi.KindNumber, path); e != nil {
 		o.merge(e, v, n)
 	}
 }
 
 // Mark sets marker s at path (the last one in a batch wins).
 func (o *Out) Mark(s string, path ...string) {
-	if e := o.entry(abi.KindMarker, path); e != nil {
+	if e := o.entry(pipeabi.KindMarker, path); e != nil {
 		e.marker = s
 		e.count = 1
 	}
@@ -203,12 +204,12 @@ func (o *Out) insert(i int, h uint64, kind byte, path []string) int32 {
 			return -1
 		}
 	}
-	if len(path) > abi.MaxPathSegments {
-		o.fail(fmt.Errorf("path %q is deeper than %d", joinPath(path), abi.MaxPathSegments))
+	if len(path) > wire.MaxPathSegments {
+		o.fail(fmt.Errorf("path %q is deeper than %d", joinPath(path), wire.MaxPathSegments))
 		return -1
 	}
 	own := clonePath(path) // path may alias the input batch
-	wire := abi.AppendPath([]byte{kind}, own...)
+	wire := wire.AppendPath([]byte{kind}, own...)
 	o.ents = append(o.ents, entry{hash: h, kind: kind, path: own, key: string(wire), action: o.m.Roots[root].Action})
 	n := int32(len(o.ents))
 	o.slots[i] = n
@@ -236,20 +237,20 @@ func (o *Out) grow() {
 // resets the batch.
 func (o *Out) flush(dst []byte) []byte {
 	if o.err != nil {
-		dst = abi.AppendError(dst, o.err.Error())
+		dst = wire.AppendError(dst, o.err.Error())
 		o.reset()
 		return dst
 	}
-	dst = abi.AppendOK(dst)
-	dst = abi.AppendDeltaCount(dst, len(o.touched))
+	dst = wire.AppendOK(dst)
+	dst = pipeabi.AppendDeltaCount(dst, len(o.touched))
 	for _, i := range o.touched {
 		e := &o.ents[i]
 		dst = append(dst, e.key...)
-		if e.key[0] == abi.KindMarker {
-			dst = abi.AppendString(dst, e.marker)
+		if e.key[0] == pipeabi.KindMarker {
+			dst = wire.AppendString(dst, e.marker)
 		} else {
-			dst = abi.AppendF64(dst, e.value)
-			dst = abi.AppendU32(dst, e.count)
+			dst = wire.AppendF64(dst, e.value)
+			dst = wire.AppendU32(dst, e.count)
 		}
 	}
 	o.reset()

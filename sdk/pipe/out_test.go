@@ -4,14 +4,14 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 )
 
 // TestOutTable merges many distinct paths (forcing the table to grow) in
 // several batches and checks every merged value.
 func TestOutTable(t *testing.T) {
-	m := &abi.Manifest{Name: "t", Roots: []abi.Root{{Path: []string{"a"}, Action: abi.ActionAdd},
-		{Path: []string{"a", "max"}, Action: abi.ActionMax}}}
+	m := &pipeabi.Manifest{Name: "t", Roots: []pipeabi.Root{{Path: []string{"a"}, Action: pipeabi.ActionAdd},
+		{Path: []string{"a", "max"}, Action: pipeabi.ActionMax}}}
 	o := newOut(m)
 	const n = 5000
 	for batch := range 3 {
@@ -24,11 +24,11 @@ func TestOutTable(t *testing.T) {
 			}
 		}
 		o.Mark("m"+strconv.Itoa(batch), "a", "mark")
-		ds, err := abi.DecodeDeltas(nil, o.flush(nil), m)
+		ds, err := pipeabi.DecodeDeltas(nil, o.flush(nil), m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := map[string]abi.Delta{}
+		got := map[string]pipeabi.Delta{}
 		for _, d := range ds {
 			k := joinPath(d.Path)
 			if _, dup := got[k]; dup {
@@ -65,8 +65,8 @@ func TestOutTable(t *testing.T) {
 // TestOutKeys checks that EmitKey merges like Emit, shares entries with it,
 // and survives the table being dropped (more than maxPaths paths).
 func TestOutKeys(t *testing.T) {
-	m := &abi.Manifest{Name: "t", Roots: []abi.Root{{Path: []string{"a"}, Action: abi.ActionAdd},
-		{Path: []string{"a", "avg"}, Action: abi.ActionAverage}}}
+	m := &pipeabi.Manifest{Name: "t", Roots: []pipeabi.Root{{Path: []string{"a"}, Action: pipeabi.ActionAdd},
+		{Path: []string{"a", "avg"}, Action: pipeabi.ActionAverage}}}
 	o := newOut(m)
 	k, avg, bad := NewKey("a", "k"), NewKey("a", "avg"), NewKey("b")
 	for batch := range 3 {
@@ -79,11 +79,11 @@ func TestOutKeys(t *testing.T) {
 				o.Emit(1, "a", "x", strconv.Itoa(i))
 			}
 		}
-		ds, err := abi.DecodeDeltas(nil, o.flush(nil), m)
+		ds, err := pipeabi.DecodeDeltas(nil, o.flush(nil), m)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := map[string]abi.Delta{}
+		got := map[string]pipeabi.Delta{}
 		for _, d := range ds {
 			got[joinPath(d.Path)] = d
 		}

@@ -5,7 +5,7 @@
 //	func main() { pipe.Main() }
 //
 // Built with GOOS=wasip1 GOARCH=wasm -buildmode=c-shared, the wasip1 half of
-// this package exports the canopy ABI (sdk/abi/README.md) for the
+// this package exports the canopy ABI (sdk/pipeabi/README.md) for the
 // registered pipe. Built natively, the same source runs in unit tests
 // (sdk/pipetest) and, through Main, as a native process speaking the same
 // ABI over stdin/stdout (the native side of the WASM-vs-native benchmark).
@@ -17,62 +17,62 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 )
 
 // Aliases so a pipe needs only this import.
 type (
 	// Manifest declares the pipe's name, version, fields and roots.
-	Manifest = abi.Manifest
+	Manifest = pipeabi.Manifest
 	// Root is one subtree the pipe writes, with its defaultaction.
-	Root = abi.Root
+	Root = pipeabi.Root
 	// Record is one parsed log line (only the manifest's fields are set).
-	Record = abi.Record
+	Record = pipeabi.Record
 	// Action is a defaultaction.
-	Action = abi.Action
+	Action = pipeabi.Action
 	// Batch is a whole batch of records as columns (see BatchProcessor).
-	Batch = abi.Batch
+	Batch = pipeabi.Batch
 	// Strings is a string column of a Batch.
-	Strings = abi.Strings
+	Strings = pipeabi.Strings
 	// Float64Lists is a list column of a Batch (upstream_response_time).
-	Float64Lists = abi.Float64Lists
+	Float64Lists = pipeabi.Float64Lists
 )
 
 // The defaultactions.
 const (
-	Add     = abi.ActionAdd
-	Average = abi.ActionAverage
-	Max     = abi.ActionMax
-	Min     = abi.ActionMin
-	Last    = abi.ActionLast
+	Add     = pipeabi.ActionAdd
+	Average = pipeabi.ActionAverage
+	Max     = pipeabi.ActionMax
+	Min     = pipeabi.ActionMin
+	Last    = pipeabi.ActionLast
 )
 
-// The record fields a manifest may ask for (see sdk/abi/README.md).
+// The record fields a manifest may ask for (see sdk/pipeabi/README.md).
 const (
-	FieldTime        = abi.FieldTime
-	FieldStatus      = abi.FieldStatus
-	FieldBytes       = abi.FieldBytes
-	FieldRequestTime = abi.FieldRequestTime
-	FieldUpstream    = abi.FieldUpstream
-	FieldMethod      = abi.FieldMethod
-	FieldPath        = abi.FieldPath
-	FieldQuery       = abi.FieldQuery
-	FieldProtocol    = abi.FieldProtocol
-	FieldUserAgent   = abi.FieldUserAgent
-	FieldReferer     = abi.FieldReferer
-	FieldRemoteAddr  = abi.FieldRemoteAddr
-	FieldHost        = abi.FieldHost
-	FieldUA          = abi.FieldUA
+	FieldTime        = pipeabi.FieldTime
+	FieldStatus      = pipeabi.FieldStatus
+	FieldBytes       = pipeabi.FieldBytes
+	FieldRequestTime = pipeabi.FieldRequestTime
+	FieldUpstream    = pipeabi.FieldUpstream
+	FieldMethod      = pipeabi.FieldMethod
+	FieldPath        = pipeabi.FieldPath
+	FieldQuery       = pipeabi.FieldQuery
+	FieldProtocol    = pipeabi.FieldProtocol
+	FieldUserAgent   = pipeabi.FieldUserAgent
+	FieldReferer     = pipeabi.FieldReferer
+	FieldRemoteAddr  = pipeabi.FieldRemoteAddr
+	FieldHost        = pipeabi.FieldHost
+	FieldUA          = pipeabi.FieldUA
 
-	FieldUABrowser      = abi.FieldUABrowser
-	FieldUABrowserMajor = abi.FieldUABrowserMajor
-	FieldUAOS           = abi.FieldUAOS
-	FieldUAOSVersion    = abi.FieldUAOSVersion
-	FieldUAVendor       = abi.FieldUAVendor
-	FieldUABot          = abi.FieldUABot
-	FieldUAClass        = abi.FieldUAClass
-	FieldUAClassHash    = abi.FieldUAClassHash
-	FieldPathHash       = abi.FieldPathHash
+	FieldUABrowser      = pipeabi.FieldUABrowser
+	FieldUABrowserMajor = pipeabi.FieldUABrowserMajor
+	FieldUAOS           = pipeabi.FieldUAOS
+	FieldUAOSVersion    = pipeabi.FieldUAOSVersion
+	FieldUAVendor       = pipeabi.FieldUAVendor
+	FieldUABot          = pipeabi.FieldUABot
+	FieldUAClass        = pipeabi.FieldUAClass
+	FieldUAClassHash    = pipeabi.FieldUAClassHash
+	FieldPathHash       = pipeabi.FieldPathHash
 )
 
 // Pipe is what a pipe author implements: Manifest and Init, and either

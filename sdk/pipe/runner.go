@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 // Runner drives a Pipe through the ABI's byte-level calls: it decodes
@@ -17,11 +18,11 @@ import (
 // Every returned buffer is valid until the next call.
 type Runner struct {
 	p      Pipe
-	m      abi.Manifest
-	layout *abi.Layout
+	m      pipeabi.Manifest
+	layout *pipeabi.Layout
 	out    *Out
-	batch  abi.Batch
-	rec    abi.Record
+	batch  pipeabi.Batch
+	rec    pipeabi.Record
 	bp     BatchProcessor // the pipe's ProcessBatch, else nil
 	rp     Processor      // the pipe's Process, else nil
 	in     []byte
@@ -38,7 +39,7 @@ func NewRunner(p Pipe) *Runner {
 		r.err = err
 		return r
 	}
-	r.layout, _ = abi.NewLayout(r.m.Fields) // validated above
+	r.layout, _ = pipeabi.NewLayout(r.m.Fields) // validated above
 	r.bp, _ = p.(BatchProcessor)
 	r.rp, _ = p.(Processor)
 	if r.bp == nil && r.rp == nil {
@@ -50,15 +51,15 @@ func NewRunner(p Pipe) *Runner {
 }
 
 // Manifest returns the pipe's manifest.
-func (r *Runner) Manifest() *abi.Manifest { return &r.m }
+func (r *Runner) Manifest() *pipeabi.Manifest { return &r.m }
 
 // ManifestResult is canopy_manifest: status byte + encoded manifest.
 func (r *Runner) ManifestResult() []byte {
 	if r.err != nil {
-		r.res = abi.AppendError(r.res[:0], r.err.Error())
+		r.res = wire.AppendError(r.res[:0], r.err.Error())
 		return r.res
 	}
-	r.res = abi.AppendManifest(abi.AppendOK(r.res[:0]), &r.m)
+	r.res = pipeabi.AppendManifest(wire.AppendOK(r.res[:0]), &r.m)
 	return r.res
 }
 
@@ -71,12 +72,12 @@ func (r *Runner) Buffer(n int) []byte {
 	return r.in[:n]
 }
 
-// Init is canopy_init: cfg is an encoded config (abi.AppendConfig).
+// Init is canopy_init: cfg is an encoded config (wire.AppendConfig).
 func (r *Runner) Init(cfg []byte) []byte {
 	err := r.err
 	if err == nil {
 		var c map[string]string
-		c, err = abi.DecodeConfig(cfg)
+		c, err = wire.DecodeConfig(cfg)
 		if err == nil {
 			err = r.guard(func() error { return r.p.Init(Config(c)) })
 		}
@@ -146,9 +147,9 @@ func (r *Runner) deltas(err error) []byte {
 
 func (r *Runner) status(err error) []byte {
 	if err != nil {
-		r.res = abi.AppendError(r.res[:0], err.Error())
+		r.res = wire.AppendError(r.res[:0], err.Error())
 	} else {
-		r.res = abi.AppendOK(r.res[:0])
+		r.res = wire.AppendOK(r.res[:0])
 	}
 	return r.res
 }

@@ -4,8 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 type noProcess struct{}
@@ -33,8 +34,8 @@ func (p batchCnt) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
 // TestRunnerProcessors checks the runner's choice of Process or
 // ProcessBatch and its errors, as the host would read them.
 func TestRunnerProcessors(t *testing.T) {
-	l, _ := abi.NewLayout([]string{pipe.FieldStatus})
-	batch := l.AppendBatch(nil, make([]abi.Record, 3))
+	l, _ := pipeabi.NewLayout([]string{pipe.FieldStatus})
+	batch := l.AppendBatch(nil, make([]pipeabi.Record, 3))
 	for _, tc := range []struct {
 		name string
 		p    pipe.Pipe
@@ -46,11 +47,11 @@ func TestRunnerProcessors(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			run := pipe.NewRunner(tc.p)
-			run.Init(abi.AppendConfig(nil, nil, nil))
+			run.Init(wire.AppendConfig(nil, nil, nil))
 			in := run.Buffer(len(batch))
 			copy(in, batch)
 			res := run.Process(in)
-			ds, err := abi.DecodeDeltas(nil, res, run.Manifest())
+			ds, err := pipeabi.DecodeDeltas(nil, res, run.Manifest())
 			switch {
 			case tc.want == "" && err != nil:
 				t.Fatalf("process: %v", err)

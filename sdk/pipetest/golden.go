@@ -4,12 +4,12 @@ import (
 	"os"
 	"testing"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 )
 
 // TestdataRecords parses testdata/access.log with format.
-func TestdataRecords(t testing.TB, format string) []abi.Record {
+func TestdataRecords(t testing.TB, format string) []pipeabi.Record {
 	t.Helper()
 	b, err := os.ReadFile("testdata/access.log")
 	if err != nil {

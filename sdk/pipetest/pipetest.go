@@ -12,9 +12,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/host"
 	"github.com/canopy-dev/canopy/sdk/pipe"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 // BatchSize is the number of records per process call, small enough that
@@ -24,12 +25,12 @@ const BatchSize = 64
 // Result is what a pipe emitted over all batches, merged per path by the
 // action of the root ruling it, as the daemon's tree would hold it.
 type Result struct {
-	Manifest *abi.Manifest
+	Manifest *pipeabi.Manifest
 	nodes    map[string]*node
 }
 
 type node struct {
-	action  abi.Action
+	action  pipeabi.Action
 	value   float64
 	samples uint64
 	marker  string
@@ -37,9 +38,9 @@ type node struct {
 }
 
 // NewResult returns an empty result for a pipe with manifest m.
-func NewResult(m *abi.Manifest) *Result { return newResult(m) }
+func NewResult(m *pipeabi.Manifest) *Result { return newResult(m) }
 
-func newResult(m *abi.Manifest) *Result {
+func newResult(m *pipeabi.Manifest) *Result {
 	return &Result{Manifest: m, nodes: map[string]*node{}}
 }
 
@@ -55,12 +56,12 @@ func Key(path []string) string {
 }
 
 // Merge adds a batch of deltas.
-func (r *Result) Merge(ds []abi.Delta) {
+func (r *Result) Merge(ds []pipeabi.Delta) {
 	for _, d := range ds {
 		k := Key(d.Path)
 		n := r.nodes[k]
 		if n == nil {
-			n = &node{action: abi.ActionAdd}
+			n = &node{action: pipeabi.ActionAdd}
 			if i := r.Manifest.RootFor(d.Path); i >= 0 {
 				n.action = r.Manifest.Roots[i].Action
 			}
@@ -73,11 +74,11 @@ func (r *Result) Merge(ds []abi.Delta) {
 		switch {
 		case n.samples == 0:
 			n.value = d.Value
-		case n.action == abi.ActionAdd || n.action == abi.ActionAverage:
+		case n.action == pipeabi.ActionAdd || n.action == pipeabi.ActionAverage:
 			n.value += d.Value
-		case n.action == abi.ActionMax:
+		case n.action == pipeabi.ActionMax:
 			n.value = math.Max(n.value, d.Value)
-		case n.action == abi.ActionMin:
+		case n.action == pipeabi.ActionMin:
 			n.value = math.Min(n.value, d.Value)
 		default:
 			n.value = d.Value
@@ -93,7 +94,7 @@ func (r *Result) Value(key string) (float64, bool) {
 	if n == nil || n.samples == 0 {
 		return 0, false
 	}
-	if n.action == abi.ActionAverage {
+	if n.action == pipeabi.ActionAverage {
 		return n.value / float64(n.samples), true
 	}
 	return n.value, true
@@ -143,14 +144,14 @@ type Caller interface {
 }
 
 // Native runs p (the pipe's Go value) over recs with params cfg.
-func Native(t testing.TB, p pipe.Pipe, cfg map[string]string, recs []abi.Record) *Result {
+func Native(t testing.TB, p pipe.Pipe, cfg map[string]string, recs []pipeabi.Record) *Result {
 	t.Helper()
 	run := pipe.NewRunner(p)
-	m, err := abi.DecodeManifest(mustOK(t, run.ManifestResult()))
+	m, err := pipeabi.DecodeManifest(mustOK(t, run.ManifestResult()))
 	if err != nil {
 		t.Fatalf("manifest: %v", err)
 	}
-	if _, err := abi.CheckStatus(run.Init(EncodeConfig(cfg))); err != nil {
+	if _, err := wire.CheckStatus(run.Init(EncodeConfig(cfg))); err != nil {
 		t.Fatalf("init: %v", err)
 	}
 	res, err := RunBatches(m, recs, func(b []byte) ([]byte, error) { return run.Process(b), nil })
@@ -162,14 +163,14 @@ func Native(t testing.TB, p pipe.Pipe, cfg map[string]string, recs []abi.Record)
 
 // RunBatches encodes recs for m's layout in batches of BatchSize, calls
 // process on each and merges the decoded deltas.
-func RunBatches(m *abi.Manifest, recs []abi.Record, process func([]byte) ([]byte, error)) (*Result, error) {
-	layout, err := abi.NewLayout(m.Fields)
+func RunBatches(m *pipeabi.Manifest, recs []pipeabi.Record, process func([]byte) ([]byte, error)) (*Result, error) {
+	layout, err := pipeabi.NewLayout(m.Fields)
 	if err != nil {
 		return nil, err
 	}
 	res := newResult(m)
 	var buf []byte
-	var ds []abi.Delta
+	var ds []pipeabi.Delta
 	for start := 0; start < len(recs); start += BatchSize {
 		end := min(start+BatchSize, len(recs))
 		buf = layout.AppendBatch(buf[:0], recs[start:end])
@@ -177,7 +178,7 @@ func RunBatches(m *abi.Manifest, recs []abi.Record, process func([]byte) ([]byte
 		if err != nil {
 			return nil, fmt.Errorf("process records %d–%d: %w", start, end-1, err)
 		}
-		ds, err = abi.DecodeDeltas(ds[:0], out, m)
+		ds, err = pipeabi.DecodeDeltas(ds[:0], out, m)
 		if err != nil {
 			return nil, fmt.Errorf("process records %d–%d: %w", start, end-1, err)
 		}
@@ -191,7 +192,7 @@ func EncodeConfig(cfg map[string]string) []byte { return host.EncodeParams(cfg) 
 
 func mustOK(t testing.TB, res []byte) []byte {
 	t.Helper()
-	b, err := abi.CheckStatus(res)
+	b, err := wire.CheckStatus(res)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/host"
 	"github.com/canopy-dev/canopy/sdk/logformat"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 )
 
 // CacheDir is the on-disk wazero compilation cache tests share, so a
@@ -86,7 +86,7 @@ func LoadWASM(t testing.TB, file string, cfg map[string]string) *host.Pipe {
 }
 
 // WASM runs the .wasm pipe file over recs with params cfg.
-func WASM(t testing.TB, file string, cfg map[string]string, recs []abi.Record) *Result {
+func WASM(t testing.TB, file string, cfg map[string]string, recs []pipeabi.Record) *Result {
 	t.Helper()
 	p := LoadWASM(t, file, cfg)
 	res, err := RunPipe(p, recs)
@@ -98,7 +98,7 @@ func WASM(t testing.TB, file string, cfg map[string]string, recs []abi.Record) *
 
 // RunPipe runs a loaded pipe over recs in batches of BatchSize on one
 // instance and merges the deltas.
-func RunPipe(p *host.Pipe, recs []abi.Record) (*Result, error) {
+func RunPipe(p *host.Pipe, recs []pipeabi.Record) (*Result, error) {
 	ctx := context.Background()
 	pi, err := p.Get(ctx)
 	if err != nil {
@@ -107,7 +107,7 @@ func RunPipe(p *host.Pipe, recs []abi.Record) (*Result, error) {
 	defer p.Put(ctx, pi)
 	res := newResult(p.Manifest)
 	var buf []byte
-	var ds []abi.Delta
+	var ds []pipeabi.Delta
 	for start := 0; start < len(recs); start += BatchSize {
 		end := min(start+BatchSize, len(recs))
 		buf = p.Layout.AppendBatch(buf[:0], recs[start:end])
@@ -122,14 +122,14 @@ func RunPipe(p *host.Pipe, recs []abi.Record) (*Result, error) {
 
 // Lines parses log text in an nginx log_format ("combined", "main", or
 // the format text) into records; it fails the test on a bad line.
-func Lines(t testing.TB, format, text string) []abi.Record {
+func Lines(t testing.TB, format, text string) []pipeabi.Record {
 	t.Helper()
 	f, err := logformat.Compile(format)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := f.NewParser()
-	var recs []abi.Record
+	var recs []pipeabi.Record
 	sc := bufio.NewScanner(strings.NewReader(text))
 	sc.Buffer(nil, logformat.MaxLineLen+2)
 	for n := 1; sc.Scan(); n++ {
@@ -140,7 +140,7 @@ func Lines(t testing.TB, format, text string) []abi.Record {
 		if err := p.Parse([]byte(sc.Text()), &lr); err != nil {
 			t.Fatalf("line %d: %v: %q", n, err, sc.Text())
 		}
-		var r abi.Record
+		var r pipeabi.Record
 		host.FromLog(&r, &lr) // aliases lr, which stays alive with r
 		recs = append(recs, r)
 	}

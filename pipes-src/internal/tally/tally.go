@@ -1,5 +1,5 @@
 // Package tally counts a batch's records per distinct value of a
-// dictionary-encoded string column (sdk/abi README, "Record batch"), so the
+// dictionary-encoded string column (sdk/pipeabi README, "Record batch"), so the
 // built-in pipes look each distinct path or agent up once per batch instead
 // of once per record.
 package tally

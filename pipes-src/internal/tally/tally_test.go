@@ -4,11 +4,11 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 )
 
 func TestCount(t *testing.T) {
-	l, err := abi.NewLayout([]string{abi.FieldPath})
+	l, err := pipeabi.NewLayout([]string{pipeabi.FieldPath})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,15 +22,15 @@ func TestCount(t *testing.T) {
 		{[]string{"/z"}, []uint32{1}, []int32{0}},
 		{nil, []uint32{}, []int32{}},
 	} {
-		recs := make([]abi.Record, len(tc.paths))
+		recs := make([]pipeabi.Record, len(tc.paths))
 		for i, p := range tc.paths {
 			recs[i].Path = p
 		}
-		var b abi.Batch
+		var b pipeabi.Batch
 		if err := l.DecodeBatch(l.AppendBatch(nil, recs), &b); err != nil {
 			t.Fatal(err)
 		}
-		tl.Count(b.Strings(abi.FieldPath))
+		tl.Count(b.Strings(pipeabi.FieldPath))
 		if !reflect.DeepEqual(tl.Counts, tc.counts) || !reflect.DeepEqual(tl.First, tc.first) {
 			t.Errorf("%q: counts %v first %v, want %v %v", tc.paths, tl.Counts, tl.First, tc.counts, tc.first)
 		}

@@ -1,4 +1,4 @@
-// The cpu collector module in C, written against sdk/abi/COLLECTOR.md
+// The cpu collector module in C, written against sdk/collectorabi/README.md
 // alone: proof that the ABI is language-neutral, and a measure of what a
 // guest without the Go runtime costs (see README.md).
 #include <stdint.h>

@@ -11,7 +11,8 @@ package main
 import (
 	"unsafe"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 var mode string
@@ -25,20 +26,20 @@ func pack(b []byte) uint64 {
 //go:wasmexport canopy_api_version
 func apiVersion() int32 {
 	if mode == "version" {
-		return abi.Version + 1
+		return pipeabi.Version + 1
 	}
-	return abi.Version
+	return pipeabi.Version
 }
 
 //go:wasmexport canopy_manifest
 func manifest() uint64 {
 	if mode == "badmanifest" {
-		res = []byte{abi.StatusOK, 200, 1, 2}
+		res = []byte{wire.StatusOK, 200, 1, 2}
 		return pack(res)
 	}
-	m := abi.Manifest{Name: "raw-" + mode, Version: "0", Fields: []string{abi.FieldStatus},
-		Roots: []abi.Root{{Path: []string{"raw"}}}}
-	res = abi.AppendManifest(abi.AppendOK(nil), &m)
+	m := pipeabi.Manifest{Name: "raw-" + mode, Version: "0", Fields: []string{pipeabi.FieldStatus},
+		Roots: []pipeabi.Root{{Path: []string{"raw"}}}}
+	res = pipeabi.AppendManifest(wire.AppendOK(nil), &m)
 	return pack(res)
 }
 
@@ -50,7 +51,7 @@ func alloc(n int32) int32 {
 
 //go:wasmexport canopy_init
 func initPipe(ptr, n int32) uint64 {
-	res = abi.AppendOK(res[:0])
+	res = wire.AppendOK(res[:0])
 	return pack(res)
 }
 
@@ -65,22 +66,22 @@ func process(ptr, n int32) uint64 {
 			seed = seed*1664525 + 1013904223
 			res = append(res, byte(seed>>24))
 		}
-		res[0] = abi.StatusOK
+		res[0] = wire.StatusOK
 		return pack(res)
 	case "bigresult":
-		res = abi.AppendOK(res[:0])
+		res = wire.AppendOK(res[:0])
 		return uint64(uintptr(unsafe.Pointer(&res[0])))<<32 | 100<<20
 	case "bigalloc":
 		res = make([]byte, 100<<20)
 		return pack(res)
 	}
-	res = abi.AppendDeltaCount(abi.AppendOK(res[:0]), 0)
+	res = pipeabi.AppendDeltaCount(wire.AppendOK(res[:0]), 0)
 	return pack(res)
 }
 
 //go:wasmexport canopy_cleanup
 func cleanup() uint64 {
-	res = abi.AppendOK(res[:0])
+	res = wire.AppendOK(res[:0])
 	return pack(res)
 }
 

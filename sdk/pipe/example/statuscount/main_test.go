@@ -5,16 +5,16 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 	"github.com/canopy-dev/canopy/sdk/pipetest"
 )
 
-func records() []abi.Record {
-	var recs []abi.Record
+func records() []pipeabi.Record {
+	var recs []pipeabi.Record
 	for i := range 150 { // crosses pipetest.BatchSize
-		recs = append(recs, abi.Record{Status: 200 + 100*(i%4), Method: []string{"GET", "POST"}[i%2], Bytes: int64(i)})
+		recs = append(recs, pipeabi.Record{Status: 200 + 100*(i%4), Method: []string{"GET", "POST"}[i%2], Bytes: int64(i)})
 	}
-	return append(recs, abi.Record{Status: 502, Method: "GET", Bytes: -1})
+	return append(recs, pipeabi.Record{Status: 502, Method: "GET", Bytes: -1})
 }
 
 var want = map[string]float64{

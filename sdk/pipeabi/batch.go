@@ -1,8 +1,9 @@
-package abi
+package pipeabi
 
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/canopy-dev/canopy/sdk/wire"
 	"math"
 	"slices"
 	"strconv"
@@ -21,18 +22,18 @@ import (
 // MaxBatchRecords bounds the record count a batch header may claim.
 const MaxBatchRecords = 1 << 24
 
-// wire is how a field's column is laid out.
-type wire uint8
+// colWire is how a field's column is laid out.
+type colWire uint8
 
 const (
-	wireI64  wire = iota // n × i64
-	wireF64              // n × f64
-	wireStr              // n × u32 dictionary index, u32 d, (d+1) × u32 byte offsets, the bytes
-	wireList             // (n+1) × u32 element offsets, pad to 8, then the f64s
-	wireUA               // (n+1) × u32 byte offsets, then the bytes; each value is list<product> list<str>
+	wireI64  colWire = iota // n × i64
+	wireF64                 // n × f64
+	wireStr                 // n × u32 dictionary index, u32 d, (d+1) × u32 byte offsets, the bytes
+	wireList                // (n+1) × u32 element offsets, pad to 8, then the f64s
+	wireUA                  // (n+1) × u32 byte offsets, then the bytes; each value is list<product> list<str>
 )
 
-func wireOf(k fieldKind) wire {
+func wireOf(k fieldKind) colWire {
 	switch k {
 	case kindTime, kindStatus, kindBytes, kindUAClassHash, kindPathHash:
 		return wireI64
@@ -66,17 +67,17 @@ type Encoder struct {
 func (e *Encoder) AppendBatch(dst []byte, l *Layout, recs []Record) []byte {
 	base := len(dst)
 	n := len(recs)
-	dst = AppendU32(dst, uint32(n))
+	dst = wire.AppendU32(dst, uint32(n))
 	for c, k := range l.kinds {
 		dst = pad8(dst, base)
 		switch wireOf(k) {
 		case wireI64:
 			for i := range recs {
-				dst = AppendI64(dst, recs[i].int64Field(k))
+				dst = wire.AppendI64(dst, recs[i].int64Field(k))
 			}
 		case wireF64:
 			for i := range recs {
-				dst = AppendF64(dst, recs[i].RequestTime)
+				dst = wire.AppendF64(dst, recs[i].RequestTime)
 			}
 		case wireList:
 			offs := len(dst)
@@ -90,7 +91,7 @@ func (e *Encoder) AppendBatch(dst []byte, l *Layout, recs []Record) []byte {
 			dst = pad8(dst, base)
 			for i := range recs {
 				for _, v := range recs[i].UpstreamTimes {
-					dst = AppendF64(dst, v)
+					dst = wire.AppendF64(dst, v)
 				}
 			}
 		case wireUA:
@@ -136,7 +137,7 @@ func (e *Encoder) appendDict(dst []byte, recs []Record, k fieldKind, varName str
 		}
 		putU32(dst, idx+4*i, int(d))
 	}
-	dst = AppendU32(dst, uint32(len(e.vals)))
+	dst = wire.AppendU32(dst, uint32(len(e.vals)))
 	offs := len(dst)
 	dst = reserve(dst, 4*(len(e.vals)+1))
 	data := len(dst)
@@ -223,14 +224,14 @@ func appendUA(dst []byte, r *Record) []byte {
 		r.UA = TokenizeUA(r.UA, r.UserAgent)
 		r.UAParsed = true
 	}
-	dst = AppendU32(dst, uint32(len(r.UA.Products)))
+	dst = wire.AppendU32(dst, uint32(len(r.UA.Products)))
 	for _, p := range r.UA.Products {
-		dst = AppendString(dst, p.Name)
-		dst = AppendString(dst, p.Version)
+		dst = wire.AppendString(dst, p.Name)
+		dst = wire.AppendString(dst, p.Version)
 	}
-	dst = AppendU32(dst, uint32(len(r.UA.Comments)))
+	dst = wire.AppendU32(dst, uint32(len(r.UA.Comments)))
 	for _, c := range r.UA.Comments {
-		dst = AppendString(dst, c)
+		dst = wire.AppendString(dst, c)
 	}
 	return dst
 }
@@ -276,7 +277,7 @@ func (l *Layout) DecodeBatch(in []byte, b *Batch) error {
 	if len(in) < 4 {
 		return fmt.Errorf("malformed record batch: %d bytes, want at least a 4-byte count", len(in))
 	}
-	n := int(le32(in, 0))
+	n := int(wire.LoadU32(in, 0))
 	if n > MaxBatchRecords || len(l.kinds) > 0 && 4*n > len(in) {
 		return fmt.Errorf("malformed record batch: %d records cannot fit in %d bytes", n, len(in))
 	}
@@ -306,7 +307,7 @@ func (l *Layout) DecodeBatch(in []byte, b *Batch) error {
 			if raw, off, err = take(in, off, 4); err != nil {
 				break
 			}
-			d := int(le32(raw, 0))
+			d := int(wire.LoadU32(raw, 0))
 			if d > n {
 				err = fmt.Errorf("%d distinct values for %d records", d, n)
 				break
@@ -349,7 +350,7 @@ func decF64(b []byte) float64 { return math.Float64frombits(binary.LittleEndian.
 
 func take(in []byte, off, size int) ([]byte, int, error) {
 	if off > len(in) || size > len(in)-off {
-		return nil, off, errShort
+		return nil, off, wire.ErrShort
 	}
 	return in[off : off+size], off + size, nil
 }
@@ -408,7 +409,7 @@ func view[T int64 | float64 | uint32](raw []byte, own *[]T, dec func([]byte) T) 
 	if n == 0 {
 		return nil
 	}
-	if littleEndian && uintptr(unsafe.Pointer(&raw[0]))%uintptr(size) == 0 {
+	if wire.NativeLittleEndian && uintptr(unsafe.Pointer(&raw[0]))%uintptr(size) == 0 {
 		return unsafe.Slice((*T)(unsafe.Pointer(&raw[0])), n)
 	}
 	s := (*own)[:0]
@@ -425,7 +426,7 @@ func (b *Batch) Len() int { return b.n }
 // column returns the column of field, which must be in the manifest with
 // wire type w. Asking for anything else is a bug in the pipe: it panics
 // with a message saying so (the SDK turns the panic into a failed batch).
-func (b *Batch) column(field string, w wire) *column {
+func (b *Batch) column(field string, w colWire) *column {
 	for c, name := range b.l.names {
 		if name == field {
 			if wireOf(b.l.kinds[c]) != w {
@@ -434,7 +435,7 @@ func (b *Batch) column(field string, w wire) *column {
 			return &b.cols[c]
 		}
 	}
-	panic(fmt.Sprintf("pipe reads field %q as a %s column, but its manifest does not list it or it has another type (see the field table of sdk/abi/README.md)", field, wireNames[w]))
+	panic(fmt.Sprintf("pipe reads field %q as a %s column, but its manifest does not list it or it has another type (see the field table of sdk/pipeabi/README.md)", field, wireNames[w]))
 }
 
 var wireNames = [...]string{wireI64: "i64", wireF64: "f64", wireStr: "str", wireList: "list<f64>", wireUA: "ua"}
@@ -602,7 +603,7 @@ func (b *Batch) otherField(c, i int, r *Record) error {
 	case kindVar:
 		r.Vars = append(r.Vars, Var{Name: b.l.varName(c), Value: col.str(i)})
 	case kindUA:
-		d := Decoder{B: col.data[col.offs[i]:col.offs[i+1]]}
+		d := wire.Decoder{B: col.data[col.offs[i]:col.offs[i+1]]}
 		n := d.Count(8)
 		for j := 0; j < n; j++ {
 			name := d.String()

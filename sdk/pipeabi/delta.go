@@ -1,10 +1,9 @@
-package abi
+package pipeabi
 
 import (
-	"errors"
 	"fmt"
+	"github.com/canopy-dev/canopy/sdk/wire"
 	"math"
-	"unsafe"
 )
 
 // Delta kinds on the wire.
@@ -25,64 +24,22 @@ type Delta struct {
 	IsMarker bool
 }
 
-// AppendOK appends the status byte of a successful result; for process and
-// tick the delta batch follows (AppendDeltaCount, then the deltas).
-func AppendOK(dst []byte) []byte { return append(dst, StatusOK) }
-
-// AppendError appends a failed result with its message.
-func AppendError(dst []byte, msg string) []byte {
-	dst = append(dst, StatusError)
-	return AppendString(dst, msg)
-}
-
 // AppendDeltaCount appends the number of deltas that follow.
-func AppendDeltaCount(dst []byte, n int) []byte { return AppendU32(dst, uint32(n)) }
-
-// AppendPath appends a path (u8 segment count, then each segment as a
-// str). Guests use it to build the wire form of a path once and reuse it.
-func AppendPath(dst []byte, path ...string) []byte { return appendPath(dst, path) }
+func AppendDeltaCount(dst []byte, n int) []byte { return wire.AppendU32(dst, uint32(n)) }
 
 // AppendNumber appends a number delta whose path is already encoded.
 func AppendNumber(dst, encodedPath []byte, value float64, count uint32) []byte {
 	dst = append(dst, KindNumber)
 	dst = append(dst, encodedPath...)
-	dst = AppendF64(dst, value)
-	return AppendU32(dst, count)
+	dst = wire.AppendF64(dst, value)
+	return wire.AppendU32(dst, count)
 }
 
 // AppendMarker appends a marker delta whose path is already encoded.
 func AppendMarker(dst, encodedPath []byte, marker string) []byte {
 	dst = append(dst, KindMarker)
 	dst = append(dst, encodedPath...)
-	return AppendString(dst, marker)
-}
-
-// ErrNotOK marks a result whose status byte says the pipe failed.
-var ErrNotOK = errors.New("pipe reported an error")
-
-// CheckStatus reads the status byte of a result buffer: nil for OK (and the
-// rest of the buffer), or an error wrapping ErrNotOK with the pipe's
-// message.
-func CheckStatus(b []byte) ([]byte, error) {
-	if len(b) == 0 {
-		return nil, errors.New("malformed result: empty")
-	}
-	switch b[0] {
-	case StatusOK:
-		return b[1:], nil
-	case StatusError:
-		d := Decoder{B: b, Off: 1}
-		msg := d.String()
-		if d.Err != nil {
-			return nil, fmt.Errorf("malformed error result: %w", d.Err)
-		}
-		if len(msg) > 512 {
-			msg = msg[:512] + "…"
-		}
-		return nil, fmt.Errorf("%w: %s", ErrNotOK, msg)
-	default:
-		return nil, fmt.Errorf("malformed result: status byte %d", b[0])
-	}
+	return wire.AppendString(dst, marker)
 }
 
 // DecodeDeltas decodes the result of process or tick and validates every
@@ -91,13 +48,13 @@ func CheckStatus(b []byte) ([]byte, error) {
 // malformed. The deltas are appended to dst; their strings are copied (one
 // allocation for the whole batch), so b may be reused afterwards.
 func DecodeDeltas(dst []Delta, b []byte, m *Manifest) ([]Delta, error) {
-	rest, err := CheckStatus(b)
+	rest, err := wire.CheckStatus(b)
 	if err != nil {
 		return dst, err
 	}
 	// One copy of the payload; every string below aliases it.
 	own := append([]byte(nil), rest...)
-	d := Decoder{B: own}
+	d := wire.Decoder{B: own}
 	n := d.Count(1 + 1 + 5) // kind, segment count, one 1-byte segment
 	if d.Err != nil {
 		return dst, fmt.Errorf("malformed deltas: %w", d.Err)
@@ -106,7 +63,7 @@ func DecodeDeltas(dst []Delta, b []byte, m *Manifest) ([]Delta, error) {
 	for i := 0; i < n; i++ {
 		kind := d.U8()
 		start := len(segs)
-		segs = d.pathAppend(segs)
+		segs = d.Path(segs)
 		if d.Err != nil {
 			return dst, fmt.Errorf("malformed delta %d: %w", i, d.Err)
 		}
@@ -135,8 +92,8 @@ func DecodeDeltas(dst []Delta, b []byte, m *Manifest) ([]Delta, error) {
 			if d.Err != nil {
 				return dst, fmt.Errorf("malformed delta %d: %w", i, d.Err)
 			}
-			if len(s) > MaxMarkerBytes {
-				return dst, fmt.Errorf("delta %d at %q: marker of %d bytes (max %d)", i, path, len(s), MaxMarkerBytes)
+			if len(s) > wire.MaxMarkerBytes {
+				return dst, fmt.Errorf("delta %d at %q: marker of %d bytes (max %d)", i, path, len(s), wire.MaxMarkerBytes)
 			}
 			dst = append(dst, Delta{Path: path, Marker: s, IsMarker: true})
 		default:
@@ -147,21 +104,4 @@ func DecodeDeltas(dst []Delta, b []byte, m *Manifest) ([]Delta, error) {
 		return dst, fmt.Errorf("malformed deltas: %d trailing bytes", len(own)-d.Off)
 	}
 	return dst, nil
-}
-
-func (d *Decoder) pathAppend(dst []string) []string {
-	n := int(d.U8())
-	for i := 0; i < n && d.Err == nil; i++ {
-		dst = append(dst, d.String())
-	}
-	return dst
-}
-
-// BytesString returns b as a string without copying; the caller must not
-// modify b while the string is in use (map lookups are the intended use).
-func BytesString(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
 }

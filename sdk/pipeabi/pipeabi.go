@@ -1,17 +1,16 @@
-// Package abi is the versioned contract between canopy and a WASM pipe: the
-// exported functions, the manifest, and the compact binary encodings of
+// Package pipeabi is the versioned contract between canopy and a WASM pipe:
+// the exported functions, the manifest, and the compact binary encodings of
 // records (host → pipe) and deltas (pipe → host). README.md in this folder is
 // the normative spec; this package is its Go implementation, shared by the
-// guest SDK (sdk/pipe, compiled to wasip1) and the host (sdk/host).
-//
-// Everything is little-endian and length-prefixed, with no JSON or varints in
-// the hot path: Go's wasm target decodes fixed-width integers with single
-// loads, and other languages need nothing but byte offsets.
-package abi
+// guest SDK (sdk/pipe, compiled to wasip1) and the host (sdk/host). The
+// primitives, the result convention and the exports canopy_api_version and
+// canopy_alloc are sdk/wire's, shared with the collector ABI.
+package pipeabi
 
 import (
 	"errors"
 	"fmt"
+	"github.com/canopy-dev/canopy/sdk/wire"
 	"strconv"
 )
 
@@ -21,33 +20,14 @@ import (
 // after another).
 const Version = 2
 
-// CollectorVersion is the ABI version a collector module (collector.go)
-// reports through canopy_api_version; the agent refuses any other value.
-const CollectorVersion = 1
-
-// Names of the functions a pipe exports (see README.md for signatures).
+// Names of the functions a pipe exports (see README.md for signatures);
+// wire.ExportAPIVersion and wire.ExportAlloc complete the list.
 const (
-	ExportAPIVersion = "canopy_api_version"
-	ExportManifest   = "canopy_manifest"
-	ExportAlloc      = "canopy_alloc"
-	ExportInit       = "canopy_init"
-	ExportProcess    = "canopy_process"
-	ExportTick       = "canopy_tick" // optional
-	ExportCleanup    = "canopy_cleanup"
-)
-
-// Result status bytes: the first byte of every result buffer.
-const (
-	StatusOK    = 0
-	StatusError = 1
-)
-
-// Limits the host enforces on what a pipe hands back; a pipe exceeding them
-// has produced malformed output.
-const (
-	MaxPathSegments = 32
-	MaxSegmentBytes = 1024
-	MaxMarkerBytes  = 64 << 10
+	ExportManifest = "canopy_manifest"
+	ExportInit     = "canopy_init"
+	ExportProcess  = "canopy_process"
+	ExportTick     = "canopy_tick" // optional
+	ExportCleanup  = "canopy_cleanup"
 )
 
 // Action says how a number merges into the tree. The numbering is that of
@@ -153,15 +133,15 @@ func validPath(p []string) error {
 	if len(p) == 0 {
 		return errors.New("empty path")
 	}
-	if len(p) > MaxPathSegments {
-		return fmt.Errorf("path has %d segments (max %d)", len(p), MaxPathSegments)
+	if len(p) > wire.MaxPathSegments {
+		return fmt.Errorf("path has %d segments (max %d)", len(p), wire.MaxPathSegments)
 	}
 	for _, s := range p {
 		if s == "" {
 			return errors.New("path has an empty segment")
 		}
-		if len(s) > MaxSegmentBytes {
-			return fmt.Errorf("path segment of %d bytes (max %d)", len(s), MaxSegmentBytes)
+		if len(s) > wire.MaxSegmentBytes {
+			return fmt.Errorf("path segment of %d bytes (max %d)", len(s), wire.MaxSegmentBytes)
 		}
 	}
 	return nil
@@ -169,15 +149,15 @@ func validPath(p []string) error {
 
 // AppendManifest appends the manifest encoding of m to dst.
 func AppendManifest(dst []byte, m *Manifest) []byte {
-	dst = AppendString(dst, m.Name)
-	dst = AppendString(dst, m.Version)
-	dst = AppendU32(dst, uint32(len(m.Fields)))
+	dst = wire.AppendString(dst, m.Name)
+	dst = wire.AppendString(dst, m.Version)
+	dst = wire.AppendU32(dst, uint32(len(m.Fields)))
 	for _, f := range m.Fields {
-		dst = AppendString(dst, f)
+		dst = wire.AppendString(dst, f)
 	}
-	dst = AppendU32(dst, uint32(len(m.Roots)))
+	dst = wire.AppendU32(dst, uint32(len(m.Roots)))
 	for _, r := range m.Roots {
-		dst = appendPath(dst, r.Path)
+		dst = wire.AppendPath(dst, r.Path...)
 		dst = append(dst, byte(r.Action))
 	}
 	return dst
@@ -185,17 +165,17 @@ func AppendManifest(dst []byte, m *Manifest) []byte {
 
 // DecodeManifest decodes and validates a manifest. Strings are copied.
 func DecodeManifest(b []byte) (*Manifest, error) {
-	d := Decoder{B: b}
-	m := &Manifest{Name: clone(d.String()), Version: clone(d.String())}
+	d := wire.Decoder{B: b}
+	m := &Manifest{Name: wire.Clone(d.String()), Version: wire.Clone(d.String())}
 	n := d.Count(4)
 	for i := 0; i < n && d.Err == nil; i++ {
-		m.Fields = append(m.Fields, clone(d.String()))
+		m.Fields = append(m.Fields, wire.Clone(d.String()))
 	}
 	n = d.Count(2)
 	for i := 0; i < n && d.Err == nil; i++ {
 		p := d.Path(nil)
 		for j := range p {
-			p[j] = clone(p[j])
+			p[j] = wire.Clone(p[j])
 		}
 		m.Roots = append(m.Roots, Root{Path: p, Action: Action(d.U8())})
 	}
@@ -209,38 +189,4 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 		return nil, err
 	}
 	return m, nil
-}
-
-// AppendConfig appends the init configuration (string pairs, sorted by the
-// caller if order matters) to dst.
-func AppendConfig(dst []byte, keys, values []string) []byte {
-	dst = AppendU32(dst, uint32(len(keys)))
-	for i := range keys {
-		dst = AppendString(dst, keys[i])
-		dst = AppendString(dst, values[i])
-	}
-	return dst
-}
-
-// DecodeConfig decodes an init configuration into a map (strings copied).
-func DecodeConfig(b []byte) (map[string]string, error) {
-	d := Decoder{B: b}
-	n := d.Count(8)
-	cfg := make(map[string]string, n)
-	for i := 0; i < n && d.Err == nil; i++ {
-		k := clone(d.String())
-		cfg[k] = clone(d.String())
-	}
-	if d.Err != nil {
-		return nil, fmt.Errorf("malformed config: %w", d.Err)
-	}
-	return cfg, nil
-}
-
-// clone copies s so it no longer aliases a decode buffer.
-func clone(s string) string {
-	if s == "" {
-		return ""
-	}
-	return string(append([]byte(nil), s...))
 }

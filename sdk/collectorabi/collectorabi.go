@@ -1,17 +1,26 @@
-package abi
-
-// Collector modules (canopy-agent) — a second contract beside pipes, sharing
-// the result convention (status byte, ptr<<32|len), canopy_api_version and
-// canopy_alloc, and the wire primitives. Specified in COLLECTOR.md in this
-// folder. Owned by the agent (issue 10); pipe code above does not depend on it.
+// Package collectorabi is the versioned contract between canopy-agent and a
+// WASM collector module (Ganglia's gmond module contract): the exports, the
+// host imports and their encodings. README.md in this folder is the
+// normative spec; this package is its Go implementation, shared by the guest
+// SDK (sdk/collector) and the agent (agent/modules). It builds on sdk/wire
+// (primitives, result convention, canopy_api_version and canopy_alloc) and
+// does not depend on the pipe ABI.
+package collectorabi
 
 import (
 	"errors"
 	"fmt"
+	"github.com/canopy-dev/canopy/sdk/wire"
 	"math"
 )
 
-// Exports of a collector module, besides ExportAPIVersion and ExportAlloc.
+// Version is the ABI version a collector module reports through
+// canopy_api_version (wire.ExportAPIVersion); the agent refuses any other
+// value. It moves independently of the pipe ABI's.
+const Version = 1
+
+// Exports of a collector module, besides wire.ExportAPIVersion and
+// wire.ExportAlloc.
 const (
 	ExportCollectorModules = "canopy_collector_modules" // () -> result list<str>
 	ExportMetricInit       = "canopy_metric_init"       // (ptr, len) -> result list<descriptor>
@@ -119,16 +128,16 @@ type Descriptor struct {
 
 // AppendDescriptors appends list<descriptor> to dst.
 func AppendDescriptors(dst []byte, ds []Descriptor) []byte {
-	dst = AppendU32(dst, uint32(len(ds)))
+	dst = wire.AppendU32(dst, uint32(len(ds)))
 	for _, d := range ds {
-		dst = AppendString(dst, d.Name)
+		dst = wire.AppendString(dst, d.Name)
 		dst = append(dst, d.ValueType)
-		dst = AppendString(dst, d.Units)
+		dst = wire.AppendString(dst, d.Units)
 		dst = append(dst, d.Slope)
-		dst = AppendU32(dst, d.TimeMax)
-		dst = AppendString(dst, d.Format)
-		dst = AppendString(dst, d.Groups)
-		dst = AppendString(dst, d.Description)
+		dst = wire.AppendU32(dst, d.TimeMax)
+		dst = wire.AppendString(dst, d.Format)
+		dst = wire.AppendString(dst, d.Groups)
+		dst = wire.AppendString(dst, d.Description)
 	}
 	return dst
 }
@@ -138,7 +147,7 @@ const MaxMetrics = 4096
 
 // DecodeDescriptors decodes and checks list<descriptor> (strings copied).
 func DecodeDescriptors(b []byte) ([]Descriptor, error) {
-	d := Decoder{B: b}
+	d := wire.Decoder{B: b}
 	n := d.Count(22)
 	if n > MaxMetrics {
 		return nil, fmt.Errorf("module declares %d metrics (max %d)", n, MaxMetrics)
@@ -146,9 +155,9 @@ func DecodeDescriptors(b []byte) ([]Descriptor, error) {
 	out := make([]Descriptor, 0, n)
 	seen := make(map[string]bool, n)
 	for i := 0; i < n && d.Err == nil; i++ {
-		x := Descriptor{Name: clone(d.String()), ValueType: d.U8(), Units: clone(d.String()),
-			Slope: d.U8(), TimeMax: d.U32(), Format: clone(d.String()), Groups: clone(d.String()),
-			Description: clone(d.String())}
+		x := Descriptor{Name: wire.Clone(d.String()), ValueType: d.U8(), Units: wire.Clone(d.String()),
+			Slope: d.U8(), TimeMax: d.U32(), Format: wire.Clone(d.String()), Groups: wire.Clone(d.String()),
+			Description: wire.Clone(d.String())}
 		if d.Err != nil {
 			break
 		}
@@ -179,28 +188,28 @@ func DecodeDescriptors(b []byte) ([]Descriptor, error) {
 // AppendModuleRequest appends the input of metric_init / metric_cleanup:
 // str module, list<pair> params.
 func AppendModuleRequest(dst []byte, module string, keys, values []string) []byte {
-	dst = AppendString(dst, module)
-	return AppendConfig(dst, keys, values)
+	dst = wire.AppendString(dst, module)
+	return wire.AppendConfig(dst, keys, values)
 }
 
 // DecodeModuleRequest decodes AppendModuleRequest's encoding (strings copied).
 func DecodeModuleRequest(b []byte) (string, map[string]string, error) {
-	d := Decoder{B: b}
-	name := clone(d.String())
+	d := wire.Decoder{B: b}
+	name := wire.Clone(d.String())
 	if d.Err != nil {
 		return "", nil, fmt.Errorf("malformed module request: %w", d.Err)
 	}
-	cfg, err := DecodeConfig(b[d.Off:])
+	cfg, err := wire.DecodeConfig(b[d.Off:])
 	return name, cfg, err
 }
 
 // AppendValuesRequest appends the input of metric_values: str module,
 // list<u32> metric indexes (into the module's descriptors).
 func AppendValuesRequest(dst []byte, module string, idx []uint32) []byte {
-	dst = AppendString(dst, module)
-	dst = AppendU32(dst, uint32(len(idx)))
+	dst = wire.AppendString(dst, module)
+	dst = wire.AppendU32(dst, uint32(len(idx)))
 	for _, i := range idx {
-		dst = AppendU32(dst, i)
+		dst = wire.AppendU32(dst, i)
 	}
 	return dst
 }
@@ -208,7 +217,7 @@ func AppendValuesRequest(dst []byte, module string, idx []uint32) []byte {
 // DecodeValuesRequest decodes AppendValuesRequest's encoding; the module
 // name aliases b.
 func DecodeValuesRequest(b []byte) (string, []uint32, error) {
-	d := Decoder{B: b}
+	d := wire.Decoder{B: b}
 	name := d.String()
 	n := d.Count(4)
 	idx := make([]uint32, 0, n)
@@ -249,19 +258,19 @@ const MaxForwardBytes = 8 << 20
 
 // AppendValues appends a Values payload.
 func AppendValues(dst []byte, v *Values) []byte {
-	dst = AppendU32(dst, uint32(len(v.Values)))
+	dst = wire.AppendU32(dst, uint32(len(v.Values)))
 	for _, x := range v.Values {
 		dst = append(dst, x.Kind)
 		switch x.Kind {
 		case ValueNumber:
-			dst = AppendF64(dst, x.Number)
+			dst = wire.AppendF64(dst, x.Number)
 		default:
-			dst = AppendString(dst, x.Text)
+			dst = wire.AppendString(dst, x.Text)
 		}
 	}
-	dst = AppendU32(dst, uint32(len(v.Forward)))
+	dst = wire.AppendU32(dst, uint32(len(v.Forward)))
 	for _, l := range v.Forward {
-		dst = AppendString(dst, l)
+		dst = wire.AppendString(dst, l)
 	}
 	return dst
 }
@@ -269,7 +278,7 @@ func AppendValues(dst []byte, v *Values) []byte {
 // DecodeValues decodes a Values payload, expecting want values (strings
 // copied). Non-finite numbers are errors.
 func DecodeValues(b []byte, want int) (*Values, error) {
-	d := Decoder{B: b}
+	d := wire.Decoder{B: b}
 	n := d.Count(5)
 	if d.Err == nil && n != want {
 		return nil, fmt.Errorf("module returned %d values for %d metrics", n, want)
@@ -284,9 +293,9 @@ func DecodeValues(b []byte, want int) (*Values, error) {
 				return nil, fmt.Errorf("value %d is not finite", i)
 			}
 		case ValueText, ValueMissing:
-			x.Text = clone(d.String())
-			if len(x.Text) > MaxMarkerBytes {
-				return nil, fmt.Errorf("value %d: text of %d bytes (max %d)", i, len(x.Text), MaxMarkerBytes)
+			x.Text = wire.Clone(d.String())
+			if len(x.Text) > wire.MaxMarkerBytes {
+				return nil, fmt.Errorf("value %d: text of %d bytes (max %d)", i, len(x.Text), wire.MaxMarkerBytes)
 			}
 		default:
 			if d.Err == nil {
@@ -298,7 +307,7 @@ func DecodeValues(b []byte, want int) (*Values, error) {
 	m := d.Count(4)
 	total := 0
 	for i := 0; i < m && d.Err == nil; i++ {
-		l := clone(d.String())
+		l := wire.Clone(d.String())
 		total += len(l)
 		if total > MaxForwardBytes {
 			return nil, fmt.Errorf("forwarded lines exceed %d bytes", MaxForwardBytes)
@@ -329,18 +338,18 @@ const MaxHTTPBody = 1 << 20
 
 // AppendHTTPResponse appends the encoding of r.
 func AppendHTTPResponse(dst []byte, r *HTTPResponse) []byte {
-	dst = AppendU32(dst, r.Status)
-	dst = AppendI64(dst, r.TTFBNs)
-	dst = AppendI64(dst, r.TotalNs)
-	dst = AppendI64(dst, r.Bytes)
-	dst = AppendU32(dst, uint32(len(r.Body)))
+	dst = wire.AppendU32(dst, r.Status)
+	dst = wire.AppendI64(dst, r.TTFBNs)
+	dst = wire.AppendI64(dst, r.TotalNs)
+	dst = wire.AppendI64(dst, r.Bytes)
+	dst = wire.AppendU32(dst, uint32(len(r.Body)))
 	dst = append(dst, r.Body...)
-	return AppendString(dst, r.Err)
+	return wire.AppendString(dst, r.Err)
 }
 
 // DecodeHTTPResponse decodes AppendHTTPResponse's encoding; Body aliases b.
 func DecodeHTTPResponse(b []byte) (*HTTPResponse, error) {
-	d := Decoder{B: b}
+	d := wire.Decoder{B: b}
 	r := &HTTPResponse{Status: d.U32(), TTFBNs: d.I64(), TotalNs: d.I64(), Bytes: d.I64()}
 	body := d.String()
 	r.Body = []byte(body)
@@ -360,7 +369,7 @@ var ErrNotGranted = errors.New("not granted by the module's config")
 const MetricPathSep = "/"
 
 func checkMetricName(n string) error {
-	if n == "" || len(n) > MaxSegmentBytes {
+	if n == "" || len(n) > wire.MaxSegmentBytes {
 		return fmt.Errorf("bad metric name of %d bytes", len(n))
 	}
 	segs := 1
@@ -376,7 +385,7 @@ func checkMetricName(n string) error {
 			}
 		}
 	}
-	if segs > MaxPathSegments-2 {
+	if segs > wire.MaxPathSegments-2 {
 		return fmt.Errorf("metric name %q has too many levels", n)
 	}
 	return nil

@@ -1,7 +1,8 @@
-package abi
+package pipeabi
 
 import (
 	"fmt"
+	"github.com/canopy-dev/canopy/sdk/wire"
 	"math"
 	"reflect"
 	"slices"
@@ -213,15 +214,15 @@ func TestTokenizeUA(t *testing.T) {
 }
 
 func deltaBatch(f func(b []byte) []byte) []byte {
-	return f(AppendOK(nil))
+	return f(wire.AppendOK(nil))
 }
 
 func TestDecodeDeltas(t *testing.T) {
 	m := testManifest()
 	good := deltaBatch(func(b []byte) []byte {
 		b = AppendDeltaCount(b, 2)
-		b = AppendNumber(b, AppendPath(nil, "status", "200"), 3, 3)
-		return AppendMarker(b, AppendPath(nil, "status", "note"), "deploy")
+		b = AppendNumber(b, wire.AppendPath(nil, "status", "200"), 3, 3)
+		return AppendMarker(b, wire.AppendPath(nil, "status", "note"), "deploy")
 	})
 	ds, err := DecodeDeltas(nil, good, m)
 	if err != nil {
@@ -238,25 +239,25 @@ func TestDecodeDeltas(t *testing.T) {
 		want string
 	}{
 		{"empty", nil, "empty"},
-		{"error result", AppendError(nil, "boom"), "boom"},
+		{"error result", wire.AppendError(nil, "boom"), "boom"},
 		{"bad status", []byte{7}, "status byte"},
 		{"outside roots", deltaBatch(func(b []byte) []byte {
-			return AppendNumber(AppendDeltaCount(b, 1), AppendPath(nil, "x"), 1, 1)
+			return AppendNumber(AppendDeltaCount(b, 1), wire.AppendPath(nil, "x"), 1, 1)
 		}), "outside"},
 		{"nan", deltaBatch(func(b []byte) []byte {
-			return AppendNumber(AppendDeltaCount(b, 1), AppendPath(nil, "status"), math.NaN(), 1)
+			return AppendNumber(AppendDeltaCount(b, 1), wire.AppendPath(nil, "status"), math.NaN(), 1)
 		}), "finite"},
 		{"zero count", deltaBatch(func(b []byte) []byte {
-			return AppendNumber(AppendDeltaCount(b, 1), AppendPath(nil, "status"), 1, 0)
+			return AppendNumber(AppendDeltaCount(b, 1), wire.AppendPath(nil, "status"), 1, 0)
 		}), "count 0"},
 		{"empty segment", deltaBatch(func(b []byte) []byte {
-			return AppendNumber(AppendDeltaCount(b, 1), AppendPath(nil, "status", ""), 1, 1)
+			return AppendNumber(AppendDeltaCount(b, 1), wire.AppendPath(nil, "status", ""), 1, 1)
 		}), "empty segment"},
 		{"trailing", append(good, 0), "trailing"},
 		{"huge count", deltaBatch(func(b []byte) []byte { return AppendDeltaCount(b, 1<<30) }), "ends inside"},
 		{"bad kind", deltaBatch(func(b []byte) []byte {
 			b = append(AppendDeltaCount(b, 1), 9)
-			return AppendPath(b, "status")
+			return wire.AppendPath(b, "status")
 		}), "unknown kind"},
 	} {
 		_, err := DecodeDeltas(nil, tc.b, m)
@@ -270,7 +271,7 @@ func FuzzDecodeDeltas(f *testing.F) {
 	m := testManifest()
 	f.Add(deltaBatch(func(b []byte) []byte {
 		b = AppendDeltaCount(b, 1)
-		return AppendNumber(b, AppendPath(nil, "status", "200"), 3, 3)
+		return AppendNumber(b, wire.AppendPath(nil, "status", "200"), 3, 3)
 	}))
 	f.Add([]byte{0, 1, 0, 0, 0, 2, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
