@@ -9,11 +9,11 @@ package main
 import (
 	"fmt"
 
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 )
 
-const fieldTimeLocal = abi.FieldVarPrefix + "time_local"
+const fieldTimeLocal = pipeabi.FieldVarPrefix + "time_local"
 
 var weekdays = [7]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
