@@ -11,8 +11,8 @@ import (
 
 	"github.com/canopy-dev/canopy/pipes-src/internal/tally"
 	"github.com/canopy-dev/canopy/pipes-src/internal/topn"
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 // DefaultStatic is GoAccess's default static-file extension list (its
@@ -115,7 +115,7 @@ func (p *requestsPipe) Init(cfg pipe.Config) error {
 	if err != nil {
 		return err
 	}
-	maxLen = min(max(maxLen, 1), abi.MaxSegmentBytes)
+	maxLen = min(max(maxLen, 1), wire.MaxSegmentBytes)
 	for _, e := range strings.Split(cfg.String("static", DefaultStatic), ",") {
 		if e = strings.ToLower(strings.TrimSpace(e)); e != "" {
 			if e[0] != '.' {

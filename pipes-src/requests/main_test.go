@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/canopy-dev/canopy/bench/pipebench"
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 	"github.com/canopy-dev/canopy/sdk/pipetest"
 )
 
@@ -53,11 +53,11 @@ func TestStatic(t *testing.T) {
 // each, 1 in 550 lines): the hot ones get their keys, the keys stay capped and keys plus _other add
 // up to every 404.
 func TestTopBounded(t *testing.T) {
-	var recs []abi.Record
+	var recs []pipeabi.Record
 	for i := range 50000 {
-		recs = append(recs, abi.Record{Status: 404, Method: "GET", Path: fmt.Sprintf("/scan/%d", i)})
+		recs = append(recs, pipeabi.Record{Status: 404, Method: "GET", Path: fmt.Sprintf("/scan/%d", i)})
 		if i%10 == 0 {
-			recs = append(recs, abi.Record{Status: 404, Method: "GET", Path: fmt.Sprintf("/hot/%d", i/10%50)})
+			recs = append(recs, pipeabi.Record{Status: 404, Method: "GET", Path: fmt.Sprintf("/hot/%d", i/10%50)})
 		}
 	}
 	cfg := map[string]string{"top": "10", "max_keys": "100", "capacity": "1000"}
