@@ -12,11 +12,11 @@ import (
 	"strings"
 
 	"github.com/canopy-dev/canopy/pipes-src/internal/topn"
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 )
 
-const fieldXFF = abi.FieldVarPrefix + "http_x_forwarded_for"
+const fieldXFF = pipeabi.FieldVarPrefix + "http_x_forwarded_for"
 
 type hostsPipe struct {
 	useXFF bool

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/canopy-dev/canopy/bench/pipebench"
-	"github.com/canopy-dev/canopy/sdk/abi"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 	"github.com/canopy-dev/canopy/sdk/pipetest"
 )
 
@@ -60,11 +60,11 @@ func TestClients(t *testing.T) {
 // the lines each): memory stays at max_keys keys, the heavy ones get their
 // keys and keys plus _other add up to every hit and byte.
 func TestBounded(t *testing.T) {
-	var recs []abi.Record
+	var recs []pipeabi.Record
 	for i := range 200_000 {
-		recs = append(recs, abi.Record{RemoteAddr: fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), Bytes: 1})
+		recs = append(recs, pipeabi.Record{RemoteAddr: fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255), Bytes: 1})
 		if i%5 == 0 {
-			recs = append(recs, abi.Record{RemoteAddr: fmt.Sprintf("192.0.2.%d", i/5%20), Bytes: 100})
+			recs = append(recs, pipeabi.Record{RemoteAddr: fmt.Sprintf("192.0.2.%d", i/5%20), Bytes: 100})
 		}
 	}
 	res := pipetest.Native(t, &hostsPipe{}, map[string]string{"top": "100", "max_keys": "1000"}, recs)

@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/canopy-dev/canopy/pipes-src/internal/topn"
-	"github.com/canopy-dev/canopy/sdk/abi"
 	"github.com/canopy-dev/canopy/sdk/pipe"
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 type referrersPipe struct {
@@ -53,7 +53,7 @@ func (p *referrersPipe) Init(cfg pipe.Config) error {
 	if err != nil {
 		return err
 	}
-	maxLen = min(max(maxLen, 1), abi.MaxSegmentBytes)
+	maxLen = min(max(maxLen, 1), wire.MaxSegmentBytes)
 	p.exact = make(map[string]bool)
 	for _, h := range strings.Split(cfg.String("exclude", ""), ",") {
 		h = strings.ToLower(strings.TrimSpace(h))
