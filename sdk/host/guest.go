@@ -32,8 +32,8 @@ type wasmGuest struct {
 	bufPtr, bufCap uint32
 }
 
-// NewWASMGuest instantiates m as a pipe guest.
-func NewWASMGuest(ctx context.Context, m *Module) (Guest, error) {
+// newWASMGuest instantiates m as a pipe guest.
+func newWASMGuest(ctx context.Context, m *Module) (Guest, error) {
 	in, err := m.Instantiate(ctx)
 	if err != nil {
 		return nil, err
@@ -126,8 +126,8 @@ type runnerGuest struct {
 	dead error
 }
 
-// NewRunnerGuest wraps a pipe's Go value.
-func NewRunnerGuest(p pipe.Pipe) Guest { return &runnerGuest{r: pipe.NewRunner(p)} }
+// newRunnerGuest wraps a pipe's Go value.
+func newRunnerGuest(p pipe.Pipe) Guest { return &runnerGuest{r: pipe.NewRunner(p)} }
 
 // RunnerFactory makes in-process guests of a pipe's Go value, each with its
 // own state like a WASM instance: when p is a pointer to a struct, every
@@ -140,7 +140,7 @@ func RunnerFactory(p pipe.Pipe) func(context.Context) (Guest, error) {
 		if t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct {
 			q = reflect.New(t.Elem()).Interface().(pipe.Pipe)
 		}
-		return NewRunnerGuest(q), nil
+		return newRunnerGuest(q), nil
 	}
 }
 

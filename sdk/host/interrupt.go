@@ -14,7 +14,7 @@ import (
 // function call and made pipes ~50× slower.
 //
 // Instead, like wasmtime's epoch interruption, the host rewrites the module
-// once at load. Two globals are added: $intr (exported as InterruptGlobal)
+// once at load. Two globals are added: $intr (exported as interruptGlobal)
 // and a countdown $fuel. At the top of every loop body:
 //
 //	fuel--; if fuel == 0 { fuel = yieldEvery; memory.grow 0; if intr { unreachable } }
@@ -38,9 +38,9 @@ import (
 // guest reaches Go every few tens of microseconds.
 const yieldEvery = 1 << 14
 
-// InterruptGlobal is the export name of the global the host sets to stop a
+// interruptGlobal is the export name of the global the host sets to stop a
 // guest.
-const InterruptGlobal = "canopy_interrupt"
+const interruptGlobal = "canopy_interrupt"
 
 // wasm section ids used here.
 const (
@@ -206,8 +206,8 @@ func loopCheck(intr, fuel uint32) []byte {
 }
 
 func appendExport(b []byte, gidx uint32) []byte {
-	b = appendU32(b, uint32(len(InterruptGlobal)))
-	b = append(b, InterruptGlobal...)
+	b = appendU32(b, uint32(len(interruptGlobal)))
+	b = append(b, interruptGlobal...)
 	b = append(b, 0x03) // global
 	return appendU32(b, gidx)
 }

@@ -259,7 +259,7 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot instantiate %s: %w%s", m.name, err, tail.said())
 	}
-	intr, ok := mod.ExportedGlobal(InterruptGlobal).(api.MutableGlobal)
+	intr, ok := mod.ExportedGlobal(interruptGlobal).(api.MutableGlobal)
 	if !ok {
 		mod.Close(ctx)
 		return nil, fmt.Errorf("cannot instantiate %s: interrupt global missing", m.name)
@@ -288,8 +288,8 @@ type Instance struct {
 	fired  atomic.Bool
 }
 
-// ErrDead is wrapped by every call on an instance that already failed.
-var ErrDead = errors.New("instance already failed")
+// errDead is wrapped by every call on an instance that already failed.
+var errDead = errors.New("instance already failed")
 
 // Func returns exported function name, or nil.
 func (in *Instance) Func(name string) api.Function {
@@ -309,7 +309,7 @@ func (in *Instance) Func(name string) api.Function {
 // of memory, a guest exit — kills the instance.
 func (in *Instance) Call(ctx context.Context, fn api.Function, params ...uint64) (uint64, error) {
 	if in.dead != nil {
-		return 0, fmt.Errorf("%w: %v", ErrDead, in.dead)
+		return 0, fmt.Errorf("%w: %v", errDead, in.dead)
 	}
 	if fn == nil {
 		return 0, in.kill(errors.New("function not exported"))

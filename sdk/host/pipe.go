@@ -62,7 +62,7 @@ func (e *Engine) LoadPipe(ctx context.Context, source string, wasm []byte, opt P
 	if err != nil {
 		return nil, err
 	}
-	p, err := NewPipe(ctx, source, func(ctx context.Context) (Guest, error) { return NewWASMGuest(ctx, mod) }, opt)
+	p, err := NewPipe(ctx, source, func(ctx context.Context) (Guest, error) { return newWASMGuest(ctx, mod) }, opt)
 	if err != nil {
 		mod.Close(ctx)
 		return nil, err
