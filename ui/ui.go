@@ -141,13 +141,10 @@ func (u *UI) page(c *gin.Context) {
 
 func (u *UI) asset(c *gin.Context) {
 	name := strings.TrimPrefix(c.Param("file"), "/")
-	if name == "" || name == "index.html" {
-		c.Status(http.StatusNotFound)
-		return
-	}
 	a, ok := u.files[name]
-	if !ok {
-		c.Status(http.StatusNotFound)
+	if !ok || name == "index.html" {
+		// Only embedded files are served: a name is never a path on disk.
+		c.JSON(http.StatusNotFound, gin.H{"error": fmt.Sprintf("no UI file %q", name)})
 		return
 	}
 	pageHeaders(c.Writer.Header())

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -26,18 +27,18 @@ func (f ViewFunc) GraphView(r *http.Request, name string) (graph.View, bool, err
 // GraphRoutes registers GET /graph/NAME[.png|.jpg|.svg|.pdf] (parameters:
 // graph.Graphs). views, if not nil, resolves NAME as a saved view first.
 // Bad parameters and keys are 400s, a failing view or history read 500s,
-// each with a one-line text body.
+// each with a JSON {"error": ...} body like every other route.
 func GraphRoutes(r gin.IRouter, g *graph.Graphs, views ViewSource) {
 	r.GET("/graph/*name", func(c *gin.Context) {
 		req, err := g.Parse(strings.TrimPrefix(c.Param("name"), "/"), c.Request.URL.Query())
 		if err != nil {
-			c.String(http.StatusBadRequest, "%s\n", err)
+			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
 			return
 		}
 		if views != nil {
 			v, ok, err := views.GraphView(c.Request, req.Name)
 			if err != nil {
-				c.String(http.StatusInternalServerError, "cannot read view %q: %s\n", req.Name, err)
+				c.JSON(http.StatusInternalServerError, gin.H{"error": fmt.Sprintf("cannot read view %q: %s", req.Name, err)})
 				return
 			}
 			if ok {
@@ -45,12 +46,12 @@ func GraphRoutes(r gin.IRouter, g *graph.Graphs, views ViewSource) {
 			}
 		}
 		if err := req.CheckKeys(); err != nil {
-			c.String(http.StatusBadRequest, "%s\n", err)
+			c.JSON(http.StatusBadRequest, gin.H{"error": err.Error()})
 			return
 		}
 		var buf bytes.Buffer
 		if err := g.Draw(c.Request.Context(), &buf, req); err != nil {
-			c.String(http.StatusInternalServerError, "%s\n", err)
+			c.JSON(http.StatusInternalServerError, gin.H{"error": err.Error()})
 			return
 		}
 		c.Header("Cache-Control", "no-cache")

@@ -3,6 +3,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -84,6 +85,10 @@ func New(opt Options) *Server {
 	s.engine.GET("/diff", s.diff)
 	s.engine.GET("/diff/*keys", s.diff)
 	s.engine.GET("/metrics", s.metricsHandler())
+	// An unknown path is an error like any other: JSON, naming what was asked.
+	s.engine.NoRoute(func(c *gin.Context) {
+		c.JSON(http.StatusNotFound, gin.H{"error": fmt.Sprintf("no route %s %s", c.Request.Method, c.Request.URL.Path)})
+	})
 	return s
 }
 

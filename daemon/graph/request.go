@@ -31,7 +31,8 @@ type Options struct {
 //	from, until  time range as GET /trend: now, -15min, -6h, -1d, -1w,
 //	             -1mon, -1y, Unix seconds or ms, RFC 3339, YYYYMMDD
 //	             (default -1d … now, or the view's range)
-//	width,height pixels, clamped to 64 … 4000 (default 800×300)
+//	width,height pixels, 64 … 4000 (default 800×300; less is raised to 64,
+//	             more is refused)
 //	type         line | bar | area | stacked (default: the style's)
 //	style        default | cpu | net | url
 //	theme        light | dark
@@ -231,7 +232,9 @@ func parseSize(what, s string, def int) (int, error) {
 		return def, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil {
+	if err != nil || n > MaxSize {
+		// Larger is refused rather than clamped: the caller learns the
+		// cap instead of getting a picture of another size.
 		return 0, fmt.Errorf("%s %q: want a number of pixels (%d to %d)", what, s, MinSize, MaxSize)
 	}
 	return ClampSize(n, def), nil

@@ -167,15 +167,23 @@ func TestParseBadInput(t *testing.T) {
 	}
 }
 
+// TestDrawSizeClamped: small sizes are raised to MinSize; sizes over
+// MaxSize are refused (a 400 naming the range), never drawn.
 func TestDrawSizeClamped(t *testing.T) {
 	g := newTestGraphs(Options{})
+	for _, q := range []string{"width=5000&height=100", "width=1&height=99999", "width=100000&height=100000"} {
+		u, _ := url.Parse("/graph/x.png?" + q)
+		if _, err := g.Parse("x.png", u.Query()); err == nil || !strings.Contains(err.Error(), "want a number of pixels (64 to 4000)") {
+			t.Errorf("%s: got %v, want a refusal naming the range", q, err)
+		}
+	}
 	tests := []struct {
 		query string
 		w, h  int
 	}{
 		{"", DefaultWidth, DefaultHeight},
-		{"width=5000&height=100", MaxSize, 100},
-		{"width=1&height=99999", MinSize, MaxSize},
+		{"width=4000&height=100", MaxSize, 100},
+		{"width=1&height=4000", MinSize, MaxSize},
 		{"width=320&height=0", 320, DefaultHeight},
 	}
 	for _, tc := range tests {

@@ -156,6 +156,11 @@ func (d *Decoder) walk(data []byte, st *state, member func(obj int, name string)
 		w.chunk, w.arena, w.names = st.chunk, st.arena, st.names
 		defer func() { st.chunk, st.arena = w.chunk, w.arena[len(w.arena):] }()
 	}
+	if !utf8.Valid(data) {
+		// JSON is UTF-8 (RFC 8259); a name or marker made valid would not
+		// be what the sender meant, so the push is refused whole.
+		return 0, fmt.Errorf("push is not valid UTF-8 (first bad byte at offset %d)", invalidUTF8At(data))
+	}
 	parser := d.parsers.Get()
 	defer d.parsers.Put(parser)
 	if st != nil && member == nil {
@@ -314,6 +319,8 @@ func (w *walker) object(v *fastjson.Value, idx int, member func(obj int, name st
 		}
 		switch {
 		case string(name) == "defaultaction":
+		case len(name) > MaxNameBytes:
+			err = nameTooLong(nil, name)
 		case len(name) == 0:
 			err = fmt.Errorf("top level: empty name (an empty segment is a wildcard, never a node)")
 		case w.p == nil:
@@ -323,6 +330,32 @@ func (w *walker) object(v *fastjson.Value, idx int, member func(obj int, name st
 		}
 	})
 	return err
+}
+
+// MaxNameBytes bounds one name (one level of a key) in a push: longer
+// ones are refused, so a hostile push cannot make every key, trend series
+// and answer that holds the name that large. Generated names (URL paths,
+// hosts) are cut far shorter by the pipes.
+const MaxNameBytes = 1024
+
+func nameTooLong(parent []string, name []byte) error {
+	where := "top level"
+	if parent != nil {
+		where = key.Join(parent)
+	}
+	return fmt.Errorf("%s: a name of %d bytes (%q…), longer than %d", where, len(name), name[:16], MaxNameBytes)
+}
+
+// invalidUTF8At is the offset of the first byte of data that is not UTF-8.
+func invalidUTF8At(data []byte) int {
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return len(data)
 }
 
 // validUTF8 keeps names and markers valid UTF-8 (as JSON output must be):
@@ -390,6 +423,10 @@ func (w *walker) value(path []string, v *fastjson.Value) error {
 					return
 				}
 				err = w.value(path, child)
+				return
+			}
+			if len(name) > MaxNameBytes {
+				err = nameTooLong(path, name)
 				return
 			}
 			if w.p == nil {

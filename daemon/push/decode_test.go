@@ -107,3 +107,25 @@ func TestDecoderReuse(t *testing.T) {
 		t.Errorf("reused decoder merged\n%s\nwant\n%s", dump(t, a), dump(t, b))
 	}
 }
+
+// TestRefusedWhole: invalid UTF-8 anywhere and over-long names refuse the
+// whole push, with an error that says why.
+func TestRefusedWhole(t *testing.T) {
+	long := strings.Repeat("k", MaxNameBytes+1)
+	cases := []struct{ in, want string }{
+		{"{\"a\\xff\": 1}", "push is not valid UTF-8 (first bad byte at offset 3)"},
+		{"{\"a\": \"m\xfe\"}", "push is not valid UTF-8 (first bad byte at offset 8)"},
+		{`{"` + long + `": 1}`, `top level: a name of 1025 bytes ("kkkkkkkkkkkkkkkk"…), longer than 1024`},
+		{`{"a": {"` + long + `": 1}}`, `a: a name of 1025 bytes ("kkkkkkkkkkkkkkkk"…), longer than 1024`},
+	}
+	for _, c := range cases {
+		in := strings.ReplaceAll(c.in, `\xff`, "\xff")
+		_, err := Decode([]byte(in))
+		if err == nil || err.Error() != c.want {
+			t.Errorf("%q: got %v, want %s", c.in, err, c.want)
+		}
+	}
+	if _, err := Decode([]byte(`{"` + long[1:] + `": 1}`)); err != nil {
+		t.Errorf("a name of MaxNameBytes: %v", err)
+	}
+}

@@ -124,3 +124,11 @@ func (p *Proc) Stop() {
 
 // URL returns the base URL.
 func (p *Proc) URL() string { return "http://" + p.Addr }
+
+// PID returns the running process's id, or 0 when it is not running.
+func (p *Proc) PID() int {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
