@@ -331,7 +331,7 @@ func TestAccessLogThroughDaemonPipes(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(pipesDir, "status.wasm"), b, 0o644)
 	addr := testenv.FreePort(t)
-	daemon(t, addr, filepath.Join(t.TempDir(), "data"), "-pipes", pipesDir, "-pipes.cache", filepath.Join(pipetest.CacheDir(), "daemon"))
+	daemon(t, addr, filepath.Join(t.TempDir(), "data"), "-pipes.builtin=false", "-pipes", pipesDir, "-pipes.cache", filepath.Join(pipetest.CacheDir(), "daemon"))
 	log := filepath.Join(t.TempDir(), "access.log")
 	os.WriteFile(log, []byte("127.0.0.1 - - [26/Nov/2026:10:00:00 +0000] \"GET /old HTTP/1.1\" 418 1 \"-\" \"curl/8\"\n"), 0o644)
 	s := newAgentSetup(t, map[string]string{"accesslog.conf": `modules { module { name = "accesslog" path = "builtin.wasm"

@@ -135,7 +135,7 @@ func daemon(t testing.TB, addr, data string, extra ...string) *proc {
 	if !fileExists(conf) {
 		os.WriteFile(conf, []byte("sources: []\n"), 0o644)
 	}
-	args := append([]string{"-listen", addr, "-data", data, "-config", conf}, extra...)
+	args := append([]string{"-listen", addr, "-data", data, "-config", conf, "-pipes.builtin=false"}, extra...)
 	p := start(t, "canopyd", filepath.Dir(data), bin, args...)
 	waitFor(t, 2*time.Minute, "canopyd to answer", func() bool {
 		resp, err := http.Get("http://" + addr + "/status")

@@ -21,11 +21,12 @@ import (
 	"github.com/canopy-dev/canopy/agent/gmond"
 	"github.com/canopy-dev/canopy/agent/modules"
 	"github.com/canopy-dev/canopy/agent/push"
+	pipeswasm "github.com/canopy-dev/canopy/pipes-wasm"
 	"github.com/canopy-dev/canopy/sdk/host"
 )
 
 func main() {
-	configPath := flag.String("config", "conf/agent.conf", "agent config (YAML)")
+	configPath := flag.String("config", config.DefaultFile, "agent config (YAML; optional)")
 	server := flag.String("server", "", "push to this URL (http://HOST:PORT or tcp://HOST:PORT), overriding the config")
 	every := flag.Duration("every", 0, "collect every group at this interval, overriding collect_every and the config")
 	hostName := flag.String("host", "", "this host's name in the tree, overriding the config")
@@ -73,7 +74,7 @@ func run(configPath, server string, every time.Duration, hostName string, once b
 		return err
 	}
 	defer eng.Close()
-	rt := modules.New(modules.Options{Dir: cfg.ModulesDir, Engine: eng,
+	rt := modules.New(modules.Options{Dir: cfg.ModulesDir, Builtins: pipeswasm.Modules(), Engine: eng,
 		MemoryBytes: uint64(cfg.Limits.MemoryMB) << 20, CallTimeout: cfg.Limits.CallTimeout.D(),
 		HTTPTimeout: cfg.Limits.HTTPTimeout.D(), Stderr: os.Stderr, Logf: logf, Loaded: afterLoad})
 	agent := collect.New(collect.Options{Host: cfg.Host, ConfigsDir: cfg.ConfigsDir, Every: cfg.Every.D(),
@@ -126,7 +127,7 @@ func runOnce(cfg *config.Config, logf func(string, ...any)) error {
 		return err
 	}
 	defer eng.Close()
-	rt := modules.New(modules.Options{Dir: cfg.ModulesDir, Engine: eng,
+	rt := modules.New(modules.Options{Dir: cfg.ModulesDir, Builtins: pipeswasm.Modules(), Engine: eng,
 		MemoryBytes: uint64(cfg.Limits.MemoryMB) << 20, CallTimeout: cfg.Limits.CallTimeout.D(),
 		HTTPTimeout: cfg.Limits.HTTPTimeout.D(), Stderr: os.Stderr, Logf: logf})
 	enc := json.NewEncoder(os.Stdout)

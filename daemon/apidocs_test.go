@@ -53,8 +53,8 @@ func TestAPIDocExamples(t *testing.T) {
 	writeFile(t, filepath.Join(pipesDir, "status.wasm"), string(wasm))
 	cache := filepath.Join(os.TempDir(), "canopy-apidocs-wasm-cache")
 	bin := testenv.BuildCanopyd(t)
-	addr := testenv.StartCanopyd(t, bin, "-data", t.TempDir(), "-config", conf, "-pipes", pipesDir, "-pipes.cache", cache).Addr
-	authAddr := testenv.StartCanopyd(t, bin, "-data", t.TempDir(), "-config", authConf, "-pipes", filepath.Join(dir, "nopipes")).Addr
+	addr := testenv.StartCanopyd(t, bin, "-data", t.TempDir(), "-config", conf, "-pipes.builtin=false", "-pipes", pipesDir, "-pipes.cache", cache).Addr
+	authAddr := testenv.StartCanopyd(t, bin, "-data", t.TempDir(), "-config", authConf, "-pipes.builtin=false").Addr
 
 	for _, ex := range examples {
 		target := addr

@@ -68,7 +68,7 @@ func TestReadmeExamples(t *testing.T) {
 	writeFile(t, conf, "# empty: defaults only\n")
 	// The README's examples push JSON only: no pipes, no default source.
 	addr := testenv.StartCanopyd(t, testenv.BuildCanopyd(t), "-data", t.TempDir(), "-config", conf,
-		"-default-source=false", "-pipes", t.TempDir()).Addr
+		"-default-source=false", "-pipes.builtin=false", "-pipes", t.TempDir()).Addr
 	for _, ex := range examples {
 		if !strings.HasPrefix(ex.cmd, "curl ") {
 			continue // set-up commands (go run, go tool -modfile=tools/go.mod task) are not API examples

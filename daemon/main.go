@@ -31,13 +31,13 @@ func main() {
 	}
 	var cfg app.Config
 	flag.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address")
-	flag.StringVar(&cfg.DataDir, "data", "./data", "data folder (snapshot, trend store, views)")
-	configPath := flag.String("config", "conf/canopyd.yaml", "YAML config file (optional)")
+	flag.StringVar(&cfg.DataDir, "data", "", "data folder: snapshot, trend store, views (default "+config.InstalledDataDir+" with the installed config, else ~/.local/state/canopy)")
+	configPath := flag.String("config", config.DefaultFile, "YAML config file (optional)")
 	flag.DurationVar(&cfg.SnapshotEvery, "snapshot.interval", 30*time.Second, "how often the tree is checkpointed")
 	cfg.Trend = trend.RegisterFlags(flag.CommandLine)
 	pipeFl := app.RegisterPipeFlags(flag.CommandLine)
 	ingestFl := app.RegisterIngestFlags(flag.CommandLine)
-	relayMode := flag.Bool("relay", false, "run as a relay: forward pushes to the upstreams in -config (conf/relay.conf) instead of keeping a tree")
+	relayMode := flag.Bool("relay", false, "run as a relay: forward pushes to the upstreams in -config ("+relay.DefaultFile+") instead of keeping a tree")
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -47,8 +47,9 @@ func main() {
 	if *relayMode {
 		path := *configPath
 		if !set["config"] {
-			path = "conf/relay.conf"
+			path = relay.DefaultFile
 		}
+		cfg.RelayPath = path
 		if cfg.Relay, err = relay.LoadConfig(path); err != nil {
 			log.Fatalf("canopyd: %v", err)
 		}
@@ -57,6 +58,9 @@ func main() {
 		}
 	} else if cfg.File, err = config.Load(*configPath, !set["config"]); err != nil {
 		log.Fatalf("canopyd: %v", err)
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = config.DefaultDataDir(*configPath)
 	}
 	if err := run(cfg); err != nil {
 		log.Fatalf("canopyd: %v", err)

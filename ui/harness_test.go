@@ -48,7 +48,7 @@ func buildDaemon(t testing.TB) string {
 // one-second trend tick so pushed numbers reach history quickly, and no
 // default log source (the tests feed it themselves).
 func daemonFlags(t testing.TB, bin string) []string {
-	args := []string{"-pipes", pipesDir(t), "-pipes.cache", pipesCache(), "-trend.interval", "1s"}
+	args := []string{"-pipes.builtin=false", "-pipes", pipesDir(t), "-pipes.cache", pipesCache(), "-trend.interval", "1s"}
 	help, _ := exec.Command(bin, "-h").CombinedOutput()
 	for _, f := range []string{"default-source", "demo"} {
 		if strings.Contains(string(help), "\n  -"+f+"\n") {
@@ -161,7 +161,7 @@ func replayHistory(t testing.TB, bin, dataDir string, lines int) string {
 	logPath := filepath.Join(dataDir, "access.log")
 	start := time.Now().Add(-72 * time.Hour).UTC().Format(time.RFC3339)
 	runCmd(t, bin, "gen", "-n", strconv.Itoa(lines), "-format", "main", "-seed", "9", "-start", start, "-span", "72h", "-o", logPath)
-	out := runCmd(t, bin, "replay", "-data", dataDir, "-pipes", pipesDir(t), "-pipes.cache", pipesCache(), "-trend", "-progress", "none", logPath)
+	out := runCmd(t, bin, "replay", "-data", dataDir, "-pipes.builtin=false", "-pipes", pipesDir(t), "-pipes.cache", pipesCache(), "-trend", "-progress", "none", logPath)
 	for _, l := range strings.Split(out, "\n") {
 		if strings.Contains(l, "canopyd replay:") {
 			t.Logf("%s", l)

@@ -1,4 +1,4 @@
-// Package config loads canopy-agent's own settings (conf/agent.conf, YAML
+// Package config loads canopy-agent's own settings (/etc/canopy/agent.conf, YAML
 // like canopyd's): where to push, this host's name, the module and module
 // config folders, the on-disk buffer, gmond bridges and the sandbox caps.
 // Module configs themselves are gmond-style files read by agent/pyconf.
@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,8 +18,18 @@ import (
 	"github.com/canopy-dev/canopy/daemon/config"
 )
 
+// DefaultFile is the agent's config when installed; it is optional.
+const DefaultFile = "/etc/canopy/agent.conf"
+
+// InstalledStateDir is the installed agent's state folder (the unit's
+// StateDirectory): buffer and compiled modules.
+const InstalledStateDir = "/var/lib/canopy-agent"
+
 // Config is the whole agent.conf.
 type Config struct {
+	// Path is the file read ("" for none); relative folders in it, and the
+	// default modules.d and agent.d, are taken from its folder.
+	Path string `yaml:"-"`
 	// Server is where to push: a canopyd or a relay (canopyd --relay), as
 	// http(s)://HOST:PORT (POST /push) or tcp://HOST:PORT (a json listener).
 	Server string `yaml:"server"`
@@ -87,20 +98,32 @@ func (c *Config) Defaults() {
 	if c.Server == "" {
 		c.Server = "http://127.0.0.1:8080"
 	}
-	if c.ModulesDir == "" {
-		c.ModulesDir = "pipes-wasm/modules"
+	confDir := filepath.Dir(DefaultFile)
+	if c.Path != "" {
+		confDir = filepath.Dir(c.Path)
 	}
-	if c.ConfigsDir == "" {
-		c.ConfigsDir = "conf/agent.d"
+	rel := func(p, def string) string {
+		switch {
+		case p == "":
+			return def
+		case filepath.IsAbs(p):
+			return p
+		}
+		return filepath.Join(confDir, p)
+	}
+	state := stateDir(c.Path)
+	// Modules built into the agent need no folder; modules.d adds more.
+	c.ModulesDir = rel(c.ModulesDir, filepath.Join(confDir, "modules.d"))
+	c.ConfigsDir = rel(c.ConfigsDir, filepath.Join(confDir, "agent.d"))
+	c.Buffer.Dir = rel(c.Buffer.Dir, filepath.Join(state, "buffer"))
+	if c.CacheDir != "" {
+		c.CacheDir = rel(c.CacheDir, "")
 	}
 	if c.Rescan == 0 {
 		c.Rescan = Duration(2 * time.Second)
 	}
 	if c.Timeout == 0 {
 		c.Timeout = Duration(10 * time.Second)
-	}
-	if c.Buffer.Dir == "" {
-		c.Buffer.Dir = "data/agent-buffer"
 	}
 	if c.Buffer.MaxBytes == 0 {
 		c.Buffer.MaxBytes = 64 << 20
@@ -127,13 +150,30 @@ func (c *Config) Defaults() {
 	}
 }
 
+// stateDir is where the agent keeps its buffer by default: the installed
+// state folder with the installed config, else the user's state folder.
+func stateDir(configPath string) string {
+	if filepath.Clean(configPath) == DefaultFile {
+		if fi, err := os.Stat(InstalledStateDir); err == nil && fi.IsDir() {
+			return InstalledStateDir
+		}
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "canopy-agent")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "canopy-agent")
+	}
+	return filepath.Join(os.TempDir(), "canopy-agent")
+}
+
 // Load reads path; a missing file is not an error when optional (defaults
 // apply). Unknown keys are errors.
 func Load(path string, optional bool) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if optional && errors.Is(err, os.ErrNotExist) {
-			c := &Config{}
+			c := &Config{Path: path}
 			c.Defaults()
 			return c, c.Validate()
 		}
@@ -148,6 +188,7 @@ func Parse(data []byte, name string) (*Config, error) {
 	if err := config.DecodeStrict(data, &c); err != nil {
 		return nil, fmt.Errorf("cannot parse agent config %q: %w", name, err)
 	}
+	c.Path = name
 	c.Defaults()
 	if err := c.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid agent config %q: %w", name, err)

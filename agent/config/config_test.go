@@ -11,7 +11,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Server != "http://127.0.0.1:8080" || c.ConfigsDir != "conf/agent.d" || c.ModulesDir != "pipes-wasm/modules" {
+	if c.Server != "http://127.0.0.1:8080" || c.ConfigsDir != "../../conf/agent.d" || c.ModulesDir != "../../conf/modules.d" {
 		t.Errorf("config = %+v", c)
 	}
 	if c.Timeout.D() != 10*time.Second || c.Buffer.MaxBytes != 64<<20 || c.Host == "" {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -35,6 +36,9 @@ const guestGOGC = "10"
 type Options struct {
 	// Dir is the module folder; relative module paths are taken from it.
 	Dir string
+	// Builtins are module files that need no folder (the agent passes the
+	// embedded ones): a relative path not found in Dir is looked up here.
+	Builtins fs.FS
 	// Engine holds the compilation cache shared by every module.
 	Engine *host.Engine
 	// MemoryBytes caps each module file's memory (default 64 MiB).
@@ -116,12 +120,25 @@ type file struct {
 	bufSize uint32
 }
 
-// Resolve returns the file a module path names.
+// BuiltinPrefix starts the file name of a module file embedded in the
+// agent (Status.File "builtin:builtin.wasm").
+const BuiltinPrefix = "builtin:"
+
+// Resolve returns the file a module path names: an absolute path, a file
+// in Dir, else a built-in of that name (BuiltinPrefix + name).
 func (r *Runtime) Resolve(p string) string {
 	if filepath.IsAbs(p) {
 		return filepath.Clean(p)
 	}
-	return filepath.Join(r.opt.Dir, p)
+	inDir := filepath.Join(r.opt.Dir, p)
+	if r.opt.Builtins != nil {
+		if _, err := os.Stat(inDir); err != nil && fs.ValidPath(p) {
+			if _, err := fs.Stat(r.opt.Builtins, p); err == nil {
+				return BuiltinPrefix + p
+			}
+		}
+	}
+	return inDir
 }
 
 // Load loads confs: every distinct .wasm is compiled once and instantiated
@@ -169,7 +186,13 @@ func (r *Runtime) Load(ctx context.Context, confs []pyconf.Module) []*Module {
 // modules sharing a file share its instance and so its mounts; HTTP and
 // tail grants stay per module (checked on every host call).
 func (f *file) compile(ctx context.Context) error {
-	wasm, err := os.ReadFile(f.path)
+	var wasm []byte
+	var err error
+	if name, ok := strings.CutPrefix(f.path, BuiltinPrefix); ok {
+		wasm, err = fs.ReadFile(f.rt.opt.Builtins, name)
+	} else {
+		wasm, err = os.ReadFile(f.path)
+	}
 	if err != nil {
 		return fmt.Errorf("cannot read module file: %w", err)
 	}

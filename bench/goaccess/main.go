@@ -84,7 +84,7 @@ func run(n int, bad float64, dir, pipesDir string, target float64) error {
 	log.Printf("generated %d lines (%.0f MB) in %s", n, float64(fi.Size())/1e6, logPath)
 
 	data := filepath.Join(dir, "data")
-	replayArgs := []string{"replay", "-log-format", "combined", "-print", "-progress", "none", "-data", data, "-pipes", pipesDir, "-config", filepath.Join(dir, "none.yaml")}
+	replayArgs := []string{"replay", "-log-format", "combined", "-print", "-progress", "none", "-data", data, "-pipes.builtin=false", "-pipes", pipesDir, "-config", filepath.Join(dir, "none.yaml")}
 	os.WriteFile(filepath.Join(dir, "none.yaml"), nil, 0o644)
 	// Warm the WASM compilation cache once, as a running daemon would have.
 	warm := filepath.Join(dir, "warm.log")

@@ -38,10 +38,13 @@ type Config struct {
 	File *config.Config
 	// Relay, when set, makes the daemon a relay: pushes are forwarded to
 	// its upstreams instead of kept in a tree (File is then unused).
-	Relay  *relay.Config
-	Trend  *trend.Flags
-	Pipes  PipeFlags
-	Ingest IngestFlags
+	Relay *relay.Config
+	// RelayPath is the file Relay was read from (its folder holds the
+	// default pipes.d).
+	RelayPath string
+	Trend     *trend.Flags
+	Pipes     PipeFlags
+	Ingest    IngestFlags
 }
 
 // Daemon is a running canopyd. New opens it, Start serves, Stop ends it.
@@ -110,7 +113,7 @@ func (d *Daemon) open() error {
 	if d.trend, err = d.cfg.Trend.Open(d.cfg.DataDir, cfg.Trend.Remote, cfg.Trend.RemoteRead); err != nil {
 		return err
 	}
-	if d.pipes, err = d.cfg.Pipes.open(d.cfg.DataDir, cfg.Pipes, t); err != nil {
+	if d.pipes, err = d.cfg.Pipes.open(d.cfg.DataDir, cfg, t); err != nil {
 		return err
 	}
 	feed := NewFeed(d.pipes.Manager)

@@ -3,13 +3,13 @@ package app
 import (
 	"flag"
 	"fmt"
-	"log"
 	"os"
 	"path/filepath"
 
 	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/pipes"
 	"github.com/canopy-dev/canopy/daemon/tree"
+	pipeswasm "github.com/canopy-dev/canopy/pipes-wasm"
 	"github.com/canopy-dev/canopy/sdk/host"
 )
 
@@ -18,6 +18,9 @@ import (
 type PipeFlags struct {
 	Dir, Cache string
 	Workers    int
+	// Builtin runs the pipes embedded in canopyd (-pipes.builtin); a
+	// folder file of the same name replaces one.
+	Builtin bool
 	// DirFromFlag says -pipes was given: it then wins over the config's
 	// pipes.dir.
 	DirFromFlag bool
@@ -26,7 +29,8 @@ type PipeFlags struct {
 // RegisterPipeFlags adds the pipe flags to fs.
 func RegisterPipeFlags(fs *flag.FlagSet) *PipeFlags {
 	f := &PipeFlags{}
-	fs.StringVar(&f.Dir, "pipes", "pipes-wasm", "WASM pipes folder (every .wasm in it runs; changes apply live)")
+	fs.StringVar(&f.Dir, "pipes", "", "WASM pipes folder: its .wasm files run besides the built-in pipes, replacing those of the same name; changes apply live (default pipes.d next to the config file, when it exists)")
+	fs.BoolVar(&f.Builtin, "pipes.builtin", true, "run the built-in pipes embedded in canopyd")
 	fs.StringVar(&f.Cache, "pipes.cache", "", "WASM compilation cache folder (default DATA/wasm-cache)")
 	fs.IntVar(&f.Workers, "pipes.workers", 0, "batches run in parallel (default: the number of CPUs)")
 	return f
@@ -43,11 +47,39 @@ func (p *loadedPipes) close() {
 	p.eng.Close()
 }
 
-// open loads the pipes folder into t; Watch keeps it in sync.
-func (f PipeFlags) open(dataDir string, cfg config.PipesConfig, t *tree.Tree) (*loadedPipes, error) {
+// dir is the pipes folder to run: -pipes, else the config's pipes.dir,
+// else pipes.d next to the config file when it exists ("" for none).
+func (f PipeFlags) dir(file *config.Config) (string, error) {
 	dir := f.Dir
-	if cfg.Dir != "" && !f.DirFromFlag {
-		dir = cfg.Dir
+	if file.Pipes.Dir != "" && !f.DirFromFlag {
+		dir = file.Pipes.Dir
+	}
+	if dir == "" {
+		if file.Path == "" {
+			return "", nil
+		}
+		def := filepath.Join(filepath.Dir(file.Path), "pipes.d")
+		if fi, err := os.Stat(def); err != nil || !fi.IsDir() {
+			return "", nil
+		}
+		return def, nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return "", fmt.Errorf("cannot use pipes folder %q: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("cannot use pipes folder %q: not a directory", dir)
+	}
+	return dir, nil
+}
+
+// open loads the built-in pipes and the pipes folder into t; Watch keeps
+// it in sync.
+func (f PipeFlags) open(dataDir string, file *config.Config, t *tree.Tree) (*loadedPipes, error) {
+	dir, err := f.dir(file)
+	if err != nil {
+		return nil, err
 	}
 	cache := f.Cache
 	if cache == "" {
@@ -57,14 +89,11 @@ func (f PipeFlags) open(dataDir string, cfg config.PipesConfig, t *tree.Tree) (*
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(dir); err != nil {
-		log.Printf("pipes folder %s: %v (no pipes until it exists)", dir, err)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			eng.Close()
-			return nil, fmt.Errorf("cannot create pipes folder %q: %w", dir, err)
-		}
+	opt := pipes.Options{Dir: dir, Tree: t, Engine: eng, Config: file.Pipes, Workers: f.Workers}
+	if f.Builtin {
+		opt.Builtins = pipeswasm.Pipes()
 	}
-	m, err := pipes.New(pipes.Options{Dir: dir, Tree: t, Engine: eng, Config: cfg, Workers: f.Workers})
+	m, err := pipes.New(opt)
 	if err != nil {
 		eng.Close()
 		return nil, err

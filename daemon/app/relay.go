@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/canopy-dev/canopy/daemon/auth"
+	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/listen"
 	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/relay"
@@ -28,7 +29,7 @@ func (d *Daemon) openRelay() error {
 	// Pipes write into a scratch tree; each batch's output is taken out
 	// of it whole and forwarded as deltas.
 	scratch := tree.New()
-	if d.pipes, err = d.cfg.Pipes.open(d.cfg.DataDir, cfg.Pipes, scratch); err != nil {
+	if d.pipes, err = d.cfg.Pipes.open(d.cfg.DataDir, &config.Config{Path: d.cfg.RelayPath, Pipes: cfg.Pipes}, scratch); err != nil {
 		return err
 	}
 	formats := pushFormats(cfg.Pipes)

@@ -33,8 +33,8 @@ func cmdReplay(args []string) error {
 	logFormat := fs.String("log-format", "", "nginx log_format text or preset (combined, main, json; default: whichever of main, combined, JSON parses)")
 	prefix := fs.String("prefix", "", "tree prefix for the replayed lines")
 	print := fs.Bool("print", false, "write the final tree to stdout as the flat JSON list")
-	dataDir := fs.String("data", "./data", "data folder (WASM compilation cache; trend store with --trend)")
-	configPath := fs.String("config", "conf/canopyd.yaml", "YAML config file (pipes and trend sections; optional)")
+	dataDir := fs.String("data", "", "data folder: WASM compilation cache; trend store with --trend (default as the daemon's)")
+	configPath := fs.String("config", config.DefaultFile, "YAML config file (pipes and trend sections; optional)")
 	backfill := fs.Bool("trend", false, "back-fill the trend store in --data at the lines' own times (stop the daemon first)")
 	progress := fs.String("progress", "auto", "progress display: bar, plain, none or auto (bar on a terminal)")
 	trendFlags := trend.RegisterFlags(fs)
@@ -50,13 +50,16 @@ func cmdReplay(args []string) error {
 	if err != nil {
 		return err
 	}
+	if *dataDir == "" {
+		*dataDir = config.DefaultDataDir(*configPath)
+	}
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		return fmt.Errorf("cannot create data folder %q: %w", *dataDir, err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	t := tree.New()
-	pm, err := pipeFl.open(*dataDir, cfg.Pipes, t)
+	pm, err := pipeFl.open(*dataDir, cfg, t)
 	if err != nil {
 		return err
 	}

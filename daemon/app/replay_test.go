@@ -69,7 +69,7 @@ func TestReplayTrendRequestsSumToGoodLines(t *testing.T) {
 			if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			err := cmdReplay([]string{"--trend", "--data", data, "--config", cfg, "--pipes", pipesDir,
+			err := cmdReplay([]string{"--trend", "--data", data, "--config", cfg, "--pipes.builtin=false", "--pipes", pipesDir,
 				"--pipes.cache", cache, "--progress", "none", "--trend.interval", "1m", logPath})
 			if err != nil {
 				t.Fatalf("replay: %v", err)
@@ -147,7 +147,7 @@ func TestDaemonRefusesBadTrendFolder(t *testing.T) {
 			if err := c.setup(data); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(bin, "-listen", testenv.FreePort(t), "-data", data, "-config", "/dev/null", "-pipes", t.TempDir())
+			cmd := exec.Command(bin, "-listen", testenv.FreePort(t), "-data", data, "-config", "/dev/null", "-pipes.builtin=false", "-pipes", t.TempDir())
 			out, err := cmd.CombinedOutput()
 			if err == nil {
 				t.Fatalf("canopyd started on a bad trend folder:\n%s", out)
@@ -165,7 +165,7 @@ func TestDaemonRefusesBadTrendFolder(t *testing.T) {
 func TestDaemonKill9KeepsTrend(t *testing.T) {
 	bin := testenv.BuildCanopyd(t)
 	data := t.TempDir()
-	p := testenv.StartCanopyd(t, bin, "-data", data, "-config", "/dev/null", "-pipes", t.TempDir(), "-trend.interval", "4s")
+	p := testenv.StartCanopyd(t, bin, "-data", data, "-config", "/dev/null", "-pipes.builtin=false", "-pipes", t.TempDir(), "-trend.interval", "4s")
 	status := func() (ticks float64, requests float64) {
 		var st struct {
 			Trend struct {

@@ -10,12 +10,42 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 
 	"gopkg.in/yaml.v3"
 )
 
+// DefaultFile is canopyd's config when installed; it is optional.
+const DefaultFile = "/etc/canopy/canopyd.yaml"
+
+// InstalledDataDir is the data folder of an installed canopyd (the
+// systemd unit's StateDirectory).
+const InstalledDataDir = "/var/lib/canopy"
+
+// DefaultDataDir is the data folder when -data is not given: the
+// installed one when the config is the installed one, else the user's
+// state folder ($XDG_STATE_HOME/canopy, ~/.local/state/canopy), so that
+// no default depends on the working directory.
+func DefaultDataDir(configPath string) string {
+	if filepath.Clean(configPath) == DefaultFile {
+		if fi, err := os.Stat(InstalledDataDir); err == nil && fi.IsDir() {
+			return InstalledDataDir
+		}
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "canopy")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "canopy")
+	}
+	return filepath.Join(os.TempDir(), "canopy")
+}
+
 // Config is the whole canopyd.yaml.
 type Config struct {
+	// Path is the file the config was read from ("" when none was:
+	// defaults). Relative paths in it are taken from its folder.
+	Path string `yaml:"-"`
 	// Sources are access logs to tail.
 	Sources []Source `yaml:"sources"`
 	// Pipes configures the WASM pipes folder and per-pipe settings.
@@ -39,7 +69,12 @@ type Source struct {
 
 // PipesConfig configures the pipes folder.
 type PipesConfig struct {
+	// Dir is the pipes folder: its .wasm files run besides the built-in
+	// pipes, a file with a built-in's name replacing it. Relative to the
+	// config file's folder.
 	Dir string `yaml:"dir"`
+	// Disable lists pipes (built-in or in the folder) that do not run.
+	Disable []string `yaml:"disable"`
 	// PushLogFormat is the log_format of access-log lines pushed over HTTP
 	// and sockets; empty tries "main", then "combined", then JSON lines.
 	PushLogFormat string `yaml:"push_log_format"`
@@ -127,7 +162,25 @@ func Load(path string, optional bool) (*Config, error) {
 		}
 		return nil, fmt.Errorf("cannot read config %q: %w", path, err)
 	}
-	return Parse(data, path)
+	c, err := Parse(data, path)
+	if err != nil {
+		return nil, err
+	}
+	c.Path = path
+	c.Pipes.Dir = c.Rel(c.Pipes.Dir)
+	for i := range c.Sources {
+		c.Sources[i].Path = c.Rel(c.Sources[i].Path)
+	}
+	return c, nil
+}
+
+// Rel returns p taken from the config file's folder when p is relative
+// ("" stays "").
+func (c *Config) Rel(p string) string {
+	if p == "" || filepath.IsAbs(p) || c.Path == "" {
+		return p
+	}
+	return filepath.Join(filepath.Dir(c.Path), p)
 }
 
 // Parse decodes a config; name is used in errors.

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log"
 	"os"
 	"path/filepath"
@@ -44,9 +45,14 @@ const (
 
 // Options configures a Manager.
 type Options struct {
-	// Dir is the pipes folder ("" runs no folder: pipes come from Add).
-	Dir  string
-	Tree *tree.Tree
+	// Dir is the pipes folder ("" runs no folder: pipes come from
+	// Builtins and Add).
+	Dir string
+	// Builtins are pipes that run without a folder (NAME.wasm at the
+	// root; the daemon passes the embedded ones). A folder file of the
+	// same name replaces a built-in; Config.Disable turns one off.
+	Builtins fs.FS
+	Tree     *tree.Tree
 	// Engine compiles the modules (its cache dir makes restarts fast).
 	Engine *host.Engine
 	// Config is the `pipes:` section; per-pipe settings are keyed by the
@@ -114,6 +120,8 @@ type fileState struct {
 	errAt   time.Time
 	disable bool
 	added   bool // from Add, not the folder
+	// origin is OriginBuiltin or the file's path in the folder.
+	origin  string
 	loadDur time.Duration
 }
 
@@ -137,7 +145,7 @@ func New(opt Options) (*Manager, error) {
 		m.log = log.New(os.Stderr, "pipes: ", log.LstdFlags)
 	}
 	m.workers.New = func() any { return &worker{parsers: map[*logformat.Format]*logformat.Parser{}} }
-	if opt.Dir != "" {
+	if opt.Dir != "" || opt.Builtins != nil {
 		if err := m.Scan(context.Background()); err != nil {
 			return nil, err
 		}
@@ -238,35 +246,33 @@ func (m *Manager) Close() {
 func (m *Manager) Scan(ctx context.Context) error {
 	m.scanMu.Lock()
 	defer m.scanMu.Unlock()
-	ents, err := os.ReadDir(m.opt.Dir)
+	cands, err := m.candidates()
 	if err != nil {
-		return fmt.Errorf("cannot read pipes folder %q: %w", m.opt.Dir, err)
+		return err
 	}
 	type job struct {
 		name string
+		c    candidate
 		fs   *fileState
 		pc   config.PipeConfig
 	}
 	var jobs []job
 	seen := map[string]bool{}
+	disabled := map[string]bool{}
+	for _, n := range m.opt.Config.Disable {
+		disabled[strings.TrimSuffix(n, ".wasm")] = true
+	}
 	m.filesMu.Lock()
-	for _, e := range ents {
-		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".wasm") {
-			continue
-		}
+	for name, c := range cands {
 		seen[name] = true
-		info, err := e.Info()
-		if err != nil {
-			continue // removed meanwhile
-		}
-		if fs := m.files[name]; fs != nil && fs.size == info.Size() && fs.mtime.Equal(info.ModTime()) {
+		if fs := m.files[name]; fs != nil && fs.origin == c.origin && fs.size == c.size && fs.mtime.Equal(c.mtime) {
 			continue
 		}
-		nfs := &fileState{size: info.Size(), mtime: info.ModTime()}
-		pc := m.opt.Config.Config[strings.TrimSuffix(name, ".wasm")]
-		nfs.disable = pc.Disabled
-		jobs = append(jobs, job{name, nfs, pc})
+		nfs := &fileState{size: c.size, mtime: c.mtime, origin: c.origin}
+		base := strings.TrimSuffix(name, ".wasm")
+		pc := m.opt.Config.Config[base]
+		nfs.disable = pc.Disabled || disabled[base]
+		jobs = append(jobs, job{name, c, nfs, pc})
 	}
 	m.filesMu.Unlock()
 
@@ -282,7 +288,7 @@ func (m *Manager) Scan(ctx context.Context) error {
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			start := time.Now()
-			l, err := m.load(ctx, filepath.Join(m.opt.Dir, j.name), j.pc)
+			l, err := m.load(ctx, j.c, j.pc)
 			j.fs.loadDur = time.Since(start)
 			if err != nil {
 				j.fs.err, j.fs.errAt = err, time.Now()
@@ -291,7 +297,7 @@ func (m *Manager) Scan(ctx context.Context) error {
 			}
 			l.file = j.name
 			j.fs.l = l
-			m.log.Printf("pipe %s loaded: %s %s in %v", j.name, l.p.Name(), l.p.Manifest.Version, j.fs.loadDur.Round(time.Millisecond))
+			m.log.Printf("pipe %s loaded from %s: %s %s in %v", j.name, j.c.origin, l.p.Name(), l.p.Manifest.Version, j.fs.loadDur.Round(time.Millisecond))
 		}()
 	}
 	wg.Wait()
@@ -328,9 +334,64 @@ func (m *Manager) Scan(ctx context.Context) error {
 	return nil
 }
 
+// OriginBuiltin is PipeStatus.Origin of a pipe embedded in the binary.
+const OriginBuiltin = "builtin"
+
+// candidate is one .wasm that should run: a built-in or a folder file.
+type candidate struct {
+	name   string // NAME.wasm
+	origin string // OriginBuiltin or the folder file's path
+	size   int64
+	mtime  time.Time
+}
+
+// candidates lists the built-ins, then the folder's files, which replace
+// built-ins of the same name.
+func (m *Manager) candidates() (map[string]candidate, error) {
+	out := map[string]candidate{}
+	if m.opt.Builtins != nil {
+		ents, err := fs.ReadDir(m.opt.Builtins, ".")
+		if err != nil {
+			return nil, fmt.Errorf("cannot list built-in pipes: %w", err)
+		}
+		for _, e := range ents {
+			if info, err := e.Info(); err == nil && !e.IsDir() && strings.HasSuffix(e.Name(), ".wasm") {
+				out[e.Name()] = candidate{name: e.Name(), origin: OriginBuiltin, size: info.Size()}
+			}
+		}
+	}
+	if m.opt.Dir == "" {
+		return out, nil
+	}
+	ents, err := os.ReadDir(m.opt.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read pipes folder %q: %w", m.opt.Dir, err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".wasm") {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue // removed meanwhile
+		}
+		out[name] = candidate{name: name, origin: filepath.Join(m.opt.Dir, name), size: info.Size(), mtime: info.ModTime()}
+	}
+	return out, nil
+}
+
 // load compiles and initialises one pipe file.
-func (m *Manager) load(ctx context.Context, path string, pc config.PipeConfig) (*loaded, error) {
-	wasm, err := os.ReadFile(path)
+func (m *Manager) load(ctx context.Context, c candidate, pc config.PipeConfig) (*loaded, error) {
+	path := c.origin
+	var wasm []byte
+	var err error
+	if c.origin == OriginBuiltin {
+		path = "builtin:" + c.name
+		wasm, err = fs.ReadFile(m.opt.Builtins, c.name)
+	} else {
+		wasm, err = os.ReadFile(path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %q: %w", path, err)
 	}
@@ -739,7 +800,9 @@ type Status struct {
 
 // PipeStatus is one file's state.
 type PipeStatus struct {
-	File      string   `json:"file"`
+	File string `json:"file"`
+	// Origin is "builtin" (embedded in canopyd) or the file's path.
+	Origin    string   `json:"origin,omitempty"`
 	Name      string   `json:"name,omitempty"`
 	Version   string   `json:"version,omitempty"`
 	Loaded    bool     `json:"loaded"`
@@ -764,7 +827,7 @@ func (m *Manager) Status() Status {
 	slices.Sort(names)
 	for _, n := range names {
 		fs := m.files[n]
-		ps := PipeStatus{File: n, Disabled: fs.disable, LoadMs: float64(fs.loadDur.Microseconds()) / 1000}
+		ps := PipeStatus{File: n, Origin: fs.origin, Disabled: fs.disable, LoadMs: float64(fs.loadDur.Microseconds()) / 1000}
 		if fs.l != nil {
 			ps.Loaded = true
 			ps.Name, ps.Version, ps.Fields = fs.l.p.Name(), fs.l.p.Manifest.Version, fs.l.p.Manifest.Fields

@@ -46,11 +46,11 @@ func startRelay(b *testing.B, extra, upPipes, relayPipes string) (*testenv.Proc,
 	os.WriteFile(empty, []byte("{}\n"), 0o644)
 	var ups []*testenv.Proc
 	for i := 0; i < 2; i++ {
-		ups = append(ups, testenv.StartCanopyd(b, bin, "-data", b.TempDir(), "-config", empty, "-pipes", upPipes))
+		ups = append(ups, testenv.StartCanopyd(b, bin, "-data", b.TempDir(), "-config", empty, "-pipes.builtin=false", "-pipes", upPipes))
 	}
 	conf := filepath.Join(b.TempDir(), "relay.conf")
 	os.WriteFile(conf, []byte(fmt.Sprintf("mode: shard\nupstreams:\n  - url: %s\n  - url: %s\n%s", ups[0].URL(), ups[1].URL(), extra)), 0o644)
-	relay := testenv.StartCanopyd(b, bin, "--relay", "-config", conf, "-data", b.TempDir(), "-pipes", relayPipes)
+	relay := testenv.StartCanopyd(b, bin, "--relay", "-config", conf, "-data", b.TempDir(), "-pipes.builtin=false", "-pipes", relayPipes)
 	return relay, ups
 }
 

@@ -61,6 +61,9 @@ type BatchConfig struct {
 	MaxRetry time.Duration `yaml:"max_retry"`
 }
 
+// DefaultFile is the relay config when installed.
+const DefaultFile = "/etc/canopy/relay.conf"
+
 // LoadConfig reads relay.conf; unknown keys are errors.
 func LoadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)

@@ -28,7 +28,7 @@ func startCluster(t *testing.T) *cluster {
 	empty := filepath.Join(t.TempDir(), "empty.yaml")
 	os.WriteFile(empty, []byte("{}\n"), 0o644)
 	daemon := func() *testenv.Proc {
-		return testenv.StartCanopyd(t, bin, "-data", t.TempDir(), "-config", empty, "-snapshot.interval", "500ms", "-pipes", t.TempDir())
+		return testenv.StartCanopyd(t, bin, "-data", t.TempDir(), "-config", empty, "-snapshot.interval", "500ms", "-pipes.builtin=false", "-pipes", t.TempDir())
 	}
 	c := &cluster{a: daemon(), b: daemon(), ref: daemon()}
 	conf := filepath.Join(t.TempDir(), "relay.conf")
