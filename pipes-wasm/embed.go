@@ -9,17 +9,17 @@ import (
 )
 
 //go:embed *.wasm
-var pipes embed.FS
+var pipeFiles embed.FS
 
 //go:embed modules/*.wasm
-var modules embed.FS
+var moduleFiles embed.FS
 
 // Pipes returns the built-in log pipes: one NAME.wasm per pipe at the root.
-func Pipes() fs.FS { return pipes }
+func Pipes() fs.FS { return pipeFiles }
 
 // Modules returns the built-in agent collector modules (builtin.wasm).
 func Modules() fs.FS {
-	sub, err := fs.Sub(modules, "modules")
+	sub, err := fs.Sub(moduleFiles, "modules")
 	if err != nil {
 		panic(err) // "modules" is a valid path: cannot happen
 	}
