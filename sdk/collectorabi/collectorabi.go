@@ -10,8 +10,9 @@ package collectorabi
 import (
 	"errors"
 	"fmt"
-	"github.com/canopy-dev/canopy/sdk/wire"
 	"math"
+
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 // Version is the ABI version a collector module reports through

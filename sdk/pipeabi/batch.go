@@ -3,12 +3,12 @@ package pipeabi
 import (
 	"encoding/binary"
 	"fmt"
-	"github.com/canopy-dev/canopy/sdk/wire"
 	"math"
 	"slices"
 	"strconv"
 	"unsafe"
 
+	"github.com/canopy-dev/canopy/sdk/wire"
 	"github.com/cespare/xxhash/v2"
 )
 

@@ -2,8 +2,9 @@ package pipeabi
 
 import (
 	"fmt"
-	"github.com/canopy-dev/canopy/sdk/wire"
 	"math"
+
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 // Delta kinds on the wire.

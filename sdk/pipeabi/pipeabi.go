@@ -10,8 +10,9 @@ package pipeabi
 import (
 	"errors"
 	"fmt"
-	"github.com/canopy-dev/canopy/sdk/wire"
 	"strconv"
+
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 // Version is the ABI version a pipe reports through the export

@@ -2,12 +2,13 @@ package pipeabi
 
 import (
 	"fmt"
-	"github.com/canopy-dev/canopy/sdk/wire"
 	"math"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
 func testManifest() *Manifest {
