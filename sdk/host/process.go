@@ -9,7 +9,7 @@ import (
 	"os"
 	"os/exec"
 
-	"github.com/canopy-dev/canopy/sdk/pipe"
+	"github.com/canopy-dev/canopy/sdk/internal/procwire"
 )
 
 // processGuest speaks the ABI to a natively built pipe in a child process
@@ -78,7 +78,7 @@ func (g *processGuest) call(op byte, payload []byte) ([]byte, error) {
 }
 
 func (g *processGuest) APIVersion(context.Context) (uint32, error) {
-	b, err := g.call(pipe.OpAPIVersion, nil)
+	b, err := g.call(procwire.OpAPIVersion, nil)
 	if err != nil {
 		return 0, err
 	}
@@ -88,18 +88,22 @@ func (g *processGuest) APIVersion(context.Context) (uint32, error) {
 	return binary.LittleEndian.Uint32(b), nil
 }
 
-func (g *processGuest) Manifest(context.Context) ([]byte, error) { return g.call(pipe.OpManifest, nil) }
+func (g *processGuest) Manifest(context.Context) ([]byte, error) {
+	return g.call(procwire.OpManifest, nil)
+}
 func (g *processGuest) Init(_ context.Context, cfg []byte) ([]byte, error) {
-	return g.call(pipe.OpInit, cfg)
+	return g.call(procwire.OpInit, cfg)
 }
 func (g *processGuest) Process(_ context.Context, b []byte) ([]byte, error) {
-	return g.call(pipe.OpProcess, b)
+	return g.call(procwire.OpProcess, b)
 }
 func (g *processGuest) Tick(_ context.Context, now int64) ([]byte, error) {
-	return g.call(pipe.OpTick, binary.LittleEndian.AppendUint64(nil, uint64(now)))
+	return g.call(procwire.OpTick, binary.LittleEndian.AppendUint64(nil, uint64(now)))
 }
-func (g *processGuest) Cleanup(context.Context) ([]byte, error) { return g.call(pipe.OpCleanup, nil) }
-func (g *processGuest) MemoryBytes() uint32                     { return 0 }
+func (g *processGuest) Cleanup(context.Context) ([]byte, error) {
+	return g.call(procwire.OpCleanup, nil)
+}
+func (g *processGuest) MemoryBytes() uint32 { return 0 }
 func (g *processGuest) Close(context.Context) error {
 	g.in.Close()
 	return g.cmd.Wait()

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/canopy-dev/canopy/sdk/internal/procwire"
 	"github.com/canopy-dev/canopy/sdk/pipeabi"
 )
 
@@ -39,19 +40,8 @@ func Main() {
 	}
 }
 
-// Ops of the native serve protocol: each request is op byte, u32 payload
-// length, payload; each response is u32 length and the result buffer the
-// matching export would return.
-const (
-	OpAPIVersion = 'v'
-	OpManifest   = 'm'
-	OpInit       = 'i'
-	OpProcess    = 'p'
-	OpTick       = 't' // payload: i64 Unix nanoseconds
-	OpCleanup    = 'c'
-)
-
-// Serve answers ABI calls for p read from r until r ends.
+// Serve answers ABI calls for p read from r until r ends (the protocol
+// of sdk/internal/procwire).
 func Serve(p Pipe, r io.Reader, w io.Writer) error {
 	run := NewRunner(p)
 	br := bufio.NewReaderSize(r, 1<<16)
@@ -71,20 +61,20 @@ func Serve(p Pipe, r io.Reader, w io.Writer) error {
 		}
 		var res []byte
 		switch hdr[0] {
-		case OpAPIVersion:
+		case procwire.OpAPIVersion:
 			res = binary.LittleEndian.AppendUint32(nil, pipeabi.Version)
-		case OpManifest:
+		case procwire.OpManifest:
 			res = run.ManifestResult()
-		case OpInit:
+		case procwire.OpInit:
 			res = run.Init(in)
-		case OpProcess:
+		case procwire.OpProcess:
 			res = run.Process(in)
-		case OpTick:
+		case procwire.OpTick:
 			if len(in) != 8 {
 				return fmt.Errorf("tick payload of %d bytes", len(in))
 			}
 			res = run.Tick(int64(binary.LittleEndian.Uint64(in)))
-		case OpCleanup:
+		case procwire.OpCleanup:
 			res = run.Cleanup()
 		default:
 			return fmt.Errorf("unknown op %q", hdr[0])
