@@ -122,8 +122,7 @@ var okNoDeltas = pipeabi.AppendDeltaCount(wire.AppendOK(nil), 0)
 // runnerGuest runs a pipe's Go value in-process through the same ABI
 // encoding (unit tests, the native side of benchmarks).
 type runnerGuest struct {
-	r    *pipe.Runner
-	dead error
+	r *pipe.Runner
 }
 
 // newRunnerGuest wraps a pipe's Go value.

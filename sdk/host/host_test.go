@@ -87,11 +87,6 @@ func wasmFile(t *testing.T, name string) []byte {
 	return b
 }
 
-func records(n int, status int) []byte {
-	l, _ := pipeabi.NewLayout([]string{pipeabi.FieldStatus, pipeabi.FieldMethod, pipeabi.FieldBytes})
-	return l.AppendBatch(nil, sameRecords(n, status))
-}
-
 // batchFor encodes n records for p's own layout.
 func batchFor(p *host.Pipe, n, status int) []byte {
 	return p.Layout.AppendBatch(nil, sameRecords(n, status))

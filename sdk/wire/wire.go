@@ -82,17 +82,6 @@ type Decoder struct {
 	Err error
 }
 
-func (d *Decoder) need(n int) bool {
-	if d.Err != nil {
-		return false
-	}
-	if n < 0 || len(d.B)-d.Off < n {
-		d.Err = ErrShort
-		return false
-	}
-	return true
-}
-
 func (d *Decoder) short() { d.Err = ErrShort }
 
 // U8 reads one byte.
