@@ -3,9 +3,9 @@ package graphite
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"sort"
-	"strings"
+
+	"github.com/canopy-dev/canopy/daemon/key"
 )
 
 // Memory is a Source over points held in memory: the differential test
@@ -19,14 +19,14 @@ type Memory struct {
 // after from's to until's, the value written in a slot (the last one)
 // or NaN.
 func (m *Memory) Fetch(ctx context.Context, pattern string, from, until int64) ([]Fetched, error) {
-	re, err := Glob(pattern)
+	p, err := key.ParseGraphite(pattern)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", err, ErrBadRequest)
 	}
 	start, end := Align(from, until, m.Step)
 	var out []Fetched
 	for name, pts := range m.Points {
-		if !re.MatchString(name) {
+		if !p.MatchKey(key.FromGraphite(name)) {
 			continue
 		}
 		vals := make([]float64, (end-start)/m.Step)
@@ -47,60 +47,4 @@ func (m *Memory) Fetch(ctx context.Context, pattern string, from, until int64) (
 		out = append(out, Fetched{Name: name, Start: start, Step: m.Step, Values: vals})
 	}
 	return out, nil
-}
-
-// Glob compiles a Graphite path expression into an anchored regexp over
-// dotted names: * and ? never cross a dot, [..] is a class, {a,b} are
-// alternatives.
-func Glob(pattern string) (*regexp.Regexp, error) {
-	var b strings.Builder
-	b.WriteString("^")
-	depth := 0
-	for i := 0; i < len(pattern); i++ {
-		c := pattern[i]
-		switch {
-		case c == '*':
-			b.WriteString(`[^.]*`)
-		case c == '?':
-			b.WriteString(`[^.]`)
-		case c == '[':
-			j := strings.IndexByte(pattern[i+1:], ']')
-			if j < 0 {
-				return nil, fmt.Errorf("bad path expression %q: unterminated [", pattern)
-			}
-			class := pattern[i+1 : i+1+j]
-			b.WriteByte('[')
-			if strings.HasPrefix(class, "!") || strings.HasPrefix(class, "^") {
-				b.WriteString("^.")
-				class = class[1:]
-			}
-			for k := 0; k < len(class); k++ {
-				if class[k] == '\\' || class[k] == '[' || class[k] == ']' {
-					b.WriteByte('\\')
-				}
-				b.WriteByte(class[k])
-			}
-			b.WriteByte(']')
-			i += 1 + j
-		case c == '{':
-			depth++
-			b.WriteString("(?:")
-		case c == '}' && depth > 0:
-			depth--
-			b.WriteString(")")
-		case c == ',' && depth > 0:
-			b.WriteString("|")
-		default:
-			b.WriteString(regexp.QuoteMeta(string(c)))
-		}
-	}
-	if depth > 0 {
-		return nil, fmt.Errorf("bad path expression %q: unterminated {", pattern)
-	}
-	b.WriteString("$")
-	re, err := regexp.Compile(b.String())
-	if err != nil {
-		return nil, fmt.Errorf("bad path expression %q: %w", pattern, err)
-	}
-	return re, nil
 }
