@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/loggen"
+	"github.com/canopy-dev/canopy/daemon/testenv"
 )
 
 // crashLines is the log size of TestCrashRecovery (CANOPY_CRASH_LINES
@@ -51,11 +52,10 @@ func TestCrashRecovery(t *testing.T) {
 	// sample, which a restart must keep exactly (the snapshot holds each
 	// average's window), instead of depending on when ticks fell.
 	args := []string{"-log", logPath, "-log.format", "main", "-snapshot.interval", "200ms", "-trend.interval", "24h"}
-	// The url and status pipes keep the first max_paths paths they see per
-	// instance (the rest go to _other); which ones depends on batch order,
-	// so lift the caps above the log's distinct paths: then every pipe's
-	// output is order-independent.
-	const conf = "pipes:\n  config:\n    url:\n      params: {max_paths: \"1000000\"}\n    status:\n      params: {max_paths: \"1000000\"}\n"
+	// Capped pipes keep the items they see first or most, which depends
+	// on batch order and restarts: lift the caps so every pipe's output
+	// depends only on the lines.
+	const conf = testenv.ExactPipesConfig
 
 	// One clean run.
 	start := time.Now()

@@ -225,13 +225,14 @@ func TestRelayOutage(t *testing.T) {
 func TestRelayPipes(t *testing.T) {
 	bin := testenv.BuildCanopyd(t)
 	empty := filepath.Join(t.TempDir(), "empty.yaml")
-	os.WriteFile(empty, []byte("{}\n"), 0o644)
+	// Capped pipes keep what each shard sees first or most: lift the caps.
+	os.WriteFile(empty, []byte(testenv.ExactPipesConfig), 0o644)
 	daemon := func() *testenv.Proc {
 		return testenv.StartCanopyd(t, bin, "-data", t.TempDir(), "-config", empty, "-pipes", "../../pipes-wasm")
 	}
 	a, b, ref := daemon(), daemon(), daemon()
 	conf := filepath.Join(t.TempDir(), "relay.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf("mode: shard\naccesslog: pipes\nupstreams:\n  - url: %s\n  - url: %s\n", a.URL(), b.URL())), 0o644)
+	os.WriteFile(conf, []byte(fmt.Sprintf("mode: shard\naccesslog: pipes\nupstreams:\n  - url: %s\n  - url: %s\n%s", a.URL(), b.URL(), testenv.ExactPipesConfig)), 0o644)
 	relay := testenv.StartCanopyd(t, bin, "--relay", "-config", conf, "-data", t.TempDir(), "-pipes", "../../pipes-wasm")
 	lines, _, err := loggen.Lines(loggen.Config{Lines: 20_000, Seed: 7, Format: "main"})
 	if err != nil {

@@ -132,3 +132,19 @@ func (p *Proc) PID() int {
 	}
 	return p.cmd.Process.Pid
 }
+
+// ExactPipesConfig is a canopyd YAML config that lifts every built-in
+// pipe's key cap (url and status max_paths, the top-N pipes' top, max_keys
+// and capacity) above any test log's distinct values. Capped pipes keep
+// the items seen first or most, which depends on batch order, restarts
+// and sharding; uncapped, every pipe's output depends only on the lines,
+// so tests that compare two runs of the same log can compare exactly.
+const ExactPipesConfig = `pipes:
+  config:
+    url: {params: {max_paths: "10000000"}}
+    status: {params: {max_paths: "10000000"}}
+    hosts: {params: {top: "10000000", max_keys: "10000000", capacity: "10000000"}}
+    referrers: {params: {top: "10000000", max_keys: "10000000", capacity: "10000000"}}
+    requests: {params: {top: "10000000", max_keys: "10000000", capacity: "10000000"}}
+    vhosts: {params: {top: "10000000", max_keys: "10000000", capacity: "10000000"}}
+`
