@@ -42,6 +42,10 @@ type Pipe struct {
 	mu     sync.Mutex
 	idle   []*PipeInstance
 	closed bool
+	// A serial pipe (Manifest.Serial) has at most one instance: live counts
+	// it (alive or being made) and Get waits on turn while it is busy.
+	live int
+	turn *sync.Cond
 
 	calls, records, nanos atomic.Uint64
 	instances             atomic.Int64
@@ -77,6 +81,7 @@ func (e *Engine) LoadPipe(ctx context.Context, source string, wasm []byte, opt P
 func NewPipe(ctx context.Context, source string, newGuest func(context.Context) (Guest, error), opt PipeOptions) (*Pipe, error) {
 	p := &Pipe{Source: source, newGuest: newGuest,
 		Breaker: &Breaker{Max: opt.MaxFailures, Window: opt.FailureWindow}}
+	p.turn = sync.NewCond(&p.mu)
 	p.config = EncodeParams(opt.Params)
 	g, err := newGuest(ctx)
 	if err != nil {
@@ -108,6 +113,7 @@ func NewPipe(ctx context.Context, source string, newGuest func(context.Context) 
 		return nil, err
 	}
 	p.idle = append(p.idle, pi)
+	p.live = 1
 	return p, nil
 }
 
@@ -130,34 +136,54 @@ func (p *Pipe) Name() string { return p.Manifest.Name }
 // ErrQuarantined is returned by Get for a quarantined pipe.
 var ErrQuarantined = errors.New("pipe is quarantined")
 
-// Get returns an idle instance or makes a new one.
+// Get returns an idle instance or makes a new one. For a serial pipe it
+// waits while its one instance is in use.
 func (p *Pipe) Get(ctx context.Context) (*PipeInstance, error) {
 	if p.Breaker.Quarantined() {
 		return nil, ErrQuarantined
 	}
+	serial := p.Manifest.Serial
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
-		return nil, fmt.Errorf("pipe %s is unloaded", p.Name())
+	for {
+		if p.closed {
+			p.mu.Unlock()
+			return nil, fmt.Errorf("pipe %s is unloaded", p.Name())
+		}
+		if n := len(p.idle); n > 0 {
+			pi := p.idle[n-1]
+			p.idle = p.idle[:n-1]
+			p.mu.Unlock()
+			return pi, nil
+		}
+		if !serial || p.live == 0 {
+			break
+		}
+		p.turn.Wait()
 	}
-	if n := len(p.idle); n > 0 {
-		pi := p.idle[n-1]
-		p.idle = p.idle[:n-1]
-		p.mu.Unlock()
-		return pi, nil
-	}
+	p.live++
 	p.mu.Unlock()
 	g, err := p.newGuest(ctx)
 	if err != nil {
+		p.gone()
 		p.fail(err)
 		return nil, err
 	}
 	pi, err := p.initGuest(ctx, g)
 	if err != nil {
+		p.gone()
 		p.fail(err)
 		return nil, err
 	}
 	return pi, nil
+}
+
+// gone records that an instance (or an attempt to make one) is no more and
+// wakes a Get waiting for a serial pipe's turn.
+func (p *Pipe) gone() {
+	p.mu.Lock()
+	p.live--
+	p.turn.Broadcast()
+	p.mu.Unlock()
 }
 
 // TakeIdle takes every idle instance out of the pool (for work that must
@@ -175,6 +201,7 @@ func (p *Pipe) Put(ctx context.Context, pi *PipeInstance) {
 	p.mu.Lock()
 	if !p.closed && pi.g != nil {
 		p.idle = append(p.idle, pi)
+		p.turn.Broadcast()
 		p.mu.Unlock()
 		return
 	}
@@ -242,6 +269,7 @@ func (pi *PipeInstance) kill(ctx context.Context) {
 		pi.g.Close(ctx)
 		pi.g = nil
 		pi.p.instances.Add(-1)
+		pi.p.gone()
 	}
 }
 
@@ -269,6 +297,7 @@ func (p *Pipe) Close(ctx context.Context) error {
 	p.closed = true
 	idle := p.idle
 	p.idle = nil
+	p.turn.Broadcast()
 	p.mu.Unlock()
 	for _, pi := range idle {
 		pi.close(ctx, true)

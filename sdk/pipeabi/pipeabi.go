@@ -78,7 +78,15 @@ type Manifest struct {
 	// A root may be deeper than one level; the longest matching root rules a
 	// delta's path.
 	Roots []Root
+	// Serial asks for a single instance that sees every line (the host runs
+	// the batches through it one at a time), for state that cannot be split
+	// across instances and merged by the tree, like a distinct-count
+	// sketch. Encoded as an optional trailing flags byte (bit 0).
+	Serial bool
 }
+
+// Manifest flag bits (the optional trailing byte).
+const manifestSerial = 1
 
 // Root is one subtree a pipe writes.
 type Root struct {
@@ -161,6 +169,9 @@ func AppendManifest(dst []byte, m *Manifest) []byte {
 		dst = wire.AppendPath(dst, r.Path...)
 		dst = append(dst, byte(r.Action))
 	}
+	if m.Serial { // only then: older manifests stay byte-identical
+		dst = append(dst, manifestSerial)
+	}
 	return dst
 }
 
@@ -179,6 +190,13 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 			p[j] = wire.Clone(p[j])
 		}
 		m.Roots = append(m.Roots, Root{Path: p, Action: Action(d.U8())})
+	}
+	if d.Err == nil && d.Off < len(b) {
+		flags := d.U8()
+		if flags&^manifestSerial != 0 {
+			return nil, fmt.Errorf("malformed manifest: unknown flags %#x", flags)
+		}
+		m.Serial = flags&manifestSerial != 0
 	}
 	if d.Err != nil {
 		return nil, fmt.Errorf("malformed manifest: %w", d.Err)

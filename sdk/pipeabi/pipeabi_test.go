@@ -60,6 +60,26 @@ func TestManifestErrors(t *testing.T) {
 	if _, err := DecodeManifest([]byte{1, 2}); err == nil {
 		t.Errorf("truncated manifest decoded")
 	}
+	ok := Manifest{Name: "x", Roots: []Root{{Path: []string{"a"}}}}
+	if _, err := DecodeManifest(append(AppendManifest(nil, &ok), 2)); err == nil || !strings.Contains(err.Error(), "unknown flags") {
+		t.Errorf("manifest with unknown flag bits: err %v", err)
+	}
+}
+
+// TestManifestSerial checks the optional flags byte: absent when Serial is
+// false (older manifests unchanged), round-trips when set.
+func TestManifestSerial(t *testing.T) {
+	m := testManifest()
+	plain := AppendManifest(nil, m)
+	m.Serial = true
+	serial := AppendManifest(nil, m)
+	if len(serial) != len(plain)+1 || serial[len(serial)-1] != 1 {
+		t.Fatalf("serial manifest is %d bytes ending %d; plain %d", len(serial), serial[len(serial)-1], len(plain))
+	}
+	got, err := DecodeManifest(serial)
+	if err != nil || !got.Serial {
+		t.Errorf("decoded %+v, %v; want Serial", got, err)
+	}
 }
 
 func TestRecordRoundTrip(t *testing.T) {
