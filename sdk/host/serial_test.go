@@ -32,7 +32,7 @@ func TestSerial(t *testing.T) {
 		var made atomic.Int64
 		p, err := NewPipe(ctx, "serial", func(context.Context) (Guest, error) {
 			made.Add(1)
-			return NewRunnerGuest(serialPipe{tc.serial}), nil
+			return newRunnerGuest(serialPipe{tc.serial}), nil
 		}, PipeOptions{})
 		if err != nil {
 			t.Fatal(err)
