@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/timespec"
 )
 
 // DefaultFile is the agent's config when installed; it is optional.
@@ -80,9 +81,9 @@ type Gmond struct {
 // Duration is a time.Duration written as "10s" in YAML.
 type Duration time.Duration
 
-// UnmarshalYAML parses "10s", "1m30s".
+// UnmarshalYAML parses "10s", "1m30s", "1d" (timespec.ParseDuration).
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
+	v, err := timespec.ParseDuration(n.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: %q is not a duration (like 10s or 1m): %w", n.Line, n.Value, err)
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/canopy-dev/canopy/daemon/graph"
 	"github.com/canopy-dev/canopy/daemon/graphite"
+	"github.com/canopy-dev/canopy/daemon/timespec"
 	"github.com/canopy-dev/canopy/daemon/trend"
 )
 
@@ -70,12 +71,12 @@ func (h graphiteHandler) findRange(c *gin.Context) (from, until time.Time, err e
 	now := h.s.Now()
 	from, until = now.Add(-h.s.Retention()), now
 	if v := formOrQuery(c, "from"); v != "" && v != "-1" {
-		if from, err = graphite.ParseTime(v, now, time.UTC); err != nil {
+		if from, err = timespec.ParseTime(v, now, time.UTC); err != nil {
 			return from, until, fmt.Errorf("from: %w: %w", err, graphite.ErrBadRequest)
 		}
 	}
 	if v := formOrQuery(c, "until"); v != "" && v != "-1" {
-		if until, err = graphite.ParseTime(v, now, time.UTC); err != nil {
+		if until, err = timespec.ParseTime(v, now, time.UTC); err != nil {
 			return from, until, fmt.Errorf("until: %w: %w", err, graphite.ErrBadRequest)
 		}
 	}

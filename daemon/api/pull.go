@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/canopy-dev/canopy/daemon/key"
+	"github.com/canopy-dev/canopy/daemon/timespec"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -285,10 +286,7 @@ func query(raw, name string) string {
 
 // parseTimeout accepts seconds ("30", "0.5") or a Go duration ("30s").
 func parseTimeout(v string) (time.Duration, error) {
-	if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 {
-		return time.Duration(f * float64(time.Second)), nil
-	}
-	d, err := time.ParseDuration(v)
+	d, err := timespec.ParseDuration(v)
 	if err != nil || d < 0 {
 		return 0, fmt.Errorf("timeout=%q is not seconds or a duration like 30s", v)
 	}

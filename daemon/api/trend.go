@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/canopy-dev/canopy/daemon/timespec"
 	"github.com/canopy-dev/canopy/daemon/trend"
 )
 
@@ -39,12 +40,12 @@ func (h trendHandler) trend(c *gin.Context) {
 		return
 	}
 	now := h.s.Now()
-	from, err := trend.ParseTime(c.Query("from"), now, now.Add(-24*time.Hour))
+	from, err := timespec.ParseTimeOr(c.Query("from"), now, now.Add(-24*time.Hour), nil)
 	if err != nil {
 		abortJSON(c, http.StatusBadRequest, fmt.Errorf("from: %w", err))
 		return
 	}
-	until, err := trend.ParseTime(c.Query("until"), now, now)
+	until, err := timespec.ParseTimeOr(c.Query("until"), now, now, nil)
 	if err != nil {
 		abortJSON(c, http.StatusBadRequest, fmt.Errorf("until: %w", err))
 		return

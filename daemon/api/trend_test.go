@@ -86,7 +86,7 @@ func TestTrendHTTP(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"/trend/" + p + "?fn=median",
-		"/trend/" + p + "?from=yesterday",
+		"/trend/" + p + "?from=someday",
 		"/trend/" + p + "?points=0",
 		"/trend/" + p + "?from=-1h&until=-2h",
 		"/trend/" + p + ",[?from=-1h",

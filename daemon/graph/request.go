@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/key"
+	"github.com/canopy-dev/canopy/daemon/timespec"
 	"github.com/canopy-dev/canopy/daemon/trend"
 )
 
@@ -84,7 +85,7 @@ func (g *Graphs) UseView(req *Request, v View) {
 		req.chart.Type = v.Type
 	}
 	if v.From != "" && !req.fromSet {
-		if f, err := trend.ParseTime(v.From, g.opt.Now(), req.from); err == nil && f.Before(req.until) {
+		if f, err := timespec.ParseTimeOr(v.From, g.opt.Now(), req.from, nil); err == nil && f.Before(req.until) {
 			req.from = f
 			req.chart.From = f.UnixMilli()
 		}
@@ -188,11 +189,11 @@ func (g *Graphs) Parse(name string, q url.Values) (*Request, error) {
 	req.fn = q.Get("fn")
 	now := g.opt.Now()
 	// Times read as GET /trend reads them.
-	if req.until, err = trend.ParseTime(q.Get("until"), now, now); err != nil {
+	if req.until, err = timespec.ParseTimeOr(q.Get("until"), now, now, nil); err != nil {
 		return nil, fmt.Errorf("until: %w", err)
 	}
 	req.fromSet = q.Get("from") != ""
-	if req.from, err = trend.ParseTime(q.Get("from"), now, now.AddDate(0, 0, -1)); err != nil {
+	if req.from, err = timespec.ParseTimeOr(q.Get("from"), now, now.AddDate(0, 0, -1), nil); err != nil {
 		return nil, fmt.Errorf("from: %w", err)
 	}
 	if !req.from.Before(req.until) {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/canopy-dev/canopy/daemon/timespec"
 )
 
 func addTransform(add func(*Func)) {
@@ -317,7 +319,7 @@ func timeShift(ec *evalContext, c *call) (any, error) {
 	if shift != "" && shift[0] >= '0' && shift[0] <= '9' {
 		shift = "-" + shift
 	}
-	d, err := parseOffset(shift)
+	d, err := timespec.ParseOffset(shift)
 	if err != nil {
 		return nil, inputErrorf("Invalid interval value: '%s': %v", shift, err)
 	}
@@ -356,7 +358,7 @@ func (ec *evalContext) evalSeries(e *Expr) ([]*Series, error) {
 }
 
 func intervalSeconds(s string) (int64, error) {
-	d, err := parseOffset(s)
+	d, err := timespec.ParseOffset(s)
 	if err != nil {
 		return 0, err
 	}

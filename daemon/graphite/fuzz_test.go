@@ -32,14 +32,3 @@ func FuzzParse(f *testing.F) {
 		_, _ = ev.Eval(ctx, Request{Targets: []string{target}, From: base, Until: base + 60, Now: base + 60})
 	})
 }
-
-// FuzzParseTime: no from/until value makes ParseTime panic.
-func FuzzParseTime(f *testing.F) {
-	for _, s := range []string{"-1h", "now-7d", "04:00_20240101", "20240101", "midnight-1d", "6pm today", "03/10/24", "jan 5", "monday", "1700000000", "-1h30min"} {
-		f.Add(s)
-	}
-	now := time.Unix(1_700_000_000, 0)
-	f.Fuzz(func(t *testing.T, s string) {
-		_, _ = ParseTime(s, now, time.UTC)
-	})
-}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 )
 
 func TestParse(t *testing.T) {
@@ -109,40 +108,6 @@ func TestEval(t *testing.T) {
 		_, err := ev.Eval(context.Background(), Request{Targets: []string{tc.target}, From: base, Until: base + 35, Now: base + 100})
 		if err == nil || !errors.Is(err, ErrBadRequest) || err.Error() != tc.want {
 			t.Errorf("%s: error %v, want %s", tc.target, err, tc.want)
-		}
-	}
-}
-
-func TestParseTime(t *testing.T) {
-	now := time.Date(2024, 3, 15, 13, 45, 30, 0, time.UTC) // a Friday
-	for _, tc := range []struct{ in, want string }{
-		{"-1h", "2024-03-15T12:45:30Z"},
-		{"now-7d", "2024-03-08T13:45:30Z"},
-		{"-2weeks", "2024-03-01T13:45:30Z"},
-		{"-1mon", "2024-02-14T13:45:30Z"},
-		{"-1y", "2023-03-16T13:45:30Z"},
-		{"-5min", "2024-03-15T13:40:30Z"},
-		{"1700000000", "2023-11-14T22:13:20Z"},
-		{"20240101", "2024-01-01T00:00:00Z"},
-		{"04:00_20240101", "2024-01-01T04:00:00Z"},
-		{"midnight", "2024-03-15T00:00:00Z"},
-		{"noon yesterday", "2024-03-14T12:00:00Z"},
-		{"6pm today", "2024-03-15T18:00:00Z"},
-		{"midnight-1d", "2024-03-14T00:00:00Z"},
-		{"03/10/24", "2024-03-10T00:00:00Z"},
-		{"monday", "2024-03-11T00:00:00Z"},
-		{"jan 5", "2024-01-05T00:00:00Z"},
-		{"now", "2024-03-15T13:45:30Z"},
-		{"2024-03-01T00:00:00Z", "2024-03-01T00:00:00Z"},
-	} {
-		got, err := ParseTime(tc.in, now, time.UTC)
-		if err != nil || got.UTC().Format(time.RFC3339) != tc.want {
-			t.Errorf("ParseTime(%q) = %v, %v; want %s", tc.in, got.UTC().Format(time.RFC3339), err, tc.want)
-		}
-	}
-	for _, bad := range []string{"", "-1x", "blah", "-h"} {
-		if _, err := ParseTime(bad, now, time.UTC); err == nil {
-			t.Errorf("ParseTime(%q): no error", bad)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/canopy-dev/canopy/daemon/timespec"
 )
 
 // ParamType is a parameter type as graphite-web's /functions names it.
@@ -188,7 +190,7 @@ func (p Param) check(fn string, v any) (any, error) {
 		if !ok {
 			return bad()
 		}
-		if _, err := parseOffset(s); err != nil {
+		if _, err := timespec.ParseOffset(s); err != nil {
 			return bad()
 		}
 		return s, nil

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/canopy-dev/canopy/daemon/timespec"
 )
 
 // Options are /render's output parameters.
@@ -42,7 +44,7 @@ func ParseRender(form url.Values, now time.Time) (Request, Options, error) {
 	}
 	r.Location = loc
 	if s := form.Get("now"); s != "" {
-		t, err := ParseTime(s, now, loc)
+		t, err := timespec.ParseTime(s, now, loc)
 		if err != nil {
 			return r, o, inputErrorf("now: %v", err)
 		}
@@ -50,14 +52,14 @@ func ParseRender(form url.Values, now time.Time) (Request, Options, error) {
 	}
 	until, from := now, now.Add(-24*time.Hour)
 	if s := form.Get("until"); s != "" {
-		t, err := ParseTime(s, now, loc)
+		t, err := timespec.ParseTime(s, now, loc)
 		if err != nil {
 			return r, o, inputErrorf("until: %v", err)
 		}
 		until = t
 	}
 	if s := form.Get("from"); s != "" {
-		t, err := ParseTime(s, now, loc)
+		t, err := timespec.ParseTime(s, now, loc)
 		if err != nil {
 			return r, o, inputErrorf("from: %v", err)
 		}
@@ -91,8 +93,8 @@ func ParseRender(form url.Values, now time.Time) (Request, Options, error) {
 	default:
 		return r, o, inputErrorf("format=%s: want json, csv, raw, png or svg", o.Format)
 	}
-	if s := form.Get("maxDataPoints"); s != "" && isDigits(s) {
-		o.MaxDataPoints, _ = strconv.Atoi(s)
+	if n, err := strconv.Atoi(form.Get("maxDataPoints")); err == nil && n >= 0 {
+		o.MaxDataPoints = n
 	}
 	o.NoNullPoints = form.Has("noNullPoints")
 	o.Pretty = form.Get("pretty") != ""

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/timespec"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/sdk/host"
 	"github.com/canopy-dev/canopy/sdk/logformat"
@@ -423,7 +424,7 @@ func pipeOptions(def host.Limits, pc config.PipeConfig) (host.PipeOptions, error
 		opt.Limits.MemoryBytes = uint64(pc.MemoryMB) << 20
 	}
 	if pc.Timeout != "" {
-		d, err := time.ParseDuration(pc.Timeout)
+		d, err := timespec.ParseDuration(pc.Timeout)
 		if err != nil || d <= 0 {
 			return opt, fmt.Errorf("timeout %q: want a duration like 1s", pc.Timeout)
 		}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/VictoriaMetrics/VictoriaMetrics/lib/flagutil"
 	"github.com/VictoriaMetrics/VictoriaMetrics/lib/storage"
+
+	"github.com/canopy-dev/canopy/daemon/timespec"
 )
 
 // Flags are the trend store's process settings (-trend.*). The names stay
@@ -65,8 +67,8 @@ func (f *Flags) Open(dataDir, remote, remoteRead string) (*Store, error) {
 	return New(Options{Backend: be, Interval: f.Interval, Stale: f.Stale, Retention: time.Duration(f.Retention)}), nil
 }
 
-// Duration is a flag value taking Go durations plus d (days), w (weeks)
-// and y (365 days).
+// Duration is a positive flag value read by timespec.ParseDuration (Go
+// durations plus d, w, mon and y).
 type Duration time.Duration
 
 func (d *Duration) String() string {
@@ -82,31 +84,15 @@ func (d *Duration) String() string {
 
 // Set implements flag.Value.
 func (d *Duration) Set(s string) error {
-	v, err := ParseDuration(s)
+	v, err := timespec.ParseDuration(s)
 	if err != nil {
 		return err
 	}
+	if v <= 0 {
+		return fmt.Errorf("bad duration %q: must be positive", s)
+	}
 	*d = Duration(v)
 	return nil
-}
-
-// ParseDuration reads 90d, 2w, 1y, or any Go duration (36h).
-func ParseDuration(s string) (time.Duration, error) {
-	units := map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour, "y": 365 * 24 * time.Hour}
-	if len(s) > 1 {
-		if u, ok := units[s[len(s)-1:]]; ok {
-			n, err := strconv.ParseFloat(s[:len(s)-1], 64)
-			if err != nil || n <= 0 {
-				return 0, fmt.Errorf("bad duration %q", s)
-			}
-			return time.Duration(n * float64(u)), nil
-		}
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("bad duration %q: want e.g. 36h, 90d, 2w, 1y", s)
-	}
-	return v, nil
 }
 
 // Bytes is a flag value for a size with an optional KB/MB/GB/KiB/MiB/GiB

@@ -1,7 +1,12 @@
-package graphite
+// Package timespec is canopy's one parser of times and durations: the
+// from/until of every API (Graphite's at-time forms, unix seconds or
+// milliseconds, RFC 3339), Graphite offsets (timeShift, summarize) and the
+// durations of flags and config files.
+package timespec
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -14,11 +19,13 @@ var (
 
 // ParseTime reads a from, until or now parameter in every form
 // graphite-web accepts: unix seconds, "now", relative offsets (-1h,
-// now-7d, -2weeks, +30min), times of day and dates (HH:MM_YYYYMMDD,
-// YYYYMMDD, MM/DD/YY, 6pm, noon, midnight, teatime, yesterday, today,
-// tomorrow, a month name and day, a weekday), with an offset after them
-// (midnight-1d). Times without a zone are in loc. RFC 3339 is accepted
-// too (canopy's other APIs take it).
+// now-7d, -2weeks, -1mon, -1y, +30min), times of day and dates
+// (HH:MM_YYYYMMDD, YYYYMMDD, MM/DD/YY, 6pm, noon, midnight, teatime,
+// yesterday, today, tomorrow, a month name and day, a weekday), with an
+// offset after them (midnight-1d). Times without a zone are in loc (nil is
+// UTC). canopy also takes RFC 3339, fractional unix seconds and unix
+// milliseconds (a number beyond the year 5000 in seconds). Empty is an
+// error; ParseTimeOr gives a default.
 func ParseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
 	if loc == nil {
 		loc = time.UTC
@@ -33,15 +40,8 @@ func ParseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, fmt.Errorf("empty time")
 	}
-	if isDigits(s) {
-		y, _ := strconv.Atoi(s[:min(4, len(s))])
-		if !(len(s) == 8 && y > 1900 && atoi(s[4:6]) < 13 && atoi(s[6:]) < 32) {
-			n, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				return time.Time{}, fmt.Errorf("bad time %q: %w", orig, err)
-			}
-			return time.Unix(n, 0).In(loc), nil
-		}
+	if t, ok := parseEpoch(s, loc); ok {
+		return t, nil
 	}
 	ref, offset := s, ""
 	if i := strings.IndexByte(s, '+'); i >= 0 {
@@ -53,11 +53,42 @@ func ParseTime(s string, now time.Time, loc *time.Location) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("bad time %q: %w", orig, err)
 	}
-	d, err := parseOffset(offset)
+	d, err := ParseOffset(offset)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("bad time %q: %w", orig, err)
 	}
 	return t.Add(d), nil
+}
+
+// ParseTimeOr is ParseTime with def for the empty string.
+func ParseTimeOr(s string, now, def time.Time, loc *time.Location) (time.Time, error) {
+	if strings.TrimSpace(s) == "" {
+		return def, nil
+	}
+	return ParseTime(s, now, loc)
+}
+
+// parseEpoch reads unix seconds (digits, maybe a fraction) or, beyond the year
+// 5000, unix milliseconds. Eight digits that make a date are YYYYMMDD.
+func parseEpoch(s string, loc *time.Location) (time.Time, bool) {
+	if len(s) == 8 && isDigits(s) {
+		if y, m, d := atoi(s[:4]), atoi(s[4:6]), atoi(s[6:]); y > 1900 && m >= 1 && m < 13 && d >= 1 && d < 32 {
+			return time.Time{}, false
+		}
+	}
+	whole, frac, dot := strings.Cut(s, ".")
+	if !isDigits(whole) || dot && !isDigits(frac) {
+		return time.Time{}, false
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	if math.Abs(f) >= 1e11 {
+		return time.UnixMilli(int64(f)).In(loc), true
+	}
+	sec, part := math.Modf(f)
+	return time.Unix(int64(sec), int64(part*1e9)).In(loc), true
 }
 
 func isDigits(s string) bool {
@@ -167,10 +198,10 @@ func indexOf(list []string, s string) int {
 	return -1
 }
 
-// parseOffset reads a graphite time offset: a sign, then number-unit
-// pairs (-1h30min, 2weeks). Units by prefix as graphite-web reads them:
+// ParseOffset reads a graphite time offset: a sign, then number-unit
+// pairs (-1h30min, 2weeks; canopy also takes fractions, 1.5d). Units by prefix as graphite-web reads them:
 // s, min, h, d, w, mon (30 days), y (365 days); a bare m is minutes.
-func parseOffset(s string) (time.Duration, error) {
+func ParseOffset(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
@@ -191,13 +222,13 @@ func parseOffset(s string) (time.Duration, error) {
 	}
 	for s != "" {
 		i := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
 			i++
 		}
 		if i == 0 {
 			return 0, fmt.Errorf("invalid offset: want a number at %q", s)
 		}
-		n, err := strconv.ParseInt(s[:i], 10, 64)
+		n, err := strconv.ParseFloat(s[:i], 64)
 		if err != nil {
 			return 0, fmt.Errorf("invalid offset %q: %w", s, err)
 		}
@@ -212,7 +243,10 @@ func parseOffset(s string) (time.Duration, error) {
 		if err != nil {
 			return 0, err
 		}
-		total += time.Duration(n) * u
+		if n*float64(u) > math.MaxInt64 {
+			return 0, fmt.Errorf("invalid offset: %s is too long", s)
+		}
+		total += time.Duration(n * float64(u))
 	}
 	return sign * total, nil
 }
@@ -235,4 +269,25 @@ func offsetUnit(u string) (time.Duration, error) {
 		return 365 * 24 * time.Hour, nil
 	}
 	return 0, fmt.Errorf("invalid offset unit '%s'", u)
+}
+
+// ParseDuration reads the duration of a flag, a config value or a query
+// parameter: a Go duration (36h, 1h30m, 500ms), a Graphite offset with
+// days, weeks, months or years (90d, 2w, 1y, 5min), or bare seconds (30,
+// 0.5).
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if d, err := time.ParseDuration(s); err == nil {
+		return d, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) && !strings.ContainsAny(strings.ToLower(s), "xpn") {
+		if math.Abs(f) > math.MaxInt64/float64(time.Second) {
+			return 0, fmt.Errorf("bad duration %q: too long", s)
+		}
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	if d, err := ParseOffset(strings.ToLower(s)); err == nil && s != "" {
+		return d, nil
+	}
+	return 0, fmt.Errorf("bad duration %q: want a Go duration (90s, 36h), a number of days, weeks or years (7d, 2w, 1y) or seconds", s)
 }
