@@ -18,6 +18,12 @@ type Metrics struct {
 	LinesIn *prometheus.CounterVec
 	// BadLines counts lines that could not be used, by source and format.
 	BadLines *prometheus.CounterVec
+	// IngestLines counts every line taken in by where it came from: file,
+	// syslog, tcp, udp, http (canopy_ingest_lines_total{source}).
+	IngestLines *prometheus.CounterVec
+	// Pushes counts pushes (an HTTP /push, a JSON socket line or datagram,
+	// a relayed batch) by input: http, tcp, udp, relay.
+	Pushes *prometheus.CounterVec
 
 	requests    *prometheus.CounterVec
 	pullClients prometheus.Gauge
@@ -41,6 +47,14 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Name: "canopy_bad_lines_total",
 			Help: "Lines that could not be parsed or merged, by source and format.",
 		}, []string{"source", "format"}),
+		IngestLines: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "canopy_ingest_lines_total",
+			Help: "Lines taken in, by source: file, syslog, tcp, udp, http.",
+		}, []string{"source"}),
+		Pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "canopy_pushes_total",
+			Help: "Pushes taken in, by input: http, tcp, udp, relay.",
+		}, []string{"input"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "canopy_http_requests_total",
 			Help: "HTTP requests by route and status code.",
@@ -58,7 +72,7 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 			Help: "Requests refused by auth or a limit, by reason.",
 		}, []string{"reason"}),
 	}
-	reg.MustRegister(m.LinesIn, m.BadLines, m.requests, m.pullClients, m.pullSent, m.refused,
+	reg.MustRegister(m.LinesIn, m.BadLines, m.IngestLines, m.Pushes, m.requests, m.pullClients, m.pullSent, m.refused,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -98,8 +98,10 @@ func (s *Server) merge(parts push.Parts, source string) (push.Result, *push.Limi
 	if len(lines) > 0 && s.opt.AccessLog == nil {
 		return res, nil, &httpError{http.StatusServiceUnavailable, "access-log pushes need the pipes engine, which is not running"}
 	}
+	s.metrics.Pushes.WithLabelValues(source).Inc()
 	for i, j := range jsons {
 		s.metrics.LinesIn.WithLabelValues(source, "json").Inc()
+		s.metrics.IngestLines.WithLabelValues(source).Inc()
 		r, err := s.decoder.Merge(s.opt.Tree, j)
 		if err != nil {
 			s.metrics.BadLines.WithLabelValues(source, "json").Inc()
@@ -115,6 +117,7 @@ func (s *Server) merge(parts push.Parts, source string) (push.Result, *push.Limi
 	if len(lines) > 0 {
 		r, err := s.opt.AccessLog(lines)
 		s.metrics.LinesIn.WithLabelValues(source, "accesslog").Add(float64(r.Lines))
+		s.metrics.IngestLines.WithLabelValues(source).Add(float64(r.Lines))
 		s.metrics.BadLines.WithLabelValues(source, "accesslog").Add(float64(r.Bad))
 		if err != nil {
 			return res, nil, fmt.Errorf("cannot run access-log lines through the pipes: %w", err)

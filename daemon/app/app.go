@@ -123,6 +123,7 @@ func (d *Daemon) open() error {
 	srv := api.New(api.Options{Tree: t, Limits: cfg.Limits, Tokens: cfg.Tokens,
 		AccessLog: d.pipes.PushHook(pushFormats(cfg.Pipes)), Status: d.status})
 	d.api = srv
+	feed.lines = srv.Metrics().IngestLines
 	registerSubsystemMetrics(srv.Metrics().Registry(), d.pipes.Status, d.trend.Status, d.ingest.status)
 	srv.Metrics().Registry().MustRegister(listenerMetrics{d.listenerList})
 	api.TrendRoutes(srv.Router(), d.trend)
@@ -168,7 +169,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	}
 	m := d.api.Metrics()
 	base := listen.Options{Tree: d.tree, Auth: d.api.Auth(), Limits: d.api.Limits(), AccessLog: d.api.AccessLog(),
-		LinesIn: m.LinesIn, BadLines: m.BadLines, Backfill: d.trend, Live: d.trend.Interval(),
+		LinesIn: m.LinesIn, BadLines: m.BadLines, IngestLines: m.IngestLines, Pushes: m.Pushes, Backfill: d.trend, Live: d.trend.Interval(),
 		SetWindow: d.trend.Interval()} // StatsD flushes once a tick
 	if err := d.startListeners(d.cfg.File.Listeners, base, ""); err != nil {
 		return err

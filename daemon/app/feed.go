@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/canopy-dev/canopy/daemon/ingest"
 	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/pipes"
@@ -21,6 +23,8 @@ type Feed struct {
 	pipes   *pipes.Manager
 	bad     atomic.Uint64
 	lastLog atomic.Int64
+	// lines counts live lines by source (file, syslog); nil: not counted.
+	lines *prometheus.CounterVec
 }
 
 // NewFeed feeds lines to m.
@@ -60,6 +64,13 @@ func (f *Feed) Consume(b *ingest.Batch) error {
 	r, err := f.Run(context.Background(), b.Source, b.Lines, 0)
 	if err != nil {
 		return err
+	}
+	if f.lines != nil && !b.Replay {
+		src := "file"
+		if b.File == "" {
+			src = "syslog"
+		}
+		f.lines.WithLabelValues(src).Add(float64(len(b.Lines)))
 	}
 	if r.Bad > 0 {
 		if now := time.Now().UnixNano(); now-f.lastLog.Load() > int64(10*time.Second) && len(r.Errors) > 0 {

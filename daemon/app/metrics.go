@@ -103,6 +103,16 @@ func number(v any) (float64, bool) {
 
 var metricName = regexp.MustCompile(`[^a-zA-Z0-9_]`)
 
+// runningTotals are the trend and ingest status fields that only grow:
+// exported as counters with _total (the others are gauges).
+var runningTotals = map[string]bool{
+	"ticks": true, "points_queued": true, "points_written": true, "points_dropped": true,
+	"points_refused": true, "write_errors": true,
+	"lines": true, "bad_lines": true, "bytes": true, "consume_errors": true, "lines_invalid_utf8": true,
+	"lines_too_long": true, "recovered_bytes": true, "rotations": true, "truncations": true,
+	"truncations_uncovered": true,
+}
+
 // statusGauges turns the numeric top-level fields of a status map into
 // gauges, and sums "behind_bytes" over a "files" list (bytes not yet read).
 func statusGauges(ch chan<- prometheus.Metric, prefix, help string, st map[string]any) {
@@ -120,6 +130,14 @@ func statusGauges(ch chan<- prometheus.Metric, prefix, help string, st map[strin
 		switch x := v.(type) {
 		case float64:
 			name := prefix + metricName.ReplaceAllString(k, "_")
+			if name == "canopy_ingest_lines" {
+				continue // canopy_ingest_lines_total{source} counts them with the other sources
+			}
+			if runningTotals[k] {
+				// A running total is a counter, named as Prometheus expects.
+				ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name+"_total", help+k+" (running total).", nil, nil), prometheus.CounterValue, x)
+				continue
+			}
 			ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help+k+".", nil, nil), prometheus.GaugeValue, x)
 		case bool:
 			f := 0.0

@@ -35,11 +35,10 @@ func TestSubsystemMetrics(t *testing.T) {
 		`canopy_pipe_failures_total{pipe="browser"} 2`,
 		`canopy_pipe_quarantined{pipe="broken"} 0`,
 		"canopy_pipe_lines_total 10",
-		"canopy_trend_points_queued 5",
+		"canopy_trend_points_queued_total 5",
 		"canopy_trend_last_tick_seconds 0.25",
 		"canopy_trend_lag_points 2",
 		"canopy_ingest_behind_bytes 120",
-		"canopy_ingest_lines 7",
 	} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("/metrics lacks %q:\n%s", want, rec.Body.String())

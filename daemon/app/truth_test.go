@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -239,5 +241,85 @@ func TestGraphiteBackfill(t *testing.T) {
 	resp.Body.Close()
 	if want := `canopy_listen_timestamp_refused_total{listen="` + gaddr + `",proto="tcp"} 2`; !strings.Contains(string(body), want) {
 		t.Errorf("/metrics lacks %s", want)
+	}
+}
+
+// TestMetricsPromtool: /metrics of a daemon that has taken file lines,
+// socket pushes and HTTP pushes, read over several ticks, passes
+// `promtool check metrics` without a word; running totals are counters
+// named _total; lines of every source count in canopy_ingest_lines_total
+// and pushes by input in canopy_pushes_total.
+func TestMetricsPromtool(t *testing.T) {
+	promtool := testenv.NeedCommand(t, "promtool", "prometheus")
+	dir := t.TempDir()
+	logPath := dir + "/access.log"
+	line := `10.0.0.1 - - [06/Dec/2026:12:00:00 +0000] "GET / HTTP/1.1" 200 12 "-" "curl/8"` + "\n"
+	if err := os.WriteFile(logPath, []byte(strings.Repeat(line, 5)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	jaddr := testenv.FreePort(t)
+	file, err := config.Parse([]byte("listeners:\n  - {proto: tcp, listen: \""+jaddr+"\", format: json}\n"), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Listen: "127.0.0.1:0", DataDir: dir, Pipes: PipeFlags{Dir: t.TempDir()}, File: file,
+		Ingest: IngestFlags{Poll: 50 * time.Millisecond, Log: logPath},
+		Trend:  &trend.Flags{Interval: 200 * time.Millisecond, Retention: trend.Duration(24 * time.Hour), Memory: 32 << 20}}
+	d, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		d.Stop()
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	base := "http://" + d.Addr()
+	c, err := net.Dial("tcp", jaddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, `{"a": 1, "defaultaction": "add"}`+"\n"+`{"a": 2}`+"\n")
+	c.Close()
+	resp, err := http.Post(base+"/push", "application/json", strings.NewReader(`{"b": 1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var body string
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		time.Sleep(200 * time.Millisecond) // a tick
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		if strings.Contains(body, `canopy_ingest_lines_total{source="file"} 5`) && strings.Contains(body, `canopy_ingest_lines_total{source="tcp"} 2`) &&
+			strings.Contains(body, `canopy_trend_ticks_total`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics after 15 s:\n%s", body)
+		}
+	}
+	for _, want := range []string{
+		`canopy_ingest_lines_total{source="http"} 1`,
+		`canopy_pushes_total{input="http"} 1`,
+		`canopy_pushes_total{input="tcp"} 2`,
+		"# TYPE canopy_trend_points_written_total counter",
+		"# TYPE canopy_ingest_lines_total counter",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
 	}
 }

@@ -60,6 +60,9 @@ type Options struct {
 	// LinesIn and BadLines (labels source, format) count lines; nil: not
 	// counted.
 	LinesIn, BadLines *prometheus.CounterVec
+	// IngestLines (label source: the proto) and Pushes (label input: the
+	// proto; JSON lines) count with the daemon's other inputs; nil: not.
+	IngestLines, Pushes *prometheus.CounterVec
 	// SetWindow is StatsD's flush interval (default 10 s): how long set
 	// members are remembered and timer samples gathered.
 	SetWindow time.Duration
@@ -84,6 +87,8 @@ type Listener struct {
 	done   chan struct{}
 	linesC prometheus.Counter
 	badC   prometheus.Counter
+	ingC   prometheus.Counter // canopy_ingest_lines_total{source=proto}
+	pushC  prometheus.Counter // canopy_pushes_total{input=proto}: JSON pushes
 	// Graphite timestamps: lines written at their own time, and lines
 	// refused for a timestamp outside [now-max_age, now+1m].
 	backfilled, tsRefused atomic.Uint64
@@ -168,6 +173,12 @@ func Start(opt Options) (*Listener, error) {
 		if err := opt.Tree.SetAction(prefix, act); err != nil {
 			return nil, fmt.Errorf("listener %s %s: %w", c.Proto, c.Listen, err)
 		}
+	}
+	if opt.IngestLines != nil {
+		l.ingC = opt.IngestLines.WithLabelValues(c.Proto)
+	}
+	if opt.Pushes != nil && c.Format == "json" {
+		l.pushC = opt.Pushes.WithLabelValues(c.Proto)
 	}
 	if opt.LinesIn != nil {
 		l.linesC = opt.LinesIn.WithLabelValues(c.Proto, c.Format)
@@ -402,6 +413,12 @@ func (r *reader) flush() {
 	}
 	if r.l.linesC != nil && r.lines > 0 {
 		r.l.linesC.Add(float64(r.lines))
+	}
+	if r.l.ingC != nil && r.lines > 0 {
+		r.l.ingC.Add(float64(r.lines))
+	}
+	if r.l.pushC != nil && r.lines > 0 {
+		r.l.pushC.Add(float64(r.lines))
 	}
 	if r.l.badC != nil && r.bad > 0 {
 		r.l.badC.Add(float64(r.bad))
