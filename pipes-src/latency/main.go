@@ -1,0 +1,264 @@
+// Command latency is canopy's built-in per-URL latency pipe: for each URL
+// of a bounded set, request time ($request_time) and upstream time
+// ($upstream_response_time, summed over the upstreams tried) p50, p95, p99
+// and max per trend interval and since the start, and the 20 slowest
+// requests of each interval (time, method, URL, status, upstream) as
+// markers. Percentiles come from fixed logarithmic buckets (γ = 1.0408:
+// every value within 2 % of the sample it stands for), which is exact
+// enough and costs a logarithm and an increment per sample. Per-interval
+// percentiles cannot be merged across instances, so the pipe is serial.
+package main
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/canopy-dev/canopy/sdk/pipe"
+)
+
+// Buckets: index i holds values in (minV·γ^(i-1), minV·γ^i]; a value is
+// reported as the bucket's midpoint 2·minV·γ^i/(γ+1), within alpha of
+// every value in it.
+const (
+	alpha = 0.02
+	minV  = 1e-6 // 1 µs; smaller (and 0) go to bucket 0
+	nBkt  = 600  // up to minV·γ^600 ≈ 27 h
+)
+
+var (
+	gamma    = (1 + alpha) / (1 - alpha)
+	logGamma = math.Log(gamma)
+)
+
+func bucketOf(v float64) int {
+	if v <= minV {
+		return 0
+	}
+	return min(int(math.Ceil(math.Log(v/minV)/logGamma)), nBkt-1)
+}
+
+func valueOf(i int) float64 {
+	if i == 0 {
+		return 0
+	}
+	return 2 * minV * math.Pow(gamma, float64(i)) / (gamma + 1)
+}
+
+// sketch is one metric's buckets.
+type sketch struct {
+	b   []uint32
+	n   uint64
+	max float64
+}
+
+func (s *sketch) add(v float64) {
+	if s.b == nil {
+		s.b = make([]uint32, nBkt)
+	}
+	s.b[bucketOf(v)]++
+	s.n++
+	s.max = max(s.max, v)
+}
+
+// quantile returns the q-quantile (nearest rank) of the samples.
+func (s *sketch) quantile(q float64) float64 {
+	rank := uint64(math.Ceil(q * float64(s.n)))
+	rank = max(rank, 1)
+	var cum uint64
+	for i, c := range s.b {
+		cum += uint64(c)
+		if cum >= rank {
+			return valueOf(i)
+		}
+	}
+	return s.max
+}
+
+func (s *sketch) reset() {
+	clear(s.b)
+	s.n, s.max = 0, 0
+}
+
+// url is one URL's state.
+type url struct {
+	name                   string
+	req, up, reqAll, upAll sketch
+	hits                   uint32
+	kHits                  pipe.Key
+}
+
+type slow struct {
+	t                float64
+	method, path, up string
+	status           int64
+}
+
+type latencyPipe struct {
+	maxPaths   int
+	index      map[string]int
+	urls       []*url
+	other      *url
+	slowest    []slow // this interval's slowest, at most nSlow
+	nSlow      int
+	byDistinct []*url
+}
+
+func (*latencyPipe) Manifest() pipe.Manifest {
+	return pipe.Manifest{
+		Name: "latency", Version: "1.0.0", Serial: true,
+		Fields: []string{pipe.FieldPath, pipe.FieldMethod, pipe.FieldStatus, pipe.FieldRequestTime, pipe.FieldUpstream},
+		Roots: []pipe.Root{
+			{Path: []string{"lat"}, Action: pipe.Add},
+			{Path: []string{"latp"}, Action: pipe.Last},
+			{Path: []string{"latslow"}, Action: pipe.Last},
+		},
+	}
+}
+
+func (p *latencyPipe) Init(cfg pipe.Config) error {
+	var err error
+	if p.maxPaths, err = cfg.Int("max_paths", 100); err != nil {
+		return err
+	}
+	if p.nSlow, err = cfg.Int("slowest", 20); err != nil {
+		return err
+	}
+	p.index = make(map[string]int)
+	p.other = newURL("_other")
+	return nil
+}
+
+func newURL(name string) *url {
+	return &url{name: name, kHits: pipe.NewKey("lat", "hits", name)}
+}
+
+func (p *latencyPipe) urlOf(path string) *url {
+	if len(path) > 256 {
+		path = path[:256]
+	}
+	if i, ok := p.index[path]; ok {
+		return p.urls[i]
+	}
+	if len(p.urls) >= p.maxPaths {
+		return p.other
+	}
+	path = strings.Clone(path)
+	u := newURL(path)
+	p.index[path] = len(p.urls)
+	p.urls = append(p.urls, u)
+	return u
+}
+
+func (p *latencyPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
+	paths, methods := b.Strings(pipe.FieldPath), b.Strings(pipe.FieldMethod)
+	statuses, rts, ups := b.Int64s(pipe.FieldStatus), b.Float64s(pipe.FieldRequestTime), b.Float64Lists(pipe.FieldUpstream)
+	if cap(p.byDistinct) < paths.Distinct() {
+		p.byDistinct = make([]*url, paths.Distinct())
+	}
+	byDistinct := p.byDistinct[:paths.Distinct()]
+	clear(byDistinct)
+	for r, d := range paths.Indexes() {
+		rt := rts[r]
+		up, hasUp := 0.0, false
+		for _, v := range ups.At(r) {
+			if !math.IsNaN(v) {
+				up += v
+				hasUp = true
+			}
+		}
+		if math.IsNaN(rt) && !hasUp {
+			continue
+		}
+		u := byDistinct[d]
+		if u == nil {
+			path := paths.Value(int(d))
+			if path == "" {
+				path = "-"
+			}
+			u = p.urlOf(path)
+			byDistinct[d] = u
+		}
+		u.hits++
+		if !math.IsNaN(rt) && rt >= 0 {
+			u.req.add(rt)
+			u.reqAll.add(rt)
+			p.noteSlow(rt, methods.At(r), u.name, statuses[r], up, hasUp)
+		}
+		if hasUp && up >= 0 {
+			u.up.add(up)
+			u.upAll.add(up)
+		}
+	}
+}
+
+// noteSlow keeps the interval's nSlow slowest requests.
+func (p *latencyPipe) noteSlow(t float64, method, path string, status int64, up float64, hasUp bool) {
+	if len(p.slowest) >= p.nSlow && t <= p.slowest[len(p.slowest)-1].t {
+		return
+	}
+	u := "-"
+	if hasUp {
+		u = fmt.Sprintf("%.3f", up)
+	}
+	s := slow{t: t, method: strings.Clone(method), path: path, status: status, up: u}
+	i := sort.Search(len(p.slowest), func(i int) bool { return p.slowest[i].t < t })
+	p.slowest = append(p.slowest, slow{})
+	copy(p.slowest[i+1:], p.slowest[i:])
+	p.slowest[i] = s
+	if len(p.slowest) > p.nSlow {
+		p.slowest = p.slowest[:p.nSlow]
+	}
+}
+
+func (p *latencyPipe) Flush(out *pipe.Out) {
+	for _, u := range append(p.urls, p.other) {
+		if u.hits > 0 {
+			out.EmitKey(&u.kHits, float64(u.hits))
+			u.hits = 0
+		}
+	}
+}
+
+// Tick writes each URL's percentiles of the interval and since the start,
+// and the interval's slowest requests, then starts the next interval.
+func (p *latencyPipe) Tick(now time.Time, out *pipe.Out) {
+	for _, u := range append(p.urls, p.other) {
+		for _, m := range []struct {
+			name string
+			s    *sketch
+		}{{"req", &u.req}, {"up", &u.up}, {"req_all", &u.reqAll}, {"up_all", &u.upAll}} {
+			if m.s.n == 0 {
+				continue
+			}
+			for _, q := range []struct {
+				name string
+				q    float64
+			}{{"p50", 0.5}, {"p95", 0.95}, {"p99", 0.99}} {
+				out.Emit(m.s.quantile(q.q), "latp", m.name, u.name, q.name)
+			}
+			out.Emit(m.s.max, "latp", m.name, u.name, "max")
+			if m.name == "req" || m.name == "up" {
+				m.s.reset()
+			}
+		}
+	}
+	if len(p.slowest) == 0 {
+		return // an idle interval leaves the last slowest list standing
+	}
+	for i := range p.nSlow {
+		m := "-" // fewer requests than ranks this interval
+		if i < len(p.slowest) {
+			s := p.slowest[i]
+			m = fmt.Sprintf("%.3fs %s %s %d up=%s", s.t, s.method, s.path, s.status, s.up)
+		}
+		out.Mark(m, "latslow", fmt.Sprintf("%02d", i+1))
+	}
+	p.slowest = p.slowest[:0]
+}
+
+func init() { pipe.Register(&latencyPipe{}) }
+
+func main() { pipe.Main() }
