@@ -15,10 +15,12 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/axiomhq/hyperloglog"
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/canopy-dev/canopy/pipes-src/internal/hashtab"
 	"github.com/canopy-dev/canopy/sdk/pipe"
 	"github.com/canopy-dev/canopy/sdk/pipeabi"
 )
@@ -55,10 +57,12 @@ type day struct {
 
 // distinct counts distinct hashes: exactly in a set, then in a sketch.
 type distinct struct {
-	set     map[uint64]struct{}
+	set     hashtab.Table // exact phase: the hashes seen (a Go map costs ~10× more in WASM)
+	keys    []uint64      // the same hashes, to fill the sketch from
 	sketch  *hyperloglog.Sketch
 	prec    uint8
 	written float64 // what the tree has
+	pending int     // sketch inserts since the last estimate
 	key     pipe.Key
 	dirty   bool
 }
@@ -67,19 +71,21 @@ func (d *distinct) insert(h uint64) {
 	if d.sketch != nil {
 		d.sketch.InsertHash(h)
 		d.dirty = true
+		d.pending++
 		return
 	}
-	if _, ok := d.set[h]; ok {
+	if _, ok := d.set.Get(h); ok {
 		return
 	}
-	d.set[h] = struct{}{}
+	d.set.Put(h, 0)
+	d.keys = append(d.keys, h)
 	d.dirty = true
-	if len(d.set) >= exactBelow {
-		d.sketch, _ = hyperloglog.NewSketch(d.prec, true)
-		for x := range d.set {
+	if len(d.keys) >= exactBelow {
+		d.sketch, _ = hyperloglog.NewSketch(d.prec, false) // dense: the exact phase already covers what sparse mode is for
+		for _, x := range d.keys {
 			d.sketch.InsertHash(x)
 		}
-		d.set = nil
+		d.set, d.keys = hashtab.Table{}, nil
 	}
 }
 
@@ -87,11 +93,11 @@ func (d *distinct) count() float64 {
 	if d.sketch != nil {
 		return float64(d.sketch.Estimate())
 	}
-	return float64(len(d.set))
+	return float64(len(d.keys))
 }
 
 func newDistinct(prec uint8, path ...string) *distinct {
-	return &distinct{set: make(map[uint64]struct{}), prec: prec, key: pipe.NewKey(path...)}
+	return &distinct{prec: prec, key: pipe.NewKey(path...)}
 }
 
 func (*visitorsPipe) Manifest() pipe.Manifest {
@@ -232,10 +238,15 @@ func (p *visitorsPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
 	}
 }
 
-func (p *visitorsPipe) Flush(out *pipe.Out) {
+func (p *visitorsPipe) Flush(out *pipe.Out) { p.flush(out, false) }
+
+// Tick writes every count, estimating the sketches held back by Flush.
+func (p *visitorsPipe) Tick(now time.Time, out *pipe.Out) { p.flush(out, true) }
+
+func (p *visitorsPipe) flush(out *pipe.Out, force bool) {
 	for _, n := range p.order {
 		d := p.days[n]
-		if !d.dirty {
+		if !d.dirty && !force {
 			continue
 		}
 		d.dirty = false
@@ -247,21 +258,30 @@ func (p *visitorsPipe) Flush(out *pipe.Out) {
 			out.EmitKey(&d.kBytes, d.bytes)
 			d.bytes = 0
 		}
-		emitCount(&d.visitors, out)
+		emitCount(&d.visitors, out, force)
 		for _, h := range d.hours {
 			if h != nil {
-				emitCount(h, out)
+				emitCount(h, out, force)
 			}
 		}
 	}
 }
 
+// estimateEvery bounds how often a sketch is estimated: an estimate reads
+// every register (64 Ki at precision 16, ~1 ms in WASM), so it runs once
+// the inserts since the last one reach 1/1000 of the count or 16 Ki, and at
+// every tick.
+const estimateEvery = 16 << 10
+
 // emitCount writes the change of d's count since it last wrote.
-func emitCount(d *distinct, out *pipe.Out) {
+func emitCount(d *distinct, out *pipe.Out, force bool) {
 	if !d.dirty {
 		return
 	}
-	d.dirty = false
+	if d.sketch != nil && !force && d.pending < max(int(d.written/1000), estimateEvery) {
+		return
+	}
+	d.dirty, d.pending = false, 0
 	if c := d.count(); c != d.written {
 		out.EmitKey(&d.key, c-d.written)
 		d.written = c
