@@ -77,6 +77,22 @@ func (s *sketch) quantile(q float64) float64 {
 	return s.max
 }
 
+// merge adds o's samples to s (the interval into since-start, at a tick:
+// one array addition instead of a second bucket update per sample).
+func (s *sketch) merge(o *sketch) {
+	if o.n == 0 {
+		return
+	}
+	if s.b == nil {
+		s.b = make([]uint32, nBkt)
+	}
+	for i, c := range o.b {
+		s.b[i] += c
+	}
+	s.n += o.n
+	s.max = max(s.max, o.max)
+}
+
 func (s *sketch) reset() {
 	clear(s.b)
 	s.n, s.max = 0, 0
@@ -184,12 +200,10 @@ func (p *latencyPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
 		u.hits++
 		if !math.IsNaN(rt) && rt >= 0 {
 			u.req.add(rt)
-			u.reqAll.add(rt)
 			p.noteSlow(rt, methods.At(r), u.name, statuses[r], up, hasUp)
 		}
 		if hasUp && up >= 0 {
 			u.up.add(up)
-			u.upAll.add(up)
 		}
 	}
 }
@@ -226,6 +240,8 @@ func (p *latencyPipe) Flush(out *pipe.Out) {
 // and the interval's slowest requests, then starts the next interval.
 func (p *latencyPipe) Tick(now time.Time, out *pipe.Out) {
 	for _, u := range append(p.urls, p.other) {
+		u.reqAll.merge(&u.req)
+		u.upAll.merge(&u.up)
 		for _, m := range []struct {
 			name string
 			s    *sketch
