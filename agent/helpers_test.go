@@ -31,6 +31,7 @@ var (
 )
 
 func goTool() string {
+	//lint:ignore SA1019 the toolchain that built this binary builds the guests too; GOROOT may be unset in the environment
 	if p := filepath.Join(runtime.GOROOT(), "bin", "go"); fileExists(p) {
 		return p
 	}

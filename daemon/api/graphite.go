@@ -220,7 +220,9 @@ func (h graphiteHandler) render(c *gin.Context) {
 	switch opt.Format {
 	case "json":
 		graphite.Consolidate(series, opt.MaxDataPoints)
-		err = graphite.WriteJSON(&b, series, opt)
+		if err = graphite.WriteJSON(&b, series, opt); err != nil {
+			break
+		}
 		ct := "application/json"
 		if opt.JSONP != "" {
 			ct = "text/javascript"
@@ -254,7 +256,7 @@ func (h graphiteHandler) render(c *gin.Context) {
 		if len(ch.Series) == 0 {
 			ch.Bars = []graph.Bar{}
 		}
-		if err = graph.Render(&b, ch, f); err == nil {
+		if err = graph.NewRenderer().Render(&b, ch, f); err == nil {
 			c.Data(http.StatusOK, f.ContentType(), b.Bytes())
 		}
 	}

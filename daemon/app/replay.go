@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,7 +45,7 @@ func cmdReplay(args []string) error {
 	}
 	pipeFl.DirFromFlag = flagSetIn(fs, "pipes")
 	if fs.NArg() == 0 {
-		return fmt.Errorf("usage: canopyd replay [--log-format F] [--print] FILE...")
+		return errors.New("usage: canopyd replay [--log-format F] [--print] FILE…")
 	}
 	cfg, err := config.Load(*configPath, !flagSetIn(fs, "config"))
 	if err != nil {

@@ -83,9 +83,9 @@ func TestCrashFollow(t *testing.T) {
 		t.Logf("kill %d at line %s", k+1, kills[k])
 	}
 	must(t, <-done)
-	got := waitNumber(t, d.URL(), "requests", lines, 90*time.Second)
+	waitNumber(t, d.URL(), "requests", lines, 90*time.Second)
 	time.Sleep(2 * time.Second) // anything counted twice would show by now
-	got = getNumber(t, d.URL(), "requests")
+	got := getNumber(t, d.URL(), "requests")
 	if got != lines {
 		t.Errorf("tree counts %.0f requests, %d lines written: %+.0f", got, lines, got-lines)
 	}

@@ -37,7 +37,7 @@ func FuzzRender(f *testing.F) {
 			}
 			ch.Markers = []Marker{{From: 1_700_000_000_000 + step, Until: 1_700_000_000_000 + 3*step, Text: "m"}}
 		}
-		if err := Render(io.Discard, ch, FormatPNG); err != nil {
+		if err := NewRenderer().Render(io.Discard, ch, FormatPNG); err != nil {
 			t.Fatalf("render %+v: %v", ch, err)
 		}
 	})

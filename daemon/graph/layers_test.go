@@ -68,7 +68,7 @@ func TestTreeBarsByStyle(t *testing.T) {
 		{StyleNet, []string{"30 B", "90 B"}},
 	} {
 		var buf bytes.Buffer
-		if err := Render(&buf, &Chart{Style: tc.style, Bars: bars, Width: 300, Height: 150}, FormatSVG); err != nil {
+		if err := NewRenderer().Render(&buf, &Chart{Style: tc.style, Bars: bars, Width: 300, Height: 150}, FormatSVG); err != nil {
 			t.Fatal(err)
 		}
 		texts, _, _ := svgContent(t, buf.Bytes())

@@ -86,9 +86,6 @@ func (b pngBuffers) Put(buf *png.EncoderBuffer) {
 	}
 }
 
-// Render draws ch in format f to w with a one-off Renderer.
-func Render(w io.Writer, ch *Chart, f Format) error { return NewRenderer().Render(w, ch, f) }
-
 // Render draws ch in format f to w.
 func (r *Renderer) Render(w io.Writer, ch *Chart, f Format) error {
 	ch = normalize(ch)

@@ -50,7 +50,7 @@ func renderFixture(t *testing.T, name string, f Format) []byte {
 		t.Fatalf("no fixture %q", name)
 	}
 	var buf bytes.Buffer
-	if err := Render(&buf, ch, f); err != nil {
+	if err := NewRenderer().Render(&buf, ch, f); err != nil {
 		t.Fatalf("render %s as %s: %v", name, f, err)
 	}
 	return buf.Bytes()
@@ -311,7 +311,7 @@ func TestPDFText(t *testing.T) {
 	ch := &Chart{Title: "Übersicht café", Width: 300, Height: 150, Unit: UnitSeconds,
 		Series: []Series{wave("latency", 10, time.Minute, func(i int) float64 { return 1e-5 * float64(i) })}}
 	var buf bytes.Buffer
-	if err := Render(&buf, ch, FormatPDF); err != nil {
+	if err := NewRenderer().Render(&buf, ch, FormatPDF); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "t.pdf")

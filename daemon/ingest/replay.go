@@ -101,7 +101,6 @@ type replayer struct {
 	base  int64
 	res   ReplayResult
 	next  time.Time // next tick boundary
-	last  time.Time
 }
 
 // countingReader counts bytes read from the file (compressed size).

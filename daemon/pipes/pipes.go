@@ -624,7 +624,6 @@ type worker struct {
 	done    map[string]bool   // layouts encoded for the current batch
 	deltas  []pipeabi.Delta
 	tdeltas []tree.Delta
-	paths   []string
 }
 
 func (w *worker) parser(f *logformat.Format) *logformat.Parser {

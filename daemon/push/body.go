@@ -82,9 +82,7 @@ func multipartParts(body []byte, boundary string, maxMemory int64) (Parts, error
 	}
 	defer form.RemoveAll()
 	p := fieldParts(form.Value)
-	for _, b := range formFiles(form, "json") {
-		p.JSON = append(p.JSON, b)
-	}
+	p.JSON = append(p.JSON, formFiles(form, "json")...)
 	for _, b := range formFiles(form, "accesslog") {
 		p.Logs = append(p.Logs, string(b))
 	}

@@ -48,13 +48,11 @@ func benchBodies(perPush int) [][]byte {
 func BenchmarkRelayInProcess(b *testing.B) {
 	for _, compress := range []bool{true, false} {
 		b.Run(fmt.Sprintf("compress=%v", compress), func(b *testing.B) {
-			var trees []*tree.Tree
 			var urls []Upstream
 			for i := 0; i < 2; i++ {
 				tr := tree.New()
 				srv := httptest.NewServer(api.New(api.Options{Tree: tr}))
 				b.Cleanup(srv.Close)
-				trees = append(trees, tr)
 				urls = append(urls, Upstream{URL: srv.URL})
 			}
 			cfg := &Config{Upstreams: urls, Compress: &compress}

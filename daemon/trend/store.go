@@ -115,9 +115,6 @@ func New(opt Options) *Store {
 	return s
 }
 
-// Backend returns the backend the store writes to.
-func (s *Store) Backend() Backend { return s.be }
-
 // Interval returns the tick.
 func (s *Store) Interval() time.Duration { return s.opt.Interval }
 

@@ -40,7 +40,6 @@ type visitorsPipe struct {
 
 	ipHash, uaHash []uint64 // per distinct value of the batch
 	offs           []int64
-	touched        []*distinct
 }
 
 // day is one local date's state.

@@ -96,6 +96,7 @@ func errResult(dst []byte, err error) []byte {
 	return wire.AppendString(dst, err.Error())
 }
 
+//lint:ignore U1000 called by the wasip1 exports (export_wasip1.go)
 func (r *registry) modules() []byte {
 	out := append(r.out[:0], wire.StatusOK)
 	out = wire.AppendU32(out, uint32(len(r.names)))
@@ -235,6 +236,7 @@ func toValue(x any, err error) collectorabi.MetricValue {
 	return collectorabi.MetricValue{Kind: collectorabi.ValueNumber, Number: f}
 }
 
+//lint:ignore U1000 called by the wasip1 exports (export_wasip1.go)
 func (r *registry) cleanup(in []byte) []byte {
 	name, _, err := collectorabi.DecodeModuleRequest(in)
 	if err != nil {

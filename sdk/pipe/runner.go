@@ -125,9 +125,6 @@ func (r *Runner) Tick(now int64) []byte {
 	return r.deltas(r.guard(func() error { t.Tick(time.Unix(0, now), r.out); return nil }))
 }
 
-// HasTick reports whether the pipe implements Ticker.
-func (r *Runner) HasTick() bool { _, ok := r.p.(Ticker); return ok }
-
 // Cleanup is canopy_cleanup.
 func (r *Runner) Cleanup() []byte {
 	c, ok := r.p.(Cleaner)

@@ -47,7 +47,6 @@ type Set struct {
 
 	other     []float64 // values to add to _other at Flush
 	otherKeys []pipe.Key
-	scratch   []string
 }
 
 type cand struct {
