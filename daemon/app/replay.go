@@ -91,6 +91,10 @@ func cmdReplay(args []string) error {
 	if err != nil {
 		return err
 	}
+	// One pipe tick at the end, as the live clock would give: pipes that
+	// write at ticks (latency's percentiles, visitors' held-back estimates)
+	// write what the whole log left them.
+	pm.Manager.Tick(ctx, time.Now())
 	el := time.Since(start)
 	if store != nil {
 		if err := store.Flush(context.Background()); err != nil {
