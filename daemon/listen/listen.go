@@ -35,6 +35,7 @@ import (
 	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/push"
+	"github.com/canopy-dev/canopy/daemon/timespec"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
@@ -164,9 +165,9 @@ func Start(opt Options) (*Listener, error) {
 			l.sh.window.live = 10 * time.Second
 		}
 		if c.MaxAge != "" {
-			d, err := time.ParseDuration(c.MaxAge)
+			d, err := timespec.ParseDuration(c.MaxAge)
 			if err != nil || d <= 0 {
-				return nil, fmt.Errorf("listener %s %s: max_age %q: want a duration like 24h", c.Proto, c.Listen, c.MaxAge)
+				return nil, fmt.Errorf("listener %s %s: max_age %q: want a positive duration like 24h or 7d", c.Proto, c.Listen, c.MaxAge)
 			}
 			l.sh.window.maxAge = d
 		}
