@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -147,4 +148,33 @@ const ExactPipesConfig = `pipes:
     referrers: {params: {top: "10000000", max_keys: "10000000", capacity: "10000000"}}
     requests: {params: {top: "10000000", max_keys: "10000000", capacity: "10000000"}}
     vhosts: {params: {top: "10000000", max_keys: "10000000", capacity: "10000000"}}
+    latency: {params: {max_paths: "10000000"}}
 `
+
+// Keys a comparison of two runs of the same lines must leave out, even
+// with ExactPipesConfig, because their value is not a function of the
+// lines alone.
+var (
+	// TickKeys hold the last trend interval's figures (latency's
+	// percentiles and slowest requests): they depend on when ticks fell.
+	TickKeys = []string{"latp,req,", "latp,up,", "latslow,"}
+	// SinceStartKeys are computed over what one serial pipe instance has
+	// seen since it started (distinct visitors, whole-run percentiles):
+	// after a restart the pipe begins anew, so a crashed run differs from
+	// a clean one. Their pipe READMEs say so.
+	SinceStartKeys = []string{"latp,req_all,", "latp,up_all,", "visitors,day,", "visitors,hour,"}
+)
+
+// DropKeys deletes from each map the keys that start with any prefix.
+func DropKeys(prefixes []string, ms ...map[string]any) {
+	for _, m := range ms {
+		for k := range m {
+			for _, p := range prefixes {
+				if strings.HasPrefix(k, p) {
+					delete(m, k)
+					break
+				}
+			}
+		}
+	}
+}
