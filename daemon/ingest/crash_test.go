@@ -96,6 +96,7 @@ func TestCrashRecovery(t *testing.T) {
 	got := d.flat("**")
 	d.stop()
 	testenv.DropKeys(append(testenv.TickKeys, testenv.SinceStartKeys...), want, got)
+	testenv.SumKeys("lat,hits,", "lat,hits total", want, got)
 	// Sums of fractional numbers (durations, averages) are compared to
 	// 1e-9: after a restart lines merge in other batch groupings, so the
 	// last bits of a float sum may differ. Counts are whole numbers and
