@@ -252,7 +252,11 @@ func newProxy(t testing.TB, daemonAddr string) *proxy {
 		}
 	}
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if k, ok := strings.CutPrefix(r.URL.Path, "/trend/"); ok && !strings.HasPrefix(r.URL.Path, "/trend/view") {
+		k, ok := strings.CutPrefix(r.URL.Path, "/trend/")
+		if r.URL.Path == "/trend" {
+			k, ok = r.URL.Query().Get("key"), true
+		}
+		if ok && !strings.HasPrefix(r.URL.Path, "/trend/view") {
 			if strings.HasPrefix(k, "synthetic,") || p.trendStub.Load() {
 				p.synthetic(w, r, k)
 				return

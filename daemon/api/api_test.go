@@ -407,3 +407,23 @@ func FuzzPushHTTP(f *testing.F) {
 		}
 	})
 }
+
+// TestGetKeyParam reads keys holding a slash, %, a space and non-ASCII
+// both ways: /get?key=K (what the UI sends) and the path form.
+func TestGetKeyParam(t *testing.T) {
+	_, hs := newServer(t, Options{})
+	do(t, "POST", hs.URL+"/push", "application/json", `{"url": {"/a/b": 1, "50%": 2, "a b": 3, "日本": 4}, "defaultaction": "add"}`)
+	tests := []struct{ url, want string }{
+		{"/get?key=" + url.QueryEscape("url,/a/b"), `[{"url,/a/b":1}]`},
+		{"/get?key=" + url.QueryEscape("url,50%25"), `[{"url,50%25":2}]`},
+		{"/get?key=" + url.QueryEscape("url,a b"), `[{"url,a b":3}]`},
+		{"/get?key=" + url.QueryEscape("url,日本"), `[{"url,日本":4}]`},
+		{"/get/url,/a/b", `[{"url,/a/b":1}]`},
+		{"/get/url,a%20b", `[{"url,a b":3}]`},
+	}
+	for _, tt := range tests {
+		if r := do(t, "GET", hs.URL+tt.url, "", ""); r.code != 200 || r.body != tt.want {
+			t.Errorf("GET %s = %d %s, want %s", tt.url, r.code, r.body, tt.want)
+		}
+	}
+}

@@ -78,6 +78,7 @@ func New(opt Options) *Server {
 	s.engine.POST("/push", s.push)
 	s.engine.PUT("/push", s.push)
 	s.engine.POST("/push/seq", s.pushSeq)
+	s.engine.GET("/get", s.get)
 	s.engine.GET("/get/*key", s.get)
 	s.engine.GET("/status", s.status)
 	s.engine.GET("/pull", s.pull)
@@ -121,7 +122,13 @@ func (s *Server) fail(c *gin.Context, code int, msg string) {
 }
 
 func (s *Server) get(c *gin.Context) {
-	p, err := key.Parse(strings.TrimPrefix(c.Param("key"), "/"))
+	// ?key= carries any key whole (slashes, %, spaces); the path form is
+	// kept for curl.
+	k := query(c.Request.URL.RawQuery, "key")
+	if k == "" {
+		k = strings.TrimPrefix(c.Param("key"), "/")
+	}
+	p, err := key.Parse(k)
 	if err != nil {
 		s.fail(c, http.StatusBadRequest, err.Error())
 		return

@@ -52,7 +52,9 @@ function versionOf(r) {
 
 // get reads a subtree: {entries: [[key, value]], version}.
 export async function get(key, signal) {
-  const r = await request('/get/' + keyURL(key), { signal });
+  // Keys go in the query string: a key may hold '/', '%', spaces or any
+  // character, and a path segment would be cut at the first slash.
+  const r = await request('/get?key=' + encodeURIComponent(key), { signal });
   return { entries: parseFlat(await r.json()), version: versionOf(r) };
 }
 
@@ -107,9 +109,9 @@ export function follow(key, since, onChanges, onState, { poll = false } = {}) {
 
 // trend reads history: {series: [{key, points: [[ms, v]]}], markers: [{t (s), text, key}]}.
 export async function trend(key, { from = '-1y', until = 'now', points = 1000, fn = '' } = {}, signal) {
-  const q = new URLSearchParams({ from: String(from), until: String(until), points: String(Math.max(2, Math.round(points))) });
+  const q = new URLSearchParams({ key, from: String(from), until: String(until), points: String(Math.max(2, Math.round(points))) });
   if (fn) q.set('fn', fn);
-  const r = await request('/trend/' + keyURL(key) + '?' + q, { signal });
+  const r = await request('/trend?' + q, { signal });
   const j = await r.json();
   return { series: Array.isArray(j.series) ? j.series : [], markers: normMarkers(j.markers) };
 }

@@ -246,7 +246,7 @@ function chartCard(key, range, widthOf, onRemove) {
   }
   function show(r) {
     markers = r.markers;
-    if (!r.series.length) { note.textContent = 'No history for this key in this range.'; labels = []; draw([[]]); return; }
+    if (!r.series.length) { note.textContent = `no data for ${key} in this range`; labels = []; draw([[]]); return; }
     labels = r.series.map((s) => s.key);
     draw(align(r.series.map((s) => s.points)));
     c.drawn = performance.now();

@@ -27,6 +27,7 @@ export async function trendView(main, state, name) {
   const compareList = h('span.chips', { id: 'compare-list' });
   const chartEl = h('div.chart.big', { id: 'tv-chart' });
   const note = h('p.hint', { id: 'tv-note' });
+  const missing = h('ul.missing', { id: 'tv-missing', 'aria-label': 'Keys without data' });
   const links = h('p.links', { id: 'graph-links' });
 
   const zoomReset = h('button', { type: 'button', id: 'zoom-reset', onclick: () => draw() }, 'Reset zoom');
@@ -42,7 +43,7 @@ export async function trendView(main, state, name) {
         h('form.inline', { onsubmit: (e) => { e.preventDefault(); addCompare(compareIn.value.trim()); compareIn.value = ''; } },
           compareIn, h('button', { type: 'submit' }, 'Add')),
         compareList),
-      chartEl, note, links),
+      chartEl, note, missing, links),
     h('details.card', { id: 'style' }, h('summary', null, 'Style'),
       h('div.toolbar', null,
         sel('st-type', 'Chart', [['line', 'Line'], ['area', 'Area'], ['bar', 'Bars'], ['points', 'Points']], style.type, (v) => setStyle({ type: v })),
@@ -112,20 +113,30 @@ export async function trendView(main, state, name) {
       if (r.series.length || /[*]$/.test(k)) return r;
       return trend(k + ',*', q, signal);
     };
-    const jobs = [...baseKeys, ...compareKeys].map((k) => read(k, { from: range, until: 'now', points }).then((r) => ({ r, shifted: false })));
+    // Each key is read on its own: one that fails or has no data is named
+    // in its own line under the chart, and the others are drawn.
+    const job = (k, q, shifted) => read(k, q).then((r) => ({ k, r, shifted }), (err) => ({ k, err, shifted }));
+    const jobs = [...baseKeys, ...compareKeys].map((k) => job(k, { from: range, until: 'now', points }, false));
     if (shift) {
       const now = Math.floor(Date.now() / 1000);
-      for (const k of baseKeys) {
-        jobs.push(read(k, { from: now - span - shift, until: now - shift, points }).then((r) => ({ r, shifted: true })));
-      }
+      for (const k of baseKeys) jobs.push(job(k, { from: now - span - shift, until: now - shift, points }, true));
     }
     try {
       const res = await Promise.all(jobs);
       if (signal.aborted) return;
       series = [];
       markers = [];
+      clear(missing);
       const shiftLabel = SHIFTS.find(([s]) => s === shift)?.[1] || '';
-      for (const { r, shifted } of res) {
+      for (const { k, r, err, shifted } of res) {
+        if (err) {
+          if (err.name === 'AbortError') return;
+          missing.append(h('li.msg.error', { 'data-key': k, text: `${k}: ${err.message}` }));
+          continue;
+        }
+        if (!shifted && !r.series.some((s) => s.points.some((p) => p[1] != null))) {
+          missing.append(h('li.msg.info', { 'data-key': k, text: `no data for ${k}` }));
+        }
         for (const s of r.series) {
           series.push(shifted
             ? { label: `${s.key} (${shiftLabel})`, points: s.points.map(([t, v]) => [t + shift * 1000, v]), dashed: true }
