@@ -93,7 +93,8 @@ export function seriesOpts(labels, style = {}) {
       fill: type === 'area' ? c + '33' : type === 'bar' ? c + 'aa' : undefined,
       paths: pathsFor(type),
       points: { show: type === 'points' ? true : undefined, size: type === 'points' ? 4 : undefined },
-      spanGaps: true,
+      // null is "no sample" (the trend store leaves gaps empty): draw a gap, not a ramp
+      spanGaps: false,
       dash: style.dashes?.[i],
     };
   })];
