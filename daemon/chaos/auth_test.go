@@ -159,7 +159,7 @@ func TestAuth(t *testing.T) {
 	rdir := t.TempDir()
 	rconf := filepath.Join(rdir, "relay.conf")
 	must(t, os.WriteFile(rconf, []byte(authConfig+fmt.Sprintf("upstreams:\n  - {url: %q, token: rw-secret}\nmode: replicate\n", base)), 0o644))
-	relay := testenv.StartCanopyd(t, testenv.BuildCanopyd(t), "--relay", "-config", rconf, "-data", filepath.Join(rdir, "data"))
+	relay := testenv.StartCanopyd(t, testenv.BuildCanopyd(t), "--relay", "-config", rconf, "-data", filepath.Join(rdir, "data"), "-pipes.builtin=false")
 	relayRoutes := []route{
 		{"GET", "/get/a", "", false},
 		{"GET", "/pull/?key=a&since=0&timeout=0.1", "", false},

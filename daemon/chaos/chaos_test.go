@@ -91,7 +91,7 @@ func startDaemon(t *testing.T, config string, pipes []string, extra ...string) *
 		must(t, err)
 		must(t, os.WriteFile(filepath.Join(d.Pipes, p+".wasm"), wasm, 0o644))
 	}
-	args := append([]string{"-data", d.Data, "-config", d.Config, "-pipes", d.Pipes, "-default-source=false"}, extra...)
+	args := append([]string{"-data", d.Data, "-config", d.Config, "-pipes", d.Pipes, "-pipes.builtin=false", "-default-source=false"}, extra...)
 	d.Proc = testenv.StartCanopyd(t, testenv.BuildCanopyd(t), args...)
 	return d
 }
