@@ -9,9 +9,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
 	"github.com/canopy-dev/canopy/daemon/config"
@@ -183,19 +183,17 @@ func progressReporter(mode string, w io.Writer, start time.Time) func(ingest.Rep
 	case "none":
 		return nil
 	case "bar":
-		var bar *progressbar.ProgressBar
+		// A one-line bar redrawn in place with \r; at most ten redraws a
+		// second so a fast replay does not spend its time on the terminal.
+		var last time.Time
 		return func(p ingest.ReplayProgress) {
-			if bar == nil {
-				bar = progressbar.NewOptions64(p.TotalBytes, progressbar.OptionSetWriter(w),
-					progressbar.OptionShowBytes(true), progressbar.OptionSetPredictTime(true),
-					progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionSetWidth(30),
-					progressbar.OptionShowElapsedTimeOnFinish(), progressbar.OptionSetRenderBlankState(true))
+			if !p.Done && time.Since(last) < 100*time.Millisecond {
+				return
 			}
-			rate := float64(p.Lines) / max(time.Since(start).Seconds(), 1e-9)
-			bar.Describe(fmt.Sprintf("replay %d lines, %.0f lines/s", p.Lines, rate))
-			_ = bar.Set64(p.Bytes)
+			last = time.Now()
+			el := time.Since(start)
+			fmt.Fprint(w, "\r"+progressLine(p, el)+"\x1b[K")
 			if p.Done {
-				_ = bar.Finish()
 				fmt.Fprintln(w)
 			}
 		}
@@ -216,4 +214,44 @@ func progressReporter(mode string, w io.Writer, start time.Time) func(ingest.Rep
 			fmt.Fprintf(w, "replay: %5.1f%% %d lines, %.0f lines/s, ETA %s\n", pct, p.Lines, rate, eta)
 		}
 	}
+}
+
+// progressLine renders one bar frame: bytes done of total, lines, rate and
+// the time left (or the time taken once done).
+func progressLine(p ingest.ReplayProgress, el time.Duration) string {
+	const width = 30
+	frac := 0.0
+	if p.TotalBytes > 0 {
+		frac = min(1, max(0, float64(p.Bytes)/float64(p.TotalBytes)))
+	}
+	if p.Done {
+		frac = 1
+	}
+	fill := int(frac * width)
+	bar := strings.Repeat("=", fill) + strings.Repeat(" ", width-fill)
+	rate := float64(p.Lines) / max(el.Seconds(), 1e-9)
+	tail := "ETA ?"
+	switch {
+	case p.Done:
+		tail = "in " + el.Round(time.Second).String()
+	case p.Bytes > 0 && p.TotalBytes > 0:
+		left := time.Duration(el.Seconds() * float64(p.TotalBytes-p.Bytes) / float64(p.Bytes) * float64(time.Second))
+		tail = "ETA " + left.Round(time.Second).String()
+	}
+	return fmt.Sprintf("replay %d lines, %.0f lines/s %3.0f%% [%s] %s/%s %s",
+		p.Lines, rate, 100*frac, bar, sizeIEC(p.Bytes), sizeIEC(p.TotalBytes), tail)
+}
+
+// sizeIEC formats a byte count as 12 MiB.
+func sizeIEC(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, i := float64(n), 0
+	for f >= unit && i < 4 {
+		f /= unit
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", f, "KMGT"[i-1])
 }
