@@ -1,0 +1,70 @@
+package pipes
+
+import (
+	"runtime"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/canopy-dev/canopy/daemon/loggen"
+	"github.com/canopy-dev/canopy/sdk/host"
+	"github.com/canopy-dev/canopy/sdk/logformat"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
+)
+
+// combinedLines is a generated day of traffic in nginx's "combined" format.
+var combinedLines = sync.OnceValues(func() ([][]byte, error) {
+	lines, _, err := loggen.Lines(loggen.Config{Lines: 100_000, Seed: 1, Format: "combined", Span: 24 * time.Hour})
+	return lines, err
+})
+
+// threadCPUTime is the CPU time of the calling OS thread: on a shared
+// machine, CPU per line is the parser's own cost, wall time is not.
+func threadCPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_THREAD, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkParseCombined is the host's per-line work before any pipe runs,
+// as runBatch does it: parse the line, classify its user agent (through
+// the parser's cache), convert it to a pipe record and tokenise the user
+// agent once for the pipes that take the tokens. An op is one line.
+func BenchmarkParseCombined(b *testing.B) {
+	lines, err := combinedLines()
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := logformat.MustCompile("combined").NewParser()
+	var lr logformat.Record
+	var ar pipeabi.Record
+	bad := 0
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := threadCPUTime()
+	for i := 0; i < b.N; i++ {
+		if err := p.Parse(lines[i%len(lines)], &lr); err != nil {
+			bad++
+			continue
+		}
+		host.FromLog(&ar, &lr)
+		ar.UA, ar.UAParsed = pipeabi.TokenizeUA(ar.UA, ar.UserAgent), true
+	}
+	cpu := threadCPUTime() - cpu0
+	b.StopTimer()
+	runtime.ReadMemStats(&ms1)
+	if bad > 0 {
+		b.Fatalf("%d of %d generated lines did not parse", bad, b.N)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(cpu.Nanoseconds())/n, "ns/line")
+	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/n, "B/line")
+	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/n, "allocs/line")
+}
