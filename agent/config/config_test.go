@@ -22,7 +22,7 @@ func TestExampleConfigLoads(t *testing.T) {
 func TestBadConfigs(t *testing.T) {
 	tests := []struct{ file, want string }{
 		{"bad-scheme.conf", `scheme "udp"`},
-		{"bad-key.conf", "field sever not found"},
+		{"bad-key.conf", `unknown key "sever"`},
 		{"bad-duration.conf", "is not a duration"},
 		{"bad-host.conf", "may not hold"},
 	}

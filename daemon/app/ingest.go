@@ -56,6 +56,9 @@ type ingestRun struct {
 // offsets in the snapshot's meta; start runs it.
 func newIngest(f IngestFlags, cfg *config.Config, dataDir string, meta []byte, feed *Feed) (*ingestRun, error) {
 	r := &ingestRun{cfg: cfg, feed: feed}
+	for _, w := range cfg.CheckSources() {
+		log.Printf("ingest: %s", w)
+	}
 	var files []ingest.FileSource
 	for _, s := range cfg.Sources {
 		files = append(files, ingest.FileSource{Path: s.Path, Source: ingest.Source{Name: s.Path, LogFormat: s.LogFormat, Prefix: s.Prefix}})

@@ -11,6 +11,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -65,6 +68,8 @@ type Source struct {
 	Path      string `yaml:"path"`
 	LogFormat string `yaml:"log_format"`
 	Prefix    string `yaml:"prefix"`
+	// Line is where the source's path is in the config file, for warnings.
+	Line int `yaml:"-"`
 }
 
 // PipesConfig configures the pipes folder.
@@ -183,16 +188,142 @@ func (c *Config) Rel(p string) string {
 	return filepath.Join(filepath.Dir(c.Path), p)
 }
 
-// Parse decodes a config; name is used in errors.
+// Parse decodes a config; name is used in errors, which are one line each:
+// "config NAME:LINE: what is wrong", so an operator can go straight there.
 func Parse(data []byte, name string) (*Config, error) {
 	var c Config
 	if err := DecodeStrict(data, &c); err != nil {
-		return nil, fmt.Errorf("cannot parse config %q: %w", name, err)
+		var pe *PosError
+		if errors.As(err, &pe) && pe.Line > 0 {
+			var root yaml.Node
+			if strings.HasPrefix(pe.Msg, "wrong type") && yaml.Unmarshal(data, &root) == nil {
+				if k := keyAt(&root, pe.Line, ""); k != "" {
+					return nil, fmt.Errorf("config %s:%d: %s: %s", name, pe.Line, k, pe.Msg)
+				}
+			}
+			return nil, fmt.Errorf("config %s:%d: %s", name, pe.Line, pe.Msg)
+		}
+		return nil, fmt.Errorf("config %s: %w", name, err)
 	}
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root) // it decoded above: only positions are wanted
 	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid config %q: %w", name, err)
+		var fe *fieldError
+		if errors.As(err, &fe) {
+			if line := lineOf(&root, fe.path); line > 0 {
+				return nil, fmt.Errorf("config %s:%d: %s", name, line, fe.msg)
+			}
+		}
+		return nil, fmt.Errorf("config %s: %w", name, err)
+	}
+	for i := range c.Sources {
+		c.Sources[i].Line = lineOf(&root, fmt.Sprintf("sources.%d.path", i))
 	}
 	return &c, nil
+}
+
+// fieldError is a Validate error at a dotted path (sources.0.path) into
+// the document, so Parse can say which line it is on.
+type fieldError struct{ path, msg string }
+
+func (e *fieldError) Error() string { return e.msg }
+
+func fieldErr(path, format string, args ...any) error {
+	return &fieldError{path, fmt.Sprintf(format, args...)}
+}
+
+// lineOf is the line of the node at a dotted path (map keys and sequence
+// indexes), or of its deepest ancestor present: a missing key is reported
+// where its section is. 0 when there is no document.
+func lineOf(n *yaml.Node, path string) int {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, seg := range strings.Split(path, ".") {
+		var next *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == seg {
+					next = n.Content[i+1]
+					line = n.Content[i].Line
+					break
+				}
+			}
+		case yaml.SequenceNode:
+			if k, err := strconv.Atoi(seg); err == nil && k >= 0 && k < len(n.Content) {
+				next = n.Content[k]
+				line = next.Line
+			}
+		}
+		if next == nil {
+			return line
+		}
+		n = next
+	}
+	return line
+}
+
+// keyAt is the dotted path (limits.max_body_bytes) of the first value on
+// line, "" when none: it names the key a wrong-type error is about.
+func keyAt(n *yaml.Node, line int, at string) string {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if k := keyAt(c, line, at); k != "" {
+				return k
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := strings.TrimPrefix(at+"."+n.Content[i].Value, ".")
+			// deepest first: a section's mapping starts on its first key's line
+			if k := keyAt(n.Content[i+1], line, p); k != "" {
+				return k
+			}
+			if n.Content[i+1].Line == line {
+				return p
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if k := keyAt(c, line, fmt.Sprintf("%s[%d]", at, i)); k != "" {
+				return k
+			}
+		}
+	}
+	return ""
+}
+
+// CheckSources returns one warning per source whose path is missing or
+// whose glob matches no file, naming the config line. Those are not errors:
+// canopyd follows a file that appears later (nginx creating its log after
+// canopyd starts is normal), but a typo would otherwise be silent.
+func (c *Config) CheckSources() []string {
+	var out []string
+	for i, s := range c.Sources {
+		where := fmt.Sprintf("config %s:%d: sources[%d]", c.Path, s.Line, i)
+		if s.Line == 0 {
+			where = fmt.Sprintf("config %s: sources[%d]", c.Path, i)
+		}
+		if strings.ContainsAny(s.Path, "*?[") {
+			m, err := filepath.Glob(s.Path)
+			switch {
+			case err != nil:
+				out = append(out, fmt.Sprintf("%s: glob %q is malformed: %v", where, s.Path, err))
+			case len(m) == 0:
+				out = append(out, fmt.Sprintf("%s: glob %q matches no file yet; files that appear are followed", where, s.Path))
+			}
+			continue
+		}
+		if _, err := os.Stat(s.Path); errors.Is(err, fs.ErrNotExist) {
+			out = append(out, fmt.Sprintf("%s: log %q does not exist yet; it is followed once it appears", where, s.Path))
+		} else if err != nil {
+			out = append(out, fmt.Sprintf("%s: log %q: %v", where, s.Path, err))
+		}
+	}
+	return out
 }
 
 // Validate checks values the YAML decoder cannot.
@@ -201,47 +332,47 @@ func (c *Config) Validate() error {
 		switch l.Proto {
 		case "tcp", "udp":
 		default:
-			return fmt.Errorf("listeners[%d]: proto %q: want tcp or udp", i, l.Proto)
+			return fieldErr(fmt.Sprintf("listeners.%d.proto", i), "listeners[%d]: proto %q: want tcp or udp", i, l.Proto)
 		}
 		switch l.Format {
 		case "json", "accesslog", "statsd", "graphite", "syslog":
 		default:
-			return fmt.Errorf("listeners[%d]: format %q: want json, accesslog, statsd, graphite or syslog", i, l.Format)
+			return fieldErr(fmt.Sprintf("listeners.%d.format", i), "listeners[%d]: format %q: want json, accesslog, statsd, graphite or syslog", i, l.Format)
 		}
 		if l.Listen == "" {
-			return fmt.Errorf("listeners[%d]: listen address is empty", i)
+			return fieldErr(fmt.Sprintf("listeners.%d.listen", i), "listeners[%d]: listen address is empty", i)
 		}
 		switch l.Action {
 		case "", "add", "average", "max", "min", "last":
 		default:
-			return fmt.Errorf("listeners[%d]: action %q: want add, average, max, min or last", i, l.Action)
+			return fieldErr(fmt.Sprintf("listeners.%d.action", i), "listeners[%d]: action %q: want add, average, max, min or last", i, l.Action)
 		}
 		if l.Action != "" && l.Format != "graphite" {
-			return fmt.Errorf("listeners[%d]: action is only for format graphite", i)
+			return fieldErr(fmt.Sprintf("listeners.%d.action", i), "listeners[%d]: action is only for format graphite", i)
 		}
 		if l.Prefix != "" && l.Format != "statsd" && l.Format != "graphite" && l.Format != "syslog" {
-			return fmt.Errorf("listeners[%d]: prefix is only for formats statsd, graphite and syslog", i)
+			return fieldErr(fmt.Sprintf("listeners.%d.prefix", i), "listeners[%d]: prefix is only for formats statsd, graphite and syslog", i)
 		}
 		if l.ReadBuffer < 0 || l.Readers < 0 || l.MaxConns < 0 || l.MaxSeries < 0 {
-			return fmt.Errorf("listeners[%d]: read_buffer, readers, max_conns and max_series must not be negative", i)
+			return fieldErr(fmt.Sprintf("listeners.%d", i), "listeners[%d]: read_buffer, readers, max_conns and max_series must not be negative", i)
 		}
 	}
 	for i, t := range c.Tokens {
 		if t.Token == "" {
-			return fmt.Errorf("tokens[%d]: token is empty", i)
+			return fieldErr(fmt.Sprintf("tokens.%d.token", i), "tokens[%d]: token is empty", i)
 		}
 		for _, s := range t.Scopes {
 			if s != "read" && s != "write" {
-				return fmt.Errorf("tokens[%d]: scope %q: want read or write", i, s)
+				return fieldErr(fmt.Sprintf("tokens.%d.scopes", i), "tokens[%d]: scope %q: want read or write", i, s)
 			}
 		}
 	}
 	if c.Trend.RemoteRead != "" && c.Trend.Remote == "" {
-		return fmt.Errorf("trend: remote_read is set but remote (where points are written) is not")
+		return fieldErr("trend.remote_read", "trend: remote_read is set but remote (where points are written) is not")
 	}
 	for i, s := range c.Sources {
 		if s.Path == "" {
-			return fmt.Errorf("sources[%d]: path is empty", i)
+			return fieldErr(fmt.Sprintf("sources.%d.path", i), "sources[%d]: path is empty", i)
 		}
 	}
 	return nil
@@ -249,12 +380,90 @@ func (c *Config) Validate() error {
 
 // DecodeStrict decodes YAML into v, refusing unknown keys so typos are
 // caught; an empty document leaves v as it is. canopyd.yaml, relay.conf and
-// agent.conf all decode through it.
+// agent.conf all decode through it. Its error is a *PosError: one line
+// with the line number of the first problem (yaml.v3 lists them all, one
+// per line, which reads as several errors in a log).
 func DecodeStrict(data []byte, v any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return err
+	err := dec.Decode(v)
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
 	}
-	return nil
+	var te *yaml.TypeError
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		pe := posError(te.Errors[0])
+		if n := len(te.Errors) - 1; n > 0 {
+			pe.Msg += fmt.Sprintf(" (and %d more)", n)
+		}
+		return pe
+	}
+	return posError(strings.TrimPrefix(err.Error(), "yaml: "))
+}
+
+// PosError is a YAML error at a line (0 when yaml.v3 gave none).
+type PosError struct {
+	Line int
+	Msg  string
+}
+
+func (e *PosError) Error() string {
+	if e.Line == 0 {
+		return e.Msg
+	}
+	return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
+}
+
+var (
+	lineRE    = regexp.MustCompile(`^line (\d+): (.*)$`)
+	unknownRE = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+	typeRE    = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
+)
+
+// posError splits yaml.v3's "line N: msg" and says its messages in the
+// config's terms (keys and kinds of values, not Go types).
+func posError(s string) *PosError {
+	pe := &PosError{Msg: s}
+	if m := lineRE.FindStringSubmatch(s); m != nil {
+		pe.Line, _ = strconv.Atoi(m[1])
+		pe.Msg = m[2]
+	}
+	if m := unknownRE.FindStringSubmatch(pe.Msg); m != nil {
+		pe.Msg = fmt.Sprintf("unknown key %q (a typo? see conf/canopyd.yaml for the keys)", m[1])
+	} else if m := typeRE.FindStringSubmatch(pe.Msg); m != nil {
+		pe.Msg = fmt.Sprintf("wrong type: %s %q where %s is wanted", kindName(m[1]), m[2], goKind(m[3]))
+	}
+	return pe
+}
+
+func kindName(tag string) string {
+	switch tag {
+	case "str":
+		return "string"
+	case "seq":
+		return "list"
+	case "map":
+		return "mapping"
+	case "int":
+		return "integer"
+	}
+	return tag
+}
+
+func goKind(t string) string {
+	switch {
+	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
+		return "an integer"
+	case strings.HasPrefix(t, "float"):
+		return "a number"
+	case t == "bool":
+		return "true or false"
+	case t == "string":
+		return "a string"
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case strings.HasPrefix(t, "map["):
+		return "a mapping"
+	}
+	return "a " + strings.TrimPrefix(t, "config.") + " section"
 }

@@ -27,7 +27,7 @@ limits: {max_body_bytes: 1000, max_line_bytes: 100, max_json_depth: 8, max_push_
 		{"action on statsd", `listeners: [{proto: tcp, listen: ":1", format: statsd, action: add}]`, "only for format graphite"},
 		{"prefix on json", `listeners: [{proto: tcp, listen: ":1", format: json, prefix: x}]`, "prefix is only for formats"},
 		{"negative", `listeners: [{proto: udp, listen: ":1", format: statsd, readers: -1}]`, "must not be negative"},
-		{"typo", `listeners: [{proto: udp, listen: ":1", format: statsd, reader: 2}]`, "field reader not found"},
+		{"typo", `listeners: [{proto: udp, listen: ":1", format: statsd, reader: 2}]`, `unknown key "reader"`},
 		{"empty token", `tokens: [{name: a, scopes: [read]}]`, "tokens[0]: token is empty"},
 		{"bad scope", `tokens: [{token: a, scopes: [admin]}]`, "scope \"admin\""},
 	}

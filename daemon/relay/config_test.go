@@ -26,7 +26,7 @@ func TestBadRelayConfigs(t *testing.T) {
 		{"upstreams: [{url: 'http://a:1'}]\nmode: mirror\n", `mode "mirror"`},
 		{"upstreams: [{url: 'http://a:1'}]\naccesslog: drop\n", `accesslog "drop"`},
 		{"upstreams: [{url: 'http://a:1'}]\nqueue: {max_bytes: 10}\n", "queue.max_bytes"},
-		{"upstreams: [{url: 'http://a:1'}]\nupstream: x\n", "field upstream not found"},
+		{"upstreams: [{url: 'http://a:1'}]\nupstream: x\n", `unknown key "upstream"`},
 		{"upstreams: [{url: 'http://a:1'}]\nlisteners: [{proto: tcp, listen: ':1', format: nope}]\n", `format "nope"`},
 	}
 	for _, tc := range tests {
