@@ -511,7 +511,7 @@ func (m *Manager) Add(name string, p *host.Pipe) error {
 
 func wantsUA(man *pipeabi.Manifest) bool {
 	for _, f := range man.Fields {
-		if strings.HasPrefix(f, "ua_") {
+		if f == pipeabi.FieldUA || strings.HasPrefix(f, "ua_") {
 			return true
 		}
 	}
@@ -617,6 +617,7 @@ func (m *Manager) RunFrom(ctx context.Context, formats []*logformat.Format, pref
 // worker holds one goroutine's reusable parse and encode state.
 type worker struct {
 	parsers map[*logformat.Format]*logformat.Parser
+	agents  *host.AgentCache
 	lrecs   []logformat.Record
 	arecs   []pipeabi.Record
 	enc     pipeabi.Encoder
@@ -630,9 +631,35 @@ func (w *worker) parser(f *logformat.Format) *logformat.Parser {
 	p := w.parsers[f]
 	if p == nil {
 		p = f.NewParser()
+		// The worker's AgentCache classifies and tokenises in one lookup.
+		p.SetClassifyUA(false)
 		w.parsers[f] = p
 	}
 	return p
+}
+
+// parseLine is the host's whole per-line work: parse line with the first of
+// formats that matches into lr, convert it into ar and, when a pipe takes
+// the user agent's pieces (needUA), classify and tokenise it through the
+// worker's cache.
+func (w *worker) parseLine(formats []*logformat.Format, line []byte, lr *logformat.Record, ar *pipeabi.Record, needUA bool) error {
+	var err error
+	for _, f := range formats {
+		if err = w.parser(f).Parse(line, lr); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return err
+	}
+	host.FromLog(ar, lr)
+	if needUA {
+		if w.agents == nil {
+			w.agents = host.NewAgentCache(0)
+		}
+		w.agents.Fill(ar)
+	}
+	return nil
 }
 
 // runBatch parses, runs every pipe of the current set and merges. first is
@@ -650,23 +677,14 @@ func (m *Manager) runBatch(ctx context.Context, formats []*logformat.Format, pre
 	}
 	lrecs, arecs := w.lrecs[:len(lines)], w.arecs[:0]
 	for i, line := range lines {
-		var err error
-		for _, f := range formats {
-			p := w.parser(f)
-			p.SetClassifyUA(set.needUA)
-			if err = p.Parse(line, &lrecs[i]); err == nil {
-				break
-			}
-		}
-		if err != nil {
+		arecs = arecs[:len(arecs)+1] // reuse the record's slices
+		if err := w.parseLine(formats, line, &lrecs[i], &arecs[len(arecs)-1], set.needUA); err != nil {
+			arecs = arecs[:len(arecs)-1]
 			res.Bad++
 			if len(res.Errors) < maxErrorSamples {
 				res.Errors = append(res.Errors, fmt.Sprintf("line %d: %v", first+i+1, err))
 			}
-			continue
 		}
-		arecs = arecs[:len(arecs)+1] // reuse the record's slices
-		host.FromLog(&arecs[len(arecs)-1], &lrecs[i])
 	}
 	w.arecs = arecs
 	res.Lines = len(lines)
