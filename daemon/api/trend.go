@@ -68,7 +68,18 @@ func (h trendHandler) trend(c *gin.Context) {
 		abortJSON(c, http.StatusBadRequest, err)
 		return
 	}
-	res, err := h.s.Read(c.Request.Context(), key, trend.ReadOptions{From: from, Until: until, Points: points, Fn: fn, As: as})
+	opt := trend.ReadOptions{From: from, Until: until, Points: points, Fn: fn, As: as}
+	var res *trend.Result
+	if pq := c.Query("percentile"); pq != "" {
+		ps, perr := trend.ParsePercentiles(pq)
+		if perr != nil {
+			abortJSON(c, http.StatusBadRequest, perr)
+			return
+		}
+		res, err = h.s.ReadPercentiles(c.Request.Context(), key, opt, ps)
+	} else {
+		res, err = h.s.Read(c.Request.Context(), key, opt)
+	}
 	if err != nil {
 		abortJSON(c, queryErrorCode(err), err)
 		return

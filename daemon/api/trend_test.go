@@ -49,12 +49,20 @@ func TestTrendHTTP(t *testing.T) {
 		{Key: p + ",br,ie,7", Kind: trend.Counter, TS: base.UnixMilli() - 1},
 		{Key: p + ",br,webkit,14.0", Kind: trend.Counter, TS: base.UnixMilli() - 1},
 	}
+	for _, b := range []string{"0.1", "0.2", "10", "+Inf"} {
+		rows = append(rows, trend.Row{Key: p + ",rt,le," + b, Kind: trend.Counter, TS: base.UnixMilli() - 1})
+	}
 	for i := 0; i < 60; i++ {
 		ts := base.Add(time.Duration(i) * 10 * time.Second).UnixMilli()
 		rows = append(rows,
 			trend.Row{Key: p + ",br,ie,7", Kind: trend.Counter, TS: ts, Value: float64(2 * (i + 1))},
 			trend.Row{Key: p + ",br,webkit,14.0", Kind: trend.Counter, TS: ts, Value: float64(i + 1)},
-			trend.Row{Key: p + ",load", Kind: trend.Gauge, TS: ts, Value: float64(i % 5)})
+			trend.Row{Key: p + ",load", Kind: trend.Gauge, TS: ts, Value: float64(i % 5)},
+			// One request of 0.1 to 0.2 s every 10 s (10 sorts before 0.2 as text).
+			trend.Row{Key: p + ",rt,le,0.1", Kind: trend.Counter, TS: ts, Value: 0},
+			trend.Row{Key: p + ",rt,le,0.2", Kind: trend.Counter, TS: ts, Value: float64(i + 1)},
+			trend.Row{Key: p + ",rt,le,10", Kind: trend.Counter, TS: ts, Value: float64(i + 1)},
+			trend.Row{Key: p + ",rt,le,+Inf", Kind: trend.Counter, TS: ts, Value: float64(i + 1)})
 	}
 	rows = append(rows, trend.Row{Key: p + ",marker", Kind: trend.Marker, TS: base.Add(time.Minute).UnixMilli(), Text: "deploy"})
 	if err := s.WriteRows(rows); err != nil {
@@ -84,7 +92,14 @@ func TestTrendHTTP(t *testing.T) {
 	if err := json.Unmarshal(body, &res); err != nil || len(res.Series) != 1 || res.Series[0].Points[0].V != 4 {
 		t.Errorf("max of load: %s %v", body, err)
 	}
+	body = getStatus(t, r, "/trend?key="+p+",rt&percentile=50,99&points=1&from="+from+"&until="+until, http.StatusOK)
+	if err := json.Unmarshal(body, &res); err != nil || len(res.Series) != 2 || res.Series[0].Key != p+",rt p50" ||
+		math.Abs(res.Series[0].Points[0].V-0.15) > 1e-9 || res.Series[1].Key != p+",rt p99" || math.Abs(res.Series[1].Points[0].V-0.199) > 1e-9 {
+		t.Errorf("percentile=50,99 of rt: %s %v", body, err)
+	}
 	for _, bad := range []string{
+		"/trend/" + p + "?percentile=101",
+		"/trend/" + p + "?percentile=p95",
 		"/trend/" + p + "?fn=median",
 		"/trend/" + p + "?from=someday",
 		"/trend/" + p + "?points=0",
