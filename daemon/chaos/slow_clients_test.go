@@ -199,4 +199,3 @@ func waitGauge(t *testing.T, base, name string, want float64) {
 	}
 	t.Fatalf("%s = %v after a minute, want %v", name, got, want)
 }
-
