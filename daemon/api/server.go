@@ -86,9 +86,9 @@ func New(opt Options) *Server {
 	s.engine.GET("/diff", s.diff)
 	s.engine.GET("/diff/*keys", s.diff)
 	s.engine.GET("/metrics", s.metricsHandler())
-	// An unknown path is an error like any other: JSON, naming what was asked.
+	// An unknown path is an error like any other, naming what was asked.
 	s.engine.NoRoute(func(c *gin.Context) {
-		c.JSON(http.StatusNotFound, gin.H{"error": fmt.Sprintf("no route %s %s", c.Request.Method, c.Request.URL.Path)})
+		AbortError(c, http.StatusNotFound, fmt.Sprintf("no route %s %s", c.Request.Method, c.Request.URL.Path))
 	})
 	return s
 }
@@ -118,7 +118,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.Se
 
 func (s *Server) fail(c *gin.Context, code int, msg string) {
 	s.errors.Add(1)
-	c.AbortWithStatusJSON(code, gin.H{"error": msg})
+	AbortError(c, code, msg)
 }
 
 func (s *Server) get(c *gin.Context) {

@@ -27,7 +27,7 @@ func TrendRoutes(r gin.IRouter, s *trend.Store) {
 type trendHandler struct{ s *trend.Store }
 
 func abortJSON(c *gin.Context, code int, err error) {
-	c.AbortWithStatusJSON(code, gin.H{"error": err.Error()})
+	AbortError(c, code, err.Error())
 }
 
 func (h trendHandler) trend(c *gin.Context) {
