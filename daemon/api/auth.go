@@ -24,7 +24,7 @@ func (s *Server) authMiddleware() gin.HandlerFunc {
 			write = !readOnlyPost(c.FullPath())
 		}
 		if err := s.auth.Check(auth.Token(c.Request), write); err != nil {
-			s.metrics.refused.WithLabelValues("auth").Inc()
+			s.metrics.refused.With("auth").Inc()
 			if err.Code == http.StatusUnauthorized {
 				c.Header("WWW-Authenticate", `Bearer realm="canopy"`)
 			}

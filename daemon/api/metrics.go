@@ -1,97 +1,62 @@
 package api
 
 import (
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/canopy-dev/canopy/daemon/metric"
 )
 
-// Metrics are canopy's own health counters, in a private registry (never
-// the client library's global one) served at /metrics. Other subsystems add
-// theirs with Registry().MustRegister: the pipes engine its per-pipe
-// ns/line and failures, trend its lag.
+// Metrics are canopy's own health counters, in a private registry served
+// at /metrics. Other subsystems add theirs with Registry().Collect: the
+// pipes engine its per-pipe ns/line and failures, trend its lag.
 type Metrics struct {
-	reg *prometheus.Registry
+	reg *metric.Registry
 	// LinesIn counts lines (and JSON pushes) taken in, by source (http,
 	// tcp, udp, tail, ...) and format (json, accesslog, statsd, graphite).
-	LinesIn *prometheus.CounterVec
+	LinesIn *metric.CounterVec
 	// BadLines counts lines that could not be used, by source and format.
-	BadLines *prometheus.CounterVec
+	BadLines *metric.CounterVec
 	// IngestLines counts every line taken in by where it came from: file,
 	// syslog, tcp, udp, http (canopy_ingest_lines_total{source}).
-	IngestLines *prometheus.CounterVec
+	IngestLines *metric.CounterVec
 	// Pushes counts pushes (an HTTP /push, a JSON socket line or datagram,
 	// a relayed batch) by input: http, tcp, udp, relay.
-	Pushes *prometheus.CounterVec
+	Pushes *metric.CounterVec
 
-	requests    *prometheus.CounterVec
-	pullClients prometheus.Gauge
-	pullSent    prometheus.Counter
-	refused     *prometheus.CounterVec
+	requests    *metric.CounterVec
+	pullClients *metrics.Gauge
+	pullSent    *metrics.Counter
+	refused     *metric.CounterVec
 }
 
-// NewMetrics registers canopy's core metrics in reg (a new registry when
-// nil), plus the Go runtime and process collectors.
-func NewMetrics(reg *prometheus.Registry) *Metrics {
+// NewMetrics declares canopy's core metrics in reg (a new registry with the
+// Go runtime and process metrics when nil).
+func NewMetrics(reg *metric.Registry) *Metrics {
 	if reg == nil {
-		reg = prometheus.NewRegistry()
+		reg = metric.NewRegistry(true)
 	}
-	m := &Metrics{
-		reg: reg,
-		LinesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "canopy_lines_in_total",
-			Help: "Lines and JSON documents taken in, by source and format.",
-		}, []string{"source", "format"}),
-		BadLines: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "canopy_bad_lines_total",
-			Help: "Lines that could not be parsed or merged, by source and format.",
-		}, []string{"source", "format"}),
-		IngestLines: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "canopy_ingest_lines_total",
-			Help: "Lines taken in, by source: file, syslog, tcp, udp, http.",
-		}, []string{"source"}),
-		Pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "canopy_pushes_total",
-			Help: "Pushes taken in, by input: http, tcp, udp, relay.",
-		}, []string{"input"}),
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "canopy_http_requests_total",
-			Help: "HTTP requests by route and status code.",
-		}, []string{"route", "code"}),
-		pullClients: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "canopy_pull_clients",
-			Help: "Long-poll and event-stream clients waiting now.",
-		}),
-		pullSent: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "canopy_pull_responses_total",
-			Help: "Change lists sent to /pull clients (responses and events).",
-		}),
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "canopy_refused_total",
-			Help: "Requests refused by auth or a limit, by reason.",
-		}, []string{"reason"}),
+	return &Metrics{
+		reg:         reg,
+		LinesIn:     reg.NewCounterVec("canopy_lines_in_total", "Lines and JSON documents taken in, by source and format.", "source", "format"),
+		BadLines:    reg.NewCounterVec("canopy_bad_lines_total", "Lines that could not be parsed or merged, by source and format.", "source", "format"),
+		IngestLines: reg.NewCounterVec("canopy_ingest_lines_total", "Lines taken in, by source: file, syslog, tcp, udp, http.", "source"),
+		Pushes:      reg.NewCounterVec("canopy_pushes_total", "Pushes taken in, by input: http, tcp, udp, relay.", "input"),
+		requests:    reg.NewCounterVec("canopy_http_requests_total", "HTTP requests by route and status code.", "route", "code"),
+		pullClients: reg.NewGauge("canopy_pull_clients", "Long-poll and event-stream clients waiting now."),
+		pullSent:    reg.NewCounter("canopy_pull_responses_total", "Change lists sent to /pull clients (responses and events)."),
+		refused:     reg.NewCounterVec("canopy_refused_total", "Requests refused by auth or a limit, by reason.", "reason"),
 	}
-	reg.MustRegister(m.LinesIn, m.BadLines, m.IngestLines, m.Pushes, m.requests, m.pullClients, m.pullSent, m.refused,
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
 }
 
-// Registry is where other subsystems register their collectors.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+// Registry is where other subsystems add their collectors.
+func (m *Metrics) Registry() *metric.Registry { return m.reg }
 
 // registerTree exposes the tree's size and version.
 func (s *Server) registerTree() {
 	t := s.opt.Tree
-	s.metrics.reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "canopy_tree_nodes", Help: "Nodes in the tree.",
-		}, func() float64 { return float64(t.Len()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "canopy_tree_version", Help: "The tree's global version (bumped by every merge).",
-		}, func() float64 { return float64(t.Version()) }),
-	)
+	s.metrics.reg.NewGaugeFunc("canopy_tree_nodes", "Nodes in the tree.", func() float64 { return float64(t.Len()) })
+	s.metrics.reg.NewGaugeFunc("canopy_tree_version", "The tree's global version (bumped by every merge).", func() float64 { return float64(t.Version()) })
 }
 
 // countRequests is a middleware counting requests by route and code.
@@ -102,7 +67,7 @@ func (s *Server) countRequests() gin.HandlerFunc {
 		if route == "" {
 			route = "unmatched"
 		}
-		s.metrics.requests.WithLabelValues(route, codeLabel(c.Writer.Status())).Inc()
+		s.metrics.requests.With(route, codeLabel(c.Writer.Status())).Inc()
 	}
 }
 
@@ -116,6 +81,5 @@ func codeLabel(code int) string {
 }
 
 func (s *Server) metricsHandler() gin.HandlerFunc {
-	h := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
-	return gin.WrapH(h)
+	return gin.WrapH(s.metrics.reg.Handler())
 }

@@ -297,7 +297,7 @@ func parseTimeout(v string) (time.Duration, error) {
 func (s *Server) takeSlot(c *gin.Context) bool {
 	if n := s.polls.Add(1); n > int64(s.limits.MaxLongPolls) {
 		s.polls.Add(-1)
-		s.metrics.refused.WithLabelValues("max_long_polls").Inc()
+		s.metrics.refused.With("max_long_polls").Inc()
 		c.Header("Retry-After", "1")
 		s.fail(c, http.StatusTooManyRequests,
 			fmt.Sprintf("too many clients waiting: %d (limits.max_long_polls); retry later", s.limits.MaxLongPolls))

@@ -98,13 +98,13 @@ func (s *Server) merge(parts push.Parts, source string) (push.Result, *push.Limi
 	if len(lines) > 0 && s.opt.AccessLog == nil {
 		return res, nil, &httpError{http.StatusServiceUnavailable, "access-log pushes need the pipes engine, which is not running"}
 	}
-	s.metrics.Pushes.WithLabelValues(source).Inc()
+	s.metrics.Pushes.With(source).Inc()
 	for i, j := range jsons {
-		s.metrics.LinesIn.WithLabelValues(source, "json").Inc()
-		s.metrics.IngestLines.WithLabelValues(source).Inc()
+		s.metrics.LinesIn.With(source, "json").Inc()
+		s.metrics.IngestLines.With(source).Inc()
 		r, err := s.decoder.Merge(s.opt.Tree, j)
 		if err != nil {
-			s.metrics.BadLines.WithLabelValues(source, "json").Inc()
+			s.metrics.BadLines.With(source, "json").Inc()
 			if len(jsons) > 1 {
 				return res, nil, fmt.Errorf("%s: %w (the parts before it merged)", partName("json", i, len(jsons)), err)
 			}
@@ -116,9 +116,9 @@ func (s *Server) merge(parts push.Parts, source string) (push.Result, *push.Limi
 	}
 	if len(lines) > 0 {
 		r, err := s.opt.AccessLog(lines)
-		s.metrics.LinesIn.WithLabelValues(source, "accesslog").Add(float64(r.Lines))
-		s.metrics.IngestLines.WithLabelValues(source).Add(float64(r.Lines))
-		s.metrics.BadLines.WithLabelValues(source, "accesslog").Add(float64(r.Bad))
+		s.metrics.LinesIn.With(source, "accesslog").Add(r.Lines)
+		s.metrics.IngestLines.With(source).Add(r.Lines)
+		s.metrics.BadLines.With(source, "accesslog").Add(r.Bad)
 		if err != nil {
 			return res, nil, fmt.Errorf("cannot run access-log lines through the pipes: %w", err)
 		}
@@ -153,6 +153,6 @@ func (s *Server) bodyFail(c *gin.Context, err error) {
 
 // limitFail answers a request over a limit, counted by the limit's key.
 func (s *Server) limitFail(c *gin.Context, e *push.LimitError) {
-	s.metrics.refused.WithLabelValues(e.Key).Inc()
+	s.metrics.refused.With(e.Key).Inc()
 	s.fail(c, e.Code, e.Msg)
 }

@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/canopy-dev/canopy/daemon/auth"
 	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/key"
+	"github.com/canopy-dev/canopy/daemon/metric"
 	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/tree"
 )
@@ -34,9 +34,9 @@ type Options struct {
 	// AccessLog runs access-log lines through the pipes (form field
 	// accesslog, text/plain bodies); nil answers such pushes with 503.
 	AccessLog push.AccessLogFunc
-	// Registry is the private Prometheus registry served at /metrics
+	// Registry is the private metric registry served at /metrics
 	// (a new one when nil); see Server.Metrics.
-	Registry *prometheus.Registry
+	Registry *metric.Registry
 	// Status, when set, adds subsystem sections to /status.
 	Status func() map[string]any
 }

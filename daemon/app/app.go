@@ -125,7 +125,7 @@ func (d *Daemon) open() error {
 	d.api = srv
 	feed.lines = srv.Metrics().IngestLines
 	registerSubsystemMetrics(srv.Metrics().Registry(), d.pipes.Status, d.trend.Status, d.ingest.status)
-	srv.Metrics().Registry().MustRegister(listenerMetrics{d.listenerList})
+	srv.Metrics().Registry().Collect(listenerMetrics{d.listenerList}.collect)
 	api.TrendRoutes(srv.Router(), d.trend)
 	api.ReplayRoutes(srv.Router(), replayer(feed, t, d.trend))
 	webUI, err := ui.New(ui.Options{ViewsDir: filepath.Join(d.cfg.DataDir, "views"), Tokens: cfg.Tokens})

@@ -7,10 +7,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/canopy-dev/canopy/daemon/ingest"
 	"github.com/canopy-dev/canopy/daemon/key"
+	"github.com/canopy-dev/canopy/daemon/metric"
 	"github.com/canopy-dev/canopy/daemon/pipes"
 	"github.com/canopy-dev/canopy/sdk/logformat"
 )
@@ -24,7 +23,7 @@ type Feed struct {
 	bad     atomic.Uint64
 	lastLog atomic.Int64
 	// lines counts live lines by source (file, syslog); nil: not counted.
-	lines *prometheus.CounterVec
+	lines *metric.CounterVec
 }
 
 // NewFeed feeds lines to m.
@@ -70,7 +69,7 @@ func (f *Feed) Consume(b *ingest.Batch) error {
 		if b.File == "" {
 			src = "syslog"
 		}
-		f.lines.WithLabelValues(src).Add(float64(len(b.Lines)))
+		f.lines.With(src).Add(len(b.Lines))
 	}
 	if r.Bad > 0 {
 		if now := time.Now().UnixNano(); now-f.lastLog.Load() > int64(10*time.Second) && len(r.Errors) > 0 {

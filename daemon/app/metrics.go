@@ -5,9 +5,8 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/canopy-dev/canopy/daemon/listen"
+	"github.com/canopy-dev/canopy/daemon/metric"
 	"github.com/canopy-dev/canopy/daemon/pipes"
 )
 
@@ -24,32 +23,31 @@ type subsystemMetrics struct {
 }
 
 // registerSubsystemMetrics adds the collector to reg; nil funcs are skipped.
-func registerSubsystemMetrics(reg *prometheus.Registry, p func() pipes.Status, trend, ingest func() map[string]any) {
-	reg.MustRegister(&subsystemMetrics{pipes: p, trend: trend, ingest: ingest})
+func registerSubsystemMetrics(reg *metric.Registry, p func() pipes.Status, trend, ingest func() map[string]any) {
+	reg.Collect((&subsystemMetrics{pipes: p, trend: trend, ingest: ingest}).collect)
 }
 
-// Describe sends nothing: the status fields are only known at scrape time,
-// which makes this an unchecked collector.
-func (m *subsystemMetrics) Describe(chan<- *prometheus.Desc) {}
+// desc names a metric family and says what it counts.
+type desc struct{ name, help string }
 
 var (
-	pipeNs          = prometheus.NewDesc("canopy_pipe_ns_per_line", "Mean WASM time per line, by pipe.", []string{"pipe"}, nil)
-	pipeRecords     = prometheus.NewDesc("canopy_pipe_records_total", "Lines a pipe processed.", []string{"pipe"}, nil)
-	pipeCalls       = prometheus.NewDesc("canopy_pipe_calls_total", "Batches a pipe was called with.", []string{"pipe"}, nil)
-	pipeFailures    = prometheus.NewDesc("canopy_pipe_failures_total", "Traps, timeouts and bad output, by pipe.", []string{"pipe"}, nil)
-	pipeQuarantined = prometheus.NewDesc("canopy_pipe_quarantined", "1 while a pipe is quarantined.", []string{"pipe"}, nil)
-	pipeLines       = prometheus.NewDesc("canopy_pipe_lines_total", "Access-log lines run through the pipes.", nil, nil)
-	pipeBad         = prometheus.NewDesc("canopy_pipe_bad_lines_total", "Access-log lines that did not parse.", nil, nil)
-	trendLag        = prometheus.NewDesc("canopy_trend_lag_points", "Points queued for the trend store and not yet written (trend lag).", nil, nil)
-	pipeMergeErrs   = prometheus.NewDesc("canopy_pipe_merge_errors_total", "Pipe output the tree refused.", nil, nil)
+	pipeNs          = desc{"canopy_pipe_ns_per_line", "Mean WASM time per line, by pipe."}
+	pipeRecords     = desc{"canopy_pipe_records_total", "Lines a pipe processed."}
+	pipeCalls       = desc{"canopy_pipe_calls_total", "Batches a pipe was called with."}
+	pipeFailures    = desc{"canopy_pipe_failures_total", "Traps, timeouts and bad output, by pipe."}
+	pipeQuarantined = desc{"canopy_pipe_quarantined", "1 while a pipe is quarantined."}
+	pipeLines       = desc{"canopy_pipe_lines_total", "Access-log lines run through the pipes."}
+	pipeBad         = desc{"canopy_pipe_bad_lines_total", "Access-log lines that did not parse."}
+	trendLag        = desc{"canopy_trend_lag_points", "Points queued for the trend store and not yet written (trend lag)."}
+	pipeMergeErrs   = desc{"canopy_pipe_merge_errors_total", "Pipe output the tree refused."}
 )
 
-func (m *subsystemMetrics) Collect(ch chan<- prometheus.Metric) {
+func (m *subsystemMetrics) collect(e *metric.Exposition) {
 	if m.pipes != nil {
 		st := m.pipes()
-		ch <- prometheus.MustNewConstMetric(pipeLines, prometheus.CounterValue, float64(st.Lines))
-		ch <- prometheus.MustNewConstMetric(pipeBad, prometheus.CounterValue, float64(st.BadLines))
-		ch <- prometheus.MustNewConstMetric(pipeMergeErrs, prometheus.CounterValue, float64(st.MergeErrs))
+		e.Counter(pipeLines.name, pipeLines.help, float64(st.Lines))
+		e.Counter(pipeBad.name, pipeBad.help, float64(st.BadLines))
+		e.Counter(pipeMergeErrs.name, pipeMergeErrs.help, float64(st.MergeErrs))
 		for _, p := range st.Pipes {
 			name := p.Name
 			if name == "" {
@@ -59,30 +57,30 @@ func (m *subsystemMetrics) Collect(ch chan<- prometheus.Metric) {
 			if p.Quarantined {
 				q = 1
 			}
-			ch <- prometheus.MustNewConstMetric(pipeQuarantined, prometheus.GaugeValue, q, name)
+			e.Gauge(pipeQuarantined.name, pipeQuarantined.help, q, "pipe", name)
 			if !p.Loaded {
 				continue
 			}
-			ch <- prometheus.MustNewConstMetric(pipeNs, prometheus.GaugeValue, p.NanosPerLine, name)
-			ch <- prometheus.MustNewConstMetric(pipeRecords, prometheus.CounterValue, float64(p.Records), name)
-			ch <- prometheus.MustNewConstMetric(pipeCalls, prometheus.CounterValue, float64(p.Calls), name)
-			ch <- prometheus.MustNewConstMetric(pipeFailures, prometheus.CounterValue, float64(p.Failures), name)
+			e.Gauge(pipeNs.name, pipeNs.help, p.NanosPerLine, "pipe", name)
+			e.Counter(pipeRecords.name, pipeRecords.help, float64(p.Records), "pipe", name)
+			e.Counter(pipeCalls.name, pipeCalls.help, float64(p.Calls), "pipe", name)
+			e.Counter(pipeFailures.name, pipeFailures.help, float64(p.Failures), "pipe", name)
 		}
 	}
 	if m.trend != nil {
 		st := m.trend()
-		statusGauges(ch, "canopy_trend_", "Trend store status field ", st)
+		statusGauges(e, "canopy_trend_", "Trend store status field ", st)
 		// The lag: points handed to the store and not yet written,
 		// dropped or refused.
 		if q, ok := number(st["points_queued"]); ok {
 			w, _ := number(st["points_written"])
 			d, _ := number(st["points_dropped"])
 			r, _ := number(st["points_refused"])
-			ch <- prometheus.MustNewConstMetric(trendLag, prometheus.GaugeValue, max(0, q-w-d-r))
+			e.Gauge(trendLag.name, trendLag.help, max(0, q-w-d-r))
 		}
 	}
 	if m.ingest != nil {
-		statusGauges(ch, "canopy_ingest_", "Ingest status field ", m.ingest())
+		statusGauges(e, "canopy_ingest_", "Ingest status field ", m.ingest())
 	}
 }
 
@@ -115,7 +113,7 @@ var runningTotals = map[string]bool{
 
 // statusGauges turns the numeric top-level fields of a status map into
 // gauges, and sums "behind_bytes" over a "files" list (bytes not yet read).
-func statusGauges(ch chan<- prometheus.Metric, prefix, help string, st map[string]any) {
+func statusGauges(e *metric.Exposition, prefix, help string, st map[string]any) {
 	// Round-trip through JSON so typed values (structs, slices) become
 	// plain numbers, maps and lists.
 	b, err := json.Marshal(st)
@@ -135,17 +133,17 @@ func statusGauges(ch chan<- prometheus.Metric, prefix, help string, st map[strin
 			}
 			if runningTotals[k] {
 				// A running total is a counter, named as Prometheus expects.
-				ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name+"_total", help+k+" (running total).", nil, nil), prometheus.CounterValue, x)
+				e.Counter(name+"_total", help+k+" (running total).", x)
 				continue
 			}
-			ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help+k+".", nil, nil), prometheus.GaugeValue, x)
+			e.Gauge(name, help+k+".", x)
 		case bool:
 			f := 0.0
 			if x {
 				f = 1
 			}
 			name := prefix + metricName.ReplaceAllString(k, "_")
-			ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help+k+".", nil, nil), prometheus.GaugeValue, f)
+			e.Gauge(name, help+k+".", f)
 		case []any:
 			if k != "files" {
 				continue
@@ -158,7 +156,7 @@ func statusGauges(ch chan<- prometheus.Metric, prefix, help string, st map[strin
 					}
 				}
 			}
-			ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(prefix+"behind_bytes", "Bytes of followed files not read yet (ingest lag).", nil, nil), prometheus.GaugeValue, behind)
+			e.Gauge(prefix+"behind_bytes", "Bytes of followed files not read yet (ingest lag).", behind)
 		}
 	}
 }
@@ -168,21 +166,18 @@ func statusGauges(ch chan<- prometheus.Metric, prefix, help string, st map[strin
 type listenerMetrics struct{ list func() []*listen.Listener }
 
 var (
-	listenTSRefused  = prometheus.NewDesc("canopy_listen_timestamp_refused_total", "Graphite lines refused for a timestamp outside the listener's window (older than max_age or over a minute ahead).", []string{"proto", "listen"}, nil)
-	listenBackfilled = prometheus.NewDesc("canopy_listen_backfilled_lines_total", "Graphite lines written to the trend store at their own, past, time.", []string{"proto", "listen"}, nil)
+	listenTSRefused  = desc{"canopy_listen_timestamp_refused_total", "Graphite lines refused for a timestamp outside the listener's window (older than max_age or over a minute ahead)."}
+	listenBackfilled = desc{"canopy_listen_backfilled_lines_total", "Graphite lines written to the trend store at their own, past, time."}
 )
 
-// Describe sends nothing: listeners open after registration (unchecked).
-func (listenerMetrics) Describe(chan<- *prometheus.Desc) {}
-
-func (m listenerMetrics) Collect(ch chan<- prometheus.Metric) {
+func (m listenerMetrics) collect(e *metric.Exposition) {
 	for _, l := range m.list() {
 		st := l.Stats()
 		if st["format"] != "graphite" {
 			continue
 		}
 		proto, addr := st["proto"].(string), l.Addr().String()
-		ch <- prometheus.MustNewConstMetric(listenTSRefused, prometheus.CounterValue, float64(st["timestamp_refused_lines"].(uint64)), proto, addr)
-		ch <- prometheus.MustNewConstMetric(listenBackfilled, prometheus.CounterValue, float64(st["backfilled_lines"].(uint64)), proto, addr)
+		e.Counter(listenTSRefused.name, listenTSRefused.help, float64(st["timestamp_refused_lines"].(uint64)), "proto", proto, "listen", addr)
+		e.Counter(listenBackfilled.name, listenBackfilled.help, float64(st["backfilled_lines"].(uint64)), "proto", proto, "listen", addr)
 	}
 }

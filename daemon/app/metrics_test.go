@@ -5,15 +5,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
+	"github.com/canopy-dev/canopy/daemon/metric"
 	"github.com/canopy-dev/canopy/daemon/pipes"
 	"github.com/canopy-dev/canopy/sdk/host"
 )
 
 func TestSubsystemMetrics(t *testing.T) {
-	reg := prometheus.NewRegistry()
+	reg := metric.NewRegistry(false)
 	p := func() pipes.Status {
 		return pipes.Status{Lines: 10, BadLines: 1, Pipes: []pipes.PipeStatus{
 			{File: "browser.wasm", Name: "browser", Loaded: true, PipeStats: host.PipeStats{Records: 10, NanosPerLine: 850,
@@ -29,7 +27,7 @@ func TestSubsystemMetrics(t *testing.T) {
 	}
 	registerSubsystemMetrics(reg, p, trend, ingest)
 	rec := httptest.NewRecorder()
-	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	for _, want := range []string{
 		`canopy_pipe_ns_per_line{pipe="browser"} 850`,
 		`canopy_pipe_failures_total{pipe="browser"} 2`,

@@ -27,13 +27,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/VictoriaMetrics/metrics"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/sys/unix"
 
 	"github.com/canopy-dev/canopy/daemon/auth"
 	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/key"
+	"github.com/canopy-dev/canopy/daemon/metric"
 	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/timespec"
 	"github.com/canopy-dev/canopy/daemon/tree"
@@ -60,10 +61,10 @@ type Options struct {
 	AccessLog push.AccessLogFunc // required for format accesslog
 	// LinesIn and BadLines (labels source, format) count lines; nil: not
 	// counted.
-	LinesIn, BadLines *prometheus.CounterVec
+	LinesIn, BadLines *metric.CounterVec
 	// IngestLines (label source: the proto) and Pushes (label input: the
 	// proto; JSON lines) count with the daemon's other inputs; nil: not.
-	IngestLines, Pushes *prometheus.CounterVec
+	IngestLines, Pushes *metric.CounterVec
 	// SetWindow is StatsD's flush interval (default 10 s): how long set
 	// members are remembered and timer samples gathered.
 	SetWindow time.Duration
@@ -86,10 +87,10 @@ type Listener struct {
 	udp    *net.UDPConn
 	wg     sync.WaitGroup
 	done   chan struct{}
-	linesC prometheus.Counter
-	badC   prometheus.Counter
-	ingC   prometheus.Counter // canopy_ingest_lines_total{source=proto}
-	pushC  prometheus.Counter // canopy_pushes_total{input=proto}: JSON pushes
+	linesC *metrics.Counter
+	badC   *metrics.Counter
+	ingC   *metrics.Counter // canopy_ingest_lines_total{source=proto}
+	pushC  *metrics.Counter // canopy_pushes_total{input=proto}: JSON pushes
 	// Graphite timestamps: lines written at their own time, and lines
 	// refused for a timestamp outside [now-max_age, now+1m].
 	backfilled, tsRefused atomic.Uint64
@@ -176,16 +177,16 @@ func Start(opt Options) (*Listener, error) {
 		}
 	}
 	if opt.IngestLines != nil {
-		l.ingC = opt.IngestLines.WithLabelValues(c.Proto)
+		l.ingC = opt.IngestLines.With(c.Proto)
 	}
 	if opt.Pushes != nil && c.Format == "json" {
-		l.pushC = opt.Pushes.WithLabelValues(c.Proto)
+		l.pushC = opt.Pushes.With(c.Proto)
 	}
 	if opt.LinesIn != nil {
-		l.linesC = opt.LinesIn.WithLabelValues(c.Proto, c.Format)
+		l.linesC = opt.LinesIn.With(c.Proto, c.Format)
 	}
 	if opt.BadLines != nil {
-		l.badC = opt.BadLines.WithLabelValues(c.Proto, c.Format)
+		l.badC = opt.BadLines.With(c.Proto, c.Format)
 	}
 	switch c.Proto {
 	case "tcp":
@@ -413,16 +414,16 @@ func (r *reader) flush() {
 		r.logs = r.logs[:0]
 	}
 	if r.l.linesC != nil && r.lines > 0 {
-		r.l.linesC.Add(float64(r.lines))
+		r.l.linesC.Add(r.lines)
 	}
 	if r.l.ingC != nil && r.lines > 0 {
-		r.l.ingC.Add(float64(r.lines))
+		r.l.ingC.Add(r.lines)
 	}
 	if r.l.pushC != nil && r.lines > 0 {
-		r.l.pushC.Add(float64(r.lines))
+		r.l.pushC.Add(r.lines)
 	}
 	if r.l.badC != nil && r.bad > 0 {
-		r.l.badC.Add(float64(r.bad))
+		r.l.badC.Add(r.bad)
 	}
 	r.lines, r.bad = 0, 0
 }

@@ -15,12 +15,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/canopy-dev/canopy/daemon/auth"
 	"github.com/canopy-dev/canopy/daemon/key"
+	"github.com/canopy-dev/canopy/daemon/metric"
 	"github.com/canopy-dev/canopy/daemon/push"
 )
 
@@ -39,9 +36,9 @@ func (r *Relay) Handler() http.Handler {
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"mode": r.cfg.Mode, "relay": r.source, "upstreams": r.Status()})
 	})
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(r.collector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	reg := metric.NewRegistry(true)
+	reg.Collect(r.collect)
+	mux.Handle("GET /metrics", reg.Handler())
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if err := checker.CheckRequest(req); err != nil {
 			writeJSON(w, err.Code, map[string]string{"error": err.Msg})
@@ -331,50 +328,26 @@ func (r *Relay) pull(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// collector exposes queue depth, lag and drops per upstream.
-func (r *Relay) collector() prometheus.Collector { return relayCollector{r} }
-
-type relayCollector struct{ r *Relay }
-
-var (
-	descQueued  = prometheus.NewDesc("canopy_relay_queue_records", "Records queued on disk for an upstream (sent but not yet durable there, or unsent).", []string{"upstream"}, nil)
-	descBytes   = prometheus.NewDesc("canopy_relay_queue_bytes", "Bytes queued on disk for an upstream.", []string{"upstream"}, nil)
-	descUnsent  = prometheus.NewDesc("canopy_relay_unsent_records", "Records not yet sent to an upstream (the lag).", []string{"upstream"}, nil)
-	descDropped = prometheus.NewDesc("canopy_relay_dropped_records_total", "Records dropped because the queue was full.", []string{"upstream"}, nil)
-	descSent    = prometheus.NewDesc("canopy_relay_sent_records_total", "Records delivered to an upstream.", []string{"upstream"}, nil)
-	descWire    = prometheus.NewDesc("canopy_relay_wire_bytes_total", "Bytes sent to an upstream (after compression).", []string{"upstream"}, nil)
-	descFail    = prometheus.NewDesc("canopy_relay_failures_total", "Failed attempts toward an upstream.", []string{"upstream"}, nil)
-	descUp      = prometheus.NewDesc("canopy_relay_upstream_up", "1 when the last attempt toward an upstream worked.", []string{"upstream"}, nil)
-	descLag     = prometheus.NewDesc("canopy_relay_lag_seconds", "Seconds since an upstream last took a batch.", []string{"upstream"}, nil)
-)
-
-func (rc relayCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descQueued, descBytes, descUnsent, descDropped, descSent, descWire, descFail, descUp, descLag} {
-		ch <- d
-	}
-}
-
-func (rc relayCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, s := range rc.r.Status() {
-		g := func(d *prometheus.Desc, t prometheus.ValueType, v float64) {
-			ch <- prometheus.MustNewConstMetric(d, t, v, s.URL)
-		}
-		g(descQueued, prometheus.GaugeValue, float64(s.QueuedRecords))
-		g(descBytes, prometheus.GaugeValue, float64(s.QueuedBytes))
-		g(descUnsent, prometheus.GaugeValue, float64(s.Unsent))
-		g(descDropped, prometheus.CounterValue, float64(s.Dropped))
-		g(descSent, prometheus.CounterValue, float64(s.Sent))
-		g(descWire, prometheus.CounterValue, float64(s.WireBytes))
-		g(descFail, prometheus.CounterValue, float64(s.Failures))
+// collect exposes queue depth, lag and drops per upstream.
+func (r *Relay) collect(e *metric.Exposition) {
+	for _, s := range r.Status() {
+		u := s.URL
+		e.Gauge("canopy_relay_queue_records", "Records queued on disk for an upstream (sent but not yet durable there, or unsent).", float64(s.QueuedRecords), "upstream", u)
+		e.Gauge("canopy_relay_queue_bytes", "Bytes queued on disk for an upstream.", float64(s.QueuedBytes), "upstream", u)
+		e.Gauge("canopy_relay_unsent_records", "Records not yet sent to an upstream (the lag).", float64(s.Unsent), "upstream", u)
+		e.Counter("canopy_relay_dropped_records_total", "Records dropped because the queue was full.", float64(s.Dropped), "upstream", u)
+		e.Counter("canopy_relay_sent_records_total", "Records delivered to an upstream.", float64(s.Sent), "upstream", u)
+		e.Counter("canopy_relay_wire_bytes_total", "Bytes sent to an upstream (after compression).", float64(s.WireBytes), "upstream", u)
+		e.Counter("canopy_relay_failures_total", "Failed attempts toward an upstream.", float64(s.Failures), "upstream", u)
 		up := 0.0
 		if s.Up {
 			up = 1
 		}
-		g(descUp, prometheus.GaugeValue, up)
+		e.Gauge("canopy_relay_upstream_up", "1 when the last attempt toward an upstream worked.", up, "upstream", u)
 		lag := 0.0
 		if s.Unsent > 0 && !s.LastOK.IsZero() {
 			lag = time.Since(s.LastOK).Seconds()
 		}
-		g(descLag, prometheus.GaugeValue, lag)
+		e.Gauge("canopy_relay_lag_seconds", "Seconds since an upstream last took a batch.", lag, "upstream", u)
 	}
 }
