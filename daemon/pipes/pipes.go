@@ -101,6 +101,7 @@ type Manager struct {
 type pipeSet struct {
 	pipes    []*loaded
 	needUA   bool
+	needVars bool // a pipe reads var:NAME: the parser records raw variables
 	inflight sync.WaitGroup
 }
 
@@ -466,9 +467,8 @@ func (m *Manager) swap() {
 		if l != nil {
 			ns.pipes = append(ns.pipes, l)
 			keep[l] = true
-			if wantsUA(l.p.Manifest) {
-				ns.needUA = true
-			}
+			ns.needUA = ns.needUA || wantsUA(l.p.Manifest)
+			ns.needVars = ns.needVars || wantsVars(l.p.Manifest)
 		}
 	}
 	m.mu.Lock()
@@ -512,6 +512,15 @@ func (m *Manager) Add(name string, p *host.Pipe) error {
 func wantsUA(man *pipeabi.Manifest) bool {
 	for _, f := range man.Fields {
 		if f == pipeabi.FieldUA || strings.HasPrefix(f, "ua_") {
+			return true
+		}
+	}
+	return false
+}
+
+func wantsVars(man *pipeabi.Manifest) bool {
+	for _, f := range man.Fields {
+		if strings.HasPrefix(f, "var:") {
 			return true
 		}
 	}
@@ -641,11 +650,14 @@ func (w *worker) parser(f *logformat.Format) *logformat.Parser {
 // parseLine is the host's whole per-line work: parse line with the first of
 // formats that matches into lr, convert it into ar and, when a pipe takes
 // the user agent's pieces (needUA), classify and tokenise it through the
-// worker's cache.
-func (w *worker) parseLine(formats []*logformat.Format, line []byte, lr *logformat.Record, ar *pipeabi.Record, needUA bool) error {
+// worker's cache. Raw variables are recorded only when a pipe reads them
+// (needVars): copying them costs about a tenth of a parse.
+func (w *worker) parseLine(formats []*logformat.Format, line []byte, lr *logformat.Record, ar *pipeabi.Record, needUA, needVars bool) error {
 	var err error
 	for _, f := range formats {
-		if err = w.parser(f).Parse(line, lr); err == nil {
+		p := w.parser(f)
+		p.SetRecordVars(needVars)
+		if err = p.Parse(line, lr); err == nil {
 			break
 		}
 	}
@@ -678,7 +690,7 @@ func (m *Manager) runBatch(ctx context.Context, formats []*logformat.Format, pre
 	lrecs, arecs := w.lrecs[:len(lines)], w.arecs[:0]
 	for i, line := range lines {
 		arecs = arecs[:len(arecs)+1] // reuse the record's slices
-		if err := w.parseLine(formats, line, &lrecs[i], &arecs[len(arecs)-1], set.needUA); err != nil {
+		if err := w.parseLine(formats, line, &lrecs[i], &arecs[len(arecs)-1], set.needUA, set.needVars); err != nil {
 			arecs = arecs[:len(arecs)-1]
 			res.Bad++
 			if len(res.Errors) < maxErrorSamples {

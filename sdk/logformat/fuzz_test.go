@@ -1,6 +1,7 @@
 package logformat
 
 import (
+	"bytes"
 	"testing"
 )
 
@@ -65,5 +66,20 @@ func FuzzCompile(f *testing.F) {
 		}
 		var r Record
 		_ = fm.Parse([]byte(line), &r)
+	})
+}
+
+// FuzzIndexLit checks the literal search Parse uses against bytes.Index.
+func FuzzIndexLit(f *testing.F) {
+	f.Add([]byte(`GET / HTTP/1.1" 200 1 "-" "curl"`), []byte(`" "`))
+	f.Add([]byte(`"" "`), []byte(`" "`))
+	f.Add([]byte(`]]] "`), []byte(`] "`))
+	f.Fuzz(func(t *testing.T, b, lit []byte) {
+		if len(lit) == 0 {
+			return // steps never have an empty literal here
+		}
+		if got, want := indexLit(b, lit), bytes.Index(b, lit); got != want {
+			t.Errorf("indexLit(%q, %q) = %d, want %d", b, lit, got, want)
+		}
 	})
 }

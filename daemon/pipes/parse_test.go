@@ -30,7 +30,7 @@ func threadCPUTime() time.Duration {
 
 // BenchmarkParseCombined is the host's per-line work before any pipe runs,
 // as runBatch does it (worker.parseLine, with the user agent classified and
-// tokenised for the pipes that take it). An op is one line.
+// tokenised for the pipes that take it and no pipe reading var:NAME). An op is one line.
 func BenchmarkParseCombined(b *testing.B) {
 	lines, err := combinedLines()
 	if err != nil {
@@ -49,7 +49,7 @@ func BenchmarkParseCombined(b *testing.B) {
 	b.ResetTimer()
 	cpu0 := threadCPUTime()
 	for i := 0; i < b.N; i++ {
-		if err := w.parseLine(formats, lines[i%len(lines)], &lr, &ar, true); err != nil {
+		if err := w.parseLine(formats, lines[i%len(lines)], &lr, &ar, true, false); err != nil {
 			bad++
 			continue
 		}
@@ -67,4 +67,23 @@ func BenchmarkParseCombined(b *testing.B) {
 	b.ReportMetric(float64(cpu.Nanoseconds())/n, "ns/line")
 	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/n, "B/line")
 	b.ReportMetric(float64(ms1.Mallocs-ms0.Mallocs)/n, "allocs/line")
+}
+
+// TestWantsFields checks which manifests make the parser classify user
+// agents and record raw variables.
+func TestWantsFields(t *testing.T) {
+	for _, tc := range []struct {
+		fields      []string
+		ua, rawVars bool
+	}{
+		{[]string{pipeabi.FieldStatus}, false, false},
+		{[]string{pipeabi.FieldUA}, true, false},
+		{[]string{pipeabi.FieldUABrowser}, true, false},
+		{[]string{pipeabi.FieldPath, "var:http_x_forwarded_for"}, false, true},
+	} {
+		man := &pipeabi.Manifest{Fields: tc.fields}
+		if ua, vars := wantsUA(man), wantsVars(man); ua != tc.ua || vars != tc.rawVars {
+			t.Errorf("%v: wantsUA %v, wantsVars %v; want %v, %v", tc.fields, ua, vars, tc.ua, tc.rawVars)
+		}
+	}
 }
