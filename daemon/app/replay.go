@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/term"
-
 	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/ingest"
 	"github.com/canopy-dev/canopy/daemon/key"
@@ -81,7 +79,9 @@ func cmdReplay(args []string) error {
 	mode := *progress
 	if mode == "auto" {
 		mode = "plain"
-		if term.IsTerminal(int(os.Stderr.Fd())) {
+		// A character device is a terminal here (or /dev/null, where the
+		// bar costs nothing); pipes and files get the plain lines.
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
 			mode = "bar"
 		}
 	}
