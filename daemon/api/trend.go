@@ -68,9 +68,22 @@ func (h trendHandler) trend(c *gin.Context) {
 		abortJSON(c, http.StatusBadRequest, err)
 		return
 	}
+	top := 0
+	if tq := c.Query("top"); tq != "" {
+		top, err = strconv.Atoi(tq)
+		if err != nil || top < 1 {
+			abortJSON(c, http.StatusBadRequest, fmt.Errorf("top=%q: want a positive number", tq))
+			return
+		}
+	}
 	opt := trend.ReadOptions{From: from, Until: until, Points: points, Fn: fn, As: as}
 	var res *trend.Result
 	if pq := c.Query("percentile"); pq != "" {
+		if top > 0 {
+			// A sum of the other percentiles would mean nothing.
+			abortJSON(c, http.StatusBadRequest, fmt.Errorf("top and percentile cannot be combined"))
+			return
+		}
 		ps, perr := trend.ParsePercentiles(pq)
 		if perr != nil {
 			abortJSON(c, http.StatusBadRequest, perr)
@@ -84,6 +97,7 @@ func (h trendHandler) trend(c *gin.Context) {
 		abortJSON(c, queryErrorCode(err), err)
 		return
 	}
+	res.Series = trend.Top(res.Series, top)
 	c.JSON(http.StatusOK, res)
 }
 

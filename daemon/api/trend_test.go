@@ -97,7 +97,20 @@ func TestTrendHTTP(t *testing.T) {
 		math.Abs(res.Series[0].Points[0].V-0.15) > 1e-9 || res.Series[1].Key != p+",rt p99" || math.Abs(res.Series[1].Points[0].V-0.199) > 1e-9 {
 		t.Errorf("percentile=50,99 of rt: %s %v", body, err)
 	}
+	// br,*,* has two series: top=1 keeps ie,7 (120) and folds webkit into other (60).
+	body = getStatus(t, r, "/trend?key="+p+",br,*,*&top=1&as=count&points=10&from="+from+"&until="+until, http.StatusOK)
+	if err := json.Unmarshal(body, &res); err != nil || len(res.Series) != 2 || res.Series[0].Key != p+",br,ie,7" ||
+		sumPoints(res.Series[0]) != 120 || res.Series[1].Key != trend.OtherKey || sumPoints(res.Series[1]) != 60 {
+		t.Errorf("top=1 of br,*,*: %s %v", body, err)
+	}
+	body = getStatus(t, r, "/trend?key="+p+",br,*,*&top=10&as=count&points=10&from="+from+"&until="+until, http.StatusOK)
+	if err := json.Unmarshal(body, &res); err != nil || len(res.Series) != 2 || res.Series[1].Key == trend.OtherKey {
+		t.Errorf("top=10 of two series: %s %v", body, err)
+	}
 	for _, bad := range []string{
+		"/trend/" + p + "?top=0",
+		"/trend/" + p + "?top=x",
+		"/trend/" + p + ",rt?top=3&percentile=95",
 		"/trend/" + p + "?percentile=101",
 		"/trend/" + p + "?percentile=p95",
 		"/trend/" + p + "?fn=median",
