@@ -196,6 +196,10 @@ func (d *Daemon) loop(f func()) {
 	}()
 }
 
+// IdleTimeout is how long a keep-alive HTTP connection may wait for its
+// next request (nginx's keepalive_timeout is 75 s).
+const IdleTimeout = 60 * time.Second
+
 // serve listens on cfg.Listen and serves h; onShutdown runs when Stop
 // begins the HTTP shutdown.
 func (d *Daemon) serve(h http.Handler, onShutdown func()) error {
@@ -204,7 +208,11 @@ func (d *Daemon) serve(h http.Handler, onShutdown func()) error {
 		return fmt.Errorf("cannot serve HTTP on %s: %w", d.cfg.Listen, err)
 	}
 	d.ln = ln
-	d.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// ReadHeaderTimeout closes slowloris connections; IdleTimeout closes
+	// keep-alive connections no request came on (without it net/http keeps
+	// them forever: file descriptors held by clients that went quiet).
+	// Long-polls and event streams are requests, not idle.
+	d.http = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: IdleTimeout}
 	if onShutdown != nil {
 		d.http.RegisterOnShutdown(onShutdown)
 	}

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/canopy-dev/canopy/daemon/app"
 )
 
 // headerTimeout is canopyd's http.Server ReadHeaderTimeout (daemon/app).
@@ -49,6 +51,37 @@ func TestSlowClients(t *testing.T) {
 	base := d.URL()
 	if code, b, _ := do(t, "POST", base+"/push", strings.NewReader(`{"ok":{"a":1}}`)); code != 200 {
 		t.Fatalf("seed push: %d %s", code, b)
+	}
+
+	// Idle keep-alive: one request each, then silence; the daemon must
+	// close them after its IdleTimeout, not hold them forever.
+	const idle = 100
+	idleClosed := make(chan time.Duration, idle)
+	for i := range idle {
+		c, err := net.Dial("tcp", d.Addr)
+		if err != nil {
+			t.Fatalf("keep-alive %d: %v", i, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "GET /get/ok,a HTTP/1.1\r\nHost: canopy\r\n\r\n")
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("keep-alive %d: %v", i, err)
+		}
+		resp.Body.Close()
+		go func() {
+			t0 := time.Now()
+			c.SetReadDeadline(t0.Add(app.IdleTimeout + 30*time.Second))
+			if _, err := br.ReadByte(); err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					idleClosed <- -1
+					return
+				}
+			}
+			idleClosed <- time.Since(t0)
+		}()
 	}
 
 	// Long-polls: raw keep-alive sockets waiting on a key nothing changes.
@@ -179,6 +212,15 @@ func TestSlowClients(t *testing.T) {
 			t.Fatalf("%d of %d long-polls answered within a minute of the push", ok, polls)
 		}
 	}
+	var idles []time.Duration
+	for range idle {
+		idles = append(idles, <-idleClosed)
+	}
+	slices.Sort(idles)
+	if idles[0] < 0 {
+		t.Errorf("idle keep-alive connections still open %v after their request (IdleTimeout %v)", app.IdleTimeout+30*time.Second, app.IdleTimeout)
+	}
+	report(t, "%d idle keep-alive closed after %.0f–%.0f s (IdleTimeout %v)", idle, idles[0].Seconds(), idles[len(idles)-1].Seconds(), app.IdleTimeout)
 	report(t, "%d idle /pull + %d slowloris: %d /get, slowest %.0f ms (limit %v); slowloris closed after %.1f–%.1f s (ReadHeaderTimeout %v); %d/%d long-polls answered one push", polls, slow, gets, float64(worst.Microseconds())/1000, getLimit, closes[0].Seconds(), closes[len(closes)-1].Seconds(), headerTimeout, ok, polls)
 }
 
