@@ -80,13 +80,19 @@ func Encode(m *pipeabi.Manifest, recs []pipeabi.Record) ([]Batch, error) {
 // reports ns/line for each, the WASM run's multiple of the native time
 // (x-native, by CPU time) and the memory of the instance.
 func Pipe(b *testing.B, p pipe.Pipe, wasmFile string) {
+	PipeWith(b, p, wasmFile, host.PipeOptions{})
+}
+
+// PipeWith is Pipe with params and grants (the geo pipe's database): the
+// native run gets opt.Params, the WASM one all of opt.
+func PipeWith(b *testing.B, p pipe.Pipe, wasmFile string, opt host.PipeOptions) {
 	recs, err := Records(Lines, 1)
 	if err != nil {
 		b.Fatal(err)
 	}
 	run := pipe.NewRunner(p)
 	m := run.Manifest()
-	if _, err := wire.CheckStatus(run.Init(pipetest.EncodeConfig(nil))); err != nil {
+	if _, err := wire.CheckStatus(run.Init(pipetest.EncodeConfig(opt.Params))); err != nil {
 		b.Fatal(err)
 	}
 	batches, err := Encode(m, recs)
@@ -103,7 +109,7 @@ func Pipe(b *testing.B, p pipe.Pipe, wasmFile string) {
 		})
 	})
 	b.Run(m.Name+"/wasm", func(b *testing.B) {
-		wp := pipetest.LoadWASM(b, wasmFile, nil)
+		wp := pipetest.LoadWASMWith(b, wasmFile, opt)
 		ctx := context.Background()
 		pi, err := wp.Get(ctx)
 		if err != nil {

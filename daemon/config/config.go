@@ -96,6 +96,9 @@ type PipeConfig struct {
 	// ReadDirs grants read-only directories: "HOSTDIR" (seen at the same
 	// path) or "HOSTDIR:GUESTPATH". Pipes get no filesystem otherwise.
 	ReadDirs []string `yaml:"read_dirs"`
+	// ReadFiles grants single read-only files (the geo pipe's database),
+	// seen at the same path; nothing else of their directory is visible.
+	ReadFiles []string `yaml:"read_files"`
 }
 
 // Listener is one push socket.

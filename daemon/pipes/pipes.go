@@ -444,6 +444,19 @@ func pipeOptions(def host.Limits, pc config.PipeConfig) (host.PipeOptions, error
 		}
 		opt.Grants.Mounts = append(opt.Grants.Mounts, host.Mount{HostDir: hostDir, GuestPath: guest})
 	}
+	for _, f := range pc.ReadFiles {
+		// Only an absolute path: the guest sees it where the host has it,
+		// and nothing may depend on the working directory.
+		if !filepath.IsAbs(f) {
+			return opt, fmt.Errorf("read_files entry %q: want an absolute path", f)
+		}
+		// A missing or unreadable file is the pipe's to report (it may
+		// appear later); only a directory is a config mistake.
+		if fi, err := os.Stat(f); err == nil && fi.IsDir() {
+			return opt, fmt.Errorf("read_files entry %q is a directory; read_dirs grants directories", f)
+		}
+		opt.Grants.Files = append(opt.Grants.Files, host.FileGrant{HostFile: f, GuestPath: filepath.ToSlash(f)})
+	}
 	return opt, nil
 }
 
@@ -832,14 +845,17 @@ type Status struct {
 type PipeStatus struct {
 	File string `json:"file"`
 	// Origin is "builtin" (embedded in canopyd) or the file's path.
-	Origin    string   `json:"origin,omitempty"`
-	Name      string   `json:"name,omitempty"`
-	Version   string   `json:"version,omitempty"`
-	Loaded    bool     `json:"loaded"`
-	Disabled  bool     `json:"disabled,omitempty"`
-	LoadError string   `json:"load_error,omitempty"`
-	LoadMs    float64  `json:"load_ms,omitempty"`
-	Fields    []string `json:"fields,omitempty"`
+	Origin    string `json:"origin,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Version   string `json:"version,omitempty"`
+	Loaded    bool   `json:"loaded"`
+	Disabled  bool   `json:"disabled,omitempty"`
+	LoadError string `json:"load_error,omitempty"`
+	// Idle is why a pipe declined to run as configured (geo: "no
+	// database"); no failure, nothing is quarantined.
+	Idle   string   `json:"idle,omitempty"`
+	LoadMs float64  `json:"load_ms,omitempty"`
+	Fields []string `json:"fields,omitempty"`
 	host.PipeStats
 }
 
@@ -863,7 +879,10 @@ func (m *Manager) Status() Status {
 			ps.Name, ps.Version, ps.Fields = fs.l.p.Name(), fs.l.p.Manifest.Version, fs.l.p.Manifest.Fields
 			ps.PipeStats = fs.l.p.Stats()
 		}
-		if fs.err != nil {
+		var idle *host.IdleError
+		if errors.As(fs.err, &idle) {
+			ps.Idle = idle.Reason
+		} else if fs.err != nil {
 			ps.LoadError = fs.err.Error()
 			if fs.l == nil {
 				ps.Quarantined = true

@@ -17,7 +17,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,7 +74,10 @@ type Mount struct {
 // grants nothing: no files, no environment, stdout/stderr discarded.
 type Grants struct {
 	Mounts []Mount
-	Env    map[string]string
+	// Files grants single files read-only (a pipe's database), without
+	// the rest of their directory.
+	Files []FileGrant
+	Env   map[string]string
 	// Stdout and Stderr receive the guest's output (nil discards it).
 	Stdout, Stderr io.Writer
 	// HostModules, when set, instantiates host-function modules (the
@@ -240,7 +245,7 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 	for k, v := range m.grants.Env {
 		mc = mc.WithEnv(k, v)
 	}
-	if len(m.grants.Mounts) > 0 {
+	if len(m.grants.Mounts) > 0 || len(m.grants.Files) > 0 {
 		fc := wazero.NewFSConfig()
 		for _, mt := range m.grants.Mounts {
 			if mt.Writable {
@@ -248,6 +253,10 @@ func (m *Module) Instantiate(ctx context.Context) (*Instance, error) {
 			} else {
 				fc = fc.WithReadOnlyDirMount(mt.HostDir, mt.GuestPath)
 			}
+		}
+		fm := fileMounts(m.grants.Files)
+		for _, dir := range slices.Sorted(maps.Keys(fm)) {
+			fc = fc.WithFSMount(fm[dir], dir)
 		}
 		mc = mc.WithFSConfig(fc)
 	}

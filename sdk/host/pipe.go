@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,11 +125,30 @@ func (p *Pipe) initGuest(ctx context.Context, g Guest) (*PipeInstance, error) {
 	}
 	if err != nil {
 		g.Close(ctx)
+		msg := strings.TrimPrefix(err.Error(), wire.ErrNotOK.Error()+": ")
+		if r, ok := strings.CutPrefix(msg, IdlePrefix); ok {
+			return nil, &IdleError{Pipe: p.Name(), Reason: r}
+		}
 		return nil, fmt.Errorf("pipe %s: init: %w", p.Name(), err)
 	}
 	p.instances.Add(1)
 	return &PipeInstance{p: p, g: g}, nil
 }
+
+// IdlePrefix starts a canopy_init error that is no failure: the pipe
+// declines to run because something it needs is not configured (the geo
+// pipe without a database). LoadPipe answers IdleError; the daemon shows
+// the rest of the text in /status and quarantines nothing. (Not in
+// sdk/pipe yet: any change there rebuilds every built-in .wasm.)
+const IdlePrefix = "idle: "
+
+// IdleError is LoadPipe's answer for a pipe whose init declined to run
+// (pipe.Idle): not a failure, the pipe just has nothing to do.
+type IdleError struct {
+	Pipe, Reason string
+}
+
+func (e *IdleError) Error() string { return "pipe " + e.Pipe + " is idle: " + e.Reason }
 
 // Name is the manifest's name.
 func (p *Pipe) Name() string { return p.Manifest.Name }

@@ -73,12 +73,19 @@ func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 // LoadWASM loads a .wasm pipe with params cfg; it is closed when t ends.
 func LoadWASM(t testing.TB, file string, cfg map[string]string) *host.Pipe {
 	t.Helper()
+	return LoadWASMWith(t, file, host.PipeOptions{Params: cfg})
+}
+
+// LoadWASMWith loads a .wasm pipe with opt (params and grants, such as the
+// geo pipe's database file); it is closed when t ends.
+func LoadWASMWith(t testing.TB, file string, opt host.PipeOptions) *host.Pipe {
+	t.Helper()
 	wasm, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	p, err := Engine(t).LoadPipe(ctx, file, wasm, host.PipeOptions{Params: cfg})
+	p, err := Engine(t).LoadPipe(ctx, file, wasm, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
