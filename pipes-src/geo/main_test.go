@@ -90,7 +90,6 @@ func loadWASM(t testing.TB, cfg map[string]string, grant []string) (*host.Pipe, 
 
 const xffFormat = `$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"`
 
-
 // TestLookup: country, city and AS per client of testdata/access.log for
 // each database type, the native build and the committed geo.wasm alike.
 // testdata/want.txt is worked out by hand from testNets.
