@@ -86,6 +86,7 @@ func New(opt Options) *Server {
 	s.engine.GET("/diff", s.diff)
 	s.engine.GET("/diff/*keys", s.diff)
 	s.engine.GET("/metrics", s.metricsHandler())
+	s.engine.GET("/search", s.search)
 	// An unknown path is an error like any other, naming what was asked.
 	s.engine.NoRoute(func(c *gin.Context) {
 		AbortError(c, http.StatusNotFound, fmt.Sprintf("no route %s %s", c.Request.Method, c.Request.URL.Path))
