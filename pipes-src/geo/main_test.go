@@ -163,7 +163,7 @@ func TestFailures(t *testing.T) {
 			cfg   map[string]string
 			grant []string
 			want  string
-		}{"unreadable", map[string]string{"database": locked}, []string{locked}, "permission denied"})
+		}{"unreadable", map[string]string{"database": locked}, []string{locked}, "Permission denied"})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
