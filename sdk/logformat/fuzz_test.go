@@ -83,3 +83,24 @@ func FuzzIndexLit(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTimeLocal checks that reading $time_local after another (the
+// same-second and same-minute shortcuts) gives what a fresh parse does.
+func FuzzTimeLocal(f *testing.F) {
+	f.Add([]byte("10/Oct/2023:13:55:36 -0700"), []byte("10/Oct/2023:13:55:59 -0700"))
+	f.Add([]byte("31/Dec/2023:23:59:59 +0000"), []byte("31/Dec/2023:23:59:60 +0000"))
+	f.Add([]byte("10/Oct/2023:13:55:36 -0700"), []byte("10/Oct/2023:13:55:3x -0700"))
+	f.Fuzz(func(t *testing.T, first, second []byte) {
+		if string(second) == "-" {
+			return // "none", not a time
+		}
+		var r Record
+		_ = r.set(varTimeLocal, first)
+		r.Has = 0
+		err := r.set(varTimeLocal, second)
+		want, ok := parseTimeLocal(second)
+		if ok != (err == nil) || ok && !r.Time.Equal(want) {
+			t.Errorf("after %q, %q gave %v (%v), want %v (ok %v)", first, second, r.Time, err, want, ok)
+		}
+	})
+}

@@ -215,9 +215,11 @@ func (r *Record) set(k varKind, v []byte) error {
 			r.Has |= FieldTime
 			return nil
 		}
-		t, ok := parseTimeLocal(v)
+		t, ok := r.sameMinute(v)
 		if !ok {
-			return ErrBadTime
+			if t, ok = parseTimeLocal(v); !ok {
+				return ErrBadTime
+			}
 		}
 		r.Time = t
 		r.Has |= FieldTime
@@ -311,6 +313,22 @@ func (r *Record) set(k varKind, v []byte) error {
 		r.Has |= FieldHost
 	}
 	return nil
+}
+
+// sameMinute reads a $time_local that differs from the last one only in
+// its seconds (a quiet log's consecutive lines), by moving the last time:
+// the calendar arithmetic of parseTimeLocal is linear in the seconds.
+func (r *Record) sameMinute(v []byte) (time.Time, bool) {
+	last := r.lastTL[:]
+	if !r.haveLTL || len(v) != len(last) || string(v[:18]) != string(last[:18]) || string(v[20:]) != string(last[20:]) {
+		return time.Time{}, false
+	}
+	s, ok := num(v[18:20])
+	if !ok || s > 60 {
+		return time.Time{}, false
+	}
+	prev := int(last[18]-'0')*10 + int(last[19]-'0') // digits: parseTimeLocal accepted them
+	return r.lastT.Add(time.Duration(s-prev) * time.Second), true
 }
 
 // textKind marks the variables whose values are text rather than numbers
