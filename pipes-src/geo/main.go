@@ -62,7 +62,12 @@ type geoPipe struct {
 	asns                      *topn.Set
 
 	remPlace, xffPlace []place // per distinct value of the batch
-	xffAny             bool
+	// cache holds recent lookups across batches (a client sends many
+	// lines; a lookup costs a tree walk and a record decode); cleared
+	// when full, so it stays bounded.
+	cache  map[string]place
+	xffAny bool
+	hits   []float64 // lines per distinct remote_addr
 }
 
 func (*geoPipe) Manifest() pipe.Manifest {
@@ -107,6 +112,7 @@ func (p *geoPipe) Init(cfg pipe.Config) error {
 	p.countries = make(map[string]*pipe.Key)
 	p.countryHits = make(map[string]float64)
 	p.cities = make(map[string]*topn.Set)
+	p.cache = make(map[string]place, cacheSize)
 	p.cityTop, p.cityMax, p.cityCap = ints["top_cities"], ints["max_city_keys"], ints["city_capacity"]
 	p.asns = topn.New(ints["top_asn"], ints["max_asn_keys"], ints["asn_capacity"], 64, []string{"geo", "asn"})
 	return nil
@@ -124,6 +130,22 @@ func kinds(dbType string) (country, city, as bool) {
 		return true, true, true
 	}
 	return country, city, as
+}
+
+// cacheSize bounds the lookup cache (entries).
+const cacheSize = 4096
+
+// cached is lookup through the cache.
+func (p *geoPipe) cached(s string) (place, bool) {
+	if pl, ok := p.cache[s]; ok {
+		return pl, pl.country != ""
+	}
+	pl, _ := p.lookup(s)
+	if len(p.cache) >= cacheSize {
+		clear(p.cache)
+	}
+	p.cache[strings.Clone(s)] = pl
+	return pl, pl.country != ""
 }
 
 // lookup resolves one logged address ("-", a name, v4, v6, [v6]:port).
@@ -164,7 +186,7 @@ func (p *geoPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
 	rem := b.Strings(pipe.FieldRemoteAddr)
 	p.remPlace = p.remPlace[:0]
 	for d := range rem.Distinct() {
-		pl, _ := p.lookup(rem.Value(d))
+		pl, _ := p.cached(rem.Value(d))
 		p.remPlace = append(p.remPlace, pl)
 	}
 	p.xffPlace, p.xffAny = p.xffPlace[:0], false
@@ -176,7 +198,7 @@ func (p *geoPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
 			if i := strings.IndexByte(v, ','); i >= 0 {
 				v = v[:i]
 			}
-			pl, ok := p.lookup(v)
+			pl, ok := p.cached(v)
 			p.xffAny = p.xffAny || ok
 			p.xffPlace = append(p.xffPlace, pl)
 		}
@@ -184,21 +206,40 @@ func (p *geoPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
 			xi = xff.Indexes()
 		}
 	}
+	if xi == nil {
+		// Lines summed per distinct address first: one count per client
+		// of the batch rather than one per line.
+		n := len(p.remPlace)
+		if cap(p.hits) < n {
+			p.hits = make([]float64, n)
+		}
+		p.hits = p.hits[:n]
+		clear(p.hits)
+		for _, d := range rem.Indexes() {
+			p.hits[d]++
+		}
+		for d, h := range p.hits {
+			if h > 0 && p.remPlace[d].country != "" {
+				p.count(p.remPlace[d], h)
+			}
+		}
+		return
+	}
 	for r, d := range rem.Indexes() {
 		pl := p.remPlace[d]
-		if xi != nil && p.xffPlace[xi[r]].country != "" {
+		if p.xffPlace[xi[r]].country != "" {
 			pl = p.xffPlace[xi[r]]
 		}
 		if pl.country == "" { // no address at all
 			continue
 		}
-		p.count(pl)
+		p.count(pl, 1)
 	}
 }
 
-func (p *geoPipe) count(pl place) {
+func (p *geoPipe) count(pl place, n float64) {
 	if p.hasCountry {
-		p.countryHits[pl.country]++
+		p.countryHits[pl.country] += n
 	}
 	if p.hasCity {
 		s := p.cities[pl.country]
@@ -209,10 +250,10 @@ func (p *geoPipe) count(pl place) {
 			p.cities[pl.country] = s
 			p.cityOrder = append(p.cityOrder, pl.country)
 		}
-		s.Add(pl.city, 1)
+		s.Add(pl.city, n)
 	}
 	if p.hasAS {
-		p.asns.Add(pl.asn, 1)
+		p.asns.Add(pl.asn, n)
 	}
 }
 
