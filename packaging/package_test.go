@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/canopy-dev/canopy/daemon/testenv"
 )
 
 const (
@@ -105,7 +106,7 @@ func TestDeb(t *testing.T) {
 	if execStart == "" {
 		t.Fatalf("%s has no ExecStart", units[0])
 	}
-	addr := freeAddr(t)
+	addr := testenv.FreePort(t)
 	// What systemd does for User=canopy SupplementaryGroups=adm
 	// NoNewPrivileges=yes WorkingDirectory=/ with a clean environment.
 	args := append([]string{"--reuid=canopy", "--regid=canopy", "--groups=adm", "--no-new-privs", "--"},
@@ -201,15 +202,6 @@ func getCounts(url string) (string, float64) {
 		}
 	}
 	return string(b), sum
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // dpkg runs dpkg, waiting while another dpkg or apt holds its lock (the
