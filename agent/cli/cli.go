@@ -71,14 +71,11 @@ func run(configPath, server string, every time.Duration, hostName string, once b
 	if err != nil {
 		return err
 	}
-	eng, err := host.NewEngineWith(host.EngineOptions{CacheDir: cfg.CacheDir, LazyMemory: true, DropCode: true})
+	rt, closeRT, err := newRuntime(cfg, logf, afterLoad)
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
-	rt := modules.New(modules.Options{Dir: cfg.ModulesDir, Builtins: pipeswasm.Modules(), Engine: eng,
-		MemoryBytes: uint64(cfg.Limits.MemoryMB) << 20, CallTimeout: cfg.Limits.CallTimeout.D(),
-		HTTPTimeout: cfg.Limits.HTTPTimeout.D(), Stderr: os.Stderr, Logf: logf, Loaded: afterLoad})
+	defer closeRT()
 	agent := collect.New(collect.Options{Host: cfg.Host, ConfigsDir: cfg.ConfigsDir, Every: cfg.Every.D(),
 		Rescan: cfg.Rescan.D(), Runtime: rt, Sink: client.Enqueue, Logf: logf})
 
@@ -122,16 +119,26 @@ func flagSet(name string) bool {
 	return set
 }
 
+// newRuntime makes the engine and module runtime that the agent and -once
+// share; loaded (may be nil) runs after every module load.
+func newRuntime(cfg *config.Config, logf func(string, ...any), loaded func()) (*modules.Runtime, func() error, error) {
+	eng, err := host.NewEngineWith(host.EngineOptions{CacheDir: cfg.CacheDir, LazyMemory: true, DropCode: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	rt := modules.New(modules.Options{Dir: cfg.ModulesDir, Builtins: pipeswasm.Modules(), Engine: eng,
+		MemoryBytes: uint64(cfg.Limits.MemoryMB) << 20, CallTimeout: cfg.Limits.CallTimeout.D(),
+		HTTPTimeout: cfg.Limits.HTTPTimeout.D(), Stderr: os.Stderr, Logf: logf, Loaded: loaded})
+	return rt, eng.Close, nil
+}
+
 // runOnce is -once: one round of every configured module, printed.
 func runOnce(cfg *config.Config, logf func(string, ...any)) error {
-	eng, err := host.NewEngineWith(host.EngineOptions{CacheDir: cfg.CacheDir, LazyMemory: true, DropCode: true})
+	rt, closeRT, err := newRuntime(cfg, logf, nil)
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
-	rt := modules.New(modules.Options{Dir: cfg.ModulesDir, Builtins: pipeswasm.Modules(), Engine: eng,
-		MemoryBytes: uint64(cfg.Limits.MemoryMB) << 20, CallTimeout: cfg.Limits.CallTimeout.D(),
-		HTTPTimeout: cfg.Limits.HTTPTimeout.D(), Stderr: os.Stderr, Logf: logf})
+	defer closeRT()
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	a := collect.New(collect.Options{Host: cfg.Host, ConfigsDir: cfg.ConfigsDir, Runtime: rt, Logf: logf,

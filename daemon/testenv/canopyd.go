@@ -155,8 +155,9 @@ const ExactPipesConfig = `pipes:
 // lines alone.
 var (
 	// TickKeys hold the last trend interval's figures (latency's
-	// percentiles and slowest requests): they depend on when ticks fell.
-	TickKeys = []string{"latp,req,", "latp,up,", "latslow,"}
+	// percentiles and slowest requests, and the averages, which restart
+	// every tick): they depend on when ticks fell.
+	TickKeys = []string{"latp,req,", "latp,up,", "latslow,", "bytes,avg", "reqtime,avg", "upstream,avg"}
 	// SinceStartKeys are computed over what one serial pipe instance has
 	// seen since it started (distinct visitors, whole-run percentiles):
 	// after a restart the pipe begins anew, so a crashed run differs from
