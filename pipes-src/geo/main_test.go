@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,58 +10,21 @@ import (
 	"github.com/canopy-dev/canopy/bench/pipebench"
 	"github.com/canopy-dev/canopy/sdk/host"
 	"github.com/canopy-dev/canopy/sdk/pipetest"
-	"github.com/maxmind/mmdbwriter"
-	"github.com/maxmind/mmdbwriter/mmdbtype"
 )
 
 const wasmFile = "../../pipes-wasm/geo.wasm"
 
-// testNet is one network of the generated database.
-type testNet struct {
-	cidr, country, city string
-	asn                 uint32
-	org                 string
-}
-
-// testNets are documentation and private ranges, so the test needs no real
-// database and says nothing about real networks.
-var testNets = []testNet{
-	{"192.0.2.0/24", "DE", "Berlin", 64500, "Example Net"},
-	{"198.51.100.0/24", "DE", "Hamburg", 64501, "Other Net"},
-	{"203.0.113.0/24", "FR", "", 64502, ""},
-	{"2001:db8::/32", "JP", "Tokyo", 0, ""},
-}
-
-// WriteDB writes a tiny .mmdb of dbType with testNets to a temporary file.
+// writeDB copies testdata/<dbType>.mmdb, a tiny database of documentation
+// ranges written by tools/mkmmdb (`task geo:fixtures`), to a temporary
+// file the test may change.
 func writeDB(t testing.TB, dbType string) string {
 	t.Helper()
-	w, err := mmdbwriter.New(mmdbwriter.Options{DatabaseType: dbType, RecordSize: 24, IncludeReservedNetworks: true})
+	b, err := os.ReadFile(filepath.Join("testdata", dbType+".mmdb"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range testNets {
-		_, ipn, err := net.ParseCIDR(n.cidr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := mmdbtype.Map{"country": mmdbtype.Map{"iso_code": mmdbtype.String(n.country)}}
-		if n.city != "" {
-			m["city"] = mmdbtype.Map{"names": mmdbtype.Map{"en": mmdbtype.String(n.city)}}
-		}
-		if n.asn != 0 {
-			m["autonomous_system_number"] = mmdbtype.Uint32(n.asn)
-			m["autonomous_system_organization"] = mmdbtype.String(n.org)
-		}
-		if err := w.Insert(ipn, m); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var buf bytes.Buffer
-	if _, err := w.WriteTo(&buf); err != nil {
-		t.Fatal(err)
-	}
 	p := filepath.Join(t.TempDir(), dbType+".mmdb")
-	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
@@ -92,7 +53,7 @@ const xffFormat = `$remote_addr - - [$time_local] "$request" $status $body_bytes
 
 // TestLookup: country, city and AS per client of testdata/access.log for
 // each database type, the native build and the committed geo.wasm alike.
-// testdata/want.txt is worked out by hand from testNets.
+// testdata/want.txt is worked out by hand from the networks in tools/mkmmdb.
 func TestLookup(t *testing.T) {
 	golden, err := os.ReadFile("testdata/want.txt")
 	if err != nil {
