@@ -8,7 +8,10 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/signal"
@@ -28,25 +31,43 @@ import (
 
 // Main runs canopy-agent with os.Args and exits on failure.
 func Main() {
-	configPath := flag.String("config", config.DefaultFile, "agent config (YAML; optional)")
-	server := flag.String("server", "", "push to this URL (http://HOST:PORT or tcp://HOST:PORT), overriding the config")
-	every := flag.Duration("every", 0, "collect every group at this interval, overriding collect_every and the config")
-	hostName := flag.String("host", "", "this host's name in the tree, overriding the config")
-	once := flag.Bool("once", false, "collect once, print the push JSON to stdout and exit (nothing is pushed)")
-	flag.Parse()
+	fs := flag.NewFlagSet("canopy-agent", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // Parse's messages are printed below, once
+	configPath := fs.String("config", config.DefaultFile, "agent config (YAML; optional)")
+	server := fs.String("server", "", "push to this URL (http://HOST:PORT or tcp://HOST:PORT), overriding the config")
+	every := fs.Duration("every", 0, "collect every group at this interval, overriding collect_every and the config")
+	hostName := fs.String("host", "", "this host's name in the tree, overriding the config")
+	once := fs.Bool("once", false, "collect once, print the push JSON to stdout and exit (nothing is pushed)")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Println("Usage: canopy-agent [flags]\n\nFlags:")
+			fs.SetOutput(os.Stdout)
+			fs.PrintDefaults()
+			return
+		}
+		fmt.Fprintf(os.Stderr, "canopy-agent: %v (canopy-agent -h lists the flags)\n", err)
+		os.Exit(2)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "canopy-agent: unexpected argument %q (canopy-agent -h lists the flags)\n", fs.Arg(0))
+		os.Exit(2)
+	}
+	configSet := false
+	fs.Visit(func(f *flag.Flag) { configSet = configSet || f.Name == "config" })
 	if os.Getenv("GOGC") == "" {
 		// The live heap is mostly wazero's compiled-module data, which never
 		// changes, and the agent allocates little: collecting at 20 % growth
 		// instead of 100 % keeps RSS near the live heap for next to no CPU.
 		debug.SetGCPercent(20)
 	}
-	if err := run(*configPath, *server, *every, *hostName, *once); err != nil {
-		log.Fatalf("canopy-agent: %v", err)
+	if err := run(*configPath, !configSet, *server, *every, *hostName, *once); err != nil {
+		fmt.Fprintln(os.Stderr, "canopy-agent:", err)
+		os.Exit(1)
 	}
 }
 
-func run(configPath, server string, every time.Duration, hostName string, once bool) error {
-	cfg, err := config.Load(configPath, !flagSet("config"))
+func run(configPath string, configOptional bool, server string, every time.Duration, hostName string, once bool) error {
+	cfg, err := config.Load(configPath, configOptional)
 	if err != nil {
 		return err
 	}
@@ -107,16 +128,6 @@ func run(configPath, server string, every time.Duration, hostName string, once b
 	st := client.Stats()
 	log.Printf("stopped: %d batches sent, %d dropped, %d pending, %d collection rounds", st.Sent, st.Dropped, st.Pending, agent.Rounds())
 	return err
-}
-
-func flagSet(name string) bool {
-	set := false
-	flag.Visit(func(f *flag.Flag) {
-		if f.Name == name {
-			set = true
-		}
-	})
-	return set
 }
 
 // newRuntime makes the engine and module runtime that the agent and -once

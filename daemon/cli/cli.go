@@ -6,8 +6,10 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/signal"
@@ -20,29 +22,51 @@ import (
 	"github.com/canopy-dev/canopy/daemon/trend"
 )
 
-// Main runs canopyd with os.Args and exits on failure.
-func Main() {
-	if len(os.Args) > 1 {
-		if cmd := app.Subcommand(os.Args[1]); cmd != nil {
-			if err := cmd(os.Args[2:]); err != nil {
-				fmt.Fprintln(os.Stderr, "canopyd:", err)
-				os.Exit(1)
+// Main runs canopyd with os.Args and exits with its status.
+func Main() { os.Exit(Run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// Run is canopyd with args (without the program name); it returns the exit
+// status. Failures are one "canopyd: …" line on stderr.
+func Run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if cmd := app.Subcommand(args[0]); cmd != nil {
+			if err := cmd(args[1:]); err != nil {
+				if errors.Is(err, flag.ErrHelp) {
+					return 0
+				}
+				fmt.Fprintln(stderr, "canopyd:", err)
+				return 1
 			}
-			return
+			return 0
 		}
 	}
 	var cfg app.Config
-	flag.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address")
-	flag.StringVar(&cfg.DataDir, "data", "", "data folder: snapshot, trend store, views (default "+config.InstalledDataDir+" with the installed config, else ~/.local/state/canopy)")
-	configPath := flag.String("config", config.DefaultFile, "YAML config file (optional)")
-	flag.DurationVar(&cfg.SnapshotEvery, "snapshot.interval", 30*time.Second, "how often the tree is checkpointed")
-	cfg.Trend = trend.RegisterFlags(flag.CommandLine)
-	pipeFl := app.RegisterPipeFlags(flag.CommandLine)
-	ingestFl := app.RegisterIngestFlags(flag.CommandLine)
-	relayMode := flag.Bool("relay", false, "run as a relay: forward pushes to the upstreams in -config ("+relay.DefaultFile+") instead of keeping a tree")
-	flag.Parse()
+	// canopyd's own FlagSet: the VictoriaMetrics library registers two dozen
+	// flags on flag.CommandLine that are canopy's business, not the user's.
+	fs := flag.NewFlagSet("canopyd", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // Parse's messages are printed below, once
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "HTTP listen address")
+	fs.StringVar(&cfg.DataDir, "data", "", "data folder: snapshot, trend store, views (default "+config.InstalledDataDir+" with the installed config, else ~/.local/state/canopy)")
+	configPath := fs.String("config", config.DefaultFile, "YAML config file (optional)")
+	fs.DurationVar(&cfg.SnapshotEvery, "snapshot.interval", 30*time.Second, "how often the tree is checkpointed")
+	cfg.Trend = trend.RegisterFlags(fs)
+	pipeFl := app.RegisterPipeFlags(fs)
+	ingestFl := app.RegisterIngestFlags(fs)
+	relayMode := fs.Bool("relay", false, "run as a relay: forward pushes to the upstreams in -config ("+relay.DefaultFile+") instead of keeping a tree")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(stdout, fs)
+			return 0
+		}
+		fmt.Fprintf(stderr, "canopyd: %v (canopyd -h lists the flags)\n", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "canopyd: unknown command %q (canopyd -h lists the commands)\n", fs.Arg(0))
+		return 2
+	}
 	set := map[string]bool{}
-	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	pipeFl.DirFromFlag = set["pipes"]
 	cfg.Pipes, cfg.Ingest = *pipeFl, *ingestFl
 	var err error
@@ -53,20 +77,24 @@ func Main() {
 		}
 		cfg.RelayPath = path
 		if cfg.Relay, err = relay.LoadConfig(path); err != nil {
-			log.Fatalf("canopyd: %v", err)
+			fmt.Fprintln(stderr, "canopyd:", err)
+			return 1
 		}
 		if !set["listen"] && cfg.Relay.Listen != "" {
 			cfg.Listen = cfg.Relay.Listen
 		}
 	} else if cfg.File, err = config.Load(*configPath, !set["config"]); err != nil {
-		log.Fatalf("canopyd: %v", err)
+		fmt.Fprintln(stderr, "canopyd:", err)
+		return 1
 	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = config.DefaultDataDir(*configPath)
 	}
 	if err := run(cfg); err != nil {
-		log.Fatalf("canopyd: %v", err)
+		fmt.Fprintln(stderr, "canopyd:", err)
+		return 1
 	}
+	return 0
 }
 
 // run serves until SIGINT or SIGTERM, then stops the daemon cleanly.

@@ -24,15 +24,15 @@ import (
 )
 
 // InitLibrary prepares VictoriaMetrics' process-wide settings. Call it once,
-// from main (or TestMain), after flag.Parse and before opening an embedded
-// store. memoryBytes caps the library's caches, which otherwise take a share
-// of all RAM (60 %), unless the user set -memory.allowedBytes or
-// -memory.allowedPercent; the library logs only warnings and errors unless
-// -loggerLevel says otherwise.
+// before opening an embedded store. The library keeps its settings as flags
+// on flag.CommandLine, which canopy never parses from the command line
+// (canopyd has its own FlagSet, so -h shows only canopy's flags): they are
+// set here from canopy's own. memoryBytes caps the library's caches, which
+// otherwise take a share of all RAM (60 %); the library logs only warnings
+// and errors. A test binary may still pass -memory.allowedBytes,
+// -memory.allowedPercent or -loggerLevel, which then win.
 func InitLibrary(memoryBytes int64) error {
-	if !flag.Parsed() {
-		return errors.New("trend.InitLibrary: flag.Parse must be called first")
-	}
+	parseLibraryFlags()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if memoryBytes > 0 && !set["memory.allowedBytes"] && !set["memory.allowedPercent"] {
@@ -47,6 +47,15 @@ func InitLibrary(memoryBytes int64) error {
 	}
 	logger.Init()
 	return nil
+}
+
+// parseLibraryFlags marks flag.CommandLine parsed, with no arguments, when
+// nothing (a test binary's flag.Parse) has: the library refuses to read its
+// settings before, and canopy's binaries never parse it themselves.
+func parseLibraryFlags() {
+	if !flag.Parsed() {
+		_ = flag.CommandLine.Parse(nil)
+	}
 }
 
 // Embedded is the backend that keeps the history in VictoriaMetrics'
@@ -67,9 +76,7 @@ const maxSearchSeries = 100_000
 // one the storage cannot read is an error that says so, instead of the
 // library's panic deep inside.
 func OpenEmbedded(dir string, retention time.Duration) (_ *Embedded, err error) {
-	if !flag.Parsed() {
-		return nil, errors.New("cannot open trend storage: flag.Parse and trend.InitLibrary must run first")
-	}
+	parseLibraryFlags()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create trend storage folder %q: %w", dir, err)
 	}

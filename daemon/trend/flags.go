@@ -14,9 +14,10 @@ import (
 	"github.com/canopy-dev/canopy/daemon/timespec"
 )
 
-// Flags are the trend store's process settings (-trend.*). The names stay
-// clear of the ~23 flags VictoriaMetrics' library registers itself
-// (-loggerLevel, -memory.allowedPercent, …).
+// Flags are the trend store's process settings (-trend.*). The ~23 flags
+// VictoriaMetrics' library registers itself on flag.CommandLine
+// (-loggerLevel, -memory.allowedPercent, …) are not canopy's: InitLibrary
+// sets those it needs from these.
 type Flags struct {
 	Interval  time.Duration
 	Stale     time.Duration // 0: two ticks
@@ -29,15 +30,14 @@ func RegisterFlags(fs *flag.FlagSet) *Flags {
 	f := &Flags{Retention: Duration(365 * 24 * time.Hour), Memory: 256 << 20}
 	fs.DurationVar(&f.Interval, "trend.interval", 10*time.Second, "how often the numbers that changed are written to the trend store")
 	fs.DurationVar(&f.Stale, "trend.stale", 0, "how long a gauge's (average, max, min, last) sample stands when no new one comes; then it reads as null (default two -trend.interval)")
-	fs.Var(&f.Retention, "trend.retention", "how long trend points are kept (h, d, w, y suffixes: 90d, 1y)")
-	fs.Var(&f.Memory, "trend.memory", "memory the embedded trend store's caches may use (KB, MB, GB, KiB, MiB, GiB suffixes) unless -memory.allowedBytes or -memory.allowedPercent is set")
+	fs.Var(&f.Retention, "trend.retention", "how long trend points are kept: a `duration` such as 90d or 1y (h, d, w, y suffixes)")
+	fs.Var(&f.Memory, "trend.memory", "memory the embedded trend store's caches may use: a `size` such as 256MiB (KB, MB, GB, KiB, MiB, GiB suffixes)")
 	return f
 }
 
 // Open opens the store the settings and the config's trend section ask
 // for: the remote VictoriaMetrics when remote is set, else the embedded
-// store in dataDir/trend. flag.Parse must have run (subcommands with their
-// own FlagSet get the library's defaults).
+// store in dataDir/trend.
 func (f *Flags) Open(dataDir, remote, remoteRead string) (*Store, error) {
 	var be Backend
 	if remote != "" {
@@ -47,9 +47,6 @@ func (f *Flags) Open(dataDir, remote, remoteRead string) (*Store, error) {
 		}
 		be = r
 	} else {
-		if !flag.Parsed() {
-			_ = flag.CommandLine.Parse(nil)
-		}
 		if err := InitLibrary(int64(f.Memory)); err != nil {
 			return nil, err
 		}
@@ -99,7 +96,17 @@ func (d *Duration) Set(s string) error {
 // suffix.
 type Bytes int64
 
-func (b *Bytes) String() string { return strconv.FormatInt(int64(*b), 10) }
+func (b *Bytes) String() string {
+	for _, u := range []struct {
+		suffix string
+		n      int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if v := int64(*b); v != 0 && v%u.n == 0 {
+			return strconv.FormatInt(v/u.n, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(*b), 10)
+}
 
 // Set implements flag.Value.
 func (b *Bytes) Set(s string) error {
