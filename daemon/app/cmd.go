@@ -1,7 +1,7 @@
 package app
 
 // Subcommand returns the non-daemon mode named name (`canopyd replay …`,
-// `canopyd pipe test …`, `canopyd gen …`), or nil.
+// `canopyd report …`, `canopyd pipe test …`, `canopyd gen …`), or nil.
 func Subcommand(name string) func(args []string) error {
 	switch name {
 	case "gen":
@@ -10,6 +10,8 @@ func Subcommand(name string) func(args []string) error {
 		return cmdPipe
 	case "replay":
 		return cmdReplay
+	case "report":
+		return cmdReport
 	}
 	return nil
 }

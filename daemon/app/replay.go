@@ -76,17 +76,8 @@ func cmdReplay(args []string) error {
 	if err != nil {
 		return err
 	}
-	mode := *progress
-	if mode == "auto" {
-		mode = "plain"
-		// A character device is a terminal here (or /dev/null, where the
-		// bar costs nothing); pipes and files get the plain lines.
-		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			mode = "bar"
-		}
-	}
 	start := time.Now()
-	opt.Progress = progressReporter(mode, os.Stderr, start)
+	opt.Progress = progressReporter(progressMode(*progress), os.Stderr, start)
 	res, err := ingest.Replay(ctx, fs.Args(), opt)
 	if err != nil {
 		return err
@@ -132,26 +123,9 @@ func replayOptions(src ingest.Source, feed *Feed, t *tree.Tree, store *trend.Sto
 	if store == nil {
 		return opt, nil
 	}
-	specs := pipes.PushFormats
-	if src.LogFormat != "" {
-		specs = []string{src.LogFormat}
-	}
-	var parsers []*logformat.Parser
-	for _, s := range specs {
-		f, err := feed.pipes.Format(s)
-		if err != nil {
-			return opt, fmt.Errorf("log_format %q: %w", s, err)
-		}
-		parsers = append(parsers, f.NewParser())
-	}
-	var rec logformat.Record
-	opt.TimeOf = func(line []byte) (time.Time, bool) {
-		for _, p := range parsers {
-			if p.Parse(line, &rec) == nil && rec.Has&logformat.FieldTime != 0 {
-				return rec.Time, true
-			}
-		}
-		return time.Time{}, false
+	var err error
+	if opt.TimeOf, err = lineTime(src, feed); err != nil {
+		return opt, err
 	}
 	var version uint64
 	opt.Interval = store.Interval()
@@ -162,6 +136,32 @@ func replayOptions(src ingest.Source, feed *Feed, t *tree.Tree, store *trend.Sto
 		return err
 	}
 	return opt, nil
+}
+
+// lineTime returns a function giving a line's own time, parsed with the
+// source's log format (or each of pipes.PushFormats in turn).
+func lineTime(src ingest.Source, feed *Feed) (func(line []byte) (time.Time, bool), error) {
+	specs := pipes.PushFormats
+	if src.LogFormat != "" {
+		specs = []string{src.LogFormat}
+	}
+	var parsers []*logformat.Parser
+	for _, s := range specs {
+		f, err := feed.pipes.Format(s)
+		if err != nil {
+			return nil, fmt.Errorf("log_format %q: %w", s, err)
+		}
+		parsers = append(parsers, f.NewParser())
+	}
+	var rec logformat.Record
+	return func(line []byte) (time.Time, bool) {
+		for _, p := range parsers {
+			if p.Parse(line, &rec) == nil && rec.Has&logformat.FieldTime != 0 {
+				return rec.Time, true
+			}
+		}
+		return time.Time{}, false
+	}, nil
 }
 
 // replayer serves the daemon's /replay: replays run through feed into
