@@ -83,6 +83,81 @@ func TestBrowser(t *testing.T) {
 		b.checkClean(t, "/realtime/br")
 	})
 
+	t.Run("realtime chart appends a point every tick", func(t *testing.T) {
+		// live,hits is a counter (add), live,temp a gauge (last): the chart
+		// draws the first as a rate, the second as it is.
+		d.push(t, `{"live": {"hits": 0, "temp": {"": 20, "defaultaction": "last"}}, "defaultaction": "add"}`)
+		b.open(t, "/realtime/live")
+		points := `Number(document.querySelector('#rt-chart').dataset.points || 0)`
+		// A hash of the canvas's pixels: the chart must be repainted, not only its data changed.
+		pixels := `(() => { const s = document.querySelector('#rt-chart canvas').toDataURL(); let h = 0; for (let i = 0; i < s.length; i++) h = (h * 31 + s.charCodeAt(i)) | 0; return String(h); })()`
+		p0 := eval[float64](t, b, points)
+		images := map[string]bool{eval[string](t, b, pixels): true}
+		end := time.Now().Add(30 * time.Second)
+		for i := 1; time.Now().Before(end); i++ {
+			d.push(t, fmt.Sprintf(`{"live": {"hits": 10, "temp": %d}}`, 20+i%5))
+			time.Sleep(time.Second)
+			images[eval[string](t, b, pixels)] = true
+		}
+		p1 := eval[float64](t, b, points)
+		t.Logf("/realtime/live: %.0f points drawn at the start, %.0f after 30 s of pushes; %d different images; tick %s",
+			p0, p1, len(images), eval[string](t, b, `document.querySelector('#rt-tick').textContent`))
+		if p1-p0 < 3 {
+			t.Errorf("after 30 s of live pushes the chart drew %.0f new points, want at least 3", p1-p0)
+		}
+		if len(images) < 4 {
+			t.Errorf("the chart's canvas was painted %d different ways in 30 s, want at least 4", len(images))
+		}
+		type drawnSeries struct {
+			Label string
+			Vals  []*float64
+		}
+		series := eval[[]drawnSeries](t, b, `canopy.charts[0].series.slice(1).map((s, i) => ({label: s.label, vals: canopy.charts[0].data[i + 1]}))`)
+		total := eval[string](t, b, `document.querySelector('tr[data-key="live,hits"] td.val').textContent`)
+		for _, s := range series {
+			var vals []float64
+			for _, v := range s.Vals {
+				if v != nil {
+					vals = append(vals, *v)
+				}
+			}
+			t.Logf("series %q: %v", s.Label, vals)
+			switch s.Label {
+			case "live,hits /s":
+				// 10 a second: a rate near 10, never the running total (300 and up).
+				if len(vals) < 3 {
+					t.Errorf("%s has %d points", s.Label, len(vals))
+				}
+				for _, v := range vals {
+					if v > 40 {
+						t.Errorf("%s drew %v: not a per-second rate (the total shows %s)", s.Label, v, total)
+						break
+					}
+				}
+			case "live,temp":
+				for _, v := range vals {
+					if v < 20 || v > 24 {
+						t.Errorf("%s drew %v, want the gauge's values 20..24", s.Label, v)
+						break
+					}
+				}
+			default:
+				t.Errorf("unexpected series %q (want live,hits /s and live,temp)", s.Label)
+			}
+		}
+		// Only the cell whose value changed is marked: temp pushed the same
+		// value again stays unmarked.
+		cur := eval[string](t, b, `document.querySelector('tr[data-key="live,temp"] td.val').textContent`)
+		time.Sleep(time.Second) // earlier marks fade
+		d.push(t, fmt.Sprintf(`{"live": {"hits": 10, "temp": %s}}`, cur))
+		waitJS(t, b, `document.querySelector('tr[data-key="live,hits"]').classList.contains('chg')`, 5*time.Second)
+		if eval[bool](t, b, `document.querySelector('tr[data-key="live,temp"]').classList.contains('chg')`) {
+			t.Errorf("live,temp is marked changed though its value stayed %s", cur)
+		}
+		b.screenshot(t, "realtime-live")
+		b.checkClean(t, "/realtime/live")
+	})
+
 	t.Run("view survives restart", func(t *testing.T) {
 		b.open(t, "/setting/view")
 		do(t, b,

@@ -1,14 +1,50 @@
 // Realtime: a subtree (or a saved view's keys) as a live, sortable table
 // whose values change in place, and a live chart of the last minutes.
 // Memory stays flat however long the page runs: table rows are reused, the
-// chart keeps fixed-size rings sampled once a second, and updates are
+// chart keeps fixed-size rings sampled once a tick, and updates are
 // applied at most once per animation frame.
-import { get, follow, listViews } from '../api.js';
+import { get, follow, listViews, request, joinKey } from '../api.js';
 import { h, fmt, message, debounce } from '../dom.js';
 import { uPlot, baseOpts } from '../chart.js';
 
 const MAX_FOLLOW = 5; // browsers allow ~6 connections per host
 const DEFAULT_CHARTED = 5;
+const DEFAULT_TICK = 10; // s, canopyd's -trend.interval default
+
+// tickSeconds asks the daemon for its tick (the trend interval).
+async function tickSeconds() {
+  try {
+    const st = await (await request('/status', { cache: 'no-store' })).json();
+    const s = Number(st?.trend?.interval_seconds);
+    if (s >= 0.1) return s;
+  } catch { /* an older daemon: its default */ }
+  return DEFAULT_TICK;
+}
+
+// actionsOf reads where defaultactions are set under key, from the nested
+// tree shape (/get?format=tree names them), as key -> action.
+export async function actionsOf(key) {
+  const out = new Map();
+  const tree = await (await request('/get?key=' + encodeURIComponent(key) + '&format=tree', { cache: 'no-store' })).json();
+  const walk = (obj, names) => {
+    if (!obj || typeof obj !== 'object') return;
+    if (typeof obj.defaultaction === 'string') out.set(joinKey(names), obj.defaultaction);
+    for (const n in obj) if (n !== 'defaultaction' && n !== '') walk(obj[n], [...names, n]);
+  };
+  walk(tree, []);
+  return out;
+}
+
+// kindFor says whether key is a counter (add, the default action: a
+// running total) or a gauge, from the nearest action set on it or above.
+export function kindFor(actions, key) {
+  const parts = key.split(',');
+  for (let i = parts.length; i >= 0; i--) {
+    const a = actions.get(parts.slice(0, i).join(','));
+    if (a) return a === 'add' ? 'counter' : 'gauge';
+  }
+  return 'counter';
+}
 
 export async function realtime(main, state, { key, view }) {
   let keys = [key];
@@ -34,6 +70,10 @@ export async function realtime(main, state, { key, view }) {
   const filter = h('input', { type: 'search', id: 'rt-filter', placeholder: 'Filter keys', 'aria-label': 'Filter keys' });
   const windowSel = h('select', { id: 'rt-window', 'aria-label': 'Chart window' },
     [[60, '1 minute'], [300, '5 minutes'], [900, '15 minutes']].map(([s, l]) => h('option', { value: String(s), selected: s === 300 }, l)));
+  const asSel = h('select', { id: 'rt-as', 'aria-label': 'Counters as' },
+    [['rate', 'per second'], ['count', 'per tick'], ['total', 'running total']].map(([v, l]) => h('option', { value: v, selected: v === 'rate' }, l)));
+  const tickEl = h('span', { id: 'rt-tick', text: '' });
+  const backlogEl = h('p.msg', { id: 'rt-backlog', hidden: true, role: 'status', text: 'Catching up on a backlog: old lines are not drawn as traffic now (the trend view shows them at their own times).' });
   const chartBox = h('div.chart', { id: 'rt-chart', role: 'img', 'aria-label': 'Live chart of the selected keys' });
   const tbody = h('tbody');
   const sortState = { col: 'key', dir: 1 };
@@ -52,7 +92,7 @@ export async function realtime(main, state, { key, view }) {
     h('p.meta', null, statusEl, ' version ', versionEl, ' · updates ', countEl,
       view != null ? h('span', null, ' · keys ', keys.join('  '), ' · ', h('a', { href: '/trend/view/' + encodeURIComponent(view) }, 'trend')) :
         h('span', null, ' · ', h('a', { href: '/trend/view/?key=' + encodeURIComponent(key) }, 'trend'))),
-    h('section.card', null, h('div.toolbar', null, h('label', null, 'Window ', windowSel)), chartBox),
+    h('section.card', null, h('div.toolbar', null, h('label', null, 'Window ', windowSel), h('label', null, 'Counters ', asSel), h('span.hint', null, tickEl)), backlogEl, chartBox),
     h('section.card', null, h('div.toolbar', null, filter), h('div.scroll', null, table)));
 
   /** @type {Map<string, any>} */
@@ -74,7 +114,10 @@ export async function realtime(main, state, { key, view }) {
     return r;
   }
 
+  // setValue marks a cell only when its value changed: a gauge pushed the
+  // same again, or a resync that sends the whole subtree, changes nothing.
   function setValue(r, v, now) {
+    if (v === r.value) return;
     if (typeof v === 'number' && typeof r.value === 'number') r.delta = v - r.value;
     r.value = v;
     r.time = now;
@@ -145,70 +188,164 @@ export async function realtime(main, state, { key, view }) {
   }
   filter.addEventListener('input', debounce(() => { for (const r of rows.values()) applyFilterRow(r); }, 100));
 
-  // The live chart: one sample per second of each charted key, in rings.
+  // The live chart: one point per tick of the daemon (its trend interval,
+  // so the chart and the trend pages agree), appended in place. Counters
+  // (add nodes) are drawn as rates by default: their running totals only
+  // ever climb and hide what happens now.
   let win = Number(windowSel.value);
-  let xs = [];
-  let ys = new Map(); // key -> array aligned with xs
+  let mode = asSel.value;
+  let tick = DEFAULT_TICK;
+  let actions = new Map();
+  const kindOf = (k) => kindFor(actions, k);
+  const ts = [];           // sample times (s)
+  let raw = new Map();     // key -> sampled values (totals for counters), aligned with ts
+  let noted = [];          // per sample: true when a backlog was merged since the one before
   let plot = null;
+  const drawn = { points: 0, draws: 0 };
+  const cap = () => Math.max(2, Math.ceil(win / tick) + 1);
+  function label(k) {
+    if (kindOf(k) !== 'counter') return k;
+    return mode === 'rate' ? `${k} /s` : mode === 'count' ? `${k} per ${fmt(tick)} s` : `${k} total`;
+  }
+  // shown derives what is drawn from the samples: a counter's change over
+  // each interval (per second for rates), a reset read as a fresh start,
+  // and no point where a replay or catch-up merged old lines (they belong
+  // at the log's own times, which the trend pages show).
+  function shown(k) {
+    const vals = raw.get(k);
+    if (kindOf(k) !== 'counter' || mode === 'total') return vals;
+    const out = new Array(vals.length).fill(null);
+    for (let i = 1; i < vals.length; i++) {
+      const a = vals[i - 1], b = vals[i];
+      // A short first interval (the sample taken at load) is left out: a
+      // few milliseconds make a rate of noise.
+      if (a == null || b == null || noted[i] || ts[i] - ts[i - 1] < tick / 2) continue;
+      const d = b >= a ? b - a : b;
+      out[i] = mode === 'rate' ? d / (ts[i] - ts[i - 1]) : d;
+    }
+    return out;
+  }
+  function chartData() { return [ts, ...[...raw.keys()].map(shown)]; }
+  // countDrawn runs after uPlot paints: the points inside the drawn x range,
+  // kept on the chart element so a test reads what was painted, not what
+  // the page meant to paint.
+  function countDrawn(u) {
+    let n = 0;
+    const lo = u.scales.x.min, hi = u.scales.x.max;
+    for (let i = 1; i < u.data.length; i++) {
+      const ys = u.data[i];
+      for (let j = 0; j < ys.length; j++) if (ys[j] != null && u.data[0][j] >= lo && u.data[0][j] <= hi) n++;
+    }
+    drawn.points = n;
+    drawn.draws++;
+    chartBox.dataset.points = String(n);
+    chartBox.dataset.draws = String(drawn.draws);
+  }
   function rebuildChart() {
     const charted = [...rows.values()].filter((r) => r.charted).map((r) => r.key);
-    const old = ys;
-    ys = new Map();
-    for (const k of charted) ys.set(k, old.get(k) || new Array(xs.length).fill(null));
+    const old = raw;
+    raw = new Map();
+    for (const k of charted) raw.set(k, old.get(k) || new Array(ts.length).fill(null));
     if (plot) { plot.destroy(); plot = null; }
     const width = Math.max(280, chartBox.clientWidth || 600);
-    const opts = baseOpts({ width, height: 260, labels: charted, style: { type: chartType === 'bar' ? 'line' : chartType } });
+    const opts = baseOpts({ width, height: 260, labels: charted.map(label), style: { type: chartType === 'bar' ? 'line' : chartType } });
     // The x axis is always the last `win` seconds, however few samples.
     opts.scales.x.auto = false;
     opts.scales.y.auto = false;
-    plot = new uPlot(opts, [xs, ...charted.map((k) => ys.get(k))], chartBox);
-    shownX = shownY = '';
+    opts.hooks = { draw: [countDrawn] };
+    plot = new uPlot(opts, chartData(), chartBox);
+    shownY = '';
     rescale();
     state.charts = [plot];
   }
-  function sample() {
-    const t = Math.floor(Date.now() / 1000);
-    xs.push(t);
-    for (const [k, arr] of ys) {
+  // sample takes one point of every charted key and draws it.
+  function sample(t, backlog) {
+    ts.push(t);
+    noted.push(backlog);
+    for (const [k, arr] of raw) {
       const r = rows.get(k);
       arr.push(r && typeof r.value === 'number' ? r.value : null);
     }
-    while (xs.length > win) { xs.shift(); for (const arr of ys.values()) arr.shift(); }
+    trim();
     if (plot) {
-      plot.setData([xs, ...ys.values()], false);
+      plot.setData(chartData(), false);
       rescale();
     }
   }
-  // rescale moves the axes only when they must: x in steps of a tenth of
-  // the window, y when the data leaves its rounded range. Recomputing the
-  // axes every second keeps uPlot allocating (measured: the page's heap
-  // grew ~1 KB/s with a per-second rescale, flat without).
-  let shownX = '', shownY = '';
+  function trim() {
+    const n = ts.length - cap();
+    if (n <= 0) return;
+    ts.splice(0, n);
+    noted.splice(0, n);
+    for (const arr of raw.values()) arr.splice(0, n);
+  }
+  // rescale slides x to end at the last sample and commits the draw (one
+  // per tick); y moves only when the data leaves its rounded range, so it
+  // does not twitch with each value.
+  let shownY = '';
   function rescale() {
-    const step = Math.max(5, Math.round(win / 10));
-    const now = xs.length ? xs[xs.length - 1] : Math.floor(Date.now() / 1000);
-    const end = Math.ceil((now + 1) / step) * step;
-    const kx = `${end}/${win}`;
-    if (kx !== shownX) { shownX = kx; plot.setScale('x', { min: end - win, max: end }); }
+    const now = ts.length ? ts[ts.length - 1] : Date.now() / 1000;
     let lo = Infinity, hi = -Infinity;
-    for (const arr of ys.values()) for (const v of arr) if (v != null) { if (v < lo) lo = v; if (v > hi) hi = v; }
+    for (const ys of plot.data.slice(1)) for (const v of ys) if (v != null) { if (v < lo) lo = v; if (v > hi) hi = v; }
     if (lo > hi) { lo = 0; hi = 1; }
-    // y grows at once when the data leaves it, and shrinks only when the
-    // data uses less than half of it, so it does not twitch with each value.
     const sc = plot.scales.y;
     const fits = shownY && lo >= sc.min && hi <= sc.max && (hi - lo) >= (sc.max - sc.min) / 2;
-    if (!fits) {
-      const [ymin, ymax] = uPlot.rangeNum(lo, hi, 0.1, true);
-      const ky = `${ymin}/${ymax}`;
-      if (ky !== shownY) { shownY = ky; plot.setScale('y', { min: ymin, max: ymax }); }
-    }
+    plot.batch(() => {
+      if (!fits) {
+        const [ymin, ymax] = uPlot.rangeNum(lo, hi, 0.1, true);
+        shownY = `${ymin}/${ymax}`;
+        plot.setScale('y', { min: ymin, max: ymax });
+      }
+      plot.setScale('x', { min: now - win, max: now });
+    });
   }
-  windowSel.addEventListener('change', () => { win = Number(windowSel.value); sample(); });
+  windowSel.addEventListener('change', () => { win = Number(windowSel.value); trim(); if (plot) { plot.setData(chartData(), false); rescale(); } });
+  asSel.addEventListener('change', () => { mode = asSel.value; rebuildChart(); });
   window.addEventListener('resize', debounce(() => { if (plot) plot.setSize({ width: Math.max(280, chartBox.clientWidth), height: 260 }); }, 150));
   window.addEventListener('canopy-theme', rebuildChart);
 
+  // Backlog: while a replay runs or a followed log is behind, the tree takes
+  // in old lines faster than they happened; those ticks are left out of the
+  // rates instead of drawn as a spike now.
+  let lastReplay = null;
+  async function backlogSince() {
+    let behind = false;
+    try {
+      const [st, rp] = await Promise.all([
+        request('/status', { cache: 'no-store' }).then((r) => r.json()),
+        request('/replay', { cache: 'no-store' }).then((r) => r.json()),
+      ]);
+      for (const f of st?.ingest?.files || []) if (f.behind_bytes > 0) behind = true;
+      const lines = Number(rp?.lines) || 0;
+      const key = `${rp?.started}/${lines}`;
+      if (rp?.running || (lastReplay != null && key !== lastReplay)) behind = true;
+      lastReplay = key;
+    } catch { /* no status: draw what the tree says */ }
+    backlogEl.hidden = !behind;
+    return behind;
+  }
+  // Samples fall on multiples of the tick, like the trend store's buckets.
+  let prevBehind = false;
+  function schedule() {
+    const ms = tick * 1000;
+    setTimeout(async () => {
+      const t = Math.round(Date.now() / ms) * tick;
+      const behind = await backlogSince();
+      sample(t, behind || prevBehind);
+      prevBehind = behind;
+      schedule();
+    }, ms - (Date.now() % ms) + 5);
+  }
+
   // Initial load, then follow every key.
-  const results = await Promise.all(keys.map((k) => get(k).catch((e) => e)));
+  const [results, actionList, tickS] = await Promise.all([
+    Promise.all(keys.map((k) => get(k).catch((e) => e))),
+    Promise.all(keys.map((k) => actionsOf(k).catch(() => new Map()))),
+    tickSeconds(),
+  ]);
+  actions = new Map(actionList.flatMap((m) => [...m]));
+  tick = tickS;
+  tickEl.textContent = `a point every ${fmt(tick)} s`;
   const now = Date.now();
   let failed = 0;
   results.forEach((res, i) => {
@@ -222,8 +359,8 @@ export async function realtime(main, state, { key, view }) {
   const top = [...rows.values()].filter((r) => typeof r.value === 'number').sort((a, b) => b.value - a.value).slice(0, DEFAULT_CHARTED);
   for (const r of top) { r.charted = true; r.cb.checked = true; }
   rebuildChart();
-  sample();
-  setInterval(sample, 1000);
+  sample(Date.now() / 1000, false);
+  schedule();
 
   const live = new Set();
   keys.forEach((k, i) => {
@@ -244,5 +381,6 @@ export async function realtime(main, state, { key, view }) {
     }, { poll: i >= MAX_FOLLOW });
   });
   state.rows = rows;
+  state.live = { drawn, ts, kindOf };
   state.ready = true;
 }
