@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"github.com/goccy/go-yaml/ast"
 
 	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/timespec"
@@ -82,10 +82,11 @@ type Gmond struct {
 type Duration time.Duration
 
 // UnmarshalYAML parses "10s", "1m30s", "1d" (timespec.ParseDuration).
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := timespec.ParseDuration(n.Value)
+func (d *Duration) UnmarshalYAML(n ast.Node) error {
+	tk := n.GetToken()
+	v, err := timespec.ParseDuration(tk.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (like 10s or 1m): %w", n.Line, n.Value, err)
+		return &config.PosError{Line: tk.Position.Line, Msg: fmt.Sprintf("%q is not a duration (like 10s or 1m): %v", tk.Value, err)}
 	}
 	*d = Duration(v)
 	return nil

@@ -11,11 +11,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
+	"reflect"
 	"strconv"
 	"strings"
 
-	"gopkg.in/yaml.v3"
+	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
+	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 )
 
 // DefaultFile is canopyd's config when installed; it is optional.
@@ -198,9 +201,8 @@ func Parse(data []byte, name string) (*Config, error) {
 	if err := DecodeStrict(data, &c); err != nil {
 		var pe *PosError
 		if errors.As(err, &pe) && pe.Line > 0 {
-			var root yaml.Node
-			if strings.HasPrefix(pe.Msg, "wrong type") && yaml.Unmarshal(data, &root) == nil {
-				if k := keyAt(&root, pe.Line, ""); k != "" {
+			if pe.wrongType {
+				if k := keyAt(docBody(data), pe.Line, ""); k != "" {
 					return nil, fmt.Errorf("config %s:%d: %s: %s", name, pe.Line, k, pe.Msg)
 				}
 			}
@@ -208,19 +210,18 @@ func Parse(data []byte, name string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("config %s: %w", name, err)
 	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root) // it decoded above: only positions are wanted
+	root := docBody(data) // it decoded above: only positions are wanted
 	if err := c.Validate(); err != nil {
 		var fe *fieldError
 		if errors.As(err, &fe) {
-			if line := lineOf(&root, fe.path); line > 0 {
+			if line := lineOf(root, fe.path); line > 0 {
 				return nil, fmt.Errorf("config %s:%d: %s", name, line, fe.msg)
 			}
 		}
 		return nil, fmt.Errorf("config %s: %w", name, err)
 	}
 	for i := range c.Sources {
-		c.Sources[i].Line = lineOf(&root, fmt.Sprintf("sources.%d.path", i))
+		c.Sources[i].Line = lineOf(root, fmt.Sprintf("sources.%d.path", i))
 	}
 	return &c, nil
 }
@@ -235,29 +236,76 @@ func fieldErr(path, format string, args ...any) error {
 	return &fieldError{path, fmt.Sprintf(format, args...)}
 }
 
+// docBody is the first document's top node (nil when there is none).
+func docBody(data []byte) ast.Node {
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil || len(f.Docs) == 0 {
+		return nil
+	}
+	return f.Docs[0].Body
+}
+
+// unwrap skips the anchor and tag around a value.
+func unwrap(n ast.Node) ast.Node {
+	for {
+		switch v := n.(type) {
+		case *ast.AnchorNode:
+			n = v.Value
+		case *ast.TagNode:
+			n = v.Value
+		default:
+			return n
+		}
+	}
+}
+
+// pairs are a mapping's key/value pairs (a one-key mapping parses as the
+// pair itself); nil when n is not a mapping.
+func pairs(n ast.Node) []*ast.MappingValueNode {
+	switch v := unwrap(n).(type) {
+	case *ast.MappingNode:
+		return v.Values
+	case *ast.MappingValueNode:
+		return []*ast.MappingValueNode{v}
+	}
+	return nil
+}
+
+func lineAt(n ast.Node) int {
+	if n == nil || n.GetToken() == nil {
+		return 0
+	}
+	return n.GetToken().Position.Line
+}
+
+func keyName(kv *ast.MappingValueNode) string {
+	if tk := kv.Key.GetToken(); tk != nil {
+		return tk.Value
+	}
+	return ""
+}
+
 // lineOf is the line of the node at a dotted path (map keys and sequence
 // indexes), or of its deepest ancestor present: a missing key is reported
 // where its section is. 0 when there is no document.
-func lineOf(n *yaml.Node, path string) int {
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
+func lineOf(n ast.Node, path string) int {
+	if n == nil {
+		return 0
 	}
-	line := n.Line
+	line := lineAt(n)
 	for _, seg := range strings.Split(path, ".") {
-		var next *yaml.Node
-		switch n.Kind {
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == seg {
-					next = n.Content[i+1]
-					line = n.Content[i].Line
+		var next ast.Node
+		if seq, ok := unwrap(n).(*ast.SequenceNode); ok {
+			if k, err := strconv.Atoi(seg); err == nil && k >= 0 && k < len(seq.Values) {
+				next = seq.Values[k]
+				line = lineAt(next)
+			}
+		} else {
+			for _, kv := range pairs(n) {
+				if keyName(kv) == seg {
+					next, line = kv.Value, lineAt(kv.Key)
 					break
 				}
-			}
-		case yaml.SequenceNode:
-			if k, err := strconv.Atoi(seg); err == nil && k >= 0 && k < len(n.Content) {
-				next = n.Content[k]
-				line = next.Line
 			}
 		}
 		if next == nil {
@@ -270,30 +318,26 @@ func lineOf(n *yaml.Node, path string) int {
 
 // keyAt is the dotted path (limits.max_body_bytes) of the first value on
 // line, "" when none: it names the key a wrong-type error is about.
-func keyAt(n *yaml.Node, line int, at string) string {
-	switch n.Kind {
-	case yaml.DocumentNode:
-		for _, c := range n.Content {
-			if k := keyAt(c, line, at); k != "" {
-				return k
-			}
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			p := strings.TrimPrefix(at+"."+n.Content[i].Value, ".")
-			// deepest first: a section's mapping starts on its first key's line
-			if k := keyAt(n.Content[i+1], line, p); k != "" {
-				return k
-			}
-			if n.Content[i+1].Line == line {
-				return p
-			}
-		}
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
+func keyAt(n ast.Node, line int, at string) string {
+	if n == nil {
+		return ""
+	}
+	if seq, ok := unwrap(n).(*ast.SequenceNode); ok {
+		for i, c := range seq.Values {
 			if k := keyAt(c, line, fmt.Sprintf("%s[%d]", at, i)); k != "" {
 				return k
 			}
+		}
+		return ""
+	}
+	for _, kv := range pairs(n) {
+		p := strings.TrimPrefix(at+"."+keyName(kv), ".")
+		// deepest first: a section's mapping starts on its first key's line
+		if k := keyAt(kv.Value, line, p); k != "" {
+			return k
+		}
+		if lineAt(kv.Value) == line {
+			return p
 		}
 	}
 	return ""
@@ -384,30 +428,52 @@ func (c *Config) Validate() error {
 // DecodeStrict decodes YAML into v, refusing unknown keys so typos are
 // caught; an empty document leaves v as it is. canopyd.yaml, relay.conf and
 // agent.conf all decode through it. Its error is a *PosError: one line
-// with the line number of the first problem (yaml.v3 lists them all, one
-// per line, which reads as several errors in a log).
+// with the line number of the problem, said in the config's terms (keys
+// and kinds of values, not Go types).
 func DecodeStrict(data []byte, v any) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	err := dec.Decode(v)
+	err := yaml.NewDecoder(bytes.NewReader(data), yaml.DisallowUnknownField()).Decode(v)
 	if err == nil || errors.Is(err, io.EOF) {
 		return nil
 	}
-	var te *yaml.TypeError
-	if errors.As(err, &te) && len(te.Errors) > 0 {
-		pe := posError(te.Errors[0])
-		if n := len(te.Errors) - 1; n > 0 {
-			pe.Msg += fmt.Sprintf(" (and %d more)", n)
-		}
+	var (
+		pe *PosError
+		uf *yaml.UnknownFieldError
+		te *yaml.TypeError
+		nt *yaml.UnexpectedNodeTypeError
+		ov *yaml.OverflowError
+		ye yaml.Error
+	)
+	switch {
+	case errors.As(err, &pe):
 		return pe
+	case errors.As(err, &uf):
+		return &PosError{Line: tokenLine(uf.Token),
+			Msg: fmt.Sprintf("unknown key %q (a typo? see conf/canopyd.yaml for the keys)", uf.Token.Value)}
+	case errors.As(err, &te):
+		return &PosError{Line: tokenLine(te.Token), wrongType: true,
+			Msg: fmt.Sprintf("wrong type: %s %q where %s is wanted", kindOf(te.SrcType), te.Token.Value, goKind(te.DstType))}
+	case errors.As(err, &nt):
+		return &PosError{Line: tokenLine(nt.Token), wrongType: true,
+			Msg: fmt.Sprintf("wrong type: %s %q where %s is wanted", nodeKind(nt.Actual), nt.Token.Value, withArticle(nodeKind(nt.Expected)))}
+	case errors.As(err, &ov):
+		return &PosError{Line: tokenLine(ov.Token), wrongType: true,
+			Msg: fmt.Sprintf("number %s is too big for %s", ov.SrcNum, goKind(ov.DstType))}
+	case errors.As(err, &ye):
+		msg := ye.GetMessage()
+		if strings.Contains(msg, "\t") {
+			msg = "a tab character: indent YAML with spaces"
+		}
+		return &PosError{Line: tokenLine(ye.GetToken()), Msg: msg}
 	}
-	return posError(strings.TrimPrefix(err.Error(), "yaml: "))
+	return &PosError{Msg: err.Error()}
 }
 
-// PosError is a YAML error at a line (0 when yaml.v3 gave none).
+// PosError is a YAML error at a line (0 when the parser gave none).
 type PosError struct {
 	Line int
 	Msg  string
+	// wrongType says Msg is about a value's type, so Parse names its key.
+	wrongType bool
 }
 
 func (e *PosError) Error() string {
@@ -417,56 +483,82 @@ func (e *PosError) Error() string {
 	return fmt.Sprintf("line %d: %s", e.Line, e.Msg)
 }
 
-var (
-	lineRE    = regexp.MustCompile(`^line (\d+): (.*)$`)
-	unknownRE = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
-	typeRE    = regexp.MustCompile("^cannot unmarshal !!(\\w+) `(.*)` into (\\S+)$")
-)
-
-// posError splits yaml.v3's "line N: msg" and says its messages in the
-// config's terms (keys and kinds of values, not Go types).
-func posError(s string) *PosError {
-	pe := &PosError{Msg: s}
-	if m := lineRE.FindStringSubmatch(s); m != nil {
-		pe.Line, _ = strconv.Atoi(m[1])
-		pe.Msg = m[2]
+func tokenLine(tk *token.Token) int {
+	if tk == nil || tk.Position == nil {
+		return 0
 	}
-	if m := unknownRE.FindStringSubmatch(pe.Msg); m != nil {
-		pe.Msg = fmt.Sprintf("unknown key %q (a typo? see conf/canopyd.yaml for the keys)", m[1])
-	} else if m := typeRE.FindStringSubmatch(pe.Msg); m != nil {
-		pe.Msg = fmt.Sprintf("wrong type: %s %q where %s is wanted", kindName(m[1]), m[2], goKind(m[3]))
-	}
-	return pe
+	return tk.Position.Line
 }
 
-func kindName(tag string) string {
-	switch tag {
-	case "str":
+// kindOf names the kind of value a Go type decoded from YAML holds.
+func kindOf(t reflect.Type) string {
+	if t == nil {
+		return "value"
+	}
+	switch t.Kind() {
+	case reflect.String:
 		return "string"
-	case "seq":
-		return "list"
-	case "map":
-		return "mapping"
-	case "int":
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		return "list"
+	case reflect.Map:
+		return "mapping"
 	}
-	return tag
+	return t.Kind().String()
 }
 
-func goKind(t string) string {
-	switch {
-	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
+// nodeKind names the kind of a YAML node.
+func nodeKind(k ast.NodeType) string {
+	switch k {
+	case ast.StringType, ast.LiteralType:
+		return "string"
+	case ast.IntegerType:
+		return "integer"
+	case ast.FloatType, ast.InfinityType, ast.NanType:
+		return "number"
+	case ast.BoolType:
+		return "boolean"
+	case ast.NullType:
+		return "null"
+	case ast.SequenceType:
+		return "list"
+	case ast.MappingType, ast.MappingValueType:
+		return "mapping"
+	}
+	return strings.ToLower(k.String())
+}
+
+func withArticle(kind string) string {
+	if strings.IndexByte("aeiou", kind[0]) >= 0 {
+		return "an " + kind
+	}
+	return "a " + kind
+}
+
+// goKind says what a Go type wants, in the config's words.
+func goKind(t reflect.Type) string {
+	if t == nil {
+		return "another value"
+	}
+	switch kindOf(t) {
+	case "integer":
 		return "an integer"
-	case strings.HasPrefix(t, "float"):
+	case "number":
 		return "a number"
-	case t == "bool":
+	case "boolean":
 		return "true or false"
-	case t == "string":
+	case "string":
 		return "a string"
-	case strings.HasPrefix(t, "[]"):
+	case "list":
 		return "a list"
-	case strings.HasPrefix(t, "map["):
+	case "mapping":
 		return "a mapping"
 	}
-	return "a " + strings.TrimPrefix(t, "config.") + " section"
+	return "a " + strings.ToLower(t.Name()) + " section"
 }
