@@ -287,6 +287,8 @@ func TestBrowser(t *testing.T) {
 		b.checkClean(t, "/trend/view/ markers")
 	})
 
+	historySubtests(t, d, b) // browser_history_test.go
+
 	t.Run("edit and delete views", func(t *testing.T) {
 		putView(t, d, `{"name":"scratch","keys":["br"]}`)
 		putView(t, d, `{"name":"synth","keys":["synthetic,a","synthetic,b"],"chart":"line","range":"-1d"}`)

@@ -107,14 +107,123 @@ export function follow(key, since, onChanges, onState, { poll = false } = {}) {
   return () => { stopped = true; if (ctl) ctl.abort(); };
 }
 
-// trend reads history: {series: [{key, points: [[ms, v]]}], markers: [{t (s), text, key}]}.
-export async function trend(key, { from = '-1y', until = 'now', points = 1000, fn = '' } = {}, signal) {
+// trend reads history: {series: [{key, kind, as, fn, points: [[ms, v]]}],
+// markers: [{t (s), text, key}], step (ms)}. The key goes in the query
+// string, never the path: keys hold '/', '%', spaces and any character.
+// top folds a pattern's series beyond the N largest into "other";
+// percentile (e.g. '50,95,99') reads percentiles from a node's `le`
+// buckets instead of the series themselves; as (counters) is rate (the
+// API's default), count or total.
+export async function trend(key, { from = '-1h', until = 'now', points = 1000, fn = '', as = '', top = 0, percentile = '' } = {}, signal) {
   const q = new URLSearchParams({ key, from: String(from), until: String(until), points: String(Math.max(2, Math.round(points))) });
-  if (fn) q.set('fn', fn);
+  if (percentile) q.set('percentile', percentile);
+  else {
+    if (fn) q.set('fn', fn);
+    if (as) q.set('as', as);
+    if (top > 0) q.set('top', String(top));
+  }
   const r = await request('/trend?' + q, { signal });
   const j = await r.json();
-  return { series: Array.isArray(j.series) ? j.series : [], markers: normMarkers(j.markers) };
+  return { series: Array.isArray(j.series) ? j.series : [], markers: normMarkers(j.markers), step: j.step_ms || 0 };
 }
+
+// search finds keys holding q: {keys: [{key, value?}], total, shown}; the
+// total counts every match, so a capped list can say how many it leaves out.
+export async function search(q, limit = 200, signal) {
+  const r = await request('/search?' + new URLSearchParams({ q, limit: String(limit) }), { signal });
+  const j = await r.json();
+  const keys = Array.isArray(j.keys) ? j.keys : [];
+  return { keys, total: j.total ?? keys.length, shown: j.shown ?? keys.length };
+}
+
+// isPattern tells a key that may match many series (a glob, an empty
+// level, **) from an exact one: only patterns are asked for top=N.
+export function isPattern(key) {
+  return /[*?[{]/.test(key) || /(^|,)(,|$)/.test(key);
+}
+
+// Units. /trend carries no unit metadata, so a series' unit comes from its
+// key, by the names the built-in pipes, StatsD and the agent's modules write
+// (their READMEs): the first rule that matches wins.
+//   "K pNN" (a percentile)                      the bounds' unit: ms under statsd,timers, else s
+//   statsd,timers,…,count|count_ps|le,…          requests
+//   statsd,timers,…                              ms (etsy's timer fields)
+//   reqtime|upstream|latp,… le buckets           requests
+//   reqtime|upstream|latp,…                      s   (nginx's $request_time)
+//   a level holding "percent" or "pct"           %
+//   a level holding "bytes", or mem,… (not _percent)  B (IEC: KiB, MiB)
+//   requests, status, errors, url, br, os, req, ref, time, hits, visitors  requests
+// anything else has no unit (numbers with SI prefixes). Counters read as a
+// rate get "/s"; as=count is per bucket, as=total a running total.
+const UNIT_RULES = [
+  [/^statsd,timers,.*,(count|count_ps|count_\d+)$|^statsd,timers,.*,le(,|$)/, 'req'],
+  [/^statsd,timers,/, 'ms'],
+  [/^(reqtime|upstream|latp?)(,.*)?,le(,|$)|^lat,hits(,|$)/, 'req'],
+  [/^(reqtime|upstream|latp)(,|$)/, 's'],
+  [/(^|,)[^,]*(percent|pct)[^,]*$/i, '%'],
+  [/(^|,)[^,]*bytes[^,]*(,|$)|(^|,)mem,/i, 'B'],
+  [/^(requests|status|errors|url|br|os|req|ref|time|visitors|hits)(,|$)|(^|,)hits(,|$)/, 'req'],
+];
+
+export function keyUnit(key) {
+  const m = / p(\d+(\.\d+)?)$/.exec(key);
+  if (m) return /^statsd,timers,/.test(key) ? 'ms' : 's';
+  for (const [re, u] of UNIT_RULES) if (re.test(key)) return u;
+  return '';
+}
+
+// seriesUnit is what a /trend series' values are in: the key's unit, per
+// second for a counter read as a rate.
+export function seriesUnit(s) {
+  const u = keyUnit(s.key);
+  if (s.kind === 'counter' && (s.as || 'rate') === 'rate') return (u || '') + '/s';
+  return u;
+}
+
+const SI = ['', 'k', 'M', 'G', 'T', 'P', 'E'];
+const IEC = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'];
+
+function num(v) {
+  const a = Math.abs(v);
+  const d = a >= 100 ? 0 : a >= 10 ? 1 : 2;
+  return String(+v.toFixed(d));
+}
+
+// fmtUnit writes v in unit u with the right prefixes: "400 B", "1.5 KiB/s",
+// "400 G" (a number without a unit, 4e11), "2.3 ms", "12 req/s".
+export function fmtUnit(v, u = '') {
+  if (v == null || !isFinite(v)) return v == null ? '' : String(v);
+  const slash = u.indexOf('/');
+  const base = slash < 0 ? u : u.slice(0, slash);
+  const per = slash < 0 ? '' : u.slice(slash);
+  const a = Math.abs(v);
+  const sp = (p, b) => (p + b ? ' ' + p + b + per : per);
+  if (base === 'B') {
+    let i = 0, x = v;
+    while (Math.abs(x) >= 1024 && i < IEC.length - 1) { x /= 1024; i++; }
+    return num(x) + sp(IEC[i], 'B');
+  }
+  if (base === 's' || base === 'ms') {
+    let x = base === 'ms' ? v / 1000 : v; // seconds
+    if (a === 0) return '0' + sp('', base);
+    const ax = Math.abs(x);
+    if (ax < 1e-3) return num(x * 1e6) + sp('', 'µs');
+    if (ax < 1) return num(x * 1e3) + sp('', 'ms');
+    return num(x) + sp('', 's');
+  }
+  if (base === '%') return num(v) + ' %' + per;
+  let i = 0, x = v;
+  while (Math.abs(x) >= 1000 && i < SI.length - 1) { x /= 1000; i++; }
+  return num(x) + sp(SI[i], base);
+}
+
+// Time presets every history page offers, as the trend API's relative times.
+export const PRESETS = [
+  ['-5m', '5m'], ['-1h', '1h'], ['-6h', '6h'], ['-1d', '24h'], ['-7d', '7d'], ['-30d', '30d'], ['-1y', '1y'],
+];
+
+// Auto-refresh choices in seconds (0: off).
+export const REFRESH = [[0, 'off'], [10, '10s'], [60, '1m']];
 
 // normMarkers accepts the marker shapes a trend store may return:
 // {time|t|ts: ms or s, text|marker|value: "..."} or [time, "text"].

@@ -1,6 +1,7 @@
 // uPlot glue: theme-aware options, markers, and the master-detail pair.
 import uPlot from 'uplot';
 import { fmtTime } from './dom.js';
+import { fmtUnit } from './api.js';
 
 const PALETTE = ['#2f7ed8', '#e4572e', '#29a35a', '#9b59b6', '#f0a202', '#17becf',
   '#d62780', '#7f7f7f', '#8c564b', '#bcbd22'];
@@ -32,10 +33,18 @@ export function compact(v) {
   return Math.abs(v) < 1000 ? String(+v.toFixed(6)) : compactFmt.format(v);
 }
 
-function axes(tc, small) {
+// axes: time, then one value axis per unit (the first on the left, the
+// second on the right; series in further units still get their own scale
+// and carry their unit in the legend).
+function axes(tc, small, scales) {
   const ax = { stroke: tc.fg, grid: { stroke: tc.grid, width: 1 }, ticks: { stroke: tc.grid, width: 1 } };
-  if (small) return [{ ...ax, size: 24, font: '10px system-ui' }, { show: false }];
-  return [ax, { ...ax, size: 56, values: (u, splits) => splits.map(compact) }];
+  if (small) return [{ ...ax, size: 24, font: '10px system-ui' }, { show: false, scale: scales ? scales[0] : 'y' }];
+  if (!scales) return [ax, { ...ax, size: 56, values: (u, splits) => splits.map(compact) }];
+  return [ax, ...scales.slice(0, 2).map((unit, i) => ({
+    ...ax, scale: unit, side: i ? 1 : 3, size: 70,
+    grid: i ? { show: false } : ax.grid,
+    values: (u, splits) => splits.map((v) => fmtUnit(v, unit.slice(1))),
+  }))];
 }
 
 // markersPlugin draws each marker as a dashed vertical line with its text.
@@ -80,13 +89,15 @@ export function pathsFor(type) {
   return undefined; // linear
 }
 
-// seriesOpts builds the uPlot series list for labels in a chart style.
-export function seriesOpts(labels, style = {}) {
+// seriesOpts builds the uPlot series list for labels in a chart style;
+// with units, each series is on its unit's scale and its legend value
+// carries the unit.
+export function seriesOpts(labels, style = {}, units) {
   const type = style.type || 'line';
   const width = Number(style.width) || 1.5;
   return [{ value: (u, v) => (v == null ? '' : fmtTime(v)) }, ...labels.map((label, i) => {
     const c = style.colors?.[i] || color(i);
-    return {
+    const o = {
       label,
       stroke: c,
       width,
@@ -97,17 +108,32 @@ export function seriesOpts(labels, style = {}) {
       spanGaps: false,
       dash: style.dashes?.[i],
     };
+    if (units) {
+      const unit = units[i] || '';
+      o.scale = 'u' + unit;
+      o.unit = unit;
+      o.value = (u, v) => (v == null ? '—' : fmtUnit(v, unit));
+    }
+    return o;
   })];
 }
 
-export function baseOpts({ width, height, labels, style, small = false, markers, legend = true }) {
+// unitScales lists the distinct units' scale names, in order of first use.
+function unitScales(units) {
+  return [...new Set(units.map((u) => 'u' + (u || '')))];
+}
+
+export function baseOpts({ width, height, labels, style, small = false, markers, legend = true, units }) {
   const tc = themeColors();
+  const scaleNames = units && labels.length ? unitScales(units) : null;
+  const scales = { x: { time: true } };
+  for (const n of scaleNames || ['y']) scales[n] = { distr: style?.log ? 3 : 1 };
   const opts = {
     width, height,
-    series: seriesOpts(labels, style),
-    axes: axes(tc, small),
+    series: seriesOpts(labels, style, scaleNames ? units : undefined),
+    axes: axes(tc, small, scaleNames),
     legend: { show: legend && !small },
-    scales: { x: { time: true }, y: { distr: style?.log ? 3 : 1 } },
+    scales,
     cursor: small ? { drag: { x: true, y: false, setScale: false }, points: { show: false }, y: false } : { drag: { x: true, y: false } },
     plugins: markers ? [markersPlugin(markers)] : [],
   };
@@ -133,7 +159,27 @@ export function align(seriesList) {
     if (!same) break;
   }
   if (same) return [x0, ...tables.map((t) => t[1])];
-  return uPlot.join(tables);
+  return honestJoin(uPlot.join(tables));
+}
+
+// honestJoin keeps a gap a gap after joining series with different
+// timestamps: uPlot.join marks a slot a series has no timestamp for as
+// undefined, which uPlot spans; next to one of the series' own nulls that
+// would draw a line into the gap, so such slots become null too.
+export function honestJoin(data) {
+  for (let s = 1; s < data.length; s++) {
+    const ys = data[s];
+    let prev = null; // the last defined value before the undefined run: null or a number
+    for (let i = 0; i < ys.length;) {
+      if (ys[i] !== undefined) { prev = ys[i]; i++; continue; }
+      let j = i;
+      while (j < ys.length && ys[j] === undefined) j++;
+      const next = j < ys.length ? ys[j] : null;
+      if (prev === null || next === null) for (let k = i; k < j; k++) ys[k] = null;
+      i = j;
+    }
+  }
+  return data;
 }
 
 export { uPlot };

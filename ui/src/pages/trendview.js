@@ -1,12 +1,16 @@
 // One chart of a saved view (or of a key): compare with another key or with
-// the same keys a day or a week earlier, zoom by dragging (double-click to
-// reset), style settings kept per chart, and links to the same graph drawn
-// by the daemon as PNG, SVG and PDF.
-import { listViews, trend, keyURL, getToken } from '../api.js';
-import { h, clear, fmt, message, debounce, RANGES, rangeSeconds } from '../dom.js';
+// the same keys a day or a week earlier, zoom by dragging (double-click or
+// Reset zoom to go back), time presets and auto-refresh, counters as rates
+// or counts, units per series, a pattern's top N plus "other", p50/p95/p99
+// for `le` buckets, style settings kept per chart, and links to the same
+// graph drawn by the daemon as PNG, SVG and PDF.
+import { listViews, trend, keyURL, getToken, isPattern, seriesUnit, PRESETS, REFRESH } from '../api.js';
+import { h, clear, fmt, debounce, rangeSeconds } from '../dom.js';
 import { uPlot, baseOpts, align } from '../chart.js';
 
 const SHIFTS = [[0, 'No time shift'], [86400, '1 day earlier'], [7 * 86400, '1 week earlier']];
+const TOPS = [[5, 'top 5'], [10, 'top 10'], [20, 'top 20'], [50, 'top 50'], [0, 'all']];
+const AS = [['rate', 'rate /s'], ['count', 'count'], ['total', 'total']];
 
 export async function trendView(main, state, name) {
   const views = await listViews().catch(() => []);
@@ -16,8 +20,12 @@ export async function trendView(main, state, name) {
   const styleKey = 'canopy.style.' + name;
   let style = { type: view?.chart || 'line', width: 1.5, log: false };
   try { Object.assign(style, JSON.parse(localStorage.getItem(styleKey) || '{}')); } catch { /* bad JSON: defaults */ }
-  let range = new URLSearchParams(location.search).get('range') || view?.range || '-1d';
-  if (!RANGES.some(([v]) => v === range)) range = '-1d';
+  const params = new URLSearchParams(location.search);
+  let range = params.get('range') || view?.range || '-1d';
+  if (!PRESETS.some(([v]) => v === range)) range = '-1d';
+  let as = AS.some(([v]) => v === params.get('as')) ? params.get('as') : 'rate';
+  let top = TOPS.some(([v]) => String(v) === params.get('top')) ? Number(params.get('top')) : 10;
+  let refresh = 0;
   const compareKeys = [];
   let shift = 0;
 
@@ -30,15 +38,22 @@ export async function trendView(main, state, name) {
   const missing = h('ul.missing', { id: 'tv-missing', 'aria-label': 'Keys without data' });
   const links = h('p.links', { id: 'graph-links' });
 
-  const zoomReset = h('button', { type: 'button', id: 'zoom-reset', onclick: () => draw() }, 'Reset zoom');
+  const zoomReset = h('button', { type: 'button', id: 'zoom-reset', onclick: () => { zoom = null; draw(); } }, 'Reset zoom');
+  const presetBtns = PRESETS.map(([v, l]) => h('button.ghost', {
+    type: 'button', 'data-range': v, 'aria-pressed': String(v === range),
+    onclick: () => { range = v; for (const b of presetBtns) b.setAttribute('aria-pressed', String(b.dataset.range === v)); zoom = null; load(); },
+  }, l));
   main.append(
     h('h1', null, view ? `View: ${name}` : `Trend: ${name}`),
     view ? h('p.meta', null, 'keys ', baseKeys.join('  '), ' · ', h('a', { href: '/realtime/view/' + encodeURIComponent(name) }, 'realtime'), ' · ', h('a', { href: '/setting/view#' + encodeURIComponent(name) }, 'edit view'))
       : h('p.meta', null, h('a', { href: '/realtime/' + keyURL(name) }, 'realtime')),
     h('section.card', null,
       h('div.toolbar', null,
-        sel('tv-range', 'Range', RANGES, range, (v) => { range = v; load(); }),
+        h('span.presets', { id: 'tv-range', role: 'group', 'aria-label': 'Range' }, presetBtns),
         zoomReset,
+        sel('tv-as', 'Counters', AS, as, (v) => { as = v; load(); }),
+        sel('tv-top', 'Patterns', TOPS, top, (v) => { top = Number(v); load(); }),
+        sel('tv-refresh', 'Refresh', REFRESH, refresh, (v) => { refresh = Number(v); schedule(); }),
         sel('tv-shift', 'Compare', SHIFTS, shift, (v) => { shift = Number(v); load(); }),
         h('form.inline', { onsubmit: (e) => { e.preventDefault(); addCompare(compareIn.value.trim()); compareIn.value = ''; } },
           compareIn, h('button', { type: 'submit' }, 'Add')),
@@ -68,21 +83,35 @@ export async function trendView(main, state, name) {
   }
 
   let plot = null;
-  let series = []; // [{label, points, dashed}]
+  let series = []; // [{label, points, dashed, unit}]
   let markers = [];
-  function draw() {
-    if (plot) { plot.destroy(); plot = null; }
-    const width = Math.max(280, chartEl.clientWidth || 800);
+  let win = null; // [from, until] unix seconds of the last load
+  let zoom = null; // [min, max] while zoomed in, kept across refreshes
+  function draw({ refresh: again = false } = {}) {
     const labels = series.map((s) => s.label);
-    const opts = baseOpts({ width, height: 360, labels, style: { ...style, dashes: series.map((s) => (s.dashed ? [6, 4] : undefined)) }, markers: () => markers });
-    plot = new uPlot(opts, series.length ? align(series.map((s) => s.points)) : [[]], chartEl);
-    // The chart spans the whole range asked for, not just the data's.
-    if (series.length && plot.data[0].length) {
-      const now = Date.now() / 1000;
-      plot.setScale('x', { min: now - rangeSeconds(range), max: now });
+    const units = series.map((s) => s.unit);
+    const data = series.length ? align(series.map((s) => s.points)) : [[]];
+    // A refresh with the same series swaps the data only: no flash.
+    if (again && plot && plot.series.length === labels.length + 1 && labels.every((l, i) => plot.series[i + 1].label === l && plot.series[i + 1].unit === units[i])) {
+      plot.setData(data, false);
+    } else {
+      if (plot) { plot.destroy(); plot = null; }
+      const width = Math.max(280, chartEl.clientWidth || 800);
+      const opts = baseOpts({ width, height: 360, labels, units, style: { ...style, dashes: series.map((s) => (s.dashed ? [6, 4] : undefined)) }, markers: () => markers });
+      opts.hooks = { setSelect: [(u) => { if (u.select.width >= 2) zoom = [u.posToVal(u.select.left, 'x'), u.posToVal(u.select.left + u.select.width, 'x')]; }] };
+      plot = new uPlot(opts, data, chartEl);
+      plot.over.addEventListener('dblclick', (e) => { e.stopPropagation(); zoom = null; draw(); });
     }
-    plot.over.addEventListener('dblclick', (e) => { e.stopPropagation(); draw(); });
+    // The chart spans the whole range asked for, not just the data's.
+    if (series.length && plot.data[0].length && win) {
+      plot.setScale('x', zoom ? { min: zoom[0], max: zoom[1] } : { min: win[0], max: win[1] });
+    }
     state.charts = [plot];
+  }
+  let timer = 0;
+  function schedule() {
+    clearInterval(timer);
+    if (refresh) timer = setInterval(() => { if (!document.hidden) load({ refresh: true }); }, refresh * 1000);
   }
   window.addEventListener('resize', debounce(() => { if (plot) plot.setSize({ width: Math.max(280, chartEl.clientWidth), height: 360 }); }, 150));
   window.addEventListener('canopy-theme', () => draw());
@@ -97,29 +126,34 @@ export async function trendView(main, state, name) {
   }
 
   let ctl = null;
-  async function load() {
+  async function load({ refresh: again = false } = {}) {
     if (ctl) ctl.abort();
     ctl = new AbortController();
     const signal = ctl.signal;
-    note.textContent = 'Loading…';
-    note.className = 'hint';
+    if (!again) { note.textContent = 'Loading…'; note.className = 'hint'; }
     graphLinks();
     const span = rangeSeconds(range);
     const points = Math.min(2000, Math.max(200, chartEl.clientWidth || 800));
+    // One window for every key (and the shifted copies), fixed now.
+    const nowS = Math.ceil(Date.now() / 1000);
+    win = [nowS - span, nowS];
     // A key whose node holds no number (br,ie) has no history of its own:
-    // its children's is shown instead (br,ie,*).
+    // its children's is shown instead (br,ie,*). Keys naming `le` buckets
+    // (reqtime,le or reqtime,le,*) read as p50/p95/p99.
     const read = async (k, q) => {
-      const r = await trend(k, q, signal);
+      const le = /^(.+),le(,\*)?$/.exec(k);
+      if (le) return trend(le[1], { ...q, percentile: '50,95,99' }, signal);
+      const o = { ...q, as, top: isPattern(k) ? top : 0 };
+      const r = await trend(k, o, signal);
       if (r.series.length || /[*]$/.test(k)) return r;
-      return trend(k + ',*', q, signal);
+      return trend(k + ',*', { ...o, top }, signal);
     };
     // Each key is read on its own: one that fails or has no data is named
     // in its own line under the chart, and the others are drawn.
     const job = (k, q, shifted) => read(k, q).then((r) => ({ k, r, shifted }), (err) => ({ k, err, shifted }));
-    const jobs = [...baseKeys, ...compareKeys].map((k) => job(k, { from: range, until: 'now', points }, false));
+    const jobs = [...baseKeys, ...compareKeys].map((k) => job(k, { from: win[0], until: win[1], points }, false));
     if (shift) {
-      const now = Math.floor(Date.now() / 1000);
-      for (const k of baseKeys) jobs.push(job(k, { from: now - span - shift, until: now - shift, points }, true));
+      for (const k of baseKeys) jobs.push(job(k, { from: win[0] - shift, until: win[1] - shift, points }, true));
     }
     try {
       const res = await Promise.all(jobs);
@@ -138,13 +172,14 @@ export async function trendView(main, state, name) {
           missing.append(h('li.msg.info', { 'data-key': k, text: `no data for ${k}` }));
         }
         for (const s of r.series) {
+          const unit = seriesUnit(s);
           series.push(shifted
-            ? { label: `${s.key} (${shiftLabel})`, points: s.points.map(([t, v]) => [t + shift * 1000, v]), dashed: true }
-            : { label: s.key, points: s.points });
+            ? { label: `${s.key} (${shiftLabel})`, points: s.points.map(([t, v]) => [t + shift * 1000, v]), dashed: true, unit }
+            : { label: s.key, points: s.points, unit });
         }
         if (!shifted) markers.push(...r.markers);
       }
-      draw();
+      draw({ refresh: again });
       const n = series.reduce((a, s) => a + s.points.length, 0);
       note.textContent = series.length ? `${series.length} series, ${fmt(n)} point${n === 1 ? '' : 's'}${markers.length ? `, ${markers.length} marker${markers.length > 1 ? 's' : ''}` : ''}. Drag to zoom, double-click to reset.` : 'No history for these keys in this range.';
     } catch (e) {
