@@ -113,7 +113,18 @@ func runReport(args []string, stdout io.Writer) error {
 }
 
 func writeHTMLReport(path string, r *report.Report) error {
-	return errors.New("--html: not yet")
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("cannot create the HTML report %q: %w", path, err)
+	}
+	if err := report.WriteHTML(f, r, report.HTMLOptions{Generated: time.Now()}); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("cannot write the HTML report %q: %w", path, err)
+	}
+	return nil
 }
 
 // progressMode resolves "auto": a bar on a terminal, plain lines else.

@@ -258,7 +258,13 @@ func (r *replayer) consume(name string, lines [][]byte) error {
 // the boundary; lines without a time go with the line before them.
 func (r *replayer) split(lines [][]byte) int {
 	if r.next.IsZero() {
-		t, ok := r.timeAt(lines, 0)
+		// The first line with a time starts the clock: a log may begin
+		// with lines that do not parse.
+		var t time.Time
+		ok := false
+		for i := 0; i < len(lines) && !ok; i++ {
+			t, ok = r.opt.TimeOf(lines[i])
+		}
 		if !ok {
 			return len(lines)
 		}

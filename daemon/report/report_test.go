@@ -72,6 +72,9 @@ func TestGolden(t *testing.T) {
 	}{
 		{"report.json", func(b *bytes.Buffer) error { return WriteJSON(b, r) }},
 		{"report.txt", func(b *bytes.Buffer) error { return WriteText(b, r, TextOptions{Top: 10}) }},
+		{"report.html", func(b *bytes.Buffer) error {
+			return WriteHTML(b, r, HTMLOptions{Generated: time.Date(2026, 1, 8, 9, 0, 0, 0, time.UTC), Top: 10})
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.file, func(t *testing.T) {
