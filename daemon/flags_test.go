@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,7 +64,9 @@ func helpFlags(t *testing.T, bin string) []string {
 func TestHelpFlags(t *testing.T) {
 	var library []string
 	flag.CommandLine.VisitAll(func(f *flag.Flag) {
-		if !strings.HasPrefix(f.Name, "test.") {
+		// -version is also canopyd's own (as `canopyd version`, checked
+		// by TestVersion); the library's is never parsed.
+		if !strings.HasPrefix(f.Name, "test.") && f.Name != "version" {
 			library = append(library, f.Name)
 		}
 	})
@@ -97,5 +101,48 @@ func TestHelpFlags(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestVersion builds canopyd the way the package does (-ldflags -X) and
+// checks that `canopyd version` and `canopyd -version` name the version,
+// the commit and every embedded pipe and module by its sha256 prefix.
+func TestVersion(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "canopyd")
+	ldflags := "-X github.com/canopy-dev/canopy/daemon/app.buildVersion=9.8.7~test -X github.com/canopy-dev/canopy/daemon/app.buildCommit=feedc0ffee42"
+	if out, err := exec.Command("go", "build", "-ldflags", ldflags, "-o", bin, "github.com/canopy-dev/canopy/cmd/canopyd").CombinedOutput(); err != nil {
+		t.Fatalf("cannot build canopyd: %v\n%s", err, out)
+	}
+	var want []string
+	for _, glob := range []string{"../pipes-wasm/*.wasm", "../pipes-wasm/modules/*.wasm"} {
+		files, _ := filepath.Glob(glob)
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(b)
+			want = append(want, fmt.Sprintf("%s sha256:%x %d bytes", strings.TrimSuffix(filepath.Base(f), ".wasm"), sum[:6], len(b)))
+		}
+	}
+	if len(want) < 10 {
+		t.Fatalf("found %d committed .wasm files, want the built-ins", len(want))
+	}
+	for _, args := range [][]string{{"version"}, {"-version"}} {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = "/"
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("canopyd %v: %v", args, err)
+		}
+		lines := map[string]bool{}
+		for _, l := range strings.Split(string(out), "\n") {
+			lines[strings.Join(strings.Fields(l), " ")] = true
+		}
+		for _, w := range append([]string{"canopyd 9.8.7~test", "commit feedc0ffee42"}, want...) {
+			if !lines[w] {
+				t.Errorf("canopyd %v lacks the line %q:\n%s", args, w, out)
+			}
+		}
 	}
 }

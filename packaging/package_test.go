@@ -61,6 +61,10 @@ func TestDeb(t *testing.T) {
 			t.Errorf("%s is not a conffile; conffiles:\n%s", f, conffiles)
 		}
 	}
+	// The package build stamps the version and commit in.
+	if v := run(t, "/", "/usr/bin/canopyd", "version"); !strings.HasPrefix(v, "canopyd 0.1.0~git") || strings.Contains(v, "commit unknown") {
+		t.Errorf("installed canopyd version says\n%s\nwant canopyd 0.1.0~gitCOMMIT and a commit", v)
+	}
 	units := []string{filepath.Join(unitDir, "canopyd.service"), filepath.Join(unitDir, "canopy-agent.service")}
 	if _, err := exec.LookPath("systemd-analyze"); err == nil {
 		run(t, "/", "systemd-analyze", "verify", units[0], units[1])

@@ -1,7 +1,8 @@
 package app
 
 // Subcommand returns the non-daemon mode named name (`canopyd replay …`,
-// `canopyd report …`, `canopyd pipe test …`, `canopyd gen …`), or nil.
+// `canopyd report …`, `canopyd pipe test …`, `canopyd gen …`,
+// `canopyd version`), or nil.
 func Subcommand(name string) func(args []string) error {
 	switch name {
 	case "gen":
@@ -12,6 +13,8 @@ func Subcommand(name string) func(args []string) error {
 		return cmdReplay
 	case "report":
 		return cmdReport
+	case "version":
+		return cmdVersion
 	}
 	return nil
 }

@@ -53,6 +53,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	pipeFl := app.RegisterPipeFlags(fs)
 	ingestFl := app.RegisterIngestFlags(fs)
 	relayMode := fs.Bool("relay", false, "run as a relay: forward pushes to the upstreams in -config ("+relay.DefaultFile+") instead of keeping a tree")
+	showVersion := fs.Bool("version", false, "print the version, the commit and the built-in pipes, and exit (as canopyd version)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout, fs)
@@ -64,6 +65,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "canopyd: unknown command %q (canopyd -h lists the commands)\n", fs.Arg(0))
 		return 2
+	}
+	if *showVersion {
+		return Run([]string{"version"}, stdout, stderr)
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -26,6 +26,7 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
   canopyd replay [flags] FILE...      replay old logs through the pipes
   canopyd pipe test FILE.wasm         run one pipe over stdin
   canopyd gen [flags]                 generate nginx log lines
+  canopyd version                     print version, commit and built-in pipes
 (canopyd COMMAND -h lists a command's flags)
 `)
 	byGroup := make([][]*flag.Flag, len(groups))
