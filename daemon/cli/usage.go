@@ -24,6 +24,7 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 	fmt.Fprint(w, `Usage:
   canopyd [flags]                     run the daemon
   canopyd replay [flags] FILE...      replay old logs through the pipes
+  canopyd report [flags] FILE...      a report (text, JSON or HTML) of old logs
   canopyd pipe test FILE.wasm         run one pipe over stdin
   canopyd gen [flags]                 generate nginx log lines
   canopyd version                     print version, commit and built-in pipes
