@@ -226,6 +226,61 @@ func historySubtests(t *testing.T, d *daemon, b *browser) {
 		b.checkClean(t, "top N")
 	})
 
+	t.Run("presets, one window, zoom, reset and auto-refresh", func(t *testing.T) {
+		b.open(t, "/trend/view/?range=-5m&key=wide,*&key="+gapKey)
+		waitJS(t, b, `canopy.charts.length === 2 && canopy.charts.every(c => c.el.dataset.state === 'drawn')`, 10*time.Second)
+		spans := `canopy.charts.map(c => [c.detail.scales.x.min, c.detail.scales.x.max])`
+		checkSpan := func(when string, want float64) {
+			t.Helper()
+			s := eval[[][]float64](t, b, spans)
+			if s[0][0] != s[1][0] || s[0][1] != s[1][1] {
+				t.Errorf("%s: the panels show different windows: %v", when, s)
+			}
+			if got := s[0][1] - s[0][0]; got < want-2 || got > want+2 {
+				t.Errorf("%s: the window is %.0f s, want %.0f", when, got, want)
+			}
+		}
+		checkSpan("5m", 300)
+		do(t, b, chromedp.Click(`#range button[data-range="-6h"]`, chromedp.NodeVisible))
+		waitJS(t, b, `canopy.charts.every(c => Math.abs(c.detail.scales.x.max - c.detail.scales.x.min - 21600) < 2)`, 10*time.Second)
+		checkSpan("6h", 21600)
+		if got := eval[string](t, b, `location.search`); !strings.Contains(got, "range=-6h") {
+			t.Errorf("the address does not keep the range: %q", got)
+		}
+		do(t, b, chromedp.Click(`#range button[data-range="-5m"]`, chromedp.NodeVisible))
+		waitJS(t, b, `canopy.charts.every(c => Math.abs(c.detail.scales.x.max - c.detail.scales.x.min - 300) < 2)`, 10*time.Second)
+		// Drag across the second detail chart zooms it; Reset zoom goes back.
+		box := eval[[]float64](t, b, `(() => { const r = canopy.charts[1].detail.over.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
+		do(t, b, drag(box[0]+box[2]*0.3, box[0]+box[2]*0.6, box[1]+box[3]/2)...)
+		zoomed := eval[[]float64](t, b, `[canopy.charts[1].detail.scales.x.min, canopy.charts[1].detail.scales.x.max]`)
+		if w := zoomed[1] - zoomed[0]; w > 150 || w < 30 {
+			t.Errorf("after dragging 30%% of the chart it shows %.0f s of 300", w)
+		}
+		do(t, b, chromedp.Click(`.chart-card[data-key="gaps,a"] .zoom-reset`, chromedp.NodeVisible))
+		checkSpan("after Reset zoom", 300)
+		// Auto-refresh every 10 s: the window moves to now, the chart is the
+		// same object (data swapped in place), a zoom stays.
+		do(t, b, drag(box[0]+box[2]*0.3, box[0]+box[2]*0.6, box[1]+box[3]/2)...)
+		zoomed = eval[[]float64](t, b, `[canopy.charts[1].detail.scales.x.min, canopy.charts[1].detail.scales.x.max]`)
+		before := eval[float64](t, b, `(window.__detail = canopy.charts[1].detail, canopy.charts[1].overview.scales.x.max)`)
+		do(t, b, chromedp.SetValue(`#refresh`, "10"))
+		eval[bool](t, b, `(document.querySelector('#refresh').dispatchEvent(new Event('change')), true)`)
+		waitJS(t, b, `(canopy.refreshes || 0) >= 1`, 15*time.Second)
+		after := eval[float64](t, b, `canopy.charts[1].overview.scales.x.max`)
+		if after < before+5 {
+			t.Errorf("after a refresh the window ends at %.0f, before at %.0f: it did not move", after, before)
+		}
+		if !eval[bool](t, b, `window.__detail === canopy.charts[1].detail`) {
+			t.Errorf("the refresh made a new chart instead of updating it")
+		}
+		if z := eval[[]float64](t, b, `[canopy.charts[1].detail.scales.x.min, canopy.charts[1].detail.scales.x.max]`); z[0] != zoomed[0] || z[1] != zoomed[1] {
+			t.Errorf("the refresh lost the zoom: %v, was %v", z, zoomed)
+		}
+		do(t, b, chromedp.SetValue(`#refresh`, "0"))
+		eval[bool](t, b, `(document.querySelector('#refresh').dispatchEvent(new Event('change')), true)`)
+		b.checkClean(t, "time controls")
+	})
+
 	t.Run("search says how many it shows", func(t *testing.T) {
 		b.open(t, "/trend/view/")
 		do(t, b, chromedp.SendKeys(`#tree-search`, "many,k"))

@@ -43,9 +43,15 @@ function axes(tc, small, scales) {
   return [ax, ...scales.slice(0, 2).map((unit, i) => ({
     ...ax, scale: unit, side: i ? 1 : 3, size: 70,
     grid: i ? { show: false } : ax.grid,
+    incrs: /^uB(\/|$)/.test(unit) ? BYTE_INCRS : undefined,
     values: (u, splits) => splits.map((v) => fmtUnit(v, unit.slice(1))),
   }))];
 }
+
+// Byte axes tick at powers of two (1, 2, 4 … 512 of each of B, KiB, MiB …),
+// so they read "16 MiB", not "15.3 MiB".
+const BYTE_INCRS = [];
+for (let k = 0; k < 7; k++) for (let m = 1; m < 1024; m *= 2) BYTE_INCRS.push(m * 1024 ** k);
 
 // markersPlugin draws each marker as a dashed vertical line with its text.
 export function markersPlugin(getMarkers) {

@@ -317,8 +317,10 @@ function chartCard(key, opts, widthOf, hasLe, onRemove) {
       const width = widthOf();
       const d = baseOpts({ width, height: 180, labels, units, markers: () => markers });
       d.hooks = { setSelect: [(u) => { if (u.select.width >= 2) setZoom(u.posToVal(u.select.left, 'x'), u.posToVal(u.select.left + u.select.width, 'x')); }] };
+      // Double-click goes back to the whole window, not uPlot's data range.
+      d.cursor.bind = { dblclick: () => null };
       detail = new uPlot(d, data, detailEl);
-      detail.over.addEventListener('dblclick', (e) => { e.stopPropagation(); resetZoom(); }, true);
+      detail.over.addEventListener('dblclick', (e) => { e.stopPropagation(); resetZoom(); });
       const o = baseOpts({ width, height: 64, labels, units, small: true });
       o.hooks = { setSelect: [(u) => select(u)] };
       o.legend = { show: false };

@@ -146,7 +146,12 @@ export async function trendView(main, state, name) {
       const o = { ...q, as, top: isPattern(k) ? top : 0 };
       const r = await trend(k, o, signal);
       if (r.series.length || /[*]$/.test(k)) return r;
-      return trend(k + ',*', { ...o, top }, signal);
+      // Its children, and the percentiles of its `le` buckets if it has
+      // any (none: no series, not an error).
+      const [kids, pct] = await Promise.all([trend(k + ',*', { ...o, top }, signal),
+        trend(k, { ...q, percentile: '50,95,99' }, signal).catch(() => ({ series: [] }))]);
+      kids.series.push(...pct.series);
+      return kids;
     };
     // Each key is read on its own: one that fails or has no data is named
     // in its own line under the chart, and the others are drawn.
