@@ -53,12 +53,13 @@ func testTree(t *testing.T) *tree.Tree {
 }
 
 func testInput() Input {
-	zone := time.FixedZone("", 8*3600)
+	// The replay's clock is in UTC (sdk/logformat's Record.Time).
+	zone := time.UTC
 	return Input{
 		Files: []File{{Name: "access.log", Size: 49399}},
 		Lines: 197, Bad: 5, Skipped: 3,
-		First: time.Date(2026, 1, 5, 0, 21, 36, 0, zone),
-		Last:  time.Date(2026, 1, 7, 23, 38, 24, 0, zone),
+		First: time.Date(2026, 1, 4, 16, 21, 36, 0, zone),
+		Last:  time.Date(2026, 1, 7, 15, 38, 24, 0, zone),
 	}
 }
 
