@@ -244,6 +244,9 @@ func historySubtests(t *testing.T, d *daemon, b *browser) {
 		do(t, b, chromedp.Click(`#range button[data-range="-6h"]`, chromedp.NodeVisible))
 		waitJS(t, b, `canopy.charts.every(c => Math.abs(c.detail.scales.x.max - c.detail.scales.x.min - 21600) < 2)`, 10*time.Second)
 		checkSpan("6h", 21600)
+		// A zoom ends when the range changes.
+		box6 := eval[[]float64](t, b, `(() => { const r = canopy.charts[0].detail.over.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
+		do(t, b, drag(box6[0]+box6[2]*0.3, box6[0]+box6[2]*0.6, box6[1]+box6[3]/2)...)
 		if got := eval[string](t, b, `location.search`); !strings.Contains(got, "range=-6h") {
 			t.Errorf("the address does not keep the range: %q", got)
 		}
@@ -305,6 +308,14 @@ func historySubtests(t *testing.T, d *daemon, b *browser) {
 		order := eval[[]string](t, b, `[...document.querySelectorAll('#tree button.node[data-key^="reqtime,le,"]')].map(b => b.dataset.key.slice(11))`)
 		if strings.Join(order, " ") != "0.05 0.1 0.5 1 +Inf" {
 			t.Errorf("buckets in the tree: %v, want 0.05 0.1 0.5 1 +Inf", order)
+		}
+		// The node above the buckets: its children's lines and, since the
+		// tree shows it has le buckets, its percentiles.
+		do(t, b, chromedp.Click(`#tree button.node[data-key="reqtime"]`, chromedp.NodeVisible))
+		waitJS(t, b, `canopy.charts.some(c => c.key === 'reqtime,*' && c.el.dataset.state === 'drawn')`, 10*time.Second)
+		labels = eval[[]string](t, b, `canopy.charts.find(c => c.key === 'reqtime,*').detail.series.slice(1).map(s => s.label)`)
+		if !strings.Contains(strings.Join(labels, "|"), "reqtime p95") {
+			t.Errorf("reqtime,* draws %v, want reqtime's percentiles among them", labels)
 		}
 		b.screenshot(t, "trend-explorer-percentiles")
 		b.checkClean(t, "percentiles")

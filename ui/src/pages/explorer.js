@@ -404,6 +404,8 @@ function chartCard(key, opts, widthOf, hasLe, onRemove) {
   }
   function show(r, { refresh = false } = {}) {
     span = r.win;
+    // A new range (or reading) starts unzoomed; a refresh keeps the zoom.
+    if (!refresh) { zoom = null; reset.hidden = true; }
     markers = r.markers;
     note.className = 'hint';
     if (!r.series.some((s) => s.points.some((p) => p[1] != null))) {
