@@ -16,7 +16,7 @@ func cmdGen(args []string) error {
 	fs := flag.NewFlagSet("gen", flag.ContinueOnError)
 	n := fs.Int("n", 100000, "number of lines")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed writes the same log")
-	format := fs.String("format", "combined", "log format: combined, main (combined + $request_time $upstream_response_time) or json (the main fields as nginx escape=json writes them; see daemon/loggen.JSONFormat)")
+	format := fs.String("format", "combined", "log format: combined, main (combined + $request_time $upstream_response_time), json (the main fields as nginx escape=json writes them; see daemon/loggen.JSONFormat) or vcombined ($host, then combined; see daemon/loggen.VCombinedFormat)")
 	bad := fs.Float64("bad", 0.001, "fraction of malformed lines (0..1)")
 	start := fs.String("start", loggen.DefaultStart.Format(time.RFC3339), "time of the first line, RFC 3339 (its offset is the log's zone)")
 	span := fs.Duration("span", 72*time.Hour, "time the lines spread over")

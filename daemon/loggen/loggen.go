@@ -20,7 +20,7 @@ import (
 type Config struct {
 	Lines  int           // number of lines (good and bad)
 	Seed   uint64        // same seed, same log
-	Format string        // "combined" (default), "main" (combined + $request_time $upstream_response_time) or "json" (JSONFormat)
+	Format string        // "combined" (default), "main" (combined + $request_time $upstream_response_time), "json" (JSONFormat) or "vcombined" (VCombinedFormat)
 	Bad    float64       // fraction of malformed lines, 0..1
 	Start  time.Time     // time of the first line (its zone is the log's zone)
 	Span   time.Duration // the lines spread evenly over [Start, Start+Span)
@@ -32,6 +32,17 @@ type Config struct {
 const JSONFormat = `log_format json escape=json '{"time_local":"$time_local","remote_addr":"$remote_addr","remote_user":"$remote_user",'
   '"request":"$request","status":$status,"body_bytes_sent":$body_bytes_sent,"http_referer":"$http_referer",'
   '"http_user_agent":"$http_user_agent","request_time":$request_time,"upstream_response_time":"$upstream_response_time"}';`
+
+// VCombinedFormat is the "vcombined" lines' format: combined behind the
+// virtual host, for panels that need one (GoAccess's %v). Those logs have
+// more that the other formats lack: several sites (one logged in capitals
+// now and then), internal referrers naming the line's own site and static
+// files that are missing (404).
+const VCombinedFormat = `$host ` + logformatCombined
+
+// logformatCombined is sdk/logformat's combined preset, spelled out so the
+// generator does not depend on the parser it feeds.
+const logformatCombined = `$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"`
 
 // DefaultStart is the first line's time when Config.Start is zero.
 var DefaultStart = time.Date(2026, 1, 5, 0, 0, 0, 0, time.FixedZone("", 8*3600))
@@ -47,6 +58,7 @@ type Generator struct {
 	cfg     Config
 	times   bool // main format
 	json    bool // JSONFormat
+	vhost   bool // VCombinedFormat
 	rng     *rand.Rand
 	i       int
 	stats   Stats
@@ -69,9 +81,9 @@ func New(cfg Config) (*Generator, error) {
 	switch cfg.Format {
 	case "", "combined":
 		cfg.Format = "combined"
-	case "main", "json":
+	case "main", "json", "vcombined":
 	default:
-		return nil, fmt.Errorf("unknown log format %q (want combined, main or json)", cfg.Format)
+		return nil, fmt.Errorf("unknown log format %q (want combined, main, json or vcombined)", cfg.Format)
 	}
 	if cfg.Lines < 0 {
 		return nil, fmt.Errorf("negative line count %d", cfg.Lines)
@@ -89,6 +101,7 @@ func New(cfg Config) (*Generator, error) {
 		cfg:     cfg,
 		times:   cfg.Format == "main",
 		json:    cfg.Format == "json",
+		vhost:   cfg.Format == "vcombined",
 		rng:     rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		agents:  agents,
 		lastSec: math.MinInt64,
@@ -207,6 +220,10 @@ func (g *Generator) goodLine(dst []byte, t time.Time) []byte {
 		return g.jsonLine(dst, t, c, agent, req)
 	}
 
+	if g.vhost {
+		dst = append(dst, req.host...)
+		dst = append(dst, ' ')
+	}
 	dst = append(dst, c.addr...)
 	dst = append(dst, " - "...)
 	if req.user != "" {

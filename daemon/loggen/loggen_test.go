@@ -35,7 +35,7 @@ func TestDeterministic(t *testing.T) {
 // every bad line is rejected, and the times stay within the span.
 func TestParsesBack(t *testing.T) {
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	for _, format := range []string{"combined", "main", "json"} {
+	for _, format := range []string{"combined", "main", "json", "vcombined"} {
 		t.Run(format, func(t *testing.T) {
 			cfg := Config{Lines: 20000, Seed: 1, Format: format, Bad: 0.02, Start: start, Span: 72 * time.Hour}
 			lines, st, err := Lines(cfg)
@@ -48,9 +48,9 @@ func TestParsesBack(t *testing.T) {
 			if st.Bad < 300 || st.Bad > 500 {
 				t.Errorf("%d bad lines, want about 2%% of %d", st.Bad, cfg.Lines)
 			}
-			spec := format
-			if format == "json" {
-				spec = JSONFormat
+			spec := map[string]string{"json": JSONFormat, "vcombined": VCombinedFormat}[format]
+			if spec == "" {
+				spec = format
 			}
 			p := logformat.MustCompile(spec).NewParser()
 			var r logformat.Record
@@ -69,7 +69,7 @@ func TestParsesBack(t *testing.T) {
 					t.Fatalf("time went back from %v to %v", last, r.Time)
 				}
 				last = r.Time
-				if format != "combined" && r.Has&logformat.FieldRequestTime == 0 {
+				if (format == "main" || format == "json") && r.Has&logformat.FieldRequestTime == 0 {
 					t.Fatalf("no request time: %q", l)
 				}
 				switch {
@@ -84,6 +84,14 @@ func TestParsesBack(t *testing.T) {
 				if r.Status >= 500 {
 					seen["5xx"]++
 				}
+				if format == "vcombined" {
+					if len(r.Host) == 0 {
+						t.Fatalf("no host: %q", l)
+					}
+					if r.Status == 404 && bytes.HasPrefix(r.Path, []byte("/static/")) {
+						seen["static-404"]++
+					}
+				}
 				if len(r.UpstreamTimes) > 1 {
 					seen["retry"]++
 				}
@@ -96,7 +104,10 @@ func TestParsesBack(t *testing.T) {
 					t.Errorf("no %s lines in %d", k, cfg.Lines)
 				}
 			}
-			if format != "combined" && seen["retry"] == 0 {
+			if format == "vcombined" && seen["static-404"] == 0 {
+				t.Errorf("no missing static files")
+			}
+			if (format == "main" || format == "json") && seen["retry"] == 0 {
 				t.Errorf("no upstream retries")
 			}
 		})

@@ -63,6 +63,7 @@ var agents = []weighted{
 
 type request struct {
 	method, path, query, proto, user string
+	host                             string // vcombined only
 	status                           int
 	bytes                            int64
 	reqTime                          float64
@@ -76,7 +77,12 @@ var (
 		"/static/img/logo.png", "/static/img/hero.jpg", "/static/fonts/inter.woff2", "/favicon.ico"}
 	pages = []string{"/", "/index.html", "/about", "/pricing", "/docs/", "/docs/install", "/docs/config",
 		"/blog/", "/login", "/cart", "/search", "/contact"}
-	apis       = []string{"/api/v1/items", "/api/v1/cart", "/api/v1/user", "/api/v1/search", "/api/v2/events"}
+	apis = []string{"/api/v1/items", "/api/v1/cart", "/api/v1/user", "/api/v1/search", "/api/v2/events"}
+	// Missing static files (vcombined only): they answer 404.
+	missingStatic = []string{"/static/img/banner-2019.gif", "/static/js/legacy.min.js"}
+	// Sites of the vcombined logs; the capitals are one site logged as the
+	// client sent its Host header.
+	vhosts     = []string{"www.example.com", "www.example.com", "www.example.com", "shop.example.com", "shop.example.com", "blog.example.org", "WWW.Example.com"}
 	scanPaths  = []string{"/wp-login.php", "/.env", "/phpmyadmin/", "/.git/config", "/admin.php", "/xmlrpc.php"}
 	words      = []string{"nginx", "canopy", "graph", "tree", "log", "pipe", "wasm", "trend", "shoes", "phone", "book", "%E4%B8%AD%E6%96%87"}
 	sources    = []string{"email", "twitter", "weibo", "google", "newsletter"}
@@ -137,11 +143,20 @@ func (g *Generator) request(bot bool) *request {
 	default: // scanners
 		r.path = scanPaths[g.rng.IntN(len(scanPaths))]
 	}
+	if g.vhost {
+		r.host = vhosts[g.rng.IntN(len(vhosts))]
+		if strings.HasPrefix(r.path, "/api/") {
+			r.host = "api.example.com"
+		}
+		if r.static && g.rng.IntN(20) == 0 {
+			r.path = missingStatic[g.rng.IntN(len(missingStatic))]
+		}
+	}
 
 	// Status.
 	s := g.rng.IntN(10000)
 	switch {
-	case contains(scanPaths, r.path):
+	case contains(scanPaths, r.path) || contains(missingStatic, r.path):
 		r.status = 404
 	case r.static && s < 2500:
 		r.status = 304
@@ -232,10 +247,14 @@ func contains(list []string, s string) bool {
 
 func (g *Generator) referer(r *request) string {
 	switch x := g.rng.IntN(10); {
+	case r.static && r.host != "":
+		return "https://" + strings.ToLower(r.host) + "/"
 	case r.static:
 		return site + "/"
 	case x < 4:
 		return "-"
+	case x < 8 && r.host != "":
+		return "https://" + strings.ToLower(r.host) + pages[g.rng.IntN(len(pages))]
 	case x < 8:
 		return site + pages[g.rng.IntN(len(pages))]
 	default:
