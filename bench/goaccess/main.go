@@ -6,7 +6,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -18,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/canopy-dev/canopy/daemon/goaccess"
 )
 
 func main() {
@@ -50,19 +51,9 @@ func timed(cmd *exec.Cmd) (timing, error) {
 }
 
 func run(n int, bad float64, dir, pipesDir string, target float64) error {
-	goaccess, err := exec.LookPath("goaccess")
+	gaBin, err := goaccess.Command(log.Printf)
 	if err != nil {
-		log.Printf("installing goaccess with apt-get")
-		for _, args := range [][]string{{"update", "-qq"}, {"install", "-y", "-qq", "--no-install-recommends", "goaccess"}} {
-			cmd := exec.Command("apt-get", append([]string{"-o", "DPkg::Lock::Timeout=600"}, args...)...)
-			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("apt-get %s: %v\n%s", args[0], err, out)
-			}
-		}
-		if goaccess, err = exec.LookPath("goaccess"); err != nil {
-			return err
-		}
+		return err
 	}
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "bench-goaccess-"); err != nil {
@@ -95,7 +86,7 @@ func run(n int, bad float64, dir, pipesDir string, target float64) error {
 
 	// GoAccess: its JSON report, as a user would make it.
 	report := filepath.Join(dir, "report.json")
-	gcmd := exec.Command(goaccess, logPath, "--log-format=COMBINED", "--no-global-config", "-o", report)
+	gcmd := exec.Command(gaBin, logPath, "--log-format=COMBINED", "--no-global-config", "-o", report)
 	gout := &strings.Builder{}
 	gcmd.Stdout, gcmd.Stderr = gout, gout
 	gt, err := timed(gcmd)
@@ -146,62 +137,26 @@ func replayLine(stderr string) string {
 // crossCheck compares GoAccess's valid requests and status codes with
 // canopy's `requests` and `status,<code>`.
 func crossCheck(reportPath, treePath string) error {
-	var rep struct {
-		General struct {
-			Total  int64 `json:"total_requests"`
-			Valid  int64 `json:"valid_requests"`
-			Failed int64 `json:"failed_requests"`
-		} `json:"general"`
-		Status struct {
-			Data []struct {
-				Items []struct {
-					Data string `json:"data"`
-					Hits struct {
-						Count int64 `json:"count"`
-					} `json:"hits"`
-				} `json:"items"`
-			} `json:"data"`
-		} `json:"status_codes"`
-	}
-	b, err := os.ReadFile(reportPath)
+	rep, err := goaccess.ReadReport(reportPath)
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(b, &rep); err != nil {
-		return fmt.Errorf("cannot read GoAccess's report: %w", err)
-	}
-	var list []map[string]float64
-	b, err = os.ReadFile(treePath)
+	tree, err := goaccess.ReadTree(treePath)
 	if err != nil {
 		return err
-	}
-	if err := json.Unmarshal(b, &list); err != nil {
-		return fmt.Errorf("cannot read canopy's tree: %w", err)
-	}
-	tree := map[string]int64{}
-	for _, e := range list {
-		for k, v := range e {
-			tree[k] = int64(v)
-		}
 	}
 	mismatches := 0
-	check := func(what string, g, c int64) {
+	check := func(what string, g int64, c float64) {
 		mark := "ok"
-		if g != c {
+		if float64(g) != c {
 			mark = "MISMATCH"
 			mismatches++
 		}
-		fmt.Printf("  %-22s GoAccess %9d  canopy %9d  %s\n", what, g, c, mark)
+		fmt.Printf("  %-22s GoAccess %9d  canopy %9.0f  %s\n", what, g, c, mark)
 	}
 	fmt.Printf("cross-check (GoAccess failed_requests %d, total %d):\n", rep.General.Failed, rep.General.Total)
 	check("requests (valid)", rep.General.Valid, tree["requests"])
-	codes := map[string]int64{}
-	for _, cls := range rep.Status.Data {
-		for _, it := range cls.Items {
-			code, _, _ := strings.Cut(it.Data, " ")
-			codes[code] += it.Hits.Count
-		}
-	}
+	codes := rep.StatusHits()
 	for k := range tree {
 		if code, ok := strings.CutPrefix(k, "status,"); ok {
 			if _, seen := codes[code]; !seen {
