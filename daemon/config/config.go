@@ -96,6 +96,9 @@ type PipeConfig struct {
 	Params   map[string]string `yaml:"params"`
 	MemoryMB int               `yaml:"memory_mb"`
 	Timeout  string            `yaml:"timeout"`
+	// MaxKeys caps the keys the pipe may create in the tree while loaded
+	// (0: the default, 1,000,000); past it the pipe is quarantined.
+	MaxKeys int `yaml:"max_keys"`
 	// ReadDirs grants read-only directories: "HOSTDIR" (seen at the same
 	// path) or "HOSTDIR:GUESTPATH". Pipes get no filesystem otherwise.
 	ReadDirs []string `yaml:"read_dirs"`

@@ -42,6 +42,11 @@ const (
 	DefaultBatchSize = 2048
 	minBatchSize     = 256
 	DefaultPoll      = 250 * time.Millisecond
+	// DefaultMaxKeys caps the keys one pipe may create (pipes: config:
+	// NAME: max_keys): far above what the built-in pipes make with their
+	// own caps, low enough that a pipe emitting a new key per line cannot
+	// take the daemon's memory (≈200 bytes a node).
+	DefaultMaxKeys = 1_000_000
 )
 
 // Options configures a Manager.
@@ -86,6 +91,9 @@ type Manager struct {
 	scanMu  sync.Mutex // one scan (or Add) at a time
 	filesMu sync.Mutex // guards files
 	files   map[string]*fileState
+	// settling holds folder files seen new or changed by the last watch
+	// scan, loaded once a scan finds them the same (guarded by scanMu).
+	settling map[string]candidate
 
 	formats sync.Map // log_format text → *logformat.Format
 	workers sync.Pool
@@ -111,6 +119,10 @@ type loaded struct {
 	p        *host.Pipe
 	layout   string // field list, to share encodings between pipes
 	prefixes sync.Map
+	// maxKeys is the pipe's key cap; keysLeft what is left of it (debited
+	// by the tree under its lock).
+	maxKeys  int64
+	keysLeft atomic.Int64
 }
 
 // fileState is what the scanner knows about one file in the folder.
@@ -142,7 +154,7 @@ func New(opt Options) (*Manager, error) {
 		opt.Poll = DefaultPoll
 	}
 	m := &Manager{opt: opt, log: opt.Log, set: &pipeSet{}, files: map[string]*fileState{},
-		sem: make(chan struct{}, opt.Workers), closed: make(chan struct{})}
+		settling: map[string]candidate{}, sem: make(chan struct{}, opt.Workers), closed: make(chan struct{})}
 	if m.log == nil {
 		m.log = log.New(os.Stderr, "pipes: ", log.LstdFlags)
 	}
@@ -174,7 +186,7 @@ func (m *Manager) Watch(ctx context.Context) {
 			case <-m.closed:
 				return
 			case <-scan:
-				if err := m.Scan(ctx); err != nil {
+				if err := m.scan(ctx, true); err != nil {
 					m.log.Printf("%v", err)
 				}
 			}
@@ -215,9 +227,8 @@ func (m *Manager) Tick(ctx context.Context, now time.Time) {
 			continue
 		}
 		w.tdeltas = w.toTree(w.tdeltas[:0], w.deltas, l.p.Manifest, nil)
-		if _, err := m.opt.Tree.Apply(w.tdeltas); err != nil {
-			l.p.Breaker.Fail(err)
-			m.log.Printf("pipe %s: cannot merge its tick: %v", l.p.Name(), err)
+		if _, err := m.apply(l, w.tdeltas); err != nil {
+			m.log.Printf("tick: %v", err)
 		}
 	}
 }
@@ -245,7 +256,13 @@ func (m *Manager) Close() {
 // .wasm files are (re)loaded, removed ones unloaded. A file that fails to
 // load is reported in Status and retried when it changes. Loads run in
 // parallel (one per CPU) and without holding the lock Status takes.
-func (m *Manager) Scan(ctx context.Context) error {
+func (m *Manager) Scan(ctx context.Context) error { return m.scan(ctx, false) }
+
+// scan is Scan; with settle (the watcher's scans) a new or changed folder
+// file is loaded only once two scans in a row find it the same size and
+// modification time: a file being copied in is not loaded half-written
+// (and reported broken) while the copy runs.
+func (m *Manager) scan(ctx context.Context, settle bool) error {
 	m.scanMu.Lock()
 	defer m.scanMu.Unlock()
 	cands, err := m.candidates()
@@ -264,11 +281,24 @@ func (m *Manager) Scan(ctx context.Context) error {
 	for _, n := range m.opt.Config.Disable {
 		disabled[strings.TrimSuffix(n, ".wasm")] = true
 	}
+	for name := range m.settling {
+		if _, ok := cands[name]; !ok {
+			delete(m.settling, name)
+		}
+	}
 	m.filesMu.Lock()
 	for name, c := range cands {
 		seen[name] = true
 		if fs := m.files[name]; fs != nil && fs.origin == c.origin && fs.size == c.size && fs.mtime.Equal(c.mtime) {
+			delete(m.settling, name)
 			continue
+		}
+		if settle && c.origin != OriginBuiltin {
+			if prev, ok := m.settling[name]; !ok || prev.size != c.size || !prev.mtime.Equal(c.mtime) {
+				m.settling[name] = c
+				continue
+			}
+			delete(m.settling, name)
 		}
 		nfs := &fileState{size: c.size, mtime: c.mtime, origin: c.origin}
 		base := strings.TrimSuffix(name, ".wasm")
@@ -405,7 +435,14 @@ func (m *Manager) load(ctx context.Context, c candidate, pc config.PipeConfig) (
 	if err != nil {
 		return nil, err
 	}
-	return m.prepare(p)
+	l, err := m.prepare(p)
+	if err != nil {
+		return nil, err
+	}
+	if pc.MaxKeys > 0 {
+		l.setMaxKeys(int64(pc.MaxKeys))
+	}
+	return l, nil
 }
 
 // prepare sets the pipe's root actions in the tree.
@@ -416,7 +453,37 @@ func (m *Manager) prepare(p *host.Pipe) (*loaded, error) {
 			return nil, fmt.Errorf("pipe %s: cannot set defaultaction of root %q: %w", p.Name(), r.Path, err)
 		}
 	}
-	return &loaded{p: p, layout: strings.Join(p.Manifest.Fields, "\x00")}, nil
+	l := &loaded{p: p, layout: strings.Join(p.Manifest.Fields, "\x00")}
+	l.setMaxKeys(DefaultMaxKeys)
+	return l, nil
+}
+
+func (l *loaded) setMaxKeys(n int64) {
+	l.maxKeys = n
+	l.keysLeft.Store(n)
+}
+
+// apply merges a pipe's deltas within its key cap; a batch that would pass
+// the cap merges nothing and quarantines the pipe: a pipe creating keys
+// without bound (a new key per line) would otherwise take the daemon's
+// memory.
+func (m *Manager) apply(l *loaded, ds []tree.Delta) (tree.MergeResult, error) {
+	r, err := m.opt.Tree.ApplyBudget(ds, &l.keysLeft)
+	var be *tree.KeyBudgetError
+	if errors.As(err, &be) {
+		reason := fmt.Sprintf("created %d keys, its cap (pipes: config: %s: max_keys %d); a batch would create %d more",
+			l.maxKeys-be.Left, strings.TrimSuffix(l.file, ".wasm"), l.maxKeys, be.New)
+		l.p.Quarantine(reason)
+		return r, fmt.Errorf("pipe %s quarantined: %s", l.p.Name(), reason)
+	}
+	if err != nil {
+		// A conflict with what is in the tree (a number where a marker
+		// is) drops this pipe's batch, like any bad output.
+		l.p.Breaker.Fail(err)
+		m.applyErrs.Add(1)
+		return r, fmt.Errorf("pipe %s: cannot merge its deltas: %w", l.p.Name(), err)
+	}
+	return r, nil
 }
 
 func pipeOptions(def host.Limits, pc config.PipeConfig) (host.PipeOptions, error) {
@@ -783,15 +850,7 @@ func (m *Manager) callPipe(ctx context.Context, w *worker, l *loaded, batch []by
 		m.setPrefixActions(l, prefix)
 	}
 	w.tdeltas = w.toTree(w.tdeltas[:0], w.deltas, l.p.Manifest, prefix)
-	r, err := m.opt.Tree.Apply(w.tdeltas)
-	if err != nil {
-		// A conflict with what is in the tree (a number where a marker
-		// is) drops this pipe's batch, like any bad output.
-		l.p.Breaker.Fail(err)
-		m.applyErrs.Add(1)
-		return r, fmt.Errorf("pipe %s: cannot merge its deltas: %w", l.p.Name(), err)
-	}
-	return r, nil
+	return m.apply(l, w.tdeltas)
 }
 
 func (m *Manager) setPrefixActions(l *loaded, prefix []string) {
@@ -856,6 +915,9 @@ type PipeStatus struct {
 	Idle   string   `json:"idle,omitempty"`
 	LoadMs float64  `json:"load_ms,omitempty"`
 	Fields []string `json:"fields,omitempty"`
+	// Keys is how many keys the pipe created while loaded; MaxKeys its cap.
+	Keys    int64 `json:"keys"`
+	MaxKeys int64 `json:"max_keys,omitempty"`
 	host.PipeStats
 }
 
@@ -878,6 +940,7 @@ func (m *Manager) Status() Status {
 			ps.Loaded = true
 			ps.Name, ps.Version, ps.Fields = fs.l.p.Name(), fs.l.p.Manifest.Version, fs.l.p.Manifest.Fields
 			ps.PipeStats = fs.l.p.Stats()
+			ps.Keys, ps.MaxKeys = fs.l.maxKeys-fs.l.keysLeft.Load(), fs.l.maxKeys
 		}
 		var idle *host.IdleError
 		if errors.As(fs.err, &idle) {

@@ -45,7 +45,7 @@ func (t *Tree) MergeFrom(source string, first, last uint64, p *Push) (MergeResul
 		t.seqs[source] = last
 		merged = true
 		return true
-	})
+	}, nil)
 	if err == nil && conflict != nil {
 		err = conflict
 	}

@@ -84,6 +84,31 @@ func (t *Tree) Apply(deltas []Delta) (MergeResult, error) {
 	return t.apply(nil, deltas)
 }
 
+// KeyBudgetError is ApplyBudget's refusal: the deltas would create more
+// new keys than the writer has left.
+type KeyBudgetError struct {
+	New, Left int64
+}
+
+func (e *KeyBudgetError) Error() string {
+	return fmt.Sprintf("would create %d new keys, %d left of its budget", e.New, e.Left)
+}
+
+// ApplyBudget is Apply for a writer allowed to create at most left more
+// keys (a pipe's cap): deltas that would create more merge nothing and
+// answer a *KeyBudgetError; otherwise the keys they create are taken from
+// left. The check and the debit happen under the write lock, so
+// concurrent writers sharing a budget never overdraw it.
+func (t *Tree) ApplyBudget(deltas []Delta, left *atomic.Int64) (MergeResult, error) {
+	return t.applyWith(nil, deltas, nil, func(created int) error {
+		if n := left.Load(); int64(created) > n {
+			return &KeyBudgetError{New: int64(created), Left: n}
+		}
+		left.Add(-int64(created))
+		return nil
+	})
+}
+
 // SetAction sets the defaultaction ruling the subtree at path, creating the
 // node if missing.
 func (t *Tree) SetAction(path []string, a Action) error {
@@ -105,12 +130,14 @@ func validPath(p []string) error {
 
 // apply validates everything first, then merges under the write lock.
 func (t *Tree) apply(acts []actionSet, deltas []Delta) (MergeResult, error) {
-	return t.applyWith(acts, deltas, nil)
+	return t.applyWith(acts, deltas, nil, nil)
 }
 
 // applyWith is apply with a gate run under the write lock after validation:
 // when it returns false nothing merges (used for exactly-once sources).
-func (t *Tree) applyWith(acts []actionSet, deltas []Delta, gate func() bool) (MergeResult, error) {
+// budget, when set, runs next with the number of keys the deltas would
+// create; an error from it refuses them all.
+func (t *Tree) applyWith(acts []actionSet, deltas []Delta, gate func() bool, budget func(created int) error) (MergeResult, error) {
 	for _, a := range acts {
 		if err := validPath(a.path); err != nil {
 			return MergeResult{}, err
@@ -157,6 +184,11 @@ func (t *Tree) applyWith(acts []actionSet, deltas []Delta, gate func() bool) (Me
 	}
 	if gate != nil && !gate() {
 		return MergeResult{Version: t.version.Load()}, nil
+	}
+	if budget != nil {
+		if err := budget(len(pending)); err != nil {
+			return MergeResult{}, err
+		}
 	}
 	// Pass 2: merge. Nothing below can fail.
 	v := t.version.Load() + 1

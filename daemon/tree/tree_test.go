@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/canopy-dev/canopy/daemon/key"
@@ -452,5 +453,41 @@ func TestTakeKeepsWeights(t *testing.T) {
 	// (6 + 1 + 2 + 3) / 4 = 3
 	if got := flat(t, dst, "rt,avg"); got != `[{"rt,avg":3}]` {
 		t.Errorf("got %s, want 3", got)
+	}
+}
+
+// TestApplyBudget: deltas that would create more keys than are left merge
+// nothing; updates of existing keys cost nothing.
+func TestApplyBudget(t *testing.T) {
+	tr := tree.New()
+	d := func(keys ...string) []tree.Delta {
+		var ds []tree.Delta
+		for _, k := range keys {
+			ds = append(ds, tree.Delta{Path: strings.Split(k, ","), Value: 1})
+		}
+		return ds
+	}
+	var left atomic.Int64
+	left.Store(3)
+	steps := []struct {
+		keys     []string
+		wantErr  bool
+		wantLeft int64
+	}{
+		{[]string{"a,x", "a,y"}, false, 1},
+		{[]string{"a,x", "a,y", "a,z", "a,w"}, true, 1}, // two new: refused whole
+		{[]string{"a,x", "a,y", "a,z"}, false, 0},
+		{[]string{"a,x", "a,y", "a,z"}, false, 0}, // no new keys
+		{[]string{"b"}, true, 0},
+	}
+	for i, s := range steps {
+		_, err := tr.ApplyBudget(d(s.keys...), &left)
+		var be *tree.KeyBudgetError
+		if (err != nil) != s.wantErr || (err != nil && !errors.As(err, &be)) || left.Load() != s.wantLeft {
+			t.Fatalf("step %d: err %v, left %d; want error %v, left %d", i, err, left.Load(), s.wantErr, s.wantLeft)
+		}
+	}
+	if got, want := flat(t, tr, "**"), `[{"a,x":3},{"a,y":3},{"a,z":2}]`; got != want {
+		t.Errorf("tree %s, want %s (refused batches merge nothing)", got, want)
 	}
 }

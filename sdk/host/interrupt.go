@@ -58,6 +58,9 @@ const (
 
 // instrument returns wasm with the interrupt global and loop checks added.
 func instrument(wasm []byte) ([]byte, error) {
+	if len(wasm) == 0 {
+		return nil, errors.New("the file is empty (0 bytes), not a WebAssembly module")
+	}
 	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
 		return nil, errors.New("not a WebAssembly module (bad magic number)")
 	}

@@ -216,20 +216,48 @@ func (p *Pipe) TakeIdle() []*PipeInstance {
 	return idle
 }
 
-// Put gives an instance back; a dead one is closed instead.
+// Put gives an instance back; a dead one, or one of a quarantined pipe,
+// is closed instead.
 func (p *Pipe) Put(ctx context.Context, pi *PipeInstance) {
+	quarantined := p.Breaker.Quarantined()
 	p.mu.Lock()
-	if !p.closed && pi.g != nil {
+	if !p.closed && pi.g != nil && !quarantined {
 		p.idle = append(p.idle, pi)
 		p.turn.Broadcast()
 		p.mu.Unlock()
 		return
 	}
+	closed := p.closed
 	p.mu.Unlock()
-	pi.close(ctx, !p.closed)
+	pi.close(ctx, !closed && !quarantined)
 }
 
-func (p *Pipe) fail(err error) { p.Breaker.Fail(err) }
+func (p *Pipe) fail(err error) {
+	if p.Breaker.Fail(err) {
+		p.release()
+	}
+}
+
+// Quarantine quarantines the pipe at once, for reason (shown in its
+// status): the host refuses what it did (e.g. it created more keys than
+// its cap) rather than how it ran.
+func (p *Pipe) Quarantine(reason string) {
+	p.Breaker.Quarantine(reason)
+	p.release()
+}
+
+// release closes the idle instances of a quarantined pipe: it never runs
+// again (until replaced), and each instance holds its linear memory, up to
+// the memory cap. Instances busy now are closed when Put back.
+func (p *Pipe) release() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, pi := range idle {
+		pi.kill(context.Background())
+	}
+}
 
 // Process runs one encoded record batch (n records) on an instance and
 // appends the validated deltas to dst. Any failure — trap, timeout, memory
