@@ -580,6 +580,9 @@ func (m *Manager) Add(name string, p *host.Pipe) error {
 		return err
 	}
 	l.file = name
+	if pc := m.opt.Config.Config[strings.TrimSuffix(name, ".wasm")]; pc.MaxKeys > 0 {
+		l.setMaxKeys(int64(pc.MaxKeys))
+	}
 	m.scanMu.Lock()
 	defer m.scanMu.Unlock()
 	m.filesMu.Lock()

@@ -150,3 +150,45 @@ func TestAddRemove(t *testing.T) {
 	}
 	t.Logf("removed in %v", time.Since(start).Round(time.Millisecond))
 }
+
+// TestSettle: the watcher's scans load a file only once it stops changing,
+// so a file copied in place is never loaded half-written.
+func TestSettle(t *testing.T) {
+	dir := t.TempDir()
+	m, err := New(Options{Dir: dir, Tree: tree.New(), Engine: pipetest.Engine(t), Log: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	wasm, err := os.ReadFile(filepath.Join("..", "..", "pipes-wasm", "status.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "status.wasm")
+	ctx := t.Context()
+	steps := []struct {
+		write  []byte // nil: leave the file as it is
+		loaded bool
+	}{
+		{wasm[:len(wasm)/2], false}, // a copy under way
+		{wasm, false},               // grown since: still settling
+		{nil, true},                 // unchanged for a scan: loaded
+	}
+	for i, s := range steps {
+		if s.write != nil {
+			if err := os.WriteFile(file, s.write, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := m.scan(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		st := m.Status().Pipes
+		if loaded := len(st) == 1 && st[0].Loaded; loaded != s.loaded {
+			t.Fatalf("step %d: loaded %v, want %v: %+v", i, loaded, s.loaded, st)
+		}
+		if len(st) > 0 && st[0].LoadError != "" {
+			t.Fatalf("step %d: a load was tried: %s", i, st[0].LoadError)
+		}
+	}
+}

@@ -260,3 +260,39 @@ func containsAny(s, wants string) bool {
 	}
 	return false
 }
+
+// TestQuarantineFreesInstances: quarantining a pipe closes its idle
+// instances at once and a busy one when it is put back, so a pipe that
+// never runs again holds no guest memory.
+func TestQuarantineFreesInstances(t *testing.T) {
+	ctx := context.Background()
+	p, err := pipetest.Engine(t).LoadPipe(ctx, "good", wasmFile(t, "good"), host.PipeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(ctx)
+	var pis []*host.PipeInstance
+	for range 3 {
+		pi, err := p.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pis = append(pis, pi)
+	}
+	p.Put(ctx, pis[0])
+	p.Put(ctx, pis[1])
+	if n := p.Stats().Instances; n != 3 {
+		t.Fatalf("%d instances, want 3", n)
+	}
+	p.Quarantine("test: too many keys")
+	if n := p.Stats().Instances; n != 1 {
+		t.Errorf("%d instances after quarantine, want 1 (the busy one)", n)
+	}
+	p.Put(ctx, pis[2])
+	if st := p.Stats(); st.Instances != 0 || !st.Quarantined || st.QuarantineReason != "test: too many keys" {
+		t.Errorf("after the busy instance is back: %+v", st)
+	}
+	if _, err := p.Get(ctx); !errors.Is(err, host.ErrQuarantined) {
+		t.Errorf("Get = %v, want ErrQuarantined", err)
+	}
+}
