@@ -7,7 +7,7 @@
 //	trap     process dereferences nil (a runtime panic)
 //	keys     process emits 10M distinct keys, a few hundred per line
 //	passwd   process reads /etc/passwd (and tries around the sandbox)
-//	socket   process dials main.target, listens, and tries socket fds
+//	socket   process dials params.target, listens, and tries socket fds
 //
 // An attack that gets through leaves its loot where the test looks: a
 // marker under hostile,MODE, and for socket a connection to target. When
@@ -25,10 +25,7 @@ import (
 	"github.com/canopy-dev/canopy/sdk/pipe"
 )
 
-var (
-	mode   string
-	target string // host:port the socket attack dials
-)
+var mode string
 
 // keysTotal and keysPerLine: 10M keys, spread thin enough that no single
 // batch breaks a per-call cap (result size, memory): only their number
@@ -42,6 +39,7 @@ type hostile struct {
 	hoard   [][]byte
 	emitted int
 	rng     *rand.Rand
+	target  string // host:port the socket attack dials (params.target)
 }
 
 func (h *hostile) Manifest() pipe.Manifest {
@@ -50,7 +48,8 @@ func (h *hostile) Manifest() pipe.Manifest {
 		Roots:  []pipe.Root{{Path: []string{"hostile", mode}, Action: pipe.Add}}}
 }
 
-func (h *hostile) Init(pipe.Config) error {
+func (h *hostile) Init(cfg pipe.Config) error {
+	h.target = cfg.String("target", "127.0.0.1:1")
 	// Distinct instances must emit distinct keys: seed from the host's
 	// random source.
 	h.rng = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
@@ -84,7 +83,7 @@ func (h *hostile) Process(r *pipe.Record, out *pipe.Out) {
 		readFiles(out)
 		return
 	case "socket":
-		dial(out)
+		dial(out, h.target)
 		return
 	}
 	out.Emit(1, "hostile", mode, "lines")
@@ -111,7 +110,7 @@ func readFiles(out *pipe.Out) {
 }
 
 // dial tries to reach target, to listen, and to use inherited sockets.
-func dial(out *pipe.Out) {
+func dial(out *pipe.Out, target string) {
 	var errs []string
 	if c, err := net.Dial("tcp", target); err == nil {
 		fmt.Fprintf(c, "GET /hostile-socket HTTP/1.0\r\n\r\n")
