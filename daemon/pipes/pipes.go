@@ -471,8 +471,8 @@ func (m *Manager) apply(l *loaded, ds []tree.Delta) (tree.MergeResult, error) {
 	r, err := m.opt.Tree.ApplyBudget(ds, &l.keysLeft)
 	var be *tree.KeyBudgetError
 	if errors.As(err, &be) {
-		reason := fmt.Sprintf("created %d keys, its cap (pipes: config: %s: max_keys %d); a batch would create %d more",
-			l.maxKeys-be.Left, strings.TrimSuffix(l.file, ".wasm"), l.maxKeys, be.New)
+		reason := fmt.Sprintf("over its key cap (pipes: config: %s: max_keys %d): it created %d keys and a batch would add %d more",
+			strings.TrimSuffix(l.file, ".wasm"), l.maxKeys, l.maxKeys-be.Left, be.New)
 		l.p.Quarantine(reason)
 		return r, fmt.Errorf("pipe %s quarantined: %s", l.p.Name(), reason)
 	}
