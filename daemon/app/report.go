@@ -50,6 +50,14 @@ func runReport(args []string, stdout io.Writer) error {
 	if n > 1 {
 		return fmt.Errorf("--html, --json and --text exclude each other; %s", usage)
 	}
+	var files []report.File
+	for _, f := range fs.Args() {
+		fi, err := os.Stat(f)
+		if err != nil {
+			return fmt.Errorf("cannot report on %q: %w", f, err)
+		}
+		files = append(files, report.File{Name: f, Size: fi.Size()})
+	}
 	cfg, err := config.Load(*configPath, !flagSetIn(fs, "config"))
 	if err != nil {
 		return err
@@ -59,14 +67,6 @@ func runReport(args []string, stdout io.Writer) error {
 	}
 	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
 		return fmt.Errorf("cannot create data folder %q: %w", *dataDir, err)
-	}
-	var files []report.File
-	for _, f := range fs.Args() {
-		fi, err := os.Stat(f)
-		if err != nil {
-			return fmt.Errorf("cannot report on %q: %w", f, err)
-		}
-		files = append(files, report.File{Name: f, Size: fi.Size()})
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()

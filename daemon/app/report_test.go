@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/canopy-dev/canopy/daemon/loggen"
@@ -71,5 +72,31 @@ func TestReportJSON(t *testing.T) {
 	}
 	if o.Bandwidth <= 0 || o.First == "" || o.LogSize <= 0 {
 		t.Errorf("overview lacks bandwidth, time span or log size: %+v", o)
+	}
+}
+
+func TestReportArgs(t *testing.T) {
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "access.log")
+	if err := os.WriteFile(logPath, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no files", nil, "usage: canopyd report"},
+		{"two formats", []string{"--json", "--text", logPath}, "exclude each other"},
+		{"html and json", []string{"--json", "--html", filepath.Join(dir, "r.html"), logPath}, "exclude each other"},
+		{"missing file", []string{"--json", filepath.Join(dir, "nope.log")}, "cannot report on"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := runReport(append([]string{"--config", filepath.Join(dir, "canopyd.yaml")}, tc.args...), &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("runReport(%q) = %v, want an error with %q", tc.args, err, tc.want)
+			}
+		})
 	}
 }

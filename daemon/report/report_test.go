@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -97,5 +99,101 @@ func TestGolden(t *testing.T) {
 				t.Errorf("%s differs from the golden file; got:\n%s", tc.file, b.Bytes())
 			}
 		})
+	}
+}
+
+func TestParseSlow(t *testing.T) {
+	tests := []struct {
+		marker string
+		ok     bool
+		name   string
+		values string
+	}{
+		{"2.600s GET /a 200 up=2.598", true, "GET /a", "[2.6 200 2.598]"},
+		{"0.004s GET /static/x.css 200 up=-", true, "GET /static/x.css", "[0.004 200 NaN]"},
+		{"1.000s POST /a b 502 up=0.999", true, "POST /a b", "[1 502 0.999]"},
+		{"-", false, "", ""},
+		{"", false, "", ""},
+		{"xs GET / 200 up=1", false, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.marker, func(t *testing.T) {
+			r, ok := parseSlow(tc.marker)
+			got := fmt.Sprintf("%v %q %v", ok, r.Name, r.Values)
+			want := fmt.Sprintf("%v %q %s", tc.ok, tc.name, tc.values)
+			if !tc.ok {
+				want = fmt.Sprintf("%v %q %v", false, "", []Num(nil))
+			}
+			if got != want {
+				t.Errorf("parseSlow(%q) = %s, want %s", tc.marker, got, want)
+			}
+		})
+	}
+}
+
+// FuzzParseSlow: any marker gives a row with one value per column of the
+// slowest panel, or none.
+func FuzzParseSlow(f *testing.F) {
+	for _, s := range []string{"2.600s GET /a 200 up=2.598", "0.004s GET / 200 up=-", "-", "1s a b c d e"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, m string) {
+		r, ok := parseSlow(m)
+		if ok && len(r.Values) != 3 {
+			t.Errorf("parseSlow(%q) gave %d values", m, len(r.Values))
+		}
+	})
+}
+
+func TestFormatValue(t *testing.T) {
+	tests := []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{1234, "count", "1234"},
+		{2.5, "count", "2.50"},
+		{12.345, "percent", "12.35%"},
+		{512, "bytes", "512 B"},
+		{3 << 20, "bytes", "3.0 MiB"},
+		{0.0042, "seconds", "4.20 ms"},
+		{0.25, "seconds", "250.0 ms"},
+		{2.5, "seconds", "2.500 s"},
+		{90, "seconds", "90.0 s"},
+		{404, "code", "404"},
+		{math.NaN(), "seconds", "-"},
+	}
+	for _, tc := range tests {
+		if got := FormatValue(tc.v, tc.unit); got != tc.want {
+			t.Errorf("FormatValue(%v, %s) = %q, want %q", tc.v, tc.unit, got, tc.want)
+		}
+	}
+}
+
+// TestHTMLEscapes: names come from the log, so a path or referrer that
+// is markup must reach the page as text, in tables and in the SVG.
+func TestHTMLEscapes(t *testing.T) {
+	tr := tree.New()
+	evil := `/<script>alert(1)</script>`
+	_, err := tr.Apply([]tree.Delta{
+		{Path: []string{"req", "page"}, Value: 3},
+		{Path: []string{"req", "page", evil}, Value: 2},
+		{Path: []string{"req", "page", `/"><img src=x onerror=alert(1)>`}, Value: 1},
+		{Path: []string{"time", "hour", "10"}, Value: 3},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := WriteHTML(&b, Build(tr, Input{Lines: 3}), HTMLOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"<script>alert", "<img src=x"} {
+		if bytes.Contains(b.Bytes(), []byte(bad)) {
+			t.Errorf("the page holds %q unescaped", bad)
+		}
+	}
+	if !bytes.Contains(b.Bytes(), []byte("&lt;script&gt;alert(1)&lt;/script&gt;")) {
+		t.Errorf("the escaped path is missing from the page")
 	}
 }
