@@ -108,7 +108,11 @@ func runReport(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "canopyd report: %d lines (%d bad) in %.2fs\n", res.Lines, feed.Bad(), time.Since(start).Seconds())
+	fmt.Fprintf(os.Stderr, "canopyd report: %d lines (%d bad) in %.2fs", res.Lines, feed.Bad(), time.Since(start).Seconds())
+	if *htmlOut != "" {
+		fmt.Fprintf(os.Stderr, "; wrote %s", *htmlOut)
+	}
+	fmt.Fprintln(os.Stderr)
 	return nil
 }
 
