@@ -15,8 +15,11 @@ import (
 	"github.com/canopy-dev/canopy/sdk/wire"
 )
 
-// DefaultStatic is GoAccess's default static-file extension list (its
-// goaccess.conf), matched case-insensitively at the end of the path.
+// DefaultStatic is the static-file extension list, matched
+// case-insensitively at the end of the path: Debian's goaccess.conf list
+// with today's web formats added (.webp, .avif, .map, .otf, .xml, .json …)
+// and downloads that are not page assets left out (.exe, .iso, .dmg, .xz,
+// .zst).
 const DefaultStatic = ".css,.js,.jpg,.jpeg,.png,.gif,.ico,.svg,.webp,.avif,.bmp,.tif,.tiff," +
 	".woff,.woff2,.ttf,.otf,.eot,.map,.mp3,.mp4,.ogg,.webm,.avi,.flv,.swf,.pdf,.txt,.xml,.csv,.json," +
 	".zip,.gz,.tgz,.bz2,.rar,.7z,.tar,.doc,.docx,.xls,.xlsx,.ppt,.pptx,.rtf,.mpeg,.mpg,.dae"
@@ -184,14 +187,16 @@ func (p *requestsPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
 			p.nf.Add(path, float64(nf))
 			p.nNF += nf
 		}
-		// GoAccess's panels: a static file counts as static whatever its
-		// status, a page only when it was found.
-		if p.isStatic(path) {
-			p.static.Add(path, float64(c))
-			p.nStatic += c
-		} else if c > nf {
-			p.pages.Add(path, float64(c-nf))
-			p.nPages += c - nf
+		// GoAccess's panels split the lines: a 404 is "not found" only
+		// (a missing static file too), the rest static or page by the path.
+		if found := c - nf; found == 0 {
+			continue
+		} else if p.isStatic(path) {
+			p.static.Add(path, float64(found))
+			p.nStatic += found
+		} else {
+			p.pages.Add(path, float64(found))
+			p.nPages += found
 		}
 	}
 }
