@@ -40,10 +40,37 @@ func TestBrowser(t *testing.T) {
 	phase("chromium started")
 
 	t.Run("home", func(t *testing.T) {
+		// mix holds counts, bytes, a gauge and a histogram's cumulative
+		// buckets: its total adds each unit apart, the gauge and the
+		// buckets below +Inf not at all.
+		d.push(t, `{"mix": {"hits": 5, "size_bytes": 2048, "avg": {"": 100, "defaultaction": "average"}, "le": {"0.1": 3, "+Inf": 5}, "sum": 1.5}, "defaultaction": "add"}`)
 		b.open(t, "/")
 		if got := eval[string](t, b, `document.querySelector('main table.data').innerText`); !strings.Contains(got, "br") || !strings.Contains(got, "cpu") {
 			t.Errorf("home tree table lacks br and cpu:\n%s", got)
 		}
+		for _, c := range []struct{ key, want string }{
+			{"mix", "10 · 2 KiB · 1.5 s"},
+			{"cpu", "—"}, // averages only
+			{"br", "71"}, // the seed's 3 + 8 + 40 + 20, plus what the log's browsers counted, checked below
+		} {
+			got := eval[string](t, b, `document.querySelector('#home-tree tr[data-key="`+c.key+`"] td.total').textContent`)
+			if c.key == "br" {
+				if n, err := strconv.Atoi(strings.ReplaceAll(got, ",", "")); err != nil || n < 71 {
+					t.Errorf("home total of br = %q, want a count of at least 71", got)
+				}
+				continue
+			}
+			if got != c.want {
+				t.Errorf("home total of %s = %q, want %q", c.key, got, c.want)
+			}
+		}
+		for _, p := range []string{"/", "/realtime/br"} {
+			b.open(t, p)
+			if txt := eval[string](t, b, `document.body.innerText`); strings.Contains(txt, " AM") || strings.Contains(txt, " PM") || strings.Contains(txt, "one year") {
+				t.Errorf("%s shows a 12-hour clock or a range of its own (the daemon's graphs use 24 h):\n%s", p, txt)
+			}
+		}
+		b.open(t, "/")
 		b.screenshot(t, "home")
 		b.checkClean(t, "/")
 	})
@@ -156,6 +183,41 @@ func TestBrowser(t *testing.T) {
 		}
 		b.screenshot(t, "realtime-live")
 		b.checkClean(t, "/realtime/live")
+	})
+
+	t.Run("realtime chart leaves a replay out", func(t *testing.T) {
+		// A replay merges three days of the log into the live tree within a
+		// second; drawn as now it would be a spike of thousands a second.
+		b.open(t, "/realtime/requests")
+		waitJS(t, b, `canopy.live.ts.length >= 4`, 10*time.Second) // quiet ticks before it
+		before := eval[string](t, b, `document.querySelector('tr[data-key="requests"] td.val').textContent`)
+		body, _ := json.Marshal(map[string]any{"files": []string{logPath}})
+		r, err := http.Post("http://"+d.addr+"/replay", "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatalf("POST /replay: %v", err)
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusAccepted {
+			t.Fatalf("POST /replay answered %d", r.StatusCode)
+		}
+		waitJS(t, b, `document.querySelector('tr[data-key="requests"] td.val').textContent !== `+strconv.Quote(before), 30*time.Second)
+		time.Sleep(6 * time.Second) // and after it
+		after := eval[string](t, b, `document.querySelector('tr[data-key="requests"] td.val').textContent`)
+		rates := eval[[]*float64](t, b, `canopy.charts[0].data[1]`)
+		var drawn []float64
+		for _, v := range rates {
+			if v != nil {
+				drawn = append(drawn, *v)
+				if *v > 100 {
+					t.Errorf("the replay (requests %s -> %s) is drawn as %v requests/s now", before, after, *v)
+				}
+			}
+		}
+		t.Logf("requests %s -> %s during the replay; drawn rates %v; ticks left out %v", before, after, drawn, eval[[]bool](t, b, `canopy.live.noted`))
+		if len(drawn) < 4 {
+			t.Errorf("the chart drew %d points around the replay, want the quiet ticks drawn", len(drawn))
+		}
+		b.checkClean(t, "/realtime/requests replay")
 	})
 
 	t.Run("view survives restart", func(t *testing.T) {

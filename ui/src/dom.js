@@ -39,9 +39,39 @@ export function fmt(v) {
   return nf.format(v);
 }
 
+// Times are written on a 24-hour clock on every page, as the daemon's
+// graphs (/graph) write them, so no page says 13:00 where another says 1 PM.
+const timeFmt = new Intl.DateTimeFormat(undefined, { hourCycle: 'h23', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const dateTimeFmt = new Intl.DateTimeFormat(undefined, { hourCycle: 'h23', year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
 export function fmtTime(sec) {
-  const d = new Date(sec * 1000);
-  return d.toLocaleString();
+  return dateTimeFmt.format(new Date(sec * 1000));
+}
+
+// fmtClock writes a time of day (ms since the epoch) as 13:04:05.
+export function fmtClock(ms) {
+  return timeFmt.format(new Date(ms));
+}
+
+const IEC = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
+const unitNF = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
+
+// fmtUnit writes v in unit: bytes with IEC prefixes (400 B, 1.2 MiB),
+// seconds as s/min/h, counts as plain numbers.
+export function fmtUnit(v, unit) {
+  if (typeof v !== 'number') return String(v);
+  if (unit === 'bytes') {
+    let i = 0, x = Math.abs(v);
+    while (x >= 1024 && i < IEC.length - 1) { x /= 1024; i++; }
+    return (v < 0 ? '-' : '') + unitNF.format(x) + ' ' + IEC[i];
+  }
+  if (unit === 'seconds') {
+    const a = Math.abs(v);
+    if (a >= 3600) return unitNF.format(v / 3600) + ' h';
+    if (a >= 60) return unitNF.format(v / 60) + ' min';
+    return unitNF.format(v) + ' s';
+  }
+  return fmt(v);
 }
 
 export function message(text, kind = 'info') {

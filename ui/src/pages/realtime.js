@@ -3,8 +3,9 @@
 // Memory stays flat however long the page runs: table rows are reused, the
 // chart keeps fixed-size rings sampled once a tick, and updates are
 // applied at most once per animation frame.
-import { get, follow, listViews, request, joinKey } from '../api.js';
-import { h, fmt, message, debounce } from '../dom.js';
+import { get, follow, listViews, request } from '../api.js';
+import { actionsOf, kindFor } from '../kinds.js';
+import { h, fmt, fmtClock, message, debounce } from '../dom.js';
 import { uPlot, baseOpts } from '../chart.js';
 
 const MAX_FOLLOW = 5; // browsers allow ~6 connections per host
@@ -19,31 +20,6 @@ async function tickSeconds() {
     if (s >= 0.1) return s;
   } catch { /* an older daemon: its default */ }
   return DEFAULT_TICK;
-}
-
-// actionsOf reads where defaultactions are set under key, from the nested
-// tree shape (/get?format=tree names them), as key -> action.
-export async function actionsOf(key) {
-  const out = new Map();
-  const tree = await (await request('/get?key=' + encodeURIComponent(key) + '&format=tree', { cache: 'no-store' })).json();
-  const walk = (obj, names) => {
-    if (!obj || typeof obj !== 'object') return;
-    if (typeof obj.defaultaction === 'string') out.set(joinKey(names), obj.defaultaction);
-    for (const n in obj) if (n !== 'defaultaction' && n !== '') walk(obj[n], [...names, n]);
-  };
-  walk(tree, []);
-  return out;
-}
-
-// kindFor says whether key is a counter (add, the default action: a
-// running total) or a gauge, from the nearest action set on it or above.
-export function kindFor(actions, key) {
-  const parts = key.split(',');
-  for (let i = parts.length; i >= 0; i--) {
-    const a = actions.get(parts.slice(0, i).join(','));
-    if (a) return a === 'add' ? 'counter' : 'gauge';
-  }
-  return 'counter';
 }
 
 export async function realtime(main, state, { key, view }) {
@@ -123,7 +99,7 @@ export async function realtime(main, state, { key, view }) {
     r.time = now;
     r.tdVal.textContent = fmt(v);
     r.tdDelta.textContent = r.delta ? (r.delta > 0 ? '+' : '') + fmt(r.delta) : '';
-    r.tdTime.textContent = new Date(now).toLocaleTimeString();
+    r.tdTime.textContent = fmtClock(now);
     if (!r.flash) r.tr.classList.add('chg');
     r.flash = now;
   }
@@ -253,6 +229,8 @@ export async function realtime(main, state, { key, view }) {
     opts.scales.x.auto = false;
     opts.scales.y.auto = false;
     opts.hooks = { draw: [countDrawn] };
+    // A 24-hour clock, as in the table and the daemon's graphs.
+    opts.axes[0] = { ...opts.axes[0], space: 70, values: (u, splits) => splits.map((v) => fmtClock(v * 1000)) };
     plot = new uPlot(opts, chartData(), chartBox);
     shownY = '';
     rescale();
@@ -381,6 +359,6 @@ export async function realtime(main, state, { key, view }) {
     }, { poll: i >= MAX_FOLLOW });
   });
   state.rows = rows;
-  state.live = { drawn, ts, kindOf };
+  state.live = { drawn, ts, kindOf, get noted() { return noted; } };
   state.ready = true;
 }
