@@ -1,4 +1,5 @@
 // Tiny DOM helpers: h('div.cls', {attrs}, ...children).
+import { PRESETS } from './api.js';
 
 export function h(tag, attrs, ...children) {
   const [name, ...classes] = tag.split('.');
@@ -53,27 +54,6 @@ export function fmtClock(ms) {
   return timeFmt.format(new Date(ms));
 }
 
-const IEC = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
-const unitNF = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
-
-// fmtUnit writes v in unit: bytes with IEC prefixes (400 B, 1.2 MiB),
-// seconds as s/min/h, counts as plain numbers.
-export function fmtUnit(v, unit) {
-  if (typeof v !== 'number') return String(v);
-  if (unit === 'bytes') {
-    let i = 0, x = Math.abs(v);
-    while (x >= 1024 && i < IEC.length - 1) { x /= 1024; i++; }
-    return (v < 0 ? '-' : '') + unitNF.format(x) + ' ' + IEC[i];
-  }
-  if (unit === 'seconds') {
-    const a = Math.abs(v);
-    if (a >= 3600) return unitNF.format(v / 3600) + ' h';
-    if (a >= 60) return unitNF.format(v / 60) + ' min';
-    return unitNF.format(v) + ' s';
-  }
-  return fmt(v);
-}
-
 export function message(text, kind = 'info') {
   return h('p.msg.' + kind, { role: kind === 'error' ? 'alert' : 'status', text });
 }
@@ -84,11 +64,9 @@ export function debounce(fn, ms) {
   return (...a) => { clearTimeout(t); t = setTimeout(() => fn(...a), ms); };
 }
 
-// Ranges the pickers offer, as the trend API's relative times.
-export const RANGES = [
-  ['-1h', '1 hour'], ['-6h', '6 hours'], ['-1d', '1 day'], ['-7d', '7 days'],
-  ['-30d', '30 days'], ['-1y', '1 year'],
-];
+// Ranges the pickers offer: the history pages' presets, with their
+// labels, so a view saved as "24h" is called 24h on every page.
+export const RANGES = PRESETS;
 
 export function rangeSeconds(r) {
   const m = /^-(\d+)([smhdwy])$/.exec(r || '');

@@ -1,7 +1,7 @@
 // What a number is: a counter (an add node: a running total) or a gauge
 // (average, max, min, last: a level), and its unit, so pages draw counters
 // as rates and add only like with like.
-import { request, joinKey, splitKey } from './api.js';
+import { request, joinKey, splitKey, keyUnit } from './api.js';
 
 // actionsOf reads where defaultactions are set under key, from the nested
 // tree shape (/get?format=tree names them), as key -> action.
@@ -28,16 +28,15 @@ export function kindFor(actions, key) {
   return 'counter';
 }
 
-// unitOf guesses a counter's unit from its names: the tree has no unit
-// metadata yet, and the built-in pipes name theirs (bytes,total;
-// reqtime,sum in seconds beside reqtime,le,… buckets). '' is a count.
-// nodes, when given, holds every key of the tree and every key above one.
+// unitOf is a counter's unit for adding: the key's unit (api.js reads it
+// from the names the pipes write), a histogram's sum (beside its le
+// buckets) in seconds, and requests counted as plain counts. nodes, when
+// given, holds every key of the tree and every key above one.
 export function unitOf(key, nodes) {
   const names = splitKey(key);
-  if (names.some((n) => /bytes?$|^bytes|_bytes/i.test(n))) return 'bytes';
-  const last = names[names.length - 1];
-  if (last === 'sum' && nodes && nodes.has(joinKey([...names.slice(0, -1), 'le']))) return 'seconds';
-  return '';
+  if (names[names.length - 1] === 'sum' && nodes && nodes.has(joinKey([...names.slice(0, -1), 'le']))) return 's';
+  const u = keyUnit(key);
+  return u === 'req' ? '' : u;
 }
 
 // isBucket reports a histogram bucket other than +Inf: buckets are

@@ -1,10 +1,10 @@
 // Home: the top-level subtrees with their current totals, links to every
 // page, and the saved views.
-import { get, listViews, keyURL, splitKey } from '../api.js';
+import { get, listViews, keyURL, splitKey, fmtUnit } from '../api.js';
 import { actionsOf, kindFor, unitOf, isBucket } from '../kinds.js';
-import { h, fmt, fmtUnit, message } from '../dom.js';
+import { h, fmt, message } from '../dom.js';
 
-const UNIT_ORDER = ['', 'bytes', 'seconds'];
+const UNIT_ORDER = ['', 'B', 's'];
 
 // summarize groups flat entries by top-level name. A subtree's totals add
 // like with like only: counters (gauges are levels, and adding averages
@@ -46,7 +46,7 @@ export function summarize(entries, kind = () => 'counter') {
 // totalText writes a subtree's totals, one per unit ("6,000 · 1.2 MiB"),
 // or a dash when it has no counters.
 export function totalText(s) {
-  const parts = [...s.totals].sort((a, b) => UNIT_ORDER.indexOf(a[0]) - UNIT_ORDER.indexOf(b[0])).map(([u, v]) => fmtUnit(v, u));
+  const parts = [...s.totals].sort((a, b) => UNIT_ORDER.indexOf(a[0]) - UNIT_ORDER.indexOf(b[0])).map(([u, v]) => (u ? fmtUnit(v, u) : fmt(v)));
   return parts.length ? parts.join(' · ') : '—';
 }
 

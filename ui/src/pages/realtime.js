@@ -3,7 +3,7 @@
 // Memory stays flat however long the page runs: table rows are reused, the
 // chart keeps fixed-size rings sampled once a tick, and updates are
 // applied at most once per animation frame.
-import { get, follow, listViews, request } from '../api.js';
+import { get, follow, listViews, request, keyUnit } from '../api.js';
 import { actionsOf, kindFor } from '../kinds.js';
 import { h, fmt, fmtClock, message, debounce } from '../dom.js';
 import { uPlot, baseOpts } from '../chart.js';
@@ -201,6 +201,12 @@ export async function realtime(main, state, { key, view }) {
     }
     return out;
   }
+  // unitOf is what a series is drawn in: the key's unit, per second for a
+  // counter drawn as a rate.
+  function unitOf(k) {
+    const u = keyUnit(k);
+    return kindOf(k) === 'counter' && mode === 'rate' ? u + '/s' : u;
+  }
   function chartData() { return [ts, ...[...raw.keys()].map(shown)]; }
   // countDrawn runs after uPlot paints: the points inside the drawn x range,
   // kept on the chart element so a test reads what was painted, not what
@@ -224,15 +230,15 @@ export async function realtime(main, state, { key, view }) {
     for (const k of charted) raw.set(k, old.get(k) || new Array(ts.length).fill(null));
     if (plot) { plot.destroy(); plot = null; }
     const width = Math.max(280, chartBox.clientWidth || 600);
-    const opts = baseOpts({ width, height: 260, labels: charted.map(label), style: { type: chartType === 'bar' ? 'line' : chartType } });
-    // The x axis is always the last `win` seconds, however few samples.
-    opts.scales.x.auto = false;
-    opts.scales.y.auto = false;
+    const opts = baseOpts({ width, height: 260, labels: charted.map(label), units: charted.map(unitOf), style: { type: chartType === 'bar' ? 'line' : chartType } });
+    // The x axis is always the last `win` seconds, however few samples;
+    // the y scales (one per unit) are set by rescale.
+    for (const n in opts.scales) opts.scales[n].auto = false;
     opts.hooks = { draw: [countDrawn] };
     // A 24-hour clock, as in the table and the daemon's graphs.
     opts.axes[0] = { ...opts.axes[0], space: 70, values: (u, splits) => splits.map((v) => fmtClock(v * 1000)) };
     plot = new uPlot(opts, chartData(), chartBox);
-    shownY = '';
+    shownY.clear();
     rescale();
     state.charts = [plot];
   }
@@ -258,21 +264,27 @@ export async function realtime(main, state, { key, view }) {
     for (const arr of raw.values()) arr.splice(0, n);
   }
   // rescale slides x to end at the last sample and commits the draw (one
-  // per tick); y moves only when the data leaves its rounded range, so it
-  // does not twitch with each value.
-  let shownY = '';
+  // per tick); each y scale moves only when its data leaves its rounded
+  // range, so it does not twitch with each value.
+  const shownY = new Set(); // y scales set at least once
   function rescale() {
     const now = ts.length ? ts[ts.length - 1] : Date.now() / 1000;
-    let lo = Infinity, hi = -Infinity;
-    for (const ys of plot.data.slice(1)) for (const v of ys) if (v != null) { if (v < lo) lo = v; if (v > hi) hi = v; }
-    if (lo > hi) { lo = 0; hi = 1; }
-    const sc = plot.scales.y;
-    const fits = shownY && lo >= sc.min && hi <= sc.max && (hi - lo) >= (sc.max - sc.min) / 2;
+    const ranges = new Map(); // y scale -> [lo, hi]
+    for (const n in plot.scales) if (n !== 'x') ranges.set(n, [Infinity, -Infinity]);
+    plot.series.forEach((se, i) => {
+      if (!i) return;
+      const r = ranges.get(se.scale);
+      for (const v of plot.data[i]) if (v != null) { if (v < r[0]) r[0] = v; if (v > r[1]) r[1] = v; }
+    });
     plot.batch(() => {
-      if (!fits) {
+      for (const [n, r] of ranges) {
+        let [lo, hi] = r;
+        if (lo > hi) { lo = 0; hi = 1; }
+        const sc = plot.scales[n];
+        if (shownY.has(n) && lo >= sc.min && hi <= sc.max && (hi - lo) >= (sc.max - sc.min) / 2) continue;
         const [ymin, ymax] = uPlot.rangeNum(lo, hi, 0.1, true);
-        shownY = `${ymin}/${ymax}`;
-        plot.setScale('y', { min: ymin, max: ymax });
+        shownY.add(n);
+        plot.setScale(n, { min: ymin, max: ymax });
       }
       plot.setScale('x', { min: now - win, max: now });
     });
