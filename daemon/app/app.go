@@ -164,7 +164,8 @@ func (d *Daemon) Start(ctx context.Context) error {
 	// zero, so its first increment is counted (the baseline itself is not).
 	follower := d.trend.Follow(d.tree)
 	d.pipes.Watch(ctx)
-	if err := d.ingest.start(ctx); err != nil {
+	pushed := func() bool { return d.api.Metrics().Pushes.Sum() > 0 }
+	if err := d.ingest.start(ctx, pushed); err != nil {
 		return err
 	}
 	m := d.api.Metrics()

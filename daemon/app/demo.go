@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"log"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/loggen"
@@ -20,6 +22,19 @@ type demoLog struct {
 	gen  *loggen.Generator
 	wg   sync.WaitGroup
 	once sync.Once
+	// stopped is set when real data made the demo stop writing.
+	stopped atomic.Bool
+}
+
+// status is /status's ingest.demo: the UI shows a banner while running.
+func (d *demoLog) status() map[string]any {
+	st := map[string]any{"running": !d.stopped.Load(), "path": d.path}
+	if d.stopped.Load() {
+		st["note"] = "demo source stopped: real data arrived (a push); its lines stay in the tree until they age out"
+	} else {
+		st["note"] = "DEMO SOURCE: generated lines in " + d.path + " (no log configured; it stops at the first push)"
+	}
+	return st
 }
 
 const demoPerSec = 20
@@ -44,8 +59,10 @@ func openDemo(dataDir string) (*demoLog, error) {
 }
 
 // start writes the burst, then a quarter second's lines every quarter
-// second until ctx ends. A nil demoLog does nothing.
-func (d *demoLog) start(ctx context.Context) {
+// second until ctx ends or realData says something else arrived (a push):
+// the demo then stops, so made-up lines never mix with an operator's
+// data for long. A nil demoLog does nothing.
+func (d *demoLog) start(ctx context.Context, realData func() bool) {
 	if d == nil {
 		return
 	}
@@ -60,6 +77,11 @@ func (d *demoLog) start(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
+				if realData() {
+					d.stopped.Store(true)
+					log.Printf("ingest: demo source stopped: real data arrived (a push)")
+					return
+				}
 				d.write(demoPerSec / 4)
 			}
 		}

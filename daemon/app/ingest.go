@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -25,6 +26,9 @@ type IngestFlags struct {
 	RotateWait time.Duration
 	Poll       time.Duration
 	Defaults   bool
+	// NginxLog is the log Defaults follows when readable (default
+	// /var/log/nginx/access.log).
+	NginxLog string
 }
 
 // RegisterIngestFlags adds the -log* and -default-source flags to fs.
@@ -70,11 +74,12 @@ func newIngest(f IngestFlags, cfg *config.Config, dataDir string, meta []byte, f
 	for _, l := range cfg.Listeners {
 		haveSyslog = haveSyslog || l.Format == "syslog"
 	}
+	nginxLog := cmp.Or(f.NginxLog, defaultNginxLog)
 	if len(files) == 0 && !haveSyslog && f.Defaults {
-		if fh, openErr := os.Open(defaultNginxLog); openErr == nil {
+		if fh, openErr := os.Open(nginxLog); openErr == nil {
 			fh.Close()
-			log.Printf("ingest: no sources configured: following %s", defaultNginxLog)
-			files = append(files, ingest.FileSource{Path: defaultNginxLog, Source: ingest.Source{Name: defaultNginxLog}})
+			log.Printf("ingest: no sources configured: following %s", nginxLog)
+			files = append(files, ingest.FileSource{Path: nginxLog, Source: ingest.Source{Name: nginxLog}})
 		} else {
 			demo, err := openDemo(dataDir)
 			if err != nil {
@@ -82,7 +87,7 @@ func newIngest(f IngestFlags, cfg *config.Config, dataDir string, meta []byte, f
 			}
 			r.demo = demo
 			log.Printf("ingest: DEMO SOURCE: no sources configured and %s is not readable (%v); following generated lines in %s. "+
-				"Configure sources: in conf/canopyd.yaml or pass -log PATH (-default-source=false turns this off).", defaultNginxLog, openErr, demo.path)
+				"Configure sources: in conf/canopyd.yaml or pass -log PATH (-default-source=false turns this off).", nginxLog, openErr, demo.path)
 			files = append(files, ingest.FileSource{Path: demo.path, Source: ingest.Source{Name: "demo", LogFormat: "main"}})
 		}
 	}
@@ -96,8 +101,9 @@ func newIngest(f IngestFlags, cfg *config.Config, dataDir string, meta []byte, f
 	return r, nil
 }
 
-// start serves the syslog listeners and follows the files until stop.
-func (r *ingestRun) start(ctx context.Context) error {
+// start serves the syslog listeners and follows the files until stop;
+// pushed says whether any push arrived (it stops a demo source).
+func (r *ingestRun) start(ctx context.Context, pushed func() bool) error {
 	ctx, r.cancel = context.WithCancel(ctx)
 	for _, l := range r.cfg.Listeners {
 		if l.Format != "syslog" {
@@ -113,7 +119,7 @@ func (r *ingestRun) start(ctx context.Context) error {
 		log.Printf("listening on udp %s (nginx syslog)", sl.Addr())
 		r.syslogs = append(r.syslogs, sl)
 	}
-	r.demo.start(ctx)
+	r.demo.start(ctx, pushed)
 	r.done = make(chan struct{})
 	go func() {
 		defer close(r.done)
@@ -153,7 +159,7 @@ func (r *ingestRun) status() map[string]any {
 	}
 	st["bad_lines"] = bad
 	if r.demo != nil {
-		st["demo"] = "DEMO SOURCE: generated lines in " + r.demo.path + " (no log configured)"
+		st["demo"] = r.demo.status()
 	}
 	var sl []map[string]any
 	for _, s := range r.syslogs {

@@ -100,6 +100,23 @@ func (v *CounterVec) With(values ...string) *metrics.Counter {
 	return c
 }
 
+// Sum is the total over every label set made so far.
+func (v *CounterVec) Sum() float64 {
+	v.r.mu.Lock()
+	var fs []func() float64
+	for _, s := range v.r.samples {
+		if s.family == v.name {
+			fs = append(fs, s.value)
+		}
+	}
+	v.r.mu.Unlock()
+	total := 0.0
+	for _, f := range fs {
+		total += f()
+	}
+	return total
+}
+
 // NewCounter declares a counter without labels.
 func (r *Registry) NewCounter(name, help string) *metrics.Counter {
 	r.declare(name, help, Counter)
