@@ -3,8 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
-	"os"
 	"log"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
