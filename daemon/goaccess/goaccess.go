@@ -80,6 +80,17 @@ func (p Panel) Hits(key func(Item) string) map[string]int64 {
 	return m
 }
 
+// Bytes sums the bytes of the panel's rows by key(row), as Hits.
+func (p Panel) Bytes(key func(Item) string) map[string]int64 {
+	m := map[string]int64{}
+	for _, it := range p.Data {
+		if k := key(it); k != "" {
+			m[k] += it.Bytes.Count
+		}
+	}
+	return m
+}
+
 // ByData keys a row by its data (the URL, the host, the hour …).
 func ByData(it Item) string { return it.Data }
 

@@ -12,7 +12,9 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -36,8 +38,9 @@ const JSONFormat = `log_format json escape=json '{"time_local":"$time_local","re
 // VCombinedFormat is the "vcombined" lines' format: combined behind the
 // virtual host, for panels that need one (GoAccess's %v). Those logs have
 // more that the other formats lack: several sites (one logged in capitals
-// now and then), internal referrers naming the line's own site and static
-// files that are missing (404).
+// now and then), internal referrers naming the line's own site, static
+// files that are missing (404) and client addresses spelled in full
+// (2001:0DB8:…) or IPv4-mapped (::ffff:192.0.2.1).
 const VCombinedFormat = `$host ` + logformatCombined
 
 // logformatCombined is sdk/logformat's combined preset, spelled out so the
@@ -121,6 +124,16 @@ func New(cfg Config) (*Generator, error) {
 			addr = fmt.Sprintf("10.%d.%d.%d", g.rng.IntN(256), g.rng.IntN(256), 1+g.rng.IntN(254))
 		default:
 			addr = fmt.Sprintf("%d.%d.%d.%d", 1+g.rng.IntN(223), g.rng.IntN(256), g.rng.IntN(256), 1+g.rng.IntN(254))
+		}
+		if g.vhost {
+			// Some clients logged the way other servers and proxies spell
+			// them: IPv6 in full and in capitals, IPv4 mapped into IPv6.
+			switch {
+			case i%40 == 7:
+				addr = strings.ToUpper(netip.MustParseAddr(addr).StringExpanded())
+			case i%30 == 1:
+				addr = "::ffff:" + addr
+			}
 		}
 		g.clients[i] = client{addr: addr, agent: g.pickAgent()}
 	}
