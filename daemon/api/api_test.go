@@ -200,6 +200,9 @@ func TestAuth(t *testing.T) {
 		{"metrics with read token", "GET", "/metrics", "r-secret", 200},
 		{"pull with token in query", "GET", "/pull/?key=a&since=0&access_token=r-secret", "", 200},
 		{"diff with read token", "GET", "/diff/a/a", "r-secret", 200},
+		{"report without token", "GET", "/report", "", 401},
+		{"report with write token", "GET", "/report", "w-secret", 403},
+		{"report with read token", "GET", "/report?top=3", "r-secret", 200},
 	}
 	for _, tt := range tests {
 		var hdr []string

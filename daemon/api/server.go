@@ -39,6 +39,9 @@ type Options struct {
 	Registry *metric.Registry
 	// Status, when set, adds subsystem sections to /status.
 	Status func() map[string]any
+	// FailedLines, when set, is how many access-log lines did not parse
+	// since the daemon started (the failed requests of /report).
+	FailedLines func() uint64
 }
 
 // Server is canopyd's HTTP front.
@@ -87,6 +90,7 @@ func New(opt Options) *Server {
 	s.engine.GET("/diff/*keys", s.diff)
 	s.engine.GET("/metrics", s.metricsHandler())
 	s.engine.GET("/search", s.search)
+	s.engine.GET("/report", s.report)
 	// An unknown path is an error like any other, naming what was asked.
 	s.engine.NoRoute(func(c *gin.Context) {
 		AbortError(c, http.StatusNotFound, fmt.Sprintf("no route %s %s", c.Request.Method, c.Request.URL.Path))

@@ -121,7 +121,8 @@ func (d *Daemon) open() error {
 		return err
 	}
 	srv := api.New(api.Options{Tree: t, Limits: cfg.Limits, Tokens: cfg.Tokens,
-		AccessLog: d.pipes.PushHook(pushFormats(cfg.Pipes)), Status: d.status})
+		AccessLog: d.pipes.PushHook(pushFormats(cfg.Pipes)), Status: d.status,
+		FailedLines: func() uint64 { return d.pipes.Status().BadLines }})
 	d.api = srv
 	feed.lines = srv.Metrics().IngestLines
 	registerSubsystemMetrics(srv.Metrics().Registry(), d.pipes.Status, d.trend.Status, d.ingest.status)
