@@ -60,7 +60,13 @@ type ingestRun struct {
 // offsets in the snapshot's meta; start runs it.
 func newIngest(f IngestFlags, cfg *config.Config, dataDir string, meta []byte, feed *Feed) (*ingestRun, error) {
 	r := &ingestRun{cfg: cfg, feed: feed}
-	for _, w := range cfg.CheckSources() {
+	warnings := cfg.CheckSources()
+	if f.Log != "" {
+		if w := config.CheckSource("-log", f.Log); w != "" {
+			warnings = append(warnings, w)
+		}
+	}
+	for _, w := range warnings {
 		log.Printf("ingest: %s", w)
 	}
 	var files []ingest.FileSource

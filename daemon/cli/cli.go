@@ -10,9 +10,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,7 +37,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 				if errors.Is(err, flag.ErrHelp) {
 					return 0
 				}
-				fmt.Fprintln(stderr, "canopyd:", err)
+				fail(stderr, err)
 				return 1
 			}
 			return 0
@@ -81,24 +84,36 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		}
 		cfg.RelayPath = path
 		if cfg.Relay, err = relay.LoadConfig(path); err != nil {
-			fmt.Fprintln(stderr, "canopyd:", err)
+			fail(stderr, err)
 			return 1
 		}
 		if !set["listen"] && cfg.Relay.Listen != "" {
 			cfg.Listen = cfg.Relay.Listen
 		}
 	} else if cfg.File, err = config.Load(*configPath, !set["config"]); err != nil {
-		fmt.Fprintln(stderr, "canopyd:", err)
+		fail(stderr, err)
 		return 1
 	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = config.DefaultDataDir(*configPath)
 	}
 	if err := run(cfg); err != nil {
-		fmt.Fprintln(stderr, "canopyd:", err)
+		fail(stderr, err)
 		return 1
 	}
 	return 0
+}
+
+// fail prints err as the one line canopyd ends with. The path of a file
+// error is said once: "cannot read config "/x": open /x: permission
+// denied" loses its "open /x: ".
+func fail(w io.Writer, err error) {
+	msg := err.Error()
+	var pe *fs.PathError
+	if errors.As(err, &pe) && strings.Contains(msg, strconv.Quote(pe.Path)) {
+		msg = strings.Replace(msg, pe.Op+" "+pe.Path+": ", "", 1)
+	}
+	fmt.Fprintln(w, "canopyd:", strings.Join(strings.Fields(msg), " "))
 }
 
 // run serves until SIGINT or SIGTERM, then stops the daemon cleanly.

@@ -349,7 +349,8 @@ func keyAt(n ast.Node, line int, at string) string {
 // CheckSources returns one warning per source whose path is missing or
 // whose glob matches no file, naming the config line. Those are not errors:
 // canopyd follows a file that appears later (nginx creating its log after
-// canopyd starts is normal), but a typo would otherwise be silent.
+// canopyd starts is normal), but a typo would otherwise be silent. A log
+// that exists but cannot be read is the follower's to report.
 func (c *Config) CheckSources() []string {
 	var out []string
 	for i, s := range c.Sources {
@@ -357,23 +358,30 @@ func (c *Config) CheckSources() []string {
 		if s.Line == 0 {
 			where = fmt.Sprintf("config %s: sources[%d]", c.Path, i)
 		}
-		if strings.ContainsAny(s.Path, "*?[") {
-			m, err := filepath.Glob(s.Path)
-			switch {
-			case err != nil:
-				out = append(out, fmt.Sprintf("%s: glob %q is malformed: %v", where, s.Path, err))
-			case len(m) == 0:
-				out = append(out, fmt.Sprintf("%s: glob %q matches no file yet; files that appear are followed", where, s.Path))
-			}
-			continue
-		}
-		if _, err := os.Stat(s.Path); errors.Is(err, fs.ErrNotExist) {
-			out = append(out, fmt.Sprintf("%s: log %q does not exist yet; it is followed once it appears", where, s.Path))
-		} else if err != nil {
-			out = append(out, fmt.Sprintf("%s: log %q: %v", where, s.Path, err))
+		if w := CheckSource(where, s.Path); w != "" {
+			out = append(out, w)
 		}
 	}
 	return out
+}
+
+// CheckSource is CheckSources' warning for one log path or glob ("" when
+// there is nothing to say); where names it (a config line, -log).
+func CheckSource(where, path string) string {
+	if strings.ContainsAny(path, "*?[") {
+		m, err := filepath.Glob(path)
+		switch {
+		case err != nil:
+			return fmt.Sprintf("%s: glob %q is malformed: %v", where, path, err)
+		case len(m) == 0:
+			return fmt.Sprintf("%s: glob %q matches no file yet; files that appear are followed", where, path)
+		}
+		return ""
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Sprintf("%s: log %q does not exist yet; it is followed once it appears", where, path)
+	}
+	return ""
 }
 
 // Validate checks values the YAML decoder cannot.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -103,6 +104,9 @@ type follower struct {
 	known    []fileState // recently finished files, never read again
 	restored bool        // started from a checkpoint entry
 	fromEnd  bool
+	// openErr is why the live path exists but cannot be read (permission
+	// denied, a folder), logged once when it changes and shown in /status.
+	openErr atomic.Pointer[string]
 
 	// batch being built
 	arena []byte
@@ -290,13 +294,22 @@ func (fl *follower) finish(of *openFile, i int) {
 func (fl *follower) openLive() bool {
 	f, err := os.Open(fl.path)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			fl.setOpenErr("")
+		} else {
+			fl.setOpenErr(reason(err))
+		}
 		return false
 	}
 	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		fl.setOpenErr("not a regular file")
+	}
 	if err != nil || !fi.Mode().IsRegular() || fl.held(idOf(fi)) {
 		f.Close()
 		return false
 	}
+	fl.setOpenErr("")
 	off := int64(0)
 	if fl.fromEnd {
 		off = fi.Size()
@@ -311,6 +324,33 @@ func (fl *follower) openLive() bool {
 	fl.cur = of
 	fl.in.gate.RUnlock()
 	return true
+}
+
+// setOpenErr records why the live path cannot be read ("" when it can or
+// is missing), logging each new reason once rather than every poll.
+func (fl *follower) setOpenErr(why string) {
+	prev := fl.openErr.Load()
+	switch {
+	case prev == nil && why == "", prev != nil && *prev == why:
+		return
+	case why == "":
+		fl.openErr.Store(nil)
+		if _, err := os.Stat(fl.path); err == nil {
+			fl.in.opt.Logf("ingest: log %q is readable now", fl.path)
+		}
+		return
+	}
+	fl.openErr.Store(&why)
+	fl.in.opt.Logf("ingest: cannot read log %q: %s; it is followed once readable", fl.path, why)
+}
+
+// reason is err without the path a *fs.PathError repeats.
+func reason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 // checkLive compares the live file with the path: a different inode means a

@@ -330,6 +330,8 @@ type FileStatus struct {
 	Size    int64  `json:"size"`
 	Behind  int64  `json:"behind_bytes"`
 	Rotated bool   `json:"rotated,omitempty"`
+	// Error is why the path exists but cannot be read (File is empty).
+	Error string `json:"error,omitempty"`
 }
 
 // Status describes sources and counters for /status.
@@ -338,6 +340,9 @@ func (in *Ingester) Status() map[string]any {
 	var files []FileStatus
 	in.mu.Lock()
 	for _, fl := range in.followers {
+		if why := fl.openErr.Load(); why != nil {
+			files = append(files, FileStatus{Path: fl.path, Error: *why})
+		}
 		for _, of := range fl.files() {
 			fs := FileStatus{Path: fl.path, File: of.name, Offset: of.applied, Rotated: of != fl.cur}
 			if fi, err := of.f.Stat(); err == nil {
