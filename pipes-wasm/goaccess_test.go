@@ -41,6 +41,13 @@ const gaConfig = `pipes:
     vhosts: {params: {top: "10000000", max_keys: "10000000", capacity: "10000000"}}
 `
 
+// gaBoundedConfig is gaConfig with the default caps: the lists are
+// checked for what topn promises (difference 10).
+const gaBoundedConfig = `pipes:
+  config:
+    referrers: {params: {exclude_own_host: "false"}}
+`
+
 // gaDifferences are the places canopy's definitions differ from GoAccess's
 // on purpose, each with what the test does about it. The table the test
 // prints names them by their number.
@@ -55,7 +62,7 @@ var gaDifferences = []string{
 	8:  "Protocols: GoAccess writes HTTP/2.0 as HTTP/2 (RFC 9113's name); canopy keeps what nginx logged. GoAccess's HTTP/2 and HTTP/3 rows are keyed HTTP/2.0 and HTTP/3.0.",
 	9:  "Referrer URLs: GoAccess lists lines without a referrer as a row \"-\"; canopy does not count them. That row is left out.",
 	11: "Zero bytes: canopy writes no bytes key for an item that was sent 0 bytes (a tree key is a change, and 0 is none); GoAccess lists it with 0. Those rows are left out.",
-	10: "Bounded lists: canopy keeps the top items of hosts, referrers, requests and vhosts (pipes-src/internal/topn; the rest under _other, an item admitted late holds its certain hits); GoAccess keeps every item. The test lifts the caps (gaConfig) so every item has its exact key; the pipes' own tests check the bounded mode.",
+	10: "Bounded lists: canopy keeps the top items of hosts, referrers, requests and vhosts (pipes-src/internal/topn; the rest under _other, an item admitted late holds its certain hits); GoAccess keeps every item. The test lifts the caps (gaConfig) so every item has its exact key, and checks a second replay with the default caps for what topn promises: keys plus _other sum to GoAccess's total exactly, no key above GoAccess's count, GoAccess's top 10 all keyed.",
 }
 
 // gaRow is one line of the printed table.
@@ -107,31 +114,37 @@ func TestGoAccessPanels(t *testing.T) {
 	}
 
 	// canopy.
-	conf := filepath.Join(dir, "canopyd.yaml")
-	if err := os.WriteFile(conf, []byte(gaConfig), 0o644); err != nil {
-		t.Fatal(err)
+	replay := func(name, config string) (map[string]float64, string) {
+		t.Helper()
+		conf := filepath.Join(dir, name+".yaml")
+		if err := os.WriteFile(conf, []byte(config), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		treePath := filepath.Join(dir, name+".json")
+		out, err := os.Create(treePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		cmd := exec.Command(bin, "replay", "-log-format", loggen.VCombinedFormat, "-print", "-progress", "none",
+			"-data", filepath.Join(dir, "data-"+name), "-pipes.cache", pipetest.CacheDir(), "-config", conf, logPath)
+		cmd.Stdout, cmd.Stderr = out, &stderr
+		err = cmd.Run()
+		out.Close()
+		if err != nil {
+			t.Fatalf("canopyd replay: %v\n%s", err, stderr.String())
+		}
+		tree, err := goaccess.ReadTree(treePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tree, stderr.String()
 	}
-	treePath := filepath.Join(dir, "tree.json")
-	out, err := os.Create(treePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	replay := exec.Command(bin, "replay", "-log-format", loggen.VCombinedFormat, "-print", "-progress", "none",
-		"-data", filepath.Join(dir, "data"), "-pipes.cache", pipetest.CacheDir(), "-config", conf, logPath)
-	replay.Stdout, replay.Stderr = out, &stderr
-	err = replay.Run()
-	out.Close()
-	if err != nil {
-		t.Fatalf("canopyd replay: %v\n%s", err, stderr.String())
-	}
-	tree, err := goaccess.ReadTree(treePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`canopyd replay: (\d+) lines \((\d+) bad, (\d+) too long, (\d+) invalid UTF-8\)`).FindStringSubmatch(stderr.String())
+	tree, stderr := replay("exact", gaConfig)
+	bounded, _ := replay("bounded", gaBoundedConfig)
+	m := regexp.MustCompile(`canopyd replay: (\d+) lines \((\d+) bad, (\d+) too long, (\d+) invalid UTF-8\)`).FindStringSubmatch(stderr)
 	if m == nil {
-		t.Fatalf("no summary line from canopyd replay:\n%s", stderr.String())
+		t.Fatalf("no summary line from canopyd replay:\n%s", stderr)
 	}
 	n := make([]int64, 5)
 	for i := 1; i < 5; i++ {
@@ -260,6 +273,66 @@ func TestGoAccessPanels(t *testing.T) {
 		return it.Data
 	}), "ref,url,", 9, 10)
 	items("hour of day", rep.VisitTime.Hits(goaccess.ByData), "time,hour,")
+
+	// The same lists with the default caps.
+	boundedList := func(panel string, ga map[string]int64, prefix string) {
+		got := map[string]int64{}
+		var total int64
+		for k, v := range bounded {
+			if name, ok := strings.CutPrefix(k, prefix); ok && !strings.Contains(name, ",") {
+				got[name] = int64(v)
+				total += int64(v)
+			}
+		}
+		var gaTotal int64
+		for _, v := range ga {
+			gaTotal += v
+		}
+		var bad []string
+		if total != gaTotal {
+			bad = append(bad, fmt.Sprintf("keys and _other sum to %d, GoAccess's total is %d", total, gaTotal))
+		}
+		exact := 0
+		for k, v := range got {
+			switch {
+			case k == "_other":
+			case v > ga[k]:
+				bad = append(bad, fmt.Sprintf("%s: %d, above GoAccess's %d", k, v, ga[k]))
+			case v == ga[k]:
+				exact++
+			}
+		}
+		byHits := slices.SortedFunc(maps.Keys(ga), func(a, b string) int {
+			if ga[a] != ga[b] {
+				return int(ga[b] - ga[a])
+			}
+			return strings.Compare(a, b)
+		})
+		for _, k := range byHits[:min(10, len(byHits))] {
+			if _, ok := got[k]; !ok {
+				bad = append(bad, fmt.Sprintf("%s (GoAccess's top 10, %d hits) has no key", k, ga[k]))
+			}
+		}
+		keys := len(got)
+		if _, ok := got["_other"]; ok {
+			keys--
+		}
+		res := fmt.Sprintf("sum equal, %d of %d keys exact, none above, top 10 keyed (differences 10)", exact, keys)
+		if len(bad) > 0 {
+			res = fmt.Sprintf("MISMATCH (%d)", len(bad))
+			t.Errorf("%s: %s", panel, strings.Join(bad, "; "))
+		}
+		rows = append(rows, gaRow{panel, summary(ga), fmt.Sprintf("%d keys + _other %d", keys, got["_other"]), res})
+	}
+	boundedList("hosts (hits), default caps", rep.Hosts.Hits(canonicalIP), "hosts,hits,")
+	boundedList("requested URLs, default caps", rep.Requests.Hits(goaccess.ByData), "req,page,")
+	boundedList("not-found URLs, default caps", rep.NotFound.Hits(goaccess.ByData), "req,notfound,")
+	boundedList("referrer URLs, default caps", rep.Referrers.Hits(func(it goaccess.Item) string {
+		if it.Data == "-" {
+			return ""
+		}
+		return it.Data
+	}), "ref,url,")
 
 	// The table for the closing note.
 	var b strings.Builder
