@@ -454,6 +454,76 @@ func TestBrowser(t *testing.T) {
 		b.checkClean(t, "/realtime/soak")
 	})
 
+	t.Run("not found", func(t *testing.T) {
+		b.open(t, "/realtime/view/nope")
+		if got := eval[string](t, b, `document.querySelector('.msg.error').textContent`); !strings.Contains(got, "nope") {
+			t.Errorf("missing view message = %q", got)
+		}
+		b.checkClean(t, "/realtime/view/nope")
+		// The daemon's own error pages: HTML in the UI's look and theme,
+		// with a way back, for a browser.
+		bg := map[string]string{"light": "rgb(246, 247, 249)", "dark": "rgb(18, 21, 27)"}
+		for _, c := range []struct {
+			path string
+			code int
+			msg  string
+		}{
+			{"/no/such/page", 404, "no route GET /no/such/page"},
+			{"/ui/nope.js", 404, `no UI file "nope.js"`},
+			{"/realtime/", 404, "needs a key"},
+			{"/trend?key=x&points=0", 400, "want a positive number"},
+		} {
+			for _, theme := range []string{"light", "dark"} {
+				eval[bool](t, b, `(localStorage.setItem('canopy.theme', '`+theme+`'), true)`)
+				do(t, b, chromedp.Navigate(b.origin+c.path))
+				type page struct {
+					Status            int
+					H1, Msg, Back, BG string
+					Nav               int
+				}
+				p := eval[page](t, b, `({status: performance.getEntriesByType('navigation')[0].responseStatus,
+					h1: document.querySelector('h1')?.textContent || '', msg: document.querySelector('p.msg')?.textContent || '',
+					back: document.querySelector('a.back')?.getAttribute('href') || '', bg: getComputedStyle(document.body).backgroundColor,
+					nav: document.querySelectorAll('header.top nav a').length})`)
+				if p.Status != c.code || !strings.HasPrefix(p.H1, strconv.Itoa(c.code)) || !strings.Contains(p.Msg, c.msg) || p.Back != "/" || p.Nav != 3 {
+					t.Errorf("%s (%s): %+v, want a %d page saying %q with the UI's header and a link back to /", c.path, theme, p, c.code, c.msg)
+				}
+				if p.BG != bg[theme] {
+					t.Errorf("%s in the %s theme has background %s, want the UI's %s", c.path, theme, p.BG, bg[theme])
+				}
+				b.screenshot(t, fmt.Sprintf("error-%d-%s", c.code, theme))
+			}
+		}
+		// The way back leads home; scripts get JSON for the same errors.
+		do(t, b, chromedp.Click(`a.back`, chromedp.NodeVisible))
+		home := false
+		for deadline := time.Now().Add(10 * time.Second); !home && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			// The page is being replaced: an evaluation may fail until it is.
+			v, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](`!!(window.canopy && canopy.ready === true && canopy.page === 'home')`))
+			home = err == nil && v
+		}
+		if !home {
+			t.Fatalf("the error page's link back did not lead to the home page")
+		}
+		eval[bool](t, b, `(localStorage.setItem('canopy.theme', 'light'), true)`)
+		for _, path := range []string{"/no/such/page", "/ui/nope.js", "/trend?key=x&points=0"} {
+			got := eval[string](t, b, `fetch('`+path+`').then(async r => r.status + ' ' + r.headers.get('content-type') + ' ' + ((await r.json()).error || ''))`)
+			if !strings.Contains(got, " application/json") || !strings.HasPrefix(got, "40") {
+				t.Errorf("fetch %s = %q, want a 4xx JSON error", path, got)
+			}
+		}
+		// The browser reports each 4xx it loaded; those were the point here.
+		errs, ext := b.takeErrors()
+		for _, e := range errs {
+			if !strings.Contains(e, "status of 40") {
+				t.Errorf("console: %s", e)
+			}
+		}
+		for _, u := range ext {
+			t.Errorf("request outside the daemon: %s", u)
+		}
+	})
+
 	t.Run("views per token with auth on", func(t *testing.T) {
 		conf := filepath.Join(t.TempDir(), "canopyd.yaml")
 		if err := os.WriteFile(conf, []byte("tokens:\n  - {name: alice, token: tok-a, scopes: [read, write]}\n  - {name: bob, token: tok-b, scopes: [read, write]}\n"), 0o644); err != nil {
@@ -495,13 +565,6 @@ func TestBrowser(t *testing.T) {
 		b.checkClean(t, "/realtime/view/alices as alice")
 	})
 
-	t.Run("not found", func(t *testing.T) {
-		b.open(t, "/realtime/view/nope")
-		if got := eval[string](t, b, `document.querySelector('.msg.error').textContent`); !strings.Contains(got, "nope") {
-			t.Errorf("missing view message = %q", got)
-		}
-		b.checkClean(t, "/realtime/view/nope")
-	})
 }
 
 func httpCode(t testing.TB, method, url, token string) int {

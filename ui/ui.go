@@ -24,6 +24,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/canopy-dev/canopy/daemon/api"
 	"github.com/canopy-dev/canopy/daemon/auth"
 	"github.com/canopy-dev/canopy/daemon/config"
 )
@@ -134,6 +135,12 @@ func pageHeaders(h http.Header) {
 }
 
 func (u *UI) page(c *gin.Context) {
+	// /realtime/ and /realtime/view/ name nothing to show: the error page
+	// (HTML for a browser) says so with a way back, instead of an empty page.
+	if p := c.Request.URL.Path; p == "/realtime/" || p == "/realtime/view/" {
+		api.AbortError(c, http.StatusNotFound, fmt.Sprintf("%s needs a key (/realtime/KEY) or a view name (/realtime/view/NAME)", p))
+		return
+	}
 	pageHeaders(c.Writer.Header())
 	c.Header("Cache-Control", "no-cache")
 	c.Data(http.StatusOK, "text/html; charset=utf-8", u.index)
@@ -144,7 +151,7 @@ func (u *UI) asset(c *gin.Context) {
 	a, ok := u.files[name]
 	if !ok || name == "index.html" {
 		// Only embedded files are served: a name is never a path on disk.
-		c.JSON(http.StatusNotFound, gin.H{"error": fmt.Sprintf("no UI file %q", name)})
+		api.AbortError(c, http.StatusNotFound, fmt.Sprintf("no UI file %q", name))
 		return
 	}
 	pageHeaders(c.Writer.Header())
@@ -192,12 +199,12 @@ func (u *UI) user(c *gin.Context) (string, bool) {
 	}
 	tok := auth.Token(c.Request)
 	if tok == "" {
-		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "views are kept per user: send Authorization: Bearer TOKEN (set it in /setting/view)"})
+		api.AbortError(c, http.StatusUnauthorized, "views are kept per user: send Authorization: Bearer TOKEN (set it in /setting/view)")
 		return "", false
 	}
 	name, ok := u.users[sha256.Sum256([]byte(tok))]
 	if !ok {
-		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "unknown token"})
+		api.AbortError(c, http.StatusUnauthorized, "unknown token")
 		return "", false
 	}
 	return name, true
@@ -228,7 +235,7 @@ func viewError(c *gin.Context, err error) {
 	case errors.Is(err, ErrViewExists):
 		code = http.StatusConflict
 	}
-	c.AbortWithStatusJSON(code, gin.H{"error": err.Error()})
+	api.AbortError(c, code, err.Error())
 }
 
 func (u *UI) listViews(c *gin.Context) {
@@ -268,7 +275,7 @@ func (u *UI) bindView(c *gin.Context) (View, bool) {
 	var v View
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxViewBody)
 	if err := c.ShouldBindJSON(&v); err != nil {
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "cannot parse view JSON: " + err.Error()})
+		api.AbortError(c, http.StatusBadRequest, "cannot parse view JSON: "+err.Error())
 		return v, false
 	}
 	return v, true
@@ -305,7 +312,7 @@ func (u *UI) putView(c *gin.Context) {
 		v.Name = name
 	}
 	if v.Name != name {
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": fmt.Sprintf("view name %q in the body differs from %q in the URL", v.Name, name)})
+		api.AbortError(c, http.StatusBadRequest, fmt.Sprintf("view name %q in the body differs from %q in the URL", v.Name, name))
 		return
 	}
 	v, err := u.views.Put(user, v, false)

@@ -83,7 +83,8 @@ function start() {
   const main = document.getElementById('app');
   clear(main);
   if (!fn) {
-    main.append(h('h1', null, 'Not found'), message(`No page at ${location.pathname}.`, 'error'));
+    main.append(h('section.card', null, h('h1', null, 'Not found'), message(`No page at ${location.pathname}.`, 'error'),
+      h('p', null, h('a.back', { href: '/' }, 'Back to canopy'), ' (the home page)')));
     state.ready = true;
     return;
   }
