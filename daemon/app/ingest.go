@@ -129,6 +129,13 @@ func (r *ingestRun) start(ctx context.Context, pushed func() bool) error {
 	r.done = make(chan struct{})
 	go func() {
 		defer close(r.done)
+		// Files are read only once the pipes are in (a batch would wait
+		// for them anyway), so a stop during a cold start is prompt.
+		select {
+		case <-r.feed.pipes.Ready():
+		case <-ctx.Done():
+			return
+		}
 		r.ing.Run(ctx)
 	}()
 	return nil

@@ -93,7 +93,9 @@ func (f PipeFlags) open(dataDir string, file *config.Config, t *tree.Tree) (*loa
 	if err != nil {
 		return nil, err
 	}
-	opt := pipes.Options{Dir: dir, Tree: t, Engine: eng, Config: file.Pipes, Workers: f.Workers}
+	// Background: HTTP serves while the pipes compile (seconds each with an
+	// empty cache); lines wait for them in Run.
+	opt := pipes.Options{Dir: dir, Tree: t, Engine: eng, Config: file.Pipes, Workers: f.Workers, Background: true}
 	if f.Builtin {
 		opt.Builtins = pipeswasm.Pipes()
 	}

@@ -61,6 +61,10 @@ type Options struct {
 	Tree     *tree.Tree
 	// Engine compiles the modules (its cache dir makes restarts fast).
 	Engine *host.Engine
+	// Background makes New return before the first load is done: the
+	// pipes compile meanwhile (Status shows each one loading), and Run
+	// waits until every one of them is in (see Ready).
+	Background bool
 	// Config is the `pipes:` section; per-pipe settings are keyed by the
 	// file's base name (browser.wasm → browser).
 	Config config.PipesConfig
@@ -98,6 +102,10 @@ type Manager struct {
 	formats sync.Map // log_format text → *logformat.Format
 	workers sync.Pool
 	sem     chan struct{}
+
+	// ready is closed when the first load is done: no line runs before
+	// it, so every line meets every pipe that loads at start.
+	ready chan struct{}
 
 	lines, bad, applyErrs atomic.Uint64
 	badSample             atomic.Value // string
@@ -137,9 +145,13 @@ type fileState struct {
 	// origin is OriginBuiltin or the file's path in the folder.
 	origin  string
 	loadDur time.Duration
+	// loading: a load of this file is running (a replaced file keeps its
+	// running version, l, meanwhile).
+	loading bool
 }
 
-// New makes a Manager and loads the folder once.
+// New makes a Manager and loads the built-ins and the folder once (in the
+// background with Options.Background).
 func New(opt Options) (*Manager, error) {
 	if opt.Tree == nil || opt.Engine == nil {
 		return nil, errors.New("pipes: Options.Tree and Options.Engine are required")
@@ -154,17 +166,50 @@ func New(opt Options) (*Manager, error) {
 		opt.Poll = DefaultPoll
 	}
 	m := &Manager{opt: opt, log: opt.Log, set: &pipeSet{}, files: map[string]*fileState{},
-		settling: map[string]candidate{}, sem: make(chan struct{}, opt.Workers), closed: make(chan struct{})}
+		settling: map[string]candidate{}, sem: make(chan struct{}, opt.Workers), closed: make(chan struct{}), ready: make(chan struct{})}
 	if m.log == nil {
 		m.log = log.New(os.Stderr, "pipes: ", log.LstdFlags)
 	}
 	m.workers.New = func() any { return &worker{parsers: map[*logformat.Format]*logformat.Parser{}} }
-	if opt.Dir != "" || opt.Builtins != nil {
-		if err := m.Scan(context.Background()); err != nil {
-			return nil, err
-		}
+	if opt.Dir == "" && opt.Builtins == nil {
+		close(m.ready)
+		return m, nil
 	}
+	// The folder is listed here, so a bad folder fails New; the loads
+	// then hold scanMu until they are done, so no rescan plans meanwhile.
+	m.scanMu.Lock()
+	jobs, seen, err := m.plan(false)
+	if err != nil {
+		m.scanMu.Unlock()
+		return nil, err
+	}
+	first := func() {
+		defer close(m.ready)
+		defer m.scanMu.Unlock()
+		m.loadPlanned(context.Background(), jobs, seen)
+	}
+	if !opt.Background {
+		first()
+		return m, nil
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		first()
+	}()
 	return m, nil
+}
+
+// Ready is closed once the pipes present at New are loaded (or failed to).
+func (m *Manager) Ready() <-chan struct{} { return m.ready }
+
+func (m *Manager) isReady() bool {
+	select {
+	case <-m.ready:
+		return true
+	default:
+		return false
+	}
 }
 
 // Watch rescans the folder every Poll until ctx ends or Close. (Ticks come
@@ -265,17 +310,33 @@ func (m *Manager) Scan(ctx context.Context) error { return m.scan(ctx, false) }
 func (m *Manager) scan(ctx context.Context, settle bool) error {
 	m.scanMu.Lock()
 	defer m.scanMu.Unlock()
-	cands, err := m.candidates()
+	jobs, seen, err := m.plan(settle)
 	if err != nil {
 		return err
 	}
-	type job struct {
-		name string
-		c    candidate
-		fs   *fileState
-		pc   config.PipeConfig
+	m.loadPlanned(ctx, jobs, seen)
+	return nil
+}
+
+// loadJob is one file to (re)load.
+type loadJob struct {
+	name string
+	c    candidate
+	fs   *fileState
+	old  *fileState // what ran before, nil for a new file
+	pc   config.PipeConfig
+}
+
+// plan lists the files that changed since the last scan (and every file
+// seen). A new file is entered at once as loading, a replaced one marked
+// loading, so Status shows them while they compile. settle is scan's.
+// Callers hold scanMu.
+func (m *Manager) plan(settle bool) ([]loadJob, map[string]bool, error) {
+	cands, err := m.candidates()
+	if err != nil {
+		return nil, nil, err
 	}
-	var jobs []job
+	var jobs []loadJob
 	seen := map[string]bool{}
 	disabled := map[string]bool{}
 	for _, n := range m.opt.Config.Disable {
@@ -287,9 +348,11 @@ func (m *Manager) scan(ctx context.Context, settle bool) error {
 		}
 	}
 	m.filesMu.Lock()
+	defer m.filesMu.Unlock()
 	for name, c := range cands {
 		seen[name] = true
-		if fs := m.files[name]; fs != nil && fs.origin == c.origin && fs.size == c.size && fs.mtime.Equal(c.mtime) {
+		old := m.files[name]
+		if old != nil && old.origin == c.origin && old.size == c.size && old.mtime.Equal(c.mtime) {
 			delete(m.settling, name)
 			continue
 		}
@@ -304,10 +367,22 @@ func (m *Manager) scan(ctx context.Context, settle bool) error {
 		base := strings.TrimSuffix(name, ".wasm")
 		pc := m.opt.Config.Config[base]
 		nfs.disable = pc.Disabled || disabled[base]
-		jobs = append(jobs, job{name, c, nfs, pc})
+		nfs.loading = !nfs.disable
+		switch {
+		case old == nil:
+			m.files[name] = nfs
+		case !nfs.disable:
+			old.loading = true
+		}
+		jobs = append(jobs, loadJob{name: name, c: c, fs: nfs, old: old, pc: pc})
 	}
-	m.filesMu.Unlock()
+	return jobs, seen, nil
+}
 
+// loadPlanned loads the planned files, at most GOMAXPROCS at once, then
+// publishes the new set (one swap for all of them, so a batch sees all of
+// a scan's changes or none). Callers hold scanMu.
+func (m *Manager) loadPlanned(ctx context.Context, jobs []loadJob, seen map[string]bool) {
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	for _, j := range jobs {
@@ -321,15 +396,22 @@ func (m *Manager) scan(ctx context.Context, settle bool) error {
 			defer func() { <-sem }()
 			start := time.Now()
 			l, err := m.load(ctx, j.c, j.pc)
-			j.fs.loadDur = time.Since(start)
+			dur := time.Since(start)
+			// j.fs may already be in files (a new file): Status reads it.
+			m.filesMu.Lock()
+			j.fs.loadDur, j.fs.loading = dur, false
 			if err != nil {
 				j.fs.err, j.fs.errAt = err, time.Now()
+			} else {
+				l.file = j.name
+				j.fs.l = l
+			}
+			m.filesMu.Unlock()
+			if err != nil {
 				m.log.Printf("pipe %s not loaded: %v", j.name, err)
 				return
 			}
-			l.file = j.name
-			j.fs.l = l
-			m.log.Printf("pipe %s loaded from %s: %s %s in %v", j.name, j.c.origin, l.p.Name(), l.p.Manifest.Version, j.fs.loadDur.Round(time.Millisecond))
+			m.log.Printf("pipe %s loaded from %s: %s %s in %v", j.name, j.c.origin, l.p.Name(), l.p.Manifest.Version, dur.Round(time.Millisecond))
 		}()
 	}
 	wg.Wait()
@@ -337,7 +419,7 @@ func (m *Manager) scan(ctx context.Context, settle bool) error {
 	m.filesMu.Lock()
 	changed := false
 	for _, j := range jobs {
-		old := m.files[j.name]
+		old := j.old
 		if old != nil && old.l != nil && j.fs.l == nil && j.fs.err != nil {
 			// A broken replacement: keep running the version that worked;
 			// Status shows both the load error and the running version.
@@ -363,7 +445,6 @@ func (m *Manager) scan(ctx context.Context, settle bool) error {
 	if changed {
 		m.swap()
 	}
-	return nil
 }
 
 // OriginBuiltin is PipeStatus.Origin of a pipe embedded in the binary.
@@ -675,6 +756,10 @@ func (m *Manager) RunFrom(ctx context.Context, formats []*logformat.Format, pref
 	if len(lines) == 0 {
 		return total
 	}
+	// Until the first load is done the set lacks pipes that are still
+	// compiling: a line run now would miss them for good. So the caller
+	// waits (a followed file's offset does not move meanwhile).
+	<-m.ready
 	bs := m.opt.BatchSize
 	// A call shorter than a batch per worker is split evenly so every core
 	// works, but batches stay long enough to amortise a pipe call.
@@ -895,7 +980,10 @@ func (w *worker) toTree(dst []tree.Delta, ds []pipeabi.Delta, man *pipeabi.Manif
 
 // Status is the pipes section of /status.
 type Status struct {
-	Dir       string       `json:"dir"`
+	Dir string `json:"dir"`
+	// Ready: the pipes present at start are loaded (or failed to); until
+	// then lines wait.
+	Ready     bool         `json:"ready"`
 	Lines     uint64       `json:"lines"`
 	BadLines  uint64       `json:"bad_lines"`
 	LastBad   string       `json:"last_bad_line_error,omitempty"`
@@ -907,9 +995,12 @@ type Status struct {
 type PipeStatus struct {
 	File string `json:"file"`
 	// Origin is "builtin" (embedded in canopyd) or the file's path.
-	Origin    string `json:"origin,omitempty"`
-	Name      string `json:"name,omitempty"`
-	Version   string `json:"version,omitempty"`
+	Origin  string `json:"origin,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Version string `json:"version,omitempty"`
+	// State is loading, ready (running), failed (no version runs),
+	// idle (see Idle) or disabled.
+	State     string `json:"state"`
 	Loaded    bool   `json:"loaded"`
 	Disabled  bool   `json:"disabled,omitempty"`
 	LoadError string `json:"load_error,omitempty"`
@@ -926,7 +1017,7 @@ type PipeStatus struct {
 
 // Status reports every file in the folder and every pipe loaded.
 func (m *Manager) Status() Status {
-	st := Status{Dir: m.opt.Dir, Lines: m.lines.Load(), BadLines: m.bad.Load(), MergeErrs: m.applyErrs.Load()}
+	st := Status{Dir: m.opt.Dir, Ready: m.isReady(), Lines: m.lines.Load(), BadLines: m.bad.Load(), MergeErrs: m.applyErrs.Load()}
 	if s, ok := m.badSample.Load().(string); ok {
 		st.LastBad = s
 	}
@@ -955,8 +1046,33 @@ func (m *Manager) Status() Status {
 				ps.QuarantineReason = "cannot load: " + fs.err.Error()
 			}
 		}
+		ps.State = state(fs, &ps)
 		st.Pipes = append(st.Pipes, ps)
 	}
 	m.filesMu.Unlock()
 	return st
+}
+
+// Pipe states in PipeStatus.State.
+const (
+	StateLoading  = "loading"
+	StateReady    = "ready"
+	StateFailed   = "failed"
+	StateIdle     = "idle"
+	StateDisabled = "disabled"
+)
+
+func state(fs *fileState, ps *PipeStatus) string {
+	switch {
+	case fs.disable:
+		return StateDisabled
+	case fs.loading:
+		return StateLoading
+	case fs.l != nil:
+		return StateReady
+	case ps.Idle != "":
+		return StateIdle
+	default:
+		return StateFailed
+	}
 }
