@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +28,9 @@ type hostilePipe struct {
 	// build makes the file's content in dir: a guest from testdata, or
 	// bytes that are no module at all.
 	build func(dir string) error
+	// drop, when set, makes the file at path in the pipes folder itself
+	// (files that cannot be copied: a named pipe, a symlink).
+	drop func(path string) error
 }
 
 // pipeState is one file's entry of /status "pipes".
@@ -64,15 +68,19 @@ func pipesStatus(t testing.TB, base string) (map[string]pipeState, int, []byte) 
 
 // guest builds the testdata package pkg (with ldflags) as NAME.wasm.
 func guest(name, why, pkg string, ldflags ...string) hostilePipe {
-	return hostilePipe{name, why, func(dir string) error {
+	return hostilePipe{name: name, why: why, build: func(dir string) error {
 		return pipetest.BuildWASM(filepath.Join("testdata", pkg), filepath.Join(dir, name+".wasm"), ldflags...)
 	}}
 }
 
 func rawFile(name, why string, content []byte) hostilePipe {
-	return hostilePipe{name, why, func(dir string) error {
+	return hostilePipe{name: name, why: why, build: func(dir string) error {
 		return os.WriteFile(filepath.Join(dir, name+".wasm"), content, 0o644)
 	}}
+}
+
+func special(name, why string, drop func(path string) error) hostilePipe {
+	return hostilePipe{name: name, why: why, drop: drop}
 }
 
 // hostileNodeCap is where the test stops a run that lets a pipe's keys
@@ -116,12 +124,27 @@ func TestHostilePipes(t *testing.T) {
 		guest("socket", "sandbox held", "hostile", "-X main.mode=socket"),
 		rawFile("notwasm", "not a WebAssembly module", []byte("#!/bin/sh\ncat /etc/passwd\n")),
 		rawFile("empty", "is empty (0 bytes)", nil),
+		// Reading a named pipe blocks until someone writes to it.
+		special("fifo", "not a regular file", func(path string) error { return syscall.Mkfifo(path, 0o644) }),
+		// A sparse 1 GiB file: read whole, it would take the memory.
+		special("huge", "more than the", func(path string) error {
+			f, err := os.Create(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return f.Truncate(1 << 30)
+		}),
+		special("symlink", "not a WebAssembly module", func(path string) error { return os.Symlink("/etc/passwd", path) }),
 	}
 	bin := t.TempDir()
 	var wg sync.WaitGroup
 	errs := make([]error, len(hostiles))
 	sem := make(chan struct{}, 2) // the machine's other tests need the cores too
 	for i, h := range hostiles {
+		if h.build == nil {
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -193,15 +216,20 @@ func TestHostilePipes(t *testing.T) {
 	for _, h := range hostiles {
 		t.Run(h.name, func(t *testing.T) {
 			file := h.name + ".wasm"
-			src, err := os.ReadFile(filepath.Join(bin, file))
-			must(t, err)
 			start := time.Now()
-			// Dropped as a careless user would: written in place, so the
-			// scanner may see it half-written.
-			must(t, os.WriteFile(filepath.Join(d.Pipes, file), src, 0o644))
+			if h.drop != nil {
+				must(t, h.drop(filepath.Join(d.Pipes, file)))
+			} else {
+				src, err := os.ReadFile(filepath.Join(bin, file))
+				must(t, err)
+				start = time.Now()
+				// Dropped as a careless user would: written in place, so
+				// the scanner may see it half-written.
+				must(t, os.WriteFile(filepath.Join(d.Pipes, file), src, 0o644))
+			}
 			var p pipeState
 			var nodes int
-			for deadline := start.Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			for deadline := start.Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 				var st map[string]pipeState
 				st, nodes, _ = pipesStatus(t, base)
 				peak = max(peak, rssMiB(t, d.PID()))
@@ -213,7 +241,7 @@ func TestHostilePipes(t *testing.T) {
 					t.Fatalf("%s grew the tree to %d nodes and is not quarantined: %+v", file, nodes, p)
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("%s not contained after 90 s: %+v", file, p)
+					t.Fatalf("%s not contained after 60 s: %+v", file, p)
 				}
 			}
 			took := time.Since(start)

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log"
 	"os"
@@ -23,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/config"
@@ -502,11 +504,11 @@ func (m *Manager) load(ctx context.Context, c candidate, pc config.PipeConfig) (
 	if c.origin == OriginBuiltin {
 		path = "builtin:" + c.name
 		wasm, err = fs.ReadFile(m.opt.Builtins, c.name)
-	} else {
-		wasm, err = os.ReadFile(path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %q: %w", path, err)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read %q: %w", path, err)
+		}
+	} else if wasm, err = readModule(path); err != nil {
+		return nil, err
 	}
 	opt, err := pipeOptions(m.opt.Limits, pc)
 	if err != nil {
@@ -524,6 +526,57 @@ func (m *Manager) load(ctx context.Context, c candidate, pc config.PipeConfig) (
 		l.setMaxKeys(int64(pc.MaxKeys))
 	}
 	return l, nil
+}
+
+// MaxFileBytes caps a pipe file: the built-in modules are 2-4 MB, and a
+// file read whole into memory must not be any size someone drops in.
+const MaxFileBytes = 64 << 20
+
+// readModule reads a folder file that should be a module: only a regular
+// file (or a symlink to one) of at most MaxFileBytes. Opening a named pipe
+// would block the scanner, and with it every later change, until someone
+// writes to it.
+func readModule(path string) ([]byte, error) {
+	// Non-blocking, so opening a named pipe returns at once; the checks
+	// are on the opened file, whatever the name points to by now.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %q: %w", path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %q: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%q is not a regular file but %s", path, fileKind(fi.Mode()))
+	}
+	if fi.Size() > MaxFileBytes {
+		return nil, fmt.Errorf("%q has %d bytes, more than the %d a pipe module may have", path, fi.Size(), MaxFileBytes)
+	}
+	// Limited again: the file may grow while it is read.
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %q: %w", path, err)
+	}
+	if len(b) > MaxFileBytes {
+		return nil, fmt.Errorf("%q has more than the %d bytes a pipe module may have", path, MaxFileBytes)
+	}
+	return b, nil
+}
+
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "mode " + m.String()
 }
 
 // prepare sets the pipe's root actions in the tree.

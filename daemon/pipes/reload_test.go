@@ -7,8 +7,10 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -190,5 +192,58 @@ func TestSettle(t *testing.T) {
 		if len(st) > 0 && st[0].LoadError != "" {
 			t.Fatalf("step %d: a load was tried: %s", i, st[0].LoadError)
 		}
+	}
+}
+
+// TestHostileFiles: folder files that are no module are refused with a
+// reason, and none can stall the scanner (a named pipe would block a read
+// until someone writes to it).
+func TestHostileFiles(t *testing.T) {
+	dir := t.TempDir()
+	m, err := New(Options{Dir: dir, Tree: tree.New(), Engine: pipetest.Engine(t), Log: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, tc := range []struct {
+		name, want string
+		make       func(path string) error
+	}{
+		{"fifo", "not a regular file but a named pipe", func(p string) error { return syscall.Mkfifo(p, 0o644) }},
+		{"huge", "more than the 67108864", func(p string) error {
+			f, err := os.Create(p)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return f.Truncate(1 << 30) // sparse: no disk used
+		}},
+		{"symlink", "not a WebAssembly module", func(p string) error { return os.Symlink("/etc/passwd", p) }},
+		{"empty", "is empty (0 bytes)", func(p string) error { return os.WriteFile(p, nil, 0o644) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.make(filepath.Join(dir, tc.name+".wasm")); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- m.Scan(t.Context()) }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the scan is stuck")
+			}
+			for _, p := range m.Status().Pipes {
+				if p.File == tc.name+".wasm" {
+					if p.Loaded || !p.Quarantined || !strings.Contains(p.LoadError, tc.want) || strings.Contains(p.LoadError, "root:") {
+						t.Errorf("status %+v, want refused with %q", p, tc.want)
+					}
+					return
+				}
+			}
+			t.Errorf("%s.wasm missing from status", tc.name)
+		})
 	}
 }
