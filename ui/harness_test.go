@@ -439,17 +439,24 @@ func screenshotDir(t testing.TB) string {
 
 func (b *browser) screenshot(t testing.TB, name string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", name, err)
-	}
+	png := b.shot(t)
 	p := filepath.Join(screenshotDir(t), name+".png")
 	if err := os.WriteFile(p, png, 0o644); err != nil {
 		t.Fatalf("cannot save screenshot: %v", err)
 	}
 	t.Logf("screenshot %s", p)
+}
+
+// shot returns a PNG of the whole page.
+func (b *browser) shot(t testing.TB) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	return png
 }
 
 // checkClean fails the test for console errors or external requests since
