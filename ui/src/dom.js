@@ -58,6 +58,28 @@ export function message(text, kind = 'info') {
   return h('p.msg.' + kind, { role: kind === 'error' ? 'alert' : 'status', text });
 }
 
+const dayFmt = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric' });
+const yearFmt = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short' });
+const hmFmt = new Intl.DateTimeFormat(undefined, { hourCycle: 'h23', hour: '2-digit', minute: '2-digit' });
+
+// axisTimes labels a uPlot time axis (splits in seconds) on the same
+// 24-hour clock: 13:04:05 for steps under a minute, 13:04 under a day
+// (with the date where the day changes), Dec 7 under a month, then
+// Dec 2026. Use it as the x axis' values: { values: axisTimes }.
+export function axisTimes(u, splits, axisIdx, space, incr) {
+  let prevDay = '';
+  return splits.map((v) => {
+    const d = new Date(v * 1000);
+    if (incr >= 28 * 86400) return yearFmt.format(d);
+    if (incr >= 86400) return dayFmt.format(d);
+    const day = dayFmt.format(d);
+    const t = incr < 60 ? timeFmt.format(d) : hmFmt.format(d);
+    const first = prevDay !== day;
+    prevDay = day;
+    return first && incr >= 60 ? t + '\n' + day : t;
+  });
+}
+
 // debounce returns fn delayed until calls stop for ms.
 export function debounce(fn, ms) {
   let t;

@@ -5,7 +5,7 @@
 // applied at most once per animation frame.
 import { get, follow, listViews, request, keyUnit } from '../api.js';
 import { actionsOf, kindFor } from '../kinds.js';
-import { h, fmt, fmtClock, message, debounce } from '../dom.js';
+import { h, fmt, fmtClock, axisTimes, message, debounce } from '../dom.js';
 import { uPlot, baseOpts } from '../chart.js';
 
 const MAX_FOLLOW = 5; // browsers allow ~6 connections per host
@@ -236,7 +236,7 @@ export async function realtime(main, state, { key, view }) {
     for (const n in opts.scales) opts.scales[n].auto = false;
     opts.hooks = { draw: [countDrawn] };
     // A 24-hour clock, as in the table and the daemon's graphs.
-    opts.axes[0] = { ...opts.axes[0], space: 70, values: (u, splits) => splits.map((v) => fmtClock(v * 1000)) };
+    opts.axes[0] = { ...opts.axes[0], space: 70, values: axisTimes };
     plot = new uPlot(opts, chartData(), chartBox);
     shownY.clear();
     rescale();
