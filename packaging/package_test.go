@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -119,7 +120,7 @@ func TestDeb(t *testing.T) {
 	cmd := exec.Command("setpriv", args...)
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dataDir, "USER=canopy", "LOGNAME=canopy"}
-	out := &strings.Builder{}
+	out := &lockedBuilder{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -159,7 +160,25 @@ func TestDeb(t *testing.T) {
 	if total < logLines {
 		t.Fatalf("/get/br = %q (sum %v), want the %d lines' browsers\n%s", body, total, logLines, out)
 	}
+	// systemctl reload runs the unit's ExecReload: canopyd restarts in
+	// place with the same counts (nothing read twice).
+	reload := strings.Fields(strings.ReplaceAll(unitValue(string(unit), "ExecReload"), "$MAINPID", strconv.Itoa(cmd.Process.Pid)))
+	if len(reload) == 0 {
+		t.Fatalf("%s has no ExecReload", units[0])
+	}
+	run(t, "/", reload[0], reload[1:]...)
+	total = 0
+	for deadline := time.Now().Add(4 * time.Minute); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		if strings.Contains(out.String(), " reloaded\n") {
+			if body, total = getCounts("http://" + addr + "/get/br"); total > 0 {
+				break
+			}
+		}
+	}
 	stop()
+	if total != logLines {
+		t.Fatalf("after %v: /get/br = %q (sum %v), want %d and a \"reloaded\" line\n%s", reload, body, total, logLines, out)
+	}
 
 	dpkg(t, "-r", "canopy")
 	if fi, err := os.Stat(dataDir); err != nil || !fi.IsDir() {
@@ -234,4 +253,22 @@ func run(t *testing.T, dir, name string, args ...string) string {
 		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
 	}
 	return string(out)
+}
+
+// lockedBuilder collects the daemon's output while the test reads it.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -76,28 +76,37 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	pipeFl.DirFromFlag = set["pipes"]
 	cfg.Pipes, cfg.Ingest = *pipeFl, *ingestFl
-	var err error
-	if *relayMode {
-		path := *configPath
-		if !set["config"] {
-			path = relay.DefaultFile
+	// load reads the config file onto the flags' settings: at start and on
+	// every SIGHUP.
+	load := func() (app.Config, error) {
+		c := cfg
+		var err error
+		if *relayMode {
+			path := *configPath
+			if !set["config"] {
+				path = relay.DefaultFile
+			}
+			c.RelayPath = path
+			if c.Relay, err = relay.LoadConfig(path); err != nil {
+				return c, err
+			}
+			if !set["listen"] && c.Relay.Listen != "" {
+				c.Listen = c.Relay.Listen
+			}
+		} else if c.File, err = config.Load(*configPath, !set["config"]); err != nil {
+			return c, err
 		}
-		cfg.RelayPath = path
-		if cfg.Relay, err = relay.LoadConfig(path); err != nil {
-			fail(stderr, err)
-			return 1
+		if c.DataDir == "" {
+			c.DataDir = config.DefaultDataDir(*configPath)
 		}
-		if !set["listen"] && cfg.Relay.Listen != "" {
-			cfg.Listen = cfg.Relay.Listen
-		}
-	} else if cfg.File, err = config.Load(*configPath, !set["config"]); err != nil {
+		return c, nil
+	}
+	first, err := load()
+	if err != nil {
 		fail(stderr, err)
 		return 1
 	}
-	if cfg.DataDir == "" {
-		cfg.DataDir = config.DefaultDataDir(*configPath)
-	}
-	if err := run(cfg); err != nil {
+	if err := serve(first, load); err != nil {
 		fail(stderr, err)
 		return 1
 	}
@@ -116,24 +125,62 @@ func fail(w io.Writer, err error) {
 	fmt.Fprintln(w, "canopyd:", strings.Join(strings.Fields(msg), " "))
 }
 
-// run serves until SIGINT or SIGTERM, then stops the daemon cleanly.
-func run(cfg app.Config) error {
-	d, err := app.New(cfg)
+// serve runs the daemon until SIGINT or SIGTERM, then stops it cleanly.
+// SIGHUP reloads: the config is read again and, when it loads, the daemon
+// is stopped (final checkpoint) and started again with it, in this
+// process, a few seconds without serving; what was read is applied
+// exactly once. A config that does not load, or a daemon that does not
+// start with it, leaves the previous one running.
+func serve(cfg app.Config, load func() (app.Config, error)) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	d, err := start(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	for {
+		select {
+		case err := <-d.Err():
+			d.Stop()
+			return err
+		case <-ctx.Done():
+			log.Printf("shutting down")
+			return d.Stop()
+		case <-hup:
+			next, err := load()
+			if err != nil {
+				log.Printf("reload refused, the running config stays: %v", err)
+				continue
+			}
+			log.Printf("reloading: stopping to start again with the config read now")
+			if err := d.Stop(); err != nil {
+				return err
+			}
+			if d, err = start(ctx, next); err != nil {
+				log.Printf("reload failed, starting again with the previous config: %v", err)
+				if d, err = start(ctx, cfg); err != nil {
+					return err
+				}
+				continue
+			}
+			cfg = next
+			log.Printf("reloaded")
+		}
+	}
+}
+
+// start opens and starts a daemon.
+func start(ctx context.Context, cfg app.Config) (*app.Daemon, error) {
+	d, err := app.New(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if err := d.Start(ctx); err != nil {
 		d.Stop()
-		return err
+		return nil, err
 	}
-	select {
-	case err := <-d.Err():
-		d.Stop()
-		return err
-	case <-ctx.Done():
-		log.Printf("shutting down")
-	}
-	return d.Stop()
+	return d, nil
 }

@@ -23,6 +23,10 @@ type Flags struct {
 	Stale     time.Duration // 0: two ticks
 	Retention Duration
 	Memory    Bytes
+
+	// libraryReady: InitLibrary ran (a daemon reloaded in-process opens
+	// the store again; the library's logger must start only once).
+	libraryReady bool
 }
 
 // RegisterFlags adds -trend.interval, -trend.retention and -trend.memory to fs.
@@ -47,8 +51,11 @@ func (f *Flags) Open(dataDir, remote, remoteRead string) (*Store, error) {
 		}
 		be = r
 	} else {
-		if err := InitLibrary(int64(f.Memory)); err != nil {
-			return nil, err
+		if !f.libraryReady {
+			if err := InitLibrary(int64(f.Memory)); err != nil {
+				return nil, err
+			}
+			f.libraryReady = true
 		}
 		// The writer makes each tick searchable at once (in-memory parts);
 		// the library writes those to disk every 5 s. Shorter ticks get a
