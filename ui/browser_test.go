@@ -75,6 +75,8 @@ func TestBrowser(t *testing.T) {
 		b.checkClean(t, "/")
 	})
 
+	t.Run("overview", func(t *testing.T) { overviewSubtests(t, bin, logPath, b) })
+
 	t.Run("realtime updates in place", func(t *testing.T) {
 		b.open(t, "/realtime/br")
 		cell := `document.querySelector('tr[data-key="br,ie,6"] td.val').textContent`

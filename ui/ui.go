@@ -1,4 +1,4 @@
-// Package ui serves canopy's web UI: the pages (/, /realtime/KEY,
+// Package ui serves canopy's web UI: the pages (/, /overview, /realtime/KEY,
 // /realtime/view/NAME, /trend/view/, /trend/view/NAME, /setting/view), their
 // built assets, and the saved-views API (/api/views).
 //
@@ -100,6 +100,7 @@ func (u *UI) pageRoutes(r gin.IRouter) {
 	r.GET("/trend/view/*path", u.page)
 	r.GET("/trend/view", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/trend/view/") })
 	r.GET("/setting/view", u.page)
+	r.GET("/overview", u.page)
 	r.GET("/ui/*file", u.asset)
 	r.HEAD("/ui/*file", u.asset)
 }
@@ -122,7 +123,7 @@ func (u *UI) Wrap(next http.Handler) http.Handler {
 }
 
 func isPagePath(p string) bool {
-	return p == "/" || p == "/setting/view" || p == "/trend/view" || strings.HasPrefix(p, "/ui/") ||
+	return p == "/" || p == "/overview" || p == "/setting/view" || p == "/trend/view" || strings.HasPrefix(p, "/ui/") ||
 		strings.HasPrefix(p, "/realtime/") || strings.HasPrefix(p, "/trend/view/")
 }
 

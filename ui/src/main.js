@@ -7,6 +7,7 @@ import { realtime } from './pages/realtime.js';
 import { explorer } from './pages/explorer.js';
 import { trendView } from './pages/trendview.js';
 import { settings } from './pages/settings.js';
+import { overview } from './pages/overview.js';
 
 // window.canopy is the page's state for people poking in the console and for
 // the browser tests (ready flags, charts, timings).
@@ -47,6 +48,7 @@ function header(active) {
     h('a.brand', { href: '/' }, 'canopy'),
     h('nav', { 'aria-label': 'Main' },
       link('/', 'Home', 'home'),
+      link('/overview', 'Overview', 'overview'),
       link('/trend/view/', 'Trend explorer', 'explorer'),
       link('/setting/view', 'Views', 'settings')),
     toggle);
@@ -61,6 +63,7 @@ function route(path) {
   if (/^\/trend\/view\/?$/.test(path)) return ['explorer', explorer, []];
   if ((m = /^\/trend\/view\/(.+?)\/?$/.exec(path))) return ['trend-view', trendView, [dec(m[1])]];
   if (/^\/setting\/view\/?$/.test(path)) return ['settings', settings, []];
+  if (/^\/overview\/?$/.test(path)) return ['overview', overview, []];
   return ['notfound', null, []];
 }
 
@@ -77,7 +80,7 @@ function start() {
   const [page, fn, args] = route(location.pathname);
   state.page = page;
   document.body.dataset.page = page;
-  const active = page === 'explorer' || page === 'trend-view' ? 'explorer' : page === 'settings' ? 'settings' : page === 'home' ? 'home' : '';
+  const active = page === 'explorer' || page === 'trend-view' ? 'explorer' : page === 'settings' ? 'settings' : page === 'home' ? 'home' : page === 'overview' ? 'overview' : '';
   document.body.prepend(header(active));
   applyTheme(document.documentElement.dataset.theme);
   const main = document.getElementById('app');
