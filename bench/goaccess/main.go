@@ -1,17 +1,22 @@
 // Command goaccess compares canopy with GoAccess on the same generated
 // access log, in one run: it times GoAccess's JSON report and `canopyd
-// replay` (all pipes in the pipes folder) of the same file, prints both
-// rates and their ratio, and cross-checks the total of valid requests and
-// every status code count. Run it with `go tool -modfile=tools/go.mod task bench:goaccess`.
+// replay` with every built-in pipe (geo on its test database) of the same
+// file, prints both rates and their ratio, and cross-checks the total of
+// valid requests and every status code count. -cpuprofile keeps a CPU
+// profile of the replay and prints its top functions. Run it with
+// `go tool -modfile=tools/go.mod task bench:goaccess`.
 package main
 
 import (
 	"flag"
 	"fmt"
+	"io/fs"
 	"log"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,17 +24,19 @@ import (
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/goaccess"
+	pipeswasm "github.com/canopy-dev/canopy/pipes-wasm"
 )
 
 func main() {
 	n := flag.Int("n", 1_000_000, "lines to generate")
 	bad := flag.Float64("bad", 0.001, "fraction of malformed lines")
 	dir := flag.String("dir", "", "work folder (default: a temporary one, removed afterwards)")
-	pipesDir := flag.String("pipes", "pipes-wasm", "pipes folder for canopyd")
-	target := flag.Float64("target", 5, "canopy/GoAccess lines-per-second ratio to reach")
+	pipesDir := flag.String("pipes", "", "pipes folder for canopyd, besides the built-in pipes (replacing those of the same name)")
+	target := flag.Float64("target", 20, "canopy/GoAccess lines-per-second ratio to reach")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of canopyd's replay here and print its top functions")
 	flag.Parse()
 	log.SetFlags(0)
-	if err := run(*n, *bad, *dir, *pipesDir, *target); err != nil {
+	if err := run(*n, *bad, *dir, *pipesDir, *target, *profile); err != nil {
 		log.Fatalf("bench:goaccess: %v", err)
 	}
 }
@@ -50,7 +57,25 @@ func timed(cmd *exec.Cmd) (timing, error) {
 	return t, err
 }
 
-func run(n int, bad float64, dir, pipesDir string, target float64) error {
+// repoRoot is the module's folder, from this file's path (go run keeps it).
+func repoRoot() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok || !filepath.IsAbs(file) {
+		return "", fmt.Errorf("cannot find the repository from %q: run with go run ./bench/goaccess", file)
+	}
+	return filepath.Join(filepath.Dir(file), "..", ".."), nil
+}
+
+func run(n int, bad float64, dir, pipesDir string, target float64, profile string) error {
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	if profile != "" {
+		if profile, err = filepath.Abs(profile); err != nil {
+			return err
+		}
+	}
 	gaBin, err := goaccess.Command(log.Printf)
 	if err != nil {
 		return err
@@ -62,7 +87,9 @@ func run(n int, bad float64, dir, pipesDir string, target float64) error {
 		defer os.RemoveAll(dir)
 	}
 	bin := filepath.Join(dir, "canopyd")
-	if out, err := exec.Command("go", "build", "-o", bin, "./daemon").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-o", bin, "./daemon")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./daemon: %v\n%s", err, out)
 	}
 	logPath := filepath.Join(dir, "access.log")
@@ -75,13 +102,27 @@ func run(n int, bad float64, dir, pipesDir string, target float64) error {
 	log.Printf("generated %d lines (%.0f MB) in %s", n, float64(fi.Size())/1e6, logPath)
 
 	data := filepath.Join(dir, "data")
-	replayArgs := []string{"replay", "-log-format", "combined", "-print", "-progress", "none", "-data", data, "-pipes.builtin=false", "-pipes", pipesDir, "-config", filepath.Join(dir, "none.yaml")}
-	os.WriteFile(filepath.Join(dir, "none.yaml"), nil, 0o644)
+	// Every built-in pipe: geo too, on its test database (a few networks:
+	// most clients miss, but each line is looked up).
+	conf := filepath.Join(dir, "canopyd.yaml")
+	mmdb := filepath.Join(root, "pipes-src", "geo", "testdata", "GeoLite2-Country.mmdb")
+	if err := os.WriteFile(conf, fmt.Appendf(nil, "pipes:\n  config:\n    geo:\n      read_files: [%q]\n      params: {database: %q}\n", mmdb, mmdb), 0o644); err != nil {
+		return err
+	}
+	replayArgs := []string{"replay", "-log-format", "combined", "-print", "-progress", "none", "-data", data, "-config", conf}
+	if pipesDir != "" {
+		replayArgs = append(replayArgs, "-pipes", pipesDir)
+	}
 	// Warm the WASM compilation cache once, as a running daemon would have.
 	warm := filepath.Join(dir, "warm.log")
 	os.WriteFile(warm, []byte(`127.0.0.1 - - [05/Jan/2026:00:00:00 +0800] "GET / HTTP/1.1" 200 1 "-" "curl/8.0"`+"\n"), 0o644)
-	if out, err := exec.Command(bin, append(replayArgs, warm)...).CombinedOutput(); err != nil {
-		return fmt.Errorf("canopyd replay (warm-up): %v\n%s", err, out)
+	wout, err := exec.Command(bin, append(replayArgs, warm)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("canopyd replay (warm-up): %v\n%s", err, wout)
+	}
+	ran, err := pipesRun(string(wout))
+	if err != nil {
+		return err
 	}
 
 	// GoAccess: its JSON report, as a user would make it.
@@ -99,7 +140,11 @@ func run(n int, bad float64, dir, pipesDir string, target float64) error {
 	if err != nil {
 		return err
 	}
-	ccmd := exec.Command(bin, append(replayArgs, logPath)...)
+	args := replayArgs
+	if profile != "" {
+		args = append(args, "-cpuprofile", profile)
+	}
+	ccmd := exec.Command(bin, append(args, logPath)...)
 	cerr := &strings.Builder{}
 	ccmd.Stdout, ccmd.Stderr = of, cerr
 	ct, err := timed(ccmd)
@@ -109,7 +154,7 @@ func run(n int, bad float64, dir, pipesDir string, target float64) error {
 	}
 
 	gRate, cRate := float64(n)/gt.wall.Seconds(), float64(n)/ct.wall.Seconds()
-	fmt.Printf("\n%d lines, %s\n", n, logPath)
+	fmt.Printf("\n%d lines, %s; canopyd runs %d pipes: %s\n", n, logPath, len(ran), strings.Join(ran, " "))
 	fmt.Printf("GoAccess JSON report:  %7.2fs wall %7.2fs CPU  %9.0f lines/s (%9.0f lines per CPU-second)\n", gt.wall.Seconds(), gt.cpu.Seconds(), gRate, float64(n)/gt.cpu.Seconds())
 	fmt.Printf("canopyd replay:        %7.2fs wall %7.2fs CPU  %9.0f lines/s (%9.0f lines per CPU-second), whole process incl. loading pipes\n", ct.wall.Seconds(), ct.cpu.Seconds(), cRate, float64(n)/ct.cpu.Seconds())
 	if s := replayLine(cerr.String()); s != "" {
@@ -122,7 +167,47 @@ func run(n int, bad float64, dir, pipesDir string, target float64) error {
 	}
 	fmt.Printf("ratio canopy/GoAccess: %.2fx lines/s wall (target >= %.0fx: %s); %.2fx lines per CPU-second\n", ratio, target, verdict, gt.cpu.Seconds()/ct.cpu.Seconds())
 
-	return crossCheck(report, out)
+	if err := crossCheck(report, out); err != nil {
+		return err
+	}
+	if profile != "" {
+		top := exec.Command("go", "tool", "pprof", "-top", "-nodecount=30", bin, profile)
+		top.Dir = root
+		pout, err := top.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("go tool pprof: %v\n%s", err, pout)
+		}
+		fmt.Printf("\nCPU profile of the replay (%s):\n%s", profile, pout)
+	}
+	return nil
+}
+
+// pipesRun lists the pipes a replay's log says it loaded and checks that
+// they are all the built-in ones.
+func pipesRun(log string) ([]string, error) {
+	var ran []string
+	for _, l := range strings.Split(log, "\n") {
+		if _, rest, ok := strings.Cut(l, "pipe "); ok {
+			if name, _, ok := strings.Cut(rest, ".wasm loaded from "); ok && !strings.Contains(name, " ") {
+				ran = append(ran, name)
+			}
+		}
+	}
+	ents, err := fs.ReadDir(pipeswasm.Pipes(), ".")
+	if err != nil {
+		return nil, err
+	}
+	var missing []string
+	for _, e := range ents {
+		if name := strings.TrimSuffix(e.Name(), ".wasm"); !slices.Contains(ran, name) {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("built-in pipes not running in canopyd replay: %s\n%s", strings.Join(missing, " "), tail(log))
+	}
+	slices.Sort(ran)
+	return ran, nil
 }
 
 func replayLine(stderr string) string {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ func cmdReplay(args []string) error {
 	configPath := fs.String("config", config.DefaultFile, "YAML config file (pipes and trend sections; optional)")
 	backfill := fs.Bool("trend", false, "back-fill the trend store in --data at the lines' own times (stop the daemon first)")
 	progress := fs.String("progress", "auto", "progress display: bar, plain, none or auto (bar on a terminal)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the replay (after the pipes are loaded) to this file (go tool pprof)")
 	trendFlags := trend.RegisterFlags(fs)
 	pipeFl := RegisterPipeFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -76,6 +78,20 @@ func cmdReplay(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The pipes load in the background (lines would wait for them): the
+	// figure below is the replay's alone.
+	select {
+	case <-pm.Ready():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	stopProfile := func() {}
+	if *cpuProfile != "" {
+		if stopProfile, err = startCPUProfile(*cpuProfile); err != nil {
+			return err
+		}
+		defer func() { stopProfile() }() // on an error return
+	}
 	start := time.Now()
 	opt.Progress = progressReporter(progressMode(*progress), os.Stderr, start)
 	res, err := ingest.Replay(ctx, fs.Args(), opt)
@@ -87,6 +103,8 @@ func cmdReplay(args []string) error {
 	// write what the whole log left them.
 	pm.Manager.Tick(ctx, time.Now())
 	el := time.Since(start)
+	stopProfile()
+	stopProfile = func() {}
 	if store != nil {
 		if err := store.Flush(context.Background()); err != nil {
 			return err
@@ -108,6 +126,22 @@ func cmdReplay(args []string) error {
 		return enc.Encode(entries)
 	}
 	return nil
+}
+
+// startCPUProfile profiles the process into path until the returned stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create CPU profile %q: %w", path, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cannot start CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 func flagSetIn(fs *flag.FlagSet, name string) bool {
