@@ -1,6 +1,8 @@
 package api
 
 import (
+	"fmt"
+
 	"github.com/VictoriaMetrics/metrics"
 	"github.com/gin-gonic/gin"
 
@@ -57,6 +59,41 @@ func (s *Server) registerTree() {
 	t := s.opt.Tree
 	s.metrics.reg.NewGaugeFunc("canopy_tree_nodes", "Nodes in the tree.", func() float64 { return float64(t.Len()) })
 	s.metrics.reg.NewGaugeFunc("canopy_tree_version", "The tree's global version (bumped by every merge).", func() float64 { return float64(t.Version()) })
+	s.metrics.reg.NewGaugeFunc("canopy_tree_max_nodes", "The tree's node limit (limits.max_tree_nodes; 0: none).", func() float64 {
+		m, _ := t.Capacity()
+		return float64(m)
+	})
+	s.metrics.reg.NewGaugeFunc("canopy_tree_full", "1 when the tree is at its node limit: new keys are refused.", func() float64 {
+		if full, _, _ := s.treeFull(); full {
+			return 1
+		}
+		return 0
+	})
+	s.metrics.reg.NewCounterFunc("canopy_tree_refused_nodes_total", "New nodes refused because the tree was at its node limit (pushes, pipes, sockets).", func() float64 {
+		_, r := t.Capacity()
+		return float64(r)
+	})
+}
+
+// treeFull says whether the tree is at its limit, and its size and limit.
+func (s *Server) treeFull() (full bool, nodes, maxNodes int) {
+	maxNodes, _ = s.opt.Tree.Capacity()
+	nodes = s.opt.Tree.Len()
+	return maxNodes > 0 && nodes >= maxNodes, nodes, maxNodes
+}
+
+// treeStatus is /status's "tree" section: size against the node limit.
+func (s *Server) treeStatus() gin.H {
+	full, nodes, maxNodes := s.treeFull()
+	_, refused := s.opt.Tree.Capacity()
+	st := gin.H{"max_nodes": maxNodes, "full": full, "refused_nodes": refused} // "nodes" is /status's own
+	switch {
+	case full:
+		st["error"] = fmt.Sprintf("tree is full: %d nodes, the limit (limits.max_tree_nodes); pushes with new keys are refused, existing keys still update", nodes)
+	case refused > 0:
+		st["error"] = fmt.Sprintf("%d new nodes were refused: they would have grown the tree past %d nodes (limits.max_tree_nodes)", refused, maxNodes)
+	}
+	return st
 }
 
 // countRequests is a middleware counting requests by route and code.

@@ -103,6 +103,13 @@ func (s *Server) merge(parts push.Parts, source string) (push.Result, *push.Limi
 		s.metrics.LinesIn.With(source, "json").Inc()
 		s.metrics.IngestLines.With(source).Inc()
 		r, err := s.decoder.Merge(s.opt.Tree, j)
+		if lerr := s.limits.TreeFull(err); lerr != nil {
+			s.metrics.BadLines.With(source, "json").Inc()
+			if len(jsons) > 1 {
+				lerr.Msg = fmt.Sprintf("%s: %s (the parts before it merged)", partName("json", i, len(jsons)), lerr.Msg)
+			}
+			return res, lerr, nil
+		}
 		if err != nil {
 			s.metrics.BadLines.With(source, "json").Inc()
 			if len(jsons) > 1 {

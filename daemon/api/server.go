@@ -161,6 +161,7 @@ func (s *Server) status(c *gin.Context) {
 		"uptime_seconds": time.Since(s.started).Seconds(),
 		"version":        s.opt.Tree.Version(),
 		"nodes":          s.opt.Tree.Len(),
+		"tree":           s.treeStatus(),
 		"pushes":         s.pushes.Load(),
 		"push_errors":    s.errors.Load(),
 	}

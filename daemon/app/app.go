@@ -23,6 +23,7 @@ import (
 	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/graph"
 	"github.com/canopy-dev/canopy/daemon/listen"
+	"github.com/canopy-dev/canopy/daemon/push"
 	"github.com/canopy-dev/canopy/daemon/relay"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/daemon/trend"
@@ -109,6 +110,7 @@ func (d *Daemon) open() error {
 	default:
 		log.Printf("restored %d nodes from %s", t.Len(), d.snapPath)
 	}
+	t.SetMaxNodes(push.LimitsFrom(cfg.Limits).MaxTreeNodes)
 	d.tree = t
 	if d.trend, err = d.cfg.Trend.Open(d.cfg.DataDir, cfg.Trend.Remote, cfg.Trend.RemoteRead); err != nil {
 		return err

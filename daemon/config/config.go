@@ -152,6 +152,7 @@ type Limits struct {
 	MaxJSONDepth int   `yaml:"max_json_depth"`
 	MaxPushNodes int   `yaml:"max_push_nodes"`
 	MaxLongPolls int   `yaml:"max_long_polls"`
+	MaxTreeNodes int   `yaml:"max_tree_nodes"`
 }
 
 // TrendConfig selects the history backend (owned by daemon/trend).

@@ -139,6 +139,13 @@ func (r *Registry) NewGaugeFunc(name, help string, f func() float64) {
 	r.add(name, "", f)
 }
 
+// NewCounterFunc declares a counter read from f at scrape time (for a
+// count another package keeps).
+func (r *Registry) NewCounterFunc(name, help string, f func() float64) {
+	r.declare(name, help, Counter)
+	r.add(name, "", f)
+}
+
 // Collect adds a function that writes metrics known only at scrape time.
 func (r *Registry) Collect(f func(*Exposition)) {
 	r.mu.Lock()

@@ -602,6 +602,9 @@ func (l *loaded) setMaxKeys(n int64) {
 // without bound (a new key per line) would otherwise take the daemon's
 // memory.
 func (m *Manager) apply(l *loaded, ds []tree.Delta) (tree.MergeResult, error) {
+	// Over the tree's node limit (limits.max_tree_nodes) the new keys are
+	// dropped, not the batch, and the pipe is not blamed: existing keys
+	// keep counting, the tree counts the drops, /status "tree" says full.
 	r, err := m.opt.Tree.ApplyBudget(ds, &l.keysLeft)
 	var be *tree.KeyBudgetError
 	if errors.As(err, &be) {

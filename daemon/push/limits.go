@@ -1,10 +1,12 @@
 package push
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
 	"github.com/canopy-dev/canopy/daemon/config"
+	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
 // Limits bound what one request, line or client may cost. Every limit is
@@ -15,6 +17,7 @@ type Limits struct {
 	MaxJSONDepth int   // nesting of a JSON push (400)
 	MaxPushNodes int   // object members in one JSON push (413)
 	MaxLongPolls int   // concurrent /pull waiters and event streams (429)
+	MaxTreeNodes int   // nodes in the whole tree (413; tree.SetMaxNodes)
 }
 
 // Default limits.
@@ -24,11 +27,20 @@ const (
 	DefaultMaxJSONDepth = 64
 	DefaultMaxPushNodes = 100_000
 	DefaultMaxLongPolls = 10_000
+	// DefaultMaxTreeNodes keeps a full tree and its trend series under
+	// 1 GiB resident (~200 B a node, ~1 KiB a new series; TestCardinality
+	// measures it): far above what logs and hosts make (a busy site: tens
+	// of thousands), far below what distinct keys in a loop would reach.
+	DefaultMaxTreeNodes = 500_000
 )
+
+// ErrPushNodes is wrapped by the LimitError of a push with more than
+// MaxPushNodes nodes; a push over MaxTreeNodes wraps tree.ErrFull.
+var ErrPushNodes = errors.New("too many nodes in one push")
 
 // LimitsFrom applies the defaults to the `limits` config section.
 func LimitsFrom(c config.Limits) Limits {
-	l := Limits{c.MaxBodyBytes, c.MaxLineBytes, c.MaxJSONDepth, c.MaxPushNodes, c.MaxLongPolls}
+	l := Limits{c.MaxBodyBytes, c.MaxLineBytes, c.MaxJSONDepth, c.MaxPushNodes, c.MaxLongPolls, c.MaxTreeNodes}
 	return l.WithDefaults()
 }
 
@@ -49,18 +61,26 @@ func (l Limits) WithDefaults() Limits {
 	if l.MaxLongPolls <= 0 {
 		l.MaxLongPolls = DefaultMaxLongPolls
 	}
+	if l.MaxTreeNodes <= 0 {
+		l.MaxTreeNodes = DefaultMaxTreeNodes
+	}
 	return l
 }
 
 // LimitError is a request over a limit: Code is the HTTP status, Key the
-// limit's config key (max_json_depth), Msg what the client is told.
+// limit's config key (max_json_depth), Msg what the client is told, Err
+// the sentinel it wraps (for errors.Is), if any.
 type LimitError struct {
 	Code int
 	Key  string
 	Msg  string
+	Err  error
 }
 
 func (e *LimitError) Error() string { return e.Msg }
+
+// Unwrap returns the sentinel e wraps.
+func (e *LimitError) Unwrap() error { return e.Err }
 
 func limitError(code int, key, format string, args ...any) *LimitError {
 	return &LimitError{Code: code, Key: key, Msg: fmt.Sprintf(format, args...) + " (limits." + key + ")"}
@@ -98,7 +118,9 @@ func (l Limits) CheckJSON(data []byte) *LimitError {
 		case ':':
 			nodes++
 			if nodes > l.MaxPushNodes {
-				return limitError(http.StatusRequestEntityTooLarge, "max_push_nodes", "push has more than %d nodes", l.MaxPushNodes)
+				e := limitError(http.StatusRequestEntityTooLarge, "max_push_nodes", "push has more than %d nodes", l.MaxPushNodes)
+				e.Err = ErrPushNodes
+				return e
 			}
 		}
 	}
@@ -113,4 +135,15 @@ func (l Limits) BodyTooLarge() *LimitError {
 // LineTooLong is the answer to line n of size bytes, over MaxLineBytes.
 func (l Limits) LineTooLong(n, size int) *LimitError {
 	return limitError(http.StatusRequestEntityTooLarge, "max_line_bytes", "line %d is %d bytes, longer than %d", n, size, l.MaxLineBytes)
+}
+
+// TreeFull turns a merge error that wraps tree.ErrFull into the answer to
+// the push (413 naming limits.max_tree_nodes); other errors give nil.
+func (l Limits) TreeFull(err error) *LimitError {
+	if !errors.Is(err, tree.ErrFull) {
+		return nil
+	}
+	e := limitError(http.StatusRequestEntityTooLarge, "max_tree_nodes", "push refused, nothing merged: %v", err)
+	e.Err = err
+	return e
 }

@@ -1,6 +1,7 @@
 package tree
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -45,6 +46,31 @@ type Tree struct {
 	order   map[*node][]*node // cached child order for readers
 	epoch   uint32
 	version atomic.Uint64
+	// maxNodes caps nodes (0: no cap); refused counts the new nodes a
+	// merge wanted past it (ErrFull), for /status and /metrics.
+	maxNodes int
+	refused  atomic.Uint64
+}
+
+// ErrFull is wrapped by the error of a merge that would grow the tree past
+// its node limit (SetMaxNodes): the tree never forgets a node, so without a
+// cap a stream of distinct keys would grow it until the process dies.
+var ErrFull = errors.New("tree is full")
+
+// SetMaxNodes caps the number of nodes (0 or less: no cap). A tree already
+// larger keeps its nodes; only new ones are refused.
+func (t *Tree) SetMaxNodes(n int) {
+	t.mu.Lock()
+	t.maxNodes = max(n, 0)
+	t.mu.Unlock()
+}
+
+// Capacity returns the node limit (0: none) and how many new nodes merges
+// were refused so far because of it.
+func (t *Tree) Capacity() (maxNodes int, refused uint64) {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return t.maxNodes, t.refused.Load()
 }
 
 // New returns an empty tree.
@@ -84,6 +110,16 @@ func (t *Tree) Apply(deltas []Delta) (MergeResult, error) {
 	return t.apply(nil, deltas)
 }
 
+// ApplyFitting is Apply for a stream that must not stall when the tree is
+// full (pipes, sockets): deltas that need new nodes past the limit are
+// dropped, in order, instead of refusing the batch, so existing keys keep
+// updating. It returns how many deltas were dropped.
+func (t *Tree) ApplyFitting(deltas []Delta) (MergeResult, int, error) {
+	var dropped int
+	res, err := t.applyMode(nil, deltas, nil, nil, &dropped)
+	return res, dropped, err
+}
+
 // KeyBudgetError is ApplyBudget's refusal: the deltas would create more
 // new keys than the writer has left.
 type KeyBudgetError struct {
@@ -94,19 +130,20 @@ func (e *KeyBudgetError) Error() string {
 	return fmt.Sprintf("would create %d new keys, %d left of its budget", e.New, e.Left)
 }
 
-// ApplyBudget is Apply for a writer allowed to create at most left more
-// keys (a pipe's cap): deltas that would create more merge nothing and
+// ApplyBudget is ApplyFitting for a writer allowed to create at most left
+// more keys (a pipe's cap): deltas that would create more merge nothing and
 // answer a *KeyBudgetError; otherwise the keys they create are taken from
 // left. The check and the debit happen under the write lock, so
 // concurrent writers sharing a budget never overdraw it.
 func (t *Tree) ApplyBudget(deltas []Delta, left *atomic.Int64) (MergeResult, error) {
-	return t.applyWith(nil, deltas, nil, func(created int) error {
+	var dropped int
+	return t.applyMode(nil, deltas, nil, func(created int) error {
 		if n := left.Load(); int64(created) > n {
 			return &KeyBudgetError{New: int64(created), Left: n}
 		}
 		left.Add(-int64(created))
 		return nil
-	})
+	}, &dropped)
 }
 
 // SetAction sets the defaultaction ruling the subtree at path, creating the
@@ -138,6 +175,12 @@ func (t *Tree) apply(acts []actionSet, deltas []Delta) (MergeResult, error) {
 // budget, when set, runs next with the number of keys the deltas would
 // create; an error from it refuses them all.
 func (t *Tree) applyWith(acts []actionSet, deltas []Delta, gate func() bool, budget func(created int) error) (MergeResult, error) {
+	return t.applyMode(acts, deltas, gate, budget, nil)
+}
+
+// applyMode is applyWith; when dropped is non-nil, deltas over the node
+// limit are dropped (and counted there) rather than refusing everything.
+func (t *Tree) applyMode(acts []actionSet, deltas []Delta, gate func() bool, budget func(created int) error, dropped *int) (MergeResult, error) {
 	for _, a := range acts {
 		if err := validPath(a.path); err != nil {
 			return MergeResult{}, err
@@ -160,9 +203,12 @@ func (t *Tree) applyWith(acts []actionSet, deltas []Delta, gate func() bool, bud
 	// Pass 1: find existing targets and refuse kind conflicts (a number
 	// where a marker is, or the reverse), also within this batch.
 	var pending map[string]bool // new paths in this batch: true = marker
+	missing := len(acts) > 0    // some node may be new: check the limit
 	for i := range deltas {
 		d := &deltas[i]
-		if n := t.find(d.Path); n != nil {
+		n := t.find(d.Path)
+		missing = missing || n == nil
+		if n != nil {
 			if n.flags&flagMarker != 0 && !d.IsMarker {
 				return MergeResult{}, fmt.Errorf("%s: a number where a marker is", key.Join(d.Path))
 			}
@@ -182,11 +228,30 @@ func (t *Tree) applyWith(acts []actionSet, deltas []Delta, gate func() bool, bud
 		}
 		pending[k] = d.IsMarker
 	}
+	created := len(pending)
+	if t.maxNodes > 0 && missing {
+		n := len(deltas)
+		var err error
+		if deltas, err = t.fit(acts, deltas, dropped); err != nil {
+			return MergeResult{}, err
+		}
+		if len(deltas) < n {
+			created = 0 // what the kept deltas create
+			kept := map[string]bool{}
+			for i := range deltas {
+				k := key.Join(deltas[i].Path)
+				if _, ok := pending[k]; ok && !kept[k] {
+					kept[k] = true
+					created++
+				}
+			}
+		}
+	}
 	if gate != nil && !gate() {
 		return MergeResult{Version: t.version.Load()}, nil
 	}
 	if budget != nil {
-		if err := budget(len(pending)); err != nil {
+		if err := budget(created); err != nil {
 			return MergeResult{}, err
 		}
 	}
@@ -213,6 +278,84 @@ func (t *Tree) applyWith(acts []actionSet, deltas []Delta, gate func() bool, bud
 	}
 	res.Version = t.version.Load()
 	return res, nil
+}
+
+// fit checks the nodes acts and deltas would add against the limit. Over
+// it, with dropped nil, it refuses all (ErrFull); else it returns the
+// deltas that fit, in order, counting the others in *dropped. Called
+// under the write lock.
+func (t *Tree) fit(acts []actionSet, deltas []Delta, dropped *int) ([]Delta, error) {
+	room := t.maxNodes - t.nodes
+	var fresh map[string]struct{} // new paths (and prefixes) counted so far
+	var added []string            // the paths the current item added
+	count := func(path []string) int {
+		n, depth := &t.root, 0
+		for ; depth < len(path); depth++ {
+			c := n.kids[path[depth]]
+			if c == nil {
+				break
+			}
+			n = c
+		}
+		if depth == len(path) {
+			return 0
+		}
+		if fresh == nil {
+			fresh = map[string]struct{}{}
+		}
+		added = added[:0]
+		// From the leaf up: a counted path's prefixes are counted too.
+		for j := len(path); j > depth; j-- {
+			k := key.Join(path[:j])
+			if _, ok := fresh[k]; ok {
+				break
+			}
+			fresh[k] = struct{}{}
+			added = append(added, k)
+		}
+		return len(added)
+	}
+	want := 0
+	for _, a := range acts {
+		want += count(a.path)
+	}
+	if dropped == nil {
+		for i := range deltas {
+			want += count(deltas[i].Path)
+		}
+		if want > room {
+			t.refused.Add(uint64(want))
+			return nil, fmt.Errorf("merge would add %d nodes to %d, over the limit of %d: %w", want, t.nodes, t.maxNodes, ErrFull)
+		}
+		return deltas, nil
+	}
+	if want > room {
+		t.refused.Add(uint64(want))
+		return nil, fmt.Errorf("defaultactions would add %d nodes to %d, over the limit of %d: %w", want, t.nodes, t.maxNodes, ErrFull)
+	}
+	var kept []Delta // nil until the first drop: no copy while all fit
+	for i := range deltas {
+		n := count(deltas[i].Path)
+		if want+n <= room {
+			want += n
+			if kept != nil {
+				kept = append(kept, deltas[i])
+			}
+			continue
+		}
+		for _, k := range added {
+			delete(fresh, k) // not added after all
+		}
+		t.refused.Add(uint64(n))
+		*dropped++
+		if kept == nil {
+			kept = append(make([]Delta, 0, len(deltas)), deltas[:i]...)
+		}
+	}
+	if kept == nil {
+		return deltas, nil
+	}
+	return kept, nil
 }
 
 // find returns the node at path, or nil.
