@@ -2,6 +2,7 @@ package tree_test
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 
 	"github.com/canopy-dev/canopy/daemon/tree"
@@ -79,5 +80,20 @@ func TestMaxNodesActions(t *testing.T) {
 	}
 	if err := tr.SetAction([]string{"a"}, tree.ActionMax); err != nil {
 		t.Errorf("SetAction a: %v", err)
+	}
+}
+
+// TestMaxNodesBudget: under the node limit ApplyBudget drops the new keys
+// that do not fit and debits only the keys it created.
+func TestMaxNodesBudget(t *testing.T) {
+	tr := tree.New()
+	tr.SetMaxNodes(2)
+	var left atomic.Int64
+	left.Store(10)
+	if _, err := tr.ApplyBudget([]tree.Delta{delta(1, "a"), delta(1, "b"), delta(1, "c"), delta(1, "a")}, &left); err != nil {
+		t.Fatal(err)
+	}
+	if got := dump(t, tr); got != `[{"a":2},{"b":1}]` || left.Load() != 8 {
+		t.Errorf("tree %s, budget left %d; want a=2, b=1 and 8", got, left.Load())
 	}
 }
