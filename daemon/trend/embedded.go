@@ -415,7 +415,7 @@ func (e *Embedded) Read(ctx context.Context, m *Matcher, from, until int64) ([]R
 	}
 	out := make([]RawSeries, 0, len(byKey))
 	for _, a := range byKey {
-		a.rs.TS, a.rs.Values = joinRuns(a.runs, a.n)
+		a.rs.TS, a.rs.Values = dropRewrites(joinRuns(a.runs, a.n))
 		out = append(out, a.rs)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
@@ -468,6 +468,24 @@ func joinRuns(runs []run, n int) ([]int64, []float64) {
 		i = j
 	}
 	return ts, vs
+}
+
+// dropRewrites keeps one point per timestamp of a sorted series. The
+// storage keeps every sample it is given, and a point written twice is a
+// rewrite, not a second sample: a replay run again over the same log (after
+// it was killed, say) writes the same points at the lines' own times, and a
+// gauge's fn=sum or avg must not count them twice. canopy never writes two
+// values of one key for the same millisecond otherwise.
+func dropRewrites(ts []int64, vs []float64) ([]int64, []float64) {
+	n := 0
+	for i := range ts {
+		if n > 0 && ts[i] == ts[n-1] {
+			continue
+		}
+		ts[n], vs[n] = ts[i], vs[i]
+		n++
+	}
+	return ts[:n], vs[:n]
 }
 
 // sortPoints orders a series' points by time. Points usually arrive in

@@ -206,6 +206,7 @@ func (r *Remote) Read(ctx context.Context, m *Matcher, from, until int64) ([]Raw
 	out := make([]RawSeries, 0, len(byKey))
 	for _, rs := range byKey {
 		sortPoints(rs)
+		rs.TS, rs.Values = dropRewrites(rs.TS, rs.Values)
 		out = append(out, *rs)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
