@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/api"
@@ -68,6 +69,12 @@ type Daemon struct {
 	wg        sync.WaitGroup // the loops Start runs
 	stopOnce  sync.Once
 	stopErr   error
+
+	// The last checkpoints: /status and /metrics say when the tree was
+	// last stored, so a full disk never passes for a stored tree.
+	snapOK    atomic.Int64 // unix seconds of the last snapshot written (0: none)
+	snapFails atomic.Uint64
+	snapErr   atomic.Value // string: the last failure, "" after a success
 }
 
 // New opens every subsystem (the snapshot is restored, the trend store
@@ -129,6 +136,15 @@ func (d *Daemon) open() error {
 	feed.lines = srv.Metrics().IngestLines
 	registerSubsystemMetrics(srv.Metrics().Registry(), d.pipes.Status, d.trend.Status, d.ingest.status)
 	srv.Metrics().Registry().Collect(listenerMetrics{d.listenerList}.collect)
+	reg := srv.Metrics().Registry()
+	reg.NewCounterFunc("canopy_snapshot_failures_total", "Tree snapshots that could not be written (disk full, read-only).", func() float64 { return float64(d.snapFails.Load()) })
+	reg.NewGaugeFunc("canopy_snapshot_last_success_seconds", "Unix time of the last tree snapshot written (0: none since start).", func() float64 { return float64(d.snapOK.Load()) })
+	reg.NewGaugeFunc("canopy_degraded", "1 while something is not being stored (snapshot failing, trend disk full); the live tree is still served.", func() float64 {
+		if len(d.degraded()) > 0 {
+			return 1
+		}
+		return 0
+	})
 	api.TrendRoutes(srv.Router(), d.trend)
 	api.ReplayRoutes(srv.Router(), replayer(feed, t, d.trend))
 	webUI, err := ui.New(ui.Options{ViewsDir: filepath.Join(d.cfg.DataDir, "views"), Tokens: cfg.Tokens})
@@ -147,7 +163,40 @@ func (d *Daemon) status() map[string]any {
 	for _, l := range d.listenerList() {
 		ls = append(ls, l.Stats())
 	}
-	return map[string]any{"trend": d.trend.Status(), "pipes": d.pipes.Status(), "ingest": d.ingest.status(), "listeners": ls}
+	snap := map[string]any{"path": d.snapPath, "failures": d.snapFails.Load(), "last_success_unix": d.snapOK.Load()}
+	if e, _ := d.snapErr.Load().(string); e != "" {
+		snap["error"] = e
+	}
+	st := map[string]any{"trend": d.trend.Status(), "pipes": d.pipes.Status(), "ingest": d.ingest.status(), "listeners": ls, "snapshot": snap}
+	if why := d.degraded(); len(why) > 0 {
+		st["degraded"] = why
+	}
+	return st
+}
+
+// degraded lists what is not being stored right now, one line each.
+func (d *Daemon) degraded() []string {
+	var why []string
+	if e, _ := d.snapErr.Load().(string); e != "" {
+		why = append(why, "tree snapshots fail, the tree is served but not stored: "+e)
+	}
+	if ro, _ := d.trend.Status()["disk_full"].(bool); ro {
+		why = append(why, fmt.Sprintf("trend storage disk is full (under %d MiB free): history is not stored until space is freed", trend.MinFreeDisk>>20))
+	}
+	return why
+}
+
+// checkpoint writes a snapshot and records how it went.
+func (d *Daemon) checkpoint() error {
+	err := d.ingest.snapshot(d.tree, d.snapPath)
+	if err != nil {
+		d.snapFails.Add(1)
+		d.snapErr.Store(err.Error())
+		return err
+	}
+	d.snapOK.Store(time.Now().Unix())
+	d.snapErr.Store("")
+	return nil
 }
 
 // listenerList is the listeners Start opened (none before it: /status and
@@ -248,7 +297,7 @@ func (d *Daemon) snapshots(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if err := d.ingest.snapshot(d.tree, d.snapPath); err != nil {
+			if err := d.checkpoint(); err != nil {
 				log.Printf("snapshot failed: %v", err)
 			}
 		}
@@ -279,7 +328,7 @@ func (d *Daemon) stop() error {
 	var err error
 	if d.ingest != nil {
 		d.ingest.stop() // every line read is applied before the last checkpoint
-		if err = d.ingest.snapshot(d.tree, d.snapPath); err != nil {
+		if err = d.checkpoint(); err != nil {
 			err = fmt.Errorf("final snapshot failed: %w", err)
 		}
 	}

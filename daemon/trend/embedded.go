@@ -46,8 +46,22 @@ func InitLibrary(memoryBytes int64) error {
 		}
 	}
 	logger.Init()
+	// Below this much free space the library stops writing (read-only
+	// mode) instead of panicking on ENOSPC mid-flush, which would kill
+	// canopyd and, under systemd, crash-loop it on a full disk.
+	storage.SetFreeDiskSpaceLimit(MinFreeDisk)
 	return nil
 }
+
+// MinFreeDisk is the free space on the trend store's disk below which it
+// refuses points (ErrDiskFull) until space is freed.
+const MinFreeDisk = 16 << 20
+
+// ErrDiskFull is wrapped by Add's error while the embedded store's disk has
+// less than MinFreeDisk free: the points are not stored (and not counted as
+// written); the store retries them and drops live ticks once its queue is
+// full.
+var ErrDiskFull = errors.New("trend storage disk is full")
 
 // parseLibraryFlags marks flag.CommandLine parsed, with no arguments, when
 // nothing (a test binary's flag.Parse) has: the library refuses to read its
@@ -102,6 +116,9 @@ func OpenEmbedded(dir string, retention time.Duration) (_ *Embedded, err error) 
 	})
 	return &Embedded{dir: dir, st: st}, nil
 }
+
+// ReadOnly reports whether the store refuses points for lack of disk space.
+func (e *Embedded) ReadOnly() bool { return e.st.IsReadOnly() }
 
 // checkStorageFolder catches what the library would turn into a
 // process exit (logger.Fatalf) rather than a recoverable panic: files where
@@ -201,6 +218,9 @@ func (e *Embedded) Dir() string { return e.dir }
 // core: the library's insert path is single-threaded per call, and it
 // allows as many concurrent calls as there are cores.
 func (e *Embedded) Add(_ context.Context, rows []Row) error {
+	if e.st.IsReadOnly() {
+		return fmt.Errorf("cannot store %d points in %q: less than %d MiB free: %w", len(rows), e.dir, MinFreeDisk>>20, ErrDiskFull)
+	}
 	parts := min(runtime.GOMAXPROCS(0), len(rows)/4096)
 	if parts <= 1 {
 		e.addChunk(0, rows)

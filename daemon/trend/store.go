@@ -452,6 +452,10 @@ func (s *Store) Status() map[string]any {
 	if e, ok := s.lastErr.Load().(string); ok {
 		st["last_error"] = e
 	}
+	if ro, ok := s.be.(interface{ ReadOnly() bool }); ok {
+		// degraded: the live tree is served, history is not being kept.
+		st["disk_full"] = ro.ReadOnly()
+	}
 	return st
 }
 
