@@ -76,6 +76,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("overview", func(t *testing.T) { overviewSubtests(t, bin, logPath, b) })
+	demoSubtest(t, bin) // browser_demo_test.go
 
 	t.Run("realtime updates in place", func(t *testing.T) {
 		b.open(t, "/realtime/br")

@@ -39,7 +39,8 @@ func RegisterIngestFlags(fs *flag.FlagSet) *IngestFlags {
 	fs.BoolVar(&f.FromEnd, "log.from-end", false, "start files that have no checkpoint at their end (like tail -F) instead of their beginning")
 	fs.DurationVar(&f.RotateWait, "log.rotate-wait", 5*time.Second, "keep reading a renamed-away log this long after its last growth")
 	fs.DurationVar(&f.Poll, "log.poll", 250*time.Millisecond, "how often followed files are checked (file notifications also wake the reader)")
-	fs.BoolVar(&f.Defaults, "default-source", true, "with no log configured, follow "+defaultNginxLog+" when readable, else a generated, labelled demo log")
+	fs.BoolVar(&f.Defaults, "default-source", true, "with no log configured, follow -default-source.path when readable, else a generated, labelled demo log")
+	fs.StringVar(&f.NginxLog, "default-source.path", defaultNginxLog, "the nginx log -default-source follows")
 	return f
 }
 

@@ -13,7 +13,7 @@ var groups = []struct {
 	has   func(name string) bool
 }{
 	{"Daemon", func(string) bool { return false }}, // everything not below
-	{"Logs", func(n string) bool { return strings.HasPrefix(n, "log") || n == "default-source" }},
+	{"Logs", func(n string) bool { return strings.HasPrefix(n, "log") || strings.HasPrefix(n, "default-source") }},
 	{"Pipes", func(n string) bool { return strings.HasPrefix(n, "pipes") }},
 	{"Trend store", func(n string) bool { return strings.HasPrefix(n, "trend.") }},
 }

@@ -1,6 +1,6 @@
 // uPlot glue: theme-aware options, markers, and the master-detail pair.
 import uPlot from 'uplot';
-import { fmtTime } from './dom.js';
+import { fmtTime, axisTimes } from './dom.js';
 import { fmtUnit } from './api.js';
 
 const PALETTE = ['#2f7ed8', '#e4572e', '#29a35a', '#9b59b6', '#f0a202', '#17becf',
@@ -38,9 +38,10 @@ export function compact(v) {
 // and carry their unit in the legend).
 function axes(tc, small, scales) {
   const ax = { stroke: tc.fg, grid: { stroke: tc.grid, width: 1 }, ticks: { stroke: tc.grid, width: 1 } };
-  if (small) return [{ ...ax, size: 24, font: '10px system-ui' }, { show: false, scale: scales ? scales[0] : 'y' }];
-  if (!scales) return [ax, { ...ax, size: 56, values: (u, splits) => splits.map(compact) }];
-  return [ax, ...scales.slice(0, 2).map((unit, i) => ({
+  const xa = { ...ax, values: axisTimes }; // the 24-hour clock, as in /graph and the legends
+  if (small) return [{ ...xa, size: 24, font: '10px system-ui' }, { show: false, scale: scales ? scales[0] : 'y' }];
+  if (!scales) return [xa, { ...ax, size: 56, values: (u, splits) => splits.map(compact) }];
+  return [xa, ...scales.slice(0, 2).map((unit, i) => ({
     ...ax, scale: unit, side: i ? 1 : 3, size: 70,
     grid: i ? { show: false } : ax.grid,
     incrs: /^uB(\/|$)/.test(unit) ? BYTE_INCRS : undefined,

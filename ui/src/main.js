@@ -1,7 +1,7 @@
 // canopy's web UI: one bundle, one HTML shell; the page is chosen from the
 // URL path so every route the daemon serves loads the same two files.
 import { h, clear, message } from './dom.js';
-import { setToken } from './api.js';
+import { setToken, request } from './api.js';
 import { home } from './pages/home.js';
 import { realtime } from './pages/realtime.js';
 import { explorer } from './pages/explorer.js';
@@ -54,6 +54,20 @@ function header(active) {
     toggle);
 }
 
+// demoBanner says so while the daemon feeds itself generated lines (no
+// log configured): numbers on every page are then made up.
+function demoBanner() {
+  request('/status', { cache: 'no-store' }).then((r) => r.json()).then((st) => {
+    const demo = st && st.ingest && st.ingest.demo;
+    if (!demo || !demo.running) return;
+    const b = h('div.banner', { id: 'demo-banner', role: 'status' },
+      h('strong', null, 'Demo data. '),
+      'canopy is following generated nginx lines because no log is configured. ',
+      'Set sources: in canopyd.yaml or start it with -log PATH; the demo stops at the first push.');
+    document.querySelector('header.top').after(b);
+  }).catch(() => { /* no status: no banner */ });
+}
+
 function route(path) {
   const dec = (s) => { try { return decodeURIComponent(s); } catch { return s; } };
   let m;
@@ -82,6 +96,7 @@ function start() {
   document.body.dataset.page = page;
   const active = page === 'explorer' || page === 'trend-view' ? 'explorer' : page === 'settings' ? 'settings' : page === 'home' ? 'home' : page === 'overview' ? 'overview' : '';
   document.body.prepend(header(active));
+  demoBanner();
   applyTheme(document.documentElement.dataset.theme);
   const main = document.getElementById('app');
   clear(main);
