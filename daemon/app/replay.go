@@ -47,24 +47,13 @@ func cmdReplay(args []string) error {
 	if fs.NArg() == 0 {
 		return errors.New("usage: canopyd replay [--log-format F] [--print] FILE…")
 	}
-	cfg, err := config.Load(*configPath, !flagSetIn(fs, "config"))
-	if err != nil {
-		return err
-	}
-	if *dataDir == "" {
-		*dataDir = config.DefaultDataDir(*configPath)
-	}
-	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
-		return fmt.Errorf("cannot create data folder %q: %w", *dataDir, err)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	t := tree.New()
-	pm, err := pipeFl.open(*dataDir, cfg, t)
+	cfg, t, pm, err := openOffline(fs, *configPath, dataDir, pipeFl)
 	if err != nil {
 		return err
 	}
 	defer pm.close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
 	pm.Watch(ctx)
 	var store *trend.Store
 	if *backfill {
@@ -288,4 +277,26 @@ func sizeIEC(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.1f %ciB", f, "KMGT"[i-1])
+}
+
+// openOffline is what replay and report share before reading logs: the
+// config (-config, optional unless given), the data folder (created), a
+// fresh tree and the pipes loaded into it.
+func openOffline(fs *flag.FlagSet, configPath string, dataDir *string, pipeFl *PipeFlags) (*config.Config, *tree.Tree, *loadedPipes, error) {
+	cfg, err := config.Load(configPath, !flagSetIn(fs, "config"))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if *dataDir == "" {
+		*dataDir = config.DefaultDataDir(configPath)
+	}
+	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
+		return nil, nil, nil, fmt.Errorf("cannot create data folder %q: %w", *dataDir, err)
+	}
+	t := tree.New()
+	pm, err := pipeFl.open(*dataDir, cfg, t)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, t, pm, nil
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/ingest"
 	"github.com/canopy-dev/canopy/daemon/report"
-	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
 // cmdReport replays old logs through the built-in pipes, as `replay`
@@ -58,24 +57,13 @@ func runReport(args []string, stdout io.Writer) error {
 		}
 		files = append(files, report.File{Name: f, Size: fi.Size()})
 	}
-	cfg, err := config.Load(*configPath, !flagSetIn(fs, "config"))
-	if err != nil {
-		return err
-	}
-	if *dataDir == "" {
-		*dataDir = config.DefaultDataDir(*configPath)
-	}
-	if err := os.MkdirAll(*dataDir, 0o755); err != nil {
-		return fmt.Errorf("cannot create data folder %q: %w", *dataDir, err)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	t := tree.New()
-	pm, err := pipeFl.open(*dataDir, cfg, t)
+	_, t, pm, err := openOffline(fs, *configPath, dataDir, pipeFl)
 	if err != nil {
 		return err
 	}
 	defer pm.close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
 	feed := NewFeed(pm.Manager)
 	src := ingest.Source{Name: "report", LogFormat: *logFormat}
 	opt := ingest.ReplayOptions{Source: src, Consumer: feed}
