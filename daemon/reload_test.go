@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,25 +15,6 @@ import (
 	"github.com/canopy-dev/canopy/daemon/loggen"
 	"github.com/canopy-dev/canopy/daemon/testenv"
 )
-
-// syncBuffer is a bytes.Buffer the process's stderr copier and the test
-// share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestReload: SIGHUP makes canopyd read its config again. A source added
 // to the config is followed after the reload and the first log's lines
@@ -61,7 +41,7 @@ func TestReload(t *testing.T) {
 	cmd := exec.Command(bin, "-listen", addr, "-data", filepath.Join(dir, "data"), "-config", conf,
 		"-default-source=false", "-pipes.cache", filepath.Join(os.TempDir(), "canopy-test-wasm-cache"))
 	cmd.Dir = "/"
-	stderr := &syncBuffer{}
+	stderr := &testenv.SyncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,37 +1,18 @@
 package chaos
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/canopy-dev/canopy/daemon/testenv"
 	"github.com/canopy-dev/canopy/sdk/pipetest"
 )
-
-// lockedBuffer is a process's output, read while it runs.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestAgentOutage: canopy-agent pushes one heartbeat per second (the
 // sdk's heartbeat example, defaultaction add, so the tree counts beats);
@@ -60,7 +41,7 @@ func TestAgentOutage(t *testing.T) {
 	conf := filepath.Join(dir, "agent.conf")
 	must(t, os.WriteFile(conf, []byte(fmt.Sprintf("host: chaos\nmodules_dir: %s\nconfigs_dir: %s\nbuffer:\n  dir: %s\ncache_dir: %s\nrescan: 1s\ntimeout: 2s\n",
 		modules, configs, filepath.Join(dir, "buffer"), filepath.Join(pipetest.CacheDir(), "agent"))), 0o644))
-	var out lockedBuffer
+	var out testenv.SyncBuffer
 	agent := exec.Command(agentBin, "-config", conf, "-server", d.URL(), "-every", "1s")
 	agent.Stdout, agent.Stderr = &out, &out
 	must(t, agent.Start())

@@ -6,8 +6,6 @@ package trendtest
 import (
 	"net/http"
 	"os/exec"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,7 +30,7 @@ func StartVictoriaMetricsOn(t testing.TB, addr string) string {
 		"-retentionPeriod=5y",
 		"-loggerLevel=ERROR",
 	)
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("cannot start victoria-metrics: %v", err)
@@ -56,21 +54,4 @@ func StartVictoriaMetricsOn(t testing.TB, addr string) string {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
