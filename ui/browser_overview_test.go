@@ -224,7 +224,7 @@ func withHosts(t *testing.T, src, dst string) {
 }
 
 // pushLog sends an access log's lines through the daemon's pipes.
-func pushLog(t *testing.T, d *daemon, path string) {
+func pushLog(t testing.TB, d *daemon, path string) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

@@ -210,21 +210,7 @@ func pipesCache() string { return filepath.Join(os.TempDir(), "canopy-ui-test-wa
 func (d *daemon) feed(t testing.TB, logPath string) {
 	t.Helper()
 	d.push(t, seedTree)
-	f, err := os.Open(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := http.Post("http://"+d.addr+"/push", "text/plain", f)
-	if err != nil {
-		t.Fatalf("push log: %v", err)
-	}
-	b, _ := io.ReadAll(r.Body)
-	r.Body.Close()
-	if r.StatusCode != http.StatusOK {
-		t.Fatalf("log push answered %d: %s", r.StatusCode, b)
-	}
-	t.Logf("pushed the generated log: %s", bytes.TrimSpace(b))
+	pushLog(t, d, logPath)
 }
 
 // proxy fronts the daemon for the browser.
