@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/canopy-dev/canopy/daemon/auth"
 	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/timespec"
 	"github.com/canopy-dev/canopy/daemon/tree"
@@ -33,11 +35,14 @@ const (
 // notifier wakes every waiting client once per tree version: a channel that
 // is closed (a broadcast) and replaced whenever the version moves. One
 // goroutine watches the version, and only while someone waits; clients
-// never poll the tree themselves.
+// never poll the tree themselves. The current channel is an atomic
+// pointer: 10,000 clients waking together read it without queueing on a
+// lock.
 type notifier struct {
 	t       *tree.Tree
-	mu      sync.Mutex
-	ch      chan struct{}
+	ch      atomic.Pointer[chan struct{}]
+	closed  atomic.Bool
+	mu      sync.Mutex // guards the fields below and replacing ch
 	ver     uint64
 	waiters int
 	running bool
@@ -45,7 +50,10 @@ type notifier struct {
 }
 
 func newNotifier(t *tree.Tree) *notifier {
-	return &notifier{t: t, ch: make(chan struct{}), done: make(chan struct{})}
+	n := &notifier{t: t, done: make(chan struct{})}
+	ch := make(chan struct{})
+	n.ch.Store(&ch)
+	return n
 }
 
 // subscribe returns a channel closed at the next version change seen after
@@ -54,12 +62,12 @@ func (n *notifier) subscribe() <-chan struct{} {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.waiters++
-	if !n.running {
+	if !n.running && !n.closed.Load() {
 		n.running = true
 		n.ver = n.t.Version()
 		go n.watch()
 	}
-	return n.ch
+	return *n.ch.Load()
 }
 
 func (n *notifier) release() {
@@ -69,12 +77,13 @@ func (n *notifier) release() {
 }
 
 // next returns the current broadcast channel without registering (for a
-// caller already subscribed).
-func (n *notifier) next() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.ch
-}
+// caller already subscribed). After close it is a closed channel: callers
+// check isClosed when it fires.
+func (n *notifier) next() <-chan struct{} { return *n.ch.Load() }
+
+// isClosed reports whether the server is shutting down: waiters answer
+// what they have and return.
+func (n *notifier) isClosed() bool { return n.closed.Load() }
 
 func (n *notifier) watch() {
 	tk := time.NewTicker(pollEvery)
@@ -96,12 +105,19 @@ func (n *notifier) watch() {
 	}
 }
 
-// broadcast wakes the waiters if the version moved; n.mu is held.
+// broadcast wakes the waiters if the version moved; n.mu is held. The new
+// channel is in place before the old one closes, so a woken waiter's next
+// call gets it.
 func (n *notifier) broadcast() {
+	if n.closed.Load() {
+		return
+	}
 	if v := n.t.Version(); v != n.ver {
 		n.ver = v
-		close(n.ch)
-		n.ch = make(chan struct{})
+		old := n.ch.Load()
+		ch := make(chan struct{})
+		n.ch.Store(&ch)
+		close(*old)
 	}
 }
 
@@ -118,51 +134,69 @@ func (n *notifier) kick() {
 	n.mu.Unlock()
 }
 
+// close wakes every waiter for good: the current channel closes and stays
+// the current one, so the waiters need no second channel to select on.
 func (n *notifier) close() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	select {
-	case <-n.done:
-	default:
-		close(n.done)
+	if n.closed.Load() {
+		return
 	}
+	n.closed.Store(true)
+	close(n.done)
+	close(*n.ch.Load())
 }
 
-// changeCache shares one change list among the clients that wake together
-// with the same key and since (after the first round, all clients of a key
-// pass back the same version): the tree is read and the JSON encoded once
-// per (key, since, version), not once per client. The first client to ask
-// computes; the others wait on its channel, so 2,000 waking clients neither
-// repeat the work nor queue on a lock held during it.
+// changeCache shares one answer among the clients that wake together with
+// the same key and since (after the first round, all clients of a key pass
+// back the same version): the tree is read and the JSON and the event
+// encoded once per (key, since, version), not once per client, and every
+// client is sent the same bytes. The first client to ask computes; the
+// others wait on its channel, so 10,000 waking clients neither repeat the
+// work nor queue on a lock held during it.
 type changeCache struct {
 	snap atomic.Pointer[cacheSnap]
 }
 
-// cacheSnap holds the lists computed while the tree was at ver.
+// cacheSnap holds the answers computed while the tree was at ver.
 type cacheSnap struct {
 	ver uint64
-	m   sync.Map // key → *cachedChanges
+	m   sync.Map // changeKey → *cachedChanges
 	n   atomic.Int32
 }
 
+type changeKey struct {
+	pattern string
+	since   uint64
+}
+
 type cachedChanges struct {
-	done chan struct{} // closed when the fields below are set
-	body []byte        // JSON list
-	n    int           // entries
-	cur  uint64
+	done chan struct{} // closed when a and err are set
+	a    answer
 	err  error
 }
 
+// answer is one change list: the JSON list (a long-poll's body) inside
+// the Server-Sent Event that carries it, one allocation shared by every
+// client sent it.
+type answer struct {
+	body  []byte // JSON list
+	event []byte // "id: <cur>\nevent: changes\ndata: <body>\n\n"; nil when n is 0
+	n     int    // entries
+	cur   uint64 // the version the list is current to
+}
+
+var emptyList = []byte("[]")
+
 const maxCachedChanges = 1024
 
-// changes returns the JSON change list under p after since, the number of
-// entries and the version it is current to.
-func (s *Server) changes(p *key.Pattern, since uint64) ([]byte, int, uint64, error) {
+// changes returns the change list under p after since.
+func (s *Server) changes(p *key.Pattern, since uint64) (answer, error) {
 	t := s.opt.Tree
 	v := t.Version()
 	if since >= v {
 		// Nothing newer: how every client comes back after a wake-up.
-		return []byte("[]"), 0, v, nil
+		return answer{body: emptyList, cur: v}, nil
 	}
 	snap := s.cache.snap.Load()
 	if snap == nil || snap.ver != v {
@@ -170,65 +204,100 @@ func (s *Server) changes(p *key.Pattern, since uint64) ([]byte, int, uint64, err
 		if s.cache.snap.CompareAndSwap(snap, fresh) {
 			snap = fresh
 		} else if snap = s.cache.snap.Load(); snap.ver != v {
-			return s.computeChanges(p, since, &cachedChanges{})
+			return s.computeChanges(p, since)
 		}
 	}
-	key := p.String() + "\x00" + strconv.FormatUint(since, 10)
-	if c, ok := snap.m.Load(key); ok {
+	k := changeKey{p.String(), since}
+	if c, ok := snap.m.Load(k); ok {
 		cc := c.(*cachedChanges)
 		<-cc.done
-		return cc.body, cc.n, cc.cur, cc.err
+		return cc.a, cc.err
 	}
 	if snap.n.Load() >= maxCachedChanges {
-		return s.computeChanges(p, since, &cachedChanges{})
+		return s.computeChanges(p, since)
 	}
 	mine := &cachedChanges{done: make(chan struct{})}
-	if c, loaded := snap.m.LoadOrStore(key, mine); loaded {
+	if c, loaded := snap.m.LoadOrStore(k, mine); loaded {
 		cc := c.(*cachedChanges)
 		<-cc.done
-		return cc.body, cc.n, cc.cur, cc.err
+		return cc.a, cc.err
 	}
 	snap.n.Add(1)
 	defer close(mine.done)
-	return s.computeChanges(p, since, mine)
+	mine.a, mine.err = s.computeChanges(p, since)
+	return mine.a, mine.err
 }
 
-// computeChanges reads the tree into c. Any answer read after the caller
-// asked is a correct one: it is current to c.cur, which the client passes
-// back.
-func (s *Server) computeChanges(p *key.Pattern, since uint64, c *cachedChanges) ([]byte, int, uint64, error) {
+// computeChanges reads the tree. Any answer read after the caller asked is
+// a correct one: it is current to its cur, which the client passes back.
+func (s *Server) computeChanges(p *key.Pattern, since uint64) (answer, error) {
 	entries, cur := s.opt.Tree.Since(p, since)
 	if entries == nil {
 		entries = []tree.Entry{}
 	}
-	c.body, c.err = json.Marshal(entries)
-	c.n, c.cur = len(entries), cur
-	return c.body, c.n, c.cur, c.err
+	body, err := json.Marshal(entries)
+	if err != nil {
+		return answer{}, err
+	}
+	a := answer{n: len(entries), cur: cur}
+	if a.n == 0 {
+		a.body = body
+		return a, nil
+	}
+	ev := make([]byte, 0, len(body)+48)
+	ev = append(ev, "id: "...)
+	ev = strconv.AppendUint(ev, cur, 10)
+	ev = append(ev, "\nevent: changes\ndata: "...)
+	off := len(ev)
+	ev = append(ev, body...)
+	ev = append(ev, "\n\n"...)
+	a.body = ev[off : off+len(body) : off+len(body)]
+	a.event = ev
+	return a, nil
+}
+
+// maxCachedPatterns bounds the parsed /pull keys kept: a few keys are
+// asked by many clients; a client inventing keys gets them parsed anew.
+const maxCachedPatterns = 1024
+
+// pattern parses a /pull key, from the cache when the key was asked
+// before (a Pattern is safe for concurrent use).
+func (s *Server) pattern(k string) (*key.Pattern, error) {
+	if p, ok := s.patterns.Load(k); ok {
+		return p.(*key.Pattern), nil
+	}
+	p, err := key.Parse(k)
+	if err == nil && s.npatterns.Add(1) <= maxCachedPatterns {
+		s.patterns.Store(k, p)
+	}
+	return p, err
 }
 
 // pullArgs are the parsed /pull parameters.
 type pullArgs struct {
-	p        *key.Pattern
-	since    uint64
-	hasSince bool
-	timeout  time.Duration
+	p          *key.Pattern
+	since      uint64
+	hasSince   bool
+	timeout    time.Duration
+	hasTimeout bool
 }
 
-func (s *Server) pullArgs(c *gin.Context) (pullArgs, error) {
+// pullArgs parses a /pull request; keyParam is the path after /pull.
+func (s *Server) pullArgs(r *http.Request, keyParam string) (pullArgs, error) {
 	var a pullArgs
-	raw := c.Request.URL.RawQuery
+	raw := r.URL.RawQuery
 	k := query(raw, "key")
 	if k == "" {
-		k = strings.TrimPrefix(c.Param("key"), "/")
+		k = strings.TrimPrefix(keyParam, "/")
 	}
-	p, err := key.Parse(k)
+	p, err := s.pattern(k)
 	if err != nil {
 		return a, err
 	}
 	a.p = p
 	sv := query(raw, "since")
 	if sv == "" {
-		sv = c.GetHeader("Last-Event-ID")
+		sv = r.Header.Get("Last-Event-ID")
 	}
 	if sv != "" {
 		v, err := strconv.ParseUint(sv, 10, 64)
@@ -247,7 +316,7 @@ func (s *Server) pullArgs(c *gin.Context) (pullArgs, error) {
 		if err != nil {
 			return a, err
 		}
-		a.timeout = min(d, maxPullTimeout)
+		a.timeout, a.hasTimeout = min(d, maxPullTimeout), true
 	}
 	return a, nil
 }
@@ -294,13 +363,9 @@ func parseTimeout(v string) (time.Duration, error) {
 }
 
 // takeSlot reserves one of the MaxLongPolls waiting slots.
-func (s *Server) takeSlot(c *gin.Context) bool {
+func (s *Server) takeSlot() bool {
 	if n := s.polls.Add(1); n > int64(s.limits.MaxLongPolls) {
 		s.polls.Add(-1)
-		s.metrics.refused.With("max_long_polls").Inc()
-		c.Header("Retry-After", "1")
-		s.fail(c, http.StatusTooManyRequests,
-			fmt.Sprintf("too many clients waiting: %d (limits.max_long_polls); retry later", s.limits.MaxLongPolls))
 		return false
 	}
 	s.metrics.pullClients.Inc()
@@ -312,31 +377,95 @@ func (s *Server) freeSlot() {
 	s.metrics.pullClients.Dec()
 }
 
-// pull is the comet long-poll: the changes under key after since, at once
-// when there are some, else as soon as there are (or [] at the timeout).
-// The response's X-Canopy-Version is the since of the next call; a client
-// that passes it back never misses a change.
+func (s *Server) tooManyWaiting() string {
+	return fmt.Sprintf("too many clients waiting: %d (limits.max_long_polls); retry later", s.limits.MaxLongPolls)
+}
+
+// pullFail reports a /pull error; it is only called before anything was
+// written, and /pull has no side effect before it.
+type pullFail func(code int, msg string)
+
+// pull is /pull on gin: the requests the plain handler (pullFast) handed
+// over, which are the ones that fail, so gin's error pages and counting
+// apply.
 func (s *Server) pull(c *gin.Context) {
-	a, err := s.pullArgs(c)
+	s.servePull(c.Writer, c.Request, c.Param("key"), func(code int, msg string) {
+		if code == http.StatusTooManyRequests {
+			s.metrics.refused.With("max_long_polls").Inc()
+			c.Header("Retry-After", "1")
+		}
+		s.fail(c, code, msg)
+	})
+}
+
+// pullPath returns the key part of a /pull path as gin's /pull/*key
+// route gives it, and which of the two /pull routes it is.
+func pullPath(path string) (keyParam string, route int, ok bool) {
+	rest, ok := strings.CutPrefix(path, "/pull")
+	switch {
+	case !ok:
+		return "", 0, false
+	case rest == "":
+		return "", 0, true
+	case rest[0] == '/':
+		return rest, 1, true
+	}
+	return "", 0, false
+}
+
+var pullRoutes = [2]string{"/pull", "/pull/*key"}
+
+// pullFast serves GET /pull as a plain net/http handler, ahead of gin: a
+// long-poll is one request per delivery, 10,000 clients make 100,000 a
+// second, and gin's context, middleware chain and per-request metric
+// label were a tenth of each. It does what the middleware would (the read
+// token, the request counter) and hands anything that fails to gin
+// (returns false before writing), which answers it the usual way.
+func (s *Server) pullFast(w http.ResponseWriter, r *http.Request, keyParam string, route int) bool {
+	if s.auth.Enabled() && s.auth.Check(auth.Token(r), false) != nil {
+		return false
+	}
+	failed := false
+	s.servePull(w, r, keyParam, func(int, string) { failed = true })
+	if failed {
+		return false
+	}
+	c := s.pullCounts[route].Load()
+	if c == nil {
+		// Made on first use, as gin's middleware makes it.
+		c = s.metrics.requests.With(pullRoutes[route], "200")
+		s.pullCounts[route].Store(c)
+	}
+	c.Inc()
+	return true
+}
+
+// servePull is the comet long-poll: the changes under key after since, at
+// once when there are some, else as soon as there are (or [] at the
+// timeout). The response's X-Canopy-Version is the since of the next
+// call; a client that passes it back never misses a change.
+func (s *Server) servePull(w http.ResponseWriter, r *http.Request, keyParam string, fail pullFail) {
+	a, err := s.pullArgs(r, keyParam)
 	if err != nil {
-		s.fail(c, http.StatusBadRequest, err.Error())
+		fail(http.StatusBadRequest, err.Error())
 		return
 	}
-	if strings.Contains(c.GetHeader("Accept"), "text/event-stream") {
-		s.stream(c, a)
+	if strings.Contains(r.Header.Get("Accept"), "text/event-stream") {
+		s.stream(w, r, a, fail)
 		return
 	}
 	t := s.opt.Tree
 	if !a.hasSince {
 		a.since = t.Version()
 	}
-	body, n, cur, err := s.changes(a.p, a.since)
+	ans, err := s.changes(a.p, a.since)
 	if err != nil {
-		s.fail(c, http.StatusInternalServerError, err.Error())
+		fail(http.StatusInternalServerError, err.Error())
 		return
 	}
-	if n == 0 && a.timeout > 0 {
-		if !s.takeSlot(c) {
+	if ans.n == 0 && a.timeout > 0 {
+		if !s.takeSlot() {
+			fail(http.StatusTooManyRequests, s.tooManyWaiting())
 			return
 		}
 		defer s.freeSlot()
@@ -344,11 +473,12 @@ func (s *Server) pull(c *gin.Context) {
 		defer s.notify.release()
 		timer := time.NewTimer(a.timeout)
 		defer timer.Stop()
+		done := r.Context().Done()
 	wait:
-		for {
+		for !s.notify.isClosed() {
 			// ch was taken before this read, so a change after it closes ch.
-			body, n, cur, err = s.changes(a.p, a.since)
-			if err != nil || n > 0 {
+			ans, err = s.changes(a.p, a.since)
+			if err != nil || ans.n > 0 {
 				break
 			}
 			select {
@@ -356,83 +486,102 @@ func (s *Server) pull(c *gin.Context) {
 				ch = s.notify.next()
 			case <-timer.C:
 				break wait
-			case <-c.Request.Context().Done():
+			case <-done:
 				return
-			case <-s.notify.done:
-				break wait
 			}
 		}
-	}
-	if err != nil {
-		s.fail(c, http.StatusInternalServerError, err.Error())
-		return
+		if err != nil {
+			// Nothing is written yet; pullFast's retry through gin runs
+			// after this returns, the slot freed.
+			fail(http.StatusInternalServerError, err.Error())
+			return
+		}
 	}
 	s.metrics.pullSent.Inc()
 	// The headers go straight into the map, canonical and backed by one
-	// array: the same bytes go to every waking client, and the answer's
+	// array: the same body goes to every waking client, and the answer's
 	// cost is mostly net/http's (which adds Content-Length itself, outside
 	// the map, to a body this small).
-	vals := [...]string{"application/json; charset=utf-8", strconv.FormatUint(cur, 10), "no-store"}
-	h := c.Writer.Header()
+	vals := [...]string{"application/json; charset=utf-8", strconv.FormatUint(ans.cur, 10), "no-store"}
+	h := w.Header()
 	h["Content-Type"] = vals[0:1:1]
 	h[versionHeader] = vals[1:2:2]
 	h["Cache-Control"] = vals[2:3:3]
-	c.Status(http.StatusOK)
-	c.Writer.Write(body)
+	w.WriteHeader(http.StatusOK)
+	w.Write(ans.body)
 }
 
 // stream serves /pull as Server-Sent Events: one event per batch of
 // changes, its id the version (browsers send it back as Last-Event-ID when
 // they reconnect). Without since, the first event is the whole subtree.
-func (s *Server) stream(c *gin.Context, a pullArgs) {
-	if !s.takeSlot(c) {
+// Every client woken by a version is written the same event bytes; the
+// wait selects on three channels (version, one timer for keep-alives and
+// ?timeout=, the request), the fewest a waiter needs.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, a pullArgs, fail pullFail) {
+	if !s.takeSlot() {
+		fail(http.StatusTooManyRequests, s.tooManyWaiting())
 		return
 	}
 	defer s.freeSlot()
 	ch := s.notify.subscribe()
 	defer s.notify.release()
-	w := c.Writer
+	fl, _ := w.(http.Flusher)
+	flush := func() {
+		if fl != nil {
+			fl.Flush()
+		}
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx in front must not buffer
 	w.WriteHeader(http.StatusOK)
-	w.Flush()
-	var end <-chan time.Time
-	if c.Query("timeout") != "" {
-		tm := time.NewTimer(a.timeout)
-		defer tm.Stop()
-		end = tm.C
+	flush()
+	// One timer: the next keep-alive comment, or the end when it comes
+	// first.
+	var end time.Time
+	wait := func(now time.Time) time.Duration {
+		if a.hasTimeout && end.Sub(now) < sseKeepalive {
+			return end.Sub(now)
+		}
+		return sseKeepalive
 	}
-	keep := time.NewTicker(sseKeepalive)
-	defer keep.Stop()
+	now := time.Now()
+	end = now.Add(a.timeout)
+	tm := time.NewTimer(wait(now))
+	defer tm.Stop()
+	done := r.Context().Done()
 	since := a.since
 	for {
-		data, n, cur, err := s.changes(a.p, since)
+		ans, err := s.changes(a.p, since)
 		if err != nil {
 			return
 		}
-		if n > 0 {
-			if _, err := fmt.Fprintf(w, "id: %d\nevent: changes\ndata: %s\n\n", cur, data); err != nil {
+		if ans.n > 0 {
+			if _, err := w.Write(ans.event); err != nil {
 				return
 			}
-			w.Flush()
+			flush()
 			s.metrics.pullSent.Inc()
-			since = cur
+			since = ans.cur
 		}
 		select {
 		case <-ch:
-			ch = s.notify.next()
-		case <-keep.C:
-			if _, err := w.WriteString(": keepalive\n\n"); err != nil {
+			if s.notify.isClosed() {
 				return
 			}
-			w.Flush()
-		case <-end:
-			return
-		case <-c.Request.Context().Done():
-			return
-		case <-s.notify.done:
+			ch = s.notify.next()
+		case <-tm.C:
+			now := time.Now()
+			if a.hasTimeout && !now.Before(end) {
+				return
+			}
+			if _, err := io.WriteString(w, ": keepalive\n\n"); err != nil {
+				return
+			}
+			flush()
+			tm.Reset(wait(now))
+		case <-done:
 			return
 		}
 	}

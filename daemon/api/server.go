@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/VictoriaMetrics/metrics"
 	"github.com/gin-gonic/gin"
 
 	"github.com/canopy-dev/canopy/daemon/auth"
@@ -62,6 +63,11 @@ type Server struct {
 	notify  *notifier
 	polls   atomic.Int64 // clients holding a long-poll slot
 	cache   changeCache  // change lists shared by clients waking together
+	// /pull keys parsed (key → *key.Pattern), and how many.
+	patterns  sync.Map
+	npatterns atomic.Int32
+	// The request counters of the two /pull routes, for pullFast.
+	pullCounts [2]atomic.Pointer[metrics.Counter]
 }
 
 // New builds the router with the core routes.
@@ -118,8 +124,17 @@ func (s *Server) Close() { s.notify.close() }
 // Router returns the gin engine so other subsystems can add routes.
 func (s *Server) Router() *gin.Engine { return s.engine }
 
-// ServeHTTP lets the Server be used as an http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+// ServeHTTP lets the Server be used as an http.Handler. GET /pull goes to
+// a plain handler first (see pullFast); everything else, and any /pull
+// that fails, to gin.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodGet {
+		if k, route, ok := pullPath(r.URL.Path); ok && s.pullFast(w, r, k, route) {
+			return
+		}
+	}
+	s.engine.ServeHTTP(w, r)
+}
 
 func (s *Server) fail(c *gin.Context, code int, msg string) {
 	s.errors.Add(1)
