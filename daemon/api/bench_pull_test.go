@@ -9,7 +9,8 @@ package api
 // pushed node reached it, and must see every one exactly once. Latency runs
 // from just before the push is sent to the client having read the answer.
 //
-// Knobs: PULL_CLIENTS, PULL_SECONDS, PULL_MODE=sse, PULL_CLIENT=nethttp,
+// Knobs: PULL_CLIENTS, PULL_SECONDS, PULL_MODE=sse, PULL_CLIENT=nethttp
+// (net/http's client instead of the raw one, for either mode),
 // PULL_CLIENT_PROCS (clients' GOMAXPROCS), PULL_PROFILE and
 // PULL_PROFILE_SECONDS (server CPU profile), PULL_CLIENT_PROFILE, PULL_DEBUG
 // (the slowest versions). The machine has 2 cores shared by server, clients
@@ -17,6 +18,7 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -156,8 +158,12 @@ func TestBenchPull(t *testing.T) {
 			r.lat = make([]time.Duration, 0, pushes)
 			r.ver = make([]uint16, 0, pushes)
 			since := v0
-			if sse {
+			if sse && netHTTP {
 				streamClient(hc, base, since, pushes, sentAt, &stop, r)
+				return
+			}
+			if sse {
+				rawStreamClient(addr, since, pushes, sentAt, &stop, r)
 				return
 			}
 			if !netHTTP {
@@ -268,6 +274,9 @@ func TestBenchPull(t *testing.T) {
 			break
 		}
 	}
+	// CPU from the first push to the last delivery, for the cost of one.
+	srvSec := procSeconds(child.Process.Pid) - cpu0
+	cliSec := procSeconds(os.Getpid()) - self0
 	time.Sleep(500 * time.Millisecond)
 	stop.Store(true)
 	wg.Wait()
@@ -322,8 +331,10 @@ func TestBenchPull(t *testing.T) {
 	}
 	client := "long-poll clients on raw HTTP/1.1 keep-alive connections"
 	switch {
-	case sse:
+	case sse && netHTTP:
 		client = "event-stream clients on net/http"
+	case sse:
+		client = "event-stream clients on raw HTTP/1.1 connections"
 	case netHTTP:
 		client = "long-poll clients on net/http"
 	}
@@ -331,6 +342,14 @@ func TestBenchPull(t *testing.T) {
 	fmt.Printf("clients %d, updates %d, deliveries %d (want %d), missed %d, duplicates %d, client errors %d, push errors %d, responses %d\n",
 		clients, pushes, len(all), clients*pushes, missed, dup, errs, pushErrors.Load(), polls)
 	fmt.Printf("delivery latency: p50 %v  p90 %v  p99 %v  max %v\n", pct(0.50), pct(0.90), pct(0.99), all[len(all)-1])
+	// The split of the work: what the server spends per delivery against
+	// what the clients (and the pusher) spend, and against the floor, one
+	// write and one read of an answer's size on loopback TCP measured on
+	// this machine in this run.
+	floor := loopbackFloor(t, 1000, 200, 5)
+	perD := func(sec float64, n int) float64 { return sec / float64(max(1, n)) * 1e6 }
+	fmt.Printf("CPU per delivery: server %.1f µs, clients %.1f µs; per response or event (%d): server %.1f µs, clients %.1f µs; loopback floor %.1f µs per write+read (server per response = %.2f× floor)\n",
+		perD(srvSec, len(all)), perD(cliSec, len(all)), polls, perD(srvSec, polls), perD(cliSec, polls), floor, perD(srvSec, polls)/floor)
 	fmt.Printf("server CPU %.0f%% of one core over %v; clients+pusher CPU %.0f%%; mean push round trip %v\n",
 		cpu, elapsed.Round(time.Second), selfCPU, (time.Duration(postNanos.Load()) / time.Duration(pushes)).Round(time.Microsecond))
 	fmt.Printf("other processes CPU %.0f%% (of %d cores); load average at the end %s\n", max(0, otherCPU), runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
@@ -493,41 +512,9 @@ func rawPullClient(addr, since string, pushes int, sentAt []atomic.Int64, stop *
 // appending its body to body. It returns the X-Canopy-Version header and
 // whether the server will close the connection.
 func readResponse(br *bufio.Reader, body []byte) ([]byte, string, bool, error) {
-	line, err := br.ReadSlice('\n')
+	length, chunked, closing, ver, err := readHead(br)
 	if err != nil {
 		return body, "", false, err
-	}
-	if !strings.HasPrefix(string(line), "HTTP/1.1 200 ") {
-		return body, "", false, fmt.Errorf("status line %q", line)
-	}
-	length, chunked, closing, ver := -1, false, false, ""
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			return body, "", false, err
-		}
-		h := strings.TrimRight(string(line), "\r\n")
-		if h == "" {
-			break
-		}
-		name, value, ok := strings.Cut(h, ":")
-		if !ok {
-			return body, "", false, fmt.Errorf("header line %q", h)
-		}
-		value = strings.TrimSpace(value)
-		switch {
-		case strings.EqualFold(name, "Content-Length"):
-			length, err = strconv.Atoi(value)
-			if err != nil {
-				return body, "", false, fmt.Errorf("content-length %q", value)
-			}
-		case strings.EqualFold(name, "Transfer-Encoding"):
-			chunked = strings.EqualFold(value, "chunked")
-		case strings.EqualFold(name, "Connection"):
-			closing = strings.EqualFold(value, "close")
-		case strings.EqualFold(name, versionHeader):
-			ver = value
-		}
 	}
 	if !chunked {
 		if length < 0 {
@@ -539,26 +526,78 @@ func readResponse(br *bufio.Reader, body []byte) ([]byte, string, bool, error) {
 		return body, ver, closing, err
 	}
 	for {
-		line, err := br.ReadSlice('\n')
+		size, err := readChunk(br, &body)
 		if err != nil {
-			return body, "", false, err
-		}
-		size, err := strconv.ParseUint(strings.TrimRight(string(line), "\r\n"), 16, 31)
-		if err != nil {
-			return body, "", false, fmt.Errorf("chunk size %q", line)
-		}
-		n := len(body)
-		body = slices.Grow(body, int(size))[:n+int(size)]
-		if _, err := io.ReadFull(br, body[n:]); err != nil {
-			return body, "", false, err
-		}
-		if _, err := br.Discard(2); err != nil {
 			return body, "", false, err
 		}
 		if size == 0 {
-			return body, ver, closing, nil // no trailers from canopy
+			return body, ver, closing, nil
 		}
 	}
+}
+
+// readHead reads a response's status line, which must say 200, and
+// headers: the Content-Length (-1 without), whether the body is chunked,
+// whether the server will close the connection, and X-Canopy-Version.
+func readHead(br *bufio.Reader) (length int, chunked, closing bool, ver string, err error) {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return 0, false, false, "", err
+	}
+	if !strings.HasPrefix(string(line), "HTTP/1.1 200 ") {
+		return 0, false, false, "", fmt.Errorf("status line %q", line)
+	}
+	length = -1
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return 0, false, false, "", err
+		}
+		h := strings.TrimRight(string(line), "\r\n")
+		if h == "" {
+			return length, chunked, closing, ver, nil
+		}
+		name, value, ok := strings.Cut(h, ":")
+		if !ok {
+			return 0, false, false, "", fmt.Errorf("header line %q", h)
+		}
+		value = strings.TrimSpace(value)
+		switch {
+		case strings.EqualFold(name, "Content-Length"):
+			length, err = strconv.Atoi(value)
+			if err != nil {
+				return 0, false, false, "", fmt.Errorf("content-length %q", value)
+			}
+		case strings.EqualFold(name, "Transfer-Encoding"):
+			chunked = strings.EqualFold(value, "chunked")
+		case strings.EqualFold(name, "Connection"):
+			closing = strings.EqualFold(value, "close")
+		case strings.EqualFold(name, versionHeader):
+			ver = value
+		}
+	}
+}
+
+// readChunk appends one chunk of a chunked body to *body and returns its
+// size: 0 is the last (canopy sends no trailers).
+func readChunk(br *bufio.Reader, body *[]byte) (int, error) {
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return 0, err
+	}
+	size, err := strconv.ParseUint(strings.TrimRight(string(line), "\r\n"), 16, 31)
+	if err != nil {
+		return 0, fmt.Errorf("chunk size %q", line)
+	}
+	n := len(*body)
+	*body = slices.Grow(*body, int(size))[:n+int(size)]
+	if _, err := io.ReadFull(br, (*body)[n:]); err != nil {
+		return 0, err
+	}
+	if _, err := br.Discard(2); err != nil {
+		return 0, err
+	}
+	return int(size), nil
 }
 
 func bytesIndex(b []byte, s string) int { return strings.Index(string(b), s) }
@@ -628,4 +667,161 @@ func procSeconds(pid int) float64 {
 	u, _ := strconv.ParseFloat(fs[11], 64)
 	k, _ := strconv.ParseFloat(fs[12], 64)
 	return (u + k) / 100
+}
+
+// loopbackFloor is the CPU (µs, the whole process: both ends) of writing
+// size bytes to one loopback TCP connection and reading them at the other
+// end, over n connections for rounds rounds: one writer loop, one reader
+// goroutine per connection. It is what any server and client pair pays
+// per delivery on this machine, the anchor of the figures above.
+func loopbackFloor(t *testing.T, n, size, rounds int) float64 {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	srv := make([]net.Conn, 0, n)
+	var read sync.WaitGroup
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		defer s.Close()
+		srv = append(srv, s)
+		go func() {
+			b := make([]byte, 4096)
+			got := 0
+			for {
+				k, err := c.Read(b)
+				if err != nil {
+					return
+				}
+				for got += k; got >= size; got -= size {
+					read.Done()
+				}
+			}
+		}()
+	}
+	msg := make([]byte, size)
+	time.Sleep(100 * time.Millisecond)
+	c0 := procSeconds(os.Getpid())
+	for r := 0; r < rounds; r++ {
+		read.Add(n)
+		for _, s := range srv {
+			if _, err := s.Write(msg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		read.Wait()
+	}
+	return (procSeconds(os.Getpid()) - c0) / float64(n*rounds) * 1e6
+}
+
+// rawStreamClient is one event-stream client on its own keep-alive
+// connection, as light as rawPullClient: a hand-written GET with Accept:
+// text/event-stream, then the chunked stream decoded and split into events
+// in one buffer. Each event's id is the since of the next request when
+// the stream ends (?timeout=5).
+func rawStreamClient(addr, since string, pushes int, sentAt []atomic.Int64, stop *atomic.Bool, r *pullResult) {
+	var conn net.Conn
+	var br *bufio.Reader
+	req := make([]byte, 0, 160)
+	buf := make([]byte, 0, 4096)
+	drop := func() {
+		if conn != nil {
+			conn.Close()
+			conn = nil
+		}
+		r.errors++
+		time.Sleep(10 * time.Millisecond)
+	}
+	for !stop.Load() {
+		if conn == nil {
+			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+			if err != nil {
+				drop()
+				continue
+			}
+			conn = c
+			if br == nil {
+				br = bufio.NewReaderSize(conn, 4096)
+			} else {
+				br.Reset(conn)
+			}
+		}
+		req = append(req[:0], "GET /pull/bench?timeout=5&since="...)
+		req = append(req, since...)
+		req = append(req, " HTTP/1.1\r\nHost: "...)
+		req = append(req, addr...)
+		req = append(req, "\r\nAccept: text/event-stream\r\n\r\n"...)
+		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		if _, err := conn.Write(req); err != nil {
+			drop()
+			continue
+		}
+		_, chunked, closing, _, err := readHead(br)
+		if err != nil || !chunked {
+			drop()
+			continue
+		}
+		buf = buf[:0]
+		for {
+			// One chunk per flushed event from net/http; events are cut
+			// from the decoded bytes whatever the chunking.
+			size, err := readChunk(br, &buf)
+			if err != nil {
+				break
+			}
+			now := time.Now().UnixNano()
+			for {
+				i := bytesIndex(buf, "\n\n")
+				if i < 0 {
+					break
+				}
+				if !r.event(buf[:i], pushes, now, sentAt, &since) {
+					r.errors++
+				}
+				buf = buf[:copy(buf, buf[i+2:])]
+			}
+			if size == 0 {
+				break
+			}
+		}
+		if err != nil {
+			drop()
+			continue
+		}
+		if closing {
+			conn.Close()
+			conn = nil
+		}
+	}
+	if conn != nil {
+		conn.Close()
+	}
+}
+
+// event records one Server-Sent Event's changes and takes its id as since;
+// false if its data is not JSON.
+func (r *pullResult) event(ev []byte, pushes int, now int64, sentAt []atomic.Int64, since *string) bool {
+	for len(ev) > 0 {
+		var line []byte
+		line, ev, _ = bytes.Cut(ev, []byte("\n"))
+		if id, ok := bytes.CutPrefix(line, []byte("id: ")); ok {
+			*since = string(id)
+		} else if data, ok := bytes.CutPrefix(line, []byte("data: ")); ok {
+			if !json.Valid(data) {
+				return false
+			}
+			r.polls++
+			r.scan(data, pushes, now, sentAt)
+		}
+	}
+	return true
 }
