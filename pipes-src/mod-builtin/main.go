@@ -1,8 +1,10 @@
-// Command builtin is the agent's built-in collector modules in one .wasm
-// (pipes-wasm/modules/builtin.wasm): cpu, mem, load, net, disk, nginx, url
-// and accesslog. One file means one compiled module and one small instance
-// for all of them — a Go guest costs ~15 MB of compiled code, so eight
-// separate files would cost the agent eight times that.
+// Command builtin is the Go version of the agent's built-in collector
+// modules in one .wasm: cpu, mem, load, net, disk, nginx, url and
+// accesslog. The agent embeds their C twins (pipes-src/mod-builtin-c →
+// pipes-wasm/modules/builtin.wasm), because a Go guest costs ~12 MB of
+// compiled code; these stay the SDK's example of a module file holding
+// several modules and the reference the C ones are tested against
+// (agent/modules differential_test.go builds this package).
 package main
 
 import (
