@@ -32,34 +32,53 @@ var benchLines = map[string][]string{
 	},
 }
 
-// BenchmarkParse reports lines/s for each preset, with user-agent
-// classification through the parser's cache as in the daemon.
+// BenchmarkParse reports the CPU time and bytes allocated per line for
+// each preset, with user-agent classification through the parser's cache
+// as in the daemon. "…-varied" cycles through generated lines of the
+// differential test (odd fields, bad lines, a few dozen agents).
 func BenchmarkParse(b *testing.B) {
 	for _, name := range []string{"combined", "main", "json"} {
 		b.Run(name, func(b *testing.B) {
-			p := MustCompile(name).NewParser()
 			lines := make([][]byte, len(benchLines[name]))
-			n := 0
 			for i, s := range benchLines[name] {
 				lines[i] = []byte(s)
-				n += len(s)
 			}
-			var r Record
-			b.SetBytes(int64(n / len(lines)))
-			b.ReportAllocs()
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			b.ResetTimer()
-			cpu0 := threadCPU()
-			for i := 0; i < b.N; i++ {
-				if err := p.Parse(lines[i%len(lines)], &r); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
-			b.ReportMetric(float64(b.N)/(threadCPU()-cpu0).Seconds(), "lines/cpu-s")
+			benchParse(b, MustCompile(name).NewParser(), lines, true)
 		})
 	}
+	for _, i := range []int{0, 1} {
+		b.Run(variedFormats[i]+"-varied", func(b *testing.B) {
+			benchParse(b, MustCompile(variedFormats[i]).NewParser(), variedLog(2, i, 10000), false)
+		})
+	}
+}
+
+func benchParse(b *testing.B, p *Parser, lines [][]byte, mustParse bool) {
+	var r Record
+	n := 0
+	for _, l := range lines {
+		n += len(l)
+	}
+	b.SetBytes(int64(n / len(lines)))
+	b.ReportAllocs()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
+	b.ResetTimer()
+	cpu0 := threadCPU()
+	for i := 0; i < b.N; i++ {
+		if err := p.Parse(lines[i%len(lines)], &r); err != nil && mustParse {
+			b.Fatal(err)
+		}
+	}
+	cpu := threadCPU() - cpu0
+	b.StopTimer()
+	runtime.ReadMemStats(&ms1)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+	b.ReportMetric(float64(b.N)/cpu.Seconds(), "lines/cpu-s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "ns/line")
+	b.ReportMetric(float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(b.N), "B/line")
 }
 
 // BenchmarkClassifyUserAgent is the uncached cost of one classification.
