@@ -65,7 +65,7 @@ func variedLine(rng *rand.Rand, i int, sec *int) string {
 		iso = pick("2024-02-30T10:00:00Z", "-", "2024-03-01 10:00:00Z", "2024-03-01T10:00:00")
 	}
 	method := pick("GET", "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "")
-	path := pick("/", "/a/b.html", "/static/app.js", "/api/v1/order", "/search", "/p%20q", `/q\x22uote`, "/x y", "//", "/" + strings.Repeat("long/", 30))
+	path := pick("/", "/a/b.html", "/static/app.js", "/api/v1/order", "/search", "/p%20q", `/q\x22uote`, "/x y", "//", "/"+strings.Repeat("long/", 30))
 	query := pick("", "", "?", "?x=1&y=2", "?q=a+b", "?utm_source=x&utm_medium=y", "?a=?b")
 	proto := pick("HTTP/1.1", "HTTP/1.1", "HTTP/2.0", "HTTP/1.0", "")
 	req := method + " " + path + query
