@@ -214,3 +214,36 @@ func TestDifferential(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDifferential is TestDifferential on arbitrary lines: the parser and
+// the reference must agree on every format, after a seed line has filled
+// the time caches.
+func FuzzDifferential(f *testing.F) {
+	for i := range variedFormats {
+		for _, l := range variedLog(3, i, 8) {
+			f.Add(l)
+		}
+	}
+	formats := make([]*Format, len(variedFormats))
+	for i, spec := range variedFormats {
+		formats[i] = MustCompile(spec)
+	}
+	warm := variedLog(4, 0, 1)[0]
+	f.Fuzz(func(t *testing.T, line []byte) {
+		for _, fm := range formats {
+			var newR, oldR Record
+			_ = fm.parse(warm, &newR, true)
+			_ = fm.refParse(warm, &oldR, true)
+			newErr := fm.parse(line, &newR, true)
+			oldErr := fm.refParse(line, &oldR, true)
+			if !errors.Is(newErr, oldErr) || !errors.Is(oldErr, newErr) {
+				t.Fatalf("format %q, line %q: error %v, reference %v", fm.Spec(), line, newErr, oldErr)
+			}
+			if newErr == nil {
+				if g, w := viewAll(&newR), viewAll(&oldR); !reflect.DeepEqual(g, w) {
+					t.Fatalf("format %q, line %q:\n got %+v\nwant %+v", fm.Spec(), line, g, w)
+				}
+			}
+		}
+	})
+}

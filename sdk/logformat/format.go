@@ -200,6 +200,7 @@ type step struct {
 type program struct {
 	prefix []byte
 	steps  []step
+	head   int // index of the steps of combinedHead in steps, or -1
 }
 
 // Format is a compiled log format. It is immutable and safe for concurrent
@@ -356,7 +357,34 @@ func compileText(text string) (program, error) {
 		s.last = i == len(vars)-1 && len(s.lit) > 0
 		p.steps = append(p.steps, s)
 	}
+	p.head = findHead(p.steps)
 	return p, nil
+}
+
+// headVars and headLits are the first seven variables of nginx's combined
+// format and the literal after each: the part of most access logs that
+// combinedHead parses in straight-line code.
+var (
+	headVars = [...]string{"remote_addr", "remote_user", "time_local", "request", "status", "body_bytes_sent", "http_referer"}
+	headLits = [...]string{" - ", " [", `] "`, `" `, " ", ` "`, `" "`}
+)
+
+// findHead returns where steps has combined's first seven variables, each
+// followed by its literal, not at the end of the format; -1 if it has not.
+func findHead(steps []step) int {
+	for i := 0; i+len(headVars) < len(steps); i++ {
+		ok := true
+		for j, name := range headVars {
+			if s := steps[i+j]; s.name != name || string(s.lit) != headLits[j] || s.last {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return i
+		}
+	}
+	return -1
 }
 
 // splitVars returns the leading literal, the variable names and the literal

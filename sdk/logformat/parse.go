@@ -2,6 +2,7 @@ package logformat
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"time"
@@ -132,47 +133,244 @@ func trimEOL(b []byte) []byte {
 	return b
 }
 
-// run matches line against the program and stores each variable's value.
+// run matches line against the program and stores each variable's value,
+// in one pass from left to right: each variable ends at the first
+// occurrence of the literal after it.
 func (p *program) run(line []byte, r *Record, vars bool) error {
 	if !bytes.HasPrefix(line, p.prefix) {
 		return ErrMismatch
 	}
-	rest := line[len(p.prefix):]
-	for i := range p.steps {
-		s := &p.steps[i]
-		var val []byte
-		switch {
-		case len(s.lit) == 0: // the last variable takes the rest of the line
-			val, rest = rest, nil
-		case s.last:
-			if !bytes.HasSuffix(rest, s.lit) {
-				return ErrMismatch
-			}
-			val, rest = rest[:len(rest)-len(s.lit)], nil
-		case len(s.lit) == 1:
-			j := bytes.IndexByte(rest, s.lit[0])
-			if j < 0 {
-				return ErrMismatch
-			}
-			val, rest = rest[:j], rest[j+1:]
-		default:
-			j := indexLit(rest, s.lit)
-			if j < 0 {
-				return ErrMismatch
-			}
-			val, rest = rest[:j], rest[j+len(s.lit):]
+	pos := len(p.prefix)
+	if vars && cap(r.Vars)-len(r.Vars) < len(p.steps) {
+		r.Vars = append(make([]Var, 0, len(r.Vars)+len(p.steps)), r.Vars...)
+	}
+	var err error
+	if p.head < 0 {
+		pos, err = p.runSteps(line, pos, p.steps, r, vars)
+	} else {
+		pos, err = p.runSteps(line, pos, p.steps[:p.head], r, vars)
+		if err == nil {
+			pos, err = r.combinedHead(line, pos, vars)
 		}
+		if err == nil {
+			pos, err = p.runSteps(line, pos, p.steps[p.head+len(headVars):], r, vars)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if pos != len(line) {
+		return ErrMismatch
+	}
+	return nil
+}
+
+// runSteps runs steps from line[pos:] and returns the position after the
+// last step's literal.
+func (p *program) runSteps(line []byte, pos int, steps []step, r *Record, vars bool) (int, error) {
+	for i := range steps {
+		s := &steps[i]
+		start := pos
+		var end int
+		switch lit := s.lit; {
+		case len(lit) == 0: // the last variable takes the rest of the line
+			end, pos = len(line), len(line)
+		case s.last:
+			end = len(line) - len(lit)
+			if end < pos || string(line[end:]) != string(lit) {
+				return pos, ErrMismatch
+			}
+			pos = len(line)
+		case len(lit) == 1:
+			j := bytes.IndexByte(line[pos:], lit[0])
+			if j < 0 {
+				return pos, ErrMismatch
+			}
+			end = pos + j
+			pos = end + 1
+		default:
+			j := indexLit(line[pos:], lit)
+			if j < 0 {
+				return pos, ErrMismatch
+			}
+			end = pos + j
+			pos = end + len(lit)
+		}
+		val := line[start:end]
 		if vars {
 			r.Vars = append(r.Vars, Var{Name: s.name, Value: val})
 		}
 		if err := r.set(s.kind, val); err != nil {
-			return err
+			return pos, err
 		}
 	}
-	if len(rest) != 0 {
-		return ErrMismatch
+	return pos, nil
+}
+
+// combinedHead parses `$remote_addr - $remote_user [$time_local] "$request"
+// $status $body_bytes_sent "$http_referer" ` from line[pos:] as runSteps
+// would, in straight-line code with the literals known: a loop over steps
+// costs more than the scanning. The common values take shortcuts (`-`, a
+// three-digit status, a time as long as nginx writes it), each taken only
+// where the value it assumes is the one the general search would find.
+func (r *Record) combinedHead(line []byte, pos int, vars bool) (int, error) {
+	b := line[pos:]
+	// $remote_addr, up to " - ".
+	i := index3(b, ' ', '-', ' ')
+	if i < 0 {
+		return pos, ErrMismatch
 	}
-	return nil
+	v := b[:i]
+	b = b[i+3:]
+	if vars {
+		r.Vars = append(r.Vars, Var{Name: "remote_addr", Value: v})
+	}
+	if !absent(v) {
+		r.RemoteAddr = v
+		r.Has |= FieldRemoteAddr
+	}
+
+	// $remote_user, up to " [": mostly `-`.
+	if len(b) >= 3 && b[0] == '-' && b[1] == ' ' && b[2] == '[' {
+		v, b = b[:1], b[3:]
+	} else {
+		if i = index2(b, ' ', '['); i < 0 {
+			return pos, ErrMismatch
+		}
+		v, b = b[:i], b[i+2:]
+		if !absent(v) {
+			r.RemoteUser = v
+			r.Has |= FieldRemoteUser
+		}
+	}
+	if vars {
+		r.Vars = append(r.Vars, Var{Name: "remote_user", Value: v})
+	}
+
+	// $time_local, up to `] "`. A good time is 26 bytes without a `]`, so
+	// when one is followed by the literal it is the value.
+	if len(b) >= 29 && b[26] == ']' && b[27] == ' ' && b[28] == '"' && r.setTimeLocal(b[:26]) == nil {
+		v, b = b[:26], b[29:]
+		if vars {
+			r.Vars = append(r.Vars, Var{Name: "time_local", Value: v})
+		}
+	} else {
+		if i = index3(b, ']', ' ', '"'); i < 0 {
+			return pos, ErrMismatch
+		}
+		v, b = b[:i], b[i+3:]
+		if vars {
+			r.Vars = append(r.Vars, Var{Name: "time_local", Value: v})
+		}
+		if err := r.set(varTimeLocal, v); err != nil {
+			return pos, err
+		}
+	}
+
+	// $request, up to `" ` (nginx escapes `"` in it as \x22).
+	if i = index2(b, '"', ' '); i < 0 {
+		return pos, ErrMismatch
+	}
+	v, b = b[:i], b[i+2:]
+	if vars {
+		r.Vars = append(r.Vars, Var{Name: "request", Value: v})
+	}
+	if !absent(v) {
+		r.setRequest(v)
+	}
+
+	// $status, up to " ": mostly three digits.
+	if len(b) >= 4 && b[3] == ' ' && isDigit(b[0]) && isDigit(b[1]) && isDigit(b[2]) {
+		v, b = b[:3], b[4:]
+	} else {
+		if i = bytes.IndexByte(b, ' '); i < 0 {
+			return pos, ErrMismatch
+		}
+		v, b = b[:i], b[i+1:]
+	}
+	if vars {
+		r.Vars = append(r.Vars, Var{Name: "status", Value: v})
+	}
+	if err := r.set(varStatus, v); err != nil {
+		return pos, err
+	}
+
+	// $body_bytes_sent, up to ` "`: digits, whose end is the first space.
+	i = 0
+	for i < len(b) && isDigit(b[i]) {
+		i++
+	}
+	if i == 0 || i+1 >= len(b) || b[i] != ' ' || b[i+1] != '"' {
+		if i = index2(b, ' ', '"'); i < 0 {
+			return pos, ErrMismatch
+		}
+	}
+	v, b = b[:i], b[i+2:]
+	if vars {
+		r.Vars = append(r.Vars, Var{Name: "body_bytes_sent", Value: v})
+	}
+	if err := r.set(varBodyBytes, v); err != nil {
+		return pos, err
+	}
+
+	// $http_referer, up to `" "`.
+	if len(b) >= 4 && b[0] == '-' && b[1] == '"' && b[2] == ' ' && b[3] == '"' {
+		v, b = b[:1], b[4:]
+	} else {
+		if i = index3(b, '"', ' ', '"'); i < 0 {
+			return pos, ErrMismatch
+		}
+		v, b = b[:i], b[i+3:]
+		if !absent(v) {
+			r.Referer = v
+			r.Has |= FieldReferer
+		}
+	}
+	if vars {
+		r.Vars = append(r.Vars, Var{Name: "http_referer", Value: v})
+	}
+	return len(line) - len(b), nil
+}
+
+// absent reports whether a text value means "none": `-` or empty.
+func absent(v []byte) bool { return len(v) == 0 || len(v) == 1 && v[0] == '-' }
+
+func isDigit(c byte) bool { return c-'0' < 10 }
+
+// index2 is bytes.Index(b, {c0, c1}).
+func index2(b []byte, c0, c1 byte) int {
+	for off := 0; ; {
+		j := bytes.IndexByte(b[off:], c0)
+		if j < 0 {
+			return -1
+		}
+		j += off
+		if j+1 >= len(b) {
+			return -1
+		}
+		if b[j+1] == c1 {
+			return j
+		}
+		off = j + 1
+	}
+}
+
+// index3 is bytes.Index(b, {c0, c1, c2}).
+func index3(b []byte, c0, c1, c2 byte) int {
+	for off := 0; ; {
+		j := bytes.IndexByte(b[off:], c0)
+		if j < 0 {
+			return -1
+		}
+		j += off
+		if j+2 >= len(b) {
+			return -1
+		}
+		if b[j+1] == c1 && b[j+2] == c2 {
+			return j
+		}
+		off = j + 1
+	}
 }
 
 // indexLit is bytes.Index for the short literals between variables (`" "`,
@@ -210,21 +408,7 @@ func (r *Record) set(k varKind, v []byte) error {
 		r.RemoteUser = v
 		r.Has |= FieldRemoteUser
 	case varTimeLocal:
-		if r.haveLTL && string(v) == string(r.lastTL[:]) { // no allocation: compiled to a compare
-			r.Time = r.lastT
-			r.Has |= FieldTime
-			return nil
-		}
-		t, ok := r.sameMinute(v)
-		if !ok {
-			if t, ok = parseTimeLocal(v); !ok {
-				return ErrBadTime
-			}
-		}
-		r.Time = t
-		r.Has |= FieldTime
-		copy(r.lastTL[:], v) // parseTimeLocal accepts exactly 26 bytes
-		r.lastT, r.haveLTL = t, true
+		return r.setTimeLocal(v)
 	case varTimeISO:
 		t, ok := parseISO8601(v)
 		if !ok {
@@ -315,21 +499,53 @@ func (r *Record) set(k varKind, v []byte) error {
 	return nil
 }
 
-// sameMinute reads a $time_local that differs from the last one only in
-// its seconds (a quiet log's consecutive lines), by moving the last time:
-// the calendar arithmetic of parseTimeLocal is linear in the seconds.
-func (r *Record) sameMinute(v []byte) (time.Time, bool) {
-	last := r.lastTL[:]
-	if !r.haveLTL || len(v) != len(last) || string(v[:18]) != string(last[:18]) || string(v[20:]) != string(last[20:]) {
-		return time.Time{}, false
+// setTimeLocal reads a $time_local. A log's consecutive lines mostly share
+// the second or the minute of the line before, so comparing with it is
+// cheaper than reading the time afresh.
+func (r *Record) setTimeLocal(v []byte) error {
+	if r.haveLTL && len(v) == len(r.lastTL) {
+		last := r.lastTL[:]
+		// Bytes 0..17 are the date, hour and minute, 18..19 the seconds,
+		// 20..25 the zone; compared eight bytes at a time.
+		// (^ and | bind alike in Go: the parentheses matter.)
+		diff := (le64(v[0:]) ^ le64(last[0:])) | (le64(v[8:]) ^ le64(last[8:])) |
+			uint64(le16(v[16:])^le16(last[16:])) | uint64(le32(v[20:])^le32(last[20:])) | uint64(le16(v[24:])^le16(last[24:]))
+		if diff == 0 {
+			if v[18] == last[18] && v[19] == last[19] {
+				r.Time = r.lastT
+				r.Has |= FieldTime
+				return nil
+			}
+			if isDigit(v[18]) && isDigit(v[19]) {
+				// The calendar arithmetic of parseTimeLocal is linear in
+				// the seconds: move the last time.
+				s := int(v[18]-'0')*10 + int(v[19]-'0')
+				if s <= 60 {
+					prev := int(last[18]-'0')*10 + int(last[19]-'0') // digits: parseTimeLocal accepted them
+					t := r.lastT.Add(time.Duration(s-prev) * time.Second)
+					r.Time = t
+					r.Has |= FieldTime
+					copy(r.lastTL[:], v)
+					r.lastT = t
+					return nil
+				}
+			}
+		}
 	}
-	s, ok := num(v[18:20])
-	if !ok || s > 60 {
-		return time.Time{}, false
+	t, ok := parseTimeLocal(v)
+	if !ok {
+		return ErrBadTime
 	}
-	prev := int(last[18]-'0')*10 + int(last[19]-'0') // digits: parseTimeLocal accepted them
-	return r.lastT.Add(time.Duration(s-prev) * time.Second), true
+	r.Time = t
+	r.Has |= FieldTime
+	copy(r.lastTL[:], v) // parseTimeLocal accepts exactly 26 bytes
+	r.lastT, r.haveLTL = t, true
+	return nil
 }
+
+func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
+func le32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
+func le16(b []byte) uint16 { return binary.LittleEndian.Uint16(b) }
 
 // textKind marks the variables whose values are text rather than numbers
 // or times.
