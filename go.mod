@@ -65,3 +65,5 @@ require (
 	golang.org/x/crypto v0.57.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace github.com/VictoriaMetrics/VictoriaMetrics => ./third_party/VictoriaMetrics

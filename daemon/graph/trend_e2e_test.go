@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/push"
+	"github.com/canopy-dev/canopy/daemon/testenv"
 	"github.com/canopy-dev/canopy/daemon/tree"
 	"github.com/canopy-dev/canopy/daemon/trend"
 )
 
 func TestMain(m *testing.M) {
+	testenv.NoFsync()
 	// The embedded trend store's storage library is set up once per
 	// process, after flags (it reads VictoriaMetrics' own).
 	flag.Parse()

@@ -97,3 +97,16 @@ func (s *SyncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// NoFsync turns fsync off in the embedded trend store (the VictoriaMetrics
+// library) for this test process and the canopyd it starts, unless
+// DISABLE_FSYNC_FOR_TESTING is set already (=false tests with fsync). Upstream
+// did this by itself in test binaries; canopy's patched copy does not (see
+// RATIONALE.md). fsync slows the store tests about twofold and proves nothing
+// they check: a process killed with -9 leaves its writes in the page cache.
+// Call it from TestMain, before a store opens.
+func NoFsync() {
+	if _, ok := os.LookupEnv("DISABLE_FSYNC_FOR_TESTING"); !ok {
+		os.Setenv("DISABLE_FSYNC_FOR_TESTING", "true")
+	}
+}

@@ -4,9 +4,12 @@ import (
 	"flag"
 	"os"
 	"testing"
+
+	"github.com/canopy-dev/canopy/daemon/testenv"
 )
 
 func TestMain(m *testing.M) {
+	testenv.NoFsync()
 	flag.Parse()
 	if err := InitLibrary(64 << 20); err != nil {
 		panic(err)
