@@ -200,7 +200,8 @@ type step struct {
 type program struct {
 	prefix []byte
 	steps  []step
-	head   int // index of the steps of combinedHead in steps, or -1
+	head   int  // index of the steps of combinedHead in steps, or -1
+	headUA byte // the literal after the $http_user_agent that follows the head: '"' ending the line, ' ' for `" `, 0 for neither
 }
 
 // Format is a compiled log format. It is immutable and safe for concurrent
@@ -358,6 +359,15 @@ func compileText(text string) (program, error) {
 		p.steps = append(p.steps, s)
 	}
 	p.head = findHead(p.steps)
+	if p.head >= 0 {
+		switch ua := p.steps[p.head+len(headVars)]; {
+		case ua.name != "http_user_agent":
+		case ua.last && string(ua.lit) == `"`:
+			p.headUA = '"'
+		case !ua.last && string(ua.lit) == `" ` && p.head+len(headVars)+1 < len(p.steps):
+			p.headUA = ' '
+		}
+	}
 	return p, nil
 }
 

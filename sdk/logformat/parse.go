@@ -152,8 +152,13 @@ func (p *program) run(line []byte, r *Record, vars bool) error {
 		if err == nil {
 			pos, err = r.combinedHead(line, pos, vars)
 		}
+		next := p.head + len(headVars)
+		if err == nil && p.headUA != 0 {
+			pos, err = r.headUserAgent(line, pos, p.headUA, vars)
+			next++
+		}
 		if err == nil {
-			pos, err = p.runSteps(line, pos, p.steps[p.head+len(headVars):], r, vars)
+			pos, err = p.runSteps(line, pos, p.steps[next:], r, vars)
 		}
 	}
 	if err != nil {
@@ -282,35 +287,54 @@ func (r *Record) combinedHead(line []byte, pos int, vars bool) (int, error) {
 	// $status, up to " ": mostly three digits.
 	if len(b) >= 4 && b[3] == ' ' && isDigit(b[0]) && isDigit(b[1]) && isDigit(b[2]) {
 		v, b = b[:3], b[4:]
+		if vars {
+			r.Vars = append(r.Vars, Var{Name: "status", Value: v})
+		}
+		n := int(v[0]-'0')*100 + int(v[1]-'0')*10 + int(v[2]-'0')
+		if n < 100 {
+			return pos, ErrBadStatus
+		}
+		r.Status = n
+		r.Has |= FieldStatus
 	} else {
 		if i = bytes.IndexByte(b, ' '); i < 0 {
 			return pos, ErrMismatch
 		}
 		v, b = b[:i], b[i+1:]
-	}
-	if vars {
-		r.Vars = append(r.Vars, Var{Name: "status", Value: v})
-	}
-	if err := r.set(varStatus, v); err != nil {
-		return pos, err
+		if vars {
+			r.Vars = append(r.Vars, Var{Name: "status", Value: v})
+		}
+		if err := r.set(varStatus, v); err != nil {
+			return pos, err
+		}
 	}
 
 	// $body_bytes_sent, up to ` "`: digits, whose end is the first space.
+	var n uint64
 	i = 0
 	for i < len(b) && isDigit(b[i]) {
+		n = n*10 + uint64(b[i]-'0')
 		i++
 	}
-	if i == 0 || i+1 >= len(b) || b[i] != ' ' || b[i+1] != '"' {
+	if i > 0 && i <= 18 && i+1 < len(b) && b[i] == ' ' && b[i+1] == '"' {
+		v, b = b[:i], b[i+2:]
+		if vars {
+			r.Vars = append(r.Vars, Var{Name: "body_bytes_sent", Value: v})
+		}
+		r.Bytes = int64(n)
+		r.Has |= FieldBytes
+		r.haveBB = true
+	} else {
 		if i = index2(b, ' ', '"'); i < 0 {
 			return pos, ErrMismatch
 		}
-	}
-	v, b = b[:i], b[i+2:]
-	if vars {
-		r.Vars = append(r.Vars, Var{Name: "body_bytes_sent", Value: v})
-	}
-	if err := r.set(varBodyBytes, v); err != nil {
-		return pos, err
+		v, b = b[:i], b[i+2:]
+		if vars {
+			r.Vars = append(r.Vars, Var{Name: "body_bytes_sent", Value: v})
+		}
+		if err := r.set(varBodyBytes, v); err != nil {
+			return pos, err
+		}
 	}
 
 	// $http_referer, up to `" "`.
@@ -330,6 +354,34 @@ func (r *Record) combinedHead(line []byte, pos int, vars bool) (int, error) {
 		r.Vars = append(r.Vars, Var{Name: "http_referer", Value: v})
 	}
 	return len(line) - len(b), nil
+}
+
+// headUserAgent parses the $http_user_agent after combinedHead: up to the
+// line's final `"` (lit '"', combined) or up to `" ` (lit ' ', main and
+// others that log more after it).
+func (r *Record) headUserAgent(line []byte, pos int, lit byte, vars bool) (int, error) {
+	var v []byte
+	if lit == '"' {
+		end := len(line) - 1
+		if end < pos || line[end] != '"' {
+			return pos, ErrMismatch
+		}
+		v, pos = line[pos:end], len(line)
+	} else {
+		i := index2(line[pos:], '"', ' ')
+		if i < 0 {
+			return pos, ErrMismatch
+		}
+		v, pos = line[pos:pos+i], pos+i+2
+	}
+	if vars {
+		r.Vars = append(r.Vars, Var{Name: "http_user_agent", Value: v})
+	}
+	if !absent(v) {
+		r.UserAgent = v
+		r.Has |= FieldUserAgent
+	}
+	return pos, nil
 }
 
 // absent reports whether a text value means "none": `-` or empty.
@@ -560,8 +612,23 @@ var textKind = [...]bool{
 // three parts (a TLS handshake sent to the HTTP port, a bare path) keeps the
 // whole text as the path: nginx logged it, so it is a good line.
 func (r *Record) setRequest(v []byte) {
-	sp := bytes.IndexByte(v, ' ')
-	last := bytes.LastIndexByte(v, ' ')
+	// The method and the protocol are a few bytes: plain loops from either
+	// end find the spaces sooner than IndexByte's set-up.
+	sp, last := -1, -1
+	for i, c := range v {
+		if c == ' ' {
+			sp = i
+			break
+		}
+	}
+	if sp >= 0 {
+		for i := len(v) - 1; i >= sp; i-- {
+			if v[i] == ' ' {
+				last = i
+				break
+			}
+		}
+	}
 	if sp <= 0 || last == sp {
 		if sp > 0 && last == sp { // HTTP/0.9: `GET /path`
 			r.Method = v[:sp]
