@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/canopy-dev/canopy/pipes-src/internal/strtab"
 	"github.com/canopy-dev/canopy/sdk/pipe"
 )
 
@@ -31,7 +32,9 @@ type Set struct {
 	top, maxKeys, capacity, maxLen int
 	prefixes                       [][]string
 
-	index map[string]int32 // ≥ 0: admitted item; < 0: candidate -(i+1)
+	// ≥ 0: admitted item; < 0: candidate -(i+1). Not a Go map: a map
+	// access per item was most of the hosts pipe's cost in WASM.
+	index *strtab.Map
 
 	// admitted items
 	keys   [][]pipe.Key // per item, one per prefix
@@ -63,7 +66,7 @@ func New(top, maxKeys, capacity, maxLen int, prefixes ...[]string) *Set {
 	top = max(top, 1)
 	s := &Set{
 		top: top, maxKeys: max(maxKeys, top), capacity: max(capacity, 1), maxLen: max(maxLen, 1),
-		prefixes: prefixes, index: make(map[string]int32),
+		prefixes: prefixes, index: strtab.New(min(capacity+maxKeys, 1024)), // grows; capacity may be huge (exact configs)
 		other: make([]float64, len(prefixes)),
 	}
 	for _, p := range prefixes {
@@ -81,7 +84,7 @@ func (s *Set) Add(name string, hits float64, vals ...float64) {
 	if len(name) > s.maxLen {
 		name = name[:s.maxLen]
 	}
-	i, ok := s.index[name]
+	i, ok := s.index.Get(name)
 	if ok && i >= 0 {
 		s.addAdmitted(i, hits, vals)
 		return
@@ -129,16 +132,16 @@ func (s *Set) monitor(name string, hits float64) int32 {
 		c := int32(len(s.cands))
 		s.cands = append(s.cands, cand{name: name, count: hits, vals: make([]float64, w), pos: int32(len(s.heap))})
 		s.heap = append(s.heap, c)
-		s.index[name] = -c - 1
+		s.index.Set(name, -c-1)
 		return c
 	}
 	c := s.heap[0]
 	cd := &s.cands[c]
-	delete(s.index, cd.name)
+	s.index.Delete(cd.name)
 	cd.name, cd.err = name, cd.count
 	cd.count += hits
 	clear(cd.vals)
-	s.index[name] = -c - 1
+	s.index.Set(name, -c-1)
 	return c
 }
 
@@ -158,7 +161,7 @@ func (s *Set) admit(c int32) {
 	for j, v := range cd.vals {
 		s.other[j] -= v
 	}
-	s.index[cd.name] = i
+	s.index.Set(cd.name, i)
 	s.removeCand(c)
 	s.recalc++
 	if len(s.keys) <= s.top || s.recalc >= 64 {
@@ -180,7 +183,7 @@ func (s *Set) removeCand(c int32) {
 	if c != last {
 		s.cands[c] = s.cands[last]
 		s.heap[s.cands[c].pos] = c
-		s.index[s.cands[c].name] = -c - 1
+		s.index.Set(s.cands[c].name, -c-1)
 	}
 	s.cands = s.cands[:last]
 }

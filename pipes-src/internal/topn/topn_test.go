@@ -3,6 +3,7 @@ package topn
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -43,7 +44,7 @@ func TestSketch(t *testing.T) {
 				t.Errorf("admitted + other = %v, want %v", got, want)
 			}
 			for _, w := range tc.wantAdmitted {
-				if i, ok := s.index[w]; !ok || i < 0 {
+				if i, ok := s.index.Get(w); !ok || i < 0 {
 					t.Errorf("%s not admitted", w)
 				}
 			}
@@ -61,4 +62,20 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestHugeCaps: caps far above what is used (the GoAccess differential's
+// exact configuration) cost nothing up front; a WASM instance has 64 MiB.
+func TestHugeCaps(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	s := New(10_000_000, 10_000_000, 10_000_000, 64, []string{"x"})
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Errorf("New allocated %d bytes for an empty set", grew)
+	}
+	s.Add("a", 1)
+	if s.Len() != 1 {
+		t.Errorf("Len %d, want 1", s.Len())
+	}
 }
