@@ -27,9 +27,13 @@ const (
 	// pollEvery is how often the one notifier goroutine looks at the tree's
 	// version while clients wait: an atomic load, so cheap, and it bounds
 	// the extra delivery latency.
-	pollEvery     = 2 * time.Millisecond
-	sseKeepalive  = 15 * time.Second
-	versionHeader = "X-Canopy-Version"
+	pollEvery    = 2 * time.Millisecond
+	sseKeepalive = 15 * time.Second
+	// sseWriteTimeout ends a stream whose client stopped reading: its
+	// socket buffers full, a write blocks that long. It is set at each
+	// keep-alive, so a stream that is read never meets it.
+	sseWriteTimeout = 2*sseKeepalive + 5*time.Second
+	versionHeader   = "X-Canopy-Version"
 )
 
 // notifier wakes every waiting client once per tree version: a channel that
@@ -355,6 +359,12 @@ func query(raw, name string) string {
 
 // parseTimeout accepts seconds ("30", "0.5") or a Go duration ("30s").
 func parseTimeout(v string) (time.Duration, error) {
+	// Whole seconds, what clients send, without the failed Go-duration
+	// parse (and its error) that timespec tries first.
+	if len(v) > 0 && len(v) <= 6 && strings.Trim(v, "0123456789") == "" {
+		n, _ := strconv.Atoi(v)
+		return time.Duration(n) * time.Second, nil
+	}
 	d, err := timespec.ParseDuration(v)
 	if err != nil || d < 0 {
 		return 0, fmt.Errorf("timeout=%q is not seconds or a duration like 30s", v)
@@ -525,29 +535,35 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, a pullArgs, fail
 	defer s.freeSlot()
 	ch := s.notify.subscribe()
 	defer s.notify.release()
-	fl, _ := w.(http.Flusher)
-	flush := func() {
-		if fl != nil {
-			fl.Flush()
-		}
-	}
+	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no") // nginx in front must not buffer
+	writeTimeout := s.sseWriteTimeout
+	if writeTimeout == 0 {
+		writeTimeout = sseWriteTimeout
+	}
+	// Not supported (a writer without deadlines) leaves the stream as it was.
+	_ = rc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	// net/http resets no deadline between requests when the server has no
+	// WriteTimeout: the next request on this connection must not inherit it.
+	defer rc.SetWriteDeadline(time.Time{})
 	w.WriteHeader(http.StatusOK)
-	flush()
+	if rc.Flush() != nil {
+		return
+	}
 	// One timer: the next keep-alive comment, or the end when it comes
 	// first.
-	var end time.Time
+	now := time.Now()
+	end := now.Add(a.timeout)
+	keep := min(sseKeepalive, writeTimeout/2)
 	wait := func(now time.Time) time.Duration {
-		if a.hasTimeout && end.Sub(now) < sseKeepalive {
+		if a.hasTimeout && end.Sub(now) < keep {
 			return end.Sub(now)
 		}
-		return sseKeepalive
+		return keep
 	}
-	now := time.Now()
-	end = now.Add(a.timeout)
 	tm := time.NewTimer(wait(now))
 	defer tm.Stop()
 	done := r.Context().Done()
@@ -558,10 +574,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, a pullArgs, fail
 			return
 		}
 		if ans.n > 0 {
-			if _, err := w.Write(ans.event); err != nil {
+			if _, err := w.Write(ans.event); err != nil || rc.Flush() != nil {
 				return
 			}
-			flush()
 			s.metrics.pullSent.Inc()
 			since = ans.cur
 		}
@@ -576,10 +591,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, a pullArgs, fail
 			if a.hasTimeout && !now.Before(end) {
 				return
 			}
-			if _, err := io.WriteString(w, ": keepalive\n\n"); err != nil {
+			_ = rc.SetWriteDeadline(now.Add(writeTimeout))
+			if _, err := io.WriteString(w, ": keepalive\n\n"); err != nil || rc.Flush() != nil {
 				return
 			}
-			flush()
 			tm.Reset(wait(now))
 		case <-done:
 			return

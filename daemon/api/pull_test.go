@@ -2,6 +2,9 @@ package api
 
 import (
 	"bufio"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -107,5 +110,56 @@ func TestPullClose(t *testing.T) {
 	// A client arriving after Close is not kept waiting either.
 	if r := do(t, "GET", hs.URL+"/pull/a?timeout=60", "", ""); r.code != 200 || r.body != "[]" {
 		t.Errorf("long-poll after close: got %d %s", r.code, r.body)
+	}
+}
+
+// TestPullSSEStuckClient: an event-stream client that stops reading is
+// let go once a write has blocked for the write timeout (its slot freed),
+// and a stream that is read is not.
+func TestPullSSEStuckClient(t *testing.T) {
+	s, hs := newServer(t, Options{})
+	s.sseWriteTimeout = 300 * time.Millisecond
+	stuck, err := net.Dial("tcp", hs.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Close()
+	stuck.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(stuck, "GET /pull/big?since=0 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+	// A reading client on the same key, past several write timeouts.
+	req, _ := http.NewRequest("GET", hs.URL+"/pull/big?since=0&timeout=60", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	read := make(chan int, 1)
+	go func() {
+		n, _ := io.Copy(io.Discard, res.Body)
+		read <- int(n)
+	}()
+	name := strings.Repeat("n", 200)
+	start := time.Now()
+	for i := 0; s.polls.Load() > 1 || i == 0; i++ {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("stuck client still held after 10 s (%d streams)", s.polls.Load())
+		}
+		var b strings.Builder
+		b.WriteString(`{"big": {`)
+		for j := 0; j < 200; j++ {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `"%s%d": %d`, name, j, i)
+		}
+		b.WriteString("}}")
+		push.Merge(s.opt.Tree, []byte(b.String()))
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case n := <-read:
+		t.Errorf("the reading stream ended after %d bytes", n)
+	default:
 	}
 }

@@ -68,6 +68,8 @@ type Server struct {
 	npatterns atomic.Int32
 	// The request counters of the two /pull routes, for pullFast.
 	pullCounts [2]atomic.Pointer[metrics.Counter]
+	// sseWriteTimeout overrides the const of that name (tests).
+	sseWriteTimeout time.Duration
 }
 
 // New builds the router with the core routes.
