@@ -8,7 +8,7 @@ import (
 	"io/fs"
 )
 
-//go:embed *.wasm
+//go:embed *.wasm *.units.json
 var pipeFiles embed.FS
 
 //go:embed modules/*.wasm

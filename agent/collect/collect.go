@@ -285,7 +285,11 @@ func (a *Agent) Round(ctx context.Context, now time.Time) error {
 		}
 		lines = append(lines, v.Forward...)
 		for i, x := range v.Values {
-			if x.Kind == collectorabi.ValueMissing || !t.due(i, x, now) {
+			if x.Kind == collectorabi.ValueMissing {
+				continue
+			}
+			send, meta := t.due(i, x, now)
+			if !send {
 				continue
 			}
 			obj := trees[t.action]
@@ -297,8 +301,16 @@ func (a *Agent) Round(ctx context.Context, now time.Time) error {
 			if x.Kind == collectorabi.ValueText {
 				val = x.Text // a marker in the tree
 			}
-			path := append([]string{t.mod.Name(), a.opt.Host}, strings.Split(t.mod.Metrics[t.idx[i]].Name, collectorabi.MetricPathSep)...)
-			insert(obj, path, val)
+			d := &t.mod.Metrics[t.idx[i]]
+			path := append([]string{t.mod.Name(), a.opt.Host}, strings.Split(d.Name, collectorabi.MetricPathSep)...)
+			unit := ""
+			if meta && x.Kind != collectorabi.ValueText {
+				// The module's Ganglia units ride along when the value is
+				// first sent and at each time_threshold resend, as gmond
+				// resends its metadata: the daemon keeps them in the tree.
+				unit = d.Units
+			}
+			insert(obj, path, val, unit)
 		}
 	}
 	if len(trees) == 0 && len(lines) == 0 {
@@ -324,10 +336,12 @@ func (a *Agent) Round(ctx context.Context, now time.Time) error {
 
 // due applies gmond's thresholds: send when never sent, when the value
 // moved more than value_threshold (any change when 0), or when
-// time_threshold passed since it was last sent.
-func (t *task) due(i int, x collectorabi.MetricValue, now time.Time) bool {
+// time_threshold passed since it was last sent. meta is true for the
+// first send and the time_threshold resends (the ones that carry units).
+func (t *task) due(i int, x collectorabi.MetricValue, now time.Time) (send, meta bool) {
 	l := &t.last[i]
-	send := !l.ok || now.Sub(l.at) >= t.thresh
+	meta = !l.ok || now.Sub(l.at) >= t.thresh
+	send = meta
 	if !send {
 		if x.Kind == collectorabi.ValueText {
 			send = x.Text != l.text
@@ -340,21 +354,30 @@ func (t *task) due(i int, x collectorabi.MetricValue, now time.Time) bool {
 	if send {
 		*l = sent{ok: true, num: x.Number, text: x.Text, at: now}
 	}
-	return send
+	return send, meta
 }
 
 // insert sets path in a nested push object; a node that holds both a
-// number and children keeps its number under "" (the tree's push shape).
-func insert(obj map[string]any, path []string, v any) {
+// number and children keeps its number under "" (the tree's push shape),
+// as does one with a unit (its "defaultunit").
+func insert(obj map[string]any, path []string, v any, unit string) {
 	cur := obj
 	for i, seg := range path {
 		last := i == len(path)-1
 		existing, ok := cur[seg]
 		if last {
-			if m, isMap := existing.(map[string]any); ok && isMap {
+			m, isMap := existing.(map[string]any)
+			switch {
+			case ok && isMap:
 				m[""] = v
-			} else {
+			case unit != "":
+				m = map[string]any{"": v}
+				cur[seg] = m
+			default:
 				cur[seg] = v
+			}
+			if unit != "" {
+				m["defaultunit"] = unit
 			}
 			return
 		}

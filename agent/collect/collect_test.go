@@ -24,37 +24,43 @@ func TestThresholds(t *testing.T) {
 		return collectorabi.MetricValue{Kind: collectorabi.ValueNumber, Number: v}
 	}
 	steps := []struct {
-		at   time.Duration
-		v    float64
-		want bool
+		at         time.Duration
+		v          float64
+		want, meta bool // sent, with the units
 	}{
-		{0, 10, true},                   // first value
-		{10 * time.Second, 10.5, false}, // within the threshold
-		{20 * time.Second, 11.2, true},  // moved 1.2 from the last sent (10)
-		{30 * time.Second, 10.5, false}, // 0.7 from 11.2
-		{80 * time.Second, 10.5, true},  // time_threshold since 20 s
+		{0, 10, true, true},                    // first value
+		{10 * time.Second, 10.5, false, false}, // within the threshold
+		{20 * time.Second, 11.2, true, false},  // moved 1.2 from the last sent (10)
+		{30 * time.Second, 10.5, false, false}, // 0.7 from 11.2
+		{80 * time.Second, 10.5, true, true},   // time_threshold since 20 s
 	}
 	for _, s := range steps {
-		if got := tk.due(0, num(s.v), t0.Add(s.at)); got != s.want {
-			t.Errorf("at %v value %v: due = %v, want %v", s.at, s.v, got, s.want)
+		if got, meta := tk.due(0, num(s.v), t0.Add(s.at)); got != s.want || meta != s.meta {
+			t.Errorf("at %v value %v: due = %v, %v, want %v, %v", s.at, s.v, got, meta, s.want, s.meta)
 		}
 	}
 	zero := &task{thresh: time.Minute, rules: []pyconf.MetricRule{{}}, last: make([]sent, 1)}
 	zero.due(0, num(1), t0)
-	if zero.due(0, num(1), t0.Add(time.Second)) || !zero.due(0, num(1.0001), t0.Add(2*time.Second)) {
+	if d, _ := zero.due(0, num(1), t0.Add(time.Second)); d {
+		t.Errorf("value_threshold 0 should send only changes")
+	}
+	if d, _ := zero.due(0, num(1.0001), t0.Add(2*time.Second)); !d {
 		t.Errorf("value_threshold 0 should send any change and only changes")
 	}
 }
 
 func TestInsert(t *testing.T) {
 	obj := map[string]any{}
-	insert(obj, []string{"net", "h", "eth0", "rx"}, 1.0)
-	insert(obj, []string{"net", "h", "eth0"}, 2.0)
-	insert(obj, []string{"net", "h", "lo"}, 3.0)
-	insert(obj, []string{"net", "h", "lo", "tx"}, 4.0)
+	insert(obj, []string{"net", "h", "eth0", "rx"}, 1.0, "")
+	insert(obj, []string{"net", "h", "eth0"}, 2.0, "")
+	insert(obj, []string{"net", "h", "lo"}, 3.0, "")
+	insert(obj, []string{"net", "h", "lo", "tx"}, 4.0, "")
+	insert(obj, []string{"net", "h", "up"}, 5.0, "s")
+	insert(obj, []string{"net", "h", "lo", "rx"}, 6.0, "bytes")
 	want := map[string]any{"net": map[string]any{"h": map[string]any{
 		"eth0": map[string]any{"rx": 1.0, "": 2.0},
-		"lo":   map[string]any{"": 3.0, "tx": 4.0},
+		"lo":   map[string]any{"": 3.0, "tx": 4.0, "rx": map[string]any{"": 6.0, "defaultunit": "bytes"}},
+		"up":   map[string]any{"": 5.0, "defaultunit": "s"},
 	}}}
 	if !reflect.DeepEqual(obj, want) {
 		t.Errorf("insert = %v, want %v", obj, want)
@@ -96,17 +102,18 @@ collection_group { collect_every = 10 time_threshold = 60 metric { name = "one" 
 	if len(batches) != 1 || len(batches[0].JSON) != 1 {
 		t.Fatalf("batches = %v", batches)
 	}
-	var obj map[string]map[string]map[string]float64
+	// The first send carries the module's Ganglia units as defaultunit.
+	var obj map[string]map[string]map[string]any
 	var action struct {
 		DefaultAction string `json:"defaultaction"`
 	}
 	json.Unmarshal(batches[0].JSON[0], &action)
-	delete(obj, "defaultaction")
 	var raw map[string]json.RawMessage
 	json.Unmarshal(batches[0].JSON[0], &raw)
 	json.Unmarshal([]byte(`{"load":`+string(raw["load"])+`}`), &obj)
-	if action.DefaultAction != "average" || obj["load"]["web1"]["cpu_num"] < 1 {
-		t.Errorf("push = %s", batches[0].JSON[0])
+	cpus, _ := obj["load"]["web1"]["cpu_num"].(map[string]any)
+	if n, _ := cpus[""].(float64); action.DefaultAction != "average" || n < 1 || cpus["defaultunit"] != "CPUs" {
+		t.Errorf("push = %s, want load,web1,cpu_num ≥ 1 with defaultunit CPUs", batches[0].JSON[0])
 	}
 	if _, ok := obj["load"]["web1"]["five"]; ok {
 		t.Errorf("a metric outside the collection group was sent")

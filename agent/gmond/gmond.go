@@ -105,7 +105,13 @@ func (x *XML) Push(prefix string) (json.RawMessage, int) {
 				if err != nil || v != v || v > 1e300 || v < -1e300 {
 					continue
 				}
-				hm[clean(m.Name, "metric")] = v
+				// gmond's UNITS go along as the node's unit (the daemon
+				// shows them with the value).
+				if u := strings.TrimSpace(m.Units); u != "" && len(u) <= 64 {
+					hm[clean(m.Name, "metric")] = map[string]any{"": v, "defaultunit": u}
+				} else {
+					hm[clean(m.Name, "metric")] = v
+				}
 				n++
 			}
 			if len(hm) > 0 {

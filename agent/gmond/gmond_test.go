@@ -28,7 +28,7 @@ func TestParseAndPush(t *testing.T) {
 	var got map[string]any
 	json.Unmarshal(j, &got)
 	want := map[string]any{"defaultaction": "average", "ganglia": map[string]any{"test": map[string]any{
-		"web1": map[string]any{"load_one": 0.25, "mem_free": 1020884.0}}}}
+		"web1": map[string]any{"load_one": 0.25, "mem_free": map[string]any{"": 1020884.0, "defaultunit": "KB"}}}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("push = %s", j)
 	}

@@ -10,7 +10,7 @@ import (
 // client the JSON error.
 func TestErrorPages(t *testing.T) {
 	s, hs := newServer(t, Options{})
-	TrendRoutes(s.Router(), openTrend(t))
+	TrendRoutes(s.Router(), openTrend(t), nil)
 	const browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 	for _, c := range []struct {
 		name, path, accept string

@@ -58,7 +58,7 @@ func TestGraphiteWebThroughTrend(t *testing.T) {
 		}
 		gin.SetMode(gin.ReleaseMode)
 		r := gin.New()
-		TrendRoutes(r, s)
+		TrendRoutes(r, s, nil)
 		return s, r
 	}
 	getFrom := func(h http.Handler, path string) ([]byte, int) {

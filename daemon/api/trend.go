@@ -17,14 +17,20 @@ import (
 // holding a slash), plus graphite-web's API (graphite.go) so Grafana's
 // Graphite data source can read canopy. /trend/view/… belongs to the UI;
 // gin routes the static "view" segment before the :key parameter.
-func TrendRoutes(r gin.IRouter, s *trend.Store) {
-	h := trendHandler{s}
+//
+// units, when set, gives every series the unit declared in the tree for
+// its key (Series.Unit).
+func TrendRoutes(r gin.IRouter, s *trend.Store, units UnitsFunc) {
+	h := trendHandler{s, units}
 	r.GET("/trend", h.trend)
 	r.GET("/trend/:key", h.trend)
 	graphiteRoutes(r, s)
 }
 
-type trendHandler struct{ s *trend.Store }
+type trendHandler struct {
+	s     *trend.Store
+	units UnitsFunc
+}
 
 func abortJSON(c *gin.Context, code int, err error) {
 	AbortError(c, code, err.Error())
@@ -96,6 +102,9 @@ func (h trendHandler) trend(c *gin.Context) {
 	if err != nil {
 		abortJSON(c, queryErrorCode(err), err)
 		return
+	}
+	for i := range res.Series {
+		res.Series[i].Unit = seriesUnit(h.units, &res.Series[i], c.Query("percentile") != "")
 	}
 	res.Series = trend.Top(res.Series, top)
 	c.JSON(http.StatusOK, res)

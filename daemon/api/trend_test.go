@@ -73,7 +73,7 @@ func TestTrendHTTP(t *testing.T) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	TrendRoutes(r, s)
+	TrendRoutes(r, s, nil)
 	from, until := strconv.FormatInt(base.Unix(), 10), base.Add(10*time.Minute).Format(time.RFC3339)
 
 	var res trend.Result

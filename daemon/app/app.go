@@ -145,7 +145,7 @@ func (d *Daemon) open() error {
 		}
 		return 0
 	})
-	api.TrendRoutes(srv.Router(), d.trend)
+	api.TrendRoutes(srv.Router(), d.trend, api.TreeUnits(t))
 	api.ReplayRoutes(srv.Router(), replayer(feed, t, d.trend))
 	webUI, err := ui.New(ui.Options{ViewsDir: filepath.Join(d.cfg.DataDir, "views"), Tokens: cfg.Tokens})
 	if err != nil {

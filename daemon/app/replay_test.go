@@ -88,7 +88,7 @@ func TestReplayTrendRequestsSumToGoodLines(t *testing.T) {
 			defer store.Close()
 			gin.SetMode(gin.ReleaseMode)
 			r := gin.New()
-			api.TrendRoutes(r, store)
+			api.TrendRoutes(r, store, nil)
 			q := url.Values{
 				"as":     {"count"},
 				"from":   {start.Add(-time.Hour).Format(time.RFC3339)},

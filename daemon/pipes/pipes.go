@@ -133,6 +133,8 @@ type loaded struct {
 	// by the tree under its lock).
 	maxKeys  int64
 	keysLeft atomic.Int64
+	// units are the pipe's declared units (NAME.units.json, units.go).
+	units []unitDecl
 }
 
 // fileState is what the scanner knows about one file in the folder.
@@ -514,11 +516,20 @@ func (m *Manager) load(ctx context.Context, c candidate, pc config.PipeConfig) (
 	if err != nil {
 		return nil, err
 	}
+	unitsFile, err := m.readUnits(c)
+	if err != nil {
+		return nil, err
+	}
 	p, err := m.opt.Engine.LoadPipe(ctx, path, wasm, opt)
 	if err != nil {
 		return nil, err
 	}
-	l, err := m.prepare(p)
+	units, err := parseUnits(unitsFile, p.Manifest)
+	if err != nil {
+		p.Close(context.Background())
+		return nil, fmt.Errorf("pipe %s: %w", p.Name(), err)
+	}
+	l, err := m.prepare(p, units)
 	if err != nil {
 		return nil, err
 	}
@@ -579,15 +590,19 @@ func fileKind(m fs.FileMode) string {
 	return "mode " + m.String()
 }
 
-// prepare sets the pipe's root actions in the tree.
-func (m *Manager) prepare(p *host.Pipe) (*loaded, error) {
+// prepare sets the pipe's root actions and its units in the tree.
+func (m *Manager) prepare(p *host.Pipe, units []unitDecl) (*loaded, error) {
 	for _, r := range p.Manifest.Roots {
 		if err := m.opt.Tree.SetAction(r.Path, tree.Action(r.Action)); err != nil {
 			p.Close(context.Background())
 			return nil, fmt.Errorf("pipe %s: cannot set defaultaction of root %q: %w", p.Name(), r.Path, err)
 		}
 	}
-	l := &loaded{p: p, layout: strings.Join(p.Manifest.Fields, "\x00")}
+	l := &loaded{p: p, layout: strings.Join(p.Manifest.Fields, "\x00"), units: units}
+	if err := m.setUnits(l, nil); err != nil {
+		p.Close(context.Background())
+		return nil, err
+	}
 	l.setMaxKeys(DefaultMaxKeys)
 	return l, nil
 }
@@ -712,7 +727,7 @@ func (m *Manager) swap() {
 // Add loads a pipe that is not from the folder (tests, benchmarks, native
 // pipes); it joins the current set.
 func (m *Manager) Add(name string, p *host.Pipe) error {
-	l, err := m.prepare(p)
+	l, err := m.prepare(p, nil)
 	if err != nil {
 		return err
 	}
@@ -1007,6 +1022,9 @@ func (m *Manager) setPrefixActions(l *loaded, prefix []string) {
 		if err := m.opt.Tree.SetAction(p, tree.Action(r.Action)); err != nil {
 			m.log.Printf("pipe %s: cannot set defaultaction under %q: %v", l.p.Name(), prefix, err)
 		}
+	}
+	if err := m.setUnits(l, prefix); err != nil {
+		m.log.Printf("%v", err)
 	}
 	l.prefixes.Store(key, true)
 }

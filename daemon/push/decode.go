@@ -6,9 +6,11 @@
 // daemon/tree merges what it decoded.
 //
 // The JSON shape: an object (or a list of objects) of top-level subtrees
-// with optionally the "defaultaction" for them. Inside a subtree, "" is a
-// node's own number (or marker) and "defaultaction" sets the action for
-// that subtree. Numbers are JSON numbers; strings are markers.
+// with optionally the "defaultaction" for them. Inside
+// a subtree, "" is a node's own number (or marker), "defaultaction" sets
+// the action for that subtree and "defaultunit" declares the unit of its
+// numbers (metadata for readers: "B", "s", "req", Ganglia's units).
+// Numbers are JSON numbers; strings are markers.
 package push
 
 import (
@@ -293,7 +295,8 @@ func (w *walker) path(parent []string, name string) []string {
 	return w.arena[i : i+n : i+n]
 }
 
-// object handles one top-level object: roots plus their defaultaction.
+// object handles one top-level object: roots plus their defaultaction
+// (a unit is declared inside a subtree: a relay routes top-level names).
 func (w *walker) object(v *fastjson.Value, idx int, member func(obj int, name string)) error {
 	obj, _ := v.Object()
 	if raw := obj.Get("defaultaction"); raw != nil {
@@ -367,6 +370,17 @@ func validUTF8(b []byte) string {
 	return strings.ToValidUTF8(string(b), "\uFFFD")
 }
 
+func parseUnitValue(raw *fastjson.Value, where string) (string, error) {
+	s, err := raw.StringBytes()
+	if err != nil {
+		return "", fmt.Errorf("%s: defaultunit is %s, want a string", where, jsonKind(raw))
+	}
+	if len(s) > tree.MaxUnitBytes {
+		return "", fmt.Errorf("%s: defaultunit of %d bytes, longer than %d", where, len(s), tree.MaxUnitBytes)
+	}
+	return validUTF8(s), nil
+}
+
 func parseActionValue(raw *fastjson.Value, where string) (tree.Action, error) {
 	s, err := raw.StringBytes()
 	if err != nil {
@@ -409,13 +423,22 @@ func (w *walker) value(path []string, v *fastjson.Value) error {
 				w.p.AddAction(path, a)
 			}
 		}
+		if raw := obj.Get("defaultunit"); raw != nil {
+			u, err := parseUnitValue(raw, key.Join(path))
+			if err != nil {
+				return err
+			}
+			if w.p != nil {
+				w.p.AddUnit(path, u)
+			}
+		}
 		var err error
 		obj.Visit(func(name []byte, child *fastjson.Value) {
 			if err != nil {
 				return
 			}
 			switch string(name) {
-			case "defaultaction":
+			case "defaultaction", "defaultunit":
 				return
 			case "":
 				if child.Type() == fastjson.TypeObject {

@@ -46,6 +46,8 @@ func TestBadPushChangesNothing(t *testing.T) {
 		{`{"br": {"ie": {"7": [1]}}}`, "br,ie,7: value [1]"},
 		{`{"br": {"ie": {"6": 1, "7": 1}}, "defaultaction": "sum"}`, `unknown defaultaction "sum"`},
 		{`{"br": {"ie": {"6": 1, "7": 1, "defaultaction": 3}}}`, "br,ie: defaultaction is a number"},
+		{`{"br": {"ie": {"6": 1, "defaultunit": 3}}}`, "br,ie: defaultunit is a number"},
+		{`{"br": {"ie": {"6": 1, "defaultunit": "` + strings.Repeat("B", 65) + `"}}}`, "br,ie: defaultunit of 65 bytes"},
 		{`{"cpu": {"10.3.1.12": {"marker": 5}}}`, "cpu,10.3.1.12,marker: a number where a marker is"},
 		{`{"br": {"ie": {"6": "x"}}}`, "br,ie,6: a marker where a number is"},
 		{`{"new": {"a": 1}, "new2": {"a": "x"}, "x": {"y": 1e999}}`, "x,y: value 1e999 is not a finite number"},
@@ -127,5 +129,30 @@ func TestRefusedWhole(t *testing.T) {
 	}
 	if _, err := Decode([]byte(`{"` + long[1:] + `": 1}`)); err != nil {
 		t.Errorf("a name of MaxNameBytes: %v", err)
+	}
+}
+
+// TestUnitsRelayDeltas: units declared in a push survive the relay's
+// deltas encoding.
+func TestUnitsRelayDeltas(t *testing.T) {
+	var dec Decoder
+	p, err := dec.Decode([]byte(`{"mem": {"h": {"free": {"": 5, "defaultunit": "bytes"}}, "defaultaction": "average"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := MarshalDeltas(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := UnmarshalDeltas(append(append([]byte{'['}, b...), ']'))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tree.New()
+	if _, err := tr.Merge(back); err != nil {
+		t.Fatal(err)
+	}
+	if got := tr.UnitOf([]string{"mem", "h", "free"}); got != "bytes" {
+		t.Errorf("unit after the relay's deltas = %q, want bytes (wire %s)", got, b)
 	}
 }

@@ -10,7 +10,8 @@ import (
 
 // ContentTypeDeltas labels relay batches of parsed deltas (from pipes run
 // at the relay, or from push sockets): a JSON list of objects
-// {"actions": [{"p": path, "a": action}], "deltas": [{"p": path, "v": value,
+// {"actions": [{"p": path, "a": action}], "units": [{"p": path, "u": unit}],
+// "deltas": [{"p": path, "v": value,
 // "n": samples} or {"p": path, "m": marker}]}. Unlike a JSON push, it keeps
 // how many samples an average stands for, so an average forwarded per batch
 // weighs as much as the samples it was made of.
@@ -18,7 +19,13 @@ const ContentTypeDeltas = "application/x-canopy-deltas+json"
 
 type wireDeltas struct {
 	Actions []wireAction `json:"actions,omitempty"`
+	Units   []wireUnit   `json:"units,omitempty"`
 	Deltas  []wireDelta  `json:"deltas"`
+}
+
+type wireUnit struct {
+	Path []string `json:"p"`
+	Unit string   `json:"u"`
 }
 
 type wireAction struct {
@@ -38,6 +45,9 @@ func MarshalDeltas(p *tree.Push) ([]byte, error) {
 	w := wireDeltas{Deltas: make([]wireDelta, len(p.Deltas))}
 	p.Actions(func(path []string, a tree.Action) {
 		w.Actions = append(w.Actions, wireAction{path, a.String()})
+	})
+	p.Units(func(path []string, u string) {
+		w.Units = append(w.Units, wireUnit{path, u})
 	})
 	for i, d := range p.Deltas {
 		w.Deltas[i] = wireDelta{Path: d.Path, Value: d.Value}
@@ -66,6 +76,9 @@ func UnmarshalDeltas(data []byte) (*tree.Push, error) {
 				return nil, fmt.Errorf("relay deltas: %s: %w", key.Join(a.Path), err)
 			}
 			p.AddAction(a.Path, act)
+		}
+		for _, u := range w.Units {
+			p.AddUnit(u.Path, u.Unit)
 		}
 		for _, d := range w.Deltas {
 			if d.Marker != nil {

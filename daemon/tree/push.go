@@ -3,7 +3,7 @@ package tree
 import "encoding/json"
 
 // Push is a decoded push (daemon/push decodes the wire formats): the
-// defaultactions it sets and the deltas it merges.
+// defaultactions and units it sets and the deltas it merges.
 type Push struct {
 	acts   []actionSet
 	Deltas []Delta
@@ -92,6 +92,9 @@ func (t *Tree) Take() *Push {
 			if c.flags&flagAction != 0 {
 				p.acts = append(p.acts, actionSet{path: cp, act: c.act})
 			}
+			if c.flags&flagUnit != 0 {
+				p.acts = append(p.acts, actionSet{path: cp, unit: t.units[c], isUnit: true})
+			}
 			switch {
 			case c.flags&flagValue != 0:
 				// An average keeps its weight: the number of samples
@@ -109,12 +112,12 @@ func (t *Tree) Take() *Push {
 	}
 	t.root = node{sub: t.version.Load()}
 	t.markers = map[*node]string{}
+	t.units = map[*node]string{}
 	t.order = map[*node][]*node{}
 	t.nodes = 0
 	for _, a := range p.acts {
 		path := t.walk(a.path, t.root.sub)
-		n := path[len(path)-1]
-		n.act, n.flags = a.act, n.flags|flagAction
+		t.set(path[len(path)-1], a)
 	}
 	return p
 }
@@ -122,8 +125,24 @@ func (t *Tree) Take() *Push {
 // Actions calls fn with every defaultaction p sets, in order.
 func (p *Push) Actions(fn func(path []string, a Action)) {
 	for _, a := range p.acts {
-		fn(a.path, a.act)
+		if !a.isUnit {
+			fn(a.path, a.act)
+		}
 	}
+}
+
+// Units calls fn with every unit p declares, in order.
+func (p *Push) Units(fn func(path []string, unit string)) {
+	for _, a := range p.acts {
+		if a.isUnit {
+			fn(a.path, a.unit)
+		}
+	}
+}
+
+// AddUnit makes p also declare the unit of the subtree at path.
+func (p *Push) AddUnit(path []string, unit string) {
+	p.acts = append(p.acts, actionSet{path: path, unit: unit, isUnit: true})
 }
 
 // AddAction makes p also set the defaultaction at path.

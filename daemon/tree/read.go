@@ -238,8 +238,8 @@ func appendNumber(dst []byte, v float64) []byte {
 }
 
 // GetTree returns the matched nodes nested, in push shape: "" holds a node's
-// own number or marker when it also has children, "defaultaction" appears
-// where one is set. Merging the result into an empty tree reproduces the
+// own number or marker when it also has children, "defaultaction" and
+// "defaultunit" appear where one is set. Merging the result into an empty tree reproduces the
 // matched subtrees.
 func (t *Tree) GetTree(p *key.Pattern) map[string]any {
 	t.mu.RLock()
@@ -258,13 +258,16 @@ func (t *Tree) GetTree(p *key.Pattern) map[string]any {
 			last := i == len(names)-1
 			child, isObj := obj[name].(map[string]any)
 			if !isObj {
-				if last && len(n.kids) == 0 && n.flags&flagAction == 0 {
+				if last && len(n.kids) == 0 && n.flags&(flagAction|flagUnit) == 0 {
 					obj[name] = leafValue(e)
 					break
 				}
 				child = map[string]any{}
 				if n.flags&flagAction != 0 {
 					child["defaultaction"] = n.act.String()
+				}
+				if n.flags&flagUnit != 0 {
+					child["defaultunit"] = t.units[n]
 				}
 				obj[name] = child
 			}

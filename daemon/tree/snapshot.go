@@ -26,6 +26,7 @@ import (
 //	             [value: float64 little-endian bits]  if flags has value
 //	             [samples in the current averaging window] if flags has 8
 //	             [marker: length, bytes]              if flags has marker
+//	             [unit: length, bytes]                if flags has unit (16)
 //	             child count
 //	crc        uint32 little-endian CRC-32C of everything above
 //
@@ -155,6 +156,9 @@ func (t *Tree) encodeNode(s *snapWriter, n *node) {
 	if n.flags&flagMarker != 0 {
 		s.bytes(t.markers[n])
 	}
+	if n.flags&flagUnit != 0 {
+		s.bytes(t.units[n])
+	}
 	s.uvarint(uint64(len(n.kids)))
 	for _, c := range n.kids {
 		t.encodeNode(s, c)
@@ -278,7 +282,7 @@ func (t *Tree) decodeNode(r *snapReader, parent *node, depth int) {
 	}
 	window := flags&snapFlagWindow != 0
 	flags &^= snapFlagWindow
-	if name == "" || act > ActionLast || flags&^(flagValue|flagMarker|flagAction) != 0 || window && flags&flagValue == 0 {
+	if name == "" || act > ActionLast || flags&^(flagValue|flagMarker|flagAction|flagUnit) != 0 || window && flags&flagValue == 0 {
 		r.err = fmt.Errorf("bad node %q (flags %#x, action %d)", name, flags, act)
 		return
 	}
@@ -301,6 +305,9 @@ func (t *Tree) decodeNode(r *snapReader, parent *node, depth int) {
 	}
 	if flags&flagMarker != 0 {
 		t.markers[n] = r.str()
+	}
+	if flags&flagUnit != 0 {
+		t.units[n] = r.str()
 	}
 	if parent.kids == nil {
 		parent.kids = map[string]*node{}

@@ -17,6 +17,9 @@ const (
 	flagValue  uint8 = 1 << iota // val holds a number
 	flagMarker                   // the node holds a marker (in Tree.markers)
 	flagAction                   // act rules this subtree
+	// flagUnit: a unit (in Tree.units) rules this subtree; 16, since 8
+	// is the snapshot's window flag (snapFlagWindow).
+	flagUnit uint8 = 16
 )
 
 // node is kept small: a 1M-node tree must stay under 200 bytes a node.
@@ -39,6 +42,9 @@ type Tree struct {
 	mu      sync.RWMutex
 	root    node
 	markers map[*node]string
+	// units are the units declared on nodes (pipes, agent modules): few
+	// nodes carry one, so they live beside the nodes like markers.
+	units   map[*node]string
 	nodes   int
 	seqs    map[string]uint64 // exactly-once sources: highest batch merged
 	durable map[string]uint64 // seqs as of the last snapshot written
@@ -75,7 +81,7 @@ func (t *Tree) Capacity() (maxNodes int, refused uint64) {
 
 // New returns an empty tree.
 func New() *Tree {
-	return &Tree{markers: map[*node]string{}, order: map[*node][]*node{}, seqs: map[string]uint64{}, durable: map[string]uint64{}}
+	return &Tree{markers: map[*node]string{}, units: map[*node]string{}, order: map[*node][]*node{}, seqs: map[string]uint64{}, durable: map[string]uint64{}}
 }
 
 // Version returns the current global version (0 for an empty tree).
@@ -97,11 +103,18 @@ func (t *Tree) Tick() {
 	t.mu.Unlock()
 }
 
-// actionSet is a defaultaction to set at a path, part of a push.
+// actionSet is a defaultaction (or, with isUnit, a unit) to set at a
+// path, part of a push. Units ride with the actions so that every way a
+// push is split, joined or forwarded carries them too.
 type actionSet struct {
-	path []string
-	act  Action
+	path   []string
+	act    Action
+	unit   string
+	isUnit bool
 }
+
+// MaxUnitBytes bounds a declared unit ("B", "req", "bytes/sec").
+const MaxUnitBytes = 64
 
 // Apply merges deltas atomically under one new version; nothing merges if
 // any delta is invalid. Numbers merge by the action ruling their path (add
@@ -146,6 +159,45 @@ func (t *Tree) ApplyBudget(deltas []Delta, left *atomic.Int64) (MergeResult, err
 	}, &dropped)
 }
 
+// SetUnit declares the unit of the numbers in the subtree at path ("B",
+// "s", "req", or an agent module's Ganglia units), creating the node if
+// missing; "" clears it. The nearest unit on or above a node is its unit.
+func (t *Tree) SetUnit(path []string, unit string) error {
+	_, err := t.apply([]actionSet{{path: path, unit: unit, isUnit: true}}, nil)
+	return err
+}
+
+// set applies a to n under the write lock.
+func (t *Tree) set(n *node, a actionSet) {
+	switch {
+	case !a.isUnit:
+		n.act, n.flags = a.act, n.flags|flagAction
+	case a.unit == "":
+		n.flags &^= flagUnit
+		delete(t.units, n)
+	default:
+		n.flags |= flagUnit
+		t.units[n] = a.unit
+	}
+}
+
+// UnitOf returns the unit declared on path or nearest above it ("" when
+// none is).
+func (t *Tree) UnitOf(path []string) string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	unit, n := "", &t.root
+	for _, name := range path {
+		if n = n.kids[name]; n == nil {
+			break
+		}
+		if n.flags&flagUnit != 0 {
+			unit = t.units[n]
+		}
+	}
+	return unit
+}
+
 // SetAction sets the defaultaction ruling the subtree at path, creating the
 // node if missing.
 func (t *Tree) SetAction(path []string, a Action) error {
@@ -187,6 +239,9 @@ func (t *Tree) applyMode(acts []actionSet, deltas []Delta, gate func() bool, bud
 		}
 		if a.act > ActionLast {
 			return MergeResult{}, fmt.Errorf("%s: unknown defaultaction %d", key.Join(a.path), a.act)
+		}
+		if len(a.unit) > MaxUnitBytes {
+			return MergeResult{}, fmt.Errorf("%s: a unit of %d bytes, longer than %d", key.Join(a.path), len(a.unit), MaxUnitBytes)
 		}
 	}
 	for i := range deltas {
@@ -260,7 +315,7 @@ func (t *Tree) applyMode(acts []actionSet, deltas []Delta, gate func() bool, bud
 	for _, a := range acts {
 		path := t.walk(a.path, v)
 		n := path[len(path)-1]
-		n.act, n.flags = a.act, n.flags|flagAction
+		t.set(n, a)
 		n.ver = v
 	}
 	var res MergeResult

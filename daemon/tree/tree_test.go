@@ -491,3 +491,56 @@ func TestApplyBudget(t *testing.T) {
 		t.Errorf("tree %s, want %s (refused batches merge nothing)", got, want)
 	}
 }
+
+// TestUnits: a push's defaultunit declares the unit of a subtree; the
+// nearest one on or above a node is its unit, and a snapshot, Take and
+// GetTree keep them.
+func TestUnits(t *testing.T) {
+	tr := tree.New()
+	mustMerge(t, tr, `{"mem": {"h1": {"free": {"": 5, "defaultunit": "bytes"}, "used_percent": {"": 3, "defaultunit": "%"}}}}`)
+	mustMerge(t, tr, `{"reqtime": {"defaultunit": "s", "sum": 1.5, "le": {"defaultunit": "req", "0.1": 3}}}`)
+	path := filepath.Join(t.TempDir(), "tree.snap")
+	if err := tr.WriteSnapshot(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	back, _, err := tree.LoadSnapshot(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := tree.New()
+	if _, err := took.Merge(tr.Take()); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ key, want string }{
+		{"mem,h1,free", "bytes"},
+		{"mem,h1,used_percent", "%"},
+		{"mem,h1", ""},
+		{"reqtime", "s"},
+		{"reqtime,sum", "s"},
+		{"reqtime,le,0.1", "req"},
+		{"reqtime,le,0.1,below,nothing", "req"},
+		{"nothing", ""},
+	}
+	for name, tt := range map[string]*tree.Tree{"restored": back, "taken": took} {
+		for _, c := range cases {
+			p, _ := key.Split(c.key)
+			if got := tt.UnitOf(p); got != c.want {
+				t.Errorf("%s: UnitOf(%s) = %q, want %q", name, c.key, got, c.want)
+			}
+		}
+	}
+	p, _ := key.Parse("reqtime")
+	b, _ := json.Marshal(back.GetTree(p))
+	if got, want := string(b), `{"reqtime":{"defaultunit":"s","le":{"0.1":3,"defaultunit":"req"},"sum":1.5}}`; got != want {
+		t.Errorf("GetTree = %s, want %s", got, want)
+	}
+	if err := back.SetUnit([]string{"reqtime"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := back.UnitOf([]string{"reqtime", "sum"}); got != "" {
+		t.Errorf("after clearing: UnitOf(reqtime,sum) = %q", got)
+	}
+	if _, err := push.Merge(tr, []byte(`{"x": {"defaultunit": 3}}`)); err == nil {
+		t.Errorf("a number as defaultunit was accepted")
+	}
+}

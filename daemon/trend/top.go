@@ -32,7 +32,7 @@ func Top(series []Series, n int) []Series {
 		return sorted[i].Key < sorted[j].Key
 	})
 	rest := sorted[n:]
-	other := Series{Key: OtherKey, Kind: rest[0].Kind, Fn: rest[0].Fn, As: rest[0].As, Points: make([]Point, len(rest[0].Points))}
+	other := Series{Key: OtherKey, Kind: rest[0].Kind, Fn: rest[0].Fn, As: rest[0].As, Unit: rest[0].Unit, Points: make([]Point, len(rest[0].Points))}
 	for t := range other.Points {
 		v := math.NaN()
 		for i := range rest {
@@ -50,7 +50,9 @@ func Top(series []Series, n int) []Series {
 		// still shown, but claims neither.
 		if rest[i+1].Kind != other.Kind || rest[i+1].Fn != other.Fn || rest[i+1].As != other.As {
 			other.Kind, other.Fn, other.As = "mixed", "", ""
-			break
+		}
+		if rest[i+1].Unit != other.Unit {
+			other.Unit = "" // a sum of unlike things has no unit
 		}
 	}
 	return append(sorted[:n:n], other)

@@ -155,10 +155,13 @@ func (p *Point) UnmarshalJSON(b []byte) error {
 // Result.First to Until, step by step, V NaN (JSON null) where there is
 // no value (see the rules in kernel.go).
 type Series struct {
-	Key    string  `json:"key"`
-	Kind   string  `json:"kind"`         // counter or gauge
-	Fn     Fn      `json:"fn,omitempty"` // gauges: how samples were combined
-	As     As      `json:"as,omitempty"` // counters: rate, count or total
+	Key  string `json:"key"`
+	Kind string `json:"kind"`         // counter or gauge
+	Fn   Fn     `json:"fn,omitempty"` // gauges: how samples were combined
+	As   As     `json:"as,omitempty"` // counters: rate, count or total
+	// Unit is what the values are in (the node's declared unit, per
+	// second for a rate); the store knows none, the API fills it in.
+	Unit   string  `json:"unit,omitempty"`
 	Points []Point `json:"points"`
 }
 
