@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,24 @@ func trendSeries(t testing.TB, d *daemon, key, extra string) []struct {
 	return res.Series
 }
 
+// bytesRate is a value in bytes per second as the UI writes it.
+var bytesRate = regexp.MustCompile(`^[0-9.]+ (B|KiB|MiB|GiB)/s$`)
+
+// trendUnit is the unit /trend gives key's first series.
+func trendUnit(t testing.TB, d *daemon, key, extra string) string {
+	t.Helper()
+	r, err := http.Get("http://" + d.addr + "/trend?key=" + url.QueryEscape(key) + "&from=-5m" + extra)
+	if err != nil {
+		t.Fatalf("trend %s: %v", key, err)
+	}
+	defer r.Body.Close()
+	var res struct{ Series []struct{ Unit string } }
+	if err := json.NewDecoder(r.Body).Decode(&res); err != nil || len(res.Series) == 0 {
+		t.Fatalf("trend %s: %v, %d series", key, err, len(res.Series))
+	}
+	return res.Series[0].Unit
+}
+
 // waitTrend waits until /trend has at least n non-null points for key.
 func waitTrend(t testing.TB, d *daemon, key, extra string, n int) {
 	t.Helper()
@@ -84,7 +103,9 @@ func historySubtests(t *testing.T, d *daemon, b *browser) {
 	}
 	name, _ := json.Marshal(urlName)
 	counters := func(n int) string {
-		return fmt.Sprintf(`{"url": {%s: %d}, "hosts": {"bytes": {"10.0.0.1": %d}},
+		// hosts,bytes declares its unit as an agent module does (the
+		// hosts pipe's units file says the same).
+		return fmt.Sprintf(`{"url": {%s: %d}, "hosts": {"bytes": {"10.0.0.1": %d, "defaultunit": "bytes"}},
 			"reqtime": {"le": {"0.05": %d, "0.1": %d, "0.5": %d, "1": %d, "+Inf": %d}}, "defaultaction": "add"}`,
 			name, n, n*3000000, n, 5*n, 9*n, 10*n, 10*n)
 	}
@@ -189,6 +210,16 @@ func historySubtests(t *testing.T, d *daemon, b *browser) {
 	t.Run("a bytes series shows a bytes unit", func(t *testing.T) {
 		b.open(t, "/trend/view/?range=-5m&key="+bytesKey)
 		waitJS(t, b, `canopy.charts[0]?.el.dataset.state === 'drawn'`, 10*time.Second)
+		// /trend says the unit: hosts,bytes is declared in bytes, a
+		// counter read per second.
+		if u := trendUnit(t, d, bytesKey, ""); u != "B/s" {
+			t.Errorf("/trend gives %s the unit %q, want B/s", bytesKey, u)
+		}
+		// Off the chart the legend shows the latest value with its unit, not "—".
+		offLegend := `canopy.charts[0].detail.root.querySelectorAll('.u-legend .u-series')[1].querySelector('.u-value').textContent`
+		if off := eval[string](t, b, offLegend); !bytesRate.MatchString(off) {
+			t.Errorf("with the cursor off the chart the legend of %s shows %q, want the latest value in B/s", bytesKey, off)
+		}
 		// The legend shows the value under the cursor: put it on a point.
 		legend := eval[string](t, b, `(() => {
 			const u = canopy.charts[0].detail, ys = u.data[1];
@@ -208,6 +239,10 @@ func historySubtests(t *testing.T, d *daemon, b *browser) {
 		do(t, b, chromedp.SetValue(`#as`, "count"))
 		eval[bool](t, b, `(document.querySelector('#as').dispatchEvent(new Event('change')), true)`)
 		waitJS(t, b, `(canopy.charts[0].detail.axes[1]._values || []).join(' ').includes('B') && !(canopy.charts[0].detail.axes[1]._values || []).join(' ').includes('/s')`, 10*time.Second)
+		// Counts per bucket: off the chart the legend shows their total.
+		if off := eval[string](t, b, offLegend); !regexp.MustCompile(`^Σ [0-9.]+ (B|KiB|MiB|GiB)$`).MatchString(off) {
+			t.Errorf("as counts, the legend of %s off the chart shows %q, want the window's total in bytes (Σ …)", bytesKey, off)
+		}
 		b.checkClean(t, "bytes unit")
 	})
 

@@ -80,7 +80,8 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("realtime updates in place", func(t *testing.T) {
 		b.open(t, "/realtime/br")
-		cell := `document.querySelector('tr[data-key="br,ie,6"] td.val').textContent`
+		// The cell shows the value with a unit; its data-value is exact.
+		cell := `document.querySelector('tr[data-key="br,ie,6"] td.val').dataset.value`
 		start := eval[string](t, b, cell)
 		v0, err := strconv.Atoi(strings.ReplaceAll(start, ",", ""))
 		if err != nil {
@@ -102,7 +103,7 @@ func TestBrowser(t *testing.T) {
 		}
 		// Sorting by value puts the biggest number first.
 		do(t, b, chromedp.Click(`button.sort[data-col="value"]`, chromedp.NodeVisible))
-		vals := eval[[]float64](t, b, `[...document.querySelectorAll('#rt-table tbody tr td.val')].map(td => Number(td.textContent.replace(/,/g, '')))`)
+		vals := eval[[]float64](t, b, `[...document.querySelectorAll('#rt-table tbody tr td.val')].map(td => Number(td.dataset.value ?? -Infinity))`)
 		for i := 1; i < len(vals); i++ {
 			if vals[i] > vals[i-1] {
 				t.Errorf("after sorting by value, row %d (%v) is above row %d (%v)", i-1, vals[i-1], i, vals[i])
@@ -111,6 +112,32 @@ func TestBrowser(t *testing.T) {
 		}
 		b.screenshot(t, "realtime")
 		b.checkClean(t, "/realtime/br")
+	})
+
+	t.Run("realtime table values carry units", func(t *testing.T) {
+		// Bytes by name and by declaration (IEC), a plain number (SI: 400 G
+		// is 4e11, never "400B"), seconds declared by the push, a
+		// declared unit the name table does not know, and a count.
+		d.push(t, `{"rtu": {"size_bytes": 409600, "small_bytes": 400, "big": 4e11, "mem": {"": 1048576, "defaultunit": "KB"},
+			"wait": {"": 0.0023, "defaultunit": "sec"}, "conns": {"": 12, "defaultunit": "connections"}}, "defaultaction": "last"}`)
+		b.open(t, "/realtime/rtu")
+		waitJS(t, b, `document.querySelectorAll('#rt-table tr[data-key^="rtu,"]').length === 6`, 10*time.Second)
+		for k, want := range map[string]string{
+			"rtu,size_bytes":  "400 KiB",
+			"rtu,small_bytes": "400 B",
+			"rtu,big":         "400 G",
+			"rtu,mem":         "1 GiB",
+			"rtu,wait":        "2.3 ms",
+			"rtu,conns":       "12 connections",
+		} {
+			if got := eval[string](t, b, `document.querySelector('tr[data-key="`+k+`"] td.val').textContent`); got != want {
+				t.Errorf("realtime table shows %s = %q, want %q", k, got, want)
+			}
+		}
+		// The change is in the same unit.
+		d.push(t, `{"rtu": {"small_bytes": 500}}`)
+		waitJS(t, b, `document.querySelector('tr[data-key="rtu,small_bytes"] td.delta').textContent === '+100 B'`, 10*time.Second)
+		b.checkClean(t, "/realtime/rtu")
 	})
 
 	t.Run("realtime chart appends a point every tick", func(t *testing.T) {
@@ -143,7 +170,7 @@ func TestBrowser(t *testing.T) {
 			Vals  []*float64
 		}
 		series := eval[[]drawnSeries](t, b, `canopy.charts[0].series.slice(1).map((s, i) => ({label: s.label, vals: canopy.charts[0].data[i + 1]}))`)
-		total := eval[string](t, b, `document.querySelector('tr[data-key="live,hits"] td.val').textContent`)
+		total := eval[string](t, b, `document.querySelector('tr[data-key="live,hits"] td.val').dataset.value`)
 		for _, s := range series {
 			var vals []float64
 			for _, v := range s.Vals {
@@ -177,7 +204,7 @@ func TestBrowser(t *testing.T) {
 		}
 		// Only the cell whose value changed is marked: temp pushed the same
 		// value again stays unmarked.
-		cur := eval[string](t, b, `document.querySelector('tr[data-key="live,temp"] td.val').textContent`)
+		cur := eval[string](t, b, `document.querySelector('tr[data-key="live,temp"] td.val').dataset.value`)
 		time.Sleep(time.Second) // earlier marks fade
 		d.push(t, fmt.Sprintf(`{"live": {"hits": 10, "temp": %s}}`, cur))
 		waitJS(t, b, `document.querySelector('tr[data-key="live,hits"]').classList.contains('chg')`, 5*time.Second)
@@ -193,7 +220,7 @@ func TestBrowser(t *testing.T) {
 		// second; drawn as now it would be a spike of thousands a second.
 		b.open(t, "/realtime/requests")
 		waitJS(t, b, `canopy.live.ts.length >= 4`, 10*time.Second) // quiet ticks before it
-		before := eval[string](t, b, `document.querySelector('tr[data-key="requests"] td.val').textContent`)
+		before := eval[string](t, b, `document.querySelector('tr[data-key="requests"] td.val').dataset.value`)
 		body, _ := json.Marshal(map[string]any{"files": []string{logPath}})
 		r, err := http.Post("http://"+d.addr+"/replay", "application/json", strings.NewReader(string(body)))
 		if err != nil {
@@ -203,9 +230,9 @@ func TestBrowser(t *testing.T) {
 		if r.StatusCode != http.StatusAccepted {
 			t.Fatalf("POST /replay answered %d", r.StatusCode)
 		}
-		waitJS(t, b, `document.querySelector('tr[data-key="requests"] td.val').textContent !== `+strconv.Quote(before), 30*time.Second)
+		waitJS(t, b, `document.querySelector('tr[data-key="requests"] td.val').dataset.value !== `+strconv.Quote(before), 30*time.Second)
 		time.Sleep(6 * time.Second) // and after it
-		after := eval[string](t, b, `document.querySelector('tr[data-key="requests"] td.val').textContent`)
+		after := eval[string](t, b, `document.querySelector('tr[data-key="requests"] td.val').dataset.value`)
 		rates := eval[[]*float64](t, b, `canopy.charts[0].data[1]`)
 		var drawn []float64
 		for _, v := range rates {

@@ -188,7 +188,7 @@ func pipesDir(t testing.TB) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"browser.wasm", "status.wasm"} {
+	for _, name := range []string{"browser.wasm", "status.wasm", "browser.units.json", "status.units.json"} {
 		b, err := os.ReadFile(filepath.Join("..", "pipes-wasm", name))
 		if err != nil {
 			t.Fatalf("built pipe: %v", err)

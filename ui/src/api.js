@@ -142,9 +142,10 @@ export function isPattern(key) {
   return /[*?[{]/.test(key) || /(^|,)(,|$)/.test(key);
 }
 
-// Units. /trend carries no unit metadata, so a series' unit comes from its
-// key, by the names the built-in pipes, StatsD and the agent's modules write
-// (their READMEs): the first rule that matches wins.
+// Units. A /trend series carries `unit` when its node declares one (the
+// pipes' NAME.units.json, agent modules' Ganglia units); for the rest the
+// unit comes from the key, by the names the built-in pipes, StatsD and the
+// agent's modules write (their READMEs): the first rule that matches wins.
 //   "K pNN" (a percentile)                      the bounds' unit: ms under statsd,timers, else s
 //   statsd,timers,…,count|count_ps|le,…          requests
 //   statsd,timers,…                              ms (etsy's timer fields)
@@ -172,12 +173,41 @@ export function keyUnit(key) {
   return '';
 }
 
-// seriesUnit is what a /trend series' values are in: the key's unit, per
-// second for a counter read as a rate.
+// canonUnit spells a declared unit the way the API answers it (daemon/api
+// CanonicalUnit): "bytes" B, "KB" KiB, "sec" s, "requests" req, "X/sec"
+// X/s; the tree's defaultunit is as declared, /trend's already canonical.
+const SPELLINGS = {
+  b: 'B', byte: 'B', bytes: 'B', kb: 'KiB', kib: 'KiB', mb: 'MiB', mib: 'MiB', gb: 'GiB', gib: 'GiB',
+  s: 's', sec: 's', secs: 's', second: 's', seconds: 's', ms: 'ms', msec: 'ms', millisecond: 'ms', milliseconds: 'ms',
+  us: 'µs', 'µs': 'µs', microseconds: 'µs', '%': '%', percent: '%', pct: '%',
+  req: 'req', reqs: 'req', request: 'req', requests: 'req',
+};
+export function canonUnit(u) {
+  u = String(u || '').trim();
+  if (!u) return '';
+  let base = u, per = '';
+  const i = u.indexOf('/');
+  if (i > 0) { base = u.slice(0, i); per = u.slice(i + 1).trim().toLowerCase(); }
+  base = SPELLINGS[base.trim().toLowerCase()] ?? base.trim();
+  if (per === 's' || per === 'sec' || per === 'second') return base + '/s';
+  return per ? base + '/' + per : base;
+}
+
+// seriesUnit is what a /trend series' values are in: the API's unit (from
+// the node's metadata), else the key's, per second for a counter read as
+// a rate.
 export function seriesUnit(s) {
+  if (typeof s.unit === 'string' && s.unit) return s.unit;
   const u = keyUnit(s.key);
   if (s.kind === 'counter' && (s.as || 'rate') === 'rate') return (u || '') + '/s';
   return u;
+}
+
+// seriesSummary is what a chart's legend shows for s with the cursor off
+// the chart (chart.js summaryOf): a counter read per bucket sums over the
+// window, anything else shows its latest value.
+export function seriesSummary(s) {
+  return s.kind === 'counter' && s.as === 'count' ? 'sum' : 'last';
 }
 
 const SI = ['', 'k', 'M', 'G', 'T', 'P', 'E'];
@@ -194,8 +224,12 @@ function num(v) {
 export function fmtUnit(v, u = '') {
   if (v == null || !isFinite(v)) return v == null ? '' : String(v);
   const slash = u.indexOf('/');
-  const base = slash < 0 ? u : u.slice(0, slash);
+  let base = slash < 0 ? u : u.slice(0, slash);
   const per = slash < 0 ? '' : u.slice(slash);
+  // Units with a prefix of their own (Ganglia's KB of memory, µs) are
+  // written from their base, so 1048576 KiB reads "1 GiB".
+  const scaled = { KiB: [1024, 'B'], MiB: [1024 ** 2, 'B'], GiB: [1024 ** 3, 'B'], 'µs': [1e-6, 's'] }[base];
+  if (scaled) { v *= scaled[0]; base = scaled[1]; }
   const a = Math.abs(v);
   const sp = (p, b) => (p + b ? ' ' + p + b + per : per);
   if (base === 'B') {

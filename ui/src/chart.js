@@ -96,10 +96,45 @@ export function pathsFor(type) {
   return undefined; // linear
 }
 
+// summaryOf is what a series' legend says while the cursor is off the
+// chart, from the points in view: 'last', the latest value (a rate, a
+// gauge, a running total), or 'sum', their total (counts per bucket).
+export function summaryOf(u, sidx, how = 'last') {
+  const xs = u.data[0], ys = u.data[sidx];
+  if (!xs || !ys) return null;
+  const lo = u.scales.x?.min ?? -Infinity, hi = u.scales.x?.max ?? Infinity;
+  if (how === 'sum') {
+    let sum = null;
+    for (let i = 0; i < ys.length; i++) if (ys[i] != null && xs[i] >= lo && xs[i] <= hi) sum = (sum ?? 0) + ys[i];
+    return sum;
+  }
+  for (let i = ys.length - 1; i >= 0; i--) if (ys[i] != null && xs[i] >= lo && xs[i] <= hi) return ys[i];
+  return null;
+}
+
+// legendText is a legend value: the one under the cursor, or with the
+// cursor elsewhere (idx null) the series' summary, so the legend never
+// stands empty ("Σ" marks a total).
+function legendText(u, v, sidx, idx, unit, how) {
+  if (idx == null) {
+    const x = summaryOf(u, sidx, how);
+    return x == null ? '—' : (how === 'sum' ? 'Σ ' : '') + fmtUnit(x, unit);
+  }
+  return v == null ? '—' : fmtUnit(v, unit);
+}
+
+// legendPlugin keeps the summaries current: uPlot recomputes the legend
+// on its own only while the cursor is over the chart, not when data is
+// appended or the window moves.
+const legendPlugin = {
+  hooks: { draw: [(u) => { if (u.cursor.idx == null) u.setLegend(); }] },
+};
+
 // seriesOpts builds the uPlot series list for labels in a chart style;
 // with units, each series is on its unit's scale and its legend value
-// carries the unit.
-export function seriesOpts(labels, style = {}, units) {
+// carries the unit. summaries[i] ('last', the default, or 'sum') is what
+// series i's legend shows with the cursor off the chart.
+export function seriesOpts(labels, style = {}, units, summaries) {
   const type = style.type || 'line';
   const width = Number(style.width) || 1.5;
   return [{ value: (u, v) => (v == null ? '' : fmtTime(v)) }, ...labels.map((label, i) => {
@@ -119,7 +154,9 @@ export function seriesOpts(labels, style = {}, units) {
       const unit = units[i] || '';
       o.scale = 'u' + unit;
       o.unit = unit;
-      o.value = (u, v) => (v == null ? '—' : fmtUnit(v, unit));
+      const how = summaries?.[i] || 'last';
+      o.summary = how;
+      o.value = (u, v, sidx, idx) => legendText(u, v, sidx, idx, unit, how);
     }
     return o;
   })];
@@ -130,19 +167,19 @@ function unitScales(units) {
   return [...new Set(units.map((u) => 'u' + (u || '')))];
 }
 
-export function baseOpts({ width, height, labels, style, small = false, markers, legend = true, units }) {
+export function baseOpts({ width, height, labels, style, small = false, markers, legend = true, units, summaries }) {
   const tc = themeColors();
   const scaleNames = units && labels.length ? unitScales(units) : null;
   const scales = { x: { time: true } };
   for (const n of scaleNames || ['y']) scales[n] = { distr: style?.log ? 3 : 1 };
   const opts = {
     width, height,
-    series: seriesOpts(labels, style, scaleNames ? units : undefined),
+    series: seriesOpts(labels, style, scaleNames ? units : undefined, summaries),
     axes: axes(tc, small, scaleNames),
     legend: { show: legend && !small },
     scales,
     cursor: small ? { drag: { x: true, y: false, setScale: false }, points: { show: false }, y: false } : { drag: { x: true, y: false } },
-    plugins: markers ? [markersPlugin(markers)] : [],
+    plugins: [...(markers ? [markersPlugin(markers)] : []), ...(legend && !small && scaleNames ? [legendPlugin] : [])],
   };
   if (small) opts.select = { show: true };
   return opts;

@@ -5,7 +5,7 @@
 // (or counts, totals), units on every series, a pattern's top N series
 // plus "other", p50/p95/p99 for nodes with `le` buckets, markers on the
 // detail charts, and an optional auto-refresh.
-import { get, trend, search as searchKeys, keyURL, splitKey, isPattern, seriesUnit, PRESETS, REFRESH } from '../api.js';
+import { get, trend, search as searchKeys, keyURL, splitKey, isPattern, seriesUnit, seriesSummary, PRESETS, REFRESH } from '../api.js';
 import { h, clear, fmt, message, debounce, rangeSeconds } from '../dom.js';
 import { uPlot, baseOpts, align } from '../chart.js';
 
@@ -298,7 +298,7 @@ function chartCard(key, opts, widthOf, hasLe, onRemove) {
       h('a', { href: '/trend/view/' + keyURL(key), title: 'One chart with compare and styles' }, 'open'),
       h('button.ghost', { type: 'button', 'aria-label': `Remove chart ${key}`, onclick: () => c.remove() }, '✕')),
     detailEl, overviewEl, note);
-  let detail = null, overview = null, markers = [], ctl = null, labels = [], units = [], span = null;
+  let detail = null, overview = null, markers = [], ctl = null, labels = [], units = [], summaries = [], span = null;
   let zoom = null; // [min, max] while zoomed in, kept across refreshes
 
   let lastData = [[]];
@@ -307,7 +307,7 @@ function chartCard(key, opts, widthOf, hasLe, onRemove) {
     // A refresh with the same series only swaps the data: no new canvas,
     // no flash, the zoom stays.
     const same = refresh && detail && detail.series.length === labels.length + 1 &&
-      labels.every((l, i) => detail.series[i + 1].label === l && detail.series[i + 1].unit === units[i]);
+      labels.every((l, i) => detail.series[i + 1].label === l && detail.series[i + 1].unit === units[i] && detail.series[i + 1].summary === summaries[i]);
     if (same) {
       detail.setData(data, false);
       overview.setData(data, false);
@@ -315,7 +315,7 @@ function chartCard(key, opts, widthOf, hasLe, onRemove) {
       if (detail) detail.destroy();
       if (overview) overview.destroy();
       const width = widthOf();
-      const d = baseOpts({ width, height: 180, labels, units, markers: () => markers });
+      const d = baseOpts({ width, height: 180, labels, units, summaries, markers: () => markers });
       d.hooks = { setSelect: [(u) => { if (u.select.width >= 2) setZoom(u.posToVal(u.select.left, 'x'), u.posToVal(u.select.left + u.select.width, 'x')); }] };
       // Double-click goes back to the whole window, not uPlot's data range.
       d.cursor.bind = { dblclick: () => null };
@@ -409,7 +409,7 @@ function chartCard(key, opts, widthOf, hasLe, onRemove) {
     markers = r.markers;
     note.className = 'hint';
     if (!r.series.some((s) => s.points.some((p) => p[1] != null))) {
-      labels = []; units = [];
+      labels = []; units = []; summaries = [];
       draw([[]]);
       note.textContent = `no data for ${key} in this range`;
       note.className = 'msg info';
@@ -418,6 +418,7 @@ function chartCard(key, opts, widthOf, hasLe, onRemove) {
     }
     labels = r.series.map((s) => s.key);
     units = r.series.map(seriesUnit);
+    summaries = r.series.map(seriesSummary);
     draw(align(r.series.map((s) => s.points)), { refresh });
     el.dataset.state = 'drawn';
     c.drawn = performance.now();

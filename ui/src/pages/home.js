@@ -1,7 +1,7 @@
 // Home: the top-level subtrees with their current totals, links to every
 // page, and the saved views.
 import { get, listViews, keyURL, splitKey, fmtUnit } from '../api.js';
-import { actionsOf, kindFor, unitOf, isBucket } from '../kinds.js';
+import { metaOf, kindFor, unitOf, isBucket } from '../kinds.js';
 import { h, fmt, message } from '../dom.js';
 
 const UNIT_ORDER = ['', 'B', 's'];
@@ -12,8 +12,9 @@ const UNIT_ORDER = ['', 'B', 's'];
 // to bytes), and of the counters the shallowest numbers only: a number
 // below a node that has one itself (br,ie,7 = 8 and br,ie,7,venders,sogou
 // = 2) is a breakdown, not more; of a histogram's cumulative buckets only
-// le,+Inf counts. kind(key) says 'counter' or 'gauge'.
-export function summarize(entries, kind = () => 'counter') {
+// le,+Inf counts. kind(key) says 'counter' or 'gauge'; units are the
+// tree's declared units (kinds.js metaOf).
+export function summarize(entries, kind = () => 'counter', units) {
   const tops = new Map();
   const numbered = new Set();
   const nodes = new Set(); // every key and every key above one
@@ -37,7 +38,7 @@ export function summarize(entries, kind = () => 'counter') {
       if (numbered.has(parts.slice(0, i).join(',')) && kind(parts.slice(0, i).join(',')) === 'counter') { covered = true; break; }
     }
     if (covered) continue;
-    const u = unitOf(k, nodes);
+    const u = unitOf(k, nodes, units);
     s.totals.set(u, (s.totals.get(u) || 0) + v);
   }
   return [...tops.values()].sort((a, b) => a.key.localeCompare(b.key));
@@ -72,10 +73,10 @@ export async function home(main, state) {
       h('li', null, h('a', { href: '/status' }, 'Status'), ' (JSON)')));
   main.append(h('div.grid2', null, treeBox, h('div', null, viewsBox, pagesBox)));
 
-  const [treeRes, viewsRes, actionsRes] = await Promise.allSettled([get('*'), listViews(), actionsOf('*')]);
+  const [treeRes, viewsRes, metaRes] = await Promise.allSettled([get('*'), listViews(), metaOf('*')]);
   if (treeRes.status === 'fulfilled') {
-    const actions = actionsRes.status === 'fulfilled' ? actionsRes.value : new Map();
-    const tops = summarize(treeRes.value.entries, (k) => kindFor(actions, k));
+    const { actions, units } = metaRes.status === 'fulfilled' ? metaRes.value : { actions: new Map(), units: new Map() };
+    const tops = summarize(treeRes.value.entries, (k) => kindFor(actions, k), units);
     if (!tops.length) treeBox.append(message('The tree is empty: push data or point canopyd at an access log.'));
     else {
       treeBox.append(h('table.data', { id: 'home-tree' },

@@ -3,8 +3,8 @@
 // Memory stays flat however long the page runs: table rows are reused, the
 // chart keeps fixed-size rings sampled once a tick, and updates are
 // applied at most once per animation frame.
-import { get, follow, listViews, request, keyUnit } from '../api.js';
-import { actionsOf, kindFor } from '../kinds.js';
+import { get, follow, listViews, request, fmtUnit } from '../api.js';
+import { metaOf, kindFor, declaredUnit } from '../kinds.js';
 import { h, fmt, fmtClock, axisTimes, message, debounce } from '../dom.js';
 import { uPlot, baseOpts } from '../chart.js';
 
@@ -92,13 +92,26 @@ export async function realtime(main, state, { key, view }) {
 
   // setValue marks a cell only when its value changed: a gauge pushed the
   // same again, or a resync that sends the whole subtree, changes nothing.
+  // Numbers are written in the key's unit as the charts write them (400 B,
+  // 1.2 MiB, 3.5 ms, 400 G for a plain number); the exact value is the
+  // cell's title and data-value.
   function setValue(r, v, now) {
     if (v === r.value) return;
     if (typeof v === 'number' && typeof r.value === 'number') r.delta = v - r.value;
     r.value = v;
     r.time = now;
-    r.tdVal.textContent = fmt(v);
-    r.tdDelta.textContent = r.delta ? (r.delta > 0 ? '+' : '') + fmt(r.delta) : '';
+    if (typeof v === 'number') {
+      const u = tableUnit(r.key);
+      r.tdVal.textContent = fmtUnit(v, u);
+      r.tdVal.title = fmt(v);
+      r.tdVal.dataset.value = String(v);
+      r.tdDelta.textContent = r.delta ? (r.delta > 0 ? '+' : '') + fmtUnit(r.delta, u) : '';
+    } else {
+      r.tdVal.textContent = fmt(v);
+      r.tdVal.title = '';
+      delete r.tdVal.dataset.value;
+      r.tdDelta.textContent = '';
+    }
     r.tdTime.textContent = fmtClock(now);
     if (!r.flash) r.tr.classList.add('chg');
     r.flash = now;
@@ -172,7 +185,11 @@ export async function realtime(main, state, { key, view }) {
   let mode = asSel.value;
   let tick = DEFAULT_TICK;
   let actions = new Map();
+  let units = new Map(); // key -> declared unit (the tree's defaultunit)
   const kindOf = (k) => kindFor(actions, k);
+  // tableUnit is what a key's number is in: its declared unit, else its
+  // name's (a counter's running total is in the unit, not per second).
+  const tableUnit = (k) => declaredUnit(units, k);
   const ts = [];           // sample times (s)
   let raw = new Map();     // key -> sampled values (totals for counters), aligned with ts
   let noted = [];          // per sample: true when a backlog was merged since the one before
@@ -204,9 +221,12 @@ export async function realtime(main, state, { key, view }) {
   // unitOf is what a series is drawn in: the key's unit, per second for a
   // counter drawn as a rate.
   function unitOf(k) {
-    const u = keyUnit(k);
-    return kindOf(k) === 'counter' && mode === 'rate' ? u + '/s' : u;
+    const u = tableUnit(k);
+    return kindOf(k) === 'counter' && mode === 'rate' && !u.includes('/') ? u + '/s' : u;
   }
+  // A counter drawn per tick sums over the window in the legend; anything
+  // else shows its latest value.
+  const summaryOf = (k) => (kindOf(k) === 'counter' && mode === 'count' ? 'sum' : 'last');
   function chartData() { return [ts, ...[...raw.keys()].map(shown)]; }
   // countDrawn runs after uPlot paints: the points inside the drawn x range,
   // kept on the chart element so a test reads what was painted, not what
@@ -230,7 +250,7 @@ export async function realtime(main, state, { key, view }) {
     for (const k of charted) raw.set(k, old.get(k) || new Array(ts.length).fill(null));
     if (plot) { plot.destroy(); plot = null; }
     const width = Math.max(280, chartBox.clientWidth || 600);
-    const opts = baseOpts({ width, height: 260, labels: charted.map(label), units: charted.map(unitOf), style: { type: chartType === 'bar' ? 'line' : chartType } });
+    const opts = baseOpts({ width, height: 260, labels: charted.map(label), units: charted.map(unitOf), summaries: charted.map(summaryOf), style: { type: chartType === 'bar' ? 'line' : chartType } });
     // The x axis is always the last `win` seconds, however few samples;
     // the y scales (one per unit) are set by rescale.
     for (const n in opts.scales) opts.scales[n].auto = false;
@@ -328,12 +348,13 @@ export async function realtime(main, state, { key, view }) {
   }
 
   // Initial load, then follow every key.
-  const [results, actionList, tickS] = await Promise.all([
+  const [results, metaList, tickS] = await Promise.all([
     Promise.all(keys.map((k) => get(k).catch((e) => e))),
-    Promise.all(keys.map((k) => actionsOf(k).catch(() => new Map()))),
+    Promise.all(keys.map((k) => metaOf(k).catch(() => ({ actions: new Map(), units: new Map() })))),
     tickSeconds(),
   ]);
-  actions = new Map(actionList.flatMap((m) => [...m]));
+  actions = new Map(metaList.flatMap((m) => [...m.actions]));
+  units = new Map(metaList.flatMap((m) => [...m.units]));
   tick = tickS;
   tickEl.textContent = `a point every ${fmt(tick)} s`;
   const now = Date.now();

@@ -4,7 +4,7 @@
 // or counts, units per series, a pattern's top N plus "other", p50/p95/p99
 // for `le` buckets, style settings kept per chart, and links to the same
 // graph drawn by the daemon as PNG, SVG and PDF.
-import { listViews, trend, keyURL, getToken, isPattern, seriesUnit, PRESETS, REFRESH } from '../api.js';
+import { listViews, trend, keyURL, getToken, isPattern, seriesUnit, seriesSummary, PRESETS, REFRESH } from '../api.js';
 import { h, clear, fmt, debounce, rangeSeconds } from '../dom.js';
 import { uPlot, baseOpts, align } from '../chart.js';
 
@@ -83,21 +83,22 @@ export async function trendView(main, state, name) {
   }
 
   let plot = null;
-  let series = []; // [{label, points, dashed, unit}]
+  let series = []; // [{label, points, dashed, unit, how}]
   let markers = [];
   let win = null; // [from, until] unix seconds of the last load
   let zoom = null; // [min, max] while zoomed in, kept across refreshes
   function draw({ refresh: again = false } = {}) {
     const labels = series.map((s) => s.label);
     const units = series.map((s) => s.unit);
+    const summaries = series.map((s) => s.how);
     const data = series.length ? align(series.map((s) => s.points)) : [[]];
     // A refresh with the same series swaps the data only: no flash.
-    if (again && plot && plot.series.length === labels.length + 1 && labels.every((l, i) => plot.series[i + 1].label === l && plot.series[i + 1].unit === units[i])) {
+    if (again && plot && plot.series.length === labels.length + 1 && labels.every((l, i) => plot.series[i + 1].label === l && plot.series[i + 1].unit === units[i] && plot.series[i + 1].summary === summaries[i])) {
       plot.setData(data, false);
     } else {
       if (plot) { plot.destroy(); plot = null; }
       const width = Math.max(280, chartEl.clientWidth || 800);
-      const opts = baseOpts({ width, height: 360, labels, units, style: { ...style, dashes: series.map((s) => (s.dashed ? [6, 4] : undefined)) }, markers: () => markers });
+      const opts = baseOpts({ width, height: 360, labels, units, summaries, style: { ...style, dashes: series.map((s) => (s.dashed ? [6, 4] : undefined)) }, markers: () => markers });
       opts.hooks = { setSelect: [(u) => { if (u.select.width >= 2) zoom = [u.posToVal(u.select.left, 'x'), u.posToVal(u.select.left + u.select.width, 'x')]; }] };
       plot = new uPlot(opts, data, chartEl);
       plot.over.addEventListener('dblclick', (e) => { e.stopPropagation(); zoom = null; draw(); });
@@ -177,10 +178,10 @@ export async function trendView(main, state, name) {
           missing.append(h('li.msg.info', { 'data-key': k, text: `no data for ${k}` }));
         }
         for (const s of r.series) {
-          const unit = seriesUnit(s);
+          const unit = seriesUnit(s), how = seriesSummary(s);
           series.push(shifted
-            ? { label: `${s.key} (${shiftLabel})`, points: s.points.map(([t, v]) => [t + shift * 1000, v]), dashed: true, unit }
-            : { label: s.key, points: s.points, unit });
+            ? { label: `${s.key} (${shiftLabel})`, points: s.points.map(([t, v]) => [t + shift * 1000, v]), dashed: true, unit, how }
+            : { label: s.key, points: s.points, unit, how });
         }
         if (!shifted) markers.push(...r.markers);
       }
