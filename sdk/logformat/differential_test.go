@@ -173,9 +173,9 @@ func viewAll(r *Record) recordView {
 // accepted line the same record. Each side reuses one Record throughout, as
 // callers do, so the time caches and slice reuse are exercised.
 func TestDifferential(t *testing.T) {
-	n := 20000
+	n := 8000
 	if testing.Short() {
-		n = 2000
+		n = 1000
 	}
 	for i, spec := range variedFormats {
 		f := MustCompile(spec)
@@ -210,6 +210,36 @@ func TestDifferential(t *testing.T) {
 			t.Logf("format %d: %d of %d lines accepted", i, accepted, n)
 			if accepted < n/2 {
 				t.Errorf("format %q: only %d of %d generated lines accepted: the generator is too wild to compare much", spec, accepted, n)
+			}
+		}
+	}
+}
+
+// TestDifferentialMixed parses lines of every format into one Record, so
+// each parse starts from another format's leftovers.
+func TestDifferentialMixed(t *testing.T) {
+	formats := make([]*Format, len(variedFormats))
+	logs := make([][][]byte, len(variedFormats))
+	for i, spec := range variedFormats {
+		formats[i] = MustCompile(spec)
+		logs[i] = variedLog(5, i, 2000)
+	}
+	var newR, oldR Record
+	rng := rand.New(rand.NewPCG(5, 5))
+	for n := 0; n < 10000; n++ {
+		fi, li := rng.IntN(len(formats)), rng.IntN(2000)
+		fm, line := formats[fi], logs[rng.IntN(len(logs))][li]
+		if rng.IntN(4) != 0 {
+			line = logs[fi][li] // mostly lines of the format
+		}
+		newErr := fm.parse(line, &newR, true)
+		oldErr := fm.refParse(line, &oldR, true)
+		if !errors.Is(newErr, oldErr) || !errors.Is(oldErr, newErr) {
+			t.Fatalf("format %q, line %q: error %v, reference %v", fm.Spec(), line, newErr, oldErr)
+		}
+		if newErr == nil {
+			if g, w := viewAll(&newR), viewAll(&oldR); !reflect.DeepEqual(g, w) {
+				t.Fatalf("format %q, line %q:\n got %+v\nwant %+v", fm.Spec(), line, g, w)
 			}
 		}
 	}

@@ -83,12 +83,29 @@ func (r *Record) Var(name string) ([]byte, bool) {
 	return nil, false
 }
 
+// reset clears what the last parse set. Parse sets a field only with its
+// bit in Has (and UA only with a Class), so clearing by Has is cheaper than
+// zeroing the whole Record, most of which is caches and buffers.
 func (r *Record) reset() {
-	sc, vars := r.scratch, r.Vars
-	ltl, lt, have := r.lastTL, r.lastT, r.haveLTL
-	*r = Record{}
-	r.scratch, r.Vars = sc[:0], vars[:0]
-	r.lastTL, r.lastT, r.haveLTL = ltl, lt, have
+	h := r.Has
+	r.Has = 0
+	r.Time = time.Time{}
+	r.Status, r.Bytes, r.RequestTime, r.UpstreamTimes = 0, 0, 0, nil
+	r.haveBB = false
+	if h&(FieldMethod|FieldPath|FieldQuery|FieldProtocol) != 0 {
+		r.Method, r.Path, r.Query, r.Protocol = nil, nil, nil, nil
+	}
+	if h&(FieldRemoteAddr|FieldRemoteUser) != 0 {
+		r.RemoteAddr, r.RemoteUser = nil, nil
+	}
+	if h&(FieldReferer|FieldUserAgent|FieldXForwardedFor|FieldHost) != 0 {
+		r.Referer, r.UserAgent, r.XForwardedFor, r.Host = nil, nil, nil, nil
+	}
+	if r.UA.Class != "" {
+		r.UA = UserAgent{}
+	}
+	r.Vars = r.Vars[:0]
+	r.scratch = r.scratch[:0]
 }
 
 // Errors Parse returns for lines that do not match. They are values so that
@@ -148,7 +165,9 @@ func (p *program) run(line []byte, r *Record, vars bool) error {
 	if p.head < 0 {
 		pos, err = p.runSteps(line, pos, p.steps, r, vars)
 	} else {
-		pos, err = p.runSteps(line, pos, p.steps[:p.head], r, vars)
+		if p.head > 0 {
+			pos, err = p.runSteps(line, pos, p.steps[:p.head], r, vars)
+		}
 		if err == nil {
 			pos, err = r.combinedHead(line, pos, vars)
 		}
@@ -157,7 +176,7 @@ func (p *program) run(line []byte, r *Record, vars bool) error {
 			pos, err = r.headUserAgent(line, pos, p.headUA, vars)
 			next++
 		}
-		if err == nil {
+		if err == nil && next < len(p.steps) {
 			pos, err = p.runSteps(line, pos, p.steps[next:], r, vars)
 		}
 	}
@@ -219,6 +238,14 @@ func (p *program) runSteps(line []byte, pos int, steps []step, r *Record, vars b
 // three-digit status, a time as long as nginx writes it), each taken only
 // where the value it assumes is the one the general search would find.
 func (r *Record) combinedHead(line []byte, pos int, vars bool) (int, error) {
+	// With vars, the head's variables go into seven slots reserved at once
+	// (run made room): cheaper than seven appends.
+	var hv *[len(headVars)]Var
+	if vars {
+		n := len(r.Vars)
+		r.Vars = r.Vars[:n+len(headVars)]
+		hv = (*[len(headVars)]Var)(r.Vars[n:])
+	}
 	b := line[pos:]
 	// $remote_addr, up to " - ".
 	i := index3(b, ' ', '-', ' ')
@@ -228,7 +255,7 @@ func (r *Record) combinedHead(line []byte, pos int, vars bool) (int, error) {
 	v := b[:i]
 	b = b[i+3:]
 	if vars {
-		r.Vars = append(r.Vars, Var{Name: "remote_addr", Value: v})
+		hv[0] = Var{Name: "remote_addr", Value: v}
 	}
 	if !absent(v) {
 		r.RemoteAddr = v
@@ -249,7 +276,7 @@ func (r *Record) combinedHead(line []byte, pos int, vars bool) (int, error) {
 		}
 	}
 	if vars {
-		r.Vars = append(r.Vars, Var{Name: "remote_user", Value: v})
+		hv[1] = Var{Name: "remote_user", Value: v}
 	}
 
 	// $time_local, up to `] "`. A good time is 26 bytes without a `]`, so
@@ -257,7 +284,7 @@ func (r *Record) combinedHead(line []byte, pos int, vars bool) (int, error) {
 	if len(b) >= 29 && b[26] == ']' && b[27] == ' ' && b[28] == '"' && r.setTimeLocal(b[:26]) == nil {
 		v, b = b[:26], b[29:]
 		if vars {
-			r.Vars = append(r.Vars, Var{Name: "time_local", Value: v})
+			hv[2] = Var{Name: "time_local", Value: v}
 		}
 	} else {
 		if i = index3(b, ']', ' ', '"'); i < 0 {
@@ -265,7 +292,7 @@ func (r *Record) combinedHead(line []byte, pos int, vars bool) (int, error) {
 		}
 		v, b = b[:i], b[i+3:]
 		if vars {
-			r.Vars = append(r.Vars, Var{Name: "time_local", Value: v})
+			hv[2] = Var{Name: "time_local", Value: v}
 		}
 		if err := r.set(varTimeLocal, v); err != nil {
 			return pos, err
@@ -278,7 +305,7 @@ func (r *Record) combinedHead(line []byte, pos int, vars bool) (int, error) {
 	}
 	v, b = b[:i], b[i+2:]
 	if vars {
-		r.Vars = append(r.Vars, Var{Name: "request", Value: v})
+		hv[3] = Var{Name: "request", Value: v}
 	}
 	if !absent(v) {
 		r.setRequest(v)
@@ -288,7 +315,7 @@ func (r *Record) combinedHead(line []byte, pos int, vars bool) (int, error) {
 	if len(b) >= 4 && b[3] == ' ' && isDigit(b[0]) && isDigit(b[1]) && isDigit(b[2]) {
 		v, b = b[:3], b[4:]
 		if vars {
-			r.Vars = append(r.Vars, Var{Name: "status", Value: v})
+			hv[4] = Var{Name: "status", Value: v}
 		}
 		n := int(v[0]-'0')*100 + int(v[1]-'0')*10 + int(v[2]-'0')
 		if n < 100 {
@@ -302,7 +329,7 @@ func (r *Record) combinedHead(line []byte, pos int, vars bool) (int, error) {
 		}
 		v, b = b[:i], b[i+1:]
 		if vars {
-			r.Vars = append(r.Vars, Var{Name: "status", Value: v})
+			hv[4] = Var{Name: "status", Value: v}
 		}
 		if err := r.set(varStatus, v); err != nil {
 			return pos, err
@@ -319,7 +346,7 @@ func (r *Record) combinedHead(line []byte, pos int, vars bool) (int, error) {
 	if i > 0 && i <= 18 && i+1 < len(b) && b[i] == ' ' && b[i+1] == '"' {
 		v, b = b[:i], b[i+2:]
 		if vars {
-			r.Vars = append(r.Vars, Var{Name: "body_bytes_sent", Value: v})
+			hv[5] = Var{Name: "body_bytes_sent", Value: v}
 		}
 		r.Bytes = int64(n)
 		r.Has |= FieldBytes
@@ -330,7 +357,7 @@ func (r *Record) combinedHead(line []byte, pos int, vars bool) (int, error) {
 		}
 		v, b = b[:i], b[i+2:]
 		if vars {
-			r.Vars = append(r.Vars, Var{Name: "body_bytes_sent", Value: v})
+			hv[5] = Var{Name: "body_bytes_sent", Value: v}
 		}
 		if err := r.set(varBodyBytes, v); err != nil {
 			return pos, err
@@ -351,7 +378,7 @@ func (r *Record) combinedHead(line []byte, pos int, vars bool) (int, error) {
 		}
 	}
 	if vars {
-		r.Vars = append(r.Vars, Var{Name: "http_referer", Value: v})
+		hv[6] = Var{Name: "http_referer", Value: v}
 	}
 	return len(line) - len(b), nil
 }
@@ -612,23 +639,8 @@ var textKind = [...]bool{
 // three parts (a TLS handshake sent to the HTTP port, a bare path) keeps the
 // whole text as the path: nginx logged it, so it is a good line.
 func (r *Record) setRequest(v []byte) {
-	// The method and the protocol are a few bytes: plain loops from either
-	// end find the spaces sooner than IndexByte's set-up.
-	sp, last := -1, -1
-	for i, c := range v {
-		if c == ' ' {
-			sp = i
-			break
-		}
-	}
-	if sp >= 0 {
-		for i := len(v) - 1; i >= sp; i-- {
-			if v[i] == ' ' {
-				last = i
-				break
-			}
-		}
-	}
+	sp := bytes.IndexByte(v, ' ')
+	last := bytes.LastIndexByte(v, ' ')
 	if sp <= 0 || last == sp {
 		if sp > 0 && last == sp { // HTTP/0.9: `GET /path`
 			r.Method = v[:sp]
