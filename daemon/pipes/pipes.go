@@ -276,7 +276,7 @@ func (m *Manager) Tick(ctx context.Context, now time.Time) {
 			continue
 		}
 		w.tdeltas = w.toTree(w.tdeltas[:0], w.deltas, l.p.Manifest, nil)
-		if _, err := m.apply(l, w.tdeltas); err != nil {
+		if _, err := m.apply(context.Background(), l, w.tdeltas); err != nil {
 			m.log.Printf("tick: %v", err)
 		}
 	}
@@ -616,11 +616,15 @@ func (l *loaded) setMaxKeys(n int64) {
 // the cap merges nothing and quarantines the pipe: a pipe creating keys
 // without bound (a new key per line) would otherwise take the daemon's
 // memory.
-func (m *Manager) apply(l *loaded, ds []tree.Delta) (tree.MergeResult, error) {
+func (m *Manager) apply(ctx context.Context, l *loaded, ds []tree.Delta) (tree.MergeResult, error) {
 	// Over the tree's node limit (limits.max_tree_nodes) the new keys are
 	// dropped, not the batch, and the pipe is not blamed: existing keys
 	// keep counting, the tree counts the drops, /status "tree" says full.
-	r, err := m.opt.Tree.ApplyBudget(ds, &l.keysLeft)
+	var to Target = m.opt.Tree
+	if t, ok := ctx.Value(targetKey{}).(Target); ok {
+		to = t
+	}
+	r, err := to.ApplyBudget(ds, &l.keysLeft)
 	var be *tree.KeyBudgetError
 	if errors.As(err, &be) {
 		reason := fmt.Sprintf("over its key cap (pipes: config: %s: max_keys %d): it created %d keys and a batch would add %d more",
@@ -785,6 +789,21 @@ func (m *Manager) Format(spec string) (*logformat.Format, error) {
 	}
 	m.formats.Store(spec, f)
 	return f, nil
+}
+
+// Target takes a run's deltas in place of the tree: the trend store's
+// backlog recorder merges them into the tree itself and dates them at the
+// lines' own times (see WithTarget).
+type Target interface {
+	ApplyBudget(ds []tree.Delta, left *atomic.Int64) (tree.MergeResult, error)
+}
+
+type targetKey struct{}
+
+// WithTarget makes the runs under ctx hand their deltas to t instead of
+// the tree (pipe ticks are not runs: they always merge into the tree).
+func WithTarget(ctx context.Context, t Target) context.Context {
+	return context.WithValue(ctx, targetKey{}, t)
 }
 
 // Result says what a run of lines did.
@@ -1009,7 +1028,7 @@ func (m *Manager) callPipe(ctx context.Context, w *worker, l *loaded, batch []by
 		m.setPrefixActions(l, prefix)
 	}
 	w.tdeltas = w.toTree(w.tdeltas[:0], w.deltas, l.p.Manifest, prefix)
-	return m.apply(l, w.tdeltas)
+	return m.apply(ctx, l, w.tdeltas)
 }
 
 func (m *Manager) setPrefixActions(l *loaded, prefix []string) {

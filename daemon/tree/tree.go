@@ -527,3 +527,25 @@ func (t *Tree) addKid(n *node, name string) *node {
 	}
 	return c
 }
+
+// ActionsOf appends to dst the defaultaction that rules each delta's path,
+// the one a merge would use: a caller that records deltas elsewhere as
+// well (the trend store dating late lines) tells counters from gauges.
+func (t *Tree) ActionsOf(dst []Action, ds []Delta) []Action {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for i := range ds {
+		act := ActionAdd
+		n := &t.root
+		for _, name := range ds[i].Path {
+			if n = n.kids[name]; n == nil {
+				break
+			}
+			if n.flags&flagAction != 0 {
+				act = n.act
+			}
+		}
+		dst = append(dst, act)
+	}
+	return dst
+}

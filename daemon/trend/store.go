@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,9 +51,10 @@ type Store struct {
 	queue chan batch
 	done  chan struct{}
 
-	mu          sync.Mutex // guards last and lastRefresh
+	mu          sync.Mutex // guards last, lastRefresh and runs
 	last        map[string]lastPoint
 	lastRefresh int64
+	runs        map[string]*lateRun // late counts under a series' points (follow.go)
 
 	qmu     sync.RWMutex // senders hold it shared; Close takes it to close the queue
 	closed  bool
@@ -70,10 +70,19 @@ type Store struct {
 	lastErr     atomic.Value // string
 }
 
+// lastPoint is what the store knows of a series: its latest point and,
+// for counters the daemon follows, the tree's total at the last tick. The
+// two differ once lines arrived late: their counts are in the tree's total
+// but were written at the lines' own times, not at a tick (see follow.go).
 type lastPoint struct {
 	v    float64
 	kind Kind
-	ts   int64
+	ts   int64   // the latest point's time; 0: none written yet (a restored counter)
+	tree float64 // counters: the tree's total at the last tick
+	// wrote is when (wall clock, ms) the series was last written: quiet
+	// counters are rewritten an hour after it. 0: restored and not
+	// written yet.
+	wrote int64
 }
 
 type batch struct {
@@ -185,45 +194,6 @@ func permanent(err error) bool {
 	return errors.As(err, &re)
 }
 
-// Follower writes the changes of one tree to the store, step after step
-// of the daemon's clock.
-type Follower struct {
-	s       *Store
-	t       *tree.Tree
-	version uint64
-}
-
-// Follow writes t as it is now as a baseline (see Baseline), so after a
-// restart every series has a fresh point to count from, and returns the
-// Follower that writes t's changes from then on.
-func (s *Store) Follow(t *tree.Tree) *Follower {
-	return &Follower{s: s, t: t, version: s.Baseline(t)}
-}
-
-// Flush queues the numbers and markers of the tree that changed since the
-// last Flush (or the baseline) as points at now; a counter that appears
-// later starts from an explicit zero. The clock ticks the tree (a new
-// averaging window) after it.
-func (f *Follower) Flush(now time.Time) {
-	f.version = f.s.WriteChanges(f.t, f.version, now)
-}
-
-// Baseline writes every counter of t as it is now, without a zero before
-// it, and returns the version to write changes from. Follow does it at
-// start, before anything is ingested: the tree as restored is where
-// counters continue after a restart; increments while canopyd was down are
-// unknown, so none are invented.
-func (s *Store) Baseline(t *tree.Tree) uint64 {
-	entries, version := t.Since(allKeys, 0)
-	// Markers in a restored tree were written when they were set; writing
-	// them again would date them to the restart. Gauges restored from a
-	// snapshot received nothing now: they come back with their next sample.
-	entries = slices.DeleteFunc(entries, func(e tree.Entry) bool { return e.IsMarker || !e.Action.IsCounter() })
-	rows, _ := s.rowsFor(s.opt.Now().UnixMilli(), entries, false)
-	s.enqueue(rows, false)
-	return version
-}
-
 // allKeys selects the whole tree.
 var allKeys = func() *key.Pattern {
 	p, err := key.Parse("**")
@@ -240,7 +210,9 @@ var allKeys = func() *key.Pattern {
 func (s *Store) WriteChanges(t *tree.Tree, version uint64, now time.Time) uint64 {
 	start := time.Now()
 	entries, v := t.Since(allKeys, version)
-	rows, _ := s.rowsFor(now.UnixMilli(), entries, true)
+	s.mu.Lock()
+	rows := s.tickRows(now.UnixMilli(), entries, nil, false)
+	s.mu.Unlock()
 	s.enqueue(rows, false)
 	s.ticks.Add(1)
 	s.tickNanos.Store(int64(time.Since(start)))
@@ -351,16 +323,19 @@ func (s *Store) rowsFor(ts int64, entries []tree.Entry, fromZero bool) ([]Row, i
 		}
 		rows = append(rows, Row{Key: e.Key, Kind: k, TS: ts, Value: e.Value})
 		if !seen || ts >= lp.ts {
-			s.last[e.Key] = lastPoint{v: e.Value, kind: k, ts: ts}
+			// These are the tree's totals as they are: series and tree agree.
+			s.last[e.Key] = lastPoint{v: e.Value, kind: k, ts: ts, tree: e.Value, wrote: s.opt.Now().UnixMilli()}
 		}
 	}
 	// Scanning for quiet counters a dozen times per Refresh keeps the
-	// longest silence under 13/12 of it at a small cost per tick.
+	// longest silence under 13/12 of it at a small cost per tick. Replay
+	// writes at the log's clock, so the scan goes by the points' times;
+	// a restored counter not written yet is left to the daemon's tick.
 	if ts-s.lastRefresh >= s.opt.Refresh.Milliseconds()/12 {
 		s.lastRefresh = ts
 		limit := ts - s.opt.Refresh.Milliseconds()
 		for k, lp := range s.last {
-			if lp.kind == Counter && lp.ts < limit {
+			if lp.kind == Counter && lp.ts < limit && lp.wrote != 0 {
 				rows = append(rows, Row{Key: k, Kind: lp.kind, TS: ts, Value: lp.v})
 				lp.ts = ts
 				s.last[k] = lp

@@ -156,6 +156,9 @@ var suite = []struct {
 	{"ZoomIndependent", testZoom},
 	{"GaugeGoesStale", testGaugeStale},
 	{"RewriteCountsOnce", testRewrite},
+	{"LateBacklog", testLateBacklog},
+	{"LateAfterRestart", testLateAfterRestart},
+	{"LateUnderLive", testLateUnderLive},
 }
 
 // testRewrite: the same points written twice (a replay killed and run
