@@ -15,6 +15,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"syscall"
@@ -54,6 +55,12 @@ func Main() {
 	}
 	configSet := false
 	fs.Visit(func(f *flag.Flag) { configSet = configSet || f.Name == "config" })
+	if os.Getenv("GOMAXPROCS") == "" {
+		// The agent does a few ms of work every few seconds: one P spares
+		// the idle Ps' spinning and wake-ups, and setting it stops the
+		// runtime's once-a-second re-reading of the CPU count and limit.
+		runtime.GOMAXPROCS(1)
+	}
 	if os.Getenv("GOGC") == "" {
 		// The live heap is mostly wazero's compiled-module data, which never
 		// changes, and the agent allocates little: collecting at 20 % growth

@@ -1,6 +1,6 @@
 // Package collect is canopy-agent's scheduler: it reads the module configs
-// folder (NAME.conf on, NAME.conf.off off, checked again every few seconds
-// so switching needs no restart), loads the modules, asks each collection
+// folder (NAME.conf on, NAME.conf.off off, watched so switching needs no
+// restart), loads the modules, asks each collection
 // group's metrics on its schedule, keeps only values that moved beyond
 // their value_threshold or whose time_threshold passed (gmond's rules), and
 // hands one batch per round to the push client.
@@ -33,7 +33,9 @@ type Options struct {
 	ConfigsDir string
 	// Every, when > 0, replaces every group's collect_every.
 	Every time.Duration
-	// Rescan is how often ConfigsDir is checked (default 2 s).
+	// Rescan is how often ConfigsDir is checked (default 2 s) where the
+	// folders cannot be watched for changes; with a watch, a change is
+	// seen within settle and the folders are checked once a minute anyway.
 	Rescan  time.Duration
 	Runtime *modules.Runtime
 	// Sink receives one batch per collection round.
@@ -89,13 +91,17 @@ func New(opt Options) *Agent {
 // Run collects until ctx ends, then runs every module's metric_cleanup.
 func (a *Agent) Run(ctx context.Context) error {
 	defer func() { modules.Close(context.Background(), a.mods) }()
+	w := newWatcher()
+	defer w.close()
+	// Watching before the first read: a change after it is an event.
+	w.sync(a.watched, a.opt.Rescan)
 	a.reload(ctx)
-	rescan := a.opt.Now().Add(a.opt.Rescan)
+	rescan := a.opt.Now().Add(w.sync(a.watched, a.opt.Rescan))
 	for {
 		now := a.opt.Now()
 		if !now.Before(rescan) {
 			a.reload(ctx)
-			rescan = now.Add(a.opt.Rescan)
+			rescan = now.Add(w.sync(a.watched, a.opt.Rescan))
 		}
 		if err := a.Round(ctx, now); err != nil {
 			a.opt.Logf("%v", err)
@@ -106,12 +112,36 @@ func (a *Agent) Run(ctx context.Context) error {
 				wake = t.next
 			}
 		}
+		timer := time.NewTimer(time.Until(wake))
 		select {
 		case <-ctx.Done():
+			timer.Stop()
 			return nil
-		case <-time.After(time.Until(wake)):
+		case ev := <-w.events():
+			timer.Stop()
+			if w.relevant(ev.Name) {
+				// Editors write in steps: look once the burst is over.
+				if r := a.opt.Now().Add(settle); r.Before(rescan) {
+					rescan = r
+				}
+			}
+		case <-w.errors():
+			timer.Stop()
+			rescan = a.opt.Now() // events may be lost: look now
+		case <-timer.C:
 		}
 	}
+}
+
+// watched returns the configs folder and the files of the modules in use
+// (where a module file would be, for a built-in: one put there replaces
+// it); a change to any of them may need a reload.
+func (a *Agent) watched() (string, []string) {
+	var files []string
+	for _, m := range a.mods {
+		files = append(files, a.opt.Runtime.FilePath(m.Conf.Path))
+	}
+	return a.opt.ConfigsDir, files
 }
 
 // Once loads the modules, runs one collection round of every task and

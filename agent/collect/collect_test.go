@@ -165,3 +165,40 @@ func TestOnce(t *testing.T) {
 		t.Errorf("once without the /proc grant: %v", err)
 	}
 }
+
+// TestRunWatchesConfigs: with polling as good as off (Rescan an hour), a
+// config switched on is still loaded: Run watches the folder.
+func TestRunWatchesConfigs(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "mem.conf.off"), []byte(`modules { module { name = "mem" path = "builtin.wasm" grant { read = "/proc" } } }`), 0o644)
+	os.WriteFile(filepath.Join(dir, "load.conf"), []byte(`modules { module { name = "load" path = "builtin.wasm" grant { read = "/proc" } } }`), 0o644)
+	got := make(chan push.Batch, 100)
+	a := newAgent(t, dir, func(b push.Batch) error { got <- b; return nil })
+	a.opt.Rescan = time.Hour
+	loaded := make(chan bool, 10)
+	a.opt.Logf = func(f string, args ...any) {
+		t.Logf(f, args...)
+		if strings.HasPrefix(f, "loaded") {
+			loaded <- true
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-loaded // the first read: load only
+	os.Rename(filepath.Join(dir, "mem.conf.off"), filepath.Join(dir, "mem.conf"))
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case b := <-got:
+			for _, j := range b.JSON {
+				if strings.Contains(string(j), `"mem"`) {
+					return
+				}
+			}
+		case <-deadline:
+			t.Fatal("mem.conf was not loaded")
+		}
+	}
+}

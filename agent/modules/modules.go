@@ -124,13 +124,22 @@ type file struct {
 // agent (Status.File "builtin:builtin.wasm").
 const BuiltinPrefix = "builtin:"
 
+// FilePath returns the file a module path names on disk (an absolute
+// path, else a file in Dir), whether or not it exists.
+func (r *Runtime) FilePath(p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(r.opt.Dir, p)
+}
+
 // Resolve returns the file a module path names: an absolute path, a file
 // in Dir, else a built-in of that name (BuiltinPrefix + name).
 func (r *Runtime) Resolve(p string) string {
 	if filepath.IsAbs(p) {
 		return filepath.Clean(p)
 	}
-	inDir := filepath.Join(r.opt.Dir, p)
+	inDir := r.FilePath(p)
 	if r.opt.Builtins != nil {
 		if _, err := os.Stat(inDir); err != nil && fs.ValidPath(p) {
 			if _, err := fs.Stat(r.opt.Builtins, p); err == nil {
