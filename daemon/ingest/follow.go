@@ -22,13 +22,15 @@ type openFile struct {
 	id   fileID
 	br   *bufio.Reader
 	// fp is the head fingerprint as the reader verified it; fpApplied is
-	// the one recorded with applied (what a checkpoint stores).
-	fp, fpApplied fingerprint
+	// the one recorded with applied (what a checkpoint stores), fpSent the
+	// one the last batch handed over will record.
+	fp, fpApplied, fpSent fingerprint
 	head          []byte // scratch for head checks
 
 	pos      int64 // bytes returned by br so far (file offset of br's next byte)
 	consumed int64 // offset after the last complete line read
 	applied  int64 // offset after the last line the consumer applied
+	sent     int64 // offset after the last line handed to the consumer
 	pending  []byte
 	skipping bool // inside a line longer than MaxLineBytes
 
@@ -46,8 +48,8 @@ func openAt(f *os.File, name string, fi os.FileInfo, off int64) (*openFile, erro
 	if err != nil {
 		return nil, err
 	}
-	of := &openFile{f: f, name: name, id: idOf(fi), fp: fp, fpApplied: fp, head: make([]byte, fpMax),
-		pos: off, consumed: off, applied: off, lastGrown: time.Now()}
+	of := &openFile{f: f, name: name, id: idOf(fi), fp: fp, fpApplied: fp, fpSent: fp, head: make([]byte, fpMax),
+		pos: off, consumed: off, applied: off, sent: off, lastGrown: time.Now()}
 	of.br = bufio.NewReaderSize(headChecker{of}, 64<<10)
 	return of, nil
 }
@@ -108,15 +110,16 @@ type follower struct {
 	// denied, a folder), logged once when it changes and shown in /status.
 	openErr atomic.Pointer[string]
 
-	// batch being built
-	arena []byte
-	ends  []int
-	lines [][]byte
+	// inf consumes the batches read; buf is the one being read.
+	inf *inflight
+	buf *batchBuf
 }
 
 func (in *Ingester) newFollower(src FileSource, path string, initial bool) *follower {
 	s := src
-	fl := &follower{in: in, src: &s, path: path, wake: make(chan struct{}, 1), fromEnd: initial && in.opt.FromEnd}
+	fl := &follower{in: in, src: &s, path: path, wake: make(chan struct{}, 1), fromEnd: initial && in.opt.FromEnd,
+		inf: newInflight(in.opt.Buffers)}
+	fl.buf = fl.inf.take()
 	in.register(filepath.Dir(path), fl.wake)
 	if st, ok := in.saved[path]; ok {
 		fl.fromEnd = false
@@ -155,7 +158,7 @@ func (fl *follower) restore(states []fileState) {
 				of, err := openAt(f, fl.path, fi, st.Offset)
 				if err == nil {
 					of.fp = maxFP(of.fp, st.FP)
-					of.fpApplied = of.fp
+					of.fpApplied, of.fpSent = of.fp, of.fp
 					fl.cur = of
 					continue
 				}
@@ -216,6 +219,8 @@ func (fl *follower) run(ctx context.Context) {
 	t := time.NewTicker(fl.in.opt.PollInterval)
 	defer t.Stop()
 	defer func() {
+		// Run returns with every line read applied.
+		fl.inf.wait()
 		for _, of := range fl.files() {
 			of.f.Close()
 		}
@@ -279,8 +284,9 @@ func (fl *follower) finish(of *openFile, i int) {
 		fl.add(of, of.pending)
 		of.consumed = of.pos
 	}
+	fl.flush(of)
+	fl.inf.wait()
 	fl.in.gate.RLock()
-	fl.apply(of)
 	fl.retired = append(fl.retired[:i], fl.retired[i+1:]...)
 	fl.in.gate.RUnlock()
 	fl.known = append(fl.known, fileState{Name: of.name, ID: of.id, FP: of.fp})
@@ -455,6 +461,8 @@ func (fl *follower) seen(f *os.File, id fileID) bool {
 // rotated copy (same head), so read that from our offset, then the
 // truncated file from its start.
 func (fl *follower) truncated(of *openFile) {
+	// Batches of the old content commit their offsets first.
+	fl.inf.wait()
 	fl.in.stats.Truncations.Add(1)
 	st := fileState{Name: of.name, ID: of.id, FP: of.fp, Offset: of.consumed}
 	copyF, fi := findFile(fl.path, st, false, fl.held)
@@ -487,9 +495,9 @@ func (fl *follower) truncated(of *openFile) {
 	}
 	if _, err := of.f.Seek(0, io.SeekStart); err == nil {
 		of.br.Reset(headChecker{of})
-		of.pos, of.consumed, of.applied = 0, 0, 0
+		of.pos, of.consumed, of.applied, of.sent = 0, 0, 0, 0
 		of.pending, of.skipping = of.pending[:0], false
-		of.fp, of.fpApplied = fp, fp
+		of.fp, of.fpApplied, of.fpSent = fp, fp, fp
 	}
 }
 
@@ -522,7 +530,7 @@ func (fl *follower) readAll(ctx context.Context, of *openFile) error {
 			}
 			of.pending = of.pending[:0]
 			of.consumed = of.pos
-			if len(fl.ends) >= fl.in.opt.BatchLines || len(fl.arena) >= 4<<20 {
+			if len(fl.buf.ends) >= fl.in.opt.BatchLines || len(fl.buf.arena) >= 4<<20 {
 				fl.flush(of)
 				if ctx.Err() != nil {
 					return nil
@@ -566,34 +574,38 @@ func (fl *follower) add(of *openFile, line []byte) {
 		fl.in.logBad(fmt.Sprintf("%s: line with invalid UTF-8 before offset %d", of.name, of.pos), line)
 		return
 	}
-	fl.arena = append(fl.arena, line...)
-	fl.ends = append(fl.ends, len(fl.arena))
+	fl.buf.add(line)
 }
 
-// flush hands the batch to the consumer and records its end as applied.
+// flush hands the batch to the consumer; its end is recorded as applied
+// once it and every batch before it are in the tree. The reader goes on
+// meanwhile, waiting only when all its buffers are in flight.
 func (fl *follower) flush(of *openFile) {
-	fl.in.gate.RLock()
-	fl.apply(of)
-	fl.in.gate.RUnlock()
-}
-
-// apply runs with the gate held shared.
-func (fl *follower) apply(of *openFile) {
-	if len(fl.ends) > 0 {
-		fl.lines = fl.lines[:0]
-		prev := 0
-		for _, e := range fl.ends {
-			fl.lines = append(fl.lines, fl.arena[prev:e])
-			prev = e
-		}
-		b := Batch{Source: &fl.src.Source, File: of.name, Start: of.applied, End: of.consumed, Lines: fl.lines}
-		if err := fl.in.opt.Consumer.Consume(&b); err != nil {
-			fl.in.stats.ConsumeErrs.Add(1)
-		}
-		fl.in.stats.Lines.Add(uint64(len(fl.ends)))
-		fl.in.stats.Bytes.Add(uint64(len(fl.arena)))
-		fl.arena, fl.ends = fl.arena[:0], fl.ends[:0]
+	b := fl.buf
+	if len(b.ends) == 0 && of.consumed == of.sent && of.fp == of.fpSent {
+		return
 	}
-	of.applied = of.consumed
-	of.fpApplied = of.fp
+	name, start, end, fp := of.name, of.sent, of.consumed, of.fp
+	of.sent, of.fpSent = end, fp
+	var consume func([][]byte)
+	if len(b.ends) > 0 {
+		src, in, bytes := &fl.src.Source, fl.in, len(b.arena)
+		consume = func(lines [][]byte) {
+			bt := Batch{Source: src, File: name, Start: start, End: end, Lines: lines}
+			if err := in.opt.Consumer.Consume(&bt); err != nil {
+				in.stats.ConsumeErrs.Add(1)
+			}
+			in.stats.Lines.Add(uint64(len(lines)))
+			in.stats.Bytes.Add(uint64(bytes))
+		}
+	}
+	// The gate is held shared from here to the commit, so a checkpoint
+	// waits for the batches in flight and never sees an offset whose lines
+	// are half applied.
+	fl.in.gate.RLock()
+	fl.inf.submit(b.split(), b, consume, func() {
+		of.applied, of.fpApplied = end, fp
+		fl.in.gate.RUnlock()
+	})
+	fl.buf = fl.inf.take()
 }

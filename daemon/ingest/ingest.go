@@ -52,6 +52,8 @@ type Batch struct {
 // Consumer applies batches. Consume must be safe for concurrent use and
 // synchronous: when it returns, the batch's effect is in the tree, because
 // the follower then records End as applied and a checkpoint may be written.
+// Batches of one file are consumed several at once (Options.Buffers), so
+// they may be applied in any order; their offsets are recorded in order.
 // An error is logged and counted; the lines are not retried.
 type Consumer interface {
 	Consume(b *Batch) error
@@ -91,6 +93,11 @@ type Options struct {
 	GlobInterval time.Duration
 	// BatchLines caps lines per batch (default 1024).
 	BatchLines int
+	// Buffers is how many batches of one file may be between read and
+	// applied: one being read, the others consumed at once (default one
+	// more than the number of CPUs, at least 3; 1 reads and consumes in
+	// turn).
+	Buffers int
 	// MaxLineBytes: longer lines are skipped and counted as bad
 	// (default 64 KiB).
 	MaxLineBytes int
@@ -166,6 +173,9 @@ func New(opt Options) (*Ingester, error) {
 	}
 	if opt.MaxLineBytes <= 0 {
 		opt.MaxLineBytes = 64 << 10
+	}
+	if opt.Buffers <= 0 {
+		opt.Buffers = defaultBuffers()
 	}
 	if opt.Logf == nil {
 		opt.Logf = log.Printf

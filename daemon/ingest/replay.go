@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf8"
@@ -30,6 +31,11 @@ type ReplayOptions struct {
 	Interval time.Duration
 	// BatchLines per Consume (default 8192: replay is throughput-bound).
 	BatchLines int
+	// Buffers is how many batches may be between read and consumed: one
+	// being read (and gunzipped), the others consumed at once (default one
+	// more than the number of CPUs, at least 3; 1 reads and consumes in
+	// turn).
+	Buffers int
 	// MaxLineBytes: longer lines are skipped and counted (default 64 KiB).
 	MaxLineBytes int
 	// Progress receives progress reports (see ReplayProgress); nil for none.
@@ -64,6 +70,9 @@ func Replay(ctx context.Context, files []string, opt ReplayOptions) (ReplayResul
 	if opt.MaxLineBytes <= 0 {
 		opt.MaxLineBytes = 64 << 10
 	}
+	if opt.Buffers <= 0 {
+		opt.Buffers = defaultBuffers()
+	}
 	if opt.Tick != nil && (opt.Interval <= 0 || opt.TimeOf == nil) {
 		return ReplayResult{}, fmt.Errorf("replay: Tick needs Interval and TimeOf")
 	}
@@ -75,10 +84,16 @@ func Replay(ctx context.Context, files []string, opt ReplayOptions) (ReplayResul
 		}
 		total += fi.Size()
 	}
-	r := &replayer{opt: opt, total: total}
+	r := &replayer{opt: opt, total: total, inf: newInflight(opt.Buffers)}
 	r.src = opt.Source
 	for _, f := range files {
-		if err := r.file(ctx, f); err != nil {
+		err := r.file(ctx, f)
+		r.inf.wait()
+		r.res.Lines = r.lines.Load()
+		if err == nil {
+			err = r.failed()
+		}
+		if err != nil {
 			return r.res, err
 		}
 	}
@@ -101,6 +116,16 @@ type replayer struct {
 	base  int64
 	res   ReplayResult
 	next  time.Time // next tick boundary
+	inf   *inflight
+	lines atomic.Uint64 // lines consumed
+	errMu sync.Mutex
+	err   error // the first Consume error
+}
+
+func (r *replayer) failed() error {
+	r.errMu.Lock()
+	defer r.errMu.Unlock()
+	return r.err
 }
 
 // countingReader counts bytes read from the file (compressed size).
@@ -140,27 +165,29 @@ func (r *replayer) file(ctx context.Context, name string) error {
 	}()
 	sc := bufio.NewReaderSize(in, 256<<10)
 	var (
-		arena    []byte
-		ends     []int
-		lines    [][]byte
+		buf      = r.inf.take()
 		pending  []byte
 		skipping bool
 		lastRep  = time.Now()
 	)
+	defer func() {
+		if buf != nil {
+			r.inf.free <- buf
+		}
+	}()
 	flush := func() error {
-		if len(ends) == 0 {
+		if len(buf.ends) == 0 {
 			return nil
 		}
-		lines = lines[:0]
-		prev := 0
-		for _, e := range ends {
-			lines = append(lines, arena[prev:e])
-			prev = e
-		}
-		if err := r.consume(name, lines); err != nil {
+		err := r.consume(name, buf)
+		buf = nil
+		if err != nil {
 			return err
 		}
-		arena, ends = arena[:0], ends[:0]
+		buf = r.inf.take()
+		if err := r.failed(); err != nil {
+			return err
+		}
 		if time.Since(lastRep) >= 200*time.Millisecond {
 			lastRep = time.Now()
 			r.report(name, false)
@@ -180,8 +207,7 @@ func (r *replayer) file(ctx context.Context, name string) error {
 			r.res.InvalidUTF8++
 			return
 		}
-		arena = append(arena, line...)
-		ends = append(ends, len(arena))
+		buf.add(line)
 	}
 	for {
 		line, err := sc.ReadSlice('\n')
@@ -198,7 +224,7 @@ func (r *replayer) file(ctx context.Context, name string) error {
 			}
 			add(line)
 			pending = pending[:0]
-			if len(ends) >= r.opt.BatchLines {
+			if len(buf.ends) >= r.opt.BatchLines {
 				if err := flush(); err != nil {
 					return err
 				}
@@ -225,24 +251,47 @@ func (r *replayer) file(ctx context.Context, name string) error {
 	}
 }
 
-// consume hands lines over, split at tick boundaries of the log's clock.
-func (r *replayer) consume(name string, lines [][]byte) error {
+// consume hands buf's lines over, split at tick boundaries of the log's
+// clock, and gives buf back once they are consumed. It returns while the
+// last part is still being consumed; at a boundary it waits until every
+// line before it is.
+func (r *replayer) consume(name string, buf *batchBuf) error {
+	lines := buf.split()
 	for len(lines) > 0 {
 		n := len(lines)
 		if r.opt.Tick != nil {
 			n = r.split(lines)
 		}
 		if n > 0 {
-			b := Batch{Source: &r.src, File: name, Lines: lines[:n], Replay: true}
-			if err := r.opt.Consumer.Consume(&b); err != nil {
-				return fmt.Errorf("replay %s: %w", name, err)
+			var owner *batchBuf
+			if n == len(lines) {
+				owner = buf // the last part: buf is free once it is consumed
 			}
-			r.res.Lines += uint64(n)
+			r.inf.submit(lines[:n], owner, func(part [][]byte) {
+				b := Batch{Source: &r.src, File: name, Lines: part, Replay: true}
+				if err := r.opt.Consumer.Consume(&b); err != nil {
+					r.errMu.Lock()
+					if r.err == nil {
+						r.err = fmt.Errorf("replay %s: %w", name, err)
+					}
+					r.errMu.Unlock()
+					return
+				}
+				r.lines.Add(uint64(len(part)))
+			}, nil)
 			lines = lines[n:]
 		}
 		if len(lines) > 0 {
-			// lines[0] is at or past the boundary: close the interval.
+			// lines[0] is at or past the boundary: close the interval once
+			// every line before it is in.
+			r.inf.wait()
+			if err := r.failed(); err != nil {
+				r.inf.free <- buf
+				return err
+			}
+			r.res.Lines = r.lines.Load()
 			if err := r.opt.Tick(r.next); err != nil {
+				r.inf.free <- buf
 				return err
 			}
 			r.res.Ticks++
@@ -297,6 +346,6 @@ func (r *replayer) report(name string, done bool) {
 	if r.opt.Progress == nil {
 		return
 	}
-	r.opt.Progress(ReplayProgress{File: name, Lines: r.res.Lines, TooLong: r.res.TooLong,
+	r.opt.Progress(ReplayProgress{File: name, Lines: r.lines.Load(), TooLong: r.res.TooLong,
 		Bytes: r.read.Load(), TotalBytes: r.total, Done: done})
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -96,15 +97,15 @@ func TestBehindAcrossRotations(t *testing.T) {
 }
 
 // followBlocked follows path in batches of 10 lines into a counter, with
-// the reader stuck in its first Consume until block is closed. The
+// the first Consume stuck until block is closed (the reader goes on until
+// its buffers are all in flight). The
 // follower stops when the test ends.
 func followBlocked(t *testing.T, path string) (*lineCounter, chan struct{}) {
 	c := newLineCounter(300)
 	block := make(chan struct{})
-	first := true
+	var started atomic.Bool
 	consumer := ConsumerFunc(func(bt *Batch) error {
-		if first {
-			first = false
+		if !started.Swap(true) {
 			<-block
 		}
 		return c.Consume(bt)
