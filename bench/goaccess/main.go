@@ -2,8 +2,12 @@
 // access log, in one run: it times GoAccess's JSON report and `canopyd
 // replay` with every built-in pipe (geo on its test database) of the same
 // file, prints both rates and their ratio, and cross-checks the total of
-// valid requests and every status code count. -cpuprofile keeps a CPU
-// profile of the replay and prints its top functions. Run it with
+// valid requests and every status code count. Then it times the daemon
+// following the log as it grows: a writer appends the same lines as fast as
+// it can to a file canopyd follows, until the tree counts every request
+// (same cross-check). -workers 1,2 runs both canopy sides once per
+// -pipes.workers value, for the scaling of one busy log. -cpuprofile keeps
+// a CPU profile of the replay and prints its top functions. Run it with
 // `go tool -modfile=tools/go.mod task bench:goaccess`.
 package main
 
@@ -34,15 +38,47 @@ func main() {
 	pipesDir := flag.String("pipes", "", "pipes folder for canopyd, besides the built-in pipes (replacing those of the same name)")
 	target := flag.Float64("target", 20, "canopy/GoAccess lines-per-second ratio to reach")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of canopyd's replay here and print its top functions")
+	follow := flag.Bool("follow", true, "also time canopyd following the log as a writer appends it")
+	followTarget := flag.Float64("follow-target", 15, "canopy following/GoAccess lines-per-second ratio to reach")
+	workers := flag.String("workers", "0", "comma-separated -pipes.workers values to run canopyd with, each in turn (0: the number of CPUs)")
 	flag.Parse()
 	log.SetFlags(0)
-	if err := run(*n, *bad, *dir, *pipesDir, *target, *profile); err != nil {
+	var ws []int
+	for _, f := range strings.Split(*workers, ",") {
+		w, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || w < 0 {
+			log.Fatalf("bench:goaccess: -workers %q: want numbers >= 0", *workers)
+		}
+		ws = append(ws, w)
+	}
+	b := bench{n: *n, bad: *bad, dir: *dir, pipesDir: *pipesDir, target: *target, profile: *profile,
+		follow: *follow, followTarget: *followTarget, workers: ws}
+	if err := b.run(); err != nil {
 		log.Fatalf("bench:goaccess: %v", err)
 	}
 }
 
+type bench struct {
+	n                    int
+	bad                  float64
+	dir, pipesDir        string
+	target, followTarget float64
+	profile              string
+	follow               bool
+	workers              []int
+}
+
 type timing struct {
 	wall, cpu time.Duration
+}
+
+func (t timing) rate(n int) float64   { return float64(n) / t.wall.Seconds() }
+func (t timing) perCPU(n int) float64 { return float64(n) / t.cpu.Seconds() }
+func verdict(ratio, target float64) string {
+	if ratio < target {
+		return "NOT MET"
+	}
+	return "MET"
 }
 
 func timed(cmd *exec.Cmd) (timing, error) {
@@ -66,11 +102,13 @@ func repoRoot() (string, error) {
 	return filepath.Join(filepath.Dir(file), "..", ".."), nil
 }
 
-func run(n int, bad float64, dir, pipesDir string, target float64, profile string) error {
+func (b *bench) run() error {
+	n, dir := b.n, b.dir
 	root, err := repoRoot()
 	if err != nil {
 		return err
 	}
+	profile := b.profile
 	if profile != "" {
 		if profile, err = filepath.Abs(profile); err != nil {
 			return err
@@ -93,7 +131,7 @@ func run(n int, bad float64, dir, pipesDir string, target float64, profile strin
 		return fmt.Errorf("go build ./daemon: %v\n%s", err, out)
 	}
 	logPath := filepath.Join(dir, "access.log")
-	gen := exec.Command(bin, "gen", "-n", strconv.Itoa(n), "-seed", "1", "-format", "combined", "-bad", fmt.Sprint(bad), "-o", logPath)
+	gen := exec.Command(bin, "gen", "-n", strconv.Itoa(n), "-seed", "1", "-format", "combined", "-bad", fmt.Sprint(b.bad), "-o", logPath)
 	gen.Stderr = os.Stderr
 	if err := gen.Run(); err != nil {
 		return fmt.Errorf("canopyd gen: %w", err)
@@ -110,8 +148,8 @@ func run(n int, bad float64, dir, pipesDir string, target float64, profile strin
 		return err
 	}
 	replayArgs := []string{"replay", "-log-format", "combined", "-print", "-progress", "none", "-data", data, "-config", conf}
-	if pipesDir != "" {
-		replayArgs = append(replayArgs, "-pipes", pipesDir)
+	if b.pipesDir != "" {
+		replayArgs = append(replayArgs, "-pipes", b.pipesDir)
 	}
 	// Warm the WASM compilation cache once, as a running daemon would have.
 	warm := filepath.Join(dir, "warm.log")
@@ -134,41 +172,77 @@ func run(n int, bad float64, dir, pipesDir string, target float64, profile strin
 	if err != nil {
 		return fmt.Errorf("goaccess: %v\n%s", err, tail(gout.String()))
 	}
-	// canopy: replay of the same file through every pipe.
-	out := filepath.Join(dir, "tree.json")
-	of, err := os.Create(out)
+	rep, err := goaccess.ReadReport(report)
 	if err != nil {
 		return err
 	}
-	args := replayArgs
-	if profile != "" {
-		args = append(args, "-cpuprofile", profile)
-	}
-	ccmd := exec.Command(bin, append(args, logPath)...)
-	cerr := &strings.Builder{}
-	ccmd.Stdout, ccmd.Stderr = of, cerr
-	ct, err := timed(ccmd)
-	of.Close()
-	if err != nil {
-		return fmt.Errorf("canopyd replay: %v\n%s", err, tail(cerr.String()))
-	}
-
-	gRate, cRate := float64(n)/gt.wall.Seconds(), float64(n)/ct.wall.Seconds()
 	fmt.Printf("\n%d lines, %s; canopyd runs %d pipes: %s\n", n, logPath, len(ran), strings.Join(ran, " "))
-	fmt.Printf("GoAccess JSON report:  %7.2fs wall %7.2fs CPU  %9.0f lines/s (%9.0f lines per CPU-second)\n", gt.wall.Seconds(), gt.cpu.Seconds(), gRate, float64(n)/gt.cpu.Seconds())
-	fmt.Printf("canopyd replay:        %7.2fs wall %7.2fs CPU  %9.0f lines/s (%9.0f lines per CPU-second), whole process incl. loading pipes\n", ct.wall.Seconds(), ct.cpu.Seconds(), cRate, float64(n)/ct.cpu.Seconds())
-	if s := replayLine(cerr.String()); s != "" {
-		fmt.Printf("                       %s\n", s)
-	}
-	ratio := cRate / gRate
-	verdict := "MET"
-	if ratio < target {
-		verdict = "NOT MET"
-	}
-	fmt.Printf("ratio canopy/GoAccess: %.2fx lines/s wall (target >= %.0fx: %s); %.2fx lines per CPU-second\n", ratio, target, verdict, gt.cpu.Seconds()/ct.cpu.Seconds())
+	fmt.Printf("GoAccess JSON report:  %7.2fs wall %7.2fs CPU  %9.0f lines/s (%9.0f lines per CPU-second)\n", gt.wall.Seconds(), gt.cpu.Seconds(), gt.rate(n), gt.perCPU(n))
 
-	if err := crossCheck(report, out); err != nil {
-		return err
+	type result struct{ replay, follow timing }
+	results := map[int]result{}
+	for _, w := range b.workers {
+		label := ""
+		args := replayArgs
+		if w > 0 {
+			label = fmt.Sprintf(" -pipes.workers=%d", w)
+			args = append(args, fmt.Sprintf("-pipes.workers=%d", w))
+		}
+		// canopy: replay of the same file through every pipe.
+		out := filepath.Join(dir, "tree.json")
+		of, err := os.Create(out)
+		if err != nil {
+			return err
+		}
+		if profile != "" {
+			args = append(args, "-cpuprofile", profile)
+		}
+		ccmd := exec.Command(bin, append(args, logPath)...)
+		cerr := &strings.Builder{}
+		ccmd.Stdout, ccmd.Stderr = of, cerr
+		ct, err := timed(ccmd)
+		of.Close()
+		if err != nil {
+			return fmt.Errorf("canopyd replay: %v\n%s", err, tail(cerr.String()))
+		}
+		fmt.Printf("\ncanopyd replay%s: %7.2fs wall %7.2fs CPU  %9.0f lines/s (%9.0f lines per CPU-second), whole process incl. loading pipes\n", label, ct.wall.Seconds(), ct.cpu.Seconds(), ct.rate(n), ct.perCPU(n))
+		if s := replayLine(cerr.String()); s != "" {
+			fmt.Printf("                       %s\n", s)
+		}
+		ratio := ct.rate(n) / gt.rate(n)
+		fmt.Printf("ratio canopy/GoAccess: %.2fx lines/s wall (target >= %.0fx: %s); %.2fx lines per CPU-second\n", ratio, b.target, verdict(ratio, b.target), gt.cpu.Seconds()/ct.cpu.Seconds())
+		if err := crossCheck(rep, out); err != nil {
+			return err
+		}
+		// The scaling compares the replay's own time, without loading.
+		r := result{replay: timing{wall: replayTime(cerr.String()), cpu: ct.cpu}}
+		if b.follow {
+			ft, err := b.followRun(bin, dir, conf, filepath.Join(data, "wasm-cache"), logPath, w, rep, out)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("canopyd following%s: %7.2fs wall %7.2fs CPU  %9.0f lines/s (%9.0f lines per CPU-second), from the first line written to the last counted\n", label, ft.wall.Seconds(), ft.cpu.Seconds(), ft.rate(n), ft.perCPU(n))
+			ratio := ft.rate(n) / gt.rate(n)
+			fmt.Printf("ratio canopy following/GoAccess: %.2fx lines/s wall (target >= %.0fx: %s); %.2fx lines per CPU-second\n", ratio, b.followTarget, verdict(ratio, b.followTarget), gt.cpu.Seconds()/ft.cpu.Seconds())
+			if err := crossCheck(rep, out); err != nil {
+				return err
+			}
+			r.follow = ft
+		}
+		results[w] = r
+	}
+	if one, ok := results[1]; ok {
+		for _, w := range b.workers {
+			if w <= 1 {
+				continue
+			}
+			r := results[w]
+			fmt.Printf("\nscaling -pipes.workers=%d over 1: replay %.2fx lines/s wall (the replay alone), %.2fx lines per CPU-second (whole process)", w, r.replay.rate(n)/one.replay.rate(n), r.replay.perCPU(n)/one.replay.perCPU(n))
+			if b.follow {
+				fmt.Printf("; following %.2fx lines/s wall, %.2fx lines per CPU-second", r.follow.rate(n)/one.follow.rate(n), r.follow.perCPU(n)/one.follow.perCPU(n))
+			}
+			fmt.Println()
+		}
 	}
 	if profile != "" {
 		top := exec.Command("go", "tool", "pprof", "-top", "-nodecount=30", bin, profile)
@@ -219,13 +293,24 @@ func replayLine(stderr string) string {
 	return ""
 }
 
+// replayTime is the replay's own time from its summary line ("… in
+// 1.23s: …"), 0 when missing.
+func replayTime(stderr string) time.Duration {
+	_, rest, ok := strings.Cut(replayLine(stderr), " in ")
+	if !ok {
+		return 0
+	}
+	secs, _, _ := strings.Cut(rest, "s:")
+	f, err := strconv.ParseFloat(secs, 64)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(f * float64(time.Second))
+}
+
 // crossCheck compares GoAccess's valid requests and status codes with
 // canopy's `requests` and `status,<code>`.
-func crossCheck(reportPath, treePath string) error {
-	rep, err := goaccess.ReadReport(reportPath)
-	if err != nil {
-		return err
-	}
+func crossCheck(rep *goaccess.Report, treePath string) error {
 	tree, err := goaccess.ReadTree(treePath)
 	if err != nil {
 		return err

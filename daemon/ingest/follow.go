@@ -25,7 +25,7 @@ type openFile struct {
 	// the one recorded with applied (what a checkpoint stores), fpSent the
 	// one the last batch handed over will record.
 	fp, fpApplied, fpSent fingerprint
-	head          []byte // scratch for head checks
+	head                  []byte // scratch for head checks
 
 	pos      int64 // bytes returned by br so far (file offset of br's next byte)
 	consumed int64 // offset after the last complete line read
