@@ -216,6 +216,9 @@ type ingestStatus struct {
 		Lines uint64       `json:"lines"`
 		Bad   uint64       `json:"bad_lines"`
 	} `json:"ingest"`
+	Pipes struct {
+		Ready bool `json:"ready"`
+	} `json:"pipes"`
 }
 
 func (d *daemon) status() (ingestStatus, error) {
@@ -224,9 +227,16 @@ func (d *daemon) status() (ingestStatus, error) {
 	return st, err
 }
 
-// waitCaughtUp waits until the file named path has been applied to size.
+// waitCaughtUp waits until the file named path has been applied to size,
+// timeout counted from when the pipes are loaded: lines wait for them, and
+// a first start compiles them all, which takes minutes on a busy machine.
 func (d *daemon) waitCaughtUp(path string, size int64, timeout time.Duration) {
 	d.t.Helper()
+	for loading := time.Now().Add(10 * time.Minute); time.Now().Before(loading); time.Sleep(50 * time.Millisecond) {
+		if st, err := d.status(); err == nil && st.Pipes.Ready {
+			break
+		}
+	}
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		if st, err := d.status(); err == nil {
