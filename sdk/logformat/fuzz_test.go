@@ -104,3 +104,15 @@ func FuzzTimeLocal(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTrimSpace checks trimSpace against bytes.TrimSpace.
+func FuzzTrimSpace(f *testing.F) {
+	for _, s := range []string{" 0.010 ", "\t-\r", "  ", "\u00a00.1\u0085", " \xc2", "0.1\xff "} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := trimSpace(b), bytes.TrimSpace(b); !bytes.Equal(got, want) {
+			t.Errorf("trimSpace(%q) = %q, want %q", b, got, want)
+		}
+	})
+}

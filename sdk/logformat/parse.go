@@ -682,7 +682,7 @@ func (r *Record) setUpstream(v []byte) error {
 		for j < len(v) && v[j] != ',' && v[j] != ':' {
 			j++
 		}
-		el := bytes.TrimSpace(v[:j])
+		el := trimSpace(v[:j])
 		if j < len(v) {
 			v = v[j+1:]
 		} else {
@@ -707,3 +707,21 @@ func (r *Record) setUpstream(v []byte) error {
 	}
 	return nil
 }
+
+// trimSpace is bytes.TrimSpace without its call for the ASCII spaces
+// around upstream times; it hands anything else to bytes.TrimSpace.
+func trimSpace(b []byte) []byte {
+	i, j := 0, len(b)
+	for i < j && isSpace(b[i]) {
+		i++
+	}
+	for j > i && isSpace(b[j-1]) {
+		j--
+	}
+	if i < j && (b[i] >= 0x80 || b[j-1] >= 0x80) {
+		return bytes.TrimSpace(b)
+	}
+	return b[i:j]
+}
+
+func isSpace(c byte) bool { return c == ' ' || c >= '\t' && c <= '\r' }
