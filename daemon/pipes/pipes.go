@@ -887,7 +887,7 @@ type worker struct {
 	agents  *host.AgentCache
 	lrecs   []logformat.Record
 	arecs   []pipeabi.Record
-	enc     pipeabi.Encoder
+	cols    pipeabi.Columns // each field encoded once per batch, shared by the pipes
 	bufs    map[string][]byte // encode buffers by layout, reused
 	done    map[string]bool   // layouts encoded for the current batch
 	deltas  []pipeabi.Delta
@@ -971,6 +971,7 @@ func (m *Manager) runBatch(ctx context.Context, formats []*logformat.Format, pre
 		w.bufs, w.done = map[string][]byte{}, map[string]bool{}
 	}
 	clear(w.done)
+	w.cols.Reset(arecs)
 	for _, l := range set.pipes {
 		if l.p.Breaker.Quarantined() {
 			m.observe(l.p, len(arecs), nil, host.ErrQuarantined)
@@ -979,7 +980,7 @@ func (m *Manager) runBatch(ctx context.Context, formats []*logformat.Format, pre
 		// Pipes asking for the same fields share one encoding.
 		buf := w.bufs[l.layout]
 		if !w.done[l.layout] {
-			buf = w.enc.AppendBatch(buf[:0], l.p.Layout, arecs)
+			buf = w.cols.AppendBatch(buf[:0], l.p.Layout)
 			w.bufs[l.layout], w.done[l.layout] = buf, true
 		}
 		r, err := m.runPipe(ctx, w, l, buf, len(arecs), prefix)

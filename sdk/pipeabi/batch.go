@@ -66,50 +66,112 @@ type Encoder struct {
 // them and that is not done yet (the record keeps them for the next pipe).
 func (e *Encoder) AppendBatch(dst []byte, l *Layout, recs []Record) []byte {
 	base := len(dst)
-	n := len(recs)
-	dst = wire.AppendU32(dst, uint32(n))
+	dst = wire.AppendU32(dst, uint32(len(recs)))
 	for c, k := range l.kinds {
 		dst = pad8(dst, base)
-		switch wireOf(k) {
-		case wireI64:
-			for i := range recs {
-				dst = wire.AppendI64(dst, recs[i].int64Field(k))
+		name := ""
+		if k == kindVar {
+			name = l.varName(c)
+		}
+		dst = e.appendColumn(dst, base, k, name, recs)
+	}
+	return dst
+}
+
+// appendColumn appends the column of field kind k (variable name for
+// kindVar) at dst[base:]'s 8-aligned end. Its bytes depend on where it
+// starts only modulo 8, so a column encoded once can be copied into any
+// batch at an 8-aligned offset (Columns).
+func (e *Encoder) appendColumn(dst []byte, base int, k fieldKind, name string, recs []Record) []byte {
+	n := len(recs)
+	switch wireOf(k) {
+	case wireI64:
+		for i := range recs {
+			dst = wire.AppendI64(dst, recs[i].int64Field(k))
+		}
+	case wireF64:
+		for i := range recs {
+			dst = wire.AppendF64(dst, recs[i].RequestTime)
+		}
+	case wireList:
+		offs := len(dst)
+		dst = reserve(dst, 4*(n+1))
+		total := 0
+		for i := range recs {
+			putU32(dst, offs+4*i, total)
+			total += len(recs[i].UpstreamTimes)
+		}
+		putU32(dst, offs+4*n, total)
+		dst = pad8(dst, base)
+		for i := range recs {
+			for _, v := range recs[i].UpstreamTimes {
+				dst = wire.AppendF64(dst, v)
 			}
-		case wireF64:
-			for i := range recs {
-				dst = wire.AppendF64(dst, recs[i].RequestTime)
-			}
-		case wireList:
-			offs := len(dst)
-			dst = reserve(dst, 4*(n+1))
-			total := 0
-			for i := range recs {
-				putU32(dst, offs+4*i, total)
-				total += len(recs[i].UpstreamTimes)
-			}
-			putU32(dst, offs+4*n, total)
-			dst = pad8(dst, base)
-			for i := range recs {
-				for _, v := range recs[i].UpstreamTimes {
-					dst = wire.AppendF64(dst, v)
-				}
-			}
-		case wireUA:
-			offs := len(dst)
-			dst = reserve(dst, 4*(n+1))
-			data := len(dst)
-			for i := range recs {
-				putU32(dst, offs+4*i, len(dst)-data)
-				dst = appendUA(dst, &recs[i])
-			}
-			putU32(dst, offs+4*n, len(dst)-data)
-		case wireStr:
+		}
+	case wireUA:
+		offs := len(dst)
+		dst = reserve(dst, 4*(n+1))
+		data := len(dst)
+		for i := range recs {
+			putU32(dst, offs+4*i, len(dst)-data)
+			dst = appendUA(dst, &recs[i])
+		}
+		putU32(dst, offs+4*n, len(dst)-data)
+	case wireStr:
+		dst = e.appendDict(dst, recs, k, name)
+	}
+	return dst
+}
+
+// Columns encodes the columns of one set of records at most once each and
+// assembles any layout's batch from them: with fifteen pipes reading
+// overlapping fields (path, status, remote_addr…), encoding each pipe's
+// batch on its own built the same string dictionaries up to five times,
+// ~17 % of a replay's CPU. The zero Columns is ready; Reset it for each
+// new set of records. Not safe for concurrent use.
+type Columns struct {
+	enc  Encoder
+	recs []Record
+	cols map[string]*cachedCol // by field name
+	gen  uint64
+}
+
+type cachedCol struct {
+	b   []byte
+	gen uint64 // the Reset it was encoded for
+}
+
+// Reset starts a new set of records (kept until the next Reset; their
+// user agents are tokenised and hashes computed in place when a layout
+// asks, as Encoder.AppendBatch does).
+func (c *Columns) Reset(recs []Record) {
+	c.recs = recs
+	c.gen++
+}
+
+// AppendBatch appends the records as one batch laid out by l; the same
+// bytes as Encoder.AppendBatch.
+func (c *Columns) AppendBatch(dst []byte, l *Layout) []byte {
+	if c.cols == nil {
+		c.cols = make(map[string]*cachedCol)
+	}
+	base := len(dst)
+	dst = wire.AppendU32(dst, uint32(len(c.recs)))
+	for i, k := range l.kinds {
+		dst = pad8(dst, base)
+		col := c.cols[l.names[i]]
+		if col == nil {
+			col = &cachedCol{}
+			c.cols[l.names[i]] = col
+		}
+		if col.gen != c.gen {
 			name := ""
 			if k == kindVar {
-				name = l.varName(c)
+				name = l.varName(i)
 			}
-			dst = e.appendDict(dst, recs, k, name)
+			col.b, col.gen = c.enc.appendColumn(col.b[:0], 0, k, name, c.recs), c.gen
 		}
+		dst = append(dst, col.b...)
 	}
 	return dst
 }

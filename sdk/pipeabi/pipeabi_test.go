@@ -1,6 +1,7 @@
 package pipeabi
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"reflect"
@@ -381,4 +382,38 @@ func FuzzDecodeBatch(f *testing.F) {
 			t.Fatalf("columns hold %d values for %d records", n, b.Len())
 		}
 	})
+}
+
+// TestColumnsSameBytes: batches assembled from shared columns are the bytes
+// Encoder.AppendBatch writes, for layouts sharing fields in other orders
+// (so a column lands at other offsets), across Resets, after a prefix.
+func TestColumnsSameBytes(t *testing.T) {
+	layouts := [][]string{
+		{FieldStatus, FieldPath},
+		{FieldMethod, FieldUpstream, FieldPath, FieldStatus},
+		{FieldUA, FieldRequestTime, "var:x", FieldUpstream, FieldPathHash},
+		{"var:x", FieldMethod, FieldUAClassHash, FieldUAClass, FieldUA},
+	}
+	sets := [][]Record{
+		{{Status: 200, Path: "/a", Method: "GET", UpstreamTimes: []float64{0.5}, RequestTime: 1,
+			UserAgent: "curl/8 (x; y)", Vars: []Var{{"x", "1"}}, AgentClass: "||||curl"}},
+		{{Status: 404, Path: "/bb", Method: "POST", RequestTime: math.NaN()},
+			{Status: 502, Path: "/a", UpstreamTimes: []float64{0.1, 0.2, 0.3}, UserAgent: "Mozilla/5.0 (X11)", Vars: []Var{{"x", "22"}}},
+			{Status: 200, Path: "/bb", Method: "GET"}},
+	}
+	var cols Columns
+	for si, recs := range sets {
+		cols.Reset(recs)
+		for li, fields := range layouts {
+			l, err := NewLayout(fields)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := l.AppendBatch([]byte("pfx"), slices.Clone(recs))
+			got := cols.AppendBatch([]byte("pfx"), l)
+			if !bytes.Equal(got, want) {
+				t.Errorf("set %d layout %d: columns give\n%x\nwant\n%x", si, li, got, want)
+			}
+		}
+	}
 }

@@ -49,7 +49,7 @@ func TestSketch(t *testing.T) {
 				}
 			}
 			for p := range s.heap {
-				if c := 2*p + 1; c < len(s.heap) && s.less(c, p) {
+				if c := 2*p + 1; c < len(s.heap) && s.heap[c].count < s.heap[p].count {
 					t.Fatalf("heap order broken at %d", p)
 				}
 			}
