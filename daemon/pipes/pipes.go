@@ -887,7 +887,7 @@ type worker struct {
 	agents  *host.AgentCache
 	lrecs   []logformat.Record
 	arecs   []pipeabi.Record
-	cols    pipeabi.Columns // each field encoded once per batch, shared by the pipes
+	cols    pipeabi.Columns   // each field encoded once per batch, shared by the pipes
 	bufs    map[string][]byte // encode buffers by layout, reused
 	done    map[string]bool   // layouts encoded for the current batch
 	deltas  []pipeabi.Delta
