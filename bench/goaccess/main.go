@@ -273,7 +273,11 @@ func pipesRun(log string) ([]string, error) {
 	}
 	var missing []string
 	for _, e := range ents {
-		if name := strings.TrimSuffix(e.Name(), ".wasm"); !slices.Contains(ran, name) {
+		name, ok := strings.CutSuffix(e.Name(), ".wasm")
+		if !ok { // NAME.units.json beside NAME.wasm
+			continue
+		}
+		if !slices.Contains(ran, name) {
 			missing = append(missing, name)
 		}
 	}
