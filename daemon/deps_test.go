@@ -7,11 +7,12 @@ import (
 	"testing"
 )
 
-// TestBinariesLinkNoTestCode: canopyd and canopy-agent link neither the
-// testing package nor canopy's test helpers (RATIONALE.md, VictoriaMetrics).
+// TestBinariesLinkNoTestCode: canopyd and canopy-agent (as go build ./daemon
+// and as task package builds them) link neither the testing package nor
+// canopy's test helpers (RATIONALE.md, VictoriaMetrics).
 func TestBinariesLinkNoTestCode(t *testing.T) {
 	const canopy = "github.com/canopy-dev/canopy/"
-	for _, pkg := range []string{".", "../agent"} {
+	for _, pkg := range []string{".", "../agent", "../cmd/canopyd", "../cmd/canopy-agent"} {
 		out, err := exec.Command("go", "list", "-deps", pkg).Output()
 		if err != nil {
 			t.Fatalf("go list -deps %s: %v", pkg, err)
