@@ -444,25 +444,51 @@ func streamClient(hc *http.Client, base, since string, pushes int, sentAt []atom
 // it writes each GET by hand and reads the answer with a minimal HTTP/1.1
 // parser (status, Content-Length or chunked body, X-Canopy-Version,
 // Connection: close), checks the body is JSON, and records when each pushed
-// node arrives. Any error redials.
+// node arrives.
 func rawPullClient(addr, since string, pushes int, sentAt []atomic.Int64, stop *atomic.Bool, r *pullResult) {
-	var conn net.Conn
-	var br *bufio.Reader
 	req := make([]byte, 0, 128)
 	body := make([]byte, 0, 4096)
-	drop := func() {
-		if conn != nil {
-			conn.Close()
-			conn = nil
+	rawClient(addr, stop, r, func(conn net.Conn, br *bufio.Reader) (bool, error) {
+		req = append(req[:0], "GET /pull/?key=bench&timeout=5&since="...)
+		req = append(req, since...)
+		req = append(req, " HTTP/1.1\r\nHost: "...)
+		req = append(req, addr...)
+		req = append(req, "\r\n\r\n"...)
+		if _, err := conn.Write(req); err != nil {
+			return false, err
 		}
-		r.errors++
-		time.Sleep(10 * time.Millisecond)
-	}
+		var err error
+		var ver string
+		var closing bool
+		body, ver, closing, err = readResponse(br, body[:0])
+		now := time.Now().UnixNano()
+		if err != nil {
+			return false, err
+		}
+		r.polls++
+		if !json.Valid(body) || ver == "" {
+			r.errors++
+			return closing, nil
+		}
+		r.scan(body, pushes, now, sentAt)
+		since = ver
+		return closing, nil
+	})
+}
+
+// rawClient runs a client's rounds on one keep-alive connection until
+// stop: round writes a request on conn and reads its answer through br,
+// and says whether the server closes the connection after it. Any error
+// counts against r, and the client redials after 10 ms.
+func rawClient(addr string, stop *atomic.Bool, r *pullResult, round func(conn net.Conn, br *bufio.Reader) (closing bool, err error)) {
+	var conn net.Conn
+	var br *bufio.Reader
 	for !stop.Load() {
 		if conn == nil {
 			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 			if err != nil {
-				drop()
+				r.errors++
+				time.Sleep(10 * time.Millisecond)
 				continue
 			}
 			conn = c
@@ -472,36 +498,16 @@ func rawPullClient(addr, since string, pushes int, sentAt []atomic.Int64, stop *
 				br.Reset(conn)
 			}
 		}
-		req = append(req[:0], "GET /pull/?key=bench&timeout=5&since="...)
-		req = append(req, since...)
-		req = append(req, " HTTP/1.1\r\nHost: "...)
-		req = append(req, addr...)
-		req = append(req, "\r\n\r\n"...)
 		conn.SetDeadline(time.Now().Add(30 * time.Second))
-		if _, err := conn.Write(req); err != nil {
-			drop()
-			continue
-		}
-		var err error
-		var ver string
-		var closing bool
-		body, ver, closing, err = readResponse(br, body[:0])
-		now := time.Now().UnixNano()
+		closing, err := round(conn, br)
 		if err != nil {
-			drop()
-			continue
+			r.errors++
+			time.Sleep(10 * time.Millisecond)
 		}
-		if closing {
+		if err != nil || closing {
 			conn.Close()
 			conn = nil
 		}
-		r.polls++
-		if !json.Valid(body) || ver == "" {
-			r.errors++
-			continue
-		}
-		r.scan(body, pushes, now, sentAt)
-		since = ver
 	}
 	if conn != nil {
 		conn.Close()
@@ -729,46 +735,23 @@ func loopbackFloor(t *testing.T, n, size, rounds int) float64 {
 // in one buffer. Each event's id is the since of the next request when
 // the stream ends (?timeout=5).
 func rawStreamClient(addr, since string, pushes int, sentAt []atomic.Int64, stop *atomic.Bool, r *pullResult) {
-	var conn net.Conn
-	var br *bufio.Reader
 	req := make([]byte, 0, 160)
 	buf := make([]byte, 0, 4096)
-	drop := func() {
-		if conn != nil {
-			conn.Close()
-			conn = nil
-		}
-		r.errors++
-		time.Sleep(10 * time.Millisecond)
-	}
-	for !stop.Load() {
-		if conn == nil {
-			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-			if err != nil {
-				drop()
-				continue
-			}
-			conn = c
-			if br == nil {
-				br = bufio.NewReaderSize(conn, 4096)
-			} else {
-				br.Reset(conn)
-			}
-		}
+	rawClient(addr, stop, r, func(conn net.Conn, br *bufio.Reader) (bool, error) {
 		req = append(req[:0], "GET /pull/bench?timeout=5&since="...)
 		req = append(req, since...)
 		req = append(req, " HTTP/1.1\r\nHost: "...)
 		req = append(req, addr...)
 		req = append(req, "\r\nAccept: text/event-stream\r\n\r\n"...)
-		conn.SetDeadline(time.Now().Add(30 * time.Second))
 		if _, err := conn.Write(req); err != nil {
-			drop()
-			continue
+			return false, err
 		}
 		_, chunked, closing, _, err := readHead(br)
-		if err != nil || !chunked {
-			drop()
-			continue
+		if err != nil {
+			return false, err
+		}
+		if !chunked {
+			return false, fmt.Errorf("event stream not chunked")
 		}
 		buf = buf[:0]
 		for {
@@ -776,7 +759,7 @@ func rawStreamClient(addr, since string, pushes int, sentAt []atomic.Int64, stop
 			// from the decoded bytes whatever the chunking.
 			size, err := readChunk(br, &buf)
 			if err != nil {
-				break
+				return false, err
 			}
 			now := time.Now().UnixNano()
 			for {
@@ -790,21 +773,10 @@ func rawStreamClient(addr, since string, pushes int, sentAt []atomic.Int64, stop
 				buf = buf[:copy(buf, buf[i+2:])]
 			}
 			if size == 0 {
-				break
+				return closing, nil
 			}
 		}
-		if err != nil {
-			drop()
-			continue
-		}
-		if closing {
-			conn.Close()
-			conn = nil
-		}
-	}
-	if conn != nil {
-		conn.Close()
-	}
+	})
 }
 
 // event records one Server-Sent Event's changes and takes its id as since;
