@@ -37,6 +37,18 @@ func dump(t testing.TB, tr *tree.Tree) string {
 	return string(b)
 }
 
+// dumpNested is the whole tree in push shape, defaultactions and
+// defaultunits included (dump leaves them out).
+func dumpNested(t testing.TB, tr *tree.Tree) string {
+	t.Helper()
+	p, _ := key.Parse("")
+	b, err := json.Marshal(tr.GetTree(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 func TestBadPushChangesNothing(t *testing.T) {
 	tests := []struct {
 		push, wantErr string
@@ -75,11 +87,12 @@ func TestBadPushChangesNothing(t *testing.T) {
 // TestFilterAndMarshal: a part of a decoded push, encoded again, merges
 // as the part itself does.
 func TestFilterAndMarshal(t *testing.T) {
-	p, err := Decode([]byte(`[{"cpu": {"h": {"idle": 3, "marker": "m"}}, "defaultaction": "average"}, {"br": {"ie": {"7": 1}}}, {"br": {"ie": {"7": {"": 2, "venders": {"sogou": 1}}}}}]`))
+	p, err := Decode([]byte(`[{"cpu": {"h": {"idle": 3, "marker": "m"}}, "defaultaction": "average"}, {"br": {"ie": {"7": 1}}}, {"br": {"ie": {"7": {"": 2, "venders": {"sogou": 1}}}}},
+		{"mem": {"defaultunit": "B", "h": {"free": {"": 5, "defaultunit": "bytes", "defaultaction": "max"}, "swap": {"defaultunit": ""}}}}, {"mem": {"defaultunit": "KiB"}}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, root := range []string{"cpu", "br"} {
+	for _, root := range []string{"cpu", "br", "mem"} {
 		part := p.Filter(func(path []string) bool { return path[0] == root })
 		b := Marshal(part)
 		direct, via := tree.New(), tree.New()
@@ -87,8 +100,8 @@ func TestFilterAndMarshal(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustMerge(t, via, string(b))
-		if dump(t, direct) != dump(t, via) {
-			t.Errorf("%s: re-encoded push %s merges to\n%s\nwant\n%s", root, b, dump(t, via), dump(t, direct))
+		if dump(t, direct) != dump(t, via) || dumpNested(t, direct) != dumpNested(t, via) {
+			t.Errorf("%s: re-encoded push %s merges to\n%s\nwant\n%s", root, b, dumpNested(t, via), dumpNested(t, direct))
 		}
 	}
 }

@@ -15,10 +15,13 @@ import (
 func Marshal(p *tree.Push) []byte {
 	items := make([]pushItem, 0, p.Len())
 	p.Actions(func(path []string, a tree.Action) {
-		items = append(items, pushItem{path: path, act: &a})
+		items = append(items, pushItem{path: path, kind: itemAction, act: a})
+	})
+	p.Units(func(path []string, u string) {
+		items = append(items, pushItem{path: path, kind: itemUnit, unit: u})
 	})
 	for i := range p.Deltas {
-		items = append(items, pushItem{path: p.Deltas[i].Path, delta: &p.Deltas[i]})
+		items = append(items, pushItem{path: p.Deltas[i].Path, kind: itemDelta, delta: &p.Deltas[i]})
 	}
 	slices.SortStableFunc(items, comparePushItems)
 	// Repeats of one path (and kind) go to later objects: layer k holds
@@ -51,26 +54,30 @@ func Marshal(p *tree.Push) []byte {
 	return append(buf, ']')
 }
 
+// An item is a defaultaction, a defaultunit or a value, in that order at
+// one path.
+const (
+	itemAction = iota
+	itemUnit
+	itemDelta
+)
+
 type pushItem struct {
 	path  []string
-	act   *tree.Action // a defaultaction, else delta
-	delta *tree.Delta
+	kind  int
+	act   tree.Action // itemAction
+	unit  string      // itemUnit
+	delta *tree.Delta // itemDelta
 	layer int
 }
 
 // comparePushItems orders by path, segment by segment (a node before its
-// children), then defaultactions before values.
+// children), then by kind.
 func comparePushItems(a, b pushItem) int {
 	if c := slices.Compare(a.path, b.path); c != 0 {
 		return c
 	}
-	switch {
-	case a.act != nil && b.act == nil:
-		return -1
-	case a.act == nil && b.act != nil:
-		return 1
-	}
-	return 0
+	return a.kind - b.kind
 }
 
 // appendPushObject writes items (sorted, each path once per kind) as one
@@ -106,8 +113,8 @@ func appendPushObject(buf []byte, items []pushItem) []byte {
 		if len(rest) > 0 {
 			last := rest[len(rest)-1]
 			// The node needs an object when more items are at or below it,
-			// or when it carries a defaultaction.
-			holds := it.act != nil || i+1 < len(items) && hasPrefix(items[i+1].path, it.path)
+			// or when it carries a defaultaction or defaultunit.
+			holds := it.kind != itemDelta || i+1 < len(items) && hasPrefix(items[i+1].path, it.path)
 			member(last)
 			if !holds {
 				buf = appendPushValue(buf, it.delta)
@@ -116,10 +123,14 @@ func appendPushObject(buf []byte, items []pushItem) []byte {
 			buf = append(buf, '{')
 			open, first = append(open, last), append(first, true)
 		}
-		if it.act != nil {
+		switch it.kind {
+		case itemAction:
 			member("defaultaction")
 			buf = appendString(buf, it.act.String())
-		} else {
+		case itemUnit:
+			member("defaultunit")
+			buf = appendString(buf, it.unit)
+		default:
 			member("")
 			buf = appendPushValue(buf, it.delta)
 		}

@@ -9,7 +9,7 @@ import (
 )
 
 func FuzzMergeJSON(f *testing.F) {
-	for _, s := range []string{seedPush, `{"br": {"ie": {"7": {"venders": {"sogou": 1}}}}}`, `{"a": {"": 1, "b": "m"}}`, `[{"x": 1, "defaultaction": "max"}]`, `{"a": true}`, `{`, `[]`, `{"a": {"defaultaction": "min", "b": 2}}`} {
+	for _, s := range []string{seedPush, `{"br": {"ie": {"7": {"venders": {"sogou": 1}}}}}`, `{"a": {"": 1, "b": "m"}}`, `[{"x": 1, "defaultaction": "max"}]`, `{"a": true}`, `{`, `[]`, `{"a": {"defaultaction": "min", "b": 2}}`, `{"m": {"defaultunit": "B", "h": {"": 1, "defaultunit": ""}}}`, `[{"a": {"defaultunit": "s", "b": 1}}, {"a": {"defaultunit": "ms"}}]`} {
 		f.Add([]byte(s))
 	}
 	var dec Decoder // reused, as the daemon reuses it
@@ -31,7 +31,7 @@ func FuzzMergeJSON(f *testing.F) {
 			if _, err := Merge(b, enc); err != nil {
 				t.Fatalf("re-encoded push %s of %q does not merge: %v", enc, data, err)
 			}
-			if dump(t, a) != dump(t, b) {
+			if dump(t, a) != dump(t, b) || dumpNested(t, a) != dumpNested(t, b) {
 				t.Fatalf("re-encoded push %s of %q merges differently", enc, data)
 			}
 		}
@@ -55,6 +55,40 @@ func FuzzMergeJSON(f *testing.F) {
 		}
 		if _, err := Merge(tree.New(), nested); err != nil {
 			t.Fatalf("nested output %s does not merge back: %v", nested, err)
+		}
+	})
+}
+
+// FuzzMarshalStable: whatever decodes, Marshal encodes to JSON that
+// decodes to a push Marshal encodes byte for byte the same (actions, units
+// and values alike), and that merges into the same tree.
+func FuzzMarshalStable(f *testing.F) {
+	for _, s := range []string{seedPush, `{"a": {"": 1, "b": "m"}}`, `[{"x": 1, "defaultaction": "max"}, {"x": 2, "defaultaction": "min"}]`,
+		`{"mem": {"defaultunit": "B", "h": {"free": {"": 5, "defaultunit": "bytes", "defaultaction": "average"}}}}`,
+		`[{"a": {"defaultunit": "s"}}, {"a": {"defaultunit": ""}}, {"defaultunit": "req", "a": 1}]`, `{"\u00e9/ %": {"defaultunit": "\u00b5s<&>", "": 2}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Decode(data)
+		if err != nil {
+			return
+		}
+		enc := Marshal(p)
+		q, err := Decode(enc)
+		if err != nil {
+			t.Fatalf("Marshal of %q wrote %s, which does not decode: %v", data, enc, err)
+		}
+		if again := Marshal(q); string(again) != string(enc) {
+			t.Fatalf("Marshal of %q is not stable:\n first %s\nsecond %s", data, enc, again)
+		}
+		a, b := tree.New(), tree.New()
+		_, errA := a.Merge(p)
+		_, errB := b.Merge(q)
+		if (errA == nil) != (errB == nil) {
+			t.Fatalf("%q merges with %v, its re-encoding %s with %v", data, errA, enc, errB)
+		}
+		if errA == nil && (dump(t, a) != dump(t, b) || dumpNested(t, a) != dumpNested(t, b)) {
+			t.Fatalf("re-encoded push %s of %q merges to\n%s\nwant\n%s", enc, data, dumpNested(t, b), dumpNested(t, a))
 		}
 	})
 }
