@@ -932,15 +932,10 @@ func (w *worker) parseLine(formats []*logformat.Format, line []byte, lr *logform
 	return nil
 }
 
-// runBatch parses, runs every pipe of the current set and merges. first is
+// parseBatch parses lines into w.arecs (returned; bad lines are left out
+// and counted in res, with a few samples) and sets res.Lines. first is
 // the index of lines[0] in the caller's run, for error samples.
-func (m *Manager) runBatch(ctx context.Context, formats []*logformat.Format, prefix []string, lines [][]byte, first int) Result {
-	w := m.workers.Get().(*worker)
-	defer m.workers.Put(w)
-	set := m.acquire()
-	defer set.inflight.Done()
-
-	var res Result
+func (w *worker) parseBatch(formats []*logformat.Format, lines [][]byte, needUA, needVars bool, first int, res *Result) []pipeabi.Record {
 	if len(w.lrecs) < len(lines) {
 		w.lrecs = make([]logformat.Record, len(lines))
 		w.arecs = make([]pipeabi.Record, 0, len(lines))
@@ -948,7 +943,7 @@ func (m *Manager) runBatch(ctx context.Context, formats []*logformat.Format, pre
 	lrecs, arecs := w.lrecs[:len(lines)], w.arecs[:0]
 	for i, line := range lines {
 		arecs = arecs[:len(arecs)+1] // reuse the record's slices
-		if err := w.parseLine(formats, line, &lrecs[i], &arecs[len(arecs)-1], set.needUA, set.needVars); err != nil {
+		if err := w.parseLine(formats, line, &lrecs[i], &arecs[len(arecs)-1], needUA, needVars); err != nil {
 			arecs = arecs[:len(arecs)-1]
 			res.Bad++
 			if len(res.Errors) < maxErrorSamples {
@@ -958,6 +953,19 @@ func (m *Manager) runBatch(ctx context.Context, formats []*logformat.Format, pre
 	}
 	w.arecs = arecs
 	res.Lines = len(lines)
+	return arecs
+}
+
+// runBatch parses, runs every pipe of the current set and merges. first is
+// the index of lines[0] in the caller's run, for error samples.
+func (m *Manager) runBatch(ctx context.Context, formats []*logformat.Format, prefix []string, lines [][]byte, first int) Result {
+	w := m.workers.Get().(*worker)
+	defer m.workers.Put(w)
+	set := m.acquire()
+	defer set.inflight.Done()
+
+	var res Result
+	arecs := w.parseBatch(formats, lines, set.needUA, set.needVars, first, &res)
 	m.lines.Add(uint64(len(lines)))
 	if res.Bad > 0 {
 		m.bad.Add(uint64(res.Bad))
