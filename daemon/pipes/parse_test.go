@@ -1,6 +1,7 @@
 package pipes
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 	"syscall"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/loggen"
+	"github.com/canopy-dev/canopy/sdk/host"
 	"github.com/canopy-dev/canopy/sdk/logformat"
 	"github.com/canopy-dev/canopy/sdk/pipeabi"
 )
@@ -96,6 +98,89 @@ func TestWantsFields(t *testing.T) {
 		man := &pipeabi.Manifest{Fields: tc.fields}
 		if ua, vars := wantsUA(man), wantsVars(man); ua != tc.ua || vars != tc.rawVars {
 			t.Errorf("%v: wantsUA %v, wantsVars %v; want %v, %v", tc.fields, ua, vars, tc.ua, tc.rawVars)
+		}
+	}
+}
+
+// TestParseBatch checks that parseBatch's records equal a fresh parse of
+// each line on its own, batch after batch on one worker (records, the
+// text formats' shared logformat.Record and the agent cache reused), with
+// JSON lines whose unescaped strings live in their logformat.Record, with
+// and without user agents classified, and that tokenising a record lazily
+// cannot change what the agent cache hands out.
+func TestParseBatch(t *testing.T) {
+	lines := [][]byte{
+		[]byte(`203.0.113.9 - - [10/Oct/2023:13:55:36 -0700] "GET /a?x=1 HTTP/1.1" 200 2326 "http://example.com/" "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36" 0.012 0.010`),
+		[]byte(`{"remote_addr":"198.51.100.7","request":"GET /j\u00e9 HTTP/1.1","status":404,"http_user_agent":"curl/8.4.0 \"x\""}`),
+		[]byte(`not a log line`),
+		[]byte(`198.51.100.23 - - [10/Oct/2023:13:55:37 -0700] "GET /b HTTP/1.1" 304 0 "-" "-"`),
+		[]byte(`{"remote_addr":"198.51.100.8","request":"POST /k\/l HTTP/2.0","status":201,"http_user_agent":"Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 5.1)"}`),
+		[]byte(`203.0.113.10 - - [10/Oct/2023:13:55:38 -0700] "GET /c HTTP/1.1" 200 1 "-" "Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 5.1)"`),
+	}
+	want := func(formats []*logformat.Format, line []byte, needUA bool) (pipeabi.Record, bool) {
+		var lr logformat.Record
+		var err error
+		for _, f := range formats {
+			p := f.NewParser()
+			p.SetRecordVars(false)
+			if err = p.Parse(line, &lr); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return pipeabi.Record{}, false
+		}
+		var r pipeabi.Record
+		host.FromLog(&r, &lr)
+		if !needUA {
+			r.Agent, r.AgentClass = pipeabi.Agent{}, ""
+		} else if r.UserAgent != "" {
+			r.UA, r.UAParsed = pipeabi.TokenizeUA(pipeabi.UA{}, r.UserAgent), true
+		}
+		return r, true
+	}
+	compile := func(names ...string) []*logformat.Format {
+		var fs []*logformat.Format
+		for _, n := range names {
+			fs = append(fs, logformat.MustCompile(n))
+		}
+		return fs
+	}
+	w := &worker{parsers: map[*logformat.Format]*logformat.Parser{}}
+	for round, tc := range []struct {
+		formats []*logformat.Format
+		needUA  bool
+	}{
+		{compile("main", "combined"), true},
+		{compile("main", "combined", "json"), true},
+		{compile("main", "combined"), false},
+		{compile("json", "combined"), true},
+		{compile("main", "combined", "json"), false},
+		{compile("combined", "main"), true},
+	} {
+		var res Result
+		recs := w.parseBatch(tc.formats, lines, tc.needUA, false, 0, &res)
+		var wantRecs []pipeabi.Record
+		for _, l := range lines {
+			if r, ok := want(tc.formats, l, tc.needUA); ok {
+				wantRecs = append(wantRecs, r)
+			}
+		}
+		if res.Lines != len(lines) || res.Bad != len(lines)-len(wantRecs) || len(recs) != len(wantRecs) {
+			t.Fatalf("round %d: %d lines, %d bad, %d records; want %d, %d, %d", round, res.Lines, res.Bad, len(recs), len(lines), len(lines)-len(wantRecs), len(wantRecs))
+		}
+		for i := range recs {
+			got := recs[i]
+			if !got.UAParsed { // as the encoder does when a pipe takes the tokens
+				got.UA, got.UAParsed = pipeabi.TokenizeUA(got.UA, got.UserAgent), true
+				wantRecs[i].UA, wantRecs[i].UAParsed = pipeabi.TokenizeUA(pipeabi.UA{}, wantRecs[i].UserAgent), true
+			}
+			got.UA.Products = append(got.UA.Products, pipeabi.Product{Name: "x"}) // must not reach the cache
+			got.UA.Products = got.UA.Products[:len(got.UA.Products)-1]
+			// Printed, NaN equals NaN and a reused empty slice equals nil.
+			if g, w := fmt.Sprintf("%+v", got), fmt.Sprintf("%+v", wantRecs[i]); g != w {
+				t.Errorf("round %d, record %d:\n got %s\nwant %s", round, i, g, w)
+			}
 		}
 	}
 }

@@ -884,8 +884,10 @@ func (m *Manager) RunFrom(ctx context.Context, formats []*logformat.Format, pref
 // worker holds one goroutine's reusable parse and encode state.
 type worker struct {
 	parsers map[*logformat.Format]*logformat.Parser
+	ps      []*logformat.Parser // the current batch's, one per format
 	agents  *host.AgentCache
-	lrecs   []logformat.Record
+	lr      logformat.Record   // parsed into for text formats
+	lrecs   []logformat.Record // one per line for JSON formats (see parseBatch)
 	arecs   []pipeabi.Record
 	cols    pipeabi.Columns   // each field encoded once per batch, shared by the pipes
 	bufs    map[string][]byte // encode buffers by layout, reused
@@ -905,50 +907,64 @@ func (w *worker) parser(f *logformat.Format) *logformat.Parser {
 	return p
 }
 
-// parseLine is the host's whole per-line work: parse line with the first of
-// formats that matches into lr, convert it into ar and, when a pipe takes
-// the user agent's pieces (needUA), classify and tokenise it through the
-// worker's cache. Raw variables are recorded only when a pipe reads them
-// (needVars): copying them costs about a tenth of a parse.
-func (w *worker) parseLine(formats []*logformat.Format, line []byte, lr *logformat.Record, ar *pipeabi.Record, needUA, needVars bool) error {
-	var err error
+// parseBatch is the host's whole per-line work: it parses each line with
+// the first of formats that matches into w.arecs (returned; bad lines are
+// left out and counted in res, with a few samples) and sets res.Lines.
+// When a pipe takes the user agent's pieces (needUA) they are classified
+// and tokenised through the worker's cache. Raw variables are recorded
+// only when a pipe reads them (needVars): copying them costs about a tenth
+// of a parse. first is the index of lines[0] in the caller's run, for
+// error samples.
+func (w *worker) parseBatch(formats []*logformat.Format, lines [][]byte, needUA, needVars bool, first int, res *Result) []pipeabi.Record {
+	ps, perLine := w.ps[:0], false
 	for _, f := range formats {
 		p := w.parser(f)
 		p.SetRecordVars(needVars)
-		if err = p.Parse(line, lr); err == nil {
-			break
-		}
+		ps = append(ps, p)
+		// A JSON line's unescaped strings live in its Record, which the
+		// pipes' records alias until the batch is done; a text line's
+		// values all alias the line, so one Record (hot in the cache, and
+		// whose last $time_local is the line before's) serves every line.
+		perLine = perLine || f.IsJSON()
 	}
-	if err != nil {
-		return err
-	}
-	host.FromLog(ar, lr)
-	if needUA {
-		if w.agents == nil {
-			w.agents = host.NewAgentCache(0)
-		}
-		w.agents.Fill(ar)
-	}
-	return nil
-}
-
-// parseBatch parses lines into w.arecs (returned; bad lines are left out
-// and counted in res, with a few samples) and sets res.Lines. first is
-// the index of lines[0] in the caller's run, for error samples.
-func (w *worker) parseBatch(formats []*logformat.Format, lines [][]byte, needUA, needVars bool, first int, res *Result) []pipeabi.Record {
-	if len(w.lrecs) < len(lines) {
+	w.ps = ps
+	if perLine && len(w.lrecs) < len(lines) {
 		w.lrecs = make([]logformat.Record, len(lines))
+	}
+	if cap(w.arecs) < len(lines) {
 		w.arecs = make([]pipeabi.Record, 0, len(lines))
 	}
-	lrecs, arecs := w.lrecs[:len(lines)], w.arecs[:0]
+	if needUA && w.agents == nil {
+		w.agents = host.NewAgentCache(0)
+	}
+	arecs := w.arecs[:0]
+	lr := &w.lr
 	for i, line := range lines {
-		arecs = arecs[:len(arecs)+1] // reuse the record's slices
-		if err := w.parseLine(formats, line, &lrecs[i], &arecs[len(arecs)-1], needUA, needVars); err != nil {
-			arecs = arecs[:len(arecs)-1]
+		if perLine {
+			lr = &w.lrecs[i]
+		}
+		var err error
+		for _, p := range ps {
+			if err = p.Parse(line, lr); err == nil {
+				break
+			}
+		}
+		if err != nil {
 			res.Bad++
 			if len(res.Errors) < maxErrorSamples {
 				res.Errors = append(res.Errors, fmt.Sprintf("line %d: %v", first+i+1, err))
 			}
+			continue
+		}
+		arecs = arecs[:len(arecs)+1] // reuse the record's slices
+		ar := &arecs[len(arecs)-1]
+		host.FromLog(ar, lr)
+		if needUA {
+			w.agents.Fill(ar)
+		} else {
+			// ar may hold the agent cache's token slices from an earlier
+			// batch, which a tokenisation into ar must not overwrite.
+			ar.UA = pipeabi.UA{}
 		}
 	}
 	w.arecs = arecs

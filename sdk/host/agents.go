@@ -1,6 +1,8 @@
 package host
 
 import (
+	"hash/maphash"
+
 	"github.com/canopy-dev/canopy/sdk/logformat"
 	"github.com/canopy-dev/canopy/sdk/pipeabi"
 )
@@ -13,12 +15,21 @@ import (
 type AgentCache struct {
 	m    map[string]*agentEntry
 	size int
+	// recent is a direct-mapped table in front of m, indexed by a seeded
+	// hash of the agent: a hit costs that hash and one comparison, about
+	// half of a map lookup. A slot two agents share holds the last one
+	// seen; the other is then found in m.
+	recent [recentSlots]*agentEntry
+	seed   maphash.Seed
 }
 
+const recentSlots = 1 << 11
+
 type agentEntry struct {
+	key    string // the agent, owned by the cache
 	agent  pipeabi.Agent
 	class  string
-	tokens pipeabi.UA // strings alias the map key, which the cache owns
+	tokens pipeabi.UA // strings alias key; slices clipped (see Fill)
 }
 
 // NewAgentCache returns a cache that starts over after size distinct
@@ -27,36 +38,51 @@ func NewAgentCache(size int) *AgentCache {
 	if size <= 0 {
 		size = logformat.DefaultUACacheSize
 	}
-	return &AgentCache{m: make(map[string]*agentEntry), size: size}
+	return &AgentCache{m: make(map[string]*agentEntry), size: size, seed: maphash.MakeSeed()}
 }
 
 // Fill sets dst's classified agent (Agent, AgentClass) and its tokens (UA,
-// UAParsed) for dst.UserAgent. dst's token slices are reused, never shared
-// with the cache, so a caller appending to them cannot corrupt it.
+// UAParsed) for dst.UserAgent; an empty UserAgent leaves them unset, with
+// dst.UA's slices nil. dst.UA's slices are the cache's, clipped to their
+// length so appending to them copies: they must not be written in place.
 func (c *AgentCache) Fill(dst *pipeabi.Record) {
 	if dst.UserAgent == "" {
+		// dst may hold the cache's slices from an earlier line: drop them
+		// rather than let a later tokenisation reuse (and overwrite) them.
+		dst.UA = pipeabi.UA{}
 		return
 	}
-	e := c.m[dst.UserAgent]
-	if e == nil {
-		// dst.UserAgent aliases the line: the key must be a copy.
-		s := string([]byte(dst.UserAgent))
-		u := logformat.ClassifyUserAgent(s)
-		e = &agentEntry{
-			agent: pipeabi.Agent{Browser: u.Browser, BrowserMajor: u.BrowserMajor, OS: u.OS,
-				OSVersion: u.OSVersion, Vendor: u.Vendor, Bot: u.Bot},
-			class:  u.Class,
-			tokens: pipeabi.TokenizeUA(pipeabi.UA{}, s),
+	slot := &c.recent[maphash.String(c.seed, dst.UserAgent)&(recentSlots-1)]
+	e := *slot
+	if e == nil || e.key != dst.UserAgent {
+		if e = c.m[dst.UserAgent]; e == nil {
+			e = c.add(dst.UserAgent)
 		}
-		if len(c.m) >= c.size {
-			// Starting over is simpler than LRU and costs one re-classification
-			// per agent; a log whose agents never repeat gains nothing either way.
-			clear(c.m)
-		}
-		c.m[s] = e
+		*slot = e
 	}
 	dst.Agent, dst.AgentClass = e.agent, e.class
-	dst.UA.Products = append(dst.UA.Products[:0], e.tokens.Products...)
-	dst.UA.Comments = append(dst.UA.Comments[:0], e.tokens.Comments...)
-	dst.UAParsed = true
+	dst.UA, dst.UAParsed = e.tokens, true
+}
+
+// add classifies and tokenises ua and enters it.
+func (c *AgentCache) add(ua string) *agentEntry {
+	// ua aliases the line: the key must be a copy.
+	s := string([]byte(ua))
+	u := logformat.ClassifyUserAgent(s)
+	t := pipeabi.TokenizeUA(pipeabi.UA{}, s)
+	e := &agentEntry{
+		key: s,
+		agent: pipeabi.Agent{Browser: u.Browser, BrowserMajor: u.BrowserMajor, OS: u.OS,
+			OSVersion: u.OSVersion, Vendor: u.Vendor, Bot: u.Bot},
+		class:  u.Class,
+		tokens: pipeabi.UA{Products: t.Products[:len(t.Products):len(t.Products)], Comments: t.Comments[:len(t.Comments):len(t.Comments)]},
+	}
+	if len(c.m) >= c.size {
+		// Starting over is simpler than LRU and costs one re-classification
+		// per agent; a log whose agents never repeat gains nothing either way.
+		clear(c.m)
+		c.recent = [recentSlots]*agentEntry{}
+	}
+	c.m[s] = e
+	return e
 }

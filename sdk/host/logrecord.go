@@ -39,10 +39,11 @@ func FromLog(dst *pipeabi.Record, src *logformat.Record) {
 	dst.Referer = str(src.Referer)
 	dst.RemoteAddr = str(src.RemoteAddr)
 	dst.Host = str(src.Host)
-	ua := &src.UA
-	dst.Agent = pipeabi.Agent{Browser: ua.Browser, BrowserMajor: ua.BrowserMajor, OS: ua.OS,
-		OSVersion: ua.OSVersion, Vendor: ua.Vendor, Bot: ua.Bot}
-	dst.AgentClass = ua.Class
+	if ua := &src.UA; ua.Class != "" { // classified (Reset left Agent zero)
+		dst.Agent = pipeabi.Agent{Browser: ua.Browser, BrowserMajor: ua.BrowserMajor, OS: ua.OS,
+			OSVersion: ua.OSVersion, Vendor: ua.Vendor, Bot: ua.Bot}
+		dst.AgentClass = ua.Class
+	}
 	for _, v := range src.Vars {
 		dst.Vars = append(dst.Vars, pipeabi.Var{Name: v.Name, Value: str(v.Value)})
 	}
