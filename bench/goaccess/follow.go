@@ -44,6 +44,11 @@ func (b *bench) followRun(bin, dir, conf, cache, logPath string, workers int, re
 	if workers > 0 {
 		args = append(args, fmt.Sprintf("-pipes.workers=%d", workers))
 	}
+	if b.profile != "" {
+		// The daemon's whole run (start-up on a warm cache and shutdown
+		// are a small part), written when it stops.
+		args = append(args, "-cpuprofile", b.followProfile())
+	}
 	logf, err := os.Create(filepath.Join(fdir, "canopyd.log"))
 	if err != nil {
 		return timing{}, err
@@ -135,6 +140,10 @@ func (b *bench) followRun(bin, dir, conf, cache, logPath string, workers int, re
 	}
 	return timing{wall: el, cpu: cpu1 - cpu0}, nil
 }
+
+// followProfile is where the follow run's CPU profile goes: beside the
+// replay's.
+func (b *bench) followProfile() string { return b.profile + ".follow" }
 
 func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -7,7 +7,8 @@
 // it can to a file canopyd follows, until the tree counts every request
 // (same cross-check). -workers 1,2 runs both canopy sides once per
 // -pipes.workers value, for the scaling of one busy log. -cpuprofile keeps
-// a CPU profile of the replay and prints its top functions. Run it with
+// CPU profiles of the replay and of the follow run (FILE.follow) and
+// prints their top functions. Run it with
 // `go tool -modfile=tools/go.mod task bench:goaccess`.
 package main
 
@@ -37,7 +38,7 @@ func main() {
 	dir := flag.String("dir", "", "work folder (default: a temporary one, removed afterwards)")
 	pipesDir := flag.String("pipes", "", "pipes folder for canopyd, besides the built-in pipes (replacing those of the same name)")
 	target := flag.Float64("target", 20, "canopy/GoAccess lines-per-second ratio to reach")
-	profile := flag.String("cpuprofile", "", "write a CPU profile of canopyd's replay here and print its top functions")
+	profile := flag.String("cpuprofile", "", "write a CPU profile of canopyd's replay here (and of the follow run to FILE.follow) and print their top functions")
 	follow := flag.Bool("follow", true, "also time canopyd following the log as a writer appends it")
 	followTarget := flag.Float64("follow-target", 15, "canopy following/GoAccess lines-per-second ratio to reach")
 	workers := flag.String("workers", "0", "comma-separated -pipes.workers values to run canopyd with, each in turn (0: the number of CPUs)")
@@ -113,6 +114,7 @@ func (b *bench) run() error {
 		if profile, err = filepath.Abs(profile); err != nil {
 			return err
 		}
+		b.profile = profile
 	}
 	gaBin, err := goaccess.Command(log.Printf)
 	if err != nil {
@@ -245,13 +247,19 @@ func (b *bench) run() error {
 		}
 	}
 	if profile != "" {
-		top := exec.Command("go", "tool", "pprof", "-top", "-nodecount=30", bin, profile)
-		top.Dir = root
-		pout, err := top.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("go tool pprof: %v\n%s", err, pout)
+		profiles := [][2]string{{"the replay", profile}}
+		if b.follow {
+			profiles = append(profiles, [2]string{"canopyd following", b.followProfile()})
 		}
-		fmt.Printf("\nCPU profile of the replay (%s):\n%s", profile, pout)
+		for _, p := range profiles {
+			top := exec.Command("go", "tool", "pprof", "-top", "-nodecount=30", bin, p[1])
+			top.Dir = root
+			pout, err := top.CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("go tool pprof: %v\n%s", err, pout)
+			}
+			fmt.Printf("\nCPU profile of %s (%s):\n%s", p[0], p[1], pout)
+		}
 	}
 	return nil
 }

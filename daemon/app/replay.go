@@ -76,7 +76,7 @@ func cmdReplay(args []string) error {
 	}
 	stopProfile := func() {}
 	if *cpuProfile != "" {
-		if stopProfile, err = startCPUProfile(*cpuProfile); err != nil {
+		if stopProfile, err = StartCPUProfile(*cpuProfile); err != nil {
 			return err
 		}
 		defer func() { stopProfile() }() // on an error return
@@ -117,8 +117,9 @@ func cmdReplay(args []string) error {
 	return nil
 }
 
-// startCPUProfile profiles the process into path until the returned stop.
-func startCPUProfile(path string) (stop func(), err error) {
+// StartCPUProfile profiles the process into path until the returned stop
+// (canopyd replay -cpuprofile and the daemon's -cpuprofile).
+func StartCPUProfile(path string) (stop func(), err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot create CPU profile %q: %w", path, err)

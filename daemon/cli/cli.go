@@ -57,6 +57,7 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	ingestFl := app.RegisterIngestFlags(fs)
 	relayMode := fs.Bool("relay", false, "run as a relay: forward pushes to the upstreams in -config ("+relay.DefaultFile+") instead of keeping a tree")
 	showVersion := fs.Bool("version", false, "print the version, the commit and the built-in pipes, and exit (as canopyd version)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file, closed at shutdown (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(stdout, fs)
@@ -105,6 +106,14 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fail(stderr, err)
 		return 1
+	}
+	if *cpuProfile != "" {
+		stopProfile, err := app.StartCPUProfile(*cpuProfile)
+		if err != nil {
+			fail(stderr, err)
+			return 1
+		}
+		defer stopProfile()
 	}
 	if err := serve(first, load); err != nil {
 		fail(stderr, err)
