@@ -239,6 +239,19 @@ func writeProc(t *testing.T, root string, step int) {
 	}
 }
 
+// fixedInput compares the values of a /proc the test wrote.
+func fixedInput(mod string, d collectorabi.Descriptor, a, b float64) bool {
+	switch {
+	case mod == "net" || strings.HasPrefix(d.Name, "io/"):
+		// The same counters over intervals that differ by the few ms
+		// between the Go and the C call.
+		return math.Abs(a-b) <= 0.1*math.Max(math.Abs(a), math.Abs(b))
+	case strings.HasPrefix(d.Name, "space/"):
+		return math.Abs(a-b) <= 0.05*math.Max(math.Abs(a), math.Abs(b))
+	}
+	return exact(mod, d, a, b)
+}
+
 // TestBuiltinCMatchesGoOnFixedInput runs the /proc modules on readings
 // written by the test (params root), with default and explicit params.
 func TestBuiltinCMatchesGoOnFixedInput(t *testing.T) {
@@ -264,17 +277,7 @@ func TestBuiltinCMatchesGoOnFixedInput(t *testing.T) {
 					t.Fatalf("%s: %v", m.Name(), m.Err)
 				}
 			}
-			ok := func(mod string, d collectorabi.Descriptor, a, b float64) bool {
-				switch {
-				case mod == "net" || strings.HasPrefix(d.Name, "io/"):
-					// The same counters over intervals that differ by the
-					// few ms between the Go and the C call.
-					return math.Abs(a-b) <= 0.1*math.Max(math.Abs(a), math.Abs(b))
-				case strings.HasPrefix(d.Name, "space/"):
-					return math.Abs(a-b) <= 0.05*math.Max(math.Abs(a), math.Abs(b))
-				}
-				return exact(mod, d, a, b)
-			}
+			ok := fixedInput
 			// Rates cover the time since the previous reading: after this
 			// one, Go's and C's readings are only a call apart (the loads
 			// were one compile apart).
@@ -290,5 +293,70 @@ func TestBuiltinCMatchesGoOnFixedInput(t *testing.T) {
 			os.WriteFile(filepath.Join(root, "proc", "net", "dev"), []byte("  lo: 1 2\n"), 0o644)
 			p.round(t, ok)
 		})
+	}
+}
+
+// The C modules keep their /proc files open between rounds (a pread from
+// offset 0 instead of open, read, close); a file replaced under its name,
+// removed or put back must still read as what the path names now, as the
+// Go modules' os.ReadFile does, and an interface or disk that is gone has
+// no rates.
+func TestBuiltinCRereadsReplacedFiles(t *testing.T) {
+	root := t.TempDir()
+	writeProc(t, root, 0)
+	grant := `param root { value = "` + root + `" } grant { read = "` + root + `" }`
+	p := loadPair(t, `modules {
+  module { name = "cpu" path = "builtin.wasm" `+grant+` }
+  module { name = "mem" path = "builtin.wasm" `+grant+` }
+  module { name = "load" path = "builtin.wasm" `+grant+` }
+  module { name = "net" path = "builtin.wasm" `+grant+` }
+  module { name = "disk" path = "builtin.wasm" `+grant+` }
+}`)
+	for _, m := range p.cMods {
+		if m.Err != nil {
+			t.Fatalf("%s: %v", m.Name(), m.Err)
+		}
+	}
+	p.round(t, nil)
+	proc := func(name string) string { return filepath.Join(root, "proc", name) }
+	// Every file replaced by a rename (a new inode under the old name),
+	// eth1 and nvme0n1 gone from the new readings.
+	time.Sleep(time.Second)
+	stage := t.TempDir()
+	writeProc(t, stage, 1)
+	for _, name := range []string{"stat", "meminfo", "loadavg", "net/dev", "diskstats"} {
+		b, err := os.ReadFile(filepath.Join(stage, "proc", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keep []string
+		for _, l := range strings.SplitAfter(string(b), "\n") {
+			if !strings.Contains(l, "eth1:") && !strings.Contains(l, " nvme0n1 ") {
+				keep = append(keep, l)
+			}
+		}
+		os.WriteFile(filepath.Join(stage, "proc", name), []byte(strings.Join(keep, "")), 0o644)
+		if err := os.Rename(filepath.Join(stage, "proc", name), proc(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.round(t, fixedInput)
+	gone := values(t, p.cMods[3])["eth1/rx_bytes"]
+	if gone.Kind != collectorabi.ValueMissing {
+		t.Errorf("eth1/rx_bytes after eth1 went away: %+v, want missing", gone)
+	}
+	// Removed: missing values (mem) or the last rates (disk), in both.
+	os.Remove(proc("meminfo"))
+	os.Remove(proc("diskstats"))
+	p.round(t, fixedInput)
+	if v := values(t, p.cMods[1])["total"]; v.Kind != collectorabi.ValueMissing {
+		t.Errorf("mem total with meminfo removed: %+v, want missing", v)
+	}
+	// Put back: read again.
+	time.Sleep(time.Second)
+	writeProc(t, root, 2)
+	p.round(t, fixedInput)
+	if v := values(t, p.cMods[1])["total"]; v.Kind != collectorabi.ValueNumber {
+		t.Errorf("mem total with meminfo back: %+v, want a number", v)
 	}
 }

@@ -18,7 +18,7 @@ import (
 // builtinDir is where the committed built-in modules live.
 const builtinDir = "../../pipes-wasm/modules"
 
-func newRuntime(t *testing.T) *Runtime {
+func newRuntime(t testing.TB) *Runtime {
 	t.Helper()
 	eng, err := host.NewEngine(filepath.Join(os.TempDir(), "canopy-agent-test-cache"))
 	if err != nil {
@@ -28,7 +28,7 @@ func newRuntime(t *testing.T) *Runtime {
 	return New(Options{Dir: builtinDir, Engine: eng, Logf: t.Logf})
 }
 
-func conf(t *testing.T, src string) []pyconf.Module {
+func conf(t testing.TB, src string) []pyconf.Module {
 	t.Helper()
 	c, err := pyconf.ParseConfig("test.conf", []byte(src))
 	if err != nil {

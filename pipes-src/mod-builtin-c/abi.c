@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "builtin.h"
@@ -206,23 +207,74 @@ const char *errf(const char *fmt, ...) {
   return msg;
 }
 
-const char *read_file(const char *path, buf *b) {
+// The files read_file keeps open, by path. The system modules read the
+// same few /proc files every interval; an open and a close per read cost
+// the host a path walk, two calls and a file-table entry more than a pread
+// from offset 0 (procfs regenerates a file read from offset 0).
+typedef struct {
+  char *path;
+  int fd; // -1: not open
+} open_file;
+
+static open_file *open_files;
+static int nopen_files, capopen_files;
+
+static open_file *open_entry(const char *path) {
+  for (int i = 0; i < nopen_files; i++)
+    if (strcmp(open_files[i].path, path) == 0) return &open_files[i];
+  if (nopen_files == capopen_files) {
+    int c = capopen_files ? capopen_files * 2 : 8;
+    open_file *p = realloc(open_files, (size_t)c * sizeof *p);
+    if (!p) abort();
+    open_files = p;
+    capopen_files = c;
+  }
+  open_file *f = &open_files[nopen_files++];
+  f->path = dup_sl((sl){path, strlen(path)});
+  f->fd = -1;
+  return f;
+}
+
+static void close_entry(open_file *f) {
+  if (f->fd >= 0) close(f->fd);
+  f->fd = -1;
+}
+
+// pread_all reads the whole file at fd from offset 0 into b; returns 0 or
+// an errno. A short read is not the end (procfs returns a page at a
+// time): the end is a read of 0 bytes.
+static int pread_all(int fd, buf *b) {
   b->n = 0;
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return errf("open %s: %s", path, strerror(errno));
   for (;;) {
     buf_reserve(b, 4096);
-    ssize_t r = read(fd, b->p + b->n, b->cap - b->n);
-    if (r < 0) {
-      int e = errno;
-      close(fd);
-      return errf("read %s: %s", path, strerror(e));
-    }
-    if (r == 0) break;
+    ssize_t r = pread(fd, b->p + b->n, b->cap - b->n, (off_t)b->n);
+    if (r < 0) return errno;
+    if (r == 0) return 0;
     b->n += (size_t)r;
   }
-  close(fd);
-  return NULL;
+}
+
+const char *read_file(const char *path, buf *b) {
+  b->n = 0;
+  open_file *f = open_entry(path);
+  // A file removed or replaced since the last read (its inode has no
+  // link left) is opened again, so the module sees what the path names
+  // now, or that it is gone.
+  struct stat st;
+  if (f->fd >= 0 && (fstat(f->fd, &st) != 0 || st.st_nlink == 0)) close_entry(f);
+  for (int attempt = 0;; attempt++) {
+    int reused = f->fd >= 0;
+    if (!reused) {
+      f->fd = open(path, O_RDONLY);
+      if (f->fd < 0) return errf("open %s: %s", path, strerror(errno));
+    }
+    int e = pread_all(f->fd, b);
+    if (e == 0) return NULL;
+    close_entry(f);
+    // A read that fails on a kept descriptor (its file system went away)
+    // gets one fresh open.
+    if (!reused || attempt > 0) return errf("read %s: %s", path, strerror(e));
+  }
 }
 
 double monotonic(void) {
