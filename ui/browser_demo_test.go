@@ -20,7 +20,7 @@ func demoSubtest(t *testing.T, bin string) {
 		b := newBrowser(t, "http://"+d.addr, 1280, 800)
 		for _, page := range []string{"/", "/overview", "/trend/view/"} {
 			b.open(t, page)
-			waitJS(t, b, `!!document.getElementById('demo-banner')`, 10*time.Second)
+			waitJS(t, b, `document.body.dataset.demo === 'on' && !!document.getElementById('demo-banner')`, 10*time.Second)
 			if got := eval[string](t, b, `document.getElementById('demo-banner').innerText`); !containsAll(got, "Demo data", "no log is configured") {
 				t.Errorf("%s: banner says %q", page, got)
 			}
@@ -45,7 +45,9 @@ func demoSubtest(t *testing.T, bin string) {
 			time.Sleep(100 * time.Millisecond)
 		}
 		b.open(t, "/")
-		time.Sleep(500 * time.Millisecond) // the banner would come with /status
+		// The page marks body[data-demo] once it has read /status; the
+		// banner would come with that answer.
+		waitJS(t, b, `document.body.dataset.demo === 'off'`, 10*time.Second)
 		if eval[bool](t, b, `!!document.getElementById('demo-banner')`) {
 			t.Errorf("the banner is still shown after the demo stopped")
 		}

@@ -56,16 +56,19 @@ function header(active) {
 
 // demoBanner says so while the daemon feeds itself generated lines (no
 // log configured): numbers on every page are then made up.
+// body[data-demo] says what the page made of /status (on, off or
+// unknown), so a test can wait for the answer rather than sleep.
 function demoBanner() {
   request('/status', { cache: 'no-store' }).then((r) => r.json()).then((st) => {
     const demo = st && st.ingest && st.ingest.demo;
+    document.body.dataset.demo = demo && demo.running ? 'on' : 'off';
     if (!demo || !demo.running) return;
     const b = h('div.banner', { id: 'demo-banner', role: 'status' },
       h('strong', null, 'Demo data. '),
       'canopy is following generated nginx lines because no log is configured. ',
       'Set sources: in canopyd.yaml or start it with -log PATH; the demo stops at the first push.');
     document.querySelector('header.top').after(b);
-  }).catch(() => { /* no status: no banner */ });
+  }).catch(() => { document.body.dataset.demo = 'unknown'; /* no status: no banner */ });
 }
 
 function route(path) {
