@@ -55,6 +55,7 @@ type Daemon struct {
 	tree     *tree.Tree
 	snapPath string
 	trend    *trend.Store
+	follower *trend.Follower // writes the tree's changes to trend, late lines at their times
 	pipes    *loadedPipes
 	ingest   *ingestRun
 	api      *api.Server
@@ -125,12 +126,17 @@ func (d *Daemon) open() error {
 	if d.pipes, err = d.cfg.Pipes.open(d.cfg.DataDir, cfg, t); err != nil {
 		return err
 	}
+	// The trend baseline comes before anything can change the tree: a
+	// counter made by the first line or push then starts from an explicit
+	// zero, so its first increment is counted (the baseline itself is not).
+	d.follower = d.trend.Follow(t)
 	feed := NewFeed(d.pipes.Manager)
+	feed.late = d.follower
 	if d.ingest, err = newIngest(d.cfg.Ingest, cfg, d.cfg.DataDir, meta, feed); err != nil {
 		return err
 	}
 	srv := api.New(api.Options{Tree: t, Limits: cfg.Limits, Tokens: cfg.Tokens,
-		AccessLog: d.pipes.PushHook(pushFormats(cfg.Pipes)), Status: d.status,
+		AccessLog: feed.PushHook(pushFormats(cfg.Pipes)), Status: d.status,
 		FailedLines: func() uint64 { return d.pipes.Status().BadLines }})
 	d.api = srv
 	feed.lines = srv.Metrics().IngestLines
@@ -146,7 +152,7 @@ func (d *Daemon) open() error {
 		return 0
 	})
 	api.TrendRoutes(srv.Router(), d.trend, api.TreeUnits(t))
-	api.ReplayRoutes(srv.Router(), replayer(feed, t, d.trend))
+	api.ReplayRoutes(srv.Router(), replayer(feed))
 	webUI, err := ui.New(ui.Options{ViewsDir: filepath.Join(d.cfg.DataDir, "views"), Tokens: cfg.Tokens})
 	if err != nil {
 		return err
@@ -211,10 +217,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	if d.relay != nil {
 		return d.startRelay(ctx)
 	}
-	// The trend baseline comes before anything can change the tree: a
-	// counter made by the first line or push then starts from an explicit
-	// zero, so its first increment is counted (the baseline itself is not).
-	follower := d.trend.Follow(d.tree)
+	follower := d.follower
 	d.pipes.Watch(ctx)
 	pushed := func() bool { return d.api.Metrics().Pushes.Sum() > 0 }
 	if err := d.ingest.start(ctx, pushed); err != nil {

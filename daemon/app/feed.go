@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -11,6 +12,8 @@ import (
 	"github.com/canopy-dev/canopy/daemon/key"
 	"github.com/canopy-dev/canopy/daemon/metric"
 	"github.com/canopy-dev/canopy/daemon/pipes"
+	"github.com/canopy-dev/canopy/daemon/push"
+	"github.com/canopy-dev/canopy/daemon/trend"
 	"github.com/canopy-dev/canopy/sdk/logformat"
 )
 
@@ -24,6 +27,11 @@ type Feed struct {
 	lastLog atomic.Int64
 	// lines counts live lines by source (file, syslog); nil: not counted.
 	lines *metric.CounterVec
+	// late, in the daemon, dates lines more than a tick old (a backlog,
+	// a replay, pushed old lines) at their own times in the trend store
+	// (trend.Follower.Late) instead of the next tick; nil: every line
+	// counts at the tick (the offline replay ticks by the log's clock).
+	late *trend.Follower
 }
 
 // NewFeed feeds lines to m.
@@ -52,9 +60,84 @@ func (f *Feed) Run(ctx context.Context, src *ingest.Source, lines [][]byte, firs
 			return pipes.Result{}, fmt.Errorf("source %s: prefix %q: %w", src.Name, src.Prefix, err)
 		}
 	}
-	r := f.pipes.RunFrom(ctx, fs, pre, lines, first)
+	r := f.runDated(ctx, fs, pre, lines, first)
 	f.bad.Add(uint64(r.Bad))
 	return r, nil
+}
+
+// runDated runs lines through the pipes; with f.late, lines older than a
+// tick run through the trend follower's Late target of their interval.
+func (f *Feed) runDated(ctx context.Context, fs []*logformat.Format, pre []string, lines [][]byte, first int) pipes.Result {
+	if f.late == nil {
+		return f.pipes.RunFrom(ctx, fs, pre, lines, first)
+	}
+	var total pipes.Result
+	f.late.Split(lines, timeOf(fs), time.Now(), func(part [][]byte, late *trend.Late) error {
+		c := ctx
+		if late != nil {
+			c = pipes.WithTarget(ctx, late)
+		}
+		addResult(&total, f.pipes.RunFrom(c, fs, pre, part, first))
+		first += len(part)
+		return nil
+	})
+	return total
+}
+
+// addResult adds r to total.
+func addResult(total *pipes.Result, r pipes.Result) {
+	total.Lines += r.Lines
+	total.Bad += r.Bad
+	total.Numbers += r.Numbers
+	total.Markers += r.Markers
+	total.Version = max(total.Version, r.Version)
+	total.Errors = append(total.Errors, r.Errors[:min(len(r.Errors), max(0, 5-len(total.Errors)))]...)
+}
+
+// timeOf returns a function giving a line's own time, parsed with the
+// first of fs that reads it (one goroutine at a time).
+func timeOf(fs []*logformat.Format) func(line []byte) (time.Time, bool) {
+	parsers := make([]*logformat.Parser, len(fs))
+	for i, f := range fs {
+		parsers[i] = f.NewParser()
+	}
+	var rec logformat.Record
+	return func(line []byte) (time.Time, bool) {
+		for _, p := range parsers {
+			if p.Parse(line, &rec) == nil && rec.Has&logformat.FieldTime != 0 {
+				return rec.Time, true
+			}
+		}
+		return time.Time{}, false
+	}
+}
+
+// PushHook is the /push hook for access-log lines (pipes.Manager.PushHook,
+// with old lines dated as Run dates them); formats as for
+// pipes.Manager.Lines.
+func (f *Feed) PushHook(formats []string) push.AccessLogFunc {
+	if len(formats) == 0 {
+		formats = pipes.PushFormats
+	}
+	return func(lines []string) (push.AccessLogResult, error) {
+		fs := make([]*logformat.Format, 0, len(formats))
+		for _, s := range formats {
+			lf, err := f.pipes.Format(s)
+			if err != nil {
+				return push.AccessLogResult{}, fmt.Errorf("log_format %q: %w", s, err)
+			}
+			fs = append(fs, lf)
+		}
+		bs := make([][]byte, 0, len(lines))
+		for _, l := range lines {
+			if l = strings.TrimRight(l, "\r"); strings.TrimSpace(l) != "" {
+				bs = append(bs, []byte(l))
+			}
+		}
+		r := f.runDated(context.Background(), fs, nil, bs, 0)
+		return push.AccessLogResult{Lines: r.Lines, Bad: r.Bad, Numbers: r.Numbers, Markers: r.Markers,
+			Version: r.Version, Errors: r.Errors}, nil
+	}
 }
 
 // Consume is the ingest.Consumer of the daemon and replay: it feeds a

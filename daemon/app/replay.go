@@ -188,15 +188,13 @@ func lineTime(src ingest.Source, feed *Feed) (func(line []byte) (time.Time, bool
 	}, nil
 }
 
-// replayer serves the daemon's /replay: replays run through feed into
-// t and, when the store takes them, back-fill it.
-func replayer(feed *Feed, t *tree.Tree, store *trend.Store) *ingest.Replayer {
+// replayer serves the daemon's /replay: replays run through the daemon's
+// feed, which merges them into its tree and writes the lines older than a
+// tick at their own times in the trend store (Feed.late), as it does a
+// followed log's backlog.
+func replayer(feed *Feed) *ingest.Replayer {
 	return &ingest.Replayer{Options: func(src ingest.Source) ingest.ReplayOptions {
-		opt, err := replayOptions(src, feed, t, store)
-		if err != nil {
-			opt, _ = replayOptions(src, feed, t, nil)
-		}
-		return opt
+		return ingest.ReplayOptions{Source: src, Consumer: feed}
 	}}
 }
 
