@@ -1,4 +1,4 @@
-//go:build bench
+//go:build bench && linux
 
 package api
 
@@ -11,7 +11,7 @@ package api
 //
 // Knobs: PULL_CLIENTS, PULL_SECONDS, PULL_MODE=sse, PULL_CLIENT=nethttp
 // (net/http's client instead of the raw one, for either mode),
-// PULL_CLIENT_PROCS (clients' GOMAXPROCS), PULL_PROFILE and
+// PULL_CLIENT_PROCS (clients' GOMAXPROCS, and epoll sets), PULL_PROFILE and
 // PULL_PROFILE_SECONDS (server CPU profile), PULL_CLIENT_PROFILE, PULL_DEBUG
 // (the slowest versions). The machine has 2 cores shared by server, clients
 // and anything else running: the report gives each one's CPU.
@@ -107,11 +107,12 @@ func TestBenchPull(t *testing.T) {
 	pushes := envInt("PULL_SECONDS", 60) * 10
 	// PULL_MODE=sse runs the same load over Server-Sent Events.
 	sse := os.Getenv("PULL_MODE") == "sse"
-	// The long-poll clients speak HTTP/1.1 over their own keep-alive
-	// connection with a hand-written request and a minimal response
-	// parser: they share the 2 cores with the server, and net/http's client
-	// (three goroutines and a dozen allocations per request) took more CPU
-	// than the server it measured. PULL_CLIENT=nethttp uses net/http.
+	// The clients speak HTTP/1.1 over their own keep-alive connection with
+	// a hand-written request and a minimal response parser, on raw
+	// sockets read through epoll (bench_pull_raw_test.go): they share the
+	// 2 cores with the server, and net/http's client (three goroutines and
+	// a dozen allocations per request) took more CPU than the server it
+	// measured. PULL_CLIENT=nethttp uses net/http.
 	netHTTP := os.Getenv("PULL_CLIENT") == "nethttp"
 	// PULL_CLIENT_PROCS caps the clients' GOMAXPROCS (the server child keeps
 	// the default).
@@ -149,25 +150,27 @@ func TestBenchPull(t *testing.T) {
 	res0.Body.Close()
 	v0 := res0.Header.Get("X-Canopy-Version")
 
+	for c := range results {
+		r := &results[c]
+		r.seen = make([]uint16, pushes)
+		r.lat = make([]time.Duration, 0, pushes)
+		r.ver = make([]uint16, 0, pushes)
+	}
 	var wg sync.WaitGroup
-	for c := 0; c < clients; c++ {
+	if !netHTTP {
+		// The raw clients: one goroutine per epoll set, as many sets as
+		// the clients have cores.
+		if err := runRawClients(&wg, addr, runtime.GOMAXPROCS(0), sse, v0, pushes, sentAt, &stop, results); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for c := 0; netHTTP && c < clients; c++ {
 		wg.Add(1)
 		go func(r *pullResult) {
 			defer wg.Done()
-			r.seen = make([]uint16, pushes)
-			r.lat = make([]time.Duration, 0, pushes)
-			r.ver = make([]uint16, 0, pushes)
 			since := v0
-			if sse && netHTTP {
-				streamClient(hc, base, since, pushes, sentAt, &stop, r)
-				return
-			}
 			if sse {
-				rawStreamClient(addr, since, pushes, sentAt, &stop, r)
-				return
-			}
-			if !netHTTP {
-				rawPullClient(addr, since, pushes, sentAt, &stop, r)
+				streamClient(hc, base, since, pushes, sentAt, &stop, r)
 				return
 			}
 			for !stop.Load() {
@@ -440,172 +443,6 @@ func streamClient(hc *http.Client, base, since string, pushes int, sentAt []atom
 	}
 }
 
-// rawPullClient is one long-poll client on its own keep-alive connection:
-// it writes each GET by hand and reads the answer with a minimal HTTP/1.1
-// parser (status, Content-Length or chunked body, X-Canopy-Version,
-// Connection: close), checks the body is JSON, and records when each pushed
-// node arrives.
-func rawPullClient(addr, since string, pushes int, sentAt []atomic.Int64, stop *atomic.Bool, r *pullResult) {
-	req := make([]byte, 0, 128)
-	body := make([]byte, 0, 4096)
-	rawClient(addr, stop, r, func(conn net.Conn, br *bufio.Reader) (bool, error) {
-		req = append(req[:0], "GET /pull/?key=bench&timeout=5&since="...)
-		req = append(req, since...)
-		req = append(req, " HTTP/1.1\r\nHost: "...)
-		req = append(req, addr...)
-		req = append(req, "\r\n\r\n"...)
-		if _, err := conn.Write(req); err != nil {
-			return false, err
-		}
-		var err error
-		var ver string
-		var closing bool
-		body, ver, closing, err = readResponse(br, body[:0])
-		now := time.Now().UnixNano()
-		if err != nil {
-			return false, err
-		}
-		r.polls++
-		if !json.Valid(body) || ver == "" {
-			r.errors++
-			return closing, nil
-		}
-		r.scan(body, pushes, now, sentAt)
-		since = ver
-		return closing, nil
-	})
-}
-
-// rawClient runs a client's rounds on one keep-alive connection until
-// stop: round writes a request on conn and reads its answer through br,
-// and says whether the server closes the connection after it. Any error
-// counts against r, and the client redials after 10 ms.
-func rawClient(addr string, stop *atomic.Bool, r *pullResult, round func(conn net.Conn, br *bufio.Reader) (closing bool, err error)) {
-	var conn net.Conn
-	var br *bufio.Reader
-	for !stop.Load() {
-		if conn == nil {
-			c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-			if err != nil {
-				r.errors++
-				time.Sleep(10 * time.Millisecond)
-				continue
-			}
-			conn = c
-			if br == nil {
-				br = bufio.NewReaderSize(conn, 4096)
-			} else {
-				br.Reset(conn)
-			}
-		}
-		conn.SetDeadline(time.Now().Add(30 * time.Second))
-		closing, err := round(conn, br)
-		if err != nil {
-			r.errors++
-			time.Sleep(10 * time.Millisecond)
-		}
-		if err != nil || closing {
-			conn.Close()
-			conn = nil
-		}
-	}
-	if conn != nil {
-		conn.Close()
-	}
-}
-
-// readResponse reads one HTTP/1.1 response whose status must be 200,
-// appending its body to body. It returns the X-Canopy-Version header and
-// whether the server will close the connection.
-func readResponse(br *bufio.Reader, body []byte) ([]byte, string, bool, error) {
-	length, chunked, closing, ver, err := readHead(br)
-	if err != nil {
-		return body, "", false, err
-	}
-	if !chunked {
-		if length < 0 {
-			return body, "", false, fmt.Errorf("response without length")
-		}
-		n := len(body)
-		body = slices.Grow(body, length)[:n+length]
-		_, err := io.ReadFull(br, body[n:])
-		return body, ver, closing, err
-	}
-	for {
-		size, err := readChunk(br, &body)
-		if err != nil {
-			return body, "", false, err
-		}
-		if size == 0 {
-			return body, ver, closing, nil
-		}
-	}
-}
-
-// readHead reads a response's status line, which must say 200, and
-// headers: the Content-Length (-1 without), whether the body is chunked,
-// whether the server will close the connection, and X-Canopy-Version.
-func readHead(br *bufio.Reader) (length int, chunked, closing bool, ver string, err error) {
-	line, err := br.ReadSlice('\n')
-	if err != nil {
-		return 0, false, false, "", err
-	}
-	if !strings.HasPrefix(string(line), "HTTP/1.1 200 ") {
-		return 0, false, false, "", fmt.Errorf("status line %q", line)
-	}
-	length = -1
-	for {
-		line, err := br.ReadSlice('\n')
-		if err != nil {
-			return 0, false, false, "", err
-		}
-		h := strings.TrimRight(string(line), "\r\n")
-		if h == "" {
-			return length, chunked, closing, ver, nil
-		}
-		name, value, ok := strings.Cut(h, ":")
-		if !ok {
-			return 0, false, false, "", fmt.Errorf("header line %q", h)
-		}
-		value = strings.TrimSpace(value)
-		switch {
-		case strings.EqualFold(name, "Content-Length"):
-			length, err = strconv.Atoi(value)
-			if err != nil {
-				return 0, false, false, "", fmt.Errorf("content-length %q", value)
-			}
-		case strings.EqualFold(name, "Transfer-Encoding"):
-			chunked = strings.EqualFold(value, "chunked")
-		case strings.EqualFold(name, "Connection"):
-			closing = strings.EqualFold(value, "close")
-		case strings.EqualFold(name, versionHeader):
-			ver = value
-		}
-	}
-}
-
-// readChunk appends one chunk of a chunked body to *body and returns its
-// size: 0 is the last (canopy sends no trailers).
-func readChunk(br *bufio.Reader, body *[]byte) (int, error) {
-	line, err := br.ReadSlice('\n')
-	if err != nil {
-		return 0, err
-	}
-	size, err := strconv.ParseUint(strings.TrimRight(string(line), "\r\n"), 16, 31)
-	if err != nil {
-		return 0, fmt.Errorf("chunk size %q", line)
-	}
-	n := len(*body)
-	*body = slices.Grow(*body, int(size))[:n+int(size)]
-	if _, err := io.ReadFull(br, (*body)[n:]); err != nil {
-		return 0, err
-	}
-	if _, err := br.Discard(2); err != nil {
-		return 0, err
-	}
-	return int(size), nil
-}
-
 func bytesIndex(b []byte, s string) int { return strings.Index(string(b), s) }
 
 func gauge(t *testing.T, hc *http.Client, base, name string) float64 {
@@ -729,64 +566,14 @@ func loopbackFloor(t *testing.T, n, size, rounds int) float64 {
 	return (procSeconds(os.Getpid()) - c0) / float64(n*rounds) * 1e6
 }
 
-// rawStreamClient is one event-stream client on its own keep-alive
-// connection, as light as rawPullClient: a hand-written GET with Accept:
-// text/event-stream, then the chunked stream decoded and split into events
-// in one buffer. Each event's id is the since of the next request when
-// the stream ends (?timeout=5).
-func rawStreamClient(addr, since string, pushes int, sentAt []atomic.Int64, stop *atomic.Bool, r *pullResult) {
-	req := make([]byte, 0, 160)
-	buf := make([]byte, 0, 4096)
-	rawClient(addr, stop, r, func(conn net.Conn, br *bufio.Reader) (bool, error) {
-		req = append(req[:0], "GET /pull/bench?timeout=5&since="...)
-		req = append(req, since...)
-		req = append(req, " HTTP/1.1\r\nHost: "...)
-		req = append(req, addr...)
-		req = append(req, "\r\nAccept: text/event-stream\r\n\r\n"...)
-		if _, err := conn.Write(req); err != nil {
-			return false, err
-		}
-		_, chunked, closing, _, err := readHead(br)
-		if err != nil {
-			return false, err
-		}
-		if !chunked {
-			return false, fmt.Errorf("event stream not chunked")
-		}
-		buf = buf[:0]
-		for {
-			// One chunk per flushed event from net/http; events are cut
-			// from the decoded bytes whatever the chunking.
-			size, err := readChunk(br, &buf)
-			if err != nil {
-				return false, err
-			}
-			now := time.Now().UnixNano()
-			for {
-				i := bytesIndex(buf, "\n\n")
-				if i < 0 {
-					break
-				}
-				if !r.event(buf[:i], pushes, now, sentAt, &since) {
-					r.errors++
-				}
-				buf = buf[:copy(buf, buf[i+2:])]
-			}
-			if size == 0 {
-				return closing, nil
-			}
-		}
-	})
-}
-
 // event records one Server-Sent Event's changes and takes its id as since;
 // false if its data is not JSON.
-func (r *pullResult) event(ev []byte, pushes int, now int64, sentAt []atomic.Int64, since *string) bool {
+func (r *pullResult) event(ev []byte, pushes int, now int64, sentAt []atomic.Int64, since *[]byte) bool {
 	for len(ev) > 0 {
 		var line []byte
 		line, ev, _ = bytes.Cut(ev, []byte("\n"))
 		if id, ok := bytes.CutPrefix(line, []byte("id: ")); ok {
-			*since = string(id)
+			*since = append((*since)[:0], id...)
 		} else if data, ok := bytes.CutPrefix(line, []byte("data: ")); ok {
 			if !json.Valid(data) {
 				return false
