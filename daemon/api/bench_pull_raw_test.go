@@ -377,3 +377,88 @@ func (s *rawClients) stream(i int, now int64) error {
 		}
 	}
 }
+
+// rawLoopbackFloor is loopbackFloor without Go's net package: n loopback
+// TCP connections made with raw syscalls, and for each of rounds rounds
+// one goroutine writes size bytes with write(2) to every server end, then
+// reads them all back at the client ends through epoll_wait and read(2).
+// What is left is the kernel's cost of a delivery, which no server or
+// client code can go under: CPU µs per write+read.
+func rawLoopbackFloor(n, size, rounds int) (float64, error) {
+	ln, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer syscall.Close(ln)
+	if err := syscall.Bind(ln, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		return 0, err
+	}
+	if err := syscall.Listen(ln, n); err != nil {
+		return 0, err
+	}
+	la, err := syscall.Getsockname(ln)
+	if err != nil {
+		return 0, err
+	}
+	ep, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return 0, err
+	}
+	defer syscall.Close(ep)
+	srv := make([]int, 0, n)
+	for i := 0; i < n; i++ {
+		c, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return 0, err
+		}
+		defer syscall.Close(c)
+		if err := syscall.Connect(c, la); err != nil {
+			return 0, err
+		}
+		s, _, err := syscall.Accept(ln)
+		if err != nil {
+			return 0, err
+		}
+		defer syscall.Close(s)
+		for _, fd := range []int{c, s} {
+			if err := syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1); err != nil {
+				return 0, err
+			}
+		}
+		if err := syscall.SetNonblock(c, true); err != nil {
+			return 0, err
+		}
+		if err := syscall.EpollCtl(ep, syscall.EPOLL_CTL_ADD, c, &syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(c)}); err != nil {
+			return 0, err
+		}
+		srv = append(srv, s)
+	}
+	msg := make([]byte, size)
+	buf := make([]byte, 4096)
+	events := make([]syscall.EpollEvent, 512)
+	c0 := cpuSeconds()
+	for r := 0; r < rounds; r++ {
+		for _, s := range srv {
+			if _, err := syscall.Write(s, msg); err != nil {
+				return 0, err
+			}
+		}
+		for got := 0; got < n*size; {
+			k, err := syscall.EpollWait(ep, events, 1000)
+			if err == syscall.EINTR {
+				continue
+			}
+			if err != nil {
+				return 0, err
+			}
+			for _, e := range events[:k] {
+				m, err := syscall.Read(int(e.Fd), buf)
+				if err != nil && err != syscall.EAGAIN {
+					return 0, err
+				}
+				got += max(m, 0)
+			}
+		}
+	}
+	return (cpuSeconds() - c0) / float64(n*rounds) * 1e6, nil
+}

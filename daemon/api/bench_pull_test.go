@@ -349,10 +349,23 @@ func TestBenchPull(t *testing.T) {
 	// what the clients (and the pusher) spend, and against the floor, one
 	// write and one read of an answer's size on loopback TCP measured on
 	// this machine in this run.
-	floor := loopbackFloor(t, 1000, 200, 5)
+	floor := loopbackFloor(t, 1000, 200, 10)
+	rawFloor, err := rawLoopbackFloor(1000, 200, 10)
+	if err != nil {
+		t.Fatalf("cannot measure the raw loopback floor: %v", err)
+	}
 	perD := func(sec float64, n int) float64 { return sec / float64(max(1, n)) * 1e6 }
-	fmt.Printf("CPU per delivery: server %.1f µs, clients %.1f µs; per response or event (%d): server %.1f µs, clients %.1f µs; loopback floor %.1f µs per write+read (server per response = %.2f× floor)\n",
-		perD(srvSec, len(all)), perD(cliSec, len(all)), polls, perD(srvSec, polls), perD(cliSec, polls), floor, perD(srvSec, polls)/floor)
+	srvPer, cliPer := perD(srvSec, polls), perD(cliSec, polls)
+	fmt.Printf("CPU per delivery: server %.1f µs, clients %.1f µs; per response or event (%d): server %.1f µs, clients %.1f µs; loopback floor %.1f µs per write+read on Go's net, %.1f µs on raw syscalls (server per response = %.2f× the Go floor)\n",
+		perD(srvSec, len(all)), perD(cliSec, len(all)), polls, srvPer, cliPer, floor, rawFloor, srvPer/floor)
+	// What the same work would take on this machine with nothing else
+	// running: one version sent to every client, spread over every core
+	// (the p99 on an idle machine, had the versions not queued), and the
+	// share of the cores 10 versions/s need, the kernel's alone and all in.
+	cores := float64(runtime.NumCPU())
+	fmt.Printf("idle-machine estimate: one version to %d clients takes %.0f ms of %d cores (kernel floor alone %.0f ms); 10 versions/s need %.0f%% of the cores (kernel floor alone %.0f%%)\n",
+		clients, float64(clients)*(srvPer+cliPer)/cores/1e3, runtime.NumCPU(), float64(clients)*rawFloor/cores/1e3,
+		float64(clients)*10*(srvPer+cliPer)/cores/1e4, float64(clients)*10*rawFloor/cores/1e4)
 	fmt.Printf("server CPU %.0f%% of one core over %v; clients+pusher CPU %.0f%%; mean push round trip %v\n",
 		cpu, elapsed.Round(time.Second), selfCPU, (time.Duration(postNanos.Load()) / time.Duration(pushes)).Round(time.Microsecond))
 	fmt.Printf("other processes CPU %.0f%% (of %d cores); load average at the end %s\n", max(0, otherCPU), runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
@@ -553,7 +566,7 @@ func loopbackFloor(t *testing.T, n, size, rounds int) float64 {
 	}
 	msg := make([]byte, size)
 	time.Sleep(100 * time.Millisecond)
-	c0 := procSeconds(os.Getpid())
+	c0 := cpuSeconds()
 	for r := 0; r < rounds; r++ {
 		read.Add(n)
 		for _, s := range srv {
@@ -563,7 +576,15 @@ func loopbackFloor(t *testing.T, n, size, rounds int) float64 {
 		}
 		read.Wait()
 	}
-	return (procSeconds(os.Getpid()) - c0) / float64(n*rounds) * 1e6
+	return (cpuSeconds() - c0) / float64(n*rounds) * 1e6
+}
+
+// cpuSeconds is this process's CPU time to the microsecond (getrusage),
+// for the floors: /proc's clock ticks are 10 ms.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // event records one Server-Sent Event's changes and takes its id as since;
