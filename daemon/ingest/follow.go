@@ -505,12 +505,17 @@ func (fl *follower) truncated(of *openFile) {
 // batches. A partial last line waits for its newline.
 func (fl *follower) readAll(ctx context.Context, of *openFile) error {
 	maxLine := fl.in.opt.MaxLineBytes
+	// Growth is noted once per call, not per line: only the caller looks
+	// at lastGrown, after the call.
+	from := of.pos
+	defer func() {
+		if of.pos > from {
+			of.lastGrown = time.Now()
+		}
+	}()
 	for {
 		line, err := of.br.ReadSlice('\n')
 		of.pos += int64(len(line))
-		if len(line) > 0 {
-			of.lastGrown = time.Now()
-		}
 		switch {
 		case err == nil:
 			if of.skipping {

@@ -26,7 +26,14 @@ func (b *batchBuf) split() [][]byte {
 	return b.lines
 }
 
-func (b *batchBuf) reset() { b.arena, b.ends, b.lines = b.arena[:0], b.ends[:0], b.lines[:0] }
+func (b *batchBuf) reset() {
+	// A log that went quiet does not keep a busy one's arena (up to 4 MiB
+	// per buffer, Buffers of them per followed file).
+	if cap(b.arena) > 1<<20 && len(b.arena) < cap(b.arena)/4 {
+		b.arena = nil
+	}
+	b.arena, b.ends, b.lines = b.arena[:0], b.ends[:0], b.lines[:0]
+}
 
 // defaultBuffers is how many batches one reader may have between reading
 // and applied: one being read and, on a machine with n cores, n being

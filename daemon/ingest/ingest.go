@@ -91,7 +91,11 @@ type Options struct {
 	RotateWait time.Duration
 	// GlobInterval is how often globs are re-expanded (default 2 s).
 	GlobInterval time.Duration
-	// BatchLines caps lines per batch (default 1024).
+	// BatchLines caps lines per batch (default 8192, as replay's). A
+	// batch also ends at the end of the file, so the cap only applies to
+	// a reader that is behind, where a longer batch is cheaper per line:
+	// the consumer splits it into pipe calls of pipes.DefaultBatchSize
+	// lines on every core.
 	BatchLines int
 	// Buffers is how many batches of one file may be between read and
 	// applied: one being read, the others consumed at once (default one
@@ -169,7 +173,7 @@ func New(opt Options) (*Ingester, error) {
 		opt.GlobInterval = 2 * time.Second
 	}
 	if opt.BatchLines <= 0 {
-		opt.BatchLines = 1024
+		opt.BatchLines = 8192
 	}
 	if opt.MaxLineBytes <= 0 {
 		opt.MaxLineBytes = 64 << 10
