@@ -51,6 +51,48 @@ func TestDefinition(t *testing.T) {
 	}
 }
 
+// TestLateBatch: batches reach the pipe in the order they were parsed, so a
+// day's last lines may come after the next days' first ones. Days 1-4 with
+// keep_days 3 and day 1's visitors again at the end: day 1 still counts 10
+// (it stays while it may get lines), and once idle for idleBatches batches
+// beyond keep_days it is dropped.
+func TestLateBatch(t *testing.T) {
+	var recs []pipeabi.Record
+	visit := func(day int64) {
+		for i := range 10 {
+			recs = append(recs, pipeabi.Record{Time: day0 + day*86400e9, RemoteAddr: fmt.Sprintf("10.0.0.%d", i), UserAgent: "a", Status: 200})
+		}
+	}
+	for d := range int64(4) {
+		visit(d)
+	}
+	visit(0)
+	res := pipetest.Native(t, &visitorsPipe{}, nil, recs)
+	for _, d := range []string{"2026-01-05", "2026-01-06", "2026-01-07", "2026-01-08"} {
+		if v, _ := res.Value("visitors,day," + d); v != 10 {
+			t.Errorf("%s = %v visitors, want 10\n%s", d, v, res)
+		}
+	}
+
+	p := &visitorsPipe{}
+	if err := p.Init(pipe.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	for d := range int64(4) {
+		p.day(d)
+	}
+	p.drop(nil)
+	if len(p.days) != 4 {
+		t.Errorf("%d days held right after the 4th, want 4 (none idle yet)", len(p.days))
+	}
+	p.batch += idleBatches
+	p.day(3)
+	p.drop(nil)
+	if _, ok := p.days[0]; ok || len(p.days) != 3 {
+		t.Errorf("after %d idle batches: days %v, want the 3 newest", idleBatches, p.order)
+	}
+}
+
 // TestAccuracy counts n distinct visitors in one day (each twice): exact
 // below exactBelow, within 1 % at 1M, and the pipe's heap stays small.
 func TestAccuracy(t *testing.T) {
