@@ -28,8 +28,8 @@ import (
 // Lines and BatchSize shape the workload: a day of generated traffic in the
 // main format (combined + times), sent in batches as the daemon does.
 const (
-	Lines     = 20000
-	BatchSize = 2048 // as daemon/pipes.DefaultBatchSize
+	Lines     = 32768
+	BatchSize = 8192 // as daemon/pipes.DefaultBatchSize
 )
 
 // Records returns n generated main-format lines as host records (the

@@ -29,7 +29,9 @@ type ReplayOptions struct {
 	// after the last line.
 	Tick     func(boundary time.Time) error
 	Interval time.Duration
-	// BatchLines per Consume (default 8192: replay is throughput-bound).
+	// BatchLines per Consume (default 16384: replay is throughput-bound,
+	// and the pipes split a call evenly over their workers, so on 2 CPUs
+	// each pipe call gets pipes.DefaultBatchSize lines).
 	BatchLines int
 	// Buffers is how many batches may be between read and consumed: one
 	// being read (and gunzipped), the others consumed at once (default one
@@ -65,7 +67,7 @@ type ReplayResult struct {
 // hands their lines to the consumer in batches, marked as Replay.
 func Replay(ctx context.Context, files []string, opt ReplayOptions) (ReplayResult, error) {
 	if opt.BatchLines <= 0 {
-		opt.BatchLines = 8192
+		opt.BatchLines = 16384
 	}
 	if opt.MaxLineBytes <= 0 {
 		opt.MaxLineBytes = 64 << 10

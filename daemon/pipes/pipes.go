@@ -38,10 +38,11 @@ import (
 // Defaults of Options.
 const (
 	// DefaultBatchSize: a pipe call has a fixed cost (the call, the
-	// batch's Emits and the host's check of its deltas, ~20 µs in WASM);
-	// at 2,048 lines it is ~10 ns a line (at 512 it was a third of the
-	// built-in pipes' cost).
-	DefaultBatchSize = 2048
+	// batch's Emits and the host's check of its deltas, ~20 µs in WASM),
+	// and the top-N and dictionary pipes work per distinct value of a
+	// batch: 8,192 lines against 2,048 cut the hosts pipe's WASM CPU per
+	// line by ~40 % and visitors' and time's by ~40 % (bench/pipebench).
+	DefaultBatchSize = 8192
 	minBatchSize     = 256
 	DefaultPoll      = 250 * time.Millisecond
 	// DefaultMaxKeys caps the keys one pipe may create (pipes: config:
@@ -72,7 +73,7 @@ type Options struct {
 	Config config.PipesConfig
 	// Workers is how many batches run at once (default GOMAXPROCS).
 	Workers int
-	// BatchSize is how many lines go to a pipe per call (default 2048).
+	// BatchSize is how many lines go to a pipe per call (default 8192).
 	BatchSize int
 	// Poll is how often the folder is rescanned (default 250 ms).
 	Poll time.Duration
