@@ -1,16 +1,21 @@
 package logformat
 
+import (
+	"unsafe"
+
+	"github.com/canopy-dev/canopy/sdk/internal/uacache"
+)
+
 // Parser parses lines of one Format and classifies their user agents once,
 // in the host, so pipes get the pieces as plain fields. It keeps a bounded
 // cache of classified agents (real logs repeat a few thousand agents
 // millions of times). A Parser is not safe for concurrent use: make one per
 // worker with Format.NewParser.
 type Parser struct {
-	f         *Format
-	classify  bool
-	noVars    bool
-	cache     map[string]UserAgent
-	cacheSize int
+	f        *Format
+	classify bool
+	noVars   bool
+	cache    *uacache.Cache[UserAgent]
 }
 
 // DefaultUACacheSize is how many distinct user agents a Parser remembers
@@ -19,7 +24,7 @@ const DefaultUACacheSize = 8192
 
 // NewParser returns a Parser for f that classifies user agents.
 func (f *Format) NewParser() *Parser {
-	return &Parser{f: f, classify: true, cache: make(map[string]UserAgent), cacheSize: DefaultUACacheSize}
+	return &Parser{f: f, classify: true, cache: uacache.New[UserAgent](DefaultUACacheSize)}
 }
 
 // SetClassifyUA turns user-agent classification on or off (off when no
@@ -48,16 +53,9 @@ func (p *Parser) Parse(line []byte, r *Record) error {
 
 // UserAgent classifies ua through the parser's cache.
 func (p *Parser) UserAgent(ua []byte) UserAgent {
-	if u, ok := p.cache[string(ua)]; ok { // no allocation for the lookup
-		return u
+	var s string
+	if len(ua) > 0 { // the cache copies the agents it keeps
+		s = unsafe.String(&ua[0], len(ua))
 	}
-	s := string(ua)
-	u := ClassifyUserAgent(s)
-	if len(p.cache) >= p.cacheSize {
-		// Starting over is simpler than LRU and costs one re-classification
-		// per agent; a log whose agents never repeat gains nothing either way.
-		clear(p.cache)
-	}
-	p.cache[s] = u
-	return u
+	return p.cache.Get(s, ClassifyUserAgent).Value
 }

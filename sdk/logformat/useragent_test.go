@@ -1,6 +1,10 @@
 package logformat
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/canopy-dev/canopy/sdk/internal/uacache"
+)
 
 func TestClassifyUserAgent(t *testing.T) {
 	tests := []struct {
@@ -75,14 +79,14 @@ func TestClassifyUserAgent(t *testing.T) {
 
 func TestParserUACache(t *testing.T) {
 	p := MustCompile("combined").NewParser()
-	p.cacheSize = 2
+	p.cache = uacache.New[UserAgent](2)
 	for i, ua := range []string{"curl/1", "curl/2", "curl/3", "curl/1"} {
 		u := p.UserAgent([]byte(ua))
 		if u.Bot != "curl" {
 			t.Fatalf("agent %d: %+v", i, u)
 		}
-		if len(p.cache) > 2 {
-			t.Fatalf("cache grew to %d entries, cap 2", len(p.cache))
+		if p.cache.Len() > 2 {
+			t.Fatalf("cache grew to %d entries, cap 2", p.cache.Len())
 		}
 	}
 }
