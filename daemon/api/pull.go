@@ -387,6 +387,23 @@ func (s *Server) freeSlot() {
 	s.metrics.pullClients.Dec()
 }
 
+// join makes the caller a waiter: it takes a slot and subscribes to the
+// next version, or fails with 429 and returns nil. A non-nil channel
+// wants a leave.
+func (s *Server) join(fail pullFail) <-chan struct{} {
+	if !s.takeSlot() {
+		fail(http.StatusTooManyRequests, s.tooManyWaiting())
+		return nil
+	}
+	return s.notify.subscribe()
+}
+
+// leave undoes join.
+func (s *Server) leave() {
+	s.notify.release()
+	s.freeSlot()
+}
+
 func (s *Server) tooManyWaiting() string {
 	return fmt.Sprintf("too many clients waiting: %d (limits.max_long_polls); retry later", s.limits.MaxLongPolls)
 }
@@ -474,13 +491,11 @@ func (s *Server) servePull(w http.ResponseWriter, r *http.Request, keyParam stri
 		return
 	}
 	if ans.n == 0 && a.timeout > 0 {
-		if !s.takeSlot() {
-			fail(http.StatusTooManyRequests, s.tooManyWaiting())
+		ch := s.join(fail)
+		if ch == nil {
 			return
 		}
-		defer s.freeSlot()
-		ch := s.notify.subscribe()
-		defer s.notify.release()
+		defer s.leave()
 		timer := time.NewTimer(a.timeout)
 		defer timer.Stop()
 		done := r.Context().Done()
@@ -528,13 +543,11 @@ func (s *Server) servePull(w http.ResponseWriter, r *http.Request, keyParam stri
 // wait selects on three channels (version, one timer for keep-alives and
 // ?timeout=, the request), the fewest a waiter needs.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request, a pullArgs, fail pullFail) {
-	if !s.takeSlot() {
-		fail(http.StatusTooManyRequests, s.tooManyWaiting())
+	ch := s.join(fail)
+	if ch == nil {
 		return
 	}
-	defer s.freeSlot()
-	ch := s.notify.subscribe()
-	defer s.notify.release()
+	defer s.leave()
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
