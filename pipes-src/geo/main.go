@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/canopy-dev/canopy/pipes-src/internal/strtab"
 	"github.com/canopy-dev/canopy/pipes-src/internal/topn"
 	"github.com/canopy-dev/canopy/sdk/pipe"
 	"github.com/canopy-dev/canopy/sdk/pipeabi"
@@ -31,9 +32,6 @@ const unknown = "_unknown"
 // maxCountries bounds the country keys: ISO 3166 has 249 codes, so only a
 // strange database reaches it; the rest go to _other.
 const maxCountries = 300
-
-// place is what one address resolves to ("" where the database is silent).
-type place struct{ country, city, asn string }
 
 // record is the part of a GeoIP2/GeoLite2/DB-IP record the pipe reads.
 type record struct {
@@ -54,21 +52,34 @@ type geoPipe struct {
 	hasCountry, hasCity, hasAS bool
 	useXFF                     bool
 
-	countries                 map[string]*pipe.Key
-	countryHits               map[string]float64 // this batch, by key
+	// Countries by index: a place holds its country's index, so a batch
+	// counts countries in a slice.
+	countryIdx                map[string]int32
+	countryKeys               []pipe.Key
+	countryHits               []float64 // this batch
 	cities                    map[string]*topn.Set
 	cityOrder                 []string // countries with a city set, first seen first
 	cityTop, cityMax, cityCap int
 	asns                      *topn.Set
 
-	remPlace, xffPlace []place // per distinct value of the batch
-	// cache holds recent lookups across batches (a client sends many
-	// lines; a lookup costs a tree walk and a record decode); cleared
-	// when full, so it stays bounded.
-	cache  map[string]place
-	xffAny bool
-	hits   []float64 // lines per distinct remote_addr
+	// cache maps a logged address to its place (an index into places)
+	// across batches: a client sends many lines and a lookup costs a tree
+	// walk and a record decode. Places are deduplicated, so a batch counts
+	// each place once whatever the number of its clients (a topn Add per
+	// client and a Go map access per country were most of the pipe's cost
+	// in WASM). Both are cleared together between batches once the cache
+	// holds cacheSize addresses, so they stay bounded.
+	cache    *strtab.Map
+	places   []place
+	placeIdx map[place]int32
+
+	remPlace, xffPlace []int32   // per distinct value of the batch; -1: no address
+	hits               []float64 // this batch, per place
+	touched            []int32   // places with hits, first counted first
 }
+
+// place is what one address resolves to ("" where the database is silent).
+type place struct{ country, city, asn string }
 
 func (*geoPipe) Manifest() pipe.Manifest {
 	return pipe.Manifest{
@@ -109,10 +120,10 @@ func (p *geoPipe) Init(cfg pipe.Config) error {
 	p.db = db
 	p.hasCountry, p.hasCity, p.hasAS = kinds(db.Metadata.DatabaseType)
 	p.useXFF = cfg.String("x_forwarded_for", "true") != "false"
-	p.countries = make(map[string]*pipe.Key)
-	p.countryHits = make(map[string]float64)
+	p.countryIdx = make(map[string]int32)
 	p.cities = make(map[string]*topn.Set)
-	p.cache = make(map[string]place, cacheSize)
+	p.cache = strtab.New(cacheSize)
+	p.placeIdx = make(map[place]int32)
 	p.cityTop, p.cityMax, p.cityCap = ints["top_cities"], ints["max_city_keys"], ints["city_capacity"]
 	p.asns = topn.New(ints["top_asn"], ints["max_asn_keys"], ints["asn_capacity"], 64, []string{"geo", "asn"})
 	return nil
@@ -132,20 +143,26 @@ func kinds(dbType string) (country, city, as bool) {
 	return country, city, as
 }
 
-// cacheSize bounds the lookup cache (entries).
-const cacheSize = 4096
+// cacheSize bounds the lookup cache (addresses).
+const cacheSize = 16384
 
-// cached is lookup through the cache.
-func (p *geoPipe) cached(s string) (place, bool) {
-	if pl, ok := p.cache[s]; ok {
-		return pl, pl.country != ""
+// cached returns the place of logged address s, -1 for none ("-").
+func (p *geoPipe) cached(s string) int32 {
+	if i, ok := p.cache.Get(s); ok {
+		return i
 	}
-	pl, _ := p.lookup(s)
-	if len(p.cache) >= cacheSize {
-		clear(p.cache)
+	pl, ok := p.lookup(s)
+	i := int32(-1)
+	if ok {
+		var seen bool
+		if i, seen = p.placeIdx[pl]; !seen {
+			i = int32(len(p.places))
+			p.places = append(p.places, pl)
+			p.placeIdx[pl] = i
+		}
 	}
-	p.cache[strings.Clone(s)] = pl
-	return pl, pl.country != ""
+	p.cache.Set(strings.Clone(s), i)
+	return i
 }
 
 // lookup resolves one logged address ("-", a name, v4, v6, [v6]:port).
@@ -183,13 +200,18 @@ func (p *geoPipe) lookup(s string) (place, bool) {
 }
 
 func (p *geoPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
+	if p.cache.Len() >= cacheSize {
+		p.cache.Clear()
+		p.places = p.places[:0]
+		clear(p.placeIdx)
+	}
 	rem := b.Strings(pipe.FieldRemoteAddr)
 	p.remPlace = p.remPlace[:0]
 	for d := range rem.Distinct() {
-		pl, _ := p.cached(rem.Value(d))
-		p.remPlace = append(p.remPlace, pl)
+		p.remPlace = append(p.remPlace, p.cached(rem.Value(d)))
 	}
-	p.xffPlace, p.xffAny = p.xffPlace[:0], false
+	p.xffPlace = p.xffPlace[:0]
+	xffAny := false
 	var xi []uint32
 	if p.useXFF {
 		xff := b.Strings(fieldXFF)
@@ -198,48 +220,57 @@ func (p *geoPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
 			if i := strings.IndexByte(v, ','); i >= 0 {
 				v = v[:i]
 			}
-			pl, ok := p.cached(v)
-			p.xffAny = p.xffAny || ok
-			p.xffPlace = append(p.xffPlace, pl)
+			i := p.cached(v)
+			xffAny = xffAny || i >= 0
+			p.xffPlace = append(p.xffPlace, i)
 		}
-		if p.xffAny {
+		if xffAny {
 			xi = xff.Indexes()
 		}
 	}
-	if xi == nil {
-		// Lines summed per distinct address first: one count per client
-		// of the batch rather than one per line.
-		n := len(p.remPlace)
-		if cap(p.hits) < n {
-			p.hits = make([]float64, n)
-		}
-		p.hits = p.hits[:n]
-		clear(p.hits)
-		for _, d := range rem.Indexes() {
-			p.hits[d]++
-		}
-		for d, h := range p.hits {
-			if h > 0 && p.remPlace[d].country != "" {
-				p.count(p.remPlace[d], h)
+	if cap(p.hits) < len(p.places) {
+		p.hits = make([]float64, len(p.places), cap(p.places))
+	}
+	p.hits = p.hits[:len(p.places)]
+	for r, d := range rem.Indexes() {
+		i := p.remPlace[d]
+		if xi != nil {
+			if x := p.xffPlace[xi[r]]; x >= 0 {
+				i = x
 			}
 		}
-		return
-	}
-	for r, d := range rem.Indexes() {
-		pl := p.remPlace[d]
-		if p.xffPlace[xi[r]].country != "" {
-			pl = p.xffPlace[xi[r]]
-		}
-		if pl.country == "" { // no address at all
+		if i < 0 { // no address at all
 			continue
 		}
-		p.count(pl, 1)
+		if p.hits[i] == 0 {
+			p.touched = append(p.touched, i)
+		}
+		p.hits[i]++
 	}
+	for _, i := range p.touched {
+		p.count(&p.places[i], p.hits[i])
+		p.hits[i] = 0
+	}
+	p.touched = p.touched[:0]
 }
 
-func (p *geoPipe) count(pl place, n float64) {
+func (p *geoPipe) count(pl *place, n float64) {
 	if p.hasCountry {
-		p.countryHits[pl.country] += n
+		c, ok := p.countryIdx[pl.country]
+		if !ok {
+			name := pl.country
+			if len(p.countryKeys) >= maxCountries {
+				name = topn.Other
+			}
+			if c, ok = p.countryIdx[name]; !ok {
+				c = int32(len(p.countryKeys))
+				p.countryKeys = append(p.countryKeys, pipe.NewKey("geo", "country", name))
+				p.countryHits = append(p.countryHits, 0)
+				p.countryIdx[name] = c
+			}
+			p.countryIdx[pl.country] = c
+		}
+		p.countryHits[c] += n
 	}
 	if p.hasCity {
 		s := p.cities[pl.country]
@@ -262,19 +293,11 @@ func (p *geoPipe) Flush(out *pipe.Out) {
 		return
 	}
 	for c, v := range p.countryHits {
-		k := p.countries[c]
-		if k == nil && len(p.countries) >= maxCountries {
-			c = topn.Other
-			k = p.countries[c]
+		if v != 0 {
+			out.EmitKey(&p.countryKeys[c], v)
+			p.countryHits[c] = 0
 		}
-		if k == nil {
-			nk := pipe.NewKey("geo", "country", c)
-			k = &nk
-			p.countries[c] = k
-		}
-		out.EmitKey(k, v)
 	}
-	clear(p.countryHits)
 	for _, c := range p.cityOrder {
 		p.cities[c].Flush(out)
 	}
