@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/canopy-dev/canopy/bench/pipebench"
+	"github.com/canopy-dev/canopy/sdk/pipe"
 	"github.com/canopy-dev/canopy/sdk/pipeabi"
 	"github.com/canopy-dev/canopy/sdk/pipetest"
 )
@@ -47,6 +48,30 @@ func TestStatic(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestStaticLookup checks that the extension lookup (one-dot extensions)
+// answers as comparing every suffix does.
+func TestStaticLookup(t *testing.T) {
+	paths := []string{"", ".", "/", "/a", "/a.", "/a.css", "/A.CSS", "/a.Css/", "/a.css/b", "/x.tar.gz", "/.js", "/a.woff2",
+		"/a.woff22", "/a.b.json", "/a.verylongextension", "/a/b.c/d", "/é.png", "/a.jpeg", "/a.jpe"}
+	for _, static := range []string{DefaultStatic, "png, CSS", "", "tar.gz,js"} {
+		p := &requestsPipe{}
+		if err := p.Init(pipe.Config{"static": static}); err != nil {
+			t.Fatal(err)
+		}
+		fast := p.extSet != nil
+		for _, path := range paths {
+			got := p.isStatic(path)
+			set := p.extSet
+			p.extSet = nil
+			want := p.isStatic(path)
+			p.extSet = set
+			if got != want {
+				t.Errorf("static %q (lookup %v): isStatic(%q) = %v, comparing suffixes %v", static, fast, path, got, want)
+			}
+		}
 	}
 }
 
