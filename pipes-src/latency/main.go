@@ -47,6 +47,43 @@ func valueOf(i int) float64 {
 	return 2 * minV * math.Pow(gamma, float64(i)) / (gamma + 1)
 }
 
+// msBuckets caches bucketOf for whole milliseconds below maxMS: nginx logs
+// $request_time and $upstream_response_time in ms, and in Go's WASM build
+// the logarithm costs more than the rest of a sample.
+const maxMS = 1 << 16
+
+type msBuckets [maxMS]int16 // bucket+1; 0: not computed yet
+
+// cached is bucketOf(v) when v is a whole number of ms already seen, else
+// -1 (then call of). It is small enough for Go to inline: in Go's WASM
+// build a call per sample cost about as much as the sample's work.
+func (c *msBuckets) cached(v float64) int {
+	if v >= 0 && v < maxMS/1000.0 {
+		if ms := int(v*1000 + 0.5); ms < maxMS && float64(ms)/1000 == v {
+			return int(c[ms]) - 1
+		}
+	}
+	return -1
+}
+
+// of is bucketOf(v), from the cache when v is a whole number of ms: the
+// float64 nearest ms/1000 is both what parsing "0.123" gives and ms/1000.
+func (c *msBuckets) of(v float64) int {
+	if !(v >= 0 && v < maxMS/1000.0) { // also NaN and ±Inf, before converting
+		return bucketOf(v)
+	}
+	ms := int(v*1000 + 0.5)
+	if ms >= maxMS || float64(ms)/1000 != v {
+		return bucketOf(v)
+	}
+	b := c[ms]
+	if b == 0 {
+		b = int16(bucketOf(v) + 1)
+		c[ms] = b
+	}
+	return int(b - 1)
+}
+
 // sketch is one metric's buckets.
 type sketch struct {
 	b   []uint32
@@ -54,11 +91,9 @@ type sketch struct {
 	max float64
 }
 
-func (s *sketch) add(v float64) {
-	if s.b == nil {
-		s.b = make([]uint32, nBkt)
-	}
-	s.b[bucketOf(v)]++
+// add counts v in bucket i (see msBuckets); s.b must be allocated.
+func (s *sketch) add(i int, v float64) {
+	s.b[i]++
 	s.n++
 	s.max = max(s.max, v)
 }
@@ -120,6 +155,7 @@ type latencyPipe struct {
 	slowest    []slow // this interval's slowest, at most nSlow
 	nSlow      int
 	byDistinct []*url
+	bkt        *msBuckets
 }
 
 func (*latencyPipe) Manifest() pipe.Manifest {
@@ -144,11 +180,14 @@ func (p *latencyPipe) Init(cfg pipe.Config) error {
 	}
 	p.index = make(map[string]int)
 	p.other = newURL("_other")
+	p.bkt = new(msBuckets)
 	return nil
 }
 
 func newURL(name string) *url {
-	return &url{name: name, kHits: pipe.NewKey("lat", "hits", name)}
+	u := &url{name: name, kHits: pipe.NewKey("lat", "hits", name)}
+	u.req.b, u.up.b = make([]uint32, nBkt), make([]uint32, nBkt)
+	return u
 }
 
 func (p *latencyPipe) urlOf(path string) *url {
@@ -199,11 +238,21 @@ func (p *latencyPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
 		}
 		u.hits++
 		if !math.IsNaN(rt) && rt >= 0 {
-			u.req.add(rt)
-			p.noteSlow(rt, methods.At(r), u.name, statuses[r], up, hasUp)
+			i := p.bkt.cached(rt)
+			if i < 0 {
+				i = p.bkt.of(rt)
+			}
+			u.req.add(i, rt)
+			if len(p.slowest) < p.nSlow || rt > p.slowest[len(p.slowest)-1].t {
+				p.noteSlow(rt, methods.At(r), u.name, statuses[r], up, hasUp)
+			}
 		}
 		if hasUp && up >= 0 {
-			u.up.add(up)
+			i := p.bkt.cached(up)
+			if i < 0 {
+				i = p.bkt.of(up)
+			}
+			u.up.add(i, up)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/canopy-dev/canopy/bench/pipebench"
@@ -105,5 +106,39 @@ func TestPercentiles(t *testing.T) {
 				t.Errorf("no 20th slowest")
 			}
 		})
+	}
+}
+
+// TestMSBuckets checks the millisecond cache against bucketOf: every whole
+// ms of the cache, values parsed as nginx writes them, and values that are
+// not whole ms (microseconds, sums of upstream times, out of range).
+func TestMSBuckets(t *testing.T) {
+	c := new(msBuckets)
+	check := func(v float64) {
+		for range 2 { // computed, then cached
+			if got, want := c.of(v), bucketOf(v); got != want {
+				t.Fatalf("bucket of %v = %d, want %d", v, got, want)
+			}
+			if got, want := c.cached(v), bucketOf(v); got >= 0 && got != want {
+				t.Fatalf("cached bucket of %v = %d, want %d", v, got, want)
+			}
+		}
+	}
+	for ms := range maxMS + 10 {
+		check(float64(ms) / 1000)
+		v, err := strconv.ParseFloat(fmt.Sprintf("%d.%03d", ms/1000, ms%1000), 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(v)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 100000 {
+		check(r.Float64() * 100)
+		check(float64(r.IntN(100000)) / 1e6)
+		check(0.001*float64(r.IntN(1000)) + 0.001*float64(r.IntN(1000)))
+	}
+	for _, v := range []float64{-1, -0.0005, 0, 1e-7, math.Inf(1), 1e300} {
+		check(v)
 	}
 }
