@@ -1,9 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/canopy-dev/canopy/bench/pipebench"
+	"github.com/canopy-dev/canopy/sdk/pipeabi"
 	"github.com/canopy-dev/canopy/sdk/pipetest"
 )
 
@@ -42,5 +46,51 @@ func TestZones(t *testing.T) {
 				t.Errorf("got\n%s\nwant\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestOrders checks the hour cache against the plain computation: lines in
+// time order, shuffled, before 1970 and at several offsets, with and
+// without $time_local.
+func TestOrders(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	offs := []string{"+0000", "+0800", "-0530", "+1345", "bogus"}
+	var recs []pipeabi.Record
+	ns := int64(-3 * 86400e9)
+	for range 20000 {
+		ns += r.Int64N(600e9)
+		rec := pipeabi.Record{Time: ns}
+		if o := offs[r.IntN(len(offs))]; o != "bogus" || r.IntN(2) == 0 {
+			rec.Vars = []pipeabi.Var{{Name: "time_local", Value: "05/Jan/2026:00:00:00 " + o}}
+		}
+		recs = append(recs, rec)
+	}
+	shuffled := slices.Clone(recs)
+	r.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
+	for name, recs := range map[string][]pipeabi.Record{"ordered": recs, "shuffled": shuffled} {
+		var hours [24]float64
+		var days [7]float64
+		for _, rec := range recs {
+			off := int64(3600) // the utc_offset param below
+			if len(rec.Vars) > 0 {
+				if o, ok := parseOffset(rec.Vars[0].Value[len(rec.Vars[0].Value)-5:]); ok {
+					off = o
+				}
+			}
+			sec := floorDiv(rec.Time, 1e9) + off
+			hours[floorMod(sec, 86400)/3600]++
+			days[floorMod(floorDiv(sec, 86400)+4, 7)]++
+		}
+		res := pipetest.Native(t, &timePipe{}, map[string]string{"utc_offset": "+0100"}, recs)
+		for h, want := range hours {
+			if got, _ := res.Value(fmt.Sprintf("time,hour,%02d", h)); got != want {
+				t.Errorf("%s: hour %02d = %v, want %v", name, h, got, want)
+			}
+		}
+		for d, want := range days {
+			if got, _ := res.Value("time,weekday," + weekdays[d]); got != want {
+				t.Errorf("%s: %s = %v, want %v", name, weekdays[d], got, want)
+			}
+		}
 	}
 }
