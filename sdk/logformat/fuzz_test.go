@@ -2,6 +2,7 @@ package logformat
 
 import (
 	"bytes"
+	"encoding/binary"
 	"testing"
 )
 
@@ -80,6 +81,26 @@ func FuzzIndexLit(f *testing.F) {
 		}
 		if got, want := indexLit(b, lit), bytes.Index(b, lit); got != want {
 			t.Errorf("indexLit(%q, %q) = %d, want %d", b, lit, got, want)
+		}
+	})
+}
+
+// FuzzSpaceIn8 checks the word-at-a-time space search against
+// bytes.IndexByte.
+func FuzzSpaceIn8(f *testing.F) {
+	f.Add(uint64(0x2120212021202120))
+	f.Add(uint64(0x2020202020202020))
+	f.Add(uint64(0x3232312e332e3031)) // "10.3.122"
+	f.Add(uint64(0x1f21ff00a0e01f21))
+	f.Fuzz(func(t *testing.T, w uint64) {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], w)
+		want := bytes.IndexByte(b[:], ' ')
+		if want < 0 {
+			want = 8
+		}
+		if got := spaceIn8(w); got != want {
+			t.Errorf("spaceIn8(%q) = %d, want %d", b, got, want)
 		}
 	})
 }

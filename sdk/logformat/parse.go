@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
+	"math/bits"
 	"time"
 )
 
@@ -252,10 +253,19 @@ func (r *Record) combinedHead(line []byte, pos int, vars bool) (int, error) {
 		hv = (*[len(headVars)]Var)(r.Vars[n:])
 	}
 	b := line[pos:]
-	// $remote_addr, up to " - ".
-	i := index3(b, ' ', '-', ' ')
-	if i < 0 {
-		return pos, ErrMismatch
+	// $remote_addr, up to " - ". An IPv4 address ends within 16 bytes, so
+	// the first space is looked for in two words; when " - " starts there
+	// it is the first " - ".
+	i := 16
+	if len(b) >= 18 {
+		if i = spaceIn8(le64(b)); i == 8 {
+			i += spaceIn8(le64(b[8:]))
+		}
+	}
+	if i == 16 || b[i+1] != '-' || b[i+2] != ' ' {
+		if i = index3(b, ' ', '-', ' '); i < 0 {
+			return pos, ErrMismatch
+		}
 	}
 	v := b[:i]
 	b = b[i+3:]
@@ -628,6 +638,16 @@ func (r *Record) setTimeLocal(v []byte) error {
 	return nil
 }
 
+// spaceIn8 is the index of the first space in the eight bytes of w (read
+// little-endian), or 8 if there is none. The zero-byte test may also flag
+// a byte above a true match (its borrow), never below: the lowest flag is
+// exact.
+func spaceIn8(w uint64) int {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	x := w ^ (lsb * ' ')
+	return bits.TrailingZeros64((x-lsb)&^x&msb) >> 3
+}
+
 func le64(b []byte) uint64 { return binary.LittleEndian.Uint64(b) }
 func le32(b []byte) uint32 { return binary.LittleEndian.Uint32(b) }
 func le16(b []byte) uint16 { return binary.LittleEndian.Uint16(b) }
@@ -645,8 +665,22 @@ var textKind = [...]bool{
 // three parts (a TLS handshake sent to the HTTP port, a bare path) keeps the
 // whole text as the path: nginx logged it, so it is a good line.
 func (r *Record) setRequest(v []byte) {
-	sp := bytes.IndexByte(v, ' ')
-	last := bytes.LastIndexByte(v, ' ')
+	// Most methods end within a word and most protocols are eight bytes
+	// (HTTP/1.1): a word each finds both spaces when that holds.
+	n := len(v)
+	sp, last := 8, -1
+	if n >= 17 {
+		sp = spaceIn8(le64(v))
+		if v[n-9] == ' ' && spaceIn8(le64(v[n-8:])) == 8 {
+			last = n - 9
+		}
+	}
+	if sp == 8 {
+		sp = bytes.IndexByte(v, ' ')
+	}
+	if last < 0 {
+		last = bytes.LastIndexByte(v, ' ')
+	}
 	if sp <= 0 || last == sp {
 		if sp > 0 && last == sp { // HTTP/0.9: `GET /path`
 			r.Method = v[:sp]
