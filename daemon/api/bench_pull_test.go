@@ -9,7 +9,8 @@ package api
 // pushed node reached it, and must see every one exactly once. Latency runs
 // from just before the push is sent to the client having read the answer.
 //
-// Knobs: PULL_CLIENTS, PULL_SECONDS, PULL_MODE=sse, PULL_CLIENT=nethttp
+// Knobs: PULL_CLIENTS (a count, or a list run one after another),
+// PULL_SECONDS, PULL_MODE=sse, PULL_CLIENT=nethttp
 // (net/http's client instead of the raw one, for either mode),
 // PULL_CLIENT_PROCS (clients' GOMAXPROCS, and epoll sets), PULL_PROFILE and
 // PULL_PROFILE_SECONDS (server CPU profile), PULL_CLIENT_PROFILE, PULL_DEBUG
@@ -87,8 +88,47 @@ func envInt(name string, def int) int {
 	return def
 }
 
+// pullSummary is one run's line in the table TestBenchPull ends with.
+type pullSummary struct {
+	clients          int
+	p50, p99         time.Duration
+	server, client   float64 // CPU µs per response or event
+	rawFloor, idleMs float64 // raw loopback floor (µs); one version's fan-out on idle cores (ms)
+}
+
 func TestBenchPull(t *testing.T) {
-	clients := envInt("PULL_CLIENTS", 10000)
+	// PULL_CLIENTS is one count or several ("1000,2000,5000,10000"), run
+	// one after another, each with its own server, and summed up in a
+	// table.
+	counts := []int{10000}
+	if v := os.Getenv("PULL_CLIENTS"); v != "" {
+		counts = counts[:0]
+		for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' }) {
+			n, err := strconv.Atoi(f)
+			if err != nil || n <= 0 {
+				t.Fatalf("PULL_CLIENTS=%q: %q is not a client count", v, f)
+			}
+			counts = append(counts, n)
+		}
+	}
+	var sums []pullSummary
+	for _, n := range counts {
+		t.Run(strconv.Itoa(n), func(t *testing.T) { sums = append(sums, benchPull(t, n)) })
+	}
+	mode := "long-poll"
+	if os.Getenv("PULL_MODE") == "sse" {
+		mode = "event stream"
+	}
+	fmt.Printf("\n%s: clients, delivery p50, p99; CPU µs per response or event: server, clients, raw loopback floor; one version on idle cores\n", mode)
+	for _, r := range sums {
+		fmt.Printf("%6d  p50 %8v  p99 %8v  server %5.1f  clients %5.1f  floor %5.1f  idle %4.0f ms\n",
+			r.clients, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), r.server, r.client, r.rawFloor, r.idleMs)
+	}
+}
+
+// benchPull is one run of TestBenchPull with that many clients.
+func benchPull(t *testing.T, clients int) (sum pullSummary) {
+	sum.clients = clients
 	// One socket per client on each side: raise the soft fd limit to the
 	// hard one here; the server child inherits it.
 	var lim syscall.Rlimit
@@ -382,6 +422,9 @@ func TestBenchPull(t *testing.T) {
 	if missed > 0 || dup > 0 {
 		t.Errorf("%d (client, version) pairs missed and %d seen twice", missed, dup)
 	}
+	sum.p50, sum.p99, sum.server, sum.client = pct(0.50), pct(0.99), srvPer, cliPer
+	sum.rawFloor, sum.idleMs = rawFloor, float64(clients)*(srvPer+cliPer)/cores/1e3
+	return sum
 }
 
 // TestBenchPullServer is the server side of TestBenchPull.
