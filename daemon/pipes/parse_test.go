@@ -184,3 +184,37 @@ func TestParseBatch(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEncodeColumns is the host's per-line work after the parse:
+// encoding a batch's records (DefaultBatchSize combined lines) as the
+// columns the built-in pipes read, each column once (pipeabi.Columns). An
+// op is one line.
+func BenchmarkEncodeColumns(b *testing.B) {
+	lines, err := combinedLines()
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, err := pipeabi.NewLayout([]string{pipeabi.FieldTime, pipeabi.FieldStatus, pipeabi.FieldBytes,
+		pipeabi.FieldMethod, pipeabi.FieldPath, pipeabi.FieldProtocol, pipeabi.FieldReferer,
+		pipeabi.FieldRemoteAddr, pipeabi.FieldUserAgent, pipeabi.FieldUABrowser, pipeabi.FieldUAOS,
+		pipeabi.FieldUAClass, pipeabi.FieldPathHash})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := &worker{parsers: map[*logformat.Format]*logformat.Parser{}}
+	var res Result
+	recs := w.parseBatch([]*logformat.Format{logformat.MustCompile("combined")}, lines[:DefaultBatchSize], true, false, 0, &res)
+	var cols pipeabi.Columns
+	var buf []byte
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	b.ResetTimer()
+	cpu0 := threadCPUTime()
+	for n := 0; n < b.N; n += len(recs) {
+		cols.Reset(recs)
+		buf = cols.AppendBatch(buf[:0], l)
+	}
+	cpu := threadCPUTime() - cpu0
+	b.StopTimer()
+	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "ns/line")
+}
