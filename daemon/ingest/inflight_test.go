@@ -94,3 +94,32 @@ func TestCheckpointMatchesApplied(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchBufReset: a reset buffer keeps its arena for the next batch of
+// a busy log, but drops a large one its last batch used little of.
+func TestBatchBufReset(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		fill, next int // bytes of the first batch, then of the second
+		keep       bool
+	}{
+		{"small stays", 64 << 10, 1, true},
+		{"large, used again", 2 << 20, 1 << 20, true},
+		{"large, then little", 2 << 20, 100 << 10, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b batchBuf
+			b.add(make([]byte, tc.fill))
+			b.reset()
+			b.add(make([]byte, tc.next))
+			first := cap(b.arena)
+			b.reset()
+			if kept := cap(b.arena) == first && first > 0; kept != tc.keep {
+				t.Fatalf("arena of cap %d after a %d-byte batch: kept %v, want %v", first, tc.next, kept, tc.keep)
+			}
+			if len(b.arena) != 0 || len(b.ends) != 0 || len(b.lines) != 0 {
+				t.Fatalf("reset left %d bytes, %d ends, %d lines", len(b.arena), len(b.ends), len(b.lines))
+			}
+		})
+	}
+}
