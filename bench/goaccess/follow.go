@@ -92,7 +92,7 @@ func (b *bench) followRun(bin, dir, conf, cache, logPath string, workers int, re
 	}
 	start := time.Now()
 	wrote := make(chan error, 1)
-	go func() { wrote <- appendLines(followed, logPath) }()
+	go func() { wrote <- appendLines(followed, logPath, b.stamp) }()
 	var writeDur time.Duration
 	last, lastChange := -1.0, time.Now()
 	for {
@@ -213,8 +213,11 @@ func treeValue(base, key string) (float64, error) {
 }
 
 // appendLines appends src to dst as fast as it can, in writes of whole
-// lines, as a busy web server's log grows.
-func appendLines(dst, src string) error {
+// lines, as a busy web server's log grows. With stamp each line's time
+// is the time of its write, as nginx's are: the daemon then tails a live
+// log. Without, the lines keep the generated log's times (three days
+// past), which the daemon dates as a backlog, interval by interval.
+func appendLines(dst, src string, stamp bool) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -233,6 +236,9 @@ func appendLines(dst, src string) error {
 		if rerr != nil {
 			cut = end // the end of the log: write what is left
 		}
+		if stamp {
+			stampLines(buf[:cut], time.Now())
+		}
 		if _, err := out.Write(buf[:cut]); err != nil {
 			out.Close()
 			return fmt.Errorf("cannot append to %s: %w", dst, err)
@@ -245,6 +251,29 @@ func appendLines(dst, src string) error {
 			out.Close()
 			return rerr
 		}
+	}
+}
+
+// timeLocal is nginx's $time_local layout, as in "[05/Jan/2026:00:00:00 +0800]".
+const timeLocal = "02/Jan/2006:15:04:05 -0700"
+
+// stampLines overwrites the $time_local of each line in b (its first
+// bracketed field, when it has that shape) with now, in place: the same
+// length, so the lines' other bytes and validity stay as they were.
+func stampLines(b []byte, now time.Time) {
+	ts := now.Format(timeLocal)
+	for len(b) > 0 {
+		eol := bytes.IndexByte(b, '\n')
+		if eol < 0 {
+			eol = len(b)
+		}
+		line := b[:eol]
+		if i := bytes.IndexByte(line, '['); i >= 0 && len(line) >= i+2+len(ts) && line[i+1+len(ts)] == ']' {
+			if f := line[i+1 : i+1+len(ts)]; f[2] == '/' && f[6] == '/' && f[11] == ':' && f[20] == ' ' {
+				copy(f, ts)
+			}
+		}
+		b = b[min(eol+1, len(b)):]
 	}
 }
 

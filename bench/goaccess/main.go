@@ -4,8 +4,9 @@
 // file, prints both rates and their ratio, and cross-checks the total of
 // valid requests and every status code count. Then it times the daemon
 // following the log as it grows: a writer appends the same lines as fast as
-// it can to a file canopyd follows, until the tree counts every request
-// (same cross-check). -workers 1,2 runs both canopy sides once per
+// it can to a file canopyd follows, each line stamped with the time of its
+// write (-follow-stamp=false keeps the generated times: a backlog), until
+// the tree counts every request (same cross-check). -workers 1,2 runs both canopy sides once per
 // -pipes.workers value, for the scaling of one busy log. -cpuprofile keeps
 // CPU profiles of the replay and of the follow run (FILE.follow) and
 // prints their top functions. Run it with
@@ -40,6 +41,7 @@ func main() {
 	target := flag.Float64("target", 20, "canopy/GoAccess lines-per-second ratio to reach")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of canopyd's replay here (and of the follow run to FILE.follow) and print their top functions")
 	follow := flag.Bool("follow", true, "also time canopyd following the log as a writer appends it")
+	stamp := flag.Bool("follow-stamp", true, "the writer stamps each line with the time it appends it, as a live server does (false: the generated times, three days past, which canopyd dates as a backlog interval by interval)")
 	followTarget := flag.Float64("follow-target", 15, "canopy following/GoAccess lines-per-second ratio to reach")
 	workers := flag.String("workers", "0", "comma-separated -pipes.workers values to run canopyd with, each in turn (0: the number of CPUs)")
 	flag.Parse()
@@ -53,7 +55,7 @@ func main() {
 		ws = append(ws, w)
 	}
 	b := bench{n: *n, bad: *bad, dir: *dir, pipesDir: *pipesDir, target: *target, profile: *profile,
-		follow: *follow, followTarget: *followTarget, workers: ws}
+		follow: *follow, followTarget: *followTarget, stamp: *stamp, workers: ws}
 	if err := b.run(); err != nil {
 		log.Fatalf("bench:goaccess: %v", err)
 	}
@@ -65,7 +67,7 @@ type bench struct {
 	dir, pipesDir        string
 	target, followTarget float64
 	profile              string
-	follow               bool
+	follow, stamp        bool
 	workers              []int
 }
 
