@@ -92,8 +92,9 @@ func waitTrend(t testing.TB, d *daemon, key, extra string, n int) {
 
 func historySubtests(t *testing.T, d *daemon, b *browser) {
 	// The pushes: counters twice (a rate needs two totals), 100 gauges for
-	// top N, 250 keys for a capped search, le buckets, and a gauge pushed,
-	// left silent past its stale time, then pushed again.
+	// top N, 250 keys for a capped search, le buckets, a gauge pushed,
+	// left silent past its stale time, then pushed again, and a gauge
+	// pushed once (lone,x, for browser_explorer_test.go).
 	var wide, many []string
 	for i := 0; i < 100; i++ {
 		wide = append(wide, fmt.Sprintf(`"s%03d": %d`, i, i+1))
@@ -109,7 +110,7 @@ func historySubtests(t *testing.T, d *daemon, b *browser) {
 			"reqtime": {"le": {"0.05": %d, "0.1": %d, "0.5": %d, "1": %d, "+Inf": %d}}, "defaultaction": "add"}`,
 			name, n, n*3000000, n, 5*n, 9*n, 10*n, 10*n)
 	}
-	d.push(t, `[`+counters(1)+`, {"wide": {`+strings.Join(wide, ",")+`}, "many": {`+strings.Join(many, ",")+`}, "gaps": {"a": 5}, "defaultaction": "average"}]`)
+	d.push(t, `[`+counters(1)+`, {"wide": {`+strings.Join(wide, ",")+`}, "many": {`+strings.Join(many, ",")+`}, "gaps": {"a": 5}, "lone": {"x": 5}, "defaultaction": "average"}]`)
 	time.Sleep(2500 * time.Millisecond)
 	d.push(t, counters(2))
 	// gaps,a stops two ticks (2 s) after its sample: 6 s of silence.

@@ -379,7 +379,8 @@ func TestBrowser(t *testing.T) {
 		b.checkClean(t, "/trend/view/ markers")
 	})
 
-	historySubtests(t, d, b) // browser_history_test.go
+	historySubtests(t, d, b)  // browser_history_test.go
+	explorerSubtests(t, d, b) // browser_explorer_test.go
 
 	t.Run("edit and delete views", func(t *testing.T) {
 		putView(t, d, `{"name":"scratch","keys":["br"]}`)

@@ -19,6 +19,7 @@ import (
 // no window.canopy to wait for.
 var shotPages = []struct{ name, path string }{
 	{"home", "/"},
+	{"overview", "/overview"},
 	{"realtime", "/realtime/br"},
 	{"realtime-view", "/realtime/view/browsers"},
 	{"explorer", "/trend/view/"},

@@ -33,6 +33,21 @@ export function compact(v) {
   return Math.abs(v) < 1000 ? String(+v.toFixed(6)) : compactFmt.format(v);
 }
 
+// fitSize makes a value axis as wide as its longest label ("1.5 kreq/s"),
+// so no label is cut off at the chart's edge: uPlot asks again after
+// each layout with the labels it will draw.
+function fitSize(u, values, axisIdx) {
+  const ax = u.axes[axisIdx];
+  if (!values || !values.length) return 50;
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.font = ax.font[0];
+  let w = 0;
+  for (const v of values) w = Math.max(w, ctx.measureText(v == null ? '' : String(v)).width);
+  ctx.restore();
+  return Math.ceil(w / devicePixelRatio + (ax.ticks.show ? ax.ticks.size : 0) + ax.gap + 4);
+}
+
 // axes: time, then one value axis per unit (the first on the left, the
 // second on the right; series in further units still get their own scale
 // and carry their unit in the legend).
@@ -40,9 +55,9 @@ function axes(tc, small, scales) {
   const ax = { stroke: tc.fg, grid: { stroke: tc.grid, width: 1 }, ticks: { stroke: tc.grid, width: 1 } };
   const xa = { ...ax, values: axisTimes }; // the 24-hour clock, as in /graph and the legends
   if (small) return [{ ...xa, size: 24, font: '10px system-ui' }, { show: false, scale: scales ? scales[0] : 'y' }];
-  if (!scales) return [xa, { ...ax, size: 56, values: (u, splits) => splits.map(compact) }];
+  if (!scales) return [xa, { ...ax, size: fitSize, values: (u, splits) => splits.map(compact) }];
   return [xa, ...scales.slice(0, 2).map((unit, i) => ({
-    ...ax, scale: unit, side: i ? 1 : 3, size: 70,
+    ...ax, scale: unit, side: i ? 1 : 3, size: fitSize,
     grid: i ? { show: false } : ax.grid,
     incrs: /^uB(\/|$)/.test(unit) ? BYTE_INCRS : undefined,
     values: (u, splits) => splits.map((v) => fmtUnit(v, unit.slice(1))),
@@ -88,6 +103,24 @@ export function markersPlugin(getMarkers) {
       }],
     },
   };
+}
+
+// lonePoints marks the values of runs too short to see as a line (one
+// sample between gaps, or a few within 4 px): without a dot such a sample
+// would be invisible. uPlot draws every point itself when they are sparse
+// (show).
+function lonePoints(u, sidx, show) {
+  if (show) return null;
+  const xs = u.data[0], ys = u.data[sidx];
+  const out = [];
+  for (let i = 0; i < ys.length;) {
+    if (ys[i] == null) { i++; continue; }
+    let j = i;
+    while (j + 1 < ys.length && ys[j + 1] != null) j++;
+    if (j === i || u.valToPos(xs[j], 'x') - u.valToPos(xs[i], 'x') < 4) for (let k = i; k <= j; k++) out.push(k);
+    i = j + 1;
+  }
+  return out.length ? out : null;
 }
 
 export function pathsFor(type) {
@@ -145,7 +178,10 @@ export function seriesOpts(labels, style = {}, units, summaries) {
       width,
       fill: type === 'area' ? c + '33' : type === 'bar' ? c + 'aa' : undefined,
       paths: pathsFor(type),
-      points: { show: type === 'points' ? true : undefined, size: type === 'points' ? 4 : undefined },
+      // Dots filled in the series' colour, so a lone sample shows. (Keys
+      // set to undefined would override uPlot's defaults: a size of
+      // undefined draws no dot at all.)
+      points: type === 'points' ? { show: true, size: 4, fill: c } : type === 'bar' ? {} : { fill: c, filter: lonePoints },
       // null is "no sample" (the trend store leaves gaps empty): draw a gap, not a ramp
       spanGaps: false,
       dash: style.dashes?.[i],

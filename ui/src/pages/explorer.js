@@ -368,6 +368,8 @@ function chartCard(key, opts, widthOf, hasLe, onRemove) {
       if (!zoom || !r.series.length || r.series.length !== labels.length) return;
       detail.setData(align(r.series.map((s) => s.points)), false);
       detail.setScale('x', { min, max });
+      // data-refined counts the zooms drawn at full resolution (tests wait on it).
+      el.dataset.refined = String(Number(el.dataset.refined || 0) + 1);
     } catch { /* keep the coarse data */ }
   }
 
