@@ -15,6 +15,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -130,6 +132,9 @@ func (d *Daemon) open() error {
 	// counter made by the first line or push then starts from an explicit
 	// zero, so its first increment is counted (the baseline itself is not).
 	d.follower = d.trend.Follow(t)
+	if err := d.followLateMark(); err != nil {
+		return err
+	}
 	feed := NewFeed(d.pipes.Manager)
 	feed.late = d.follower
 	if d.ingest, err = newIngest(d.cfg.Ingest, cfg, d.cfg.DataDir, meta, feed); err != nil {
@@ -192,9 +197,74 @@ func (d *Daemon) degraded() []string {
 	return why
 }
 
-// checkpoint writes a snapshot and records how it went.
+// lateMarkFile holds, in the data folder, the latest time a late point
+// was written at (trend.Follower.LateMark), for the next run.
+const lateMarkFile = "trend.latemark"
+
+// followLateMark restores the late mark of the run before (none on a
+// first start) and has the follower save it in the data folder.
+func (d *Daemon) followLateMark() error {
+	path := filepath.Join(d.cfg.DataDir, lateMarkFile)
+	switch b, err := os.ReadFile(path); {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("cannot read the trend late mark: %w", err)
+	default:
+		ts, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			return fmt.Errorf("trend late mark %q: %w (move the file away to start without it)", path, err)
+		}
+		d.follower.SetLateMark(ts)
+	}
+	d.follower.OnLateMark(func(mark int64) error {
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(strconv.FormatInt(mark, 10)+"\n"), 0o644); err != nil {
+			return fmt.Errorf("cannot write %q: %w", tmp, err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return fmt.Errorf("cannot replace %q: %w", path, err)
+		}
+		return nil
+	})
+	return nil
+}
+
+// checkpoint writes a snapshot, then the late lines' points (see
+// trendTick), and records how the snapshot went.
 func (d *Daemon) checkpoint() error {
-	err := d.ingest.snapshot(d.tree, d.snapPath)
+	return d.ingest.paused(func(meta []byte) error {
+		err := d.snapshot(meta)
+		d.follower.WriteLate()
+		return err
+	})
+}
+
+// trendTick writes the tick to the trend store. The points of late lines
+// (history at the log's own times, see trend.Follower) are written only
+// with ingest paused right after a snapshot that holds those lines: a
+// restart, even after kill -9, then never reads them again, so none is
+// counted twice (a counter's points are running totals: a second count
+// written beside the first would read as a reset). A tick that has late
+// lines to write therefore snapshots first; other ticks just pause ingest
+// while they look.
+func (d *Daemon) trendTick(now time.Time) {
+	err := d.ingest.paused(func(meta []byte) error {
+		var err error
+		if d.follower.Pending() {
+			err = d.snapshot(meta)
+		}
+		d.follower.Flush(now)
+		return err
+	})
+	if err != nil {
+		log.Printf("snapshot failed: %v", err)
+	}
+}
+
+// snapshot writes the tree with meta and records how it went; callers
+// have ingest paused.
+func (d *Daemon) snapshot(meta []byte) error {
+	err := d.tree.WriteSnapshot(d.snapPath, meta)
 	if err != nil {
 		d.snapFails.Add(1)
 		d.snapErr.Store(err.Error())
@@ -217,7 +287,6 @@ func (d *Daemon) Start(ctx context.Context) error {
 	if d.relay != nil {
 		return d.startRelay(ctx)
 	}
-	follower := d.follower
 	d.pipes.Watch(ctx)
 	pushed := func() bool { return d.api.Metrics().Pushes.Sum() > 0 }
 	if err := d.ingest.start(ctx, pushed); err != nil {
@@ -236,7 +305,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	// One clock: pipe ticks land in the tree, the trend store writes what
 	// changed, then the tree starts a new averaging window.
 	d.loop(func() {
-		clock.Run(ctx, d.trend.Interval(), func(now time.Time) { d.pipes.Tick(ctx, now) }, follower.Flush, func(time.Time) { d.tree.Tick() })
+		clock.Run(ctx, d.trend.Interval(), func(now time.Time) { d.pipes.Tick(ctx, now) }, d.trendTick, func(time.Time) { d.tree.Tick() })
 	})
 	d.loop(func() { d.snapshots(ctx) })
 	log.Printf("canopyd listening on http://%s (data %s)", d.Addr(), d.cfg.DataDir)
@@ -291,7 +360,8 @@ func (d *Daemon) Addr() string {
 // Err delivers an error that ended serving HTTP.
 func (d *Daemon) Err() <-chan error { return d.errc }
 
-// snapshots checkpoints the tree every SnapshotEvery until ctx ends.
+// snapshots checkpoints the tree every SnapshotEvery, and when the
+// trend follower holds many late points, until ctx ends.
 func (d *Daemon) snapshots(ctx context.Context) {
 	tick := time.NewTicker(d.cfg.SnapshotEvery)
 	defer tick.Stop()
@@ -300,9 +370,12 @@ func (d *Daemon) snapshots(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if err := d.checkpoint(); err != nil {
-				log.Printf("snapshot failed: %v", err)
-			}
+		case <-d.follower.Full():
+			// A big backlog under a long tick: its late points are written
+			// with a snapshot (see trendTick), now rather than later.
+		}
+		if err := d.checkpoint(); err != nil {
+			log.Printf("snapshot failed: %v", err)
 		}
 	}
 }

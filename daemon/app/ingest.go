@@ -12,7 +12,6 @@ import (
 
 	"github.com/canopy-dev/canopy/daemon/config"
 	"github.com/canopy-dev/canopy/daemon/ingest"
-	"github.com/canopy-dev/canopy/daemon/tree"
 )
 
 // defaultNginxLog is followed when nothing else is configured.
@@ -159,9 +158,10 @@ func (r *ingestRun) stop() {
 	})
 }
 
-// snapshot writes the tree with the ingest offsets, applying paused.
-func (r *ingestRun) snapshot(t *tree.Tree, path string) error {
-	return r.ing.Checkpoint(func(meta []byte) error { return t.WriteSnapshot(path, meta) })
+// paused calls fn with applying paused and the ingest offsets of what
+// the tree holds then (to write with a snapshot).
+func (r *ingestRun) paused(fn func(meta []byte) error) error {
+	return r.ing.Checkpoint(fn)
 }
 
 // status is the ingest section of /status.

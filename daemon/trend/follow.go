@@ -58,7 +58,21 @@ type Follower struct {
 	// active: late lines arrived in the last tick (restored counters not
 	// written yet wait, see tickRows).
 	active atomic.Bool
+	// accs counts pending's accumulators; full is signalled once it passes
+	// MaxLatePending (see Full).
+	accs int
+	full chan struct{}
+	// saveMark keeps LateMark for the next run (OnLateMark); savedMark is
+	// the last value it saved.
+	saveMark  func(mark int64) error
+	savedMark atomic.Int64
 }
+
+// MaxLatePending bounds the late accumulators (one per key and interval)
+// a Follower holds before it asks, on Full, for them to be written: with a
+// long tick (-trend.interval 24h) a backlog would otherwise wait in memory
+// until the next tick, or be lost by a crash before it.
+const MaxLatePending = 1 << 16
 
 // lateAcc sums one key's late deltas of one interval as the tree would.
 type lateAcc struct {
@@ -73,8 +87,68 @@ type lateAcc struct {
 // next point of each continues from (see Baseline), and the Follower
 // writes t's changes from then on.
 func (s *Store) Follow(t *tree.Tree) *Follower {
-	return &Follower{s: s, t: t, version: s.Baseline(t)}
+	return &Follower{s: s, t: t, version: s.Baseline(t), full: make(chan struct{}, 1)}
 }
+
+// Full receives when the late numbers held pass MaxLatePending: the
+// daemon then checkpoints early (WriteLate after its snapshot).
+func (f *Follower) Full() <-chan struct{} { return f.full }
+
+// Pending says late numbers wait to be written (by WriteLate or Flush).
+func (f *Follower) Pending() bool {
+	f.lmu.Lock()
+	defer f.lmu.Unlock()
+	return len(f.pending) > 0
+}
+
+// takePending hands over the late numbers held. What arrived late stays
+// in f.late: the next tick still leaves it out of the tree's change.
+func (f *Follower) takePending() map[int64]map[string]*lateAcc {
+	f.lmu.Lock()
+	defer f.lmu.Unlock()
+	p := f.pending
+	f.pending, f.accs = nil, 0
+	return p
+}
+
+// WriteLate writes the late numbers held at their own times now, without
+// a tick, waiting for room in the write queue (they are history: a late
+// point dropped would be a count lost, not resolution). The daemon calls
+// it right after a snapshot, with ingest paused: the points written are
+// then those of lines the snapshot holds, which a restart does not read
+// again, so no line is counted twice after a crash.
+func (f *Follower) WriteLate() {
+	pending := f.takePending()
+	if len(pending) == 0 {
+		return
+	}
+	s := f.s
+	s.mu.Lock()
+	rows := s.lateRows(pending, s.opt.Now().UnixMilli())
+	mark := s.lateMark
+	s.mu.Unlock()
+	f.queueLate(rows, mark)
+}
+
+// queueLate queues late rows, once the mark (their latest time) is saved.
+func (f *Follower) queueLate(rows []Row, mark int64) {
+	if len(rows) == 0 {
+		return
+	}
+	if f.saveMark != nil && mark > f.savedMark.Load() {
+		if err := f.saveMark(mark); err != nil {
+			f.s.opt.Logf("trend: cannot save the late mark: %v", err)
+		} else {
+			f.savedMark.Store(mark)
+		}
+	}
+	f.s.enqueue(rows, true)
+}
+
+// OnLateMark has save called with LateMark before late points later than
+// the last one saved are queued: the daemon keeps it on disk for
+// SetLateMark after a restart, even one after kill -9.
+func (f *Follower) OnLateMark(save func(mark int64) error) { f.saveMark = save }
 
 // Flush queues the numbers and markers of the tree that changed since the
 // last Flush (or the baseline) as points at now, except what arrived late,
@@ -85,18 +159,23 @@ func (f *Follower) Flush(now time.Time) {
 	start := time.Now()
 	f.mu.Lock()
 	entries, v := f.t.Since(allKeys, f.version)
-	late, pending := f.late, f.pending
-	f.late, f.pending = nil, nil
+	pending := f.takePending()
+	late := f.late
+	f.late = nil
 	f.mu.Unlock()
 	f.version = v
-	f.active.Store(len(pending) > 0)
+	// Late lines in this tick: written by WriteLate since the last one, or
+	// pending now.
+	f.active.Store(late != nil)
 	s := f.s
 	s.mu.Lock()
 	// Late points first: a counter they extend is then where the tick
 	// continues from.
-	rows := s.lateRows(pending, now.UnixMilli())
-	rows = append(rows, s.tickRows(now.UnixMilli(), entries, late, f.active.Load())...)
+	lateRows := s.lateRows(pending, now.UnixMilli())
+	mark := s.lateMark
+	rows := s.tickRows(now.UnixMilli(), entries, late, f.active.Load())
 	s.mu.Unlock()
+	f.queueLate(lateRows, mark)
 	s.enqueue(rows, false)
 	s.ticks.Add(1)
 	s.tickNanos.Store(int64(time.Since(start)))
@@ -106,14 +185,16 @@ func (f *Follower) Flush(now time.Time) {
 // to write changes from. Follow does it at start, before anything is
 // ingested: the tree as restored is where counters continue after a
 // restart; increments while canopyd was down are unknown, so none are
-// invented. Nothing is written yet: a counter's next point, or the first
-// tick with no late lines (a refresh), writes its total first, so that a
-// backlog read after a restart (the lines logged while canopyd was down)
-// lands after it, at its own times.
+// invented. Nothing is written yet: a counter's next point writes its
+// total first, or a refresh once Refresh has passed since Baseline with
+// no late lines arriving, so that a backlog read after a restart (the
+// lines logged while canopyd was down, read once the pipes are loaded)
+// continues the points from before the stop at its own times.
 func (s *Store) Baseline(t *tree.Tree) uint64 {
 	entries, version := t.Since(allKeys, 0)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.started = s.opt.Now().UnixMilli()
 	for _, e := range entries {
 		// Markers were written when they were set; gauges restored from a
 		// snapshot received nothing now: they come back with their next
@@ -174,8 +255,12 @@ func (s *Store) tickRows(ts int64, entries []tree.Entry, late map[string]float64
 			v = e.Value // series and tree agree: the total exactly
 		}
 		lp.tree = e.Value
-		if isLate && onTime == 0 {
-			s.last[e.Key] = lp // only late counts: written at their times
+		if isLate && onTime == 0 || onTime == 0 && lp.ts == 0 && lp.wrote == 0 {
+			// Only late counts (written at their times), or a restored
+			// counter whose node changed but not its total (a pipe set its
+			// unit): no point at now, which a backlog read later would
+			// have to go under.
+			s.last[e.Key] = lp
 			continue
 		}
 		rows = s.appendCounter(rows, e.Key, &lp, ts, v, ts)
@@ -189,7 +274,12 @@ func (s *Store) tickRows(ts int64, entries []tree.Entry, late map[string]float64
 		s.lastRefresh = ts
 		limit := ts - s.opt.Refresh.Milliseconds()
 		for k, lp := range s.last {
-			if lp.kind != Counter || lp.wrote >= limit || lp.ts >= ts || (lp.wrote == 0 && active) {
+			// A restored counter not written yet waits a Refresh from
+			// the start (and while late lines arrive): the backlog of a
+			// restart (read after the pipes load, maybe after the first
+			// tick) may hold its history up to now, which a point written
+			// at now first would push under it.
+			if lp.kind != Counter || lp.wrote >= limit || lp.ts >= ts || (lp.wrote == 0 && (active || ts < s.started+s.opt.Refresh.Milliseconds())) {
 				continue
 			}
 			rows = append(rows, Row{Key: k, Kind: Counter, TS: ts, Value: lp.v})
@@ -236,6 +326,12 @@ func (s *Store) lateRows(pending map[int64]map[string]*lateAcc, wall int64) []Ro
 			if !seen {
 				lp = lastPoint{kind: Counter}
 			}
+			if seen && lp.ts == 0 && lp.wrote == 0 && s.restored > 0 && ts <= s.restored {
+				// A restored counter whose late points the run before may
+				// have written up to the mark (a restart in the middle of
+				// a backlog): the next ones go after it, not under them.
+				lp.ts = s.restored
+			}
 			switch {
 			case ts > lp.ts:
 				rows = s.appendCounter(rows, k, &lp, ts, lp.v+a.v, wall)
@@ -260,7 +356,29 @@ func (s *Store) lateRows(pending map[int64]map[string]*lateAcc, wall int64) []Ro
 			s.last[k] = lp
 		}
 	}
+	for i := range rows {
+		s.lateMark = max(s.lateMark, rows[i].TS)
+	}
 	return rows
+}
+
+// SetLateMark tells a Follower started on a restored tree the LateMark
+// the run before wrote with its last snapshot (0: none): late points of
+// restored counters then go after it (see lateRows).
+func (f *Follower) SetLateMark(ts int64) {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	f.s.restored = ts
+	f.s.lateMark = max(f.s.lateMark, ts)
+	f.savedMark.Store(ts)
+}
+
+// LateMark is the latest time a late point was queued at: the daemon
+// stores it with each snapshot (SetLateMark after a restart).
+func (f *Follower) LateMark() int64 {
+	f.s.mu.Lock()
+	defer f.s.mu.Unlock()
+	return f.s.lateMark
 }
 
 // Late is where the deltas of lines of one past interval go (a
@@ -289,7 +407,10 @@ func (l *Late) ApplyBudget(ds []tree.Delta, left *atomic.Int64) (tree.MergeResul
 	f.lmu.Lock()
 	defer f.lmu.Unlock()
 	if f.late == nil {
-		f.late, f.pending = map[string]float64{}, map[int64]map[string]*lateAcc{}
+		f.late = map[string]float64{}
+	}
+	if f.pending == nil {
+		f.pending = map[int64]map[string]*lateAcc{}
 	}
 	accs := f.pending[l.ts]
 	if accs == nil {
@@ -303,6 +424,12 @@ func (l *Late) ApplyBudget(ds []tree.Delta, left *atomic.Int64) (tree.MergeResul
 		if a == nil {
 			a = &lateAcc{act: acts[i]}
 			accs[k] = a
+			if f.accs++; f.accs == MaxLatePending {
+				select {
+				case f.full <- struct{}{}:
+				default:
+				}
+			}
 		}
 		if d.IsMarker {
 			a.isMark, a.marker = true, d.Marker
@@ -337,7 +464,8 @@ func (l *Late) ApplyBudget(ds []tree.Delta, left *atomic.Int64) (tree.MergeResul
 // Split hands lines (in time order) to run: first the lines more than a
 // tick older than now, interval by interval of the log's clock, each with
 // the Late target of its interval, then the current ones with nil. timeOf
-// reads a line's own time; lines without one go with the line before.
+// reads a line's own time; lines without one go with the line before (at
+// the start, with the first line after that has one).
 func (f *Follower) Split(lines [][]byte, timeOf func([]byte) (time.Time, bool), now time.Time, run func(lines [][]byte, late *Late) error) error {
 	if len(lines) == 0 {
 		return nil
@@ -348,6 +476,16 @@ func (f *Follower) Split(lines [][]byte, timeOf func([]byte) (time.Time, bool), 
 		for j := i; j >= 0 && j > i-16; j-- {
 			if t, ok := timeOf(lines[j]); ok {
 				return t, true
+			}
+		}
+		if i < 16 {
+			// Leading lines without a time (a batch that starts with a
+			// bad line) go with the first that has one: else they would
+			// make the whole batch current.
+			for j := i + 1; j < len(lines) && j < 16; j++ {
+				if t, ok := timeOf(lines[j]); ok {
+					return t, true
+				}
 			}
 		}
 		return time.Time{}, false

@@ -78,6 +78,11 @@ func perMinute(m int) float64 { return float64(1 + m%7) }
 // every tickEvery minutes of them (a backlog is read while the clock runs),
 // and returns how many requests it held.
 func (r *lateRig) backlog(from time.Time, minutes, tickEvery int) float64 {
+	return r.backlogThen(from, minutes, tickEvery, func() { r.tick(0) })
+}
+
+// backlogThen is backlog calling every instead of ticking.
+func (r *lateRig) backlogThen(from time.Time, minutes, tickEvery int, every func()) float64 {
 	var total float64
 	for m := range minutes {
 		// Each minute's count falls in two of its intervals.
@@ -87,7 +92,7 @@ func (r *lateRig) backlog(from time.Time, minutes, tickEvery int) float64 {
 		r.late(t.Add(45*time.Second), 1, float64(m))
 		total += c
 		if (m+1)%tickEvery == 0 {
-			r.tick(0)
+			every()
 		}
 	}
 	return total
@@ -191,6 +196,69 @@ func testLateAfterRestart(t *testing.T, b backend) {
 	r.checkTotal(total)
 }
 
+// testLateBetweenTicks: with a long tick, the daemon writes the late
+// numbers at its checkpoints (WriteLate) instead: the history reads the
+// same, and the tick after them writes only the current lines.
+func testLateBetweenTicks(t *testing.T, b backend) {
+	start := base.Add(2 * time.Hour)
+	r := newLateRig(t, b, start, tree.New())
+	total := r.backlogThen(start.Add(-2*time.Hour), 120, 25, r.f.WriteLate)
+	if !r.f.Pending() {
+		t.Errorf("Pending = false with the backlog's last 20 minutes not written")
+	}
+	r.f.WriteLate()
+	if r.f.Pending() {
+		t.Errorf("Pending = true after WriteLate")
+	}
+	r.liveAndCheck(6, total, start.Add(-2*time.Hour), start)
+}
+
+// liveAndCheck runs n ticks of 5 current requests, then checks the 120
+// minutes of history from `from`, the ticks from start and the total
+// (backlog plus the ticks').
+func (r *lateRig) liveAndCheck(n int, backlog float64, from, start time.Time) {
+	r.t.Helper()
+	for range n {
+		r.tick(5)
+	}
+	r.checkHistory(from, 120, false)
+	r.checkLive(start, 5)
+	r.checkTotal(backlog + float64(5*n))
+}
+
+// TestLateFull: the Follower asks to be written once it holds
+// MaxLatePending late numbers, and not before.
+func TestLateFull(t *testing.T) {
+	now, f := noonFollower(t)
+	var left atomic.Int64
+	left.Store(math.MaxInt64)
+	late := f.Late(now.Add(-time.Hour))
+	ds := make([]tree.Delta, 0, 1024)
+	for i := 0; i < MaxLatePending; i += cap(ds) {
+		ds = ds[:0]
+		for j := i; j < i+cap(ds); j++ {
+			ds = append(ds, tree.Delta{Path: []string{"full", strconv.Itoa(j)}, Value: 1})
+		}
+		select {
+		case <-f.Full():
+			t.Fatalf("Full after %d late numbers, want at %d", i, MaxLatePending)
+		default:
+		}
+		if _, err := late.ApplyBudget(ds, &left); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-f.Full():
+	default:
+		t.Fatalf("no Full after %d late numbers", MaxLatePending)
+	}
+	f.WriteLate()
+	if f.Pending() {
+		t.Errorf("Pending after WriteLate")
+	}
+}
+
 // testLateUnderLive: a replay of older logs into a daemon that already
 // counts the same key: the replayed minutes read as their counts, the
 // ticks do not move, every line is counted once.
@@ -213,8 +281,7 @@ func testLateUnderLive(t *testing.T, b backend) {
 // TestLateSplit: lines are cut at the tick before now and at the log's
 // interval boundaries; lines without a time go with the one before.
 func TestLateSplit(t *testing.T) {
-	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
-	f := embeddedBackend().open(t, Options{Now: func() time.Time { return now }}).Follow(tree.New())
+	now, f := noonFollower(t)
 	at := func(sec int) []byte { return []byte(now.Add(time.Duration(sec) * time.Second).Format(time.RFC3339)) }
 	timeOf := func(b []byte) (time.Time, bool) {
 		t, err := time.Parse(time.RFC3339, string(b))
@@ -229,6 +296,7 @@ func TestLateSplit(t *testing.T) {
 		{"all late", [][]byte{at(-95), at(-94), at(-81), []byte("x"), at(-30)}, []string{"2 11:58:30", "2 11:58:40", "1 11:59:40"}},
 		{"late then current", [][]byte{at(-65), at(-11), at(-9), at(2)}, []string{"1 11:59:00", "1 11:59:50", "2 now"}},
 		{"no times", [][]byte{[]byte("a"), []byte("b")}, []string{"2 now"}},
+		{"late after a line without a time", [][]byte{[]byte("x"), at(-95), at(-94)}, []string{"3 11:58:30"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -249,4 +317,61 @@ func TestLateSplit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testLateRestartMidInterval: a daemon stopped in the middle of a
+// backlog, with one interval's lines written in two parts, restarted on
+// its snapshot (the tree held every line read): the rest of that interval
+// and of the backlog continue the history, and no line is counted twice.
+func testLateRestartMidInterval(t *testing.T, b backend) {
+	start := base.Add(2 * time.Hour)
+	from := start.Add(-time.Hour)
+	tr := tree.New()
+	r := newLateRig(t, b, start, tr)
+	total := r.backlogThen(from, 30, 10, r.f.WriteLate)
+	mid := from.Add(30 * time.Minute)
+	r.late(mid.Add(time.Second), 2, 30)
+	r.f.WriteLate()
+	r.late(mid.Add(2*time.Second), 1, 30)
+	r.f.WriteLate()
+	total += 3
+	// The restart: a new store on the same history, following the tree
+	// as the snapshot restored it.
+	flush(t, r.s)
+	mark := r.f.LateMark()
+	r.s = New(Options{Backend: r.s.be, Now: func() time.Time { return r.clock }})
+	r.f = r.s.Follow(tr)
+	r.f.SetLateMark(mark)
+	r.late(mid.Add(3*time.Second), 4, 30)
+	r.f.WriteLate()
+	total += 4
+	rest := r.backlogThen(mid.Add(time.Minute), 29, 10, r.f.WriteLate)
+	r.f.WriteLate()
+	total += rest
+	for range 6 {
+		r.tick(5)
+	}
+	total += 30
+	req := r.read("requests", from, from.Add(time.Hour-time.Millisecond), time.Minute, AsCount, FnAuto)
+	for m, p := range req.Points {
+		want := perMinute(m)
+		switch {
+		case m == 30:
+			want = 7
+		case m > 30:
+			want = perMinute(m - 31)
+		}
+		if p.V != want {
+			t.Errorf("requests in minute %d of the backlog = %v, want %v", m, p.V, want)
+		}
+	}
+	r.checkLive(start, 5)
+	r.checkTotal(total)
+}
+
+// noonFollower follows a new tree into an embedded store whose clock
+// stands at noon.
+func noonFollower(t *testing.T) (time.Time, *Follower) {
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	return now, embeddedBackend().open(t, Options{Now: func() time.Time { return now }}).Follow(tree.New())
 }

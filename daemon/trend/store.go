@@ -55,6 +55,12 @@ type Store struct {
 	last        map[string]lastPoint
 	lastRefresh int64
 	runs        map[string]*lateRun // late counts under a series' points (follow.go)
+	// lateMark is the latest time a late point was written at (follow.go,
+	// SetLateMark); restored counters not written since the start may
+	// have late points up to it from before.
+	lateMark int64
+	restored int64 // lateMark as the last run left it
+	started  int64 // when Baseline ran (unix ms)
 
 	qmu     sync.RWMutex // senders hold it shared; Close takes it to close the queue
 	closed  bool

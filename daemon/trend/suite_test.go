@@ -158,6 +158,8 @@ var suite = []struct {
 	{"RewriteCountsOnce", testRewrite},
 	{"LateBacklog", testLateBacklog},
 	{"LateAfterRestart", testLateAfterRestart},
+	{"LateBetweenTicks", testLateBetweenTicks},
+	{"LateRestartMidInterval", testLateRestartMidInterval},
 	{"LateUnderLive", testLateUnderLive},
 }
 
