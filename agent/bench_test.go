@@ -19,7 +19,9 @@ import (
 // (cpu, mem, load, net, disk, nginx, url, accesslog; the example configs,
 // collect_every 10 s) pushing into canopyd, and gmond with its default
 // metrics beside it in the same run: CPU in percent of one core and RSS.
-// Run it with `go tool -modfile=tools/go.mod task bench:agent` (AGENT_BENCH_DURATION, default 2m).
+// Run it with `go tool -modfile=tools/go.mod task bench:agent`
+// (AGENT_BENCH_DURATION, default 2m; AGENT_BENCH_PERF=FILE keeps a perf
+// profile of the agent).
 func BenchmarkAgentResources(b *testing.B) {
 	dur := 2 * time.Minute
 	if s := os.Getenv("AGENT_BENCH_DURATION"); s != "" {
@@ -52,6 +54,25 @@ func runResources(b *testing.B, dur time.Duration) {
 	s := newAgentSetup(b, confs)
 	a := s.start(b, "http://"+addr, 10*time.Second, "")
 	waitLog(b, a, 3*time.Minute, "loaded 8 modules")
+	pids := map[string]int{"agent": a.cmd.Process.Pid}
+	procs := map[string]*proc{"agent": a}
+	names := []string{"agent"}
+	// A second agent beside the first, for same-run comparisons: another
+	// build (AGENT_BENCH_B_BIN) and/or other environment variables
+	// (AGENT_BENCH_B_ENV="GOGC=50 ...").
+	if bbin, benv := os.Getenv("AGENT_BENCH_B_BIN"), os.Getenv("AGENT_BENCH_B_ENV"); bbin != "" || benv != "" {
+		if bbin == "" {
+			_, bbin = binaries(b)
+		}
+		sb := newAgentSetup(b, confs)
+		ab := startEnv(b, "canopy-agent-b", sb.dir, strings.Fields(benv), bbin, "-config", sb.conf(b, ""),
+			"-server", "http://"+addr, "-every", "10s", "-host", "testhost-b")
+		waitLog(b, ab, 3*time.Minute, "loaded 8 modules")
+		pids["agent_b"] = ab.cmd.Process.Pid
+		procs["agent_b"] = ab
+		names = append(names, "agent_b")
+		b.Logf("agent_b: %s %s", benv, bbin)
+	}
 
 	// gmond with its default configuration (37 metrics), on loopback.
 	gbin := testenv.NeedCommand(b, "gmond", "ganglia-monitor")
@@ -93,10 +114,22 @@ func runResources(b *testing.B, dur time.Duration) {
 	defer close(stop)
 
 	time.Sleep(15 * time.Second) // past start-up and the first rounds
-	pids := map[string]int{"agent": a.cmd.Process.Pid, "gmond": gm.cmd.Process.Pid}
-	cpu0 := map[string]float64{}
+	pids["gmond"] = gm.cmd.Process.Pid
+	names = append(names, "gmond")
+	cpu0, run0, wake0 := map[string]float64{}, map[string]float64{}, map[string]float64{}
 	for n, p := range pids {
 		cpu0[n] = cpuSeconds(b, p)
+		run0[n], wake0[n] = runSeconds(b, p)
+	}
+	// AGENT_BENCH_PERF=FILE records the agent with perf over the measured
+	// window (for where the time goes; the figures of such a run include
+	// perf's own interrupts).
+	if out := os.Getenv("AGENT_BENCH_PERF"); out != "" {
+		perf := exec.Command("perf", "record", "-g", "-F", "999", "-o", out, "-p", strconv.Itoa(pids["agent"]))
+		if err := perf.Start(); err != nil {
+			b.Fatalf("cannot start perf: %v", err)
+		}
+		defer func() { perf.Process.Signal(os.Interrupt); perf.Wait() }()
 	}
 	rssMax, rssSum := map[string]float64{}, map[string]float64{}
 	samples := 0
@@ -113,12 +146,24 @@ func runResources(b *testing.B, dur time.Duration) {
 	}
 	elapsed := time.Since(start).Seconds()
 	b.StopTimer()
-	for _, n := range []string{"agent", "gmond"} {
+	for _, n := range names {
 		cpu := (cpuSeconds(b, pids[n]) - cpu0[n]) / elapsed * 100
+		runS, wakes := runSeconds(b, pids[n])
+		run := (runS - run0[n]) / elapsed * 100
+		wakes = (wakes - wake0[n]) / elapsed
 		b.ReportMetric(cpu, n+"_cpu_%")
+		b.ReportMetric(run, n+"_run_%")
+		b.ReportMetric(wakes, n+"_runs/s")
 		b.ReportMetric(rssMax[n], n+"_rss_max_MB")
 		b.ReportMetric(rssSum[n]/float64(samples), n+"_rss_avg_MB")
-		b.Logf("%s: %.3f %% of one core, RSS avg %.1f MB, max %.1f MB over %.0f s", n, cpu, rssSum[n]/float64(samples), rssMax[n], elapsed)
+		b.Logf("%s: %.3f %% of one core (%.4f %% by schedstat, %.1f runs/s), RSS avg %.1f MB, max %.1f MB over %.0f s",
+			n, cpu, run, wakes, rssSum[n]/float64(samples), rssMax[n], elapsed)
+	}
+	// With GODEBUG=gctrace=1 in the environment: the agents' GC cycles.
+	for n, p := range procs {
+		if gcs := strings.Count(p.Output(), "\ngc "); gcs > 0 {
+			b.Logf("%s: %d GC cycles since start", n, gcs)
+		}
 	}
 	beats := get(b, addr, "nginx,testhost,requests")
 	b.Logf("tree check: %v", beats)
@@ -135,6 +180,33 @@ func cpuSeconds(b *testing.B, pid int) float64 {
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (ut + st) / 100 // USER_HZ
+}
+
+// runSeconds is the time pid's threads ran and how many times they were
+// scheduled in (wake-ups, mostly), from /proc/PID/task/*/schedstat
+// (nanoseconds, where /proc/PID/stat counts 10 ms ticks: at 0.05 % of a
+// core a 3-minute run is 9 ticks). Threads that exited are not counted;
+// the agent's and gmond's threads live as long as the process.
+func runSeconds(b *testing.B, pid int) (seconds, runs float64) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(tasks) == 0 {
+		b.Fatalf("no schedstat for pid %d: %v", pid, err)
+	}
+	var ns float64
+	for _, t := range tasks {
+		raw, err := os.ReadFile(t)
+		if err != nil {
+			continue // the thread just exited
+		}
+		f := strings.Fields(string(raw))
+		if len(f) == 3 {
+			v, _ := strconv.ParseFloat(f[0], 64)
+			r, _ := strconv.ParseFloat(f[2], 64)
+			ns += v
+			runs += r
+		}
+	}
+	return ns / 1e9, runs
 }
 
 // rssMB is VmRSS of pid in MB.

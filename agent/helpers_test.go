@@ -87,9 +87,18 @@ func (p *proc) Output() string {
 
 func start(t testing.TB, name string, dir string, bin string, args ...string) *proc {
 	t.Helper()
+	return startEnv(t, name, dir, nil, bin, args...)
+}
+
+// startEnv is start with env added to this process's environment.
+func startEnv(t testing.TB, name string, dir string, env []string, bin string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, name: name, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = dir
+	if len(env) > 0 {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("cannot start %s: %v", name, err)
