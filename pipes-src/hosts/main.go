@@ -67,7 +67,9 @@ func (p *hostsPipe) Init(cfg pipe.Config) error {
 // appended to p.names and aliases it until the next batch (a String per
 // IPv6 client cost an allocation, ~0.4 µs in Go's WASM build).
 func (p *hostsPipe) client(s string) string {
-	s = strings.TrimSpace(s)
+	if n := len(s); n == 0 || !(s[0] > ' ' && s[0] < 0x80 && s[n-1] > ' ' && s[n-1] < 0x80) {
+		s = strings.TrimSpace(s) // only when an end may be a space (a call per client otherwise)
+	}
 	if s == "-" {
 		return ""
 	}

@@ -42,8 +42,15 @@ func New(n int) *Map {
 func (m *Map) Len() int { return m.n }
 
 // Get returns the value of key s.
-func (m *Map) Get(s string) (int32, bool) {
-	h := m.hash(s)
+func (m *Map) Get(s string) (int32, bool) { return m.GetHash(m.hash(s), s) }
+
+// Hash returns the hash of s that GetHash, SetHash and DeleteHash take, so
+// a caller that looks a key up, then sets it, or that deletes a key it
+// kept, hashes it once (a hash is a call and a loop in Go's WASM build).
+func (m *Map) Hash(s string) uint64 { return m.hash(s) }
+
+// GetHash is Get with h = Hash(s).
+func (m *Map) GetHash(h uint64, s string) (int32, bool) {
 	mask := len(m.slots) - 1
 	for i := int(h >> m.shift); ; i = (i + 1) & mask {
 		sl := &m.slots[i]
@@ -57,11 +64,13 @@ func (m *Map) Get(s string) (int32, bool) {
 }
 
 // Set sets the value of key s (kept as given).
-func (m *Map) Set(s string, v int32) {
+func (m *Map) Set(s string, v int32) { m.SetHash(m.hash(s), s, v) }
+
+// SetHash is Set with h = Hash(s).
+func (m *Map) SetHash(h uint64, s string, v int32) {
 	if 2*(m.n+1) > len(m.slots) { // load under one half
 		m.resize(2 * len(m.slots))
 	}
-	h := m.hash(s)
 	mask := len(m.slots) - 1
 	for i := int(h >> m.shift); ; i = (i + 1) & mask {
 		sl := &m.slots[i]
@@ -80,8 +89,10 @@ func (m *Map) Set(s string, v int32) {
 // Delete removes key s if present. Later keys of its probe run move back
 // into the hole (no tombstones), so lookups stay short however many keys
 // come and go.
-func (m *Map) Delete(s string) {
-	h := m.hash(s)
+func (m *Map) Delete(s string) { m.DeleteHash(m.hash(s), s) }
+
+// DeleteHash is Delete with h = Hash(s).
+func (m *Map) DeleteHash(h uint64, s string) {
 	mask := len(m.slots) - 1
 	i := int(h >> m.shift)
 	for {

@@ -58,6 +58,7 @@ type Set struct {
 type cand struct {
 	name string // aliases buf
 	buf  []byte // the name's bytes, reused when the counter is replaced
+	hash uint64 // index.Hash(name)
 	err  float64
 	vals []float64 // values since this item was monitored
 	pos  int32     // in heap
@@ -94,7 +95,8 @@ func (s *Set) Add(name string, hits float64, vals ...float64) {
 	if len(name) > s.maxLen {
 		name = name[:s.maxLen]
 	}
-	i, ok := s.index.Get(name)
+	h := s.index.Hash(name)
+	i, ok := s.index.GetHash(h, name)
 	if ok && i >= 0 {
 		s.addAdmitted(i, hits, vals)
 		return
@@ -104,7 +106,7 @@ func (s *Set) Add(name string, hits float64, vals ...float64) {
 		c = -i - 1
 		s.heap[s.cands[c].pos].count += hits
 	} else {
-		c = s.monitor(name, hits)
+		c = s.monitor(name, h, hits)
 	}
 	cd := &s.cands[c]
 	cd.vals[0] += hits
@@ -137,24 +139,24 @@ func (s *Set) addAdmitted(i int32, hits float64, vals []float64) {
 // sketch is full. A replaced counter keeps its name buffer: in Go's WASM
 // build an allocation costs ~0.4 µs, and most hosts, referrers and paths
 // of a batch replace a counter.
-func (s *Set) monitor(name string, hits float64) int32 {
+func (s *Set) monitor(name string, h uint64, hits float64) int32 {
 	w := len(s.prefixes)
 	if len(s.cands) < s.capacity {
 		c := int32(len(s.cands))
-		s.cands = append(s.cands, cand{vals: make([]float64, w), pos: int32(len(s.heap))})
+		s.cands = append(s.cands, cand{vals: make([]float64, w), pos: int32(len(s.heap)), hash: h})
 		s.cands[c].setName(name)
 		s.heap = append(s.heap, hent{count: hits, c: c})
-		s.index.Set(s.cands[c].name, -c-1)
+		s.index.SetHash(h, s.cands[c].name, -c-1)
 		return c
 	}
 	c := s.heap[0].c
 	cd := &s.cands[c]
-	s.index.Delete(cd.name) // before the buffer is overwritten: the index holds cd.name
+	s.index.DeleteHash(cd.hash, cd.name) // before the buffer is overwritten: the index holds cd.name
 	cd.setName(name)
-	cd.err = s.heap[0].count
+	cd.hash, cd.err = h, s.heap[0].count
 	s.heap[0].count += hits
 	clear(cd.vals)
-	s.index.Set(cd.name, -c-1)
+	s.index.SetHash(h, cd.name, -c-1)
 	return c
 }
 
@@ -186,7 +188,7 @@ func (s *Set) admit(c int32) {
 	for j, v := range cd.vals {
 		s.other[j] -= v
 	}
-	s.index.Set(cd.name, i)
+	s.index.SetHash(cd.hash, cd.name, i)
 	s.removeCand(c)
 	s.recalc++
 	if len(s.keys) <= s.top || s.recalc >= 64 {
@@ -209,7 +211,7 @@ func (s *Set) removeCand(c int32) {
 	if c != last {
 		s.cands[c] = s.cands[last]
 		s.heap[s.cands[c].pos].c = c
-		s.index.Set(s.cands[c].name, -c-1)
+		s.index.SetHash(s.cands[c].hash, s.cands[c].name, -c-1)
 	}
 	s.cands = s.cands[:last]
 }
