@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -182,5 +183,34 @@ func TestTCPJSONLines(t *testing.T) {
 	}
 	if s := <-got; s != "auth tok\n{\"a\":{\"h\":1}}\n{\"b\":2}\n" {
 		t.Errorf("sent %q", s)
+	}
+}
+
+// formBody is what url.Values would encode, for a batch as send reads it
+// from the buffer (written by Enqueue's json.Marshal).
+func TestFormBody(t *testing.T) {
+	for _, b := range []Batch{
+		{},
+		{JSON: []json.RawMessage{json.RawMessage(`{"a":{"h":{"x y":1.5}},"defaultaction":"average"}`)}},
+		{JSON: []json.RawMessage{json.RawMessage(`{"a":1}`), json.RawMessage(`{"b":"é&=+%~"}`)}},
+		{AccessLog: []string{`127.0.0.1 - - [26/Nov/2026:12:00:00 +0000] "GET /?a=b&c HTTP/1.1" 200 612 "-" "bench"`, "two\tlines"}},
+		{JSON: []json.RawMessage{json.RawMessage(`{"a":1}`)}, AccessLog: []string{"x"}},
+	} {
+		data, _ := json.Marshal(b)
+		b = Batch{}
+		if err := json.Unmarshal(data, &b); err != nil {
+			t.Fatal(err)
+		}
+		form := url.Values{}
+		if len(b.JSON) > 0 {
+			list, _ := json.Marshal(b.JSON)
+			form.Set("json", string(list))
+		}
+		if len(b.AccessLog) > 0 {
+			form.Set("accesslog", strings.Join(b.AccessLog, "\n")+"\n")
+		}
+		if got, want := string(formBody(&b)), form.Encode(); got != want {
+			t.Errorf("formBody(%+v)\n = %s\nwant %s", b, got, want)
+		}
 	}
 }
