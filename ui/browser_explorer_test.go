@@ -28,7 +28,7 @@ const axisFit = `(canopy.charts || []).flatMap(c => [c, c.detail]).filter(u => u
 	return {need: Math.ceil(w), room: a._size - (a.ticks.show ? a.ticks.size : 0) - a.gap, labels: a._values.join(' | ')}; }))`
 
 // checkAxesFit fails when a value axis label is wider than its axis (cut
-// off at the chart's edge, as "..5 kreq/s" was).
+// off at the chart's edge, as "..5 kreq/s" was) or two ticks read alike.
 func checkAxesFit(t *testing.T, b *browser, page string) {
 	t.Helper()
 	type fit struct {
@@ -38,6 +38,14 @@ func checkAxesFit(t *testing.T, b *browser, page string) {
 	for _, f := range eval[[]fit](t, b, axisFit) {
 		if f.Need > f.Room {
 			t.Errorf("%s: a value axis has %.0f px for labels %.0f px wide (cut off): %s", page, f.Room, f.Need, f.Labels)
+		}
+		seen := map[string]bool{}
+		for _, l := range strings.Split(f.Labels, " | ") {
+			if seen[l] && l != "" {
+				t.Errorf("%s: a value axis labels two ticks %q: %s", page, l, f.Labels)
+				break
+			}
+			seen[l] = true
 		}
 	}
 }
@@ -131,6 +139,7 @@ func explorerSubtests(t *testing.T, d *daemon, b *browser) {
 
 	t.Run("one clock and one range label on every page", func(t *testing.T) {
 		putView(t, d, `{"name":"day","keys":["requests"],"chart":"line","range":"-1d"}`)
+		putView(t, d, `{"name":"browsers","keys":["br,ie","cpu"],"chart":"area"}`) // as "view survives restart" saves it
 		b.open(t, "/setting/view")
 		if got := eval[string](t, b, `document.querySelector('tr[data-view="day"] td:nth-child(4)').textContent`); got != "24h" {
 			t.Errorf("the views table names the range -1d %q, want 24h", got)
@@ -153,7 +162,10 @@ func explorerSubtests(t *testing.T, d *daemon, b *browser) {
 		for _, p := range []string{"/", "/overview", "/realtime/br", "/realtime/view/browsers", "/trend/view/?range=-5m&key=requests", "/trend/view/?range=-7d&key=requests", "/trend/view/day", "/setting/view"} {
 			b.open(t, p)
 			if strings.HasPrefix(p, "/realtime") {
-				waitJS(t, b, `canopy.charts.length > 0 && canopy.charts[0].axes[0]._values?.length > 0`, 10*time.Second)
+				// The live chart labels its time axis once it has points:
+				// a push gives it some.
+				d.push(t, `{"br": {"ie": {"6": 1}}, "defaultaction": "add"}`)
+				waitJS(t, b, `canopy.charts.length > 0 && canopy.charts[0].axes[0]._values?.length > 0`, 20*time.Second)
 			}
 			checkAxesFit(t, b, p)
 			for _, s := range eval[[]string](t, b, axisTexts) {

@@ -213,15 +213,16 @@ export function seriesSummary(s) {
 const SI = ['', 'k', 'M', 'G', 'T', 'P', 'E'];
 const IEC = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'];
 
-function num(v) {
+function num(v, extra = 0) {
   const a = Math.abs(v);
-  const d = a >= 100 ? 0 : a >= 10 ? 1 : 2;
+  const d = (a >= 100 ? 0 : a >= 10 ? 1 : 2) + extra;
   return String(+v.toFixed(d));
 }
 
 // fmtUnit writes v in unit u with the right prefixes: "400 B", "1.5 KiB/s",
-// "400 G" (a number without a unit, 4e11), "2.3 ms", "12 req/s".
-export function fmtUnit(v, u = '') {
+// "400 G" (a number without a unit, 4e11), "2.3 ms", "12 req/s"; extra
+// decimals on request (axes whose ticks would otherwise read alike).
+export function fmtUnit(v, u = '', extra = 0) {
   if (v == null || !isFinite(v)) return v == null ? '' : String(v);
   const slash = u.indexOf('/');
   let base = slash < 0 ? u : u.slice(0, slash);
@@ -235,20 +236,20 @@ export function fmtUnit(v, u = '') {
   if (base === 'B') {
     let i = 0, x = v;
     while (Math.abs(x) >= 1024 && i < IEC.length - 1) { x /= 1024; i++; }
-    return num(x) + sp(IEC[i], 'B');
+    return num(x, extra) + sp(IEC[i], 'B');
   }
   if (base === 's' || base === 'ms') {
     let x = base === 'ms' ? v / 1000 : v; // seconds
     if (a === 0) return '0' + sp('', base);
     const ax = Math.abs(x);
-    if (ax < 1e-3) return num(x * 1e6) + sp('', 'µs');
-    if (ax < 1) return num(x * 1e3) + sp('', 'ms');
-    return num(x) + sp('', 's');
+    if (ax < 1e-3) return num(x * 1e6, extra) + sp('', 'µs');
+    if (ax < 1) return num(x * 1e3, extra) + sp('', 'ms');
+    return num(x, extra) + sp('', 's');
   }
-  if (base === '%') return num(v) + ' %' + per;
+  if (base === '%') return num(v, extra) + ' %' + per;
   let i = 0, x = v;
   while (Math.abs(x) >= 1000 && i < SI.length - 1) { x /= 1000; i++; }
-  return num(x) + sp(SI[i], base);
+  return num(x, extra) + sp(SI[i], base);
 }
 
 // Time presets every history page offers, as the trend API's relative times.

@@ -60,8 +60,20 @@ function axes(tc, small, scales) {
     ...ax, scale: unit, side: i ? 1 : 3, size: fitSize,
     grid: i ? { show: false } : ax.grid,
     incrs: /^uB(\/|$)/.test(unit) ? BYTE_INCRS : undefined,
-    values: (u, splits) => splits.map((v) => fmtUnit(v, unit.slice(1))),
+    values: (u, splits) => tickLabels(splits, unit.slice(1)),
   }))];
+}
+
+// tickLabels writes an axis's ticks with as many decimals as keep them
+// apart (0.005 req/s steps would otherwise read 0.01, 0.01, 0.02).
+function tickLabels(splits, unit) {
+  const want = new Set(splits).size;
+  let out = [];
+  for (let extra = 0; extra <= 4; extra++) {
+    out = splits.map((v) => fmtUnit(v, unit, extra));
+    if (new Set(out).size === want) break;
+  }
+  return out;
 }
 
 // Byte axes tick at powers of two (1, 2, 4 … 512 of each of B, KiB, MiB …),
