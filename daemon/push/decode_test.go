@@ -30,11 +30,7 @@ func seedTree(t testing.TB) *tree.Tree {
 func dump(t testing.TB, tr *tree.Tree) string {
 	t.Helper()
 	p, _ := key.Parse("")
-	b, err := json.Marshal(tr.Get(p))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return jsonOf(t, tr.Get(p))
 }
 
 // dumpNested is the whole tree in push shape, defaultactions and
@@ -42,7 +38,12 @@ func dump(t testing.TB, tr *tree.Tree) string {
 func dumpNested(t testing.TB, tr *tree.Tree) string {
 	t.Helper()
 	p, _ := key.Parse("")
-	b, err := json.Marshal(tr.GetTree(p))
+	return jsonOf(t, tr.GetTree(p))
+}
+
+func jsonOf(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
 	if err != nil {
 		t.Fatal(err)
 	}
