@@ -295,6 +295,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	m := d.api.Metrics()
 	base := listen.Options{Tree: d.tree, Auth: d.api.Auth(), Limits: d.api.Limits(), AccessLog: d.api.AccessLog(),
 		LinesIn: m.LinesIn, BadLines: m.BadLines, IngestLines: m.IngestLines, Pushes: m.Pushes, Backfill: d.trend, Live: d.trend.Interval(),
+		Late:      func(end time.Time) listen.LateTarget { return d.follower.Late(end) },
 		SetWindow: d.trend.Interval()} // StatsD flushes once a tick
 	if err := d.startListeners(d.cfg.File.Listeners, base, ""); err != nil {
 		return err

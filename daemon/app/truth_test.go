@@ -253,6 +253,71 @@ func TestGraphiteBackfill(t *testing.T) {
 	}
 }
 
+// TestGraphiteCountsAtTheirTimes: an add listener's lines with past
+// timestamps count in the tree and, read back from /trend, at their own
+// minutes, not at the moment they arrived.
+func TestGraphiteCountsAtTheirTimes(t *testing.T) {
+	gaddr := testenv.FreePort(t)
+	file, err := config.Parse([]byte("listeners:\n  - {proto: tcp, listen: \""+gaddr+"\", format: graphite, action: add, max_age: 1h}\n"), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Pipes: PipeFlags{Dir: t.TempDir()}, File: file,
+		Ingest: IngestFlags{Poll: 50 * time.Millisecond},
+		Trend:  &trend.Flags{Interval: time.Second, Retention: trend.Duration(24 * time.Hour), Memory: 32 << 20}}
+	d := startDaemon(t, cfg)
+	defer d.Stop()
+	start := time.Now()
+	now := start.Truncate(time.Minute)
+	var b strings.Builder
+	total := 0
+	for i := range 10 { // 30 to 21 minutes ago, i+1 a minute
+		fmt.Fprintf(&b, "app.hits %d %d\n", i+1, now.Add(time.Duration(i-30)*time.Minute).Unix())
+		total += i + 1
+	}
+	c, err := net.Dial("tcp", gaddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(c, b.String()); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	base := "http://" + d.Addr()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var e []map[string]float64
+		getJSON(t, base+"/get/graphite,app,hits", &e)
+		if len(e) == 1 && e[0]["graphite,app,hits"] == float64(total) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/get/graphite,app,hits = %v, want %d", e, total)
+		}
+	}
+	time.Sleep(3 * time.Second) // the ticks that write the late counts
+	if err := d.trend.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	read := func(from, until time.Time, points int) []trend.Point {
+		var res trend.Result
+		q := url.Values{"key": {"graphite,app,hits"}, "as": {"count"}, "points": {fmt.Sprint(points)},
+			"from": {from.Format(time.RFC3339Nano)}, "until": {until.Format(time.RFC3339Nano)}}
+		getJSON(t, base+"/trend?"+q.Encode(), &res)
+		if len(res.Series) != 1 {
+			t.Fatalf("/trend?%s: %+v", q.Encode(), res)
+		}
+		return res.Series[0].Points
+	}
+	for i, p := range read(now.Add(-30*time.Minute), now.Add(-20*time.Minute-time.Millisecond), 10) {
+		if p.V != float64(i+1) {
+			t.Errorf("minute %d: %v counts, want %d", i-30, p.V, i+1)
+		}
+	}
+	if got := sum(read(start.Add(-time.Second), time.Now(), 10)); got != 0 {
+		t.Errorf("the ticks since the lines arrived count %v, want 0 (they are history)", got)
+	}
+}
+
 // TestMetricsPromtool: /metrics of a daemon that has taken file lines,
 // socket pushes and HTTP pushes, read over several ticks, passes
 // `promtool check metrics` without a word; running totals are counters

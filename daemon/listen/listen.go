@@ -72,6 +72,11 @@ type Options struct {
 	// (and within the listener's max_age) at that time: the trend store.
 	// nil: such lines merge into the tree like current ones.
 	Backfill Backfiller
+	// Late takes an add listener's Graphite counts older than Live, one
+	// past interval (ending at end) at a time: into the tree and to the
+	// trend store at their own time (trend.Follower.Late). nil: they merge
+	// at arrival.
+	Late func(end time.Time) LateTarget
 	// Live is how old a Graphite timestamp may be and still count as now
 	// (merged into the tree; default 10 s, the trend tick).
 	Live time.Duration
@@ -161,7 +166,7 @@ func Start(opt Options) (*Listener, error) {
 			act = a
 		}
 		l.act = act
-		l.sh.window = timeWindow{maxAge: DefaultMaxAge, ahead: maxAhead, live: opt.Live, backfill: opt.Backfill, act: act}
+		l.sh.window = timeWindow{maxAge: DefaultMaxAge, ahead: maxAhead, live: opt.Live, backfill: opt.Backfill, act: act, late: opt.Late}
 		if l.sh.window.live <= 0 {
 			l.sh.window.live = 10 * time.Second
 		}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/canopy-dev/canopy/daemon/key"
@@ -60,12 +61,23 @@ type shared struct {
 // the trend store at that time (backfill: collectd or carbon-relay
 // catching up), leaving the tree's current values alone. Lines older than
 // maxAge or more than ahead in the future are refused (ErrTimestamp) and
-// counted. An add listener merges in-window lines at arrival: a running
-// total cannot be rewritten in the past.
+// counted. An add listener's older lines are counts of the past: they add
+// to the tree's running totals and, through the daemon's late target
+// (Options.Late), to the history at their own interval.
 type timeWindow struct {
 	maxAge, ahead, live time.Duration
 	backfill            Backfiller
 	act                 tree.Action // the listener's (a gauge's) action
+	// late, for an add listener, takes a past interval's counts: into the
+	// tree and to the trend store at their own time (nil: they merge at
+	// arrival and count at the next tick).
+	late func(end time.Time) LateTarget
+}
+
+// LateTarget merges deltas of one past interval into the tree and keeps
+// them for the trend store at that interval's time: *trend.Late.
+type LateTarget interface {
+	ApplyBudget(ds []tree.Delta, left *atomic.Int64) (tree.MergeResult, error)
 }
 
 // DefaultMaxAge is how old a Graphite timestamp may be by default.
@@ -82,11 +94,13 @@ type Backfiller interface {
 	WriteAt(ts time.Time, entries []tree.Entry) error
 }
 
-// timed is a Graphite value for the trend store at its own time.
+// timed is a Graphite value for the trend store at its own time (a
+// count of an add listener: path set, merged through the late target).
 type timed struct {
-	ts  int64 // unix seconds
-	key string
-	v   float64
+	ts   int64 // unix seconds
+	key  string
+	path []string
+	v    float64
 }
 
 // admit records a new series key, or refuses it past the cap.
@@ -435,6 +449,12 @@ func (b *batch) graphite(line []byte, act tree.Action) error {
 			merge = func(c *cached, v float64) {
 				b.timed = append(b.timed, timed{ts: m.Time, key: key.Join(c.path), v: v})
 			}
+		case age > w.live && act == tree.ActionAdd && w.late != nil:
+			// A count of the past adds to the running total in the tree,
+			// and to the history at its own time, not at the next tick.
+			merge = func(c *cached, v float64) {
+				b.timed = append(b.timed, timed{ts: m.Time, path: c.path, v: v})
+			}
 		}
 	}
 	for i := -1; i < len(m.Tags); i++ {
@@ -484,13 +504,29 @@ func (b *batch) flushTimed() (int, error) {
 	defer func() { b.timed = b.timed[:0] }()
 	slices.SortStableFunc(b.timed, func(x, y timed) int { return cmp.Compare(x.ts, y.ts) })
 	var errs []error
+	w := &b.sh.window
 	for i := 0; i < n; {
 		j := i
+		if b.timed[i].path != nil {
+			// Counts, one merge per interval of the trend tick.
+			end := time.Unix(b.timed[i].ts, 0).Truncate(w.live).Add(w.live)
+			var ds []tree.Delta
+			for ; j < n && time.Unix(b.timed[j].ts, 0).Before(end); j++ {
+				ds = append(ds, tree.Delta{Path: b.timed[j].path, Value: b.timed[j].v})
+			}
+			var left atomic.Int64
+			left.Store(math.MaxInt64)
+			if _, err := w.late(end).ApplyBudget(ds, &left); err != nil {
+				errs = append(errs, err)
+			}
+			i = j
+			continue
+		}
 		var entries []tree.Entry
 		for ; j < n && b.timed[j].ts == b.timed[i].ts; j++ {
-			entries = append(entries, tree.Entry{Key: b.timed[j].key, Value: b.timed[j].v, Action: b.sh.window.act})
+			entries = append(entries, tree.Entry{Key: b.timed[j].key, Value: b.timed[j].v, Action: w.act})
 		}
-		if err := b.sh.window.backfill.WriteAt(time.Unix(b.timed[i].ts, 0), entries); err != nil {
+		if err := w.backfill.WriteAt(time.Unix(b.timed[i].ts, 0), entries); err != nil {
 			errs = append(errs, err)
 		}
 		i = j
