@@ -58,13 +58,20 @@ func runResources(b *testing.B, dur time.Duration) {
 	procs := map[string]*proc{"agent": a}
 	names := []string{"agent"}
 	// A second agent beside the first, for same-run comparisons: another
-	// build (AGENT_BENCH_B_BIN) and/or other environment variables
-	// (AGENT_BENCH_B_ENV="GOGC=50 ...").
-	if bbin, benv := os.Getenv("AGENT_BENCH_B_BIN"), os.Getenv("AGENT_BENCH_B_ENV"); bbin != "" || benv != "" {
+	// build (AGENT_BENCH_B_BIN), another builtin.wasm (AGENT_BENCH_B_WASM)
+	// and/or other environment variables (AGENT_BENCH_B_ENV="GOGC=50 ...").
+	if bbin, benv := os.Getenv("AGENT_BENCH_B_BIN"), os.Getenv("AGENT_BENCH_B_ENV"); bbin != "" || benv != "" || os.Getenv("AGENT_BENCH_B_WASM") != "" {
 		if bbin == "" {
 			_, bbin = binaries(b)
 		}
 		sb := newAgentSetup(b, confs)
+		if w := os.Getenv("AGENT_BENCH_B_WASM"); w != "" { // another builtin.wasm for it
+			raw, err := os.ReadFile(w)
+			if err != nil {
+				b.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(sb.modules, "builtin.wasm"), raw, 0o644)
+		}
 		ab := startEnv(b, "canopy-agent-b", sb.dir, strings.Fields(benv), bbin, "-config", sb.conf(b, ""),
 			"-server", "http://"+addr, "-every", "10s", "-host", "testhost-b")
 		waitLog(b, ab, 3*time.Minute, "loaded 8 modules")

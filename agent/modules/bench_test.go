@@ -21,13 +21,7 @@ func BenchmarkSystemRound(b *testing.B) {
 			rt := newRuntime(b)
 			rt.opt.Dir = d.dir
 			ctx := context.Background()
-			mods := rt.Load(ctx, conf(b, `modules {
-  module { name = "cpu" path = "builtin.wasm" grant { read = "/proc" } }
-  module { name = "mem" path = "builtin.wasm" grant { read = "/proc" } }
-  module { name = "load" path = "builtin.wasm" grant { read = "/proc" } }
-  module { name = "net" path = "builtin.wasm" grant { read = "/proc" } }
-  module { name = "disk" path = "builtin.wasm" grant { read = "/proc" statfs = "/" } }
-}`))
+			mods := rt.Load(ctx, conf(b, systemModules))
 			defer Close(ctx, mods)
 			idx := make([][]uint32, len(mods))
 			for i, m := range mods {

@@ -15,6 +15,15 @@ import (
 	"github.com/canopy-dev/canopy/sdk/host"
 )
 
+// systemModules configures the /proc modules on this machine.
+const systemModules = `modules {
+  module { name = "cpu" path = "builtin.wasm" grant { read = "/proc" } }
+  module { name = "mem" path = "builtin.wasm" grant { read = "/proc" } }
+  module { name = "load" path = "builtin.wasm" grant { read = "/proc" } }
+  module { name = "net" path = "builtin.wasm" grant { read = "/proc" } }
+  module { name = "disk" path = "builtin.wasm" grant { read = "/proc" statfs = "/" } }
+}`
+
 // builtinDir is where the committed built-in modules live.
 const builtinDir = "../../pipes-wasm/modules"
 
@@ -61,13 +70,7 @@ func values(t *testing.T, m *Module) map[string]collectorabi.MetricValue {
 func TestBuiltinSystemModules(t *testing.T) {
 	rt := newRuntime(t)
 	ctx := context.Background()
-	mods := rt.Load(ctx, conf(t, `modules {
-  module { name = "cpu" path = "builtin.wasm" grant { read = "/proc" } }
-  module { name = "mem" path = "builtin.wasm" grant { read = "/proc" } }
-  module { name = "load" path = "builtin.wasm" grant { read = "/proc" } }
-  module { name = "net" path = "builtin.wasm" grant { read = "/proc" } }
-  module { name = "disk" path = "builtin.wasm" grant { read = "/proc" statfs = "/" } }
-}`))
+	mods := rt.Load(ctx, conf(t, systemModules))
 	defer Close(ctx, mods)
 	for _, m := range mods {
 		if m.Err != nil {
