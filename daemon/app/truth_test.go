@@ -176,22 +176,7 @@ func jsonNum(v float64) string {
 // minute, while lines outside the window are refused and counted in
 // /status and /metrics.
 func TestGraphiteBackfill(t *testing.T) {
-	gaddr := testenv.FreePort(t)
-	file, err := config.Parse([]byte("listeners:\n  - {proto: tcp, listen: \""+gaddr+"\", format: graphite, max_age: 1h}\n"), "test.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Pipes: PipeFlags{Dir: t.TempDir()}, File: file,
-		Ingest: IngestFlags{Poll: 50 * time.Millisecond},
-		Trend:  &trend.Flags{Interval: time.Second, Retention: trend.Duration(24 * time.Hour), Memory: 32 << 20}}
-	d, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Start(context.Background()); err != nil {
-		d.Stop()
-		t.Fatal(err)
-	}
+	d, gaddr := graphiteDaemon(t, "")
 	defer d.Stop()
 	now := time.Now().Truncate(time.Minute)
 	var b strings.Builder
@@ -253,19 +238,26 @@ func TestGraphiteBackfill(t *testing.T) {
 	}
 }
 
-// TestGraphiteCountsAtTheirTimes: an add listener's lines with past
-// timestamps count in the tree and, read back from /trend, at their own
-// minutes, not at the moment they arrived.
-func TestGraphiteCountsAtTheirTimes(t *testing.T) {
+// graphiteDaemon starts a daemon with a 1 s tick and a TCP Graphite
+// listener (max_age 1h, plus opts, "key: value, " pairs); it returns the
+// daemon and the listener's address.
+func graphiteDaemon(t *testing.T, opts string) (*Daemon, string) {
 	gaddr := testenv.FreePort(t)
-	file, err := config.Parse([]byte("listeners:\n  - {proto: tcp, listen: \""+gaddr+"\", format: graphite, action: add, max_age: 1h}\n"), "test.yaml")
+	file, err := config.Parse([]byte("listeners:\n  - {proto: tcp, listen: \""+gaddr+"\", format: graphite, "+opts+"max_age: 1h}\n"), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Pipes: PipeFlags{Dir: t.TempDir()}, File: file,
 		Ingest: IngestFlags{Poll: 50 * time.Millisecond},
 		Trend:  &trend.Flags{Interval: time.Second, Retention: trend.Duration(24 * time.Hour), Memory: 32 << 20}}
-	d := startDaemon(t, cfg)
+	return startDaemon(t, cfg), gaddr
+}
+
+// TestGraphiteCountsAtTheirTimes: an add listener's lines with past
+// timestamps count in the tree and, read back from /trend, at their own
+// minutes, not at the moment they arrived.
+func TestGraphiteCountsAtTheirTimes(t *testing.T) {
+	d, gaddr := graphiteDaemon(t, "action: add, ")
 	defer d.Stop()
 	start := time.Now()
 	now := start.Truncate(time.Minute)
