@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -15,14 +14,7 @@ func TestDaemonRestart(t *testing.T) {
 	data, pipesDir := t.TempDir(), t.TempDir()
 	cfg := Config{Listen: "127.0.0.1:0", DataDir: data, Pipes: PipeFlags{Dir: pipesDir}, Ingest: IngestFlags{Poll: 50 * time.Millisecond}}
 	start := func() *Daemon {
-		d, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := d.Start(context.Background()); err != nil {
-			d.Stop()
-			t.Fatal(err)
-		}
+		d := startDaemon(t, cfg)
 		return d
 	}
 	get := func(d *Daemon, method, path, body string) string {

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,14 +16,7 @@ func TestDemoStopsOnPush(t *testing.T) {
 	data := t.TempDir()
 	cfg := Config{Listen: "127.0.0.1:0", DataDir: data, Pipes: PipeFlags{Dir: t.TempDir()},
 		Ingest: IngestFlags{Poll: 50 * time.Millisecond, Defaults: true, NginxLog: filepath.Join(t.TempDir(), "absent.log")}}
-	d, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Start(context.Background()); err != nil {
-		d.Stop()
-		t.Fatal(err)
-	}
+	d := startDaemon(t, cfg)
 	defer d.Stop()
 	base := "http://" + d.Addr()
 	demo := func() map[string]any {

@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,14 +37,7 @@ func BenchmarkFollowDaemon(b *testing.B) {
 		cfg := Config{Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "data"),
 			Pipes:  PipeFlags{Builtin: true, Cache: pipetest.CacheDir()},
 			Ingest: IngestFlags{Log: logPath, LogFormat: "combined"}}
-		d, err := New(cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := d.Start(context.Background()); err != nil {
-			d.Stop()
-			b.Fatal(err)
-		}
+		d := startDaemon(b, cfg)
 		<-d.pipes.Ready()
 		stats := d.ingest.ing.Stats()
 		cpu0 := processCPU(b)

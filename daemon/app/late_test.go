@@ -240,7 +240,7 @@ func writeBacklog(t0 time.Time, minutes int, perMinute func(int) int, into func(
 }
 
 // startDaemon starts a daemon with cfg; the caller stops it.
-func startDaemon(t *testing.T, cfg Config) *Daemon {
+func startDaemon(t testing.TB, cfg Config) *Daemon {
 	t.Helper()
 	d, err := New(cfg)
 	if err != nil {

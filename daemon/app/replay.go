@@ -169,23 +169,15 @@ func lineTime(src ingest.Source, feed *Feed) (func(line []byte) (time.Time, bool
 	if src.LogFormat != "" {
 		specs = []string{src.LogFormat}
 	}
-	var parsers []*logformat.Parser
+	var fs []*logformat.Format
 	for _, s := range specs {
 		f, err := feed.pipes.Format(s)
 		if err != nil {
 			return nil, fmt.Errorf("log_format %q: %w", s, err)
 		}
-		parsers = append(parsers, f.NewParser())
+		fs = append(fs, f)
 	}
-	var rec logformat.Record
-	return func(line []byte) (time.Time, bool) {
-		for _, p := range parsers {
-			if p.Parse(line, &rec) == nil && rec.Has&logformat.FieldTime != 0 {
-				return rec.Time, true
-			}
-		}
-		return time.Time{}, false
-	}, nil
+	return timeOf(fs), nil
 }
 
 // replayer serves the daemon's /replay: replays run through the daemon's

@@ -32,14 +32,7 @@ func TestTrendOverTime(t *testing.T) {
 	cfg := Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Pipes: PipeFlags{Dir: t.TempDir()},
 		Ingest: IngestFlags{Poll: 50 * time.Millisecond},
 		Trend:  &trend.Flags{Interval: tick, Retention: trend.Duration(24 * time.Hour), Memory: 32 << 20}}
-	d, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Start(context.Background()); err != nil {
-		d.Stop()
-		t.Fatal(err)
-	}
+	d := startDaemon(t, cfg)
 	defer d.Stop()
 	base := "http://" + d.Addr()
 	push := func(body string) {
@@ -331,14 +324,7 @@ func TestMetricsPromtool(t *testing.T) {
 	cfg := Config{Listen: "127.0.0.1:0", DataDir: dir, Pipes: PipeFlags{Dir: t.TempDir()}, File: file,
 		Ingest: IngestFlags{Poll: 50 * time.Millisecond, Log: logPath},
 		Trend:  &trend.Flags{Interval: 200 * time.Millisecond, Retention: trend.Duration(24 * time.Hour), Memory: 32 << 20}}
-	d, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Start(context.Background()); err != nil {
-		d.Stop()
-		t.Fatal(err)
-	}
+	d := startDaemon(t, cfg)
 	defer d.Stop()
 	base := "http://" + d.Addr()
 	c, err := net.Dial("tcp", jaddr)
