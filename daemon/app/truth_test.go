@@ -178,14 +178,7 @@ func TestGraphiteBackfill(t *testing.T) {
 	}
 	fmt.Fprintf(&b, "app.load 99 %d\n", now.Add(-2*time.Hour).Unix()) // older than max_age
 	fmt.Fprintf(&b, "app.load 99 %d\n", now.Add(time.Hour).Unix())    // an hour ahead
-	c, err := net.Dial("tcp", gaddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(c, b.String()); err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
+	sendTCP(t, gaddr, b.String())
 	base := "http://" + d.Addr()
 	var st struct {
 		Listeners []map[string]any `json:"listeners"`
@@ -260,14 +253,7 @@ func TestGraphiteCountsAtTheirTimes(t *testing.T) {
 		fmt.Fprintf(&b, "app.hits %d %d\n", i+1, now.Add(time.Duration(i-30)*time.Minute).Unix())
 		total += i + 1
 	}
-	c, err := net.Dial("tcp", gaddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.WriteString(c, b.String()); err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
+	sendTCP(t, gaddr, b.String())
 	base := "http://" + d.Addr()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		var e []map[string]float64
@@ -373,5 +359,18 @@ func TestMetricsPromtool(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(out) > 0 {
 		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// sendTCP writes text to a TCP listener at addr in one connection.
+func sendTCP(t *testing.T, addr, text string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, text); err != nil {
+		t.Fatal(err)
 	}
 }
