@@ -373,8 +373,8 @@ func (f *Follower) SetLateMark(ts int64) {
 	f.savedMark.Store(ts)
 }
 
-// LateMark is the latest time a late point was queued at: the daemon
-// stores it with each snapshot (SetLateMark after a restart).
+// LateMark is the latest time a late point was queued at: what the
+// OnLateMark callback saves, and SetLateMark restores after a restart.
 func (f *Follower) LateMark() int64 {
 	f.s.mu.Lock()
 	defer f.s.mu.Unlock()
