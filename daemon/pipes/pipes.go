@@ -962,10 +962,6 @@ func (w *worker) parseBatch(formats []*logformat.Format, lines [][]byte, needUA,
 		host.FromLog(ar, lr)
 		if needUA {
 			w.agents.Fill(ar)
-		} else {
-			// ar may hold the agent cache's token slices from an earlier
-			// batch, which a tokenisation into ar must not overwrite.
-			ar.UA = pipeabi.UA{}
 		}
 	}
 	w.arecs = arecs

@@ -15,11 +15,13 @@ import (
 func FromLog(dst *pipeabi.Record, src *logformat.Record) {
 	// Cleared in place and then set field by field: Reset's literal is
 	// built on the stack and copied over the 400-byte record, which cost
-	// as much as the rest of FromLog. The slices keep their capacity.
+	// as much as the rest of FromLog. UpstreamTimes and Vars keep their
+	// capacity; the UA tokens do not: a record's UA slices may be the
+	// agent cache's (AgentCache.Fill), which a tokenisation into them
+	// (pipeabi's encoder, for a record whose UAParsed is false) would
+	// overwrite.
 	ups, vars := dst.UpstreamTimes[:0], dst.Vars[:0]
-	prods, comms := dst.UA.Products[:0], dst.UA.Comments[:0]
 	*dst = pipeabi.Record{}
-	dst.UA.Products, dst.UA.Comments = prods, comms
 	has := src.Has
 	if has&logformat.FieldTime != 0 {
 		dst.Time = src.Time.UnixNano()
