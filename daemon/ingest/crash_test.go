@@ -70,7 +70,16 @@ func TestCrashRecovery(t *testing.T) {
 	t.Logf("clean run: %d lines, %d tree entries in %v", n, len(want), time.Since(start).Round(time.Millisecond))
 
 	// The same log, killed with SIGKILL at 5 random points of its progress.
+	// CRASH_SEED=<seed> re-runs a logged seed's kill points (the kills
+	// still fall where the daemon's progress is when polled, so a seed
+	// repeats them only about).
 	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("CRASH_SEED"); s != "" {
+		if seed, err = strconv.ParseUint(s, 10, 64); err != nil {
+			t.Fatalf("CRASH_SEED=%q: %v", s, err)
+		}
+	}
+	t.Logf("kill points from seed %d (CRASH_SEED=%d re-runs them)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	var at []int64
 	for range 5 {
