@@ -1,13 +1,17 @@
 package ingest
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,7 +138,12 @@ func TestCrashRecovery(t *testing.T) {
 		}
 	}
 	if diff := sortedDiff(want, got, 40); len(diff) > 0 {
-		t.Fatalf("tree after 5 crashes differs from the clean run (seed %d) in %d keys:\n%v", seed, len(diff), diff)
+		// 40 keys rarely say which pipe or direction: the per-prefix sums
+		// do (fewer bytes with exact hits, say), and with -artifacts both
+		// trees are kept for a closer look.
+		t.Logf("differing keys by prefix (clean vs crashed sums):\n%s", diffByPrefix(want, got))
+		dumpTrees(t, want, got)
+		t.Fatalf("tree after 5 crashes differs from the clean run (CRASH_SEED=%d) in %d keys:\n%v", seed, len(sortedDiff(want, got, math.MaxInt)), diff)
 	}
 	if len(want) < 50 || want["requests"] == nil {
 		t.Fatalf("clean tree looks empty: %d entries", len(want))
@@ -166,4 +175,90 @@ func (d *daemon) trendRequests(t *testing.T, want any) any {
 		}
 	}
 	return got
+}
+
+// diffByPrefix sums the keys that differ between want and got by their
+// first two components (and lists each prefix's _other key), one line per
+// prefix.
+func diffByPrefix(want, got map[string]any) string {
+	type sums struct {
+		n         int
+		want, got float64
+	}
+	by := map[string]*sums{}
+	add := func(k string) {
+		p := k
+		if parts := strings.SplitN(k, ",", 3); len(parts) == 3 {
+			p = parts[0] + "," + parts[1]
+		}
+		s := by[p]
+		if s == nil {
+			s = &sums{}
+			by[p] = s
+		}
+		s.n++
+		w, _ := want[k].(float64)
+		g, _ := got[k].(float64)
+		s.want += w
+		s.got += g
+	}
+	for k, w := range want {
+		if g, ok := got[k]; !ok || fmt.Sprint(w) != fmt.Sprint(g) {
+			add(k)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			add(k)
+		}
+	}
+	var lines []string
+	for p, s := range by {
+		o := p + "," + "_other"
+		lines = append(lines, fmt.Sprintf("%s: %d keys, %v vs %v (%v); %s: %v vs %v", p, s.n, s.want, s.got, s.got-s.want, o, want[o], got[o]))
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
+}
+
+// dumpTrees writes both flat trees as JSON to the test's artifact
+// directory (kept when go test runs with -artifacts).
+func dumpTrees(t *testing.T, want, got map[string]any) {
+	t.Helper()
+	dir := t.ArtifactDir()
+	for name, m := range map[string]map[string]any{"clean.json": want, "crashed.json": got} {
+		b, err := json.MarshalIndent(m, "", " ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatalf("cannot write %q: %v", path, err)
+		}
+		t.Logf("tree written to %s", path)
+	}
+}
+
+func TestDiffByPrefix(t *testing.T) {
+	tests := []struct {
+		name      string
+		want, got map[string]any
+		out       string
+	}{
+		{"fewer bytes, hits exact",
+			map[string]any{"hosts,hits,a": 2.0, "hosts,bytes,a": 10.0, "hosts,bytes,b": 5.0, "hosts,bytes,_other": 0.0},
+			map[string]any{"hosts,hits,a": 2.0, "hosts,bytes,a": 7.0, "hosts,bytes,_other": 0.0},
+			"hosts,bytes: 2 keys, 15 vs 7 (-8); hosts,bytes,_other: 0 vs 0"},
+		{"a key only after the crashes",
+			map[string]any{"requests": 3.0},
+			map[string]any{"requests": 3.0, "status,200,x": 1.0},
+			"status,200: 1 keys, 0 vs 1 (1); status,200,_other: <nil> vs <nil>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := diffByPrefix(tt.want, tt.got); got != tt.out {
+				t.Errorf("diffByPrefix = %q, want %q", got, tt.out)
+			}
+		})
+	}
 }
