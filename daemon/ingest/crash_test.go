@@ -71,6 +71,8 @@ func TestCrashRecovery(t *testing.T) {
 	want := clean.flat("**")
 	wantTrend := clean.trendRequests(t, want["requests"])
 	clean.stop()
+	// Every run's log, for the pipe errors a difference may come from.
+	runLogs := []string{"clean run:\n" + clean.output()}
 	t.Logf("clean run: %d lines, %d tree entries in %v", n, len(want), time.Since(start).Round(time.Millisecond))
 
 	// The same log, killed with SIGKILL at 5 random points of its progress.
@@ -106,6 +108,7 @@ func TestCrashRecovery(t *testing.T) {
 			time.Sleep(time.Duration(rng.IntN(40)) * time.Millisecond)
 		}
 		d.kill()
+		runLogs = append(runLogs, fmt.Sprintf("run %d (killed):\n%s", i+1, d.output()))
 		t.Logf("kill -9 #%d at offset %d of %d (aimed at %d)", i+1, reached, size, target)
 	}
 	d := startDaemon(t, data, cache, conf, args...)
@@ -117,6 +120,7 @@ func TestCrashRecovery(t *testing.T) {
 	// about 5 s (trend README), and a run killed before loses its last ones.
 	gotTrend := d.trendRequests(t, got["requests"])
 	d.stop()
+	runLogs = append(runLogs, "last run:\n"+d.output())
 	if wantTrend != want["requests"] {
 		t.Errorf("trend counts %v requests in the clean run, the tree %v", wantTrend, want["requests"])
 	}
@@ -143,6 +147,10 @@ func TestCrashRecovery(t *testing.T) {
 		// trees are kept for a closer look.
 		t.Logf("differing keys by prefix (clean vs crashed sums):\n%s", diffByPrefix(want, got))
 		dumpTrees(t, want, got)
+		// A pipe call that failed (over its 1 s call time limit on a
+		// loaded machine, say) loses that batch's deltas for that pipe
+		// alone: not a recovery bug, and the daemons' logs say so.
+		t.Logf("pipe errors in the daemons' logs:\n%s", pipeErrors(runLogs))
 		t.Fatalf("tree after 5 crashes differs from the clean run (CRASH_SEED=%d) in %d keys:\n%v", seed, len(sortedDiff(want, got, math.MaxInt)), diff)
 	}
 	if len(want) < 50 || want["requests"] == nil {
@@ -258,6 +266,45 @@ func TestDiffByPrefix(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := diffByPrefix(tt.want, tt.got); got != tt.out {
 				t.Errorf("diffByPrefix = %q, want %q", got, tt.out)
+			}
+		})
+	}
+}
+
+// pipeErrors returns the lines of the daemons' logs (each headed by its
+// run) that report a pipe's failure, or "none".
+func pipeErrors(logs []string) string {
+	var out []string
+	for _, l := range logs {
+		head, body, _ := strings.Cut(l, "\n")
+		for line := range strings.Lines(body) {
+			if strings.Contains(line, "pipe") && (strings.Contains(line, "error") || strings.Contains(line, "cannot") ||
+				strings.Contains(line, "limit") || strings.Contains(line, "quarantin") || strings.Contains(line, "fail")) {
+				out = append(out, head+" "+strings.TrimSpace(line))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestPipeErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		logs []string
+		want string
+	}{
+		{"none", []string{"clean run:\ncanopyd listening on http://x\n"}, "none"},
+		{"a call over its time limit",
+			[]string{"clean run:\nok\n", "run 2 (killed):\n2026/12/07 pipe hosts: exceeded the call time limit (1s): interrupted\nother\n"},
+			"run 2 (killed): 2026/12/07 pipe hosts: exceeded the call time limit (1s): interrupted"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := pipeErrors(tt.logs); got != tt.want {
+				t.Errorf("pipeErrors = %q, want %q", got, tt.want)
 			}
 		})
 	}
