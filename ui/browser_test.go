@@ -31,7 +31,10 @@ func TestBrowser(t *testing.T) {
 	data := t.TempDir()
 	logPath := replayHistory(t, bin, data, 6000)
 	phase("history replayed")
-	d := startDaemon(t, bin, testenv.FreePort(t), data, daemonFlags(t, bin)...)
+	// follow.log is the followed log, empty until a subtest appends to it.
+	followed := filepath.Join(data, "follow.log")
+	writeTestFile(t, followed, nil)
+	d := startDaemon(t, bin, testenv.FreePort(t), data, append(daemonFlags(t, bin), "-log", followed, "-log.format", "main")...)
 	phase("canopyd started")
 	d.feed(t, logPath)
 	phase("log pushed")
@@ -248,6 +251,49 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("the chart drew %d points around the replay, want the quiet ticks drawn", len(drawn))
 		}
 		b.checkClean(t, "/realtime/requests replay")
+	})
+
+	t.Run("realtime chart leaves a followed backlog out", func(t *testing.T) {
+		// Old lines appended to the followed log in one write are read
+		// within a tick: behind_bytes is 0 again when the page samples,
+		// and only ingest.late_lines says the tick merged a backlog.
+		old := filepath.Join(t.TempDir(), "old.log")
+		runCmd(t, bin, "gen", "-n", "3000", "-format", "main", "-seed", "11", "-start", time.Now().Add(-3*time.Hour).UTC().Format(time.RFC3339), "-span", "30m", "-o", old)
+		backlog, err := os.ReadFile(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.open(t, "/realtime/requests")
+		waitJS(t, b, `canopy.live.ts.length >= 4`, 10*time.Second) // quiet ticks before it
+		before := eval[string](t, b, `document.querySelector('tr[data-key="requests"] td.val').dataset.value`)
+		f, err := os.OpenFile(followed, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(backlog); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		waitJS(t, b, `document.querySelector('tr[data-key="requests"] td.val').dataset.value !== `+strconv.Quote(before), 30*time.Second)
+		time.Sleep(6 * time.Second) // and after it
+		after := eval[string](t, b, `document.querySelector('tr[data-key="requests"] td.val').dataset.value`)
+		rates := eval[[]*float64](t, b, `canopy.charts[0].data[1]`)
+		var drawn []float64
+		for _, v := range rates {
+			if v != nil {
+				drawn = append(drawn, *v)
+				if *v > 100 {
+					t.Errorf("the followed backlog (requests %s -> %s) is drawn as %v requests/s now", before, after, *v)
+				}
+			}
+		}
+		t.Logf("requests %s -> %s after the backlog; drawn rates %v; ticks left out %v", before, after, drawn, eval[[]bool](t, b, `canopy.live.noted`))
+		if len(drawn) < 4 {
+			t.Errorf("the chart drew %d points around the backlog, want the quiet ticks drawn", len(drawn))
+		}
+		b.checkClean(t, "/realtime/requests followed backlog")
 	})
 
 	t.Run("view survives restart", func(t *testing.T) {

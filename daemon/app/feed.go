@@ -32,6 +32,10 @@ type Feed struct {
 	// (trend.Follower.Late) instead of the next tick; nil: every line
 	// counts at the tick (the offline replay ticks by the log's clock).
 	late *trend.Follower
+	// lateLines counts the lines dated late (any source): /status's
+	// ingest.late_lines, which tells the realtime page a tick merged old
+	// lines even when the backlog was read within it.
+	lateLines atomic.Uint64
 }
 
 // NewFeed feeds lines to m.
@@ -76,6 +80,7 @@ func (f *Feed) runDated(ctx context.Context, fs []*logformat.Format, pre []strin
 		c := ctx
 		if late != nil {
 			c = pipes.WithTarget(ctx, late)
+			f.lateLines.Add(uint64(len(part)))
 		}
 		addResult(&total, f.pipes.RunFrom(c, fs, pre, part, first))
 		first += len(part)

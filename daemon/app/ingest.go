@@ -172,6 +172,7 @@ func (r *ingestRun) status() map[string]any {
 		bad += s.BadFrames.Load()
 	}
 	st["bad_lines"] = bad
+	st["late_lines"] = r.feed.lateLines.Load()
 	if r.demo != nil {
 		st["demo"] = r.demo.status()
 	}

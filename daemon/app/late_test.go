@@ -113,6 +113,18 @@ func TestBacklogAtItsOwnTimes(t *testing.T) {
 			if got := waitRequests(t, base, total, time.Minute); got != total {
 				t.Fatalf("tree requests = %d, want %d (%d backlog + %d live)", got, total, backlog, total-backlog)
 			}
+			// Every backlog line counts as late; so may a few live ones: their
+			// $time_local is truncated to the second, which a poll later can
+			// be more than the one-second tick old.
+			var status struct {
+				Ingest struct {
+					LateLines int `json:"late_lines"`
+				} `json:"ingest"`
+			}
+			getJSON(t, base+"/status", &status)
+			if status.Ingest.LateLines < backlog || status.Ingest.LateLines > total {
+				t.Errorf("/status ingest.late_lines = %d, want the %d backlog lines up to all %d", status.Ingest.LateLines, backlog, total)
+			}
 			if mode == "replay" {
 				var st struct {
 					Running bool   `json:"running"`
