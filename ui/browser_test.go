@@ -221,36 +221,17 @@ func TestBrowser(t *testing.T) {
 	t.Run("realtime chart leaves a replay out", func(t *testing.T) {
 		// A replay merges three days of the log into the live tree within a
 		// second; drawn as now it would be a spike of thousands a second.
-		b.open(t, "/realtime/requests")
-		waitJS(t, b, `canopy.live.ts.length >= 4`, 10*time.Second) // quiet ticks before it
-		before := eval[string](t, b, `document.querySelector('tr[data-key="requests"] td.val').dataset.value`)
 		body, _ := json.Marshal(map[string]any{"files": []string{logPath}})
-		r, err := http.Post("http://"+d.addr+"/replay", "application/json", strings.NewReader(string(body)))
-		if err != nil {
-			t.Fatalf("POST /replay: %v", err)
-		}
-		r.Body.Close()
-		if r.StatusCode != http.StatusAccepted {
-			t.Fatalf("POST /replay answered %d", r.StatusCode)
-		}
-		waitJS(t, b, `document.querySelector('tr[data-key="requests"] td.val').dataset.value !== `+strconv.Quote(before), 30*time.Second)
-		time.Sleep(6 * time.Second) // and after it
-		after := eval[string](t, b, `document.querySelector('tr[data-key="requests"] td.val').dataset.value`)
-		rates := eval[[]*float64](t, b, `canopy.charts[0].data[1]`)
-		var drawn []float64
-		for _, v := range rates {
-			if v != nil {
-				drawn = append(drawn, *v)
-				if *v > 100 {
-					t.Errorf("the replay (requests %s -> %s) is drawn as %v requests/s now", before, after, *v)
-				}
+		checkBacklogLeftOut(t, b, "replay", func() {
+			r, err := http.Post("http://"+d.addr+"/replay", "application/json", strings.NewReader(string(body)))
+			if err != nil {
+				t.Fatalf("POST /replay: %v", err)
 			}
-		}
-		t.Logf("requests %s -> %s during the replay; drawn rates %v; ticks left out %v", before, after, drawn, eval[[]bool](t, b, `canopy.live.noted`))
-		if len(drawn) < 4 {
-			t.Errorf("the chart drew %d points around the replay, want the quiet ticks drawn", len(drawn))
-		}
-		b.checkClean(t, "/realtime/requests replay")
+			r.Body.Close()
+			if r.StatusCode != http.StatusAccepted {
+				t.Fatalf("POST /replay answered %d", r.StatusCode)
+			}
+		})
 	})
 
 	t.Run("realtime chart leaves a followed backlog out", func(t *testing.T) {
@@ -263,37 +244,18 @@ func TestBrowser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.open(t, "/realtime/requests")
-		waitJS(t, b, `canopy.live.ts.length >= 4`, 10*time.Second) // quiet ticks before it
-		before := eval[string](t, b, `document.querySelector('tr[data-key="requests"] td.val').dataset.value`)
-		f, err := os.OpenFile(followed, os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.Write(backlog); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			t.Fatal(err)
-		}
-		waitJS(t, b, `document.querySelector('tr[data-key="requests"] td.val').dataset.value !== `+strconv.Quote(before), 30*time.Second)
-		time.Sleep(6 * time.Second) // and after it
-		after := eval[string](t, b, `document.querySelector('tr[data-key="requests"] td.val').dataset.value`)
-		rates := eval[[]*float64](t, b, `canopy.charts[0].data[1]`)
-		var drawn []float64
-		for _, v := range rates {
-			if v != nil {
-				drawn = append(drawn, *v)
-				if *v > 100 {
-					t.Errorf("the followed backlog (requests %s -> %s) is drawn as %v requests/s now", before, after, *v)
-				}
+		checkBacklogLeftOut(t, b, "followed backlog", func() {
+			f, err := os.OpenFile(followed, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		t.Logf("requests %s -> %s after the backlog; drawn rates %v; ticks left out %v", before, after, drawn, eval[[]bool](t, b, `canopy.live.noted`))
-		if len(drawn) < 4 {
-			t.Errorf("the chart drew %d points around the backlog, want the quiet ticks drawn", len(drawn))
-		}
-		b.checkClean(t, "/realtime/requests followed backlog")
+			if _, err := f.Write(backlog); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+		})
 	})
 
 	t.Run("view survives restart", func(t *testing.T) {
@@ -714,4 +676,34 @@ func explorerLoad(t testing.TB, b *browser, n int) (float64, int) {
 		t.Errorf("drew %v points, want %d", points, n*2000)
 	}
 	return ms, int(points)
+}
+
+// checkBacklogLeftOut opens /realtime/requests, lets it draw quiet ticks,
+// merges a backlog with merge and checks that no drawn rate is the backlog
+// drawn as traffic now, while the quiet ticks around it are drawn.
+func checkBacklogLeftOut(t *testing.T, b *browser, what string, merge func()) {
+	t.Helper()
+	const value = `document.querySelector('tr[data-key="requests"] td.val').dataset.value`
+	b.open(t, "/realtime/requests")
+	waitJS(t, b, `canopy.live.ts.length >= 4`, 10*time.Second) // quiet ticks before it
+	before := eval[string](t, b, value)
+	merge()
+	waitJS(t, b, value+` !== `+strconv.Quote(before), 30*time.Second)
+	time.Sleep(6 * time.Second) // and after it
+	after := eval[string](t, b, value)
+	rates := eval[[]*float64](t, b, `canopy.charts[0].data[1]`)
+	var drawn []float64
+	for _, v := range rates {
+		if v != nil {
+			drawn = append(drawn, *v)
+			if *v > 100 {
+				t.Errorf("the %s (requests %s -> %s) is drawn as %v requests/s now", what, before, after, *v)
+			}
+		}
+	}
+	t.Logf("requests %s -> %s after the %s; drawn rates %v; ticks left out %v", before, after, what, drawn, eval[[]bool](t, b, `canopy.live.noted`))
+	if len(drawn) < 4 {
+		t.Errorf("the chart drew %d points around the %s, want the quiet ticks drawn", len(drawn), what)
+	}
+	b.checkClean(t, "/realtime/requests "+what)
 }
