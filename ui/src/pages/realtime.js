@@ -314,29 +314,22 @@ export async function realtime(main, state, { key, view }) {
   window.addEventListener('resize', debounce(() => { if (plot) plot.setSize({ width: Math.max(280, chartBox.clientWidth), height: 260 }); }, 150));
   window.addEventListener('canopy-theme', rebuildChart);
 
-  // Backlog: while a replay runs, a followed log is behind or old lines
-  // were merged (ingest.late_lines moved), the tree takes in old lines
-  // faster than they happened; those ticks are left out of the rates
-  // instead of drawn as a spike now.
-  let lastReplay = null;
+  // Backlog: while a followed log is behind or old lines were merged
+  // (ingest.late_lines moved: a followed log's backlog, POST /replay, a
+  // push of old lines), the tree takes in old lines faster than they
+  // happened; those ticks are left out of the rates instead of drawn as a
+  // spike now.
   let lastLate = null;
   async function backlogSince() {
     let behind = false;
     try {
-      const [st, rp] = await Promise.all([
-        request('/status', { cache: 'no-store' }).then((r) => r.json()),
-        request('/replay', { cache: 'no-store' }).then((r) => r.json()),
-      ]);
+      const st = await request('/status', { cache: 'no-store' }).then((r) => r.json());
       for (const f of st?.ingest?.files || []) if (f.behind_bytes > 0) behind = true;
       // late_lines grows when old lines merged, even a backlog read whole
       // between two samples (behind_bytes is 0 again by then).
       const late = st?.ingest?.late_lines;
       if (late != null && lastLate != null && late !== lastLate) behind = true;
       if (late != null) lastLate = late;
-      const lines = Number(rp?.lines) || 0;
-      const key = `${rp?.started}/${lines}`;
-      if (rp?.running || (lastReplay != null && key !== lastReplay)) behind = true;
-      lastReplay = key;
     } catch { /* no status: draw what the tree says */ }
     backlogEl.hidden = !behind;
     return behind;
