@@ -258,16 +258,30 @@ func tail(s string, n int) string {
 	return s
 }
 
-func sortedDiff(a, b map[string]any, limit int) []string {
+// differingKeys returns the keys whose values differ between a and b,
+// including the keys only one of them has.
+func differingKeys(a, b map[string]any) []string {
 	var out []string
 	for k, va := range a {
 		if vb, ok := b[k]; !ok || fmt.Sprint(va) != fmt.Sprint(vb) {
-			out = append(out, fmt.Sprintf("%s: %v vs %v", k, va, b[k]))
+			out = append(out, k)
 		}
 	}
-	for k, vb := range b {
+	for k := range b {
 		if _, ok := a[k]; !ok {
-			out = append(out, fmt.Sprintf("%s: missing vs %v", k, vb))
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func sortedDiff(a, b map[string]any, limit int) []string {
+	var out []string
+	for _, k := range differingKeys(a, b) {
+		if va, ok := a[k]; ok {
+			out = append(out, fmt.Sprintf("%s: %v vs %v", k, va, b[k]))
+		} else {
+			out = append(out, fmt.Sprintf("%s: missing vs %v", k, b[k]))
 		}
 	}
 	sort.Strings(out)
