@@ -19,6 +19,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -86,10 +87,11 @@ type Grants struct {
 	HostModules func(ctx context.Context, rt wazero.Runtime) error
 }
 
-// Engine holds what guests share: the compilation cache. It is safe for
-// concurrent use.
+// Engine holds what guests share: the compilation cache and, on disk, the
+// rewrite cache (rewritecache.go). It is safe for concurrent use.
 type Engine struct {
 	cache      wazero.CompilationCache
+	rewrites   rewriteCache
 	lazyMemory bool
 	dropCode   bool
 }
@@ -129,7 +131,8 @@ func NewEngineWith(opt EngineOptions) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open WASM compilation cache %q: %w", opt.CacheDir, err)
 	}
-	return &Engine{cache: c, lazyMemory: opt.LazyMemory, dropCode: opt.DropCode}, nil
+	return &Engine{cache: c, rewrites: rewriteCache{dir: filepath.Join(opt.CacheDir, rewriteDir)},
+		lazyMemory: opt.LazyMemory, dropCode: opt.DropCode}, nil
 }
 
 // Close releases the cache.
@@ -172,7 +175,7 @@ func (e *Engine) Compile(ctx context.Context, name string, wasm []byte, limits L
 			return nil, fmt.Errorf("cannot set up host functions for %s: %w", name, err)
 		}
 	}
-	inst, err := instrument(wasm)
+	inst, err := e.rewrites.rewrite(wasm)
 	if err != nil {
 		rt.Close(ctx)
 		return nil, fmt.Errorf("cannot compile %s: %w", name, err)
