@@ -13,7 +13,7 @@ import (
 // subsystemMetrics exposes the pipes, trend and ingest counters on
 // /metrics, read from their status at scrape time (so the subsystems need
 // no Prometheus code of their own): per-pipe ns/line, records, calls,
-// failures and quarantine; pipe line totals; every numeric field of the
+// retried calls, failures and quarantine; pipe line totals; every numeric field of the
 // trend and ingest status (queue, points written, last tick duration, bytes
 // behind) as canopy_trend_* and canopy_ingest_* gauges.
 type subsystemMetrics struct {
@@ -35,6 +35,7 @@ var (
 	pipeRecords     = desc{"canopy_pipe_records_total", "Lines a pipe processed."}
 	pipeCalls       = desc{"canopy_pipe_calls_total", "Batches a pipe was called with."}
 	pipeFailures    = desc{"canopy_pipe_failures_total", "Traps, timeouts and bad output, by pipe."}
+	pipeRetried     = desc{"canopy_pipe_retried_calls_total", "Batches run again on a fresh instance after a call passed the time limit, by pipe."}
 	pipeQuarantined = desc{"canopy_pipe_quarantined", "1 while a pipe is quarantined."}
 	pipeLines       = desc{"canopy_pipe_lines_total", "Access-log lines run through the pipes."}
 	pipeBad         = desc{"canopy_pipe_bad_lines_total", "Access-log lines that did not parse."}
@@ -65,6 +66,7 @@ func (m *subsystemMetrics) collect(e *metric.Exposition) {
 			e.Counter(pipeRecords.name, pipeRecords.help, float64(p.Records), "pipe", name)
 			e.Counter(pipeCalls.name, pipeCalls.help, float64(p.Calls), "pipe", name)
 			e.Counter(pipeFailures.name, pipeFailures.help, float64(p.Failures), "pipe", name)
+			e.Counter(pipeRetried.name, pipeRetried.help, float64(p.Retried), "pipe", name)
 		}
 	}
 	if m.trend != nil {

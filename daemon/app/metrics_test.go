@@ -14,7 +14,7 @@ func TestSubsystemMetrics(t *testing.T) {
 	reg := metric.NewRegistry(false)
 	p := func() pipes.Status {
 		return pipes.Status{Lines: 10, BadLines: 1, Pipes: []pipes.PipeStatus{
-			{File: "browser.wasm", Name: "browser", Loaded: true, PipeStats: host.PipeStats{Records: 10, NanosPerLine: 850,
+			{File: "browser.wasm", Name: "browser", Loaded: true, PipeStats: host.PipeStats{Records: 10, NanosPerLine: 850, Retried: 3,
 				BreakerStatus: host.BreakerStatus{Failures: 2}}},
 			{File: "broken.wasm", LoadError: "bad magic"},
 		}}
@@ -31,6 +31,7 @@ func TestSubsystemMetrics(t *testing.T) {
 	for _, want := range []string{
 		`canopy_pipe_ns_per_line{pipe="browser"} 850`,
 		`canopy_pipe_failures_total{pipe="browser"} 2`,
+		`canopy_pipe_retried_calls_total{pipe="browser"} 3`,
 		`canopy_pipe_quarantined{pipe="broken"} 0`,
 		"canopy_pipe_lines_total 10",
 		"canopy_trend_points_queued_total 5",

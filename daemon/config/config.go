@@ -95,7 +95,10 @@ type PipeConfig struct {
 	Disabled bool              `yaml:"disabled"`
 	Params   map[string]string `yaml:"params"`
 	MemoryMB int               `yaml:"memory_mb"`
-	Timeout  string            `yaml:"timeout"`
+	// Timeout caps one call into the pipe (default 1s). A batch whose call
+	// passes it runs once more on a fresh instance with twice the cap
+	// (host.RetryLimitFactor); only if that fails too is it dropped.
+	Timeout string `yaml:"timeout"`
 	// MaxKeys caps the keys the pipe may create in the tree while loaded
 	// (0: the default, 1,000,000); past it the pipe is quarantined.
 	MaxKeys int `yaml:"max_keys"`

@@ -1033,13 +1033,10 @@ func (m *Manager) runPipe(ctx context.Context, w *worker, l *loaded, batch []byt
 }
 
 func (m *Manager) callPipe(ctx context.Context, w *worker, l *loaded, batch []byte, n int, prefix []string) (tree.MergeResult, error) {
-	w.deltas = w.deltas[:0]
-	pi, err := l.p.Get(ctx)
-	if err != nil {
-		return tree.MergeResult{}, fmt.Errorf("pipe %s: %w", l.file, err)
-	}
-	w.deltas, err = pi.Process(ctx, batch, n, w.deltas)
-	l.p.Put(ctx, pi)
+	// A call past the time limit is retried once inside (host's
+	// Pipe.Process): a stall of the machine must not drop the batch.
+	var err error
+	w.deltas, err = l.p.Process(ctx, batch, n, w.deltas[:0])
 	if err != nil {
 		return tree.MergeResult{}, err
 	}

@@ -140,11 +140,12 @@ func (p *Proc) PID() int {
 // the items seen first or most, which depends on batch order, restarts
 // and sharding; uncapped, every pipe's output depends only on the lines,
 // so tests that compare two runs of the same log can compare exactly.
-// Their call time limit is 30 s, not 1 s: a call over it loses that
-// batch for that pipe alone, which is how TestCrashRecovery's one seen
-// failure looked (hosts short after the kills, other pipes exact); with
-// the limit at 40 ms the killed runs' fresh instances timed out 7 times,
-// the clean run never, and gave that picture.
+// Their call time limit is 30 s, not 1 s: a call over it used to lose
+// that batch for that pipe alone, which is how TestCrashRecovery's one
+// seen failure looked (hosts short after the kills, other pipes exact);
+// with the limit at 40 ms the killed runs' fresh instances timed out 7
+// times, the clean run never, and gave that picture. (Such a call is now
+// retried once with twice the limit; only two stalls in a row lose it.)
 const ExactPipesConfig = `pipes:
   config:
     url: {timeout: "30s", params: {max_paths: "10000000"}}

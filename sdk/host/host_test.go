@@ -25,7 +25,7 @@ var builds = sync.OnceValues(func() (map[string]string, error) {
 	buildDir = dir
 	type job struct{ name, pkg, mode string }
 	jobs := []job{{"good", "../pipe/example/statuscount", ""}}
-	for _, m := range []string{"loop", "nested", "membomb", "inittrap", "proctrap", "panic", "outside"} {
+	for _, m := range []string{"loop", "nested", "membomb", "inittrap", "proctrap", "panic", "outside", "stallonce"} {
 		jobs = append(jobs, job{m, "testdata/badpipe", m})
 	}
 	for _, m := range []string{"garbage", "bigresult", "bigalloc", "version", "badmanifest", "nop"} {

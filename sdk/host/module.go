@@ -303,6 +303,28 @@ type Instance struct {
 // errDead is wrapped by every call on an instance that already failed.
 var errDead = errors.New("instance already failed")
 
+// ErrTimeLimit is wrapped by the error of a call that passed its time
+// limit (Limits.CallTimeout), and of later calls on its instance: the
+// guest was stopped, not failed on its own, and a stalled machine looks
+// the same as a slow pipe (Pipe.Process retries such a batch once).
+var ErrTimeLimit = errors.New("exceeded the call time limit")
+
+type limitFactorKey struct{}
+
+// withLimitFactor makes the calls under ctx run with f times their
+// module's time limit (a retry's longer limit).
+func withLimitFactor(ctx context.Context, f int) context.Context {
+	return context.WithValue(ctx, limitFactorKey{}, f)
+}
+
+// callLimit is the time limit of a call under ctx on a module limited to d.
+func callLimit(ctx context.Context, d time.Duration) time.Duration {
+	if f, ok := ctx.Value(limitFactorKey{}).(int); ok && f > 1 {
+		return d * time.Duration(f)
+	}
+	return d
+}
+
 // Func returns exported function name, or nil.
 func (in *Instance) Func(name string) api.Function {
 	if f, ok := in.fns[name]; ok {
@@ -321,7 +343,7 @@ func (in *Instance) Func(name string) api.Function {
 // of memory, a guest exit — kills the instance.
 func (in *Instance) Call(ctx context.Context, fn api.Function, params ...uint64) (uint64, error) {
 	if in.dead != nil {
-		return 0, fmt.Errorf("%w: %v", errDead, in.dead)
+		return 0, fmt.Errorf("%w: %w", errDead, in.dead)
 	}
 	if fn == nil {
 		return 0, in.kill(errors.New("function not exported"))
@@ -332,21 +354,25 @@ func (in *Instance) Call(ctx context.Context, fn api.Function, params ...uint64)
 	}
 	// The watchdog: past the time cap, set the interrupt global; the guest
 	// traps at its next loop iteration.
-	t := time.AfterFunc(in.m.limits.CallTimeout, in.interrupt)
+	limit := callLimit(ctx, in.m.limits.CallTimeout)
+	t := time.AfterFunc(limit, in.interrupt)
 	err := fn.CallWithStack(ctx, in.stack)
-	if !t.Stop() {
-		// The watchdog fired (or is firing): the instance must not run
-		// again, whether or not the call got out in time.
-		if err == nil {
-			in.kill(errors.New("exceeded the call time limit"))
-		} else {
-			err = fmt.Errorf("exceeded the call time limit (%v): %w", in.m.limits.CallTimeout, err)
-		}
-	}
+	timedOut := !t.Stop()
 	if err != nil {
 		if msg, _, cut := strings.Cut(err.Error(), "\n"); cut { // drop wazero's wasm stack trace
 			err = errors.New(strings.TrimSpace(msg))
 		}
+	}
+	if timedOut {
+		// The watchdog fired (or is firing): the instance must not run
+		// again, whether or not the call got out in time.
+		if err == nil {
+			in.kill(fmt.Errorf("%w (%v)", ErrTimeLimit, limit))
+		} else {
+			err = fmt.Errorf("%w (%v): %w", ErrTimeLimit, limit, err)
+		}
+	}
+	if err != nil {
 		return 0, in.kill(fmt.Errorf("%s: %w%s", funcName(fn), err, in.stderr.said()))
 	}
 	if len(fn.Definition().ResultTypes()) == 0 {

@@ -51,7 +51,18 @@ type Pipe struct {
 	calls, records, nanos atomic.Uint64
 	instances             atomic.Int64
 	memBytes              atomic.Uint32
+	// retried counts batches Process ran again after a call passed the
+	// time limit; lastRetry (a string) is that call's error.
+	retried   atomic.Uint64
+	lastRetry atomic.Value
 }
+
+// RetryLimitFactor is how many times its call time limit a batch gets
+// when Process retries it after a call passed the limit: a call that
+// needs a little more than the limit on a loaded machine gets through,
+// and a pipe that never returns costs (1 + RetryLimitFactor) limits a
+// batch until the breaker quarantines it.
+const RetryLimitFactor = 2
 
 // PipeInstance is one initialised guest of a Pipe.
 type PipeInstance struct {
@@ -158,7 +169,12 @@ var ErrQuarantined = errors.New("pipe is quarantined")
 
 // Get returns an idle instance or makes a new one. For a serial pipe it
 // waits while its one instance is in use.
-func (p *Pipe) Get(ctx context.Context) (*PipeInstance, error) {
+func (p *Pipe) Get(ctx context.Context) (*PipeInstance, error) { return p.get(ctx, false) }
+
+// get is Get; fresh makes a new instance even when one is idle (a serial
+// pipe's idle instance is taken all the same: it was made after the one
+// the caller had, which was the only one).
+func (p *Pipe) get(ctx context.Context, fresh bool) (*PipeInstance, error) {
 	if p.Breaker.Quarantined() {
 		return nil, ErrQuarantined
 	}
@@ -169,7 +185,7 @@ func (p *Pipe) Get(ctx context.Context) (*PipeInstance, error) {
 			p.mu.Unlock()
 			return nil, fmt.Errorf("pipe %s is unloaded", p.Name())
 		}
-		if n := len(p.idle); n > 0 {
+		if n := len(p.idle); n > 0 && (!fresh || serial) {
 			pi := p.idle[n-1]
 			p.idle = p.idle[:n-1]
 			p.mu.Unlock()
@@ -259,12 +275,64 @@ func (p *Pipe) release() {
 	}
 }
 
+// Process runs one encoded record batch (n records) on an instance of p
+// (Get, PipeInstance.Process, Put) and appends the validated deltas to
+// dst. A call stopped at the time limit (ErrTimeLimit) is not held
+// against the pipe at once: a stalled machine (a loaded CI runner, a
+// swapping host) looks the same as a slow pipe, and a dropped batch loses
+// its counts for good while the log's offset moves on. So the batch runs
+// once more on a fresh instance with RetryLimitFactor times the limit,
+// counted in PipeStats.Retried. The stopped call's output is never read,
+// so nothing counts twice. Only when the retry fails too is the batch
+// dropped, as one failure. Any other failure (a trap of the guest's own,
+// a panic, an error result, malformed deltas) drops the batch at once,
+// like PipeInstance.Process.
+func (p *Pipe) Process(ctx context.Context, batch []byte, n int, dst []pipeabi.Delta) ([]pipeabi.Delta, error) {
+	keep := len(dst)
+	pi, err := p.Get(ctx)
+	if err != nil {
+		return dst, fmt.Errorf("pipe %s: %w", p.Name(), err)
+	}
+	dst, err = pi.process(ctx, batch, n, dst, true)
+	p.Put(ctx, pi)
+	if !errors.Is(err, ErrTimeLimit) {
+		return dst, err
+	}
+	dst, first := dst[:keep], err
+	p.retried.Add(1)
+	p.lastRetry.Store(err.Error())
+	lctx := withLimitFactor(ctx, RetryLimitFactor)
+	pi, gerr := p.get(lctx, true)
+	if gerr != nil {
+		if errors.Is(gerr, ErrQuarantined) {
+			// Quarantined meanwhile (other batches failed): the batch is
+			// dropped, so its timeout counts after all. (A failed new
+			// instance was counted by get.)
+			p.fail(first)
+		}
+		return dst, fmt.Errorf("%w; no retry: %w", first, gerr)
+	}
+	dst, err = pi.process(lctx, batch, n, dst, false)
+	p.Put(ctx, pi)
+	if err != nil {
+		return dst[:keep], fmt.Errorf("%w (on a retry with %d× the limit: the first call passed the time limit)", err, RetryLimitFactor)
+	}
+	return dst, nil
+}
+
 // Process runs one encoded record batch (n records) on an instance and
 // appends the validated deltas to dst. Any failure — trap, timeout, memory
 // cap, an error result, malformed deltas — kills the instance (the next
 // Get makes a fresh one) and counts against the breaker; the batch's
-// deltas are dropped.
+// deltas are dropped. (Pipe.Process retries a batch that timed out.)
 func (pi *PipeInstance) Process(ctx context.Context, batch []byte, n int, dst []pipeabi.Delta) ([]pipeabi.Delta, error) {
+	return pi.process(ctx, batch, n, dst, false)
+}
+
+// process is Process; with retry a call stopped at the time limit kills
+// the instance but is neither counted against the breaker nor as records
+// processed (the retry counts them): the caller runs the batch again.
+func (pi *PipeInstance) process(ctx context.Context, batch []byte, n int, dst []pipeabi.Delta, retry bool) ([]pipeabi.Delta, error) {
 	p := pi.p
 	if pi.g == nil {
 		return dst, errClosed
@@ -280,10 +348,15 @@ func (pi *PipeInstance) Process(ctx context.Context, batch []byte, n int, dst []
 	}
 	p.nanos.Add(uint64(time.Since(start)))
 	p.calls.Add(1)
-	p.records.Add(uint64(n))
+	retried := retry && errors.Is(err, ErrTimeLimit)
+	if !retried {
+		p.records.Add(uint64(n))
+	}
 	if err != nil {
 		pi.kill(ctx)
-		p.fail(err)
+		if !retried {
+			p.fail(err)
+		}
 		return dst, fmt.Errorf("pipe %s: %w", p.Name(), err)
 	}
 	p.memBytes.Store(pi.g.MemoryBytes())
@@ -358,18 +431,27 @@ func (p *Pipe) Close(ctx context.Context) error {
 
 // PipeStats are a pipe's counters for /status and benchmarks.
 type PipeStats struct {
+	// Calls counts every call, a retry and the call it retries too.
 	Calls         uint64  `json:"calls"`
 	Records       uint64  `json:"records"`
 	NanosPerLine  float64 `json:"ns_per_line"`
 	Instances     int64   `json:"instances"`
 	InstanceBytes uint32  `json:"instance_memory_bytes"`
+	// Retried counts batches Pipe.Process ran again because a call passed
+	// the time limit (each one a failure too if the retry failed as well);
+	// LastRetryError is why the last one was.
+	Retried        uint64 `json:"retried_calls"`
+	LastRetryError string `json:"last_retry_error,omitempty"`
 	BreakerStatus
 }
 
 // Stats returns the pipe's counters.
 func (p *Pipe) Stats() PipeStats {
 	s := PipeStats{Calls: p.calls.Load(), Records: p.records.Load(), Instances: p.instances.Load(),
-		InstanceBytes: p.memBytes.Load(), BreakerStatus: p.Breaker.Status()}
+		InstanceBytes: p.memBytes.Load(), Retried: p.retried.Load(), BreakerStatus: p.Breaker.Status()}
+	if e, ok := p.lastRetry.Load().(string); ok {
+		s.LastRetryError = e
+	}
 	if s.Records > 0 {
 		s.NanosPerLine = float64(p.nanos.Load()) / float64(s.Records)
 	}

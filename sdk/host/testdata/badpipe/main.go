@@ -8,9 +8,14 @@
 //	proctrap   process dies with a Go fatal error on the 3rd batch
 //	panic      process panics (the SDK turns it into an error result)
 //	outside    process writes outside its declared roots
+//	stallonce  process spins on the 2nd record of its instance (after one
+//	           Emit) unless StallMarker exists, which it creates first: the
+//	           first call of all its instances stalls, a retry on a fresh
+//	           instance runs (StallMarker needs a writable mount at /state)
 package main
 
 import (
+	"os"
 	"sync"
 
 	"github.com/canopy-dev/canopy/sdk/pipe"
@@ -20,8 +25,12 @@ var mode string
 
 type bad struct {
 	batches int
+	records int
 	hoard   [][]byte
 }
+
+// StallMarker is the file the stallonce mode shares between instances.
+const StallMarker = "/state/stalled"
 
 func (b *bad) Manifest() pipe.Manifest {
 	return pipe.Manifest{Name: "bad-" + mode, Version: "0",
@@ -77,6 +86,17 @@ func (b *bad) Process(r *pipe.Record, out *pipe.Out) {
 	case "outside":
 		out.Emit(1, "status", "200")
 		return
+	case "stallonce":
+		if b.records++; b.records == 2 {
+			if _, err := os.Stat(StallMarker); err != nil {
+				if err := os.WriteFile(StallMarker, nil, 0o644); err != nil {
+					panic(err) // no marker: a retry would stall again
+				}
+				for i := 0; ; i++ {
+					sink += i
+				}
+			}
+		}
 	}
 	out.Emit(1, "bad", mode)
 }
