@@ -600,6 +600,8 @@ func (m *Manager) prepare(p *host.Pipe, units []unitDecl) (*loaded, error) {
 		}
 	}
 	l := &loaded{p: p, layout: strings.Join(p.Manifest.Fields, "\x00"), units: units}
+	// A retry is no failure, but a stalled machine should show in the log.
+	p.OnRetry = func(err error) { m.log.Printf("%v; retrying the batch on a fresh instance", err) }
 	if err := m.setUnits(l, nil); err != nil {
 		p.Close(context.Background())
 		return nil, err

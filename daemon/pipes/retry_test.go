@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log"
 	"os"
 	"path/filepath"
@@ -22,7 +21,7 @@ import (
 // again on a fresh instance, so a stall of the machine loses no line and
 // counts none twice; a pipe that stalls on every attempt still has its
 // batches dropped and counted as failures. A good pipe beside it counts
-// every line either way, and /status shows the retries.
+// every line either way, and /status and the log show the retries.
 func TestTimeLimitRetry(t *testing.T) {
 	const lines, batch = 900, 300
 	bin := t.TempDir()
@@ -45,7 +44,8 @@ func TestTimeLimitRetry(t *testing.T) {
 		t.Run(tc.mode, func(t *testing.T) {
 			ctx := context.Background()
 			tr := tree.New()
-			m, err := New(Options{Tree: tr, Engine: pipetest.Engine(t), Workers: 1, BatchSize: batch, Log: log.New(io.Discard, "", 0)})
+			var logged strings.Builder
+			m, err := New(Options{Tree: tr, Engine: pipetest.Engine(t), Workers: 1, BatchSize: batch, Log: log.New(&logged, "", 0)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,6 +88,9 @@ func TestTimeLimitRetry(t *testing.T) {
 			}
 			if fmt.Sprint(counts) != fmt.Sprint(want) {
 				t.Errorf("counts %v, want %v", counts, want)
+			}
+			if n := uint64(strings.Count(logged.String(), "retrying the batch on a fresh instance")); n != tc.retried {
+				t.Errorf("the log has %d retries, want %d:\n%s", n, tc.retried, logged.String())
 			}
 			for _, ps := range m.Status().Pipes {
 				retried, failures := uint64(0), uint64(0)

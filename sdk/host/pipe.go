@@ -35,6 +35,9 @@ type Pipe struct {
 	Manifest *pipeabi.Manifest
 	Layout   *pipeabi.Layout
 	Breaker  *Breaker
+	// OnRetry, when set before the pipe is used, sees why Process runs a
+	// batch again (the call's time-limit error), for the log.
+	OnRetry func(err error)
 
 	newGuest func(context.Context) (Guest, error)
 	config   []byte
@@ -301,6 +304,9 @@ func (p *Pipe) Process(ctx context.Context, batch []byte, n int, dst []pipeabi.D
 	dst, first := dst[:keep], err
 	p.retried.Add(1)
 	p.lastRetry.Store(err.Error())
+	if p.OnRetry != nil {
+		p.OnRetry(err)
+	}
 	lctx := withLimitFactor(ctx, RetryLimitFactor)
 	pi, gerr := p.get(lctx, true)
 	if gerr != nil {
