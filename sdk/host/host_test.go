@@ -25,7 +25,7 @@ var builds = sync.OnceValues(func() (map[string]string, error) {
 	buildDir = dir
 	type job struct{ name, pkg, mode string }
 	jobs := []job{{"good", "../pipe/example/statuscount", ""}}
-	for _, m := range []string{"loop", "nested", "membomb", "inittrap", "proctrap", "panic", "outside", "stallonce"} {
+	for _, m := range []string{"loop", "nested", "recurse", "membomb", "inittrap", "proctrap", "panic", "outside", "stallonce"} {
 		jobs = append(jobs, job{m, "testdata/badpipe", m})
 	}
 	for _, m := range []string{"garbage", "bigresult", "bigalloc", "version", "badmanifest", "nop"} {
@@ -117,6 +117,7 @@ func TestContainment(t *testing.T) {
 		{name: "inittrap", loadErr: "init"},
 		{name: "loop", runErr: "time limit"},
 		{name: "nested", runErr: "time limit"},
+		{name: "recurse", runErr: "time limit"},
 		{name: "membomb", runErr: "out of memory|time limit"}, // which cap comes first depends on the machine,
 		{name: "proctrap", runErr: "fatal error: sync: unlock of unlocked mutex"},
 		{name: "panic", runErr: "pipe bug"},

@@ -3,21 +3,22 @@ package host
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Interrupting a guest.
 //
 // wazero can stop a running call when its context ends
 // (WithCloseOnContextDone), but it does so by leaving native code for Go at
-// every loop header. Go's wasm backend wraps every function body in a loop
-// (its goroutine-resumption dispatch), so that exit runs on every Go
-// function call: in wazero v1.12 each built-in pipe ran 3–6× slower than
-// with the checks below (RATIONALE.md; TestWazeroReviewed makes an upgrade
-// measure again).
+// every loop header. Go's wasm backend wraps every function body with a
+// jump in a loop (its block and resumption dispatch), so that exit runs on
+// every Go function call and jump: in wazero v1.12 each built-in pipe ran
+// 3–6× slower than with the checks below (RATIONALE.md; TestWazeroReviewed
+// makes an upgrade measure again).
 //
 // Instead, like wasmtime's epoch interruption, the host rewrites the module
 // once at load. Two globals are added: $intr (exported as interruptGlobal)
-// and a countdown $fuel. At the top of every loop body:
+// and a countdown $fuel. The check is
 //
 //	fuel--; if fuel == 0 { fuel = yieldEvery; memory.grow 0; if intr { unreachable } }
 //
@@ -25,17 +26,26 @@ import (
 // stop the goroutine (native code cannot be preempted, and a guest spinning
 // without ever reaching Go would block the host's garbage collector — and
 // with it the watchdog — forever). A watchdog timer sets $intr when a call
-// passes its time cap; the guest traps within yieldEvery loop iterations.
+// passes its time cap; the guest traps within yieldEvery checks.
+//
+// The check goes on the back-edges, not at loop headers: a loop repeats only
+// through a branch to it, so a check before each such branch sees every
+// iteration while entering a loop costs nothing — and Go enters its
+// function-wide dispatch loop on every call. Go also turns every jump,
+// forward or back, into a branch to that loop; a jump forward cannot
+// repeat without a later jump back, so it goes unchecked too (see
+// bodyRewriter.rewrite). A function body that calls anything gets the check
+// at its entry, so a call tree without loops (naive recursion) still
+// passes checks; deep recursion alone exhausts the stack and traps. Against
+// checks at every loop header this saved ≈ 6 % of the CPU time of the hosts
+// and visitors pipes (RATIONALE.md).
 //
 // The countdown is one global for the whole instance, not a local per
 // function: with a per-call counter, a loop whose body calls a function
 // with its own short loop resets the inner count on every call, and nested
-// loops could run for hours between two checks. Every Go function call
-// passes a loop header, so the global count advances steadily whatever the
-// code does. Code without loops cannot run for long, and unbounded
-// recursion exhausts the stack and traps on its own.
+// loops could run for hours between two checks.
 
-// yieldEvery is how many loop iterations run between two exits to Go
+// yieldEvery is how many checks run between two exits to Go
 // (≈ 0.1 µs each): rare enough to cost < 1%, often enough that a spinning
 // guest reaches Go every few tens of microseconds.
 const yieldEvery = 1 << 14
@@ -199,7 +209,7 @@ func instrument(wasm []byte) ([]byte, error) {
 	return out, nil
 }
 
-// loopCheck is the code put at the top of every loop body (see the
+// loopCheck is the check put on back-edges and call entries (see the
 // comment at the top of this file).
 func loopCheck(intr, fuel uint32) []byte {
 	b := []byte{0x23} // global.get fuel
@@ -253,21 +263,20 @@ func countImportedGlobals(b []byte) (uint32, error) {
 	return globals, r.err
 }
 
-// instrumentCode rewrites the code section, inserting check after the
-// block type of every loop.
+// instrumentCode rewrites the code section, putting check into every
+// function body (see rewrite).
 func instrumentCode(b []byte, check []byte) ([]byte, error) {
 	r := reader{b: b}
 	n := r.u32()
 	out := appendU32(make([]byte, 0, len(b)+len(b)/8), n)
-	var fn []byte
+	rw := bodyRewriter{check: check}
 	for i := uint32(0); i < n; i++ {
 		size := r.u32()
 		body := r.bytes(int(size))
 		if r.err != nil {
 			return nil, r.err
 		}
-		var err error
-		fn, err = instrumentBody(fn[:0], body, check)
+		fn, err := rw.rewrite(body)
 		if err != nil {
 			return nil, fmt.Errorf("function %d: %w", i, err)
 		}
@@ -280,7 +289,69 @@ func instrumentCode(b []byte, check []byte) ([]byte, error) {
 	return out, nil
 }
 
-func instrumentBody(dst, body, check []byte) ([]byte, error) {
+// bodyRewriter puts the checks into function bodies, keeping its buffers
+// from one body to the next.
+type bodyRewriter struct {
+	check []byte
+	dst   []byte
+	ctl   []label
+	// headers are the dst offsets the check goes in at once the body is
+	// done: loop headers and the entry.
+	headers []int
+	// tables holds the entries of dispatch loops' br_tables.
+	tables []uint32
+}
+
+// label is one open block of a function body, as a branch sees it.
+type label struct {
+	loop bool
+	// plain: the loop takes no parameters, so a br_if to it can become
+	// "if check; br end": the branch carries no operands into the if.
+	plain bool
+	// header: the loop has the check at its header instead (a branch to it
+	// that cannot carry one), once.
+	header bool
+	// body is where the loop's body starts in dst.
+	body int
+
+	// dispatch marks a Go dispatch loop (see rewrite): pcOp pcVar is the
+	// local.get or global.get before its br_table, tables[table:table+entries]
+	// that br_table's labels (the default last), closed how many of its
+	// dispatch blocks have ended.
+	dispatch bool
+	pcOp     byte
+	pcVar    uint32
+	table    int
+	entries  int
+	closed   int
+	// of is, in a dispatch block, 1 + the ctl index of its loop.
+	of int
+}
+
+// insn is an instruction that a br to a dispatch loop looks back at.
+type insn struct {
+	op  byte
+	imm int64
+}
+
+// rewrite returns body with the checks in; the result is valid until the
+// next call.
+//
+// Every branch back to a loop gets the check: before each br, and around
+// each br_if to a loop without parameters as "if check; br L+1 end". A loop
+// that a br_table (or a br_if carrying operands) targets gets it at its
+// header instead; its other back-edges then count twice, which is harmless.
+//
+// Go's wasm backend compiles a function with jumps into a dispatch loop:
+//
+//	loop block×n local.get PC_B br_table … end region₀ end region₁ … end
+//
+// and every jump, forward or back, into "i32.const pc; local.set PC_B;
+// br loop", the br_table taking pc to region table[pc]. Such a br to a
+// region after the current one is not a loop: regions only move forward
+// between two checks, so they skip it. A function body that calls gets the
+// check at its entry, for recursion without loops.
+func (rw *bodyRewriter) rewrite(body []byte) ([]byte, error) {
 	r := reader{b: body}
 	groups := r.u32()
 	for i := uint32(0); i < groups; i++ {
@@ -290,22 +361,209 @@ func instrumentBody(dst, body, check []byte) ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
-	dst = append(dst, body[:r.off]...)
+	dst := append(rw.dst[:0], body[:r.off]...)
+	entry := len(dst)
+	ctl := append(rw.ctl[:0], label{}) // the function body's own block
+	headers := rw.headers[:0]
+	tables := rw.tables[:0]
+	calls := false
+	// cand is the ctl index of a loop that may open a dispatch, followed so
+	// far by blocks blocks and, if got, global.get pcGlobal.
+	cand, blocks, got, pcOp, pcVar := -1, 0, false, byte(0), uint32(0)
+	var prev [2]insn // the last two instructions, prev[1] the latest
+	// target resolves a branch depth to its label.
+	target := func(depth int64) (*label, error) {
+		if depth < 0 || depth >= int64(len(ctl)) {
+			return nil, fmt.Errorf("branch depth %d with %d blocks open", depth, len(ctl))
+		}
+		return &ctl[len(ctl)-1-int(depth)], nil
+	}
+	// atHeader moves the checks for l's loop to its header.
+	atHeader := func(l *label) {
+		if l.loop && !l.header {
+			l.header = true
+			headers = append(headers, l.body)
+		}
+	}
 	for r.off < len(body) {
 		start := r.off
 		op := r.byte()
+		var bt byte
+		if op == 0x02 || op == 0x03 || op == 0x04 || op == 0x06 || op == 0x1F {
+			bt = r.peek()
+		}
 		if err := r.skipImmediates(op); err != nil {
 			return nil, err
 		}
 		if r.err != nil {
 			return nil, fmt.Errorf("opcode 0x%02x at %d: %w", op, start, r.err)
 		}
+		if len(ctl) == 0 {
+			return nil, fmt.Errorf("opcode 0x%02x at %d after the body's end", op, start)
+		}
+		imm := body[start+1 : r.off]
+		cur := insn{op: op}
+		keep := false // keeps cand
+		switch op {
+		case 0x02, 0x04, 0x06: // block if try
+			if op == 0x02 && bt == 0x40 && cand >= 0 && !got {
+				blocks++
+				keep = true
+			}
+			ctl = append(ctl, label{})
+		case 0x03: // loop
+			// A one-byte block type is empty (0x40) or a value type, both
+			// negative in s33; a type index may have parameters.
+			ctl = append(ctl, label{loop: true, plain: bt&0xC0 == 0x40, body: len(dst) + r.off - start})
+			if bt == 0x40 {
+				cand, blocks, got, keep = len(ctl)-1, 0, false, true
+			}
+		case 0x1F: // try_table: its catch clauses branch to labels
+			cr := reader{b: imm}
+			cr.s64()
+			for n := cr.u32(); n > 0 && cr.err == nil; n-- {
+				if kind := cr.byte(); kind < 2 {
+					cr.u32() // tag
+				}
+				l, err := target(int64(cr.u32()))
+				if err != nil {
+					return nil, err
+				}
+				atHeader(l)
+			}
+			ctl = append(ctl, label{})
+		case 0x0B, 0x18: // end, delegate (which ends a try)
+			if of := ctl[len(ctl)-1].of; of > 0 {
+				ctl[of-1].closed++
+			}
+			ctl = ctl[:len(ctl)-1]
+		case 0x10, 0x11, 0x12, 0x13: // call call_indirect return_call return_call_indirect
+			calls = true
+		case 0x20, 0x21, 0x23, 0x24: // local.get local.set global.get global.set
+			cur.imm = int64((&reader{b: imm}).u32())
+			if (op == 0x20 || op == 0x23) && cand >= 0 && blocks > 0 && !got {
+				got, pcOp, pcVar, keep = true, op, uint32(cur.imm), true
+			}
+		case 0x41: // i32.const
+			cur.imm = sleb(imm)
+		case 0x0C: // br
+			l, err := target(int64((&reader{b: imm}).u32()))
+			if err != nil {
+				return nil, err
+			}
+			if l.loop && !(l.dispatch && forward(l, prev, tables)) {
+				dst = append(dst, rw.check...)
+			}
+		case 0x0D: // br_if
+			depth := (&reader{b: imm}).u32()
+			l, err := target(int64(depth))
+			if err != nil {
+				return nil, err
+			}
+			if l.loop && l.plain {
+				dst = append(dst, 0x04, 0x40) // if
+				dst = append(dst, rw.check...)
+				dst = append(dst, 0x0C) // br, one deeper inside the if
+				dst = appendU32(dst, depth+1)
+				dst = append(dst, 0x0B) // end
+				prev = [2]insn{prev[1], cur}
+				cand = -1
+				continue
+			}
+			atHeader(l)
+		case 0x0E, 0xD5, 0xD6: // br_table br_on_null br_on_non_null
+			lr := reader{b: imm}
+			n := uint32(1)
+			if op == 0x0E {
+				n += lr.u32()
+			}
+			first := len(tables)
+			dispatch := op == 0x0E && cand >= 0 && got
+			for ; n > 0 && lr.err == nil; n-- {
+				depth := lr.u32()
+				if dispatch {
+					tables = append(tables, depth)
+					dispatch = int(depth) < blocks
+				}
+				l, err := target(int64(depth))
+				if err != nil {
+					return nil, err
+				}
+				atHeader(l)
+			}
+			if dispatch {
+				l := &ctl[cand]
+				l.dispatch, l.pcOp, l.pcVar, l.table, l.entries = true, pcOp, pcVar, first, len(tables)-first
+				for i := cand + 1; i < len(ctl); i++ {
+					ctl[i].of = cand + 1
+				}
+			} else {
+				tables = tables[:first]
+			}
+		}
+		if !keep {
+			cand = -1
+		}
+		prev = [2]insn{prev[1], cur}
 		dst = append(dst, body[start:r.off]...)
-		if op == 0x03 { // loop
-			dst = append(dst, check...)
+	}
+	if len(ctl) != 0 {
+		return nil, fmt.Errorf("%d blocks left open at the body's end", len(ctl))
+	}
+	if calls {
+		headers = append(headers, entry)
+	}
+	if len(headers) > 0 {
+		dst = insertAt(dst, headers, rw.check)
+	}
+	rw.dst, rw.ctl, rw.headers, rw.tables = dst, ctl, headers, tables
+	return dst, nil
+}
+
+// forward reports whether prev, the two instructions before a br to the
+// dispatch loop l, send it to a region after the current one.
+func forward(l *label, prev [2]insn, tables []uint32) bool {
+	if prev[0].op != 0x41 || prev[1].op != l.pcOp+1 || uint32(prev[1].imm) != l.pcVar {
+		return false
+	}
+	i := l.entries - 1 // the default
+	if pc := prev[0].imm; pc >= 0 && pc < int64(i) {
+		i = int(pc)
+	}
+	return int(tables[l.table+i]) > l.closed-1
+}
+
+// sleb decodes a signed LEB128 number.
+func sleb(b []byte) int64 {
+	var v int64
+	shift := 0
+	for _, c := range b {
+		v |= int64(c&0x7F) << shift
+		shift += 7
+		if c&0x80 == 0 {
+			if shift < 64 && c&0x40 != 0 {
+				v |= -1 << shift
+			}
+			break
 		}
 	}
-	return dst, nil
+	return v
+}
+
+// insertAt inserts check at each offset in b.
+func insertAt(b []byte, offsets []int, check []byte) []byte {
+	slices.Sort(offsets)
+	old := len(b)
+	b = slices.Grow(b, len(offsets)*len(check))[:old+len(offsets)*len(check)]
+	end := old // b[:end] is still to move
+	for i := len(offsets) - 1; i >= 0; i-- {
+		at := offsets[i]
+		shift := (i + 1) * len(check)
+		copy(b[at+shift:end+shift], b[at:end])
+		copy(b[at+shift-len(check):], check)
+		end = at
+	}
+	return b
 }
 
 // skipImmediates advances past the immediates of op.
@@ -315,8 +573,16 @@ func (r *reader) skipImmediates(op byte) error {
 		r.s64()
 	case op == 0x07 || op == 0x08 || op == 0x09 || op == 0x18: // catch throw rethrow delegate
 		r.u32()
-	case op == 0x0C || op == 0x0D: // br br_if
+	case op == 0x0C || op == 0x0D || op == 0xD5 || op == 0xD6: // br br_if br_on_null br_on_non_null
 		r.u32()
+	case op == 0x1F: // try_table
+		r.s64()
+		for n := r.u32(); n > 0 && r.err == nil; n-- {
+			if kind := r.byte(); kind < 2 {
+				r.u32()
+			}
+			r.u32()
+		}
 	case op == 0x0E: // br_table
 		n := r.u32()
 		for i := uint32(0); i <= n && r.err == nil; i++ {
@@ -403,6 +669,14 @@ func (r *reader) byte() byte {
 	c := r.b[r.off]
 	r.off++
 	return c
+}
+
+// peek returns the next byte without consuming it (0 at the end).
+func (r *reader) peek() byte {
+	if r.err != nil || r.off >= len(r.b) {
+		return 0
+	}
+	return r.b[r.off]
 }
 
 func (r *reader) bytes(n int) []byte {

@@ -3,6 +3,7 @@
 //
 //	loop       process never returns
 //	nested     process never returns, calling a function with a short loop
+//	recurse    process never returns, recursing without a loop
 //	membomb    process allocates without bound
 //	inittrap   init dies with a Go fatal error (a real trap, not a panic)
 //	proctrap   process dies with a Go fatal error on the 3rd batch
@@ -63,6 +64,15 @@ func inner() int {
 	return s
 }
 
+// fib recurses ≈ 1.6^n times without a loop, a call tree far larger than
+// any stack.
+func fib(n int) int {
+	if n < 2 {
+		return n
+	}
+	return fib(n-1) + fib(n-2)
+}
+
 func (b *bad) Process(r *pipe.Record, out *pipe.Out) {
 	switch mode {
 	case "loop":
@@ -73,6 +83,8 @@ func (b *bad) Process(r *pipe.Record, out *pipe.Out) {
 		for {
 			sink += inner()
 		}
+	case "recurse":
+		sink += fib(r.Status)
 	case "membomb":
 		for {
 			b.hoard = append(b.hoard, make([]byte, 1<<20))
