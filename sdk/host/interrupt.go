@@ -68,10 +68,10 @@ const (
 
 // rewriteVersion names what instrument emits, in the rewrite cache
 // (rewritecache.go): change it with any change to the bytes instrument,
-// instrumentCode, instrumentBody, loopCheck or mergeData write, or caches
+// instrumentCode, bodyRewriter, loopCheck or mergeData write, or caches
 // filled by the old code keep being used. TestRewriteVersion fails until
 // it changes.
-const rewriteVersion = 1
+const rewriteVersion = 2
 
 // instrument returns wasm with the interrupt global and loop checks added.
 func instrument(wasm []byte) ([]byte, error) {
