@@ -95,7 +95,9 @@ type sketch struct {
 func (s *sketch) add(i int, v float64) {
 	s.b[i]++
 	s.n++
-	s.max = max(s.max, v)
+	if v > s.max { // not max(): for floats Go's WASM build calls runtime.fmax64
+		s.max = v
+	}
 }
 
 // quantile returns the q-quantile (nearest rank) of the samples.
