@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/canopy-dev/canopy/pipes-src/internal/strtab"
 	"github.com/canopy-dev/canopy/sdk/pipe"
 )
 
@@ -151,7 +152,7 @@ type slow struct {
 
 type latencyPipe struct {
 	maxPaths   int
-	index      map[string]int
+	index      *strtab.Map // path → index in urls
 	urls       []*url
 	other      *url
 	slowest    []slow // this interval's slowest, at most nSlow
@@ -180,7 +181,7 @@ func (p *latencyPipe) Init(cfg pipe.Config) error {
 	if p.nSlow, err = cfg.Int("slowest", 20); err != nil {
 		return err
 	}
-	p.index = make(map[string]int)
+	p.index = strtab.New(p.maxPaths)
 	p.other = newURL("_other")
 	p.bkt = new(msBuckets)
 	return nil
@@ -196,7 +197,8 @@ func (p *latencyPipe) urlOf(path string) *url {
 	if len(path) > 256 {
 		path = path[:256]
 	}
-	if i, ok := p.index[path]; ok {
+	h := p.index.Hash(path)
+	if i, ok := p.index.GetHash(h, path); ok {
 		return p.urls[i]
 	}
 	if len(p.urls) >= p.maxPaths {
@@ -204,7 +206,7 @@ func (p *latencyPipe) urlOf(path string) *url {
 	}
 	path = strings.Clone(path)
 	u := newURL(path)
-	p.index[path] = len(p.urls)
+	p.index.SetHash(h, path, int32(len(p.urls)))
 	p.urls = append(p.urls, u)
 	return u
 }
