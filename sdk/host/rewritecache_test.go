@@ -126,25 +126,31 @@ func TestRewriteCache(t *testing.T) {
 }
 
 // TestRewriteCacheUnwritable: when entries cannot be written (the cache
-// folder is a file) or read (an entry is a folder), modules still compile
-// and run, rewritten in memory.
+// folder is a file or read-only) or read (an entry is a folder), modules
+// still compile and run, rewritten in memory.
 func TestRewriteCacheUnwritable(t *testing.T) {
 	in := countModule()
 	sum := sha256.Sum256(in)
 	for _, tc := range []struct {
 		name  string
-		setup func(dir string) error
+		setup func(t *testing.T, dir string) error
 	}{
-		{"cache folder is a file", func(dir string) error {
+		{"cache folder is a file", func(_ *testing.T, dir string) error {
 			return os.WriteFile(filepath.Join(dir, rewriteDir), []byte("not a folder"), 0o600)
 		}},
-		{"entry is a folder", func(dir string) error {
+		{"cache folder is read-only", func(t *testing.T, dir string) error {
+			if os.Geteuid() == 0 {
+				t.Skip("root writes into read-only folders")
+			}
+			return os.Mkdir(filepath.Join(dir, rewriteDir), 0o500)
+		}},
+		{"entry is a folder", func(_ *testing.T, dir string) error {
 			return os.MkdirAll(rewriteCache{dir: filepath.Join(dir, rewriteDir)}.path(sum), 0o700)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			if err := tc.setup(dir); err != nil {
+			if err := tc.setup(t, dir); err != nil {
 				t.Fatal(err)
 			}
 			for run := range 2 { // a miss, then what a second start finds
