@@ -137,6 +137,28 @@ func hashStrings(dst []uint64, s pipe.Strings) []uint64 {
 	return dst
 }
 
+// offsets returns parseOffset of each distinct value of locals in dst:
+// every line's $time_local is a distinct value of its own, so an offset is
+// parsed only when its five bytes differ from the previous value's (as one
+// integer: a string comparison is a runtime call in Go's WASM build).
+func offsets(dst []int64, locals pipe.Strings) []int64 {
+	dst = dst[:0]
+	last, off := uint64(0), int64(0) // last: the previous five bytes, 0 if none
+	for d := range locals.Distinct() {
+		v := locals.Value(d)
+		var k uint64
+		if n := len(v); n >= 5 {
+			s := v[n-5 : n]
+			k = uint64(s[0])<<32 | uint64(s[1])<<24 | uint64(s[2])<<16 | uint64(s[3])<<8 | uint64(s[4])
+		}
+		if k == 0 || k != last {
+			off, last = parseOffset(v), k
+		}
+		dst = append(dst, off)
+	}
+	return dst
+}
+
 // parseOffset reads the "+0800" at the end of $time_local into seconds.
 func parseOffset(s string) int64 {
 	if len(s) < 5 {
@@ -229,10 +251,7 @@ func (p *visitorsPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
 	times, statuses, bytes := b.Int64s(pipe.FieldTime), b.Int64s(pipe.FieldStatus), b.Int64s(pipe.FieldBytes)
 	ips, uas, locals := b.Strings(pipe.FieldRemoteAddr), b.Strings(pipe.FieldUserAgent), b.Strings(fieldTimeLocal)
 	p.ipHash, p.uaHash = hashStrings(p.ipHash, ips), hashStrings(p.uaHash, uas)
-	p.offs = p.offs[:0]
-	for d := range locals.Distinct() {
-		p.offs = append(p.offs, parseOffset(locals.Value(d)))
-	}
+	p.offs = offsets(p.offs, locals)
 	p.batch++
 	ii, ui, li := ips.Indexes(), uas.Indexes(), locals.Indexes()
 	var cur *day
