@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/canopy-dev/canopy/pipes-src/internal/hashtab"
 	"github.com/canopy-dev/canopy/pipes-src/internal/strtab"
 	"github.com/canopy-dev/canopy/sdk/pipe"
 )
@@ -152,7 +153,8 @@ type slow struct {
 
 type latencyPipe struct {
 	maxPaths   int
-	index      *strtab.Map // path → index in urls
+	index      *strtab.Map   // path → index in urls
+	byHash     hashtab.Table // path_hash → index in urls, -1 for other
 	urls       []*url
 	other      *url
 	slowest    []slow // this interval's slowest, at most nSlow
@@ -164,7 +166,7 @@ type latencyPipe struct {
 func (*latencyPipe) Manifest() pipe.Manifest {
 	return pipe.Manifest{
 		Name: "latency", Version: "1.0.0", Serial: true,
-		Fields: []string{pipe.FieldPath, pipe.FieldMethod, pipe.FieldStatus, pipe.FieldRequestTime, pipe.FieldUpstream},
+		Fields: []string{pipe.FieldPath, pipe.FieldPathHash, pipe.FieldMethod, pipe.FieldStatus, pipe.FieldRequestTime, pipe.FieldUpstream},
 		Roots: []pipe.Root{
 			{Path: []string{"lat"}, Action: pipe.Add},
 			{Path: []string{"latp"}, Action: pipe.Last},
@@ -193,26 +195,55 @@ func newURL(name string) *url {
 	return u
 }
 
-func (p *latencyPipe) urlOf(path string) *url {
+// urlOf returns the index in urls of path's URL, -1 for other.
+func (p *latencyPipe) urlOf(path string) int32 {
 	if len(path) > 256 {
 		path = path[:256]
 	}
 	h := p.index.Hash(path)
 	if i, ok := p.index.GetHash(h, path); ok {
-		return p.urls[i]
+		return i
 	}
 	if len(p.urls) >= p.maxPaths {
-		return p.other
+		return -1
 	}
 	path = strings.Clone(path)
-	u := newURL(path)
-	p.index.SetHash(h, path, int32(len(p.urls)))
-	p.urls = append(p.urls, u)
-	return u
+	i := int32(len(p.urls))
+	p.index.SetHash(h, path, i)
+	p.urls = append(p.urls, newURL(path))
+	return i
+}
+
+// maxHashes bounds byHash (about 13 bytes a slot): past it, new path
+// hashes are looked up by their path every batch.
+const maxHashes = 1 << 16
+
+// resolve returns the URL of distinct path d, whose hash (path_hash) is h:
+// by the hash when seen before (an integer lookup; hashing and comparing
+// the path is several times dearer in Go's WASM build, and a batch has a
+// thousand distinct paths or more), else by the path. A hash's URL never
+// changes: URLs are never dropped, and once maxPaths are kept every new
+// path is other for good.
+func (p *latencyPipe) resolve(paths pipe.Strings, d int, h uint64) *url {
+	i, ok := p.byHash.Get(h)
+	if !ok {
+		path := paths.Value(d)
+		if path == "" {
+			path = "-"
+		}
+		i = p.urlOf(path)
+		if p.byHash.Len() < maxHashes {
+			p.byHash.Put(h, i)
+		}
+	}
+	if i < 0 {
+		return p.other
+	}
+	return p.urls[i]
 }
 
 func (p *latencyPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
-	paths, methods := b.Strings(pipe.FieldPath), b.Strings(pipe.FieldMethod)
+	paths, methods, hashes := b.Strings(pipe.FieldPath), b.Strings(pipe.FieldMethod), b.Int64s(pipe.FieldPathHash)
 	statuses, rts, ups := b.Int64s(pipe.FieldStatus), b.Float64s(pipe.FieldRequestTime), b.Float64Lists(pipe.FieldUpstream)
 	if cap(p.byDistinct) < paths.Distinct() {
 		p.byDistinct = make([]*url, paths.Distinct())
@@ -233,11 +264,7 @@ func (p *latencyPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
 		}
 		u := byDistinct[d]
 		if u == nil {
-			path := paths.Value(int(d))
-			if path == "" {
-				path = "-"
-			}
-			u = p.urlOf(path)
+			u = p.resolve(paths, int(d), uint64(hashes[r]))
 			byDistinct[d] = u
 		}
 		u.hits++
