@@ -250,6 +250,7 @@ func (p *latencyPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
 	}
 	byDistinct := p.byDistinct[:paths.Distinct()]
 	clear(byDistinct)
+	slowBar := p.slowBar() // a local: the list's last entry is two loads away
 	for r, d := range paths.Indexes() {
 		rt := rts[r]
 		up, hasUp := 0.0, false
@@ -274,8 +275,9 @@ func (p *latencyPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
 				i = p.bkt.of(rt)
 			}
 			u.req.add(i, rt)
-			if len(p.slowest) < p.nSlow || rt > p.slowest[len(p.slowest)-1].t {
+			if rt > slowBar {
 				p.noteSlow(rt, methods.At(r), u.name, statuses[r], up, hasUp)
+				slowBar = p.slowBar()
 			}
 		}
 		if hasUp && up >= 0 {
@@ -286,6 +288,18 @@ func (p *latencyPipe) ProcessBatch(b *pipe.Batch, out *pipe.Out) {
 			u.up.add(i, up)
 		}
 	}
+}
+
+// slowBar is the time a request must exceed to be among the slowest: -1
+// (every time is >= 0) while the list has room, +Inf without a list.
+func (p *latencyPipe) slowBar() float64 {
+	if p.nSlow <= 0 {
+		return math.Inf(1)
+	}
+	if len(p.slowest) < p.nSlow {
+		return -1
+	}
+	return p.slowest[len(p.slowest)-1].t
 }
 
 // noteSlow keeps the interval's nSlow slowest requests.
