@@ -892,9 +892,9 @@ type worker struct {
 	lr      logformat.Record   // parsed into for text formats
 	lrecs   []logformat.Record // one per line for JSON formats (see parseBatch)
 	arecs   []pipeabi.Record
-	cols    pipeabi.Columns   // each field encoded once per batch, shared by the pipes
-	bufs    map[string][]byte // encode buffers by layout, reused
-	done    map[string]bool   // layouts encoded for the current batch
+	cols    pipeabi.SharedColumns // each field encoded once per batch, shared by the pipes
+	bufs    map[string][]byte     // encode buffers by layout, reused
+	done    map[string]bool       // layouts encoded for the current batch
 	deltas  []pipeabi.Delta
 	tdeltas []tree.Delta
 }
