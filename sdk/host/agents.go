@@ -31,7 +31,7 @@ func NewAgentCache(size int) *AgentCache {
 }
 
 // Fill sets dst's classified agent (Agent, AgentClass) and its tokens (UA,
-// UAParsed) for dst.UserAgent; an empty UserAgent leaves them unset, with
+// UAParsed) for dst.UserAgent, which it points at the cache's equal copy; an empty UserAgent leaves them unset, with
 // dst.UA's slices nil. dst.UA's slices are the cache's, clipped to their
 // length so appending to them copies: they must not be written in place.
 func (c *AgentCache) Fill(dst *pipeabi.Record) {
@@ -41,7 +41,11 @@ func (c *AgentCache) Fill(dst *pipeabi.Record) {
 		dst.UA = pipeabi.UA{}
 		return
 	}
-	e := &c.c.Get(dst.UserAgent, newAgentEntry).Value
+	en := c.c.Get(dst.UserAgent, newAgentEntry)
+	e := &en.Value
+	// The cache's copy: records of one agent then share its memory, and
+	// the encoder finds a repeat by its address (pipeabi.SharedColumns).
+	dst.UserAgent = en.Key
 	dst.Agent, dst.AgentClass = e.agent, e.class
 	dst.UA, dst.UAParsed = e.tokens, true
 }

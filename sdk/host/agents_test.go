@@ -2,7 +2,9 @@ package host
 
 import (
 	"reflect"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/canopy-dev/canopy/sdk/logformat"
 	"github.com/canopy-dev/canopy/sdk/pipeabi"
@@ -29,7 +31,7 @@ func TestAgentCache(t *testing.T) {
 			r.UA.Products = r.UA.Products[:len(r.UA.Products)-1]
 			clear(line)
 
-			var want pipeabi.Record
+			want := pipeabi.Record{UserAgent: ua} // the line's bytes were cleared: Fill's copy
 			if ua != "" {
 				u := logformat.ClassifyUserAgent(ua)
 				want.Agent = pipeabi.Agent{Browser: u.Browser, BrowserMajor: u.BrowserMajor, OS: u.OS,
@@ -37,7 +39,7 @@ func TestAgentCache(t *testing.T) {
 				want.AgentClass = u.Class
 				want.UA, want.UAParsed = pipeabi.TokenizeUA(pipeabi.UA{}, ua), true
 			}
-			got := pipeabi.Record{Agent: r.Agent, AgentClass: r.AgentClass, UA: emptyNil(r.UA), UAParsed: r.UAParsed}
+			got := pipeabi.Record{UserAgent: r.UserAgent, Agent: r.Agent, AgentClass: r.AgentClass, UA: emptyNil(r.UA), UAParsed: r.UAParsed}
 			want.UA = emptyNil(want.UA)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("round %d, %q: got %+v, want %+v", round, ua, got, want)
@@ -55,4 +57,19 @@ func emptyNil(u pipeabi.UA) pipeabi.UA {
 		u.Comments = nil
 	}
 	return u
+}
+
+// TestAgentCacheSharesAgent: records of one agent point at one copy of it,
+// which the encoder's dictionary finds by address (pipeabi.SharedColumns).
+func TestAgentCacheSharesAgent(t *testing.T) {
+	c := NewAgentCache(0)
+	ua := "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"
+	var a, b pipeabi.Record
+	a.UserAgent, b.UserAgent = strings.Clone(ua), strings.Clone(ua)
+	c.Fill(&a)
+	c.Fill(&b)
+	if a.UserAgent != ua || unsafe.StringData(a.UserAgent) != unsafe.StringData(b.UserAgent) {
+		t.Errorf("agents %q at %p and %q at %p, want %q at one address",
+			a.UserAgent, unsafe.StringData(a.UserAgent), b.UserAgent, unsafe.StringData(b.UserAgent), ua)
+	}
 }

@@ -3,6 +3,9 @@
 package pipeabi
 
 import (
+	"encoding/binary"
+	"hash/maphash"
+	"math/bits"
 	"unsafe"
 
 	"github.com/canopy-dev/canopy/sdk/wire"
@@ -87,7 +90,25 @@ type dictTable struct {
 	gen   uint32     // stamp of the column being encoded
 	vals  []string   // distinct values in order of first use
 	long  bool       // a probe went past maxProbe
+	small bool       // vals are not in slots yet (lookup)
+	seed  maphash.Seed
+	memo  [1 << memoBits]memoSlot
 }
+
+// memoSlot remembers the index of the value at address p, n bytes long,
+// in the column stamped gen (user_agent: see appendDict).
+type memoSlot struct {
+	p      uintptr
+	n      int
+	d, gen uint32
+}
+
+const (
+	memoBits = 10
+	// sameSample is how many records show whether neighbours share values.
+	sameSample = 64
+	smallDict  = 8
+)
 
 // dictSlot is empty unless gen is its table's; d indexes the table's
 // vals, and hash (the low bits of the value's) saves most compares.
@@ -110,7 +131,10 @@ func (t *dictTable) reset(n int) {
 		clear(t.slots)
 		t.gen = 1
 	}
-	t.vals, t.long = t.vals[:0], false
+	t.vals, t.long, t.small = t.vals[:0], false, true
+	if t.seed == (maphash.Seed{}) {
+		t.seed = maphash.MakeSeed()
+	}
 }
 
 // appendDict appends the str column of kind k (variable varName for
@@ -143,9 +167,23 @@ func (t *dictTable) appendDict(dst []byte, recs []Record, k fieldKind, varName s
 	case k == kindVar:
 		for i := range recs {
 			if s := recs[i].Var(varName); i == 0 || s != prev {
-				prev, pd = s, t.index(s, uint32(xxhash.Sum64String(s)))
+				prev, pd = s, t.lookup(s)
 			}
 			putU32(out, 4*i, int(pd))
+		}
+	case k == kindUserAgent:
+		// AgentCache.Fill points a record's agent at the cache's copy, so
+		// a repeat is found by its address: no hash of ~130 bytes, no
+		// compare. An address stands for one value only while the
+		// records hold it: hence the stamp of this column.
+		for i := range recs {
+			s := recs[i].UserAgent
+			p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+			m := &t.memo[(p*0x9e3779b97f4a7c15)>>(64-memoBits)]
+			if m.gen != t.gen || m.p != p || m.n != len(s) {
+				*m = memoSlot{p, len(s), t.lookup(s), t.gen}
+			}
+			putU32(out, 4*i, int(m.d))
 		}
 	default:
 		// The field's place in a Record: no switch per record.
@@ -153,12 +191,21 @@ func (t *dictTable) appendDict(dst []byte, recs []Record, k fieldKind, varName s
 		if len(recs) > 0 {
 			off = uintptr(unsafe.Pointer(recs[0].strField(k))) - uintptr(unsafe.Pointer(&recs[0]))
 		}
+		// Neighbouring lines often share a value (a method, a second's
+		// $time_local): no hash then. Where they seldom do (paths,
+		// addresses) the compare is dropped after a sample.
+		same, hits := true, 0
 		for i := range recs {
-			// Neighbouring lines often share a value (a method, a
-			// second's $time_local): no hash then.
-			if s := *(*string)(unsafe.Add(unsafe.Pointer(&recs[i]), off)); i == 0 || s != prev {
-				prev, pd = s, t.index(s, uint32(xxhash.Sum64String(s)))
+			s := *(*string)(unsafe.Add(unsafe.Pointer(&recs[i]), off))
+			if same && i > 0 {
+				if s == prev {
+					putU32(out, 4*i, int(pd))
+					hits++
+					continue
+				}
+				same = i < sameSample || hits >= sameSample/4
 			}
+			prev, pd = s, t.lookup(s)
 			putU32(out, 4*i, int(pd))
 		}
 	}
@@ -167,6 +214,57 @@ func (t *dictTable) appendDict(dst []byte, recs []Record, k fieldKind, varName s
 		return dst[:idx], false
 	}
 	return t.appendValues(dst), true
+}
+
+// strHash is the table's hash of a value: the runtime's (AES-based where
+// the CPU has it, with the table's random seed) past 16 bytes; a shorter
+// one (an address, a host, a method) is read as two overlapping words
+// mixed by one 128-bit multiply, a third of XXH64's cost there.
+func (t *dictTable) strHash(s string) uint32 {
+	n := len(s)
+	if n > 16 {
+		return uint32(maphash.String(t.seed, s))
+	}
+	var a, b uint64
+	if n > 0 {
+		p := unsafe.Slice(unsafe.StringData(s), n)
+		switch {
+		case n >= 8:
+			a, b = binary.LittleEndian.Uint64(p), binary.LittleEndian.Uint64(p[n-8:])
+		case n >= 4:
+			a, b = uint64(binary.LittleEndian.Uint32(p)), uint64(binary.LittleEndian.Uint32(p[n-4:]))
+		default:
+			a, b = uint64(p[0])<<16|uint64(p[n>>1])<<8|uint64(p[n-1]), 0
+		}
+	}
+	hi, lo := bits.Mul64(a^0xa0761d6478bd642f, b^0xe7037ed1a0b428db^uint64(n))
+	return uint32(hi ^ lo)
+}
+
+// lookup is index for a value without a hash: while the column has at
+// most smallDict distinct values (methods, protocols, hosts) it scans
+// them, as a small Go map does, which beats hashing a referer.
+func (t *dictTable) lookup(s string) uint32 {
+	if !t.small {
+		return t.index(s, t.strHash(s))
+	}
+	for d, v := range t.vals {
+		if v == s {
+			return uint32(d)
+		}
+	}
+	if len(t.vals) < smallDict {
+		t.vals = append(t.vals, s)
+		return uint32(len(t.vals) - 1)
+	}
+	// One value too many: into the table with them.
+	t.small = false
+	vals := t.vals
+	t.vals = vals[:0]
+	for _, v := range vals {
+		t.index(v, t.strHash(v))
+	}
+	return t.index(s, t.strHash(s))
 }
 
 // index returns s's index, adding it as the next distinct value if new.

@@ -20,7 +20,8 @@ var allFields = []string{FieldTime, FieldStatus, FieldBytes, FieldRequestTime, F
 
 // randomRecords returns n records whose string fields draw from pools of
 // distinct values of the given size (1: all equal; above n: mostly
-// distinct), with empty and long values, equal values in separate memory,
+// distinct), with empty and long values, equal values in shared and in
+// separate memory, values at one address of different lengths,
 // and variables absent, reordered or listed twice.
 func randomRecords(rng *rand.Rand, n, distinct int) []Record {
 	pool := func(prefix string) []string {
@@ -29,6 +30,12 @@ func randomRecords(rng *rand.Rand, n, distinct int) []Record {
 			switch rng.IntN(8) {
 			case 0:
 				p[i] = ""
+			case 2:
+				if i > 0 { // the same address as the value before, shorter
+					p[i] = p[i-1][:len(p[i-1])/2]
+					break
+				}
+				p[i] = prefix
 			case 1:
 				p[i] = prefix + strings.Repeat("long/", 10+rng.IntN(40)) + fmt.Sprint(i)
 			default:
@@ -42,7 +49,11 @@ func randomRecords(rng *rand.Rand, n, distinct int) []Record {
 		pools[i] = pool(fmt.Sprintf("f%d-", i))
 	}
 	pick := func(f int) string {
-		return strings.Clone(pools[f][rng.IntN(distinct)]) // equal values need not share memory
+		v := pools[f][rng.IntN(distinct)]
+		if rng.IntN(2) == 0 {
+			return strings.Clone(v) // equal values need not share memory
+		}
+		return v
 	}
 	recs := make([]Record, n)
 	for i := range recs {
